@@ -1,0 +1,253 @@
+//===- AST.h - Flow language abstract syntax tree ---------------*- C++ -*-===//
+//
+// Our own AST for .flow specs, built from ANTLR's parse tree by ASTBuilder and
+// annotated in place by Sema (resolved names, per-sample shapes). Every node
+// carries its source location so that every later stage can point at the text.
+//
+// A flow body describes ONE sample: `x1 ~ moons` binds a [2] vector, `t ~
+// uniform(0, 1)` a scalar. The batch dimension is implicit (like jax.vmap),
+// which is what lets the compiler fuse everything between network calls.
+//
+//===----------------------------------------------------------------------===//
+#ifndef FLOWC_LANG_AST_H
+#define FLOWC_LANG_AST_H
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace flowc::ast {
+
+/// A position in a source file (1-based line and column).
+struct Location {
+  std::string file;
+  unsigned line = 0;
+  unsigned col = 0;
+};
+
+/// Per-sample shape of a value: rank 0 is a scalar, rank 1 a vector of `dim`
+/// features. (Higher ranks arrive with images.) `unknown` before Sema.
+struct Shape {
+  enum class Kind { Unknown, Scalar, Vector } kind = Kind::Unknown;
+  int64_t dim = 0; // feature count when kind == Vector
+  static Shape scalar() { return {Kind::Scalar, 0}; }
+  static Shape vector(int64_t d) { return {Kind::Vector, d}; }
+  bool isScalar() const { return kind == Kind::Scalar; }
+  bool isVector() const { return kind == Kind::Vector; }
+  bool isKnown() const { return kind != Kind::Unknown; }
+  bool operator==(const Shape &o) const {
+    return kind == o.kind && (kind != Kind::Vector || dim == o.dim);
+  }
+  bool operator!=(const Shape &o) const { return !(*this == o); }
+  std::string str() const; // "scalar", "[2]", "?"
+};
+
+struct Decl;
+struct Param;
+struct FlowStmt;
+
+//===----------------------------------------------------------------------===//
+// Expressions
+//===----------------------------------------------------------------------===//
+
+struct Expr {
+  enum class Kind { Number, Name, Unary, Binary, Call, List };
+  Kind kind;
+  Location loc;
+  Shape shape; // set by Sema for expressions evaluated per sample
+  explicit Expr(Kind k, Location l) : kind(k), loc(std::move(l)) {}
+  virtual ~Expr() = default;
+};
+using ExprPtr = std::unique_ptr<Expr>;
+
+struct NumberExpr : Expr {
+  double value;
+  NumberExpr(Location l, double v) : Expr(Kind::Number, std::move(l)), value(v) {}
+};
+
+/// What a name refers to, filled in by Sema.
+struct Binding {
+  enum class Kind {
+    Unresolved,
+    Constant,  // built-in constant (pi, e); `constant` holds its value
+    FlowLocal, // a `~` draw or `=` binding in a flow; `stmt` points at it
+    PathParam, // a parameter of the enclosing path definition; `param`
+    Decl,      // a top-level declaration (data, model, path, solver)
+    Builtin,   // a built-in function or keyword-like name (normal, exp, silu ...)
+  } kind = Kind::Unresolved;
+  const FlowStmt *stmt = nullptr;
+  unsigned stmtIndex = 0; // which name of a multi-name draw (x1, y ~ ...)
+  const Param *param = nullptr;
+  const Decl *decl = nullptr;
+  double constant = 0;
+};
+
+struct NameExpr : Expr {
+  std::string name;
+  Binding binding; // set by Sema
+  NameExpr(Location l, std::string n) : Expr(Kind::Name, std::move(l)), name(std::move(n)) {}
+};
+
+struct UnaryExpr : Expr {
+  char op; // '-' only for now
+  ExprPtr operand;
+  UnaryExpr(Location l, char o, ExprPtr e)
+      : Expr(Kind::Unary, std::move(l)), op(o), operand(std::move(e)) {}
+};
+
+struct BinaryExpr : Expr {
+  char op; // one of + - * / ^
+  ExprPtr lhs, rhs;
+  BinaryExpr(Location l, char o, ExprPtr a, ExprPtr b)
+      : Expr(Kind::Binary, std::move(l)), op(o), lhs(std::move(a)), rhs(std::move(b)) {}
+};
+
+/// An argument of a call: positional when `name` is empty, else `name: value`.
+struct Arg {
+  std::string name;
+  Location loc; // location of the name (or of the value when positional)
+  ExprPtr value;
+};
+
+/// `callee(args...)`. The callee is a plain identifier or a dotted name such as
+/// `toy.moons`. After Sema, `binding` says what was called, and for path calls
+/// `orderedArgs[i]` is the argument bound to the callee's i-th parameter.
+struct CallExpr : Expr {
+  std::string callee;
+  Location calleeLoc;
+  std::vector<Arg> args;
+  Binding binding;                       // set by Sema
+  std::vector<const Expr *> orderedArgs; // set by Sema (path/model calls)
+  CallExpr(Location l, std::string c) : Expr(Kind::Call, std::move(l)), callee(std::move(c)) {}
+};
+
+/// `[e1, e2, ...]` (solver tableaux).
+struct ListExpr : Expr {
+  std::vector<ExprPtr> elements;
+  explicit ListExpr(Location l) : Expr(Kind::List, std::move(l)) {}
+};
+
+//===----------------------------------------------------------------------===//
+// Flow statements
+//===----------------------------------------------------------------------===//
+
+struct FlowStmt {
+  enum class Kind { Draw, Let, Loss };
+  Kind kind;
+  Location loc;
+  /// Draw: `a ~ expr` (or `a, b ~ expr` for data with labels, later).
+  /// Let: `a = expr`. Loss: `loss expr` (names empty).
+  std::vector<std::string> names;
+  std::vector<Location> nameLocs;
+  ExprPtr value;
+  std::vector<Shape> shapes; // set by Sema, one per name
+};
+
+//===----------------------------------------------------------------------===//
+// Declarations
+//===----------------------------------------------------------------------===//
+
+struct Param {
+  std::string name;
+  Location loc;
+  Shape shape; // per-call, set by Sema while checking a call site
+};
+
+/// A `name: value` setting in a train/sample block.
+struct Setting {
+  std::string name;
+  Location loc;
+  ExprPtr value;
+};
+
+struct Decl {
+  enum class Kind { Import, Data, Model, Path, Solver, Flow, Train, Sample };
+  Kind kind;
+  Location loc;
+  std::string name;   // declared name; for Import the module ("std.paths" or
+                      // "file.flow"); for Train/Sample the flow it refers to
+  Location nameLoc;
+  std::string file;   // file the declaration came from (imports merge decls)
+  explicit Decl(Kind k) : kind(k) {}
+  virtual ~Decl() = default;
+};
+using DeclPtr = std::unique_ptr<Decl>;
+
+/// `import std.paths` or `import "my.flow"`.
+struct ImportDecl : Decl {
+  bool isFile = false; // quoted path
+  ImportDecl() : Decl(Kind::Import) {}
+};
+
+/// `data NAME = gen(args)`, e.g. `toy.moons(noise: 0.05)`.
+/// Sema fills `dim` (features per sample) from the generator.
+struct DataDecl : Decl {
+  std::unique_ptr<CallExpr> source;
+  int64_t dim = 0;
+  DataDecl() : Decl(Kind::Data) {}
+};
+
+/// `model NAME = mlp(width: 256, depth: 3, act: silu, time: fourier(16))`.
+/// (Closed-form models `model u(x, t) = expr` arrive with the language issue:
+/// `params` + `body` are parsed and Sema reports them as not yet supported.)
+struct ModelDecl : Decl {
+  std::unique_ptr<CallExpr> network; // set for network models
+  std::vector<Param> params;         // closed-form models
+  ExprPtr body;                      // closed-form models
+  ModelDecl() : Decl(Kind::Model) {}
+};
+
+/// `path NAME(x0, x1, t) = expr` — inlined at every use.
+struct PathDecl : Decl {
+  std::vector<Param> params;
+  ExprPtr body;
+  PathDecl() : Decl(Kind::Path) {}
+};
+
+/// `solver NAME = tableau(c: [...], a: [[...]], b: [...])`.
+/// Sema evaluates the constant lists into `c`, `a` (lower-triangular rows, row
+/// i has i entries: a[0] is empty) and `b`.
+struct SolverDecl : Decl {
+  std::unique_ptr<CallExpr> tableau;
+  std::vector<double> c, b;
+  std::vector<std::vector<double>> a;
+  SolverDecl() : Decl(Kind::Solver) {}
+};
+
+/// `flow NAME { stmts }`.
+struct FlowDecl : Decl {
+  std::vector<std::unique_ptr<FlowStmt>> body;
+  // Set by Sema: the statements that bind time `t` and the source `x0`, and
+  // the single `loss` statement.
+  const FlowStmt *timeStmt = nullptr;
+  const FlowStmt *sourceStmt = nullptr;
+  const FlowStmt *lossStmt = nullptr;
+  FlowDecl() : Decl(Kind::Flow) {}
+};
+
+/// `train FLOW { settings }` and `sample FLOW { settings }`.
+struct RunDecl : Decl {
+  std::vector<Setting> settings;
+  const FlowDecl *flow = nullptr; // set by Sema
+  explicit RunDecl(Kind k) : Decl(k) {}
+  const Setting *find(const std::string &n) const {
+    for (auto &s : settings)
+      if (s.name == n)
+        return &s;
+    return nullptr;
+  }
+};
+
+/// A parsed spec: the user's file plus everything it imports, in order.
+struct Module {
+  std::vector<DeclPtr> decls;
+};
+
+/// Prints the AST as indented text (`flowc --emit=ast`).
+std::string printModule(const Module &m);
+
+} // namespace flowc::ast
+
+#endif // FLOWC_LANG_AST_H

@@ -1,0 +1,132 @@
+/*===- flowrt.h - The runtime's C interface for generated programs --------===*
+ *
+ * Programs that `flowc build` makes are a generated host schedule (C++ that
+ * never includes LibTorch headers) plus kernels compiled ahead of time, linked
+ * with libflowrt. They talk to the runtime only through this small, versioned
+ * `extern "C"` interface, so building a spec compiles one small file.
+ *
+ * A generated program fills one `flowrt_program` and calls `flowrt_main`. The
+ * runtime owns everything else: argument parsing, data, the network, the
+ * optimizer, the training and sampling loops, checkpoints, logs and writers.
+ *
+ * Tensors handed to generated code are float32, row-major [rows, cols] and
+ * contiguous. They live until the end of the current training step or
+ * sampling call (the runtime keeps them in a per-call arena).
+ *
+ * Bump FLOWRT_ABI_VERSION on any change to this file's types or functions.
+ *===----------------------------------------------------------------------===*/
+#ifndef FLOWRT_FLOWRT_H
+#define FLOWRT_FLOWRT_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define FLOWRT_ABI_VERSION 1
+
+typedef struct flowrt_ctx flowrt_ctx;       /* runtime state of one command */
+typedef struct flowrt_tensor flowrt_tensor; /* float32 [rows, cols] */
+
+/* The spec's data set: a built-in generator and its named parameters. */
+typedef struct flowrt_data_desc {
+  const char *generator; /* "toy.moons", "toy.eight_gaussians", ... */
+  int64_t dim;           /* features per sample */
+  int32_t num_params;
+  const char *const *param_names;
+  const double *param_values;
+} flowrt_data_desc;
+
+/* The velocity network v(x, t). */
+typedef struct flowrt_model_desc {
+  const char *kind;       /* "mlp" */
+  int64_t in_dim;         /* features of x (= output features) */
+  int64_t width;          /* hidden units per layer */
+  int64_t depth;          /* hidden layers */
+  const char *activation; /* "silu", "relu", "tanh", "gelu" */
+  int64_t time_features;  /* Fourier features of t; 0 feeds t as is */
+} flowrt_model_desc;
+
+/* Defaults of `train`, from the spec's train block. */
+typedef struct flowrt_train_desc {
+  int64_t steps;
+  int64_t batch;
+  const char *optimizer; /* "adam" */
+  double lr;
+  double ema; /* EMA decay of the weights; 0 disables */
+  uint64_t seed;
+} flowrt_train_desc;
+
+/* Defaults of `sample`, from the spec's sample block. */
+typedef struct flowrt_sample_desc {
+  const char *solver; /* name of the spec's solver, for logs */
+  int64_t steps;      /* solver steps from t = 0 to t = 1 */
+  int64_t n;          /* samples */
+  uint64_t seed;
+} flowrt_sample_desc;
+
+/* Loss kernels, wrapped by flowrt_loss as one autograd function.
+ * forward:  loss[i] = l(inputs[0][i], inputs[1][i], ...) per sample;
+ * backward: grad_input0[i] = grad_loss[i] * dl/d inputs[0][i]. */
+typedef void (*flowrt_loss_forward_fn)(int64_t n, float *const *inputs,
+                                       float *loss);
+typedef void (*flowrt_loss_backward_fn)(int64_t n, float *const *inputs,
+                                        const float *grad_loss,
+                                        float *grad_input0);
+
+typedef struct flowrt_program {
+  uint32_t abi_version; /* FLOWRT_ABI_VERSION of the generator */
+  const char *flow_name;
+  const char *spec_text; /* the spec, saved beside each run */
+  flowrt_data_desc data;
+  flowrt_model_desc model;
+  flowrt_train_desc train;
+  flowrt_sample_desc sample;
+
+  /* Generated host schedule. */
+  /* One training step's loss (a scalar tensor tracked by autograd). */
+  flowrt_tensor *(*train_loss)(flowrt_ctx *ctx, int64_t step);
+  /* Draws n source points x0 ([n, dim]). */
+  flowrt_tensor *(*sample_source)(flowrt_ctx *ctx, int64_t n);
+  /* One solver step from t to t + h: advances x ([n, dim]) in place. */
+  void (*solver_step)(flowrt_ctx *ctx, flowrt_tensor *x, double t, double h);
+
+  const char *ptx; /* PTX of every kernel (for GPU hosts); may be NULL */
+} flowrt_program;
+
+/* Entry point of a generated program: `train`, `sample`, `info`. */
+int flowrt_main(const flowrt_program *program, int argc, char **argv);
+
+/* ---- Called by the generated host schedule ---- */
+
+/* A new uninitialised tensor [rows, cols] in the current call's arena. */
+flowrt_tensor *flowrt_empty(flowrt_ctx *ctx, int64_t rows, int64_t cols);
+/* A tensor [rows, cols] filled with `value`. */
+flowrt_tensor *flowrt_full(flowrt_ctx *ctx, int64_t rows, int64_t cols,
+                           double value);
+/* Contiguous float32 storage of a tensor (the values, never its gradient). */
+float *flowrt_data(flowrt_tensor *tensor);
+int64_t flowrt_rows(const flowrt_tensor *tensor);
+int64_t flowrt_cols(const flowrt_tensor *tensor);
+
+/* The seed of the current command (train --seed / sample --seed). */
+uint64_t flowrt_seed(const flowrt_ctx *ctx);
+/* The training batch size. */
+int64_t flowrt_batch_size(const flowrt_ctx *ctx);
+/* A fresh batch [n, dim] from the spec's data set. */
+flowrt_tensor *flowrt_data_batch(flowrt_ctx *ctx, int64_t n);
+/* The network: v = net(x [n, dim], t [n, 1]) -> [n, dim], tracked by autograd
+ * while training, evaluated without gradients (EMA weights) while sampling. */
+flowrt_tensor *flowrt_net(flowrt_ctx *ctx, flowrt_tensor *x, flowrt_tensor *t);
+/* Mean over the batch of a per-sample loss computed by generated kernels;
+ * differentiable with respect to inputs[0]. Returns a scalar [1, 1]. */
+flowrt_tensor *flowrt_loss(flowrt_ctx *ctx, flowrt_loss_forward_fn forward,
+                           flowrt_loss_backward_fn backward, int32_t num_inputs,
+                           flowrt_tensor *const *inputs);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* FLOWRT_FLOWRT_H */

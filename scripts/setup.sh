@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs what a fresh Debian 12 machine lacks to build and test flowc, then
+# configures and builds it in build/. Idempotent: a second run only rebuilds.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DEBS="libmlir-22-dev mlir-22-tools llvm-22-dev llvm-22-tools antlr4 libantlr4-runtime-dev
+      libfmt-dev libgtest-dev ninja-build ccache cmake g++ python3-pip"
+missing=""
+for p in $DEBS; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
+if [ -n "$missing" ]; then
+  echo "setup: installing Debian packages:$missing"
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
+  $SUDO apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q $missing
+fi
+
+# LibTorch comes from the torch wheel; pin the GPU hosts' minor version.
+PY=${PYTHON:-python3}
+if ! $PY -c 'import torch, numpy, lit' >/dev/null 2>&1; then
+  echo "setup: installing torch, numpy, lit with pip"
+  $PY -m pip install -q "torch==2.11.0" numpy lit ||
+    $PY -m pip install -q --break-system-packages "torch==2.11.0" numpy lit
+fi
+TORCH_PREFIX=$($PY -c 'import torch; print(torch.utils.cmake_prefix_path)')
+
+if [ ! -f build/build.ninja ]; then
+  cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release \
+    -DCMAKE_PREFIX_PATH="$TORCH_PREFIX" -DPython3_EXECUTABLE="$(command -v $PY)"
+fi
+cmake --build build -j "${FLOWC_JOBS:-2}"
