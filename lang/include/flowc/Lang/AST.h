@@ -13,6 +13,7 @@
 #define FLOWC_LANG_AST_H
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -114,6 +115,9 @@ struct Arg {
 /// `callee(args...)`. The callee is a plain identifier or a dotted name such as
 /// `toy.moons`. After Sema, `binding` says what was called, and for path calls
 /// `orderedArgs[i]` is the argument bound to the callee's i-th parameter.
+/// Sema also fills `orderedArgs` for model calls (x, t) and for the draws
+/// `normal` (mean, std, like) and `uniform` (low, high, like), with nullptr
+/// for an argument left out.
 struct CallExpr : Expr {
   std::string callee;
   Location calleeLoc;
@@ -186,6 +190,9 @@ struct ImportDecl : Decl {
 struct DataDecl : Decl {
   std::unique_ptr<CallExpr> source;
   int64_t dim = 0;
+  /// Set by Sema: every parameter of the generator in its documented order,
+  /// with defaults filled in, e.g. {{"noise", 0.05}} for toy.moons.
+  std::vector<std::pair<std::string, double>> params;
   DataDecl() : Decl(Kind::Data) {}
 };
 
@@ -196,6 +203,11 @@ struct ModelDecl : Decl {
   std::unique_ptr<CallExpr> network; // set for network models
   std::vector<Param> params;         // closed-form models
   ExprPtr body;                      // closed-form models
+  // Set by Sema for network models (defaults filled in).
+  int64_t width = 128;
+  int64_t depth = 3;
+  std::string activation = "silu"; // silu | relu | tanh | gelu
+  int64_t timeFeatures = 16;       // fourier(K)
   ModelDecl() : Decl(Kind::Model) {}
 };
 
@@ -231,7 +243,16 @@ struct FlowDecl : Decl {
 struct RunDecl : Decl {
   std::vector<Setting> settings;
   const FlowDecl *flow = nullptr; // set by Sema
+  /// Set by Sema: the numeric settings the user gave, checked. Train: steps,
+  /// batch, lr (from `lr:` or `optimizer: adam(lr: ...)`), ema, seed.
+  /// Sample: steps (from `steps:` or `solver: NAME(steps: ...)`), n, seed.
+  std::map<std::string, double> numbers;
+  const SolverDecl *solver = nullptr; // sample: the `solver:` setting
   explicit RunDecl(Kind k) : Decl(k) {}
+  double number(const std::string &n, double fallback) const {
+    auto it = numbers.find(n);
+    return it == numbers.end() ? fallback : it->second;
+  }
   const Setting *find(const std::string &n) const {
     for (auto &s : settings)
       if (s.name == n)

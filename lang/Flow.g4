@@ -1,0 +1,130 @@
+// Flow.g4 - grammar of the Flow language (.flow model specs).
+//
+// A spec is a list of top-level declarations: imports, data sets, models,
+// paths, solvers, flows, and train/sample blocks. Newlines are whitespace; ';'
+// may separate flow statements (and declarations). Expressions use the usual
+// precedence: unary minus < '+' '-' < '*' '/' < '^' (right-associative, so
+// -x^2 is -(x^2) and 2^-1 is 2^(-1)). Operator precedence is encoded by one
+// rule per level, so ASTBuilder can fold each level without guessing.
+//
+// Generated with `antlr4 -Dlanguage=Cpp -no-listener -no-visitor`; the C++
+// ASTBuilder walks the *Context objects directly (ANTLR 4.9's antlrcpp::Any
+// cannot carry std::unique_ptr).
+grammar Flow;
+
+spec : (decl | ';')* EOF ;
+
+decl
+  : importDecl
+  | dataDecl
+  | modelDecl
+  | pathDecl
+  | solverDecl
+  | flowDecl
+  | trainDecl
+  | sampleDecl
+  ;
+
+// import std.paths | import "my_paths.flow"
+importDecl : IMPORT (dottedName | STRING) ;
+
+// data moons = toy.moons(noise: 0.05)
+dataDecl : DATA IDENT '=' call ;
+
+// model v = mlp(...)   |   model u(x, t) = expr  (closed form)
+modelDecl
+  : MODEL IDENT '=' call
+  | MODEL IDENT '(' paramList? ')' '=' expr
+  ;
+
+// path linear(x0, x1, t) = (1 - t) * x0 + t * x1
+pathDecl : PATH IDENT '(' paramList? ')' '=' expr ;
+
+paramList : IDENT (',' IDENT)* ;
+
+// solver heun = tableau(c: [0, 1], a: [[1]], b: [1/2, 1/2])
+solverDecl : SOLVER IDENT '=' call ;
+
+// flow NAME { statements }
+flowDecl : FLOW IDENT '{' (flowStmt | ';')* '}' ;
+
+flowStmt : drawStmt | letStmt | lossStmt ;
+
+drawStmt : IDENT (',' IDENT)* '~' expr ;   // x1 ~ moons
+letStmt : IDENT '=' expr ;                  // xt = linear(x0, x1, t)
+lossStmt : LOSS expr ;                      // loss mse(v(xt, t), ddt(xt))
+
+// train FLOW { steps: 1000, batch: 256, ... }   sample FLOW { ... }
+trainDecl : TRAIN IDENT settingBlock ;
+sampleDecl : SAMPLE IDENT settingBlock ;
+
+settingBlock : '{' (setting (',' setting)* ','?)? '}' ;
+setting : anyName ':' expr ;
+
+//===----------------------------------------------------------------------===//
+// Expressions, loosest binding first.
+//===----------------------------------------------------------------------===//
+
+expr : addExpr ;
+addExpr : mulExpr (('+' | '-') mulExpr)* ;
+mulExpr : unaryExpr (('*' | '/') unaryExpr)* ;
+unaryExpr : '-' unaryExpr | powExpr ;
+powExpr : primary ('^' unaryExpr)? ;
+
+primary
+  : NUMBER
+  | nameOrCall
+  | '(' expr ')'
+  | list
+  ;
+
+// `x`, `toy.moons`, `f(a, b: 2)`, `toy.moons(noise: 0.1)`
+nameOrCall : dottedName ('(' argList? ')')? ;
+call : dottedName '(' argList? ')' ;
+argList : arg (',' arg)* ','? ;
+arg : (anyName ':')? expr ;
+
+list : '[' (expr (',' expr)* ','?)? ']' ;
+
+dottedName : IDENT ('.' IDENT)* ;
+
+// Argument and setting names may be keywords (`solver: heun`).
+anyName
+  : IDENT | IMPORT | DATA | MODEL | PATH | SOLVER | FLOW | TRAIN | SAMPLE
+  | LOSS
+  ;
+
+//===----------------------------------------------------------------------===//
+// Tokens
+//===----------------------------------------------------------------------===//
+
+IMPORT : 'import' ;
+DATA : 'data' ;
+MODEL : 'model' ;
+PATH : 'path' ;
+SOLVER : 'solver' ;
+FLOW : 'flow' ;
+TRAIN : 'train' ;
+SAMPLE : 'sample' ;
+LOSS : 'loss' ;
+
+IDENT : [a-zA-Z_] [a-zA-Z_0-9]* ;
+
+NUMBER
+  : [0-9]+ ('.' [0-9]*)? EXPONENT?
+  | '.' [0-9]+ EXPONENT?
+  ;
+fragment EXPONENT : [eE] [+-]? [0-9]+ ;
+
+STRING : '"' ~["\r\n]* '"' ;
+
+LINE_COMMENT : '//' ~[\r\n]* -> skip ;
+BLOCK_COMMENT : '/*' .*? '*/' -> skip ;
+WS : [ \t\r\n]+ -> skip ;
+
+// Catch-alls, so that the lexer never reports errors itself: the parser sees
+// these tokens and reports them with a clear message ("unterminated string").
+// Each matches less than its well-formed counterpart, which therefore wins.
+UNTERMINATED_STRING : '"' ~["\r\n]* ;
+UNTERMINATED_COMMENT : '/*' (~'*' | '*'+ ~[*/])* '*'* ;
+ERROR_CHAR : . ;

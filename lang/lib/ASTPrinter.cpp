@@ -1,0 +1,287 @@
+//===- ASTPrinter.cpp - Print the Flow AST as indented text ---------------===//
+//
+// Implements `ast::printModule` (the output of `flowc --emit=ast`) and
+// `Shape::str`. Each node prints on its own line, children indented by two
+// spaces, with its location as @line:col (declarations also name their
+// file) and, after Sema, what each name refers to and each expression's
+// per-sample shape (`: [2]`, `: scalar`).
+//
+//===----------------------------------------------------------------------===//
+
+#include "flowc/Lang/AST.h"
+
+#include <sstream>
+
+using namespace flowc::ast;
+
+std::string Shape::str() const {
+  switch (kind) {
+  case Kind::Scalar:
+    return "scalar";
+  case Kind::Vector:
+    return "[" + std::to_string(dim) + "]";
+  case Kind::Unknown:
+    break;
+  }
+  return "?";
+}
+
+namespace {
+
+class ASTPrinter {
+public:
+  std::string print(const Module &m) {
+    os << "Module\n";
+    for (const DeclPtr &d : m.decls)
+      if (d)
+        printDecl(*d, 1);
+    return os.str();
+  }
+
+private:
+  std::ostringstream os;
+
+  std::ostream &line(int depth) {
+    for (int i = 0; i < depth; ++i)
+      os << "  ";
+    return os;
+  }
+
+  static std::string at(const Location &loc) {
+    return "@" + std::to_string(loc.line) + ":" + std::to_string(loc.col);
+  }
+
+  static std::string declAt(const Decl &d) {
+    std::string file = d.file.empty() ? d.loc.file : d.file;
+    size_t slash = file.find_last_of('/');
+    if (slash != std::string::npos)
+      file = file.substr(slash + 1);
+    return "@" + file + ":" + std::to_string(d.loc.line) + ":" +
+           std::to_string(d.loc.col);
+  }
+
+  static std::string number(double v) {
+    std::ostringstream s;
+    s << v;
+    return s.str();
+  }
+
+  static std::string numbers(const std::vector<double> &vs) {
+    std::string out = "[";
+    for (size_t i = 0; i < vs.size(); ++i)
+      out += (i ? ", " : "") + number(vs[i]);
+    return out + "]";
+  }
+
+  static std::string shapeSuffix(const Shape &s) {
+    return s.isKnown() ? " : " + s.str() : "";
+  }
+
+  static std::string bindingText(const Binding &b) {
+    switch (b.kind) {
+    case Binding::Kind::Unresolved:
+      return "";
+    case Binding::Kind::Constant:
+      return " (constant " + number(b.constant) + ")";
+    case Binding::Kind::FlowLocal:
+      return " (local)";
+    case Binding::Kind::PathParam:
+      return " (param)";
+    case Binding::Kind::Decl:
+      if (!b.decl)
+        return " (decl)";
+      switch (b.decl->kind) {
+      case Decl::Kind::Data:
+        return " (data)";
+      case Decl::Kind::Model:
+        return " (model)";
+      case Decl::Kind::Path:
+        return " (path)";
+      case Decl::Kind::Solver:
+        return " (solver)";
+      case Decl::Kind::Flow:
+        return " (flow)";
+      default:
+        return " (decl)";
+      }
+    case Binding::Kind::Builtin:
+      return " (builtin)";
+    }
+    return "";
+  }
+
+  void printDecl(const Decl &d, int depth) {
+    switch (d.kind) {
+    case Decl::Kind::Import: {
+      auto &imp = static_cast<const ImportDecl &>(d);
+      line(depth) << "Import " << (imp.isFile ? "\"" + imp.name + "\"" : imp.name)
+                  << " " << declAt(d) << "\n";
+      return;
+    }
+    case Decl::Kind::Data: {
+      auto &data = static_cast<const DataDecl &>(d);
+      line(depth) << "Data " << d.name;
+      if (data.dim)
+        os << " : [" << data.dim << "]";
+      os << " " << declAt(d) << "\n";
+      if (!data.params.empty()) {
+        line(depth + 1) << "params";
+        for (auto &[name, value] : data.params)
+          os << " " << name << "=" << number(value);
+        os << "\n";
+      }
+      if (data.source)
+        printExpr(*data.source, depth + 1);
+      return;
+    }
+    case Decl::Kind::Model: {
+      auto &model = static_cast<const ModelDecl &>(d);
+      if (model.network) {
+        line(depth) << "Model " << d.name << " mlp width=" << model.width
+                    << " depth=" << model.depth << " act=" << model.activation
+                    << " time=fourier(" << model.timeFeatures << ") "
+                    << declAt(d) << "\n";
+        printExpr(*model.network, depth + 1);
+      } else {
+        line(depth) << "Model " << d.name << params(model.params)
+                    << " (closed form) " << declAt(d) << "\n";
+        if (model.body)
+          printExpr(*model.body, depth + 1);
+      }
+      return;
+    }
+    case Decl::Kind::Path: {
+      auto &path = static_cast<const PathDecl &>(d);
+      line(depth) << "Path " << d.name << params(path.params) << " "
+                  << declAt(d) << "\n";
+      if (path.body)
+        printExpr(*path.body, depth + 1);
+      return;
+    }
+    case Decl::Kind::Solver: {
+      auto &solver = static_cast<const SolverDecl &>(d);
+      line(depth) << "Solver " << d.name << " " << declAt(d) << "\n";
+      if (!solver.c.empty()) {
+        line(depth + 1) << "c = " << numbers(solver.c) << "\n";
+        line(depth + 1) << "a = [";
+        for (size_t i = 0; i < solver.a.size(); ++i)
+          os << (i ? ", " : "") << numbers(solver.a[i]);
+        os << "]\n";
+        line(depth + 1) << "b = " << numbers(solver.b) << "\n";
+      } else if (solver.tableau) {
+        printExpr(*solver.tableau, depth + 1);
+      }
+      return;
+    }
+    case Decl::Kind::Flow: {
+      auto &flow = static_cast<const FlowDecl &>(d);
+      line(depth) << "Flow " << d.name << " " << declAt(d) << "\n";
+      for (auto &stmt : flow.body)
+        if (stmt)
+          printStmt(*stmt, flow, depth + 1);
+      return;
+    }
+    case Decl::Kind::Train:
+    case Decl::Kind::Sample: {
+      auto &run = static_cast<const RunDecl &>(d);
+      line(depth) << (d.kind == Decl::Kind::Train ? "Train " : "Sample ")
+                  << d.name << " " << declAt(d) << "\n";
+      for (const Setting &s : run.settings) {
+        line(depth + 1) << "Setting " << s.name << " " << at(s.loc) << "\n";
+        if (s.value)
+          printExpr(*s.value, depth + 2);
+      }
+      return;
+    }
+    }
+  }
+
+  static std::string params(const std::vector<Param> &ps) {
+    std::string out = "(";
+    for (size_t i = 0; i < ps.size(); ++i)
+      out += (i ? ", " : "") + ps[i].name;
+    return out + ")";
+  }
+
+  void printStmt(const FlowStmt &stmt, const FlowDecl &flow, int depth) {
+    const char *kind = stmt.kind == FlowStmt::Kind::Draw  ? "Draw"
+                       : stmt.kind == FlowStmt::Kind::Let ? "Let"
+                                                          : "Loss";
+    line(depth) << kind;
+    for (size_t i = 0; i < stmt.names.size(); ++i) {
+      os << (i ? ", " : " ") << stmt.names[i];
+      if (i < stmt.shapes.size())
+        os << shapeSuffix(stmt.shapes[i]);
+    }
+    if (&stmt == flow.timeStmt)
+      os << " (time)";
+    if (&stmt == flow.sourceStmt)
+      os << " (source)";
+    os << " " << at(stmt.loc) << "\n";
+    if (stmt.value)
+      printExpr(*stmt.value, depth + 1);
+  }
+
+  void printExpr(const Expr &e, int depth) {
+    switch (e.kind) {
+    case Expr::Kind::Number:
+      line(depth) << "Number " << number(static_cast<const NumberExpr &>(e).value)
+                  << shapeSuffix(e.shape) << " " << at(e.loc) << "\n";
+      return;
+    case Expr::Kind::Name: {
+      auto &n = static_cast<const NameExpr &>(e);
+      line(depth) << "Name " << n.name << bindingText(n.binding)
+                  << shapeSuffix(e.shape) << " " << at(e.loc) << "\n";
+      return;
+    }
+    case Expr::Kind::Unary: {
+      auto &u = static_cast<const UnaryExpr &>(e);
+      line(depth) << "Unary " << u.op << shapeSuffix(e.shape) << " "
+                  << at(e.loc) << "\n";
+      if (u.operand)
+        printExpr(*u.operand, depth + 1);
+      return;
+    }
+    case Expr::Kind::Binary: {
+      auto &b = static_cast<const BinaryExpr &>(e);
+      line(depth) << "Binary " << b.op << shapeSuffix(e.shape) << " "
+                  << at(e.loc) << "\n";
+      if (b.lhs)
+        printExpr(*b.lhs, depth + 1);
+      if (b.rhs)
+        printExpr(*b.rhs, depth + 1);
+      return;
+    }
+    case Expr::Kind::Call: {
+      auto &c = static_cast<const CallExpr &>(e);
+      line(depth) << "Call " << c.callee << bindingText(c.binding)
+                  << shapeSuffix(e.shape) << " " << at(e.loc) << "\n";
+      for (const Arg &arg : c.args) {
+        if (!arg.value)
+          continue;
+        if (arg.name.empty()) {
+          printExpr(*arg.value, depth + 1);
+        } else {
+          line(depth + 1) << arg.name << ":\n";
+          printExpr(*arg.value, depth + 2);
+        }
+      }
+      return;
+    }
+    case Expr::Kind::List: {
+      auto &l = static_cast<const ListExpr &>(e);
+      line(depth) << "List " << at(e.loc) << "\n";
+      for (auto &el : l.elements)
+        if (el)
+          printExpr(*el, depth + 1);
+      return;
+    }
+    }
+  }
+};
+
+} // namespace
+
+std::string flowc::ast::printModule(const Module &m) {
+  return ASTPrinter().print(m);
+}

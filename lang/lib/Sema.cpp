@@ -1,0 +1,1715 @@
+//===- Sema.cpp - Semantic analysis of .flow specs ------------------------===//
+//
+// Implements `analyzeModule`: loads imports, resolves every name, infers the
+// per-sample shape of every expression in flows (and of path bodies at each
+// call site), evaluates constant settings (data parameters, network sizes,
+// solver tableaux, train/sample blocks) and annotates the AST in place. Sema
+// reports every error it finds and keeps going; it never asserts on user
+// input. Algorithm:
+//   1. Load imports breadth-first (each file once), appending their decls.
+//   2. Collect top-level names in logical order (an import's decls count from
+//      the point of the import), reporting redefinitions.
+//   3. Check data, models, paths (names, then call cycles) and solvers.
+//   4. Check each flow statement by statement: resolve names, infer shapes.
+//   5. Check train/sample blocks against the flows and solvers.
+//
+// Where each error points (line:col of this token):
+//   import
+//     "cannot find module 'std.nope'"           module name after `import`
+//     "cannot find file 'x.flow'"               the quoted file name
+//   top level
+//     "redefinition of 'linear'"                name of the later declaration
+//     "cannot redefine built-in 'exp'"          name of the declaration
+//   expressions (flows and path bodies)
+//     "use of undefined name 'x'"               the name
+//     "unknown function 'foo'"                  the callee
+//     "'x' is not a function"                   the callee
+//     "cannot use path 'p' as a value" (also data, model, solver, flow,
+//       function)                               the name
+//     "cannot call data 'moons'; draw from it with '~'"  the callee
+//     "'f' takes 1 argument but 2 were given"   the callee (math, ddt, mse)
+//     "'f' does not take named arguments"       the argument name
+//     "path 'p' takes 3 arguments but 2 were given"  the callee
+//     "path 'p' has no parameter 'q'"           the argument name
+//     "parameter 'q' of path 'p' is given twice"     the argument
+//     "positional argument after named argument"     the argument
+//     "model 'v' takes 2 arguments (x, t) but 1 were given"  the callee
+//     "arguments of model 'v' cannot be named"  the argument name
+//     "first argument of model 'v' must be a vector but is scalar"
+//     "second argument of model 'v' (time) must be a scalar but is [2]"
+//                                               first token of the argument
+//     "cannot call model 'v' inside a path"     the callee
+//     "'ddt' can only be used inside a flow"    the callee
+//     "'ddt' needs the time variable 't' defined earlier in flow 'f'"
+//                                               the callee
+//     "'normal' can only be used on the right of '~'" (also uniform)
+//     "'mse' can only be used as a flow's loss" the callee
+//     "lists are only allowed in solver tableaux"   the '['
+//     "shape mismatch: [2] and [3]"             the operator (+ - * /)
+//     "exponent must be a scalar but is [2]"    the '^'
+//     "in path 'p': <shape error>"              callee of the outermost path
+//                                               call in the flow
+//     "number is out of range"                  the number
+//   paths
+//     "duplicate parameter 'x'"                 the second parameter
+//     "path 'a' calls itself"                   the recursive call's callee
+//     "path 'b' calls itself through 'a'"       callee of the call closing the
+//                                               cycle (inside 'b', calling 'a')
+//   flows
+//     "redefinition of 'x'" (inside a flow, or of a top-level name)
+//     "cannot redefine built-in 'exp'"          the name being defined
+//     "drawing several values at once is not supported yet"  the second name
+//     "cannot draw from 'foo'"                  first token of the right side
+//     "cannot draw from an expression; expected data, normal(...) or
+//       uniform(...)"                           first token of the right side
+//     "unknown argument 'foo' for 'normal'"     the argument name
+//     "argument 'mean' of 'normal' is given twice"  the argument
+//     "'normal' takes at most 2 positional arguments but 3 were given"
+//                                               the callee
+//     "shape mismatch: [3] and [2]" (normal/uniform mean/std/low/high vs.
+//       the drawn shape)                        first token of the argument
+//     "loss must be mse(prediction, target)"    first token of the expression
+//     "'mse' takes 2 arguments but 1 were given"    the callee `mse`
+//     "'mse' arguments have different shapes: [2] and [3]"  the callee `mse`
+//     "loss of flow 'f' uses no network"        the `loss` keyword
+//     "flow 'f' has more than one loss"         the second `loss` keyword
+//     "flow 'f' has no loss"                    the flow's name
+//     "flow 'f' defines no time variable 't'"   the flow's name
+//     "flow 'f' defines no source 'x0'"         the flow's name
+//     "time variable 't' must be a scalar but is [2]"  `t` where defined
+//     "source 'x0' must be drawn with '~'"      `x0` where defined
+//   data
+//     "unknown data generator 'toy.x'"          the callee
+//     "unknown parameter 'foo' for 'toy.moons'" the argument name
+//     "parameter 'noise' of 'toy.moons' is given twice"  the argument
+//     "'toy.moons' takes at most 1 argument but 2 were given"  the callee
+//     "'noise' must be >= 0 but is -1" (and > 0, < 1 forms)  the value
+//   constants (data, network, tableau, settings)
+//     "expected a constant number for 'noise'"  the offending subexpression
+//     "number is out of range"                  the number
+//     "division by zero in constant expression" the '/'
+//     "constant expression is not finite"       the operator
+//   models
+//     "closed-form models are not supported yet"    the model's name
+//     "unknown network 'foo'; expected mlp(...)"    the callee
+//     "unknown parameter 'foo' for 'mlp'"       the argument name
+//     "'width' must be a positive integer but is 2.5"   the value
+//     "unknown activation 'foo'; expected silu, relu, tanh or gelu"  value
+//     "'time' must be fourier(K)"               the value
+//     "'fourier' takes 1 argument but 2 were given"  the callee `fourier`
+//     "number of Fourier features must be a positive integer but is 0"
+//                                               the argument
+//   solvers
+//     "unknown solver form 'foo'; expected tableau(c: ..., a: ..., b: ...)"
+//                                               the callee
+//     "arguments of 'tableau' must be named c, a and b"  the argument
+//     "unknown parameter 'd' for 'tableau'"     the argument name
+//     "'tableau' is missing 'b'"                the callee `tableau`
+//     "'c' must be a list of numbers"           the value
+//     "'c' must not be empty"                   the '['
+//     "c[0] must be 0 but is 0.5"               the first entry of c
+//     "'b' has 3 entries but 'c' has 2"         the '[' of b
+//     "entries of 'b' sum to 0.9 but must sum to 1"  the '[' of b
+//     "'a' must be a list of rows"              the value
+//     "'a' has 2 rows but needs 1 (one fewer than 'c' has entries)"
+//                                               the '[' of a
+//     "row 2 of 'a' must be a list"             the row
+//     "row 2 of 'a' has 1 entry but needs 2"    the '[' of that row
+//     "row 2 of 'a' sums to 0.4 but c is 0.5"   the '[' of that row
+//   train / sample
+//     "unknown flow 'x'"                        the name after train/sample
+//     "'v' is not a flow"                       the name after train/sample
+//     "unknown setting 'foo' in train block" (sample block)  setting name
+//     "duplicate setting 'steps'"               the second setting name
+//     "'steps' must be a positive integer but is 2.5"  (batch, n, solver
+//       steps)                                  the value
+//     "'seed' must be a non-negative integer but is -1"  the value
+//     "'lr' must be a positive number but is 0" the value
+//     "'ema' must be in [0, 1) but is 1"        the value
+//     "unknown optimizer 'sgd'; expected adam(lr: ...)"  the value
+//     "unknown parameter 'foo' for 'adam'"      the argument
+//     "learning rate is given twice"            the `lr` setting name
+//     "unknown solver 'foo'"                    the value
+//     "'v' is not a solver"                     the value
+//     "unknown parameter 'foo' for solver 'heun'"   the argument
+//     "solver steps are given twice"            the `steps` setting name
+//
+//===----------------------------------------------------------------------===//
+
+#include "flowc/Lang/Frontend.h"
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <set>
+#include <sstream>
+
+using namespace flowc;
+using namespace flowc::ast;
+
+namespace {
+
+//===----------------------------------------------------------------------===//
+// Built-ins and formatting helpers
+//===----------------------------------------------------------------------===//
+
+enum class BuiltinFn { None, Math, Normal, Uniform, Ddt, Mse };
+
+BuiltinFn builtinFunction(const std::string &name) {
+  static const std::set<std::string> math = {
+      "exp", "log", "sin", "cos", "tan", "sqrt", "tanh", "sigmoid", "abs"};
+  if (math.count(name))
+    return BuiltinFn::Math;
+  if (name == "normal")
+    return BuiltinFn::Normal;
+  if (name == "uniform")
+    return BuiltinFn::Uniform;
+  if (name == "ddt")
+    return BuiltinFn::Ddt;
+  if (name == "mse")
+    return BuiltinFn::Mse;
+  return BuiltinFn::None;
+}
+
+std::optional<double> builtinConstant(const std::string &name) {
+  if (name == "pi")
+    return 3.14159265358979323846;
+  if (name == "e")
+    return 2.71828182845904523536;
+  return std::nullopt;
+}
+
+bool isBuiltinName(const std::string &name) {
+  return builtinFunction(name) != BuiltinFn::None ||
+         builtinConstant(name).has_value();
+}
+
+/// A built-in data generator: its name, parameters with defaults, and the
+/// number of features per sample.
+struct Generator {
+  const char *name;
+  std::vector<std::pair<std::string, double>> params;
+  int64_t dim;
+};
+
+const std::vector<Generator> &generators() {
+  static const std::vector<Generator> gens = {
+      {"toy.moons", {{"noise", 0.05}}, 2},
+      {"toy.eight_gaussians", {{"scale", 4.0}, {"noise", 0.1}}, 2},
+      {"toy.checkerboard", {{"scale", 4.0}}, 2},
+      {"toy.circles", {{"noise", 0.05}, {"factor", 0.5}}, 2},
+  };
+  return gens;
+}
+
+/// Formats a number the way a user would write it: 0.5, 4, 1e-05.
+std::string fmt(double v) {
+  std::ostringstream os;
+  os << v;
+  return os.str();
+}
+
+std::string plural(size_t n, const char *one, const char *many) {
+  return std::to_string(n) + " " + (n == 1 ? one : many);
+}
+
+bool isInteger(double v) {
+  return std::isfinite(v) && std::floor(v) == v && std::fabs(v) < 9.0e15;
+}
+
+const char *declKindName(Decl::Kind kind) {
+  switch (kind) {
+  case Decl::Kind::Import:
+    return "import";
+  case Decl::Kind::Data:
+    return "data";
+  case Decl::Kind::Model:
+    return "model";
+  case Decl::Kind::Path:
+    return "path";
+  case Decl::Kind::Solver:
+    return "solver";
+  case Decl::Kind::Flow:
+    return "flow";
+  case Decl::Kind::Train:
+    return "train";
+  case Decl::Kind::Sample:
+    return "sample";
+  }
+  return "declaration";
+}
+
+/// Gives each argument of a call a slot among `params`: positional ones in
+/// order, named ones by name. Reports errors through `error` and returns
+/// false on any; slots left empty are nullptr.
+struct ArgBinding {
+  std::vector<const Arg *> slots;
+  bool ok = true;
+};
+
+//===----------------------------------------------------------------------===//
+// Sema
+//===----------------------------------------------------------------------===//
+
+/// A name bound by a flow statement.
+struct FlowLocal {
+  const FlowStmt *stmt = nullptr;
+  unsigned index = 0;
+  bool usesNetwork = false;
+};
+
+/// Where an expression is being checked: a path body or a flow.
+struct Scope {
+  PathDecl *path = nullptr;
+  FlowDecl *flow = nullptr;
+  std::map<std::string, FlowLocal> *locals = nullptr;
+};
+
+class Sema {
+public:
+  Sema(Module &module, Diagnostics &diags, FileLoader &loader)
+      : module(module), diags(diags), loader(loader) {}
+
+  void run() {
+    loadImports();
+    collectGlobals();
+    for (Decl *d : logicalOrder) {
+      switch (d->kind) {
+      case Decl::Kind::Data:
+        checkData(static_cast<DataDecl &>(*d));
+        break;
+      case Decl::Kind::Model:
+        checkModel(static_cast<ModelDecl &>(*d));
+        break;
+      case Decl::Kind::Path:
+        checkPath(static_cast<PathDecl &>(*d));
+        break;
+      case Decl::Kind::Solver:
+        checkSolver(static_cast<SolverDecl &>(*d));
+        break;
+      default:
+        break;
+      }
+    }
+    checkPathCycles();
+    for (Decl *d : logicalOrder)
+      if (d->kind == Decl::Kind::Flow)
+        checkFlow(static_cast<FlowDecl &>(*d));
+    for (Decl *d : logicalOrder)
+      if (d->kind == Decl::Kind::Train || d->kind == Decl::Kind::Sample)
+        checkRun(static_cast<RunDecl &>(*d));
+  }
+
+private:
+  Module &module;
+  Diagnostics &diags;
+  FileLoader &loader;
+
+  /// Declarations in the order they logically appear: an import's decls
+  /// where the import is.
+  std::vector<Decl *> logicalOrder;
+  /// Decls appended by each import: [begin, end) in module.decls.
+  std::map<const Decl *, std::pair<size_t, size_t>> importedRange;
+  std::map<std::string, Decl *> globals;
+
+  /// Paths called from each path body, with the call site.
+  std::map<PathDecl *, std::vector<std::pair<PathDecl *, CallExpr *>>>
+      pathCallees;
+  std::set<const PathDecl *> recursivePaths;
+  std::set<const PathDecl *> pathsInProgress;
+
+  /// Shape errors inside a path body are reported at the outermost call.
+  CallExpr *pathSite = nullptr;
+  bool pathSiteReported = false;
+
+  void error(const Location &loc, const std::string &message) {
+    diags.reportError(loc, message);
+  }
+
+  //===--------------------------------------------------------------------===//
+  // Imports and top-level names
+  //===--------------------------------------------------------------------===//
+
+  static std::string normalize(const std::string &path) {
+    return std::filesystem::path(path).lexically_normal().string();
+  }
+
+  void loadImports() {
+    std::set<std::string> loaded;
+    size_t originalCount = module.decls.size();
+    for (auto &d : module.decls)
+      if (d && !d->file.empty())
+        loaded.insert(normalize(d->file));
+    // module.decls grows while we walk it: imported files' imports are
+    // handled when the loop reaches them.
+    for (size_t i = 0; i < module.decls.size(); ++i) {
+      Decl *d = module.decls[i].get();
+      if (!d || d->kind != Decl::Kind::Import)
+        continue;
+      auto &imp = static_cast<ImportDecl &>(*d);
+      std::string path;
+      if (imp.isFile) {
+        std::filesystem::path name(imp.name);
+        std::string from = !imp.file.empty() ? imp.file : imp.loc.file;
+        path = name.is_absolute()
+                   ? imp.name
+                   : (std::filesystem::path(from).parent_path() / name).string();
+      } else {
+        std::string rel = imp.name;
+        for (char &c : rel)
+          if (c == '.')
+            c = '/';
+        path = loader.stdlibDir.empty() ? rel + ".flow"
+                                        : loader.stdlibDir + "/" + rel + ".flow";
+      }
+      path = normalize(path);
+      if (loaded.count(path)) {
+        importedRange[d] = {0, 0};
+        continue;
+      }
+      std::optional<std::string> text = loader.load(path);
+      if (!text) {
+        error(imp.nameLoc, std::string(imp.isFile ? "cannot find file '"
+                                                  : "cannot find module '") +
+                               imp.name + "'");
+        continue;
+      }
+      loaded.insert(path);
+      size_t begin = module.decls.size();
+      parseSource(path, *text, module, diags);
+      for (size_t j = begin; j < module.decls.size(); ++j)
+        if (module.decls[j] && module.decls[j]->file.empty())
+          module.decls[j]->file = path;
+      importedRange[d] = {begin, module.decls.size()};
+    }
+    std::set<const Decl *> visited;
+    addInLogicalOrder(0, originalCount, visited);
+  }
+
+  void addInLogicalOrder(size_t begin, size_t end,
+                         std::set<const Decl *> &visited) {
+    for (size_t i = begin; i < end && i < module.decls.size(); ++i) {
+      Decl *d = module.decls[i].get();
+      if (!d || !visited.insert(d).second)
+        continue;
+      if (d->kind == Decl::Kind::Import) {
+        auto it = importedRange.find(d);
+        if (it != importedRange.end())
+          addInLogicalOrder(it->second.first, it->second.second, visited);
+        continue;
+      }
+      logicalOrder.push_back(d);
+    }
+  }
+
+  void collectGlobals() {
+    for (Decl *d : logicalOrder) {
+      switch (d->kind) {
+      case Decl::Kind::Data:
+      case Decl::Kind::Model:
+      case Decl::Kind::Path:
+      case Decl::Kind::Solver:
+      case Decl::Kind::Flow:
+        break;
+      default:
+        continue;
+      }
+      if (d->name.empty())
+        continue;
+      if (isBuiltinName(d->name)) {
+        error(d->nameLoc, "cannot redefine built-in '" + d->name + "'");
+        continue;
+      }
+      if (!globals.emplace(d->name, d).second)
+        error(d->nameLoc, "redefinition of '" + d->name + "'");
+    }
+  }
+
+  Decl *findGlobal(const std::string &name) {
+    auto it = globals.find(name);
+    return it == globals.end() ? nullptr : it->second;
+  }
+
+  //===--------------------------------------------------------------------===//
+  // Constants
+  //===--------------------------------------------------------------------===//
+
+  /// Evaluates constant arithmetic (numbers, pi, e, unary minus, + - * / ^).
+  /// `what` names the setting or parameter for the error message.
+  std::optional<double> evalConstant(Expr *e, const std::string &what) {
+    if (!e)
+      return std::nullopt;
+    switch (e->kind) {
+    case Expr::Kind::Number: {
+      double v = static_cast<NumberExpr *>(e)->value;
+      if (!std::isfinite(v)) {
+        error(e->loc, "number is out of range");
+        return std::nullopt;
+      }
+      return v;
+    }
+    case Expr::Kind::Name: {
+      auto *name = static_cast<NameExpr *>(e);
+      if (auto c = builtinConstant(name->name)) {
+        name->binding.kind = Binding::Kind::Constant;
+        name->binding.constant = *c;
+        return c;
+      }
+      break;
+    }
+    case Expr::Kind::Unary: {
+      auto *u = static_cast<UnaryExpr *>(e);
+      if (auto v = evalConstant(u->operand.get(), what))
+        return -*v;
+      return std::nullopt;
+    }
+    case Expr::Kind::Binary: {
+      auto *b = static_cast<BinaryExpr *>(e);
+      auto l = evalConstant(b->lhs.get(), what);
+      auto r = evalConstant(b->rhs.get(), what);
+      if (!l || !r)
+        return std::nullopt;
+      double v = 0;
+      switch (b->op) {
+      case '+':
+        v = *l + *r;
+        break;
+      case '-':
+        v = *l - *r;
+        break;
+      case '*':
+        v = *l * *r;
+        break;
+      case '/':
+        if (*r == 0) {
+          error(b->loc, "division by zero in constant expression");
+          return std::nullopt;
+        }
+        v = *l / *r;
+        break;
+      case '^':
+        v = std::pow(*l, *r);
+        break;
+      default:
+        return std::nullopt;
+      }
+      if (!std::isfinite(v)) {
+        error(b->loc, "constant expression is not finite");
+        return std::nullopt;
+      }
+      return v;
+    }
+    default:
+      break;
+    }
+    error(e->loc, "expected a constant number for " + what);
+    return std::nullopt;
+  }
+
+  /// Evaluates `e` and checks it is an integer >= `min`.
+  std::optional<int64_t> evalInteger(Expr *e, const std::string &what,
+                                     int64_t min, const char *description) {
+    auto v = evalConstant(e, what);
+    if (!v)
+      return std::nullopt;
+    if (!isInteger(*v) || *v < static_cast<double>(min)) {
+      error(e->loc, what + " must be " + description + " but is " + fmt(*v));
+      return std::nullopt;
+    }
+    return static_cast<int64_t>(*v);
+  }
+
+  std::optional<int64_t> evalPositiveInt(Expr *e, const std::string &what) {
+    return evalInteger(e, what, 1, "a positive integer");
+  }
+
+  /// Binds call arguments to named parameter slots. Positional arguments
+  /// fill slots in order; `callee` names the function in messages, e.g.
+  /// "'toy.moons'" or "path 'linear'".
+  ArgBinding bindArgs(const CallExpr &call,
+                      const std::vector<std::string> &params,
+                      const std::string &callee) {
+    ArgBinding result;
+    result.slots.assign(params.size(), nullptr);
+    size_t positional = 0;
+    size_t numPositional = 0;
+    bool sawNamed = false;
+    for (const Arg &arg : call.args)
+      if (arg.name.empty())
+        ++numPositional;
+    for (const Arg &arg : call.args) {
+      size_t slot;
+      if (arg.name.empty()) {
+        if (sawNamed) {
+          error(arg.loc, "positional argument after named argument");
+          result.ok = false;
+          continue;
+        }
+        slot = positional++;
+        if (slot >= params.size()) {
+          if (slot == params.size())
+            error(call.calleeLoc,
+                  callee + " takes at most " +
+                      plural(params.size(), "argument", "arguments") +
+                      " but " + std::to_string(numPositional) +
+                      (numPositional == 1 ? " was" : " were") + " given");
+          result.ok = false;
+          continue;
+        }
+      } else {
+        sawNamed = true;
+        auto it = std::find(params.begin(), params.end(), arg.name);
+        if (it == params.end()) {
+          error(arg.loc,
+                "unknown parameter '" + arg.name + "' for " + callee);
+          result.ok = false;
+          continue;
+        }
+        slot = static_cast<size_t>(it - params.begin());
+      }
+      if (result.slots[slot]) {
+        error(arg.loc, "parameter '" + params[slot] + "' of " + callee +
+                           " is given twice");
+        result.ok = false;
+        continue;
+      }
+      result.slots[slot] = &arg;
+    }
+    return result;
+  }
+
+  //===--------------------------------------------------------------------===//
+  // Data and models
+  //===--------------------------------------------------------------------===//
+
+  void checkData(DataDecl &data) {
+    CallExpr *src = data.source.get();
+    if (!src)
+      return;
+    const Generator *gen = nullptr;
+    for (const Generator &g : generators())
+      if (src->callee == g.name)
+        gen = &g;
+    if (!gen) {
+      error(src->calleeLoc, "unknown data generator '" + src->callee + "'");
+      return;
+    }
+    src->binding.kind = Binding::Kind::Builtin;
+    std::vector<std::string> names;
+    for (auto &p : gen->params)
+      names.push_back(p.first);
+    ArgBinding bound = bindArgs(*src, names, "'" + src->callee + "'");
+    bool ok = bound.ok;
+    std::vector<std::pair<std::string, double>> params = gen->params;
+    for (size_t i = 0; i < names.size(); ++i) {
+      const Arg *arg = bound.slots[i];
+      if (!arg)
+        continue;
+      Expr *value = arg->value.get();
+      auto v = evalConstant(value, "'" + names[i] + "'");
+      if (!v) {
+        ok = false;
+        continue;
+      }
+      const std::string &n = names[i];
+      std::string bad;
+      if (n == "noise" && *v < 0)
+        bad = "must be >= 0";
+      else if (n == "scale" && *v <= 0)
+        bad = "must be > 0";
+      else if (n == "factor" && (*v <= 0 || *v >= 1))
+        bad = "must be between 0 and 1 (exclusive)";
+      if (!bad.empty()) {
+        error(value->loc, "'" + n + "' " + bad + " but is " + fmt(*v));
+        ok = false;
+        continue;
+      }
+      params[i].second = *v;
+    }
+    data.dim = gen->dim;
+    if (ok)
+      data.params = std::move(params);
+  }
+
+  void checkModel(ModelDecl &model) {
+    if (!model.network) {
+      error(model.nameLoc, "closed-form models are not supported yet");
+      return;
+    }
+    CallExpr &net = *model.network;
+    if (net.callee != "mlp") {
+      error(net.calleeLoc,
+            "unknown network '" + net.callee + "'; expected mlp(...)");
+      return;
+    }
+    net.binding.kind = Binding::Kind::Builtin;
+    ArgBinding bound =
+        bindArgs(net, {"width", "depth", "act", "time"}, "'mlp'");
+    if (const Arg *a = bound.slots[0])
+      if (auto v = evalPositiveInt(a->value.get(), "'width'"))
+        model.width = *v;
+    if (const Arg *a = bound.slots[1])
+      if (auto v = evalPositiveInt(a->value.get(), "'depth'"))
+        model.depth = *v;
+    if (const Arg *a = bound.slots[2]) {
+      Expr *value = a->value.get();
+      auto *name = value && value->kind == Expr::Kind::Name
+                       ? static_cast<NameExpr *>(value)
+                       : nullptr;
+      static const std::set<std::string> acts = {"silu", "relu", "tanh",
+                                                 "gelu"};
+      if (name && acts.count(name->name)) {
+        name->binding.kind = Binding::Kind::Builtin;
+        model.activation = name->name;
+      } else if (value) {
+        std::string shown = name ? name->name
+                            : value->kind == Expr::Kind::Call
+                                ? static_cast<CallExpr *>(value)->callee
+                                : std::string("expression");
+        error(value->loc, "unknown activation '" + shown +
+                              "'; expected silu, relu, tanh or gelu");
+      }
+    }
+    if (const Arg *a = bound.slots[3])
+      checkTimeEmbedding(a->value.get(), model);
+  }
+
+  void checkTimeEmbedding(Expr *value, ModelDecl &model) {
+    if (!value)
+      return;
+    if (value->kind != Expr::Kind::Call ||
+        static_cast<CallExpr *>(value)->callee != "fourier") {
+      error(value->loc, "'time' must be fourier(K)");
+      return;
+    }
+    auto &call = static_cast<CallExpr &>(*value);
+    call.binding.kind = Binding::Kind::Builtin;
+    if (call.args.size() != 1) {
+      error(call.calleeLoc, "'fourier' takes 1 argument but " +
+                                std::to_string(call.args.size()) +
+                                (call.args.size() == 1 ? " was" : " were") +
+                                " given");
+      return;
+    }
+    if (auto v = evalInteger(call.args[0].value.get(),
+                             "number of Fourier features", 1,
+                             "a positive integer"))
+      model.timeFeatures = *v;
+  }
+
+  //===--------------------------------------------------------------------===//
+  // Names and calls in expressions
+  //===--------------------------------------------------------------------===//
+
+  /// Resolves names and calls in `e` (setting bindings and orderedArgs) and
+  /// reports name, arity and context errors. Shapes are inferred later by
+  /// `infer`, which skips anything left unresolved here.
+  void resolve(Expr *e, Scope &scope) {
+    if (!e)
+      return;
+    switch (e->kind) {
+    case Expr::Kind::Number:
+      if (!std::isfinite(static_cast<NumberExpr *>(e)->value))
+        error(e->loc, "number is out of range");
+      return;
+    case Expr::Kind::Name:
+      resolveName(static_cast<NameExpr &>(*e), scope);
+      return;
+    case Expr::Kind::Unary:
+      resolve(static_cast<UnaryExpr *>(e)->operand.get(), scope);
+      return;
+    case Expr::Kind::Binary: {
+      auto *b = static_cast<BinaryExpr *>(e);
+      resolve(b->lhs.get(), scope);
+      resolve(b->rhs.get(), scope);
+      return;
+    }
+    case Expr::Kind::Call:
+      resolveCall(static_cast<CallExpr &>(*e), scope);
+      return;
+    case Expr::Kind::List:
+      error(e->loc, "lists are only allowed in solver tableaux");
+      return;
+    }
+  }
+
+  void resolveName(NameExpr &name, Scope &scope) {
+    Binding &b = name.binding;
+    if (scope.locals) {
+      auto it = scope.locals->find(name.name);
+      if (it != scope.locals->end()) {
+        b.kind = Binding::Kind::FlowLocal;
+        b.stmt = it->second.stmt;
+        b.stmtIndex = it->second.index;
+        return;
+      }
+    }
+    if (scope.path)
+      for (const Param &p : scope.path->params)
+        if (p.name == name.name) {
+          b.kind = Binding::Kind::PathParam;
+          b.param = &p;
+          return;
+        }
+    if (auto c = builtinConstant(name.name)) {
+      b.kind = Binding::Kind::Constant;
+      b.constant = *c;
+      return;
+    }
+    if (Decl *d = findGlobal(name.name)) {
+      if (d->kind == Decl::Kind::Data)
+        error(name.loc, "cannot use data '" + name.name +
+                            "' as a value; draw from it with '~'");
+      else
+        error(name.loc, std::string("cannot use ") + declKindName(d->kind) +
+                            " '" + name.name + "' as a value");
+      return;
+    }
+    if (builtinFunction(name.name) != BuiltinFn::None) {
+      error(name.loc, "cannot use function '" + name.name + "' as a value");
+      return;
+    }
+    error(name.loc, "use of undefined name '" + name.name + "'");
+  }
+
+  void resolveArgs(CallExpr &call, Scope &scope) {
+    for (Arg &arg : call.args)
+      resolve(arg.value.get(), scope);
+  }
+
+  /// Checks that a built-in takes exactly `n` positional arguments.
+  bool checkBuiltinArity(CallExpr &call, size_t n) {
+    bool ok = true;
+    for (const Arg &arg : call.args)
+      if (!arg.name.empty()) {
+        error(arg.loc, "'" + call.callee + "' does not take named arguments");
+        ok = false;
+      }
+    if (ok && call.args.size() != n) {
+      error(call.calleeLoc, "'" + call.callee + "' takes " +
+                                plural(n, "argument", "arguments") + " but " +
+                                std::to_string(call.args.size()) +
+                                (call.args.size() == 1 ? " was" : " were") +
+                                " given");
+      ok = false;
+    }
+    return ok;
+  }
+
+  void resolveCall(CallExpr &call, Scope &scope) {
+    resolveArgs(call, scope);
+    bool isLocal = scope.locals && scope.locals->count(call.callee);
+    bool isParam = false;
+    if (scope.path)
+      for (const Param &p : scope.path->params)
+        isParam |= p.name == call.callee;
+    if (isLocal || isParam || builtinConstant(call.callee)) {
+      error(call.calleeLoc, "'" + call.callee + "' is not a function");
+      return;
+    }
+    if (Decl *d = findGlobal(call.callee)) {
+      switch (d->kind) {
+      case Decl::Kind::Path:
+        resolvePathCall(call, static_cast<PathDecl &>(*d), scope);
+        return;
+      case Decl::Kind::Model:
+        resolveModelCall(call, static_cast<ModelDecl &>(*d), scope);
+        return;
+      case Decl::Kind::Data:
+        error(call.calleeLoc, "cannot call data '" + call.callee +
+                                  "'; draw from it with '~'");
+        return;
+      default:
+        error(call.calleeLoc, "'" + call.callee + "' is not a function");
+        return;
+      }
+    }
+    switch (builtinFunction(call.callee)) {
+    case BuiltinFn::Math:
+      if (checkBuiltinArity(call, 1))
+        call.binding.kind = Binding::Kind::Builtin;
+      return;
+    case BuiltinFn::Ddt:
+      if (!scope.flow) {
+        error(call.calleeLoc, "'ddt' can only be used inside a flow");
+        return;
+      }
+      if (!scope.locals || !scope.locals->count("t")) {
+        error(call.calleeLoc,
+              "'ddt' needs the time variable 't' defined earlier in flow '" +
+                  scope.flow->name + "'");
+        return;
+      }
+      if (checkBuiltinArity(call, 1))
+        call.binding.kind = Binding::Kind::Builtin;
+      return;
+    case BuiltinFn::Normal:
+    case BuiltinFn::Uniform:
+      error(call.calleeLoc,
+            "'" + call.callee + "' can only be used on the right of '~'");
+      return;
+    case BuiltinFn::Mse:
+      error(call.calleeLoc, "'mse' can only be used as a flow's loss");
+      return;
+    case BuiltinFn::None:
+      break;
+    }
+    error(call.calleeLoc, "unknown function '" + call.callee + "'");
+  }
+
+  void resolvePathCall(CallExpr &call, PathDecl &path, Scope &scope) {
+    std::string callee = "path '" + path.name + "'";
+    if (call.args.size() != path.params.size()) {
+      error(call.calleeLoc,
+            callee + " takes " +
+                plural(path.params.size(), "argument", "arguments") + " but " +
+                std::to_string(call.args.size()) +
+                (call.args.size() == 1 ? " was" : " were") + " given");
+      return;
+    }
+    std::vector<const Arg *> slots(path.params.size(), nullptr);
+    size_t positional = 0;
+    bool sawNamed = false, ok = true;
+    for (const Arg &arg : call.args) {
+      size_t slot = 0;
+      if (arg.name.empty()) {
+        if (sawNamed) {
+          error(arg.loc, "positional argument after named argument");
+          ok = false;
+          continue;
+        }
+        slot = positional++;
+      } else {
+        sawNamed = true;
+        bool found = false;
+        for (size_t i = 0; i < path.params.size(); ++i)
+          if (path.params[i].name == arg.name) {
+            slot = i;
+            found = true;
+          }
+        if (!found) {
+          error(arg.loc, callee + " has no parameter '" + arg.name + "'");
+          ok = false;
+          continue;
+        }
+      }
+      if (slots[slot]) {
+        error(arg.loc, "parameter '" + path.params[slot].name + "' of " +
+                           callee + " is given twice");
+        ok = false;
+        continue;
+      }
+      slots[slot] = &arg;
+    }
+    if (!ok)
+      return;
+    call.binding.kind = Binding::Kind::Decl;
+    call.binding.decl = &path;
+    call.orderedArgs.clear();
+    for (const Arg *arg : slots)
+      call.orderedArgs.push_back(arg ? arg->value.get() : nullptr);
+    if (scope.path)
+      pathCallees[scope.path].push_back({&path, &call});
+  }
+
+  void resolveModelCall(CallExpr &call, ModelDecl &model, Scope &scope) {
+    if (scope.path) {
+      error(call.calleeLoc,
+            "cannot call model '" + model.name + "' inside a path");
+      return;
+    }
+    bool ok = true;
+    for (const Arg &arg : call.args)
+      if (!arg.name.empty()) {
+        error(arg.loc, "arguments of model '" + model.name +
+                           "' cannot be named");
+        ok = false;
+      }
+    if (ok && call.args.size() != 2) {
+      error(call.calleeLoc, "model '" + model.name +
+                                "' takes 2 arguments (x, t) but " +
+                                std::to_string(call.args.size()) +
+                                (call.args.size() == 1 ? " was" : " were") +
+                                " given");
+      ok = false;
+    }
+    if (!ok)
+      return;
+    call.binding.kind = Binding::Kind::Decl;
+    call.binding.decl = &model;
+    call.orderedArgs = {call.args[0].value.get(), call.args[1].value.get()};
+  }
+
+  //===--------------------------------------------------------------------===//
+  // Shapes
+  //===--------------------------------------------------------------------===//
+
+  void shapeError(const Location &loc, const std::string &message) {
+    if (!pathSite) {
+      error(loc, message);
+      return;
+    }
+    if (pathSiteReported)
+      return;
+    pathSiteReported = true;
+    error(pathSite->calleeLoc,
+          "in path '" + pathSite->callee + "': " + message);
+  }
+
+  /// Broadcasts two shapes (scalar with anything); nullopt if they clash.
+  static std::optional<Shape> broadcast(const Shape &a, const Shape &b) {
+    if (!a.isKnown() || !b.isKnown())
+      return Shape();
+    if (a.isScalar())
+      return b;
+    if (b.isScalar())
+      return a;
+    if (a == b)
+      return a;
+    return std::nullopt;
+  }
+
+  /// Infers and stores the shape of a resolved expression. Unknown (with no
+  /// new error) wherever resolution already failed.
+  Shape infer(Expr *e) {
+    if (!e)
+      return Shape();
+    Shape s = inferImpl(*e);
+    e->shape = s;
+    return s;
+  }
+
+  Shape inferImpl(Expr &e) {
+    switch (e.kind) {
+    case Expr::Kind::Number:
+      return Shape::scalar();
+    case Expr::Kind::Name: {
+      const Binding &b = static_cast<NameExpr &>(e).binding;
+      switch (b.kind) {
+      case Binding::Kind::Constant:
+        return Shape::scalar();
+      case Binding::Kind::FlowLocal:
+        if (b.stmt && b.stmtIndex < b.stmt->shapes.size())
+          return b.stmt->shapes[b.stmtIndex];
+        return Shape();
+      case Binding::Kind::PathParam:
+        return b.param ? b.param->shape : Shape();
+      default:
+        return Shape();
+      }
+    }
+    case Expr::Kind::Unary:
+      return infer(static_cast<UnaryExpr &>(e).operand.get());
+    case Expr::Kind::Binary: {
+      auto &b = static_cast<BinaryExpr &>(e);
+      Shape l = infer(b.lhs.get());
+      Shape r = infer(b.rhs.get());
+      if (b.op == '^') {
+        if (r.isKnown() && !r.isScalar()) {
+          shapeError(b.loc, "exponent must be a scalar but is " + r.str());
+          return Shape();
+        }
+        return l;
+      }
+      auto s = broadcast(l, r);
+      if (!s) {
+        shapeError(b.loc, "shape mismatch: " + l.str() + " and " + r.str());
+        return Shape();
+      }
+      return *s;
+    }
+    case Expr::Kind::Call:
+      return inferCall(static_cast<CallExpr &>(e));
+    case Expr::Kind::List:
+      return Shape();
+    }
+    return Shape();
+  }
+
+  Shape inferCall(CallExpr &call) {
+    for (Arg &arg : call.args)
+      infer(arg.value.get());
+    const Binding &b = call.binding;
+    if (b.kind == Binding::Kind::Builtin)
+      return call.args.size() == 1 && call.args[0].value
+                 ? call.args[0].value->shape
+                 : Shape();
+    if (b.kind != Binding::Kind::Decl || !b.decl)
+      return Shape();
+    if (b.decl->kind == Decl::Kind::Path)
+      return inferPathCall(
+          call, const_cast<PathDecl &>(static_cast<const PathDecl &>(*b.decl)));
+    if (b.decl->kind == Decl::Kind::Model)
+      return inferModelCall(call, static_cast<const ModelDecl &>(*b.decl));
+    return Shape();
+  }
+
+  Shape inferPathCall(CallExpr &call, PathDecl &path) {
+    if (call.orderedArgs.size() != path.params.size() || !path.body)
+      return Shape();
+    for (const Expr *arg : call.orderedArgs)
+      if (!arg || !arg->shape.isKnown())
+        return Shape();
+    if (recursivePaths.count(&path) || pathsInProgress.count(&path))
+      return Shape();
+    for (size_t i = 0; i < path.params.size(); ++i)
+      path.params[i].shape = call.orderedArgs[i]->shape;
+    bool outermost = !pathSite;
+    if (outermost) {
+      pathSite = &call;
+      pathSiteReported = false;
+    }
+    pathsInProgress.insert(&path);
+    Shape result = infer(path.body.get());
+    pathsInProgress.erase(&path);
+    if (outermost)
+      pathSite = nullptr;
+    return result;
+  }
+
+  Shape inferModelCall(CallExpr &call, const ModelDecl &model) {
+    if (!model.network || call.orderedArgs.size() != 2 ||
+        !call.orderedArgs[0] || !call.orderedArgs[1])
+      return Shape();
+    Shape x = call.orderedArgs[0]->shape;
+    Shape t = call.orderedArgs[1]->shape;
+    bool ok = x.isKnown() && t.isKnown();
+    if (x.isKnown() && !x.isVector()) {
+      error(call.orderedArgs[0]->loc, "first argument of model '" +
+                                          model.name +
+                                          "' must be a vector but is " +
+                                          x.str());
+      ok = false;
+    }
+    if (t.isKnown() && !t.isScalar()) {
+      error(call.orderedArgs[1]->loc,
+            "second argument of model '" + model.name +
+                "' (time) must be a scalar but is " + t.str());
+      ok = false;
+    }
+    return ok ? x : Shape();
+  }
+
+  //===--------------------------------------------------------------------===//
+  // Paths
+  //===--------------------------------------------------------------------===//
+
+  void checkPath(PathDecl &path) {
+    std::set<std::string> seen;
+    for (const Param &p : path.params)
+      if (!seen.insert(p.name).second)
+        error(p.loc, "duplicate parameter '" + p.name + "'");
+    Scope scope;
+    scope.path = &path;
+    resolve(path.body.get(), scope);
+  }
+
+  /// Reports each cycle of path calls once and marks its paths recursive
+  /// (their calls then get no shape, and no further errors).
+  void checkPathCycles() {
+    enum class Color { White, Gray, Black };
+    std::map<PathDecl *, Color> color;
+    std::vector<PathDecl *> stack;
+    std::function<void(PathDecl *)> visit = [&](PathDecl *p) {
+      color[p] = Color::Gray;
+      stack.push_back(p);
+      for (auto &[callee, site] : pathCallees[p]) {
+        Color c = color[callee];
+        if (c == Color::Gray) {
+          auto it = std::find(stack.begin(), stack.end(), callee);
+          for (auto j = it; j != stack.end(); ++j)
+            recursivePaths.insert(*j);
+          if (callee == p)
+            error(site->calleeLoc, "path '" + p->name + "' calls itself");
+          else
+            error(site->calleeLoc, "path '" + p->name +
+                                       "' calls itself through '" +
+                                       callee->name + "'");
+        } else if (c == Color::White) {
+          visit(callee);
+        }
+      }
+      stack.pop_back();
+      color[p] = Color::Black;
+    };
+    for (Decl *d : logicalOrder)
+      if (d->kind == Decl::Kind::Path) {
+        auto *p = static_cast<PathDecl *>(d);
+        if (color[p] == Color::White)
+          visit(p);
+      }
+  }
+
+  //===--------------------------------------------------------------------===//
+  // Flows
+  //===--------------------------------------------------------------------===//
+
+  bool usesNetwork(const Expr *e, const std::map<std::string, FlowLocal> &locals) {
+    if (!e)
+      return false;
+    switch (e->kind) {
+    case Expr::Kind::Name: {
+      auto &n = static_cast<const NameExpr &>(*e);
+      if (n.binding.kind != Binding::Kind::FlowLocal)
+        return false;
+      auto it = locals.find(n.name);
+      return it != locals.end() && it->second.usesNetwork;
+    }
+    case Expr::Kind::Unary:
+      return usesNetwork(static_cast<const UnaryExpr &>(*e).operand.get(),
+                         locals);
+    case Expr::Kind::Binary: {
+      auto &b = static_cast<const BinaryExpr &>(*e);
+      return usesNetwork(b.lhs.get(), locals) ||
+             usesNetwork(b.rhs.get(), locals);
+    }
+    case Expr::Kind::Call: {
+      auto &c = static_cast<const CallExpr &>(*e);
+      if (c.binding.kind == Binding::Kind::Decl && c.binding.decl &&
+          c.binding.decl->kind == Decl::Kind::Model)
+        return true;
+      for (const Arg &arg : c.args)
+        if (usesNetwork(arg.value.get(), locals))
+          return true;
+      return false;
+    }
+    default:
+      return false;
+    }
+  }
+
+  void checkFlow(FlowDecl &flow) {
+    std::map<std::string, FlowLocal> locals;
+    Scope scope;
+    scope.flow = &flow;
+    scope.locals = &locals;
+    for (auto &stmtPtr : flow.body) {
+      if (!stmtPtr)
+        continue;
+      FlowStmt &stmt = *stmtPtr;
+      stmt.shapes.assign(stmt.names.size(), Shape());
+      bool network = false;
+      switch (stmt.kind) {
+      case FlowStmt::Kind::Draw:
+        if (stmt.names.size() > 1 && stmt.nameLocs.size() > 1)
+          error(stmt.nameLocs[1],
+                "drawing several values at once is not supported yet");
+        else if (!stmt.shapes.empty())
+          stmt.shapes[0] = checkDraw(stmt.value.get(), scope);
+        break;
+      case FlowStmt::Kind::Let:
+        resolve(stmt.value.get(), scope);
+        if (!stmt.shapes.empty())
+          stmt.shapes[0] = infer(stmt.value.get());
+        network = usesNetwork(stmt.value.get(), locals);
+        break;
+      case FlowStmt::Kind::Loss:
+        if (flow.lossStmt)
+          error(stmt.loc, "flow '" + flow.name + "' has more than one loss");
+        else
+          flow.lossStmt = &stmt;
+        checkLoss(stmt, scope);
+        break;
+      }
+      for (size_t i = 0; i < stmt.names.size() && i < stmt.nameLocs.size();
+           ++i)
+        defineLocal(stmt, i, network, locals);
+    }
+
+    auto t = locals.find("t");
+    if (t == locals.end()) {
+      error(flow.nameLoc,
+            "flow '" + flow.name + "' defines no time variable 't'");
+    } else {
+      flow.timeStmt = t->second.stmt;
+      Shape s = t->second.stmt->shapes[t->second.index];
+      if (s.isKnown() && !s.isScalar())
+        error(t->second.stmt->nameLocs[t->second.index],
+              "time variable 't' must be a scalar but is " + s.str());
+    }
+    auto x0 = locals.find("x0");
+    if (x0 == locals.end()) {
+      error(flow.nameLoc, "flow '" + flow.name + "' defines no source 'x0'");
+    } else {
+      flow.sourceStmt = x0->second.stmt;
+      if (x0->second.stmt->kind != FlowStmt::Kind::Draw)
+        error(x0->second.stmt->nameLocs[x0->second.index],
+              "source 'x0' must be drawn with '~'");
+    }
+    if (!flow.lossStmt)
+      error(flow.nameLoc, "flow '" + flow.name + "' has no loss");
+  }
+
+  void defineLocal(const FlowStmt &stmt, size_t i, bool network,
+                   std::map<std::string, FlowLocal> &locals) {
+    const std::string &name = stmt.names[i];
+    const Location &loc = stmt.nameLocs[i];
+    if (isBuiltinName(name)) {
+      error(loc, "cannot redefine built-in '" + name + "'");
+      return;
+    }
+    if (locals.count(name) || findGlobal(name)) {
+      error(loc, "redefinition of '" + name + "'");
+      return;
+    }
+    locals[name] = FlowLocal{&stmt, static_cast<unsigned>(i), network};
+  }
+
+  /// The right side of `a ~ ...`: data, normal(...) or uniform(...).
+  Shape checkDraw(Expr *value, Scope &scope) {
+    if (!value)
+      return Shape();
+    if (value->kind == Expr::Kind::Name) {
+      auto &name = static_cast<NameExpr &>(*value);
+      Decl *d = findGlobal(name.name);
+      if (d && d->kind == Decl::Kind::Data &&
+          !(scope.locals && scope.locals->count(name.name))) {
+        name.binding.kind = Binding::Kind::Decl;
+        name.binding.decl = d;
+        auto &data = static_cast<DataDecl &>(*d);
+        name.shape = data.dim > 0 ? Shape::vector(data.dim) : Shape();
+        return name.shape;
+      }
+      bool known = d || isBuiltinName(name.name) ||
+                   (scope.locals && scope.locals->count(name.name));
+      if (!known)
+        error(name.loc, "use of undefined name '" + name.name + "'");
+      else
+        error(name.loc, "cannot draw from '" + name.name + "'");
+      return Shape();
+    }
+    if (value->kind == Expr::Kind::Call) {
+      auto &call = static_cast<CallExpr &>(*value);
+      BuiltinFn fn = builtinFunction(call.callee);
+      if (fn == BuiltinFn::Normal || fn == BuiltinFn::Uniform)
+        return checkDistribution(call, scope);
+      error(call.calleeLoc, "cannot draw from '" + call.callee + "'");
+      return Shape();
+    }
+    error(value->loc, "cannot draw from an expression; expected data, "
+                      "normal(...) or uniform(...)");
+    return Shape();
+  }
+
+  /// normal(mean, std, like: x) and uniform(low, high, like: x).
+  Shape checkDistribution(CallExpr &call, Scope &scope) {
+    bool isNormal = call.callee == "normal";
+    std::vector<std::string> params =
+        isNormal ? std::vector<std::string>{"mean", "std", "like"}
+                 : std::vector<std::string>{"low", "high", "like"};
+    std::vector<const Arg *> slots(3, nullptr);
+    size_t positional = 0;
+    bool ok = true, sawNamed = false;
+    size_t numPositional = 0;
+    for (const Arg &arg : call.args)
+      numPositional += arg.name.empty();
+    for (const Arg &arg : call.args) {
+      size_t slot = 0;
+      if (arg.name.empty()) {
+        if (sawNamed) {
+          error(arg.loc, "positional argument after named argument");
+          ok = false;
+          continue;
+        }
+        slot = positional++;
+        if (slot >= 2) {
+          if (slot == 2)
+            error(call.calleeLoc,
+                  "'" + call.callee +
+                      "' takes at most 2 positional arguments but " +
+                      std::to_string(numPositional) + " were given");
+          ok = false;
+          continue;
+        }
+      } else {
+        sawNamed = true;
+        auto it = std::find(params.begin(), params.end(), arg.name);
+        if (it == params.end()) {
+          error(arg.loc, "unknown argument '" + arg.name + "' for '" +
+                             call.callee + "'");
+          ok = false;
+          continue;
+        }
+        slot = static_cast<size_t>(it - params.begin());
+      }
+      if (slots[slot]) {
+        error(arg.loc, "argument '" + params[slot] + "' of '" + call.callee +
+                           "' is given twice");
+        ok = false;
+        continue;
+      }
+      slots[slot] = &arg;
+    }
+    // Check every argument expression, even after an error above.
+    resolveArgs(call, scope);
+    for (Arg &arg : call.args)
+      infer(arg.value.get());
+    if (!ok)
+      return Shape();
+    call.binding.kind = Binding::Kind::Builtin;
+    call.orderedArgs.clear();
+    for (const Arg *a : slots)
+      call.orderedArgs.push_back(a ? a->value.get() : nullptr);
+
+    // The drawn shape: that of `like`, else the broadcast of the parameters.
+    Shape result = Shape::scalar();
+    if (slots[2]) {
+      result = slots[2]->value ? slots[2]->value->shape : Shape();
+      if (!result.isKnown())
+        return Shape();
+    }
+    for (size_t i = 0; i < 2; ++i) {
+      if (!slots[i] || !slots[i]->value)
+        continue;
+      Shape s = slots[i]->value->shape;
+      if (!s.isKnown())
+        return Shape();
+      auto b = broadcast(result, s);
+      if (!b || (slots[2] && *b != result)) {
+        error(slots[i]->value->loc,
+              "shape mismatch: " + s.str() + " and " + result.str());
+        return Shape();
+      }
+      result = *b;
+    }
+    call.shape = result;
+    return result;
+  }
+
+  void checkLoss(FlowStmt &stmt, Scope &scope) {
+    Expr *value = stmt.value.get();
+    if (!value)
+      return;
+    if (value->kind != Expr::Kind::Call ||
+        static_cast<CallExpr *>(value)->callee != "mse") {
+      error(value->loc, "loss must be mse(prediction, target)");
+      return;
+    }
+    auto &call = static_cast<CallExpr &>(*value);
+    resolveArgs(call, scope);
+    for (Arg &arg : call.args)
+      infer(arg.value.get());
+    if (!checkBuiltinArity(call, 2))
+      return;
+    call.binding.kind = Binding::Kind::Builtin;
+    call.orderedArgs = {call.args[0].value.get(), call.args[1].value.get()};
+    Shape a = call.args[0].value ? call.args[0].value->shape : Shape();
+    Shape b = call.args[1].value ? call.args[1].value->shape : Shape();
+    if (a.isKnown() && b.isKnown() && a != b)
+      error(call.calleeLoc, "'mse' arguments have different shapes: " +
+                                a.str() + " and " + b.str());
+    if (!usesNetwork(call.args[0].value.get(), *scope.locals) &&
+        !usesNetwork(call.args[1].value.get(), *scope.locals))
+      error(stmt.loc,
+            "loss of flow '" + scope.flow->name + "' uses no network");
+    call.shape = Shape::scalar();
+  }
+
+  //===--------------------------------------------------------------------===//
+  // Solvers
+  //===--------------------------------------------------------------------===//
+
+  /// Evaluates a list of constants; nullopt (after reporting) on errors.
+  std::optional<std::vector<double>> evalList(Expr *e, const std::string &what,
+                                              const char *listMessage) {
+    if (!e || e->kind != Expr::Kind::List) {
+      if (e)
+        error(e->loc, listMessage);
+      return std::nullopt;
+    }
+    std::vector<double> values;
+    bool ok = true;
+    for (auto &el : static_cast<ListExpr &>(*e).elements) {
+      auto v = evalConstant(el.get(), what);
+      ok &= v.has_value();
+      values.push_back(v.value_or(0));
+    }
+    if (!ok)
+      return std::nullopt;
+    return values;
+  }
+
+  void checkSolver(SolverDecl &solver) {
+    CallExpr *tab = solver.tableau.get();
+    if (!tab)
+      return;
+    if (tab->callee != "tableau") {
+      error(tab->calleeLoc,
+            "unknown solver form '" + tab->callee +
+                "'; expected tableau(c: ..., a: ..., b: ...)");
+      return;
+    }
+    tab->binding.kind = Binding::Kind::Builtin;
+    bool ok = true;
+    for (const Arg &arg : tab->args)
+      if (arg.name.empty()) {
+        error(arg.loc, "arguments of 'tableau' must be named c, a and b");
+        ok = false;
+      }
+    if (!ok)
+      return;
+    ArgBinding bound = bindArgs(*tab, {"c", "a", "b"}, "'tableau'");
+    if (!bound.ok)
+      return;
+    for (size_t i = 0; i < 3; ++i)
+      if (!bound.slots[i]) {
+        error(tab->calleeLoc, std::string("'tableau' is missing '") +
+                                  "cab"[i] + "'");
+        ok = false;
+      }
+    if (!ok)
+      return;
+    Expr *cExpr = bound.slots[0]->value.get();
+    Expr *aExpr = bound.slots[1]->value.get();
+    Expr *bExpr = bound.slots[2]->value.get();
+    auto c = evalList(cExpr, "'c'", "'c' must be a list of numbers");
+    auto b = evalList(bExpr, "'b'", "'b' must be a list of numbers");
+    std::vector<std::vector<double>> a(1);
+    bool aOk = checkTableauRows(aExpr, c, a);
+    if (!c || !b || !aOk)
+      return;
+    size_t s = c->size();
+    if (s == 0) {
+      error(cExpr->loc, "'c' must not be empty");
+      return;
+    }
+    auto &cList = static_cast<ListExpr &>(*cExpr);
+    if ((*c)[0] != 0) {
+      error(cList.elements[0]->loc, "c[0] must be 0 but is " + fmt((*c)[0]));
+      ok = false;
+    }
+    if (b->size() != s) {
+      error(bExpr->loc, "'b' has " + plural(b->size(), "entry", "entries") +
+                            " but 'c' has " + std::to_string(s));
+      ok = false;
+    } else {
+      double sum = 0;
+      for (double v : *b)
+        sum += v;
+      if (std::fabs(sum - 1) > 1e-9) {
+        error(bExpr->loc,
+              "entries of 'b' sum to " + fmt(sum) + " but must sum to 1");
+        ok = false;
+      }
+    }
+    if (!ok || a.size() != s)
+      return;
+    solver.c = std::move(*c);
+    solver.b = std::move(*b);
+    solver.a = std::move(a);
+  }
+
+  /// Checks `a` against `c`: s-1 rows, row k (1-based) with k entries
+  /// summing to c[k]. Appends the rows to `rows` (which starts with the
+  /// empty row of stage 0). Returns false after reporting an error.
+  bool checkTableauRows(Expr *aExpr,
+                        const std::optional<std::vector<double>> &c,
+                        std::vector<std::vector<double>> &rows) {
+    if (!aExpr)
+      return false;
+    if (aExpr->kind != Expr::Kind::List) {
+      error(aExpr->loc, "'a' must be a list of rows");
+      return false;
+    }
+    auto &aList = static_cast<ListExpr &>(*aExpr);
+    bool ok = true;
+    for (size_t k = 1; k <= aList.elements.size(); ++k) {
+      Expr *row = aList.elements[k - 1].get();
+      if (!row)
+        return false;
+      std::string rowName = "row " + std::to_string(k) + " of 'a'";
+      auto values = evalList(row, "'a'", (rowName + " must be a list").c_str());
+      if (!values) {
+        ok = false;
+        continue;
+      }
+      rows.push_back(*values);
+    }
+    if (!ok || !c || c->empty())
+      return false;
+    size_t s = c->size();
+    if (aList.elements.size() != s - 1) {
+      error(aExpr->loc, "'a' has " +
+                            plural(aList.elements.size(), "row", "rows") +
+                            " but needs " + std::to_string(s - 1) +
+                            " (one fewer than 'c' has entries)");
+      return false;
+    }
+    for (size_t k = 1; k < s; ++k) {
+      const Location &loc = aList.elements[k - 1]->loc;
+      std::string rowName = "row " + std::to_string(k) + " of 'a'";
+      if (rows[k].size() != k) {
+        error(loc, rowName + " has " +
+                       plural(rows[k].size(), "entry", "entries") +
+                       " but needs " + std::to_string(k));
+        ok = false;
+        continue;
+      }
+      double sum = 0;
+      for (double v : rows[k])
+        sum += v;
+      if (std::fabs(sum - (*c)[k]) > 1e-9 * std::max(1.0, std::fabs((*c)[k]))) {
+        error(loc, rowName + " sums to " + fmt(sum) + " but c is " +
+                       fmt((*c)[k]));
+        ok = false;
+      }
+    }
+    return ok;
+  }
+
+  //===--------------------------------------------------------------------===//
+  // Train and sample blocks
+  //===--------------------------------------------------------------------===//
+
+  void checkRun(RunDecl &run) {
+    bool isTrain = run.kind == Decl::Kind::Train;
+    Decl *target = findGlobal(run.name);
+    if (!target)
+      error(run.nameLoc, "unknown flow '" + run.name + "'");
+    else if (target->kind != Decl::Kind::Flow)
+      error(run.nameLoc, "'" + run.name + "' is not a flow");
+    else
+      run.flow = static_cast<FlowDecl *>(target);
+
+    std::set<std::string> seen;
+    const Setting *solverStepsFrom = nullptr;
+    for (Setting &s : run.settings) {
+      if (!seen.insert(s.name).second) {
+        error(s.loc, "duplicate setting '" + s.name + "'");
+        continue;
+      }
+      Expr *value = s.value.get();
+      if (!value)
+        continue;
+      std::string what = "'" + s.name + "'";
+      if (s.name == "seed") {
+        if (auto v = evalInteger(value, what, 0, "a non-negative integer"))
+          run.numbers["seed"] = static_cast<double>(*v);
+      } else if (isTrain && (s.name == "steps" || s.name == "batch")) {
+        if (auto v = evalPositiveInt(value, what))
+          run.numbers[s.name] = static_cast<double>(*v);
+      } else if (isTrain && s.name == "lr") {
+        if (auto v = evalLearningRate(value))
+          setLearningRate(run, *v, s.loc);
+      } else if (isTrain && s.name == "ema") {
+        if (auto v = evalConstant(value, what)) {
+          if (*v < 0 || *v >= 1)
+            error(value->loc, "'ema' must be in [0, 1) but is " + fmt(*v));
+          else
+            run.numbers["ema"] = *v;
+        }
+      } else if (isTrain && s.name == "optimizer") {
+        checkOptimizer(run, *value);
+      } else if (!isTrain && (s.name == "steps" || s.name == "n")) {
+        if (auto v = evalPositiveInt(value, what)) {
+          if (s.name == "steps" && run.numbers.count("steps"))
+            error(s.loc, "solver steps are given twice");
+          else
+            run.numbers[s.name] = static_cast<double>(*v);
+          if (s.name == "steps")
+            solverStepsFrom = &s;
+        }
+      } else if (!isTrain && s.name == "solver") {
+        checkSolverSetting(run, *value, solverStepsFrom);
+      } else {
+        error(s.loc, "unknown setting '" + s.name + "' in " +
+                         (isTrain ? "train" : "sample") + " block");
+      }
+    }
+  }
+
+  std::optional<double> evalLearningRate(Expr *value) {
+    auto v = evalConstant(value, "'lr'");
+    if (v && *v <= 0) {
+      error(value->loc, "'lr' must be a positive number but is " + fmt(*v));
+      return std::nullopt;
+    }
+    return v;
+  }
+
+  void setLearningRate(RunDecl &run, double lr, const Location &loc) {
+    if (run.numbers.count("lr")) {
+      error(loc, "learning rate is given twice");
+      return;
+    }
+    run.numbers["lr"] = lr;
+  }
+
+  void checkOptimizer(RunDecl &run, Expr &value) {
+    std::string name;
+    CallExpr *call = nullptr;
+    if (value.kind == Expr::Kind::Name) {
+      name = static_cast<NameExpr &>(value).name;
+    } else if (value.kind == Expr::Kind::Call) {
+      call = &static_cast<CallExpr &>(value);
+      name = call->callee;
+    }
+    if (name != "adam") {
+      error(value.loc, "unknown optimizer '" +
+                           (name.empty() ? std::string("expression") : name) +
+                           "'; expected adam(lr: ...)");
+      return;
+    }
+    if (value.kind == Expr::Kind::Name) {
+      static_cast<NameExpr &>(value).binding.kind = Binding::Kind::Builtin;
+      return;
+    }
+    call->binding.kind = Binding::Kind::Builtin;
+    ArgBinding bound = bindArgs(*call, {"lr"}, "'adam'");
+    if (const Arg *lr = bound.slots[0])
+      if (auto v = evalLearningRate(lr->value.get()))
+        setLearningRate(run, *v, lr->loc);
+  }
+
+  void checkSolverSetting(RunDecl &run, Expr &value,
+                          const Setting *stepsSetting) {
+    std::string name;
+    CallExpr *call = nullptr;
+    Binding *binding = nullptr;
+    if (value.kind == Expr::Kind::Name) {
+      name = static_cast<NameExpr &>(value).name;
+      binding = &static_cast<NameExpr &>(value).binding;
+    } else if (value.kind == Expr::Kind::Call) {
+      call = &static_cast<CallExpr &>(value);
+      name = call->callee;
+      binding = &call->binding;
+    } else {
+      error(value.loc, "expected a solver name, e.g. heun or heun(steps: 32)");
+      return;
+    }
+    Decl *d = findGlobal(name);
+    if (!d) {
+      error(value.loc, "unknown solver '" + name + "'");
+      return;
+    }
+    if (d->kind != Decl::Kind::Solver) {
+      error(value.loc, "'" + name + "' is not a solver");
+      return;
+    }
+    binding->kind = Binding::Kind::Decl;
+    binding->decl = d;
+    run.solver = static_cast<SolverDecl *>(d);
+    if (!call)
+      return;
+    ArgBinding bound = bindArgs(*call, {"steps"}, "solver '" + name + "'");
+    if (const Arg *steps = bound.slots[0])
+      if (auto v = evalPositiveInt(steps->value.get(), "'steps'")) {
+        if (run.numbers.count("steps"))
+          error(stepsSetting ? stepsSetting->loc : steps->loc,
+                "solver steps are given twice");
+        else
+          run.numbers["steps"] = static_cast<double>(*v);
+      }
+  }
+};
+
+} // namespace
+
+bool flowc::analyzeModule(Module &module, Diagnostics &diags,
+                          FileLoader &loader) {
+  unsigned before = diags.errorCount();
+  Sema(module, diags, loader).run();
+  return diags.errorCount() == before;
+}
