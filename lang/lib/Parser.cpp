@@ -104,6 +104,9 @@ std::string unexpectedMessage(const antlr4::Token *token,
   }
   if (expected.empty())
     return "unexpected " + describeToken(token);
+  // Only the top level loop can end at end of file.
+  if (expected == "end of file")
+    return "expected a declaration but found " + describeToken(token);
   return "expected " + expected + " but found " + describeToken(token);
 }
 

@@ -1466,15 +1466,15 @@ private:
     Expr *bExpr = bound.slots[2]->value.get();
     auto c = evalList(cExpr, "'c'", "'c' must be a list of numbers");
     auto b = evalList(bExpr, "'b'", "'b' must be a list of numbers");
+    if (c && c->empty()) {
+      error(cExpr->loc, "'c' must not be empty");
+      return;
+    }
     std::vector<std::vector<double>> a(1);
     bool aOk = checkTableauRows(aExpr, c, a);
     if (!c || !b || !aOk)
       return;
     size_t s = c->size();
-    if (s == 0) {
-      error(cExpr->loc, "'c' must not be empty");
-      return;
-    }
     auto &cList = static_cast<ListExpr &>(*cExpr);
     if ((*c)[0] != 0) {
       error(cList.elements[0]->loc, "c[0] must be 0 but is " + fmt((*c)[0]));
