@@ -1,0 +1,122 @@
+//===- Checkpoint.cpp - Atomic training checkpoints -----------------------===//
+//
+// Implements Checkpoint.h with torch::serialize archives: one sub-archive per
+// part (model, ema, optimizer) and scalar tensors for the counters. The write
+// goes to `.<name>.tmp.<pid>` beside the target, is flushed to disk, then
+// renamed, which POSIX makes atomic within one directory.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Checkpoint.h"
+
+#include <cstdio>
+#include <fcntl.h>
+#include <filesystem>
+#include <stdexcept>
+#include <unistd.h>
+
+using namespace flowrt;
+namespace fs = std::filesystem;
+
+namespace {
+
+/// Flushes a written file to disk, so the rename never exposes a file whose
+/// contents are still only in the page cache.
+void syncFile(const std::string &path) {
+  int fd = ::open(path.c_str(), O_RDONLY);
+  if (fd < 0)
+    return;
+  ::fsync(fd);
+  ::close(fd);
+}
+
+torch::Tensor stringTensor(const std::string &s) {
+  return torch::from_blob(const_cast<char *>(s.data()),
+                          {static_cast<int64_t>(s.size())}, torch::kUInt8)
+      .clone();
+}
+
+std::string tensorString(const torch::Tensor &t) {
+  torch::Tensor bytes = t.contiguous();
+  const char *data = reinterpret_cast<const char *>(bytes.data_ptr<uint8_t>());
+  return std::string(data, data + bytes.numel());
+}
+
+} // namespace
+
+void flowrt::saveCheckpoint(const std::string &path, const Mlp &model,
+                            const Mlp *ema,
+                            torch::optim::Optimizer *optimizer,
+                            const CheckpointInfo &info) {
+  torch::serialize::OutputArchive archive;
+  torch::serialize::OutputArchive modelArchive, emaArchive, optimArchive;
+  model->save(modelArchive);
+  archive.write("model", modelArchive);
+  if (ema) {
+    (*ema)->save(emaArchive);
+    archive.write("ema", emaArchive);
+  }
+  if (optimizer) {
+    optimizer->save(optimArchive);
+    archive.write("optimizer", optimArchive);
+  }
+  archive.write("step", torch::tensor(info.step, torch::kInt64));
+  archive.write("elapsed", torch::tensor(info.elapsed, torch::kDouble));
+  archive.write("flow_name", stringTensor(info.flowName));
+
+  fs::path target(path);
+  fs::path temp = target.parent_path() /
+                  ("." + target.filename().string() + ".tmp." +
+                   std::to_string(::getpid()));
+  try {
+    archive.save_to(temp.string());
+    syncFile(temp.string());
+  } catch (...) {
+    std::error_code ignored;
+    fs::remove(temp, ignored);
+    throw;
+  }
+  if (std::rename(temp.c_str(), target.c_str()) != 0) {
+    std::error_code ignored;
+    fs::remove(temp, ignored);
+    throw std::runtime_error("cannot write checkpoint " + path);
+  }
+}
+
+CheckpointInfo flowrt::loadCheckpoint(const std::string &path, Mlp &model,
+                                      Mlp *ema,
+                                      torch::optim::Optimizer *optimizer) {
+  CheckpointInfo info;
+  try {
+    torch::serialize::InputArchive archive;
+    archive.load_from(path);
+    torch::serialize::InputArchive modelArchive;
+    archive.read("model", modelArchive);
+    model->load(modelArchive);
+
+    torch::serialize::InputArchive emaArchive;
+    info.hasEma = archive.try_read("ema", emaArchive);
+    if (ema) {
+      if (info.hasEma)
+        (*ema)->load(emaArchive);
+      else // Runs without EMA sample from the trained weights.
+        (*ema)->load(modelArchive);
+    }
+    if (optimizer) {
+      torch::serialize::InputArchive optimArchive;
+      archive.read("optimizer", optimArchive);
+      optimizer->load(optimArchive);
+    }
+    torch::Tensor step, elapsed, flowName;
+    archive.read("step", step);
+    archive.read("elapsed", elapsed);
+    if (archive.try_read("flow_name", flowName))
+      info.flowName = tensorString(flowName);
+    info.step = step.item<int64_t>();
+    info.elapsed = elapsed.item<double>();
+  } catch (const c10::Error &e) {
+    throw std::runtime_error("cannot load checkpoint " + path + ": " +
+                             e.what_without_backtrace());
+  }
+  return info;
+}

@@ -1,0 +1,46 @@
+//===- Checkpoint.h - Atomic training checkpoints ---------------*- C++ -*-===//
+//
+// A checkpoint is one torch archive, `<out>/checkpoint.pt`, holding
+// everything a run needs to continue bit for bit: the model, its EMA, the
+// optimizer state, the step reached and the training seconds spent so far.
+// It is written to a temporary file in the same directory and renamed over
+// the old one, so a crash never leaves a half-written checkpoint.
+//
+//===----------------------------------------------------------------------===//
+#ifndef FLOWRT_CHECKPOINT_H
+#define FLOWRT_CHECKPOINT_H
+
+#include "Network.h"
+
+#include <torch/torch.h>
+
+#include <string>
+
+namespace flowrt {
+
+/// The file name of a run's checkpoint inside its output directory.
+constexpr const char *CheckpointFile = "checkpoint.pt";
+
+/// What a checkpoint records beside the weights.
+struct CheckpointInfo {
+  int64_t step = 0;      ///< Training steps completed.
+  double elapsed = 0;    ///< Seconds of training so far, over all resumes.
+  bool hasEma = false;   ///< Whether EMA weights are stored.
+  std::string flowName;  ///< The flow that wrote it.
+};
+
+/// Writes `path` atomically. `ema` and `optimizer` may be null.
+void saveCheckpoint(const std::string &path, const Mlp &model, const Mlp *ema,
+                    torch::optim::Optimizer *optimizer,
+                    const CheckpointInfo &info);
+
+/// Reads `path` into `model` and, where not null, `ema` and `optimizer`.
+/// Throws std::runtime_error naming the file if it cannot be read or does not
+/// match the network.
+CheckpointInfo loadCheckpoint(const std::string &path, Mlp &model,
+                              Mlp *ema,
+                              torch::optim::Optimizer *optimizer);
+
+} // namespace flowrt
+
+#endif // FLOWRT_CHECKPOINT_H

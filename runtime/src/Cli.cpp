@@ -1,0 +1,304 @@
+//===- Cli.cpp - flowrt_main: the command line of generated programs ------===//
+//
+// Implements flowrt_main, the entry point every generated program calls. It
+// first checks that the program was generated for this runtime's ABI, then
+// parses `train`, `sample`, `info` or `--help` with their options (defaults
+// from the program's train and sample blocks), and runs the command. Usage
+// errors print the message and the usage and exit with 2; failures while
+// running print `error: ...` and exit with 1. No exception leaves flowrt_main.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Commands.h"
+
+#include <torch/torch.h>
+
+#include <cstdio>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+using namespace flowrt;
+
+namespace {
+
+/// A command line the user got wrong: reported with the usage, exit 2.
+struct UsageError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+void printUsage(std::FILE *out, const char *argv0,
+                const flowrt_program &program) {
+  const char *flow = program.flow_name ? program.flow_name : "flow";
+  std::fprintf(
+      out,
+      "usage: %s <command> [options]\n"
+      "\n"
+      "Trains and samples the flow '%s' (built by flowc).\n"
+      "\n"
+      "commands:\n"
+      "  train     train the network, writing checkpoints and metrics\n"
+      "  sample    draw samples with the trained network\n"
+      "  info      describe the flow, its data, network and defaults\n"
+      "\n"
+      "train options:\n"
+      "  --steps N              training steps (default %lld)\n"
+      "  --batch B              batch size (default %lld)\n"
+      "  --lr X                 Adam learning rate (default %g)\n"
+      "  --seed S               seed of weights, data and noise (default "
+      "%llu)\n"
+      "  --out-dir DIR          run directory (default runs/%s)\n"
+      "  --resume               continue from DIR/checkpoint.pt\n"
+      "  --checkpoint-every N   checkpoint every N steps and at the end "
+      "(default 1000; 0: end only)\n"
+      "  --log-every N          steps per line of DIR/metrics.jsonl "
+      "(default 10)\n"
+      "  --threads N            CPU threads (default: all cores)\n"
+      "  --quiet                no progress bar or summary\n"
+      "\n"
+      "sample options:\n"
+      "  -n N                   samples (default %lld)\n"
+      "  -o FILE                write the samples to FILE.npy or plot them to "
+      "FILE.png; repeatable\n"
+      "  --steps N              solver steps (default %lld, solver %s)\n"
+      "  --seed S               seed of the source (default %llu)\n"
+      "  --out-dir DIR          run directory with the checkpoint (default "
+      "runs/%s)\n"
+      "  --metrics-json FILE    also write the quality figures as JSON\n"
+      "  --threads N            CPU threads (default: all cores)\n"
+      "\n"
+      "  --help                 show this help\n",
+      argv0, flow, static_cast<long long>(program.train.steps),
+      static_cast<long long>(program.train.batch), program.train.lr,
+      static_cast<unsigned long long>(program.train.seed), flow,
+      static_cast<long long>(program.sample.n),
+      static_cast<long long>(program.sample.steps),
+      program.sample.solver ? program.sample.solver : "?",
+      static_cast<unsigned long long>(program.sample.seed), flow);
+}
+
+/// Walks the arguments of one command; `--opt=value` counts as two.
+class ArgReader {
+public:
+  ArgReader(int argc, char **argv, int first) {
+    for (int i = first; i < argc; ++i) {
+      std::string arg = argv[i];
+      size_t eq = arg.find('=');
+      if (arg.rfind("--", 0) == 0 && eq != std::string::npos) {
+        args.push_back(arg.substr(0, eq));
+        args.push_back(arg.substr(eq + 1));
+      } else {
+        args.push_back(arg);
+      }
+    }
+  }
+
+  bool done() const { return pos >= args.size(); }
+  const std::string &next() { return args[pos++]; }
+
+  std::string value(const std::string &option) {
+    if (done())
+      throw UsageError("option " + option + " needs a value");
+    return next();
+  }
+
+  int64_t integer(const std::string &option, int64_t min) {
+    std::string text = value(option);
+    size_t used = 0;
+    int64_t v = 0;
+    try {
+      v = std::stoll(text, &used);
+    } catch (const std::exception &) {
+      used = 0;
+    }
+    if (used != text.size() || text.empty())
+      throw UsageError("option " + option + " takes an integer, not '" +
+                       text + "'");
+    if (v < min)
+      throw UsageError("option " + option + " must be at least " +
+                       std::to_string(min));
+    return v;
+  }
+
+  uint64_t seed(const std::string &option) {
+    std::string text = value(option);
+    size_t used = 0;
+    uint64_t v = 0;
+    try {
+      if (!text.empty() && text[0] != '-')
+        v = std::stoull(text, &used);
+    } catch (const std::exception &) {
+      used = 0;
+    }
+    if (used != text.size() || text.empty())
+      throw UsageError("option " + option +
+                       " takes a non-negative integer, not '" + text + "'");
+    return v;
+  }
+
+  double positiveReal(const std::string &option) {
+    std::string text = value(option);
+    size_t used = 0;
+    double v = 0;
+    try {
+      v = std::stod(text, &used);
+    } catch (const std::exception &) {
+      used = 0;
+    }
+    if (used != text.size() || text.empty() || !(v > 0))
+      throw UsageError("option " + option + " takes a positive number, not '" +
+                       text + "'");
+    return v;
+  }
+
+private:
+  std::vector<std::string> args;
+  size_t pos = 0;
+};
+
+std::string defaultOutDir(const flowrt_program &program) {
+  return std::string("runs/") +
+         (program.flow_name ? program.flow_name : "flow");
+}
+
+TrainOptions parseTrain(const flowrt_program &program, ArgReader &reader,
+                        int &threads) {
+  TrainOptions opts;
+  opts.steps = program.train.steps;
+  opts.batch = program.train.batch;
+  opts.lr = program.train.lr;
+  opts.seed = program.train.seed;
+  opts.outDir = defaultOutDir(program);
+  while (!reader.done()) {
+    std::string arg = reader.next();
+    if (arg == "--steps")
+      opts.steps = reader.integer(arg, 1);
+    else if (arg == "--batch")
+      opts.batch = reader.integer(arg, 1);
+    else if (arg == "--lr")
+      opts.lr = reader.positiveReal(arg);
+    else if (arg == "--seed")
+      opts.seed = reader.seed(arg);
+    else if (arg == "--out-dir")
+      opts.outDir = reader.value(arg);
+    else if (arg == "--resume")
+      opts.resume = true;
+    else if (arg == "--checkpoint-every")
+      opts.checkpointEvery = reader.integer(arg, 0);
+    else if (arg == "--log-every")
+      opts.logEvery = reader.integer(arg, 1);
+    else if (arg == "--threads")
+      threads = static_cast<int>(reader.integer(arg, 1));
+    else if (arg == "--quiet")
+      opts.quiet = true;
+    else
+      throw UsageError("unknown option '" + arg + "' for train");
+  }
+  if (opts.steps < 1 || opts.batch < 1 || !(opts.lr > 0))
+    throw UsageError("the program's train defaults are invalid: give "
+                     "--steps, --batch and --lr");
+  return opts;
+}
+
+SampleOptions parseSample(const flowrt_program &program, ArgReader &reader,
+                          int &threads) {
+  SampleOptions opts;
+  opts.n = program.sample.n;
+  opts.steps = program.sample.steps;
+  opts.seed = program.sample.seed;
+  opts.outDir = defaultOutDir(program);
+  while (!reader.done()) {
+    std::string arg = reader.next();
+    if (arg == "-n" || arg == "--n")
+      opts.n = reader.integer(arg, 1);
+    else if (arg == "-o" || arg == "--output")
+      opts.outputs.push_back(reader.value(arg));
+    else if (arg == "--steps")
+      opts.steps = reader.integer(arg, 1);
+    else if (arg == "--seed")
+      opts.seed = reader.seed(arg);
+    else if (arg == "--out-dir")
+      opts.outDir = reader.value(arg);
+    else if (arg == "--metrics-json")
+      opts.metricsJson = reader.value(arg);
+    else if (arg == "--threads")
+      threads = static_cast<int>(reader.integer(arg, 1));
+    else if (arg == "--quiet")
+      opts.quiet = true;
+    else
+      throw UsageError("unknown option '" + arg + "' for sample");
+  }
+  if (opts.n < 1 || opts.steps < 1)
+    throw UsageError("the program's sample defaults are invalid: give -n "
+                     "and --steps");
+  return opts;
+}
+
+bool wantsHelp(int argc, char **argv) {
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "--help" || arg == "-h" || arg == "help")
+      return true;
+  }
+  return false;
+}
+
+} // namespace
+
+extern "C" int flowrt_main(const flowrt_program *program, int argc,
+                           char **argv) {
+  if (!program) {
+    std::fprintf(stderr, "error: flowrt_main was given no program\n");
+    return 1;
+  }
+  // Nothing else of the struct may be read before this: its layout is what
+  // the version promises.
+  if (program->abi_version != FLOWRT_ABI_VERSION) {
+    std::fprintf(stderr,
+                 "error: this program was generated for flowrt ABI version "
+                 "%u, but it is linked with libflowrt ABI version %d; rebuild "
+                 "it with a flowc and libflowrt of the same version\n",
+                 program->abi_version, FLOWRT_ABI_VERSION);
+    return 1;
+  }
+  const char *argv0 = argc > 0 && argv[0] ? argv[0] : "flow";
+  if (wantsHelp(argc, argv)) {
+    printUsage(stdout, argv0, *program);
+    return 0;
+  }
+  try {
+    if (argc < 2)
+      throw UsageError("no command given");
+    std::string command = argv[1];
+    ArgReader reader(argc, argv, 2);
+    int threads = 0;
+    if (command == "train") {
+      TrainOptions opts = parseTrain(*program, reader, threads);
+      if (threads > 0)
+        torch::set_num_threads(threads);
+      return runTrain(*program, opts);
+    }
+    if (command == "sample") {
+      SampleOptions opts = parseSample(*program, reader, threads);
+      if (threads > 0)
+        torch::set_num_threads(threads);
+      return runSample(*program, opts);
+    }
+    if (command == "info") {
+      if (!reader.done())
+        throw UsageError("info takes no options");
+      return runInfo(*program);
+    }
+    throw UsageError("unknown command '" + command + "'");
+  } catch (const UsageError &e) {
+    std::fprintf(stderr, "error: %s\n\n", e.what());
+    printUsage(stderr, argv0, *program);
+    return 2;
+  } catch (const c10::Error &e) {
+    std::fprintf(stderr, "error: %s\n", e.what_without_backtrace());
+    return 1;
+  } catch (const std::exception &e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 1;
+  }
+}

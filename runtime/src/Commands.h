@@ -1,0 +1,58 @@
+//===- Commands.h - The commands of a generated program ---------*- C++ -*-===//
+//
+// The options and entry points of `train`, `sample` and `info`, which
+// flowrt_main (Cli.cpp) calls after parsing the command line. Each returns the
+// process exit status and reports its own problems on stderr.
+//
+//===----------------------------------------------------------------------===//
+#ifndef FLOWRT_COMMANDS_H
+#define FLOWRT_COMMANDS_H
+
+#include "flowrt/flowrt.h"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace flowrt {
+
+/// Options of `train`; Cli.cpp fills the defaults from the program.
+struct TrainOptions {
+  int64_t steps = 0;
+  int64_t batch = 0;
+  double lr = 0;
+  uint64_t seed = 0;
+  std::string outDir;
+  bool resume = false;
+  int64_t checkpointEvery = 1000; ///< 0: only at the end.
+  int64_t logEvery = 10;          ///< Steps per line of metrics.jsonl.
+  bool quiet = false;
+};
+
+/// Options of `sample`.
+struct SampleOptions {
+  int64_t n = 0;
+  int64_t steps = 0;
+  uint64_t seed = 0;
+  std::string outDir;
+  std::vector<std::string> outputs; ///< `-o` files, by extension.
+  std::string metricsJson;          ///< Empty: no JSON file.
+  bool quiet = false;
+};
+
+/// Trains (or resumes training of) the program's network.
+int runTrain(const flowrt_program &program, const TrainOptions &opts);
+
+/// Samples with the trained network, writes files and prints quality.
+int runSample(const flowrt_program &program, const SampleOptions &opts);
+
+/// Prints what the program is: its flow, data, network and defaults.
+int runInfo(const flowrt_program &program);
+
+/// The seed stream of the fresh data `sample` compares against, apart from
+/// the streams of training batches.
+constexpr uint64_t FreshDataStream = 0xF7E5D47A;
+
+} // namespace flowrt
+
+#endif // FLOWRT_COMMANDS_H

@@ -1,0 +1,79 @@
+//===- Context.cpp - Tensors and context accessors of the C interface -----===//
+//
+// Implements the parts of flowrt.h that only touch the context and its arena:
+// creating tensors, reaching their storage and shape, the seed, the batch
+// size, data batches and network evaluations. Every tensor handed to
+// generated code is float32, contiguous and lives in the context's arena
+// until the loop clears it after the current step.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Context.h"
+#include "Data.h"
+#include "Network.h"
+
+#include <stdexcept>
+
+flowrt_tensor *flowrt_ctx::adopt(torch::Tensor value) {
+  if (value.scalar_type() != torch::kFloat)
+    value = value.to(torch::kFloat);
+  if (!value.is_contiguous())
+    value = value.contiguous();
+  arena.push_back(flowrt_tensor{std::move(value)});
+  return &arena.back();
+}
+
+uint64_t flowrt::mixSeed(uint64_t seed, uint64_t a, uint64_t b) {
+  auto splitMix = [](uint64_t x) {
+    x += 0x9E3779B97F4A7C15ull;
+    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+    return x ^ (x >> 31);
+  };
+  return splitMix(splitMix(splitMix(seed) ^ a) ^ b);
+}
+
+extern "C" {
+
+flowrt_tensor *flowrt_empty(flowrt_ctx *ctx, int64_t rows, int64_t cols) {
+  return ctx->adopt(torch::empty({rows, cols}, torch::kFloat));
+}
+
+flowrt_tensor *flowrt_full(flowrt_ctx *ctx, int64_t rows, int64_t cols,
+                           double value) {
+  return ctx->adopt(torch::full({rows, cols}, value, torch::kFloat));
+}
+
+float *flowrt_data(flowrt_tensor *tensor) {
+  return tensor->value.data_ptr<float>();
+}
+
+int64_t flowrt_rows(const flowrt_tensor *tensor) {
+  return tensor->value.size(0);
+}
+
+int64_t flowrt_cols(const flowrt_tensor *tensor) {
+  return tensor->value.dim() > 1 ? tensor->value.size(1) : 1;
+}
+
+uint64_t flowrt_seed(const flowrt_ctx *ctx) { return ctx->seed; }
+
+int64_t flowrt_batch_size(const flowrt_ctx *ctx) { return ctx->batchSize; }
+
+flowrt_tensor *flowrt_data_batch(flowrt_ctx *ctx, int64_t n) {
+  if (!ctx->data)
+    throw std::runtime_error("flowrt_data_batch: no data set in this command");
+  // A function of (seed, step, call) only, so a resumed run draws the same.
+  uint64_t stream = flowrt::mixSeed(ctx->seed, static_cast<uint64_t>(ctx->step),
+                                    static_cast<uint64_t>(ctx->dataCalls++));
+  return ctx->adopt(ctx->data->sample(n, stream));
+}
+
+flowrt_tensor *flowrt_net(flowrt_ctx *ctx, flowrt_tensor *x, flowrt_tensor *t) {
+  if (!ctx->net)
+    throw std::runtime_error("flowrt_net: no network in this command");
+  ++ctx->netEvals;
+  return ctx->adopt(ctx->net->forward(x->value, t->value));
+}
+
+} // extern "C"

@@ -1,0 +1,60 @@
+//===- Context.h - Runtime state behind the C interface ---------*- C++ -*-===//
+//
+// Defines the two opaque types of flowrt.h. A `flowrt_tensor` wraps one
+// torch::Tensor; a `flowrt_ctx` holds what one command (train or sample)
+// shares with the generated host schedule: the program, the seed, the batch
+// size, the current step, the data set, the network to evaluate and an arena
+// that owns every tensor handed out during one training step or solver step.
+// The loops in Train.cpp and Sample.cpp fill a context and clear its arena
+// between calls into generated code.
+//
+//===----------------------------------------------------------------------===//
+#ifndef FLOWRT_CONTEXT_H
+#define FLOWRT_CONTEXT_H
+
+#include "flowrt/flowrt.h"
+
+#include <torch/torch.h>
+
+#include <deque>
+
+namespace flowrt {
+class DataSet;
+class MlpImpl;
+} // namespace flowrt
+
+/// A float32 [rows, cols] tensor handed to generated code.
+struct flowrt_tensor {
+  torch::Tensor value;
+};
+
+/// The runtime state of one command, shared with the generated schedule.
+struct flowrt_ctx {
+  const flowrt_program *program = nullptr;
+  uint64_t seed = 0;
+  int64_t batchSize = 0;
+  /// The training step being computed (data batches are a function of it).
+  int64_t step = 0;
+  /// flowrt_data_batch calls so far in this step, so two calls differ.
+  int64_t dataCalls = 0;
+  flowrt::DataSet *data = nullptr;
+  /// The network flowrt_net evaluates (training weights or EMA weights).
+  flowrt::MlpImpl *net = nullptr;
+  /// Network evaluations so far, reported by `sample`.
+  int64_t netEvals = 0;
+  /// Tensors of the current call; a deque keeps their addresses stable.
+  std::deque<flowrt_tensor> arena;
+
+  /// Wraps `value` (made float32 and contiguous) as an arena tensor.
+  flowrt_tensor *adopt(torch::Tensor value);
+  /// Frees every tensor handed out since the last clear.
+  void clearArena() { arena.clear(); }
+};
+
+namespace flowrt {
+/// Mixes a seed with stream identifiers into a well-spread 64-bit seed
+/// (SplitMix64), so (seed, step, call) tuples give independent generators.
+uint64_t mixSeed(uint64_t seed, uint64_t a, uint64_t b = 0);
+} // namespace flowrt
+
+#endif // FLOWRT_CONTEXT_H

@@ -1,0 +1,163 @@
+//===- Data.cpp - Built-in toy data generators ----------------------------===//
+//
+// Implements the 2-D toy data sets of Data.h. Each batch uses its own CPU
+// generator seeded with the stream key, so batches depend on nothing but the
+// key: not on earlier batches, on threads or on how a run was resumed.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Data.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+
+#include <cmath>
+#include <set>
+#include <stdexcept>
+
+using namespace flowrt;
+
+namespace {
+
+constexpr double Pi = 3.14159265358979323846;
+
+/// A parameter list with defaults that rejects names a generator lacks.
+class Params {
+public:
+  Params(std::string generator, std::map<std::string, double> values)
+      : generator(std::move(generator)), values(std::move(values)) {}
+
+  double get(const std::string &name, double fallback) {
+    known.insert(name);
+    auto it = values.find(name);
+    return it == values.end() ? fallback : it->second;
+  }
+
+  /// Throws if a parameter was given that no get() asked for.
+  void checkAllKnown() const {
+    for (const auto &[name, value] : values)
+      if (!known.count(name))
+        throw std::invalid_argument("data set " + generator +
+                                    " has no parameter '" + name + "'");
+  }
+
+private:
+  std::string generator;
+  std::map<std::string, double> values;
+  std::set<std::string> known;
+};
+
+/// A 2-D toy set drawn by a function of (n, generator).
+class ToyDataSet : public DataSet {
+public:
+  using Draw = std::function<torch::Tensor(int64_t, at::Generator &)>;
+  explicit ToyDataSet(Draw draw) : draw(std::move(draw)) {}
+
+  int64_t dim() const override { return 2; }
+
+  torch::Tensor sample(int64_t n, uint64_t stream) const override {
+    at::Generator gen = at::detail::createCPUGenerator(stream);
+    return draw(n, gen).to(torch::kFloat).contiguous();
+  }
+
+private:
+  Draw draw;
+};
+
+torch::Tensor uniform(int64_t n, at::Generator &gen) {
+  return torch::rand({n}, gen, torch::kDouble);
+}
+
+torch::Tensor normal(int64_t n, at::Generator &gen) {
+  return torch::randn({n}, gen, torch::kDouble);
+}
+
+torch::Tensor moons(int64_t n, at::Generator &gen, double noise) {
+  torch::Tensor lower = uniform(n, gen) < 0.5;
+  torch::Tensor angle = uniform(n, gen) * Pi;
+  torch::Tensor x = torch::where(lower, 1 - torch::cos(angle), torch::cos(angle));
+  torch::Tensor y =
+      torch::where(lower, 0.5 - torch::sin(angle), torch::sin(angle));
+  x = x + noise * normal(n, gen);
+  y = y + noise * normal(n, gen);
+  return torch::stack({(x - 0.5) * (4.0 / 3.0), (y - 0.25) * (4.0 / 3.0)}, 1);
+}
+
+torch::Tensor eightGaussians(int64_t n, at::Generator &gen, double scale,
+                             double noise) {
+  torch::Tensor k = torch::randint(0, 8, {n}, gen, torch::kDouble);
+  torch::Tensor x = scale * torch::cos(k * (Pi / 4)) + noise * normal(n, gen);
+  torch::Tensor y = scale * torch::sin(k * (Pi / 4)) + noise * normal(n, gen);
+  return torch::stack({x, y}, 1) / std::sqrt(2.0);
+}
+
+torch::Tensor checkerboard(int64_t n, at::Generator &gen, double scale) {
+  // FFJORD's construction on [-2, 2]^2, then scaled to [-scale, scale]^2.
+  torch::Tensor x = uniform(n, gen) * 4 - 2;
+  torch::Tensor row = torch::randint(0, 2, {n}, gen, torch::kDouble);
+  torch::Tensor y =
+      uniform(n, gen) - 2 * row + torch::remainder(torch::floor(x), 2.0);
+  return torch::stack({x, y}, 1) * (scale / 2);
+}
+
+torch::Tensor circles(int64_t n, at::Generator &gen, double noise,
+                      double factor) {
+  torch::Tensor inner = uniform(n, gen) < 0.5;
+  torch::Tensor angle = uniform(n, gen) * (2 * Pi);
+  torch::Tensor radius =
+      torch::where(inner, torch::full({n}, factor, torch::kDouble),
+                   torch::ones({n}, torch::kDouble));
+  torch::Tensor x = radius * torch::cos(angle) + noise * normal(n, gen);
+  torch::Tensor y = radius * torch::sin(angle) + noise * normal(n, gen);
+  return torch::stack({x, y}, 1) * 2;
+}
+
+} // namespace
+
+std::unique_ptr<DataSet>
+flowrt::makeDataSet(const std::string &generator,
+                    const std::map<std::string, double> &values) {
+  Params params(generator, values);
+  ToyDataSet::Draw draw;
+  if (generator == "toy.moons") {
+    double noise = params.get("noise", 0.05);
+    draw = [=](int64_t n, at::Generator &gen) { return moons(n, gen, noise); };
+  } else if (generator == "toy.eight_gaussians") {
+    double scale = params.get("scale", 4.0), noise = params.get("noise", 0.1);
+    draw = [=](int64_t n, at::Generator &gen) {
+      return eightGaussians(n, gen, scale, noise);
+    };
+  } else if (generator == "toy.checkerboard") {
+    double scale = params.get("scale", 4.0);
+    draw = [=](int64_t n, at::Generator &gen) {
+      return checkerboard(n, gen, scale);
+    };
+  } else if (generator == "toy.circles") {
+    double noise = params.get("noise", 0.05);
+    double factor = params.get("factor", 0.8);
+    draw = [=](int64_t n, at::Generator &gen) {
+      return circles(n, gen, noise, factor);
+    };
+  } else {
+    throw std::invalid_argument(
+        "unknown data set '" + generator +
+        "' (built-in: toy.moons, toy.eight_gaussians, toy.checkerboard, "
+        "toy.circles)");
+  }
+  params.checkAllKnown();
+  return std::make_unique<ToyDataSet>(std::move(draw));
+}
+
+std::unique_ptr<DataSet> flowrt::makeDataSet(const flowrt_data_desc &desc) {
+  if (!desc.generator)
+    throw std::invalid_argument("the program names no data set");
+  std::map<std::string, double> params;
+  for (int32_t i = 0; i < desc.num_params; ++i)
+    params[desc.param_names[i]] = desc.param_values[i];
+  std::unique_ptr<DataSet> data = makeDataSet(desc.generator, params);
+  if (desc.dim != data->dim())
+    throw std::invalid_argument(
+        std::string("data set ") + desc.generator + " has " +
+        std::to_string(data->dim()) + " features but the program expects " +
+        std::to_string(desc.dim));
+  return data;
+}

@@ -1,0 +1,60 @@
+//===- Data.h - Built-in data sets ------------------------------*- C++ -*-===//
+//
+// A DataSet draws batches of a spec's data. Every batch is a pure function of
+// a 64-bit stream key (the runtime derives it from the seed, the step and the
+// call), so a resumed training run draws exactly the batches it would have
+// drawn without the interruption. The toy generators and the units they use
+// are documented on makeDataSet.
+//
+//===----------------------------------------------------------------------===//
+#ifndef FLOWRT_DATA_H
+#define FLOWRT_DATA_H
+
+#include "flowrt/flowrt.h"
+
+#include <torch/torch.h>
+
+#include <map>
+#include <memory>
+#include <string>
+
+namespace flowrt {
+
+/// A source of data batches.
+class DataSet {
+public:
+  virtual ~DataSet() = default;
+  /// Features per sample.
+  virtual int64_t dim() const = 0;
+  /// A float32 batch [n, dim()], determined by `stream` alone.
+  virtual torch::Tensor sample(int64_t n, uint64_t stream) const = 0;
+};
+
+/// The data set a spec names. Built-in 2-D toy generators (all parameters
+/// optional; noise is a Gaussian standard deviation):
+///
+/// - `toy.moons(noise = 0.05)`: scikit-learn's make_moons (two half circles of
+///   radius 1, the lower one shifted by (1, -0.5)) with points at uniform
+///   random angles and noise in those units, then centred and scaled to
+///   ((x, y) - (0.5, 0.25)) * 4/3, so x lies in [-2, 2] and y in [-1, 1].
+/// - `toy.eight_gaussians(scale = 4, noise = 0.1)`: centres at scale *
+///   (cos k pi/4, sin k pi/4), plus noise, then divided by sqrt(2) as in FFJORD
+///   and torchcfm (centres on a circle of radius 2.83 for scale 4).
+/// - `toy.checkerboard(scale = 4)`: uniform over the 8 dark cells of a 4x4
+///   checkerboard covering [-scale, scale]^2 (FFJORD's for scale 4).
+/// - `toy.circles(noise = 0.05, factor = 0.8)`: scikit-learn's make_circles
+///   (radii 1 and factor, half the points each) scaled by 2, so the outer
+///   circle has radius 2.
+///
+/// Throws std::invalid_argument for an unknown generator, an unknown
+/// parameter or a dimension the generator cannot produce.
+std::unique_ptr<DataSet> makeDataSet(const flowrt_data_desc &desc);
+
+/// Same, from a name and parameters (for tests and tools).
+std::unique_ptr<DataSet>
+makeDataSet(const std::string &generator,
+            const std::map<std::string, double> &params = {});
+
+} // namespace flowrt
+
+#endif // FLOWRT_DATA_H

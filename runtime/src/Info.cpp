@@ -1,0 +1,45 @@
+//===- Info.cpp - The `info` command --------------------------------------===//
+//
+// Prints what a generated program is: its flow, data set, network and the
+// defaults of `train` and `sample`, so a user can see them without the spec.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Commands.h"
+
+#include <cinttypes>
+#include <cstdio>
+#include <string>
+
+namespace {
+const char *orNone(const char *s) { return s ? s : "(none)"; }
+} // namespace
+
+int flowrt::runInfo(const flowrt_program &p) {
+  std::printf("flow:    %s (runtime ABI %u)\n", orNone(p.flow_name),
+              p.abi_version);
+  std::string params;
+  for (int32_t i = 0; i < p.data.num_params; ++i)
+    params += (i ? ", " : "") + std::string(p.data.param_names[i]) + ": " +
+              std::to_string(p.data.param_values[i]);
+  std::printf("data:    %s(%s), %" PRId64 " features\n",
+              orNone(p.data.generator), params.c_str(), p.data.dim);
+  std::string time = p.model.time_features > 0
+                         ? "fourier(" + std::to_string(p.model.time_features) +
+                               ")"
+                         : std::string("t");
+  std::printf("model:   %s(width: %" PRId64 ", depth: %" PRId64
+              ", act: %s, time: %s), in/out %" PRId64 "\n",
+              orNone(p.model.kind), p.model.width, p.model.depth,
+              orNone(p.model.activation), time.c_str(), p.model.in_dim);
+  std::printf("train:   steps %" PRId64 ", batch %" PRId64
+              ", optimizer %s(lr: %g), ema %g, seed %" PRIu64 "\n",
+              p.train.steps, p.train.batch, orNone(p.train.optimizer),
+              p.train.lr, p.train.ema, p.train.seed);
+  std::printf("sample:  solver %s, %" PRId64 " steps, n %" PRId64
+              ", seed %" PRIu64 "\n",
+              orNone(p.sample.solver), p.sample.steps, p.sample.n,
+              p.sample.seed);
+  std::printf("kernels: CPU%s\n", p.ptx ? " + PTX" : "");
+  return 0;
+}

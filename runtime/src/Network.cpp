@@ -1,0 +1,120 @@
+//===- Network.cpp - The velocity network v(x, t) -------------------------===//
+//
+// Implements the MLP of Network.h with torch::nn: options checking, the
+// Fourier time embedding, the forward pass and the EMA of its weights.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Network.h"
+
+#include <cmath>
+#include <stdexcept>
+
+using namespace flowrt;
+
+namespace {
+
+constexpr double Pi = 3.14159265358979323846;
+
+bool isKnownActivation(const std::string &name) {
+  return name == "silu" || name == "relu" || name == "tanh" || name == "gelu";
+}
+
+torch::Tensor activate(const std::string &name, const torch::Tensor &x) {
+  if (name == "silu")
+    return torch::silu(x);
+  if (name == "relu")
+    return torch::relu(x);
+  if (name == "tanh")
+    return torch::tanh(x);
+  return torch::gelu(x);
+}
+
+} // namespace
+
+MlpOptions MlpOptions::fromDesc(const flowrt_model_desc &desc) {
+  std::string kind = desc.kind ? desc.kind : "";
+  if (kind != "mlp")
+    throw std::invalid_argument("unsupported network kind '" + kind +
+                                "' (the runtime has: mlp)");
+  MlpOptions opts;
+  opts.inDim = desc.in_dim;
+  opts.width = desc.width;
+  opts.depth = desc.depth;
+  opts.activation = desc.activation ? desc.activation : "";
+  opts.timeFeatures = desc.time_features;
+  if (opts.inDim < 1 || opts.width < 1 || opts.depth < 1)
+    throw std::invalid_argument("mlp needs in_dim, width and depth >= 1");
+  if (!isKnownActivation(opts.activation))
+    throw std::invalid_argument("unknown activation '" + opts.activation +
+                                "' (silu, relu, tanh, gelu)");
+  if (opts.timeFeatures < 0 || opts.timeFeatures % 2 != 0)
+    throw std::invalid_argument(
+        "fourier time features must be an even count (sin and cos pairs), "
+        "got " +
+        std::to_string(opts.timeFeatures));
+  return opts;
+}
+
+std::vector<double> flowrt::fourierFrequencies(int64_t features) {
+  std::vector<double> freqs;
+  for (int64_t i = 0; i < features / 2; ++i)
+    freqs.push_back(static_cast<double>(i + 1));
+  return freqs;
+}
+
+torch::Tensor flowrt::fourierEmbedding(const torch::Tensor &t,
+                                       int64_t features) {
+  std::vector<double> freqs = fourierFrequencies(features);
+  torch::Tensor f = torch::tensor(freqs, t.options().dtype(torch::kDouble))
+                        .to(t.scalar_type())
+                        .reshape({1, -1});
+  torch::Tensor angle = (2 * Pi) * t.reshape({-1, 1}) * f;
+  return torch::cat({torch::sin(angle), torch::cos(angle)}, 1);
+}
+
+MlpImpl::MlpImpl(MlpOptions options) : opts(std::move(options)) {
+  int64_t timeDim = opts.timeFeatures > 0 ? opts.timeFeatures : 1;
+  int64_t in = opts.inDim + timeDim;
+  for (int64_t i = 0; i < opts.depth; ++i) {
+    layers->push_back(torch::nn::Linear(in, opts.width));
+    in = opts.width;
+  }
+  layers->push_back(torch::nn::Linear(in, opts.inDim));
+  register_module("layers", layers);
+}
+
+torch::Tensor MlpImpl::forward(const torch::Tensor &x, const torch::Tensor &t) {
+  torch::Tensor time = opts.timeFeatures > 0
+                           ? fourierEmbedding(t, opts.timeFeatures)
+                           : t.reshape({-1, 1});
+  torch::Tensor h = torch::cat({x, time}, 1);
+  size_t last = layers->size() - 1;
+  for (size_t i = 0; i < last; ++i)
+    h = activate(opts.activation, layers[i]->as<torch::nn::Linear>()->forward(h));
+  return layers[last]->as<torch::nn::Linear>()->forward(h);
+}
+
+Mlp flowrt::cloneMlp(const Mlp &model) {
+  Mlp copy(model->options());
+  torch::NoGradGuard noGrad;
+  auto src = model->parameters();
+  auto dst = copy->parameters();
+  for (size_t i = 0; i < src.size(); ++i) {
+    dst[i].copy_(src[i]);
+    dst[i].set_requires_grad(false);
+  }
+  return copy;
+}
+
+void flowrt::updateEma(const Mlp &ema, const Mlp &model, double decay) {
+  torch::NoGradGuard noGrad;
+  auto src = model->parameters();
+  auto dst = ema->parameters();
+  for (size_t i = 0; i < src.size(); ++i)
+    dst[i].mul_(decay).add_(src[i], 1 - decay);
+}
+
+double flowrt::emaDecayAt(double decay, int64_t step) {
+  return std::min(decay, (1.0 + step) / (10.0 + step));
+}

@@ -1,0 +1,70 @@
+//===- Network.h - The velocity network v(x, t) -----------------*- C++ -*-===//
+//
+// The MLP that generated programs evaluate through flowrt_net: a Fourier
+// embedding of the time concatenated with x, `depth` hidden Linear layers of
+// `width` units with one activation, and a Linear layer back to the features
+// of x. Also the EMA of its weights that sampling uses.
+//
+//===----------------------------------------------------------------------===//
+#ifndef FLOWRT_NETWORK_H
+#define FLOWRT_NETWORK_H
+
+#include "flowrt/flowrt.h"
+
+#include <torch/torch.h>
+
+#include <string>
+#include <vector>
+
+namespace flowrt {
+
+/// The shape of an MLP, usually from the spec's model.
+struct MlpOptions {
+  int64_t inDim = 2;
+  int64_t width = 64;
+  int64_t depth = 3;
+  std::string activation = "silu";
+  int64_t timeFeatures = 0;
+
+  /// Reads and checks a program's model (std::invalid_argument if bad).
+  static MlpOptions fromDesc(const flowrt_model_desc &desc);
+};
+
+/// The frequencies of a Fourier time embedding with `features` outputs: the
+/// integers 1, 2, ..., features / 2 (cycles over t in [0, 1]).
+std::vector<double> fourierFrequencies(int64_t features);
+
+/// Fourier time embedding of t [n, 1]: [sin(2 pi f_i t)..., cos(2 pi f_i t)...]
+/// with f_i from fourierFrequencies, giving [n, features]. `features` is even.
+torch::Tensor fourierEmbedding(const torch::Tensor &t, int64_t features);
+
+/// v(x, t) = Linear(act(... act(Linear([x, embed(t)])))) -> [n, inDim].
+class MlpImpl : public torch::nn::Module {
+public:
+  explicit MlpImpl(MlpOptions options);
+
+  /// x [n, inDim], t [n, 1] -> [n, inDim].
+  torch::Tensor forward(const torch::Tensor &x, const torch::Tensor &t);
+
+  const MlpOptions &options() const { return opts; }
+
+private:
+  MlpOptions opts;
+  torch::nn::ModuleList layers;
+};
+TORCH_MODULE(Mlp);
+
+/// A copy of `model` with its own (gradient-free) parameters.
+Mlp cloneMlp(const Mlp &model);
+
+/// ema = decay * ema + (1 - decay) * model, parameter by parameter.
+void updateEma(const Mlp &ema, const Mlp &model, double decay);
+
+/// The decay of step `step` (0-based) for a target decay `decay`:
+/// min(decay, (1 + step) / (10 + step)). Early steps average over a short
+/// window, so short runs do not sample from weights near initialisation.
+double emaDecayAt(double decay, int64_t step);
+
+} // namespace flowrt
+
+#endif // FLOWRT_NETWORK_H

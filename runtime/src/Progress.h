@@ -1,0 +1,43 @@
+//===- Progress.h - Training progress on stderr -----------------*- C++ -*-===//
+//
+// A progress bar for the training loop. On a terminal it redraws one line in
+// place (with '\r') at most ten times a second; when stderr is a file or a
+// pipe (CI logs) it prints a plain line every 10% of the run instead, so logs
+// stay readable.
+//
+//===----------------------------------------------------------------------===//
+#ifndef FLOWRT_PROGRESS_H
+#define FLOWRT_PROGRESS_H
+
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+
+namespace flowrt {
+
+/// Shows step/total, the loss and the speed of a loop.
+class ProgressBar {
+public:
+  /// `first` is the step the loop starts at (non-zero when resuming).
+  ProgressBar(int64_t first, int64_t total, bool enabled,
+              std::FILE *out = stderr);
+
+  /// Reports that `step` steps are done, with the latest loss.
+  void update(int64_t step, double loss);
+  /// Draws the final state and ends the line.
+  void finish(int64_t step, double loss);
+
+private:
+  void draw(int64_t step, double loss, bool final);
+
+  int64_t first, total;
+  bool enabled, isTty;
+  std::FILE *out;
+  std::chrono::steady_clock::time_point start, lastDraw;
+  int64_t nextPercentLine = 1; ///< Next tenth to print when not a TTY.
+  int64_t lastDrawnStep = -1;
+};
+
+} // namespace flowrt
+
+#endif // FLOWRT_PROGRESS_H

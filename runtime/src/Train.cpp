@@ -1,0 +1,194 @@
+//===- Train.cpp - The training loop --------------------------------------===//
+//
+// Implements `train`: builds the network and Adam from the program, then for
+// each step calls the generated `train_loss`, backpropagates, steps the
+// optimizer and updates the EMA of the weights. Along the way it draws the
+// progress bar, appends one JSON line per logged step to metrics.jsonl and
+// writes checkpoints atomically. A run is a function of (program, seed,
+// batch, lr) only: a resumed run ends with the very weights an uninterrupted
+// run would have, because batches, kernel noise, Adam and the EMA all
+// continue from what the checkpoint stored. A non-finite loss stops the run
+// before the optimizer applies it, so the last checkpoint stays good.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Checkpoint.h"
+#include "Commands.h"
+#include "Context.h"
+#include "Data.h"
+#include "Network.h"
+#include "Progress.h"
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+
+using namespace flowrt;
+namespace fs = std::filesystem;
+
+namespace {
+
+/// One line of metrics.jsonl.
+std::string metricsLine(int64_t step, double loss, double lr, double rate,
+                        double elapsed) {
+  char line[256];
+  std::snprintf(line, sizeof(line),
+                "{\"step\": %lld, \"loss\": %.8g, \"lr\": %.8g, "
+                "\"steps_per_sec\": %.6g, \"elapsed\": %.4f}\n",
+                static_cast<long long>(step), loss, lr, rate, elapsed);
+  return line;
+}
+
+} // namespace
+
+int flowrt::runTrain(const flowrt_program &program, const TrainOptions &opts) {
+  std::string optimizerName =
+      program.train.optimizer ? program.train.optimizer : "adam";
+  if (optimizerName != "adam") {
+    std::fprintf(stderr, "error: unsupported optimizer '%s' (the runtime has: "
+                         "adam)\n",
+                 optimizerName.c_str());
+    return 1;
+  }
+  if (!program.train_loss) {
+    std::fprintf(stderr, "error: the program has no training step\n");
+    return 1;
+  }
+  std::unique_ptr<DataSet> data = makeDataSet(program.data);
+  MlpOptions mlpOptions = MlpOptions::fromDesc(program.model);
+  double emaDecay = program.train.ema;
+
+  // Initial weights are a function of the seed.
+  torch::manual_seed(opts.seed);
+  Mlp model(mlpOptions);
+  std::optional<Mlp> ema;
+  if (emaDecay > 0)
+    ema = cloneMlp(model);
+  torch::optim::Adam optimizer(model->parameters(),
+                               torch::optim::AdamOptions(opts.lr));
+
+  fs::create_directories(opts.outDir);
+  std::string checkpointPath = (fs::path(opts.outDir) / CheckpointFile).string();
+  int64_t start = 0;
+  double elapsedBefore = 0;
+  if (opts.resume) {
+    if (!fs::exists(checkpointPath)) {
+      std::fprintf(stderr,
+                   "error: no checkpoint in %s to resume from: run `train` "
+                   "without --resume\n",
+                   opts.outDir.c_str());
+      return 1;
+    }
+    CheckpointInfo info = loadCheckpoint(
+        checkpointPath, model, ema ? &*ema : nullptr, &optimizer);
+    start = info.step;
+    elapsedBefore = info.elapsed;
+    if (start >= opts.steps) {
+      std::fprintf(stderr,
+                   "%s is already at step %lld (--steps %lld): nothing to do\n",
+                   checkpointPath.c_str(), static_cast<long long>(start),
+                   static_cast<long long>(opts.steps));
+      return 0;
+    }
+    if (!opts.quiet)
+      std::fprintf(stderr, "resuming %s from step %lld\n",
+                   checkpointPath.c_str(), static_cast<long long>(start));
+  }
+  if (program.spec_text) {
+    std::ofstream spec(fs::path(opts.outDir) / "spec.flow");
+    spec << program.spec_text;
+  }
+  std::ofstream metrics(fs::path(opts.outDir) / "metrics.jsonl",
+                        opts.resume ? std::ios::app : std::ios::trunc);
+
+  flowrt_ctx ctx;
+  ctx.program = &program;
+  ctx.seed = opts.seed;
+  ctx.batchSize = opts.batch;
+  ctx.data = data.get();
+  ctx.net = model.get();
+
+  auto save = [&](int64_t step, double elapsed) {
+    CheckpointInfo info;
+    info.step = step;
+    info.elapsed = elapsed;
+    info.hasEma = ema.has_value();
+    info.flowName = program.flow_name ? program.flow_name : "";
+    saveCheckpoint(checkpointPath, model, ema ? &*ema : nullptr, &optimizer,
+                   info);
+  };
+
+  using Clock = std::chrono::steady_clock;
+  Clock::time_point runStart = Clock::now(), windowStart = runStart;
+  auto secondsSince = [](Clock::time_point t) {
+    return std::chrono::duration<double>(Clock::now() - t).count();
+  };
+  ProgressBar bar(start, opts.steps, !opts.quiet);
+  int64_t lastSaved = opts.resume ? start : -1;
+  double windowLoss = 0, lastLoss = 0;
+  int64_t windowSteps = 0;
+  int64_t done = start;
+  while (done < opts.steps) {
+    int64_t step = done;
+    ctx.step = step;
+    ctx.dataCalls = 0;
+    flowrt_tensor *lossTensor = program.train_loss(&ctx, step);
+    torch::Tensor loss = lossTensor->value;
+    double lossValue = loss.item<double>();
+    if (!std::isfinite(lossValue)) {
+      ctx.clearArena();
+      bar.finish(done, lastLoss);
+      std::fprintf(stderr,
+                   "error: the loss is %s at step %lld (the run diverged); ",
+                   std::isnan(lossValue) ? "NaN" : "infinite",
+                   static_cast<long long>(step + 1));
+      if (lastSaved >= 0)
+        std::fprintf(stderr, "the last good checkpoint is %s (step %lld)\n",
+                     checkpointPath.c_str(), static_cast<long long>(lastSaved));
+      else
+        std::fprintf(stderr, "no checkpoint was written\n");
+      return 1;
+    }
+    optimizer.zero_grad();
+    loss.sum().backward();
+    optimizer.step();
+    if (ema)
+      updateEma(*ema, model, emaDecayAt(emaDecay, step));
+    ctx.clearArena();
+    done = step + 1;
+    lastLoss = lossValue;
+    windowLoss += lossValue;
+    ++windowSteps;
+
+    if (done % opts.logEvery == 0 || done == opts.steps) {
+      double windowSeconds = secondsSince(windowStart);
+      double rate = windowSeconds > 0 ? windowSteps / windowSeconds : 0.0;
+      metrics << metricsLine(done, windowLoss / windowSteps, opts.lr, rate,
+                             elapsedBefore + secondsSince(runStart));
+      metrics.flush();
+      windowStart = Clock::now();
+      windowLoss = 0;
+      windowSteps = 0;
+    }
+    bar.update(done, lossValue);
+    if (opts.checkpointEvery > 0 && done % opts.checkpointEvery == 0 &&
+        done != opts.steps) {
+      save(done, elapsedBefore + secondsSince(runStart));
+      lastSaved = done;
+    }
+  }
+  double seconds = secondsSince(runStart);
+  save(done, elapsedBefore + seconds);
+  bar.finish(done, lastLoss);
+  if (!opts.quiet)
+    std::printf("trained %s to step %lld in %.1f s (%.1f steps/s), loss "
+                "%.4f; checkpoint %s\n",
+                program.flow_name ? program.flow_name : "flow",
+                static_cast<long long>(done), seconds,
+                seconds > 0 ? (done - start) / seconds : 0.0, lastLoss,
+                checkpointPath.c_str());
+  return 0;
+}

@@ -1,0 +1,50 @@
+//===- Writers.h - Sample files: NumPy arrays and PNG plots -----*- C++ -*-===//
+//
+// Writers for what `sample` produces, with no library beyond the C++
+// standard one: `.npy` arrays (NumPy format version 1.0, little-endian
+// float32) and PNG images (8-bit grayscale, zlib stream of stored deflate
+// blocks), plus the 2-D histogram that turns points into a picture. The
+// readers and checksums are public so tests can check the files byte by byte.
+//
+//===----------------------------------------------------------------------===//
+#ifndef FLOWRT_WRITERS_H
+#define FLOWRT_WRITERS_H
+
+#include <torch/torch.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace flowrt {
+
+/// Writes a 1-D or 2-D tensor as a float32 C-order `.npy` file.
+void writeNpy(const std::string &path, const torch::Tensor &values);
+
+/// Reads a float32 little-endian C-order `.npy` file (format 1.0 to 3.0).
+torch::Tensor readNpy(const std::string &path);
+
+/// CRC-32 (ISO 3309, as PNG uses it) of `size` bytes, continuing `crc`.
+uint32_t crc32(const uint8_t *data, size_t size, uint32_t crc = 0);
+
+/// Adler-32 (RFC 1950) of `size` bytes.
+uint32_t adler32(const uint8_t *data, size_t size);
+
+/// A PNG file of an 8-bit grayscale image, rows top to bottom.
+std::vector<uint8_t> encodePng(const std::vector<uint8_t> &gray, int64_t width,
+                               int64_t height);
+
+/// Writes encodePng's bytes to `path`.
+void writePng(const std::string &path, const std::vector<uint8_t> &gray,
+              int64_t width, int64_t height);
+
+/// A size x size grayscale picture of the first two columns of `points`
+/// over [lo, hi]^2 (y up): white background, darker where more points fall
+/// (log-scaled counts, so sparse regions stay visible). Points outside the
+/// square are left out.
+std::vector<uint8_t> renderScatter(const torch::Tensor &points, int64_t size,
+                                   double lo = -4, double hi = 4);
+
+} // namespace flowrt
+
+#endif // FLOWRT_WRITERS_H
