@@ -177,7 +177,14 @@ public:
 
 bool flowc::parseSource(const std::string &path, const std::string &text,
                         ast::Module &module, Diagnostics &diags) {
-  antlr4::ANTLRInputStream input(text);
+  // ANTLR decodes the text as UTF-8 up front and throws on invalid bytes.
+  antlr4::ANTLRInputStream input;
+  try {
+    input.load(text);
+  } catch (const std::exception &) {
+    diags.reportError(ast::Location{path, 1, 1}, "file is not valid UTF-8");
+    return false;
+  }
   input.name = path;
   FlowLexer lexer(&input);
   DiagnosticErrorListener listener(path, diags);
