@@ -173,6 +173,49 @@ public:
   void sync(antlr4::Parser *) override {}
 };
 
+/// The ANTLR parser recurses once per nesting level, and the AST, Sema and
+/// the AST's destructors recurse once per level of the expression tree, so
+/// absurdly nested or long expressions would overflow the stack. This bounds
+/// both before parsing: bracket depth, and the number of operators and
+/// brackets in one top-level expression (counted from the last `=`, `~`,
+/// `:`, `,`, `;`, brace or keyword outside brackets).
+constexpr unsigned kMaxBracketDepth = 256;
+constexpr unsigned kMaxExpressionSize = 4096;
+
+bool checkNesting(antlr4::CommonTokenStream &tokens, const std::string &path,
+                  Diagnostics &diags) {
+  unsigned depth = 0, size = 0;
+  for (antlr4::Token *token : tokens.getTokens()) {
+    size_t type = token->getType();
+    if (type == antlr4::Token::EOF)
+      break;
+    std::string text = token->getText();
+    bool isKeyword = type >= FlowParser::IMPORT && type <= FlowParser::LOSS;
+    if (depth == 0 && (isKeyword || text == "=" || text == "~" ||
+                       text == ":" || text == "," || text == ";" ||
+                       text == "{" || text == "}"))
+      size = 0;
+    if (text == "(" || text == "[") {
+      ++depth;
+      ++size;
+    } else if ((text == ")" || text == "]") && depth > 0) {
+      --depth;
+    } else if (text == "+" || text == "-" || text == "*" || text == "/" ||
+               text == "^") {
+      ++size;
+    }
+    if (depth > kMaxBracketDepth || size > kMaxExpressionSize) {
+      ast::Location loc{path, static_cast<unsigned>(token->getLine()),
+                        static_cast<unsigned>(token->getCharPositionInLine() + 1)};
+      diags.reportError(loc, depth > kMaxBracketDepth
+                                 ? "expression is nested too deeply"
+                                 : "expression is too long");
+      return false;
+    }
+  }
+  return true;
+}
+
 } // namespace
 
 bool flowc::parseSource(const std::string &path, const std::string &text,
@@ -192,6 +235,9 @@ bool flowc::parseSource(const std::string &path, const std::string &text,
   lexer.addErrorListener(&listener);
 
   antlr4::CommonTokenStream tokens(&lexer);
+  tokens.fill();
+  if (!checkNesting(tokens, path, diags))
+    return false;
   FlowParser parser(&tokens);
   parser.removeErrorListeners();
   parser.addErrorListener(&listener);

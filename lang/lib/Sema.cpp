@@ -128,11 +128,19 @@
 //     "'ema' must be in [0, 1) but is 1"        the value
 //     "unknown optimizer 'sgd'; expected adam(lr: ...)"  the value
 //     "unknown parameter 'foo' for 'adam'"      the argument
-//     "learning rate is given twice"            the `lr` setting name
+//     "learning rate is given twice"            the later of `lr:` (setting)
+//                                               and `adam(lr: ...)` (argument)
 //     "unknown solver 'foo'"                    the value
 //     "'v' is not a solver"                     the value
 //     "unknown parameter 'foo' for solver 'heun'"   the argument
 //     "solver steps are given twice"            the `steps` setting name
+//     "expected a solver name, e.g. heun or heun(steps: 32)"  the value
+//
+// Syntax errors come from Parser.cpp, at the offending token: "expected X but
+// found 'Y'", "unexpected 'Y'", "expected a declaration but found 'Y'",
+// "unexpected character '$'", "unterminated string", "unterminated block
+// comment", "expression is nested too deeply", "expression is too long",
+// "file is not valid UTF-8" (at 1:1).
 //
 //===----------------------------------------------------------------------===//
 

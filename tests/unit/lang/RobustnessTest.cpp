@@ -125,6 +125,26 @@ TEST(Robustness, OddInputs) {
   EXPECT_FALSE(accepts("flow f { x = " + std::string(200, '(') + "1" +
                        std::string(200, ')') + " }"));
   EXPECT_FALSE(accepts("train f { steps: 1 }\nsample f { solver: f }"));
+  // Nesting and expression length are bounded, so nothing overflows the
+  // stack (the parser, Sema and the AST destructors all recurse).
+  EXPECT_FALSE(accepts("flow f { x = " + std::string(100000, '(') + "1" +
+                       std::string(100000, ')') + " }"));
+  std::string minus, plus = "1";
+  for (int i = 0; i < 100000; ++i) {
+    minus += "- ";
+    plus += " + 1";
+  }
+  EXPECT_FALSE(accepts("flow f { x = " + minus + "1 }"));
+  EXPECT_FALSE(accepts("flow f { x = " + plus + " }"));
+  EXPECT_FALSE(accepts("flow f { x = 1" + std::string(100000, '^') + " }"));
+  // Big but reasonable expressions still parse.
+  std::string sum = "1";
+  for (int i = 0; i < 2000; ++i)
+    sum += " + t";
+  ast::Module module;
+  CollectingDiagnostics diags;
+  EXPECT_TRUE(parseSource("big.flow", "path p(t) = " + sum, module, diags))
+      << diags.dump();
   EXPECT_FALSE(accepts("flow f { t ~ uniform(like: t) }"));
   EXPECT_FALSE(accepts("path p() = p()\nflow f { y = p() }"));
 }
