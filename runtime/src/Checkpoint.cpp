@@ -8,15 +8,14 @@
 //===----------------------------------------------------------------------===//
 
 #include "Checkpoint.h"
+#include "Files.h"
 
 #include <cstdio>
 #include <fcntl.h>
-#include <filesystem>
 #include <stdexcept>
 #include <unistd.h>
 
 using namespace flowrt;
-namespace fs = std::filesystem;
 
 namespace {
 
@@ -64,21 +63,20 @@ void flowrt::saveCheckpoint(const std::string &path, const Mlp &model,
   archive.write("elapsed", torch::tensor(info.elapsed, torch::kDouble));
   archive.write("flow_name", stringTensor(info.flowName));
 
-  fs::path target(path);
-  fs::path temp = target.parent_path() /
-                  ("." + target.filename().string() + ".tmp." +
-                   std::to_string(::getpid()));
+  size_t slash = path.find_last_of('/');
+  std::string dir = slash == std::string::npos ? "" : path.substr(0, slash);
+  std::string name = slash == std::string::npos ? path : path.substr(slash + 1);
+  std::string temp =
+      joinPath(dir, "." + name + ".tmp." + std::to_string(::getpid()));
   try {
-    archive.save_to(temp.string());
-    syncFile(temp.string());
+    archive.save_to(temp);
+    syncFile(temp);
   } catch (...) {
-    std::error_code ignored;
-    fs::remove(temp, ignored);
+    std::remove(temp.c_str());
     throw;
   }
-  if (std::rename(temp.c_str(), target.c_str()) != 0) {
-    std::error_code ignored;
-    fs::remove(temp, ignored);
+  if (std::rename(temp.c_str(), path.c_str()) != 0) {
+    std::remove(temp.c_str());
     throw std::runtime_error("cannot write checkpoint " + path);
   }
 }

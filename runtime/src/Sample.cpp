@@ -13,23 +13,18 @@
 #include "Commands.h"
 #include "Context.h"
 #include "Data.h"
+#include "Files.h"
 #include "Metrics.h"
 #include "Network.h"
 #include "Writers.h"
 
 #include <chrono>
 #include <cstdio>
-#include <filesystem>
 #include <fstream>
 
 using namespace flowrt;
-namespace fs = std::filesystem;
 
 namespace {
-
-std::string extensionOf(const std::string &path) {
-  return fs::path(path).extension().string();
-}
 
 /// Points the MMD uses: its cost is quadratic in them.
 constexpr int64_t MmdPoints = 2000;
@@ -53,8 +48,8 @@ int flowrt::runSample(const flowrt_program &program,
     std::fprintf(stderr, "error: the program has no sampler\n");
     return 1;
   }
-  std::string checkpointPath = (fs::path(opts.outDir) / CheckpointFile).string();
-  if (!fs::exists(checkpointPath)) {
+  std::string checkpointPath = joinPath(opts.outDir, CheckpointFile);
+  if (!pathExists(checkpointPath)) {
     std::fprintf(stderr, "error: no checkpoint in %s: run `train` first\n",
                  opts.outDir.c_str());
     return 1;

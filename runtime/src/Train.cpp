@@ -16,18 +16,17 @@
 #include "Commands.h"
 #include "Context.h"
 #include "Data.h"
+#include "Files.h"
 #include "Network.h"
 #include "Progress.h"
 
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <filesystem>
 #include <fstream>
 #include <optional>
 
 using namespace flowrt;
-namespace fs = std::filesystem;
 
 namespace {
 
@@ -70,12 +69,12 @@ int flowrt::runTrain(const flowrt_program &program, const TrainOptions &opts) {
   torch::optim::Adam optimizer(model->parameters(),
                                torch::optim::AdamOptions(opts.lr));
 
-  fs::create_directories(opts.outDir);
-  std::string checkpointPath = (fs::path(opts.outDir) / CheckpointFile).string();
+  makeDirectories(opts.outDir);
+  std::string checkpointPath = joinPath(opts.outDir, CheckpointFile);
   int64_t start = 0;
   double elapsedBefore = 0;
   if (opts.resume) {
-    if (!fs::exists(checkpointPath)) {
+    if (!pathExists(checkpointPath)) {
       std::fprintf(stderr,
                    "error: no checkpoint in %s to resume from: run `train` "
                    "without --resume\n",
@@ -98,10 +97,10 @@ int flowrt::runTrain(const flowrt_program &program, const TrainOptions &opts) {
                    checkpointPath.c_str(), static_cast<long long>(start));
   }
   if (program.spec_text) {
-    std::ofstream spec(fs::path(opts.outDir) / "spec.flow");
+    std::ofstream spec(joinPath(opts.outDir, "spec.flow"));
     spec << program.spec_text;
   }
-  std::ofstream metrics(fs::path(opts.outDir) / "metrics.jsonl",
+  std::ofstream metrics(joinPath(opts.outDir, "metrics.jsonl"),
                         opts.resume ? std::ios::app : std::ios::trunc);
 
   flowrt_ctx ctx;

@@ -1,0 +1,74 @@
+//===- DataTest.cpp - Built-in toy data sets ------------------------------===//
+//
+// Batches are a function of the stream key alone, and each toy set has the
+// geometry Data.h documents.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Data.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+using namespace flowrt;
+
+TEST(Data, BatchesDependOnTheStreamOnly) {
+  auto moons = makeDataSet("toy.moons");
+  torch::Tensor a = moons->sample(100, 42);
+  moons->sample(7, 1); // unrelated draws in between change nothing
+  torch::Tensor b = moons->sample(100, 42);
+  torch::Tensor c = moons->sample(100, 43);
+  EXPECT_EQ(0.0, (a - b).abs().max().item<double>());
+  EXPECT_GT((a - c).abs().max().item<double>(), 0.1);
+  EXPECT_EQ(torch::kFloat, a.scalar_type());
+}
+
+TEST(Data, MoonsAreCentredAndScaled) {
+  torch::Tensor x = makeDataSet("toy.moons", {{"noise", 0.0}})->sample(5000, 1);
+  // Noise-free: x spans [-2, 2], y spans [-1, 1], centred at the origin.
+  EXPECT_NEAR(-2.0, x.select(1, 0).min().item<double>(), 0.01);
+  EXPECT_NEAR(2.0, x.select(1, 0).max().item<double>(), 0.01);
+  EXPECT_NEAR(-1.0, x.select(1, 1).min().item<double>(), 0.01);
+  EXPECT_NEAR(1.0, x.select(1, 1).max().item<double>(), 0.01);
+  EXPECT_NEAR(0.0, x.select(1, 0).mean().item<double>(), 0.05);
+}
+
+TEST(Data, EightGaussiansSitOnTheirCircle) {
+  torch::Tensor x = makeDataSet("toy.eight_gaussians")->sample(4000, 2);
+  torch::Tensor r = x.norm(2, 1);
+  EXPECT_NEAR(4.0 / std::sqrt(2.0), r.mean().item<double>(), 0.01);
+  EXPECT_LT((r - 4.0 / std::sqrt(2.0)).abs().max().item<double>(), 0.4);
+}
+
+TEST(Data, CheckerboardFillsOnlyDarkCells) {
+  double scale = 4;
+  torch::Tensor x = makeDataSet("toy.checkerboard")->sample(4000, 3);
+  torch::Tensor cells = torch::floor(x / (scale / 2));
+  // Dark cells have an even sum of cell indices; all of [-4, 4]^2 is used.
+  torch::Tensor parity = torch::remainder(cells.sum(1), 2.0);
+  EXPECT_EQ(0.0, parity.abs().max().item<double>());
+  EXPECT_LT(x.abs().max().item<double>(), scale + 1e-5);
+  EXPECT_GT(x.abs().max().item<double>(), scale * 0.99);
+}
+
+TEST(Data, CirclesHaveTwoRadii) {
+  torch::Tensor x =
+      makeDataSet("toy.circles", {{"noise", 0.0}, {"factor", 0.5}})
+          ->sample(2000, 4);
+  torch::Tensor r = x.norm(2, 1);
+  torch::Tensor onOuter = (r - 2.0).abs() < 1e-4;
+  torch::Tensor onInner = (r - 1.0).abs() < 1e-4;
+  EXPECT_EQ(2000, (onOuter | onInner).sum().item<int64_t>());
+  EXPECT_NEAR(0.5, onInner.to(torch::kDouble).mean().item<double>(), 0.05);
+}
+
+TEST(Data, BadNamesAndParametersAreRejected) {
+  EXPECT_THROW(makeDataSet("toy.spirals"), std::invalid_argument);
+  EXPECT_THROW(makeDataSet("toy.moons", {{"nosie", 0.1}}),
+               std::invalid_argument);
+  const char *names[] = {"noise"};
+  double values[] = {0.1};
+  flowrt_data_desc desc{"toy.moons", 3, 1, names, values};
+  EXPECT_THROW(makeDataSet(desc), std::invalid_argument);
+}

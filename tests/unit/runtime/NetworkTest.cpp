@@ -1,0 +1,92 @@
+//===- NetworkTest.cpp - Fourier time embedding, MLP and EMA --------------===//
+//
+// The time embedding against its closed form, the MLP's shapes, layer sizes
+// and that gradients reach every parameter, option checking, and the EMA
+// update and its warm-up decay.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Network.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+using namespace flowrt;
+
+TEST(Fourier, MatchesClosedForm) {
+  const double pi = std::acos(-1.0);
+  torch::Tensor t = torch::tensor({{0.0f}, {0.125f}, {0.3f}, {1.0f}});
+  torch::Tensor e = fourierEmbedding(t, 6);
+  ASSERT_EQ((std::vector<int64_t>{4, 6}), e.sizes().vec());
+  EXPECT_EQ((std::vector<double>{1, 2, 3}), fourierFrequencies(6));
+  for (int64_t i = 0; i < 4; ++i) {
+    double ti = t[i][0].item<double>();
+    for (int64_t k = 0; k < 3; ++k) {
+      double f = k + 1;
+      EXPECT_NEAR(std::sin(2 * pi * f * ti), e[i][k].item<double>(), 1e-6);
+      EXPECT_NEAR(std::cos(2 * pi * f * ti), e[i][3 + k].item<double>(), 1e-6);
+    }
+  }
+}
+
+TEST(Mlp, ShapesAndGradientsReachEveryParameter) {
+  MlpOptions opts;
+  opts.inDim = 3;
+  opts.width = 16;
+  opts.depth = 3;
+  opts.activation = "gelu";
+  opts.timeFeatures = 8;
+  Mlp net(opts);
+  // 3 hidden layers and the output layer: 4 weights, 4 biases.
+  ASSERT_EQ(8u, net->parameters().size());
+  EXPECT_EQ((std::vector<int64_t>{16, 3 + 8}),
+            net->parameters()[0].sizes().vec());
+  torch::Tensor x = torch::randn({5, 3});
+  torch::Tensor t = torch::rand({5, 1});
+  torch::Tensor v = net->forward(x, t);
+  ASSERT_EQ((std::vector<int64_t>{5, 3}), v.sizes().vec());
+  v.pow(2).sum().backward();
+  for (const auto &p : net->named_parameters()) {
+    ASSERT_TRUE(p.value().grad().defined()) << p.key();
+    EXPECT_GT(p.value().grad().abs().sum().item<double>(), 0.0) << p.key();
+  }
+}
+
+TEST(Mlp, RawTimeInputWhenNoFeatures) {
+  MlpOptions opts;
+  opts.timeFeatures = 0;
+  opts.activation = "relu";
+  Mlp net(opts);
+  EXPECT_EQ(opts.inDim + 1, net->parameters()[0].size(1));
+}
+
+TEST(Mlp, OptionsFromDescAreChecked) {
+  flowrt_model_desc desc{"mlp", 2, 64, 3, "silu", 16};
+  EXPECT_EQ(16, MlpOptions::fromDesc(desc).timeFeatures);
+  desc.time_features = 7;
+  EXPECT_THROW(MlpOptions::fromDesc(desc), std::invalid_argument);
+  desc.time_features = 16;
+  desc.activation = "swish";
+  EXPECT_THROW(MlpOptions::fromDesc(desc), std::invalid_argument);
+  desc.activation = "tanh";
+  desc.kind = "transformer";
+  EXPECT_THROW(MlpOptions::fromDesc(desc), std::invalid_argument);
+}
+
+TEST(Ema, UpdateAndWarmUp) {
+  Mlp model(MlpOptions{});
+  Mlp ema = cloneMlp(model);
+  torch::Tensor before = ema->parameters()[0].clone();
+  {
+    torch::NoGradGuard noGrad;
+    model->parameters()[0].add_(1.0);
+  }
+  updateEma(ema, model, 0.75);
+  // 0.75 * p + 0.25 * (p + 1) = p + 0.25
+  EXPECT_NEAR(0.25,
+              (ema->parameters()[0] - before).mean().item<double>(), 1e-6);
+  EXPECT_FALSE(ema->parameters()[0].requires_grad());
+  EXPECT_DOUBLE_EQ(0.1, emaDecayAt(0.999, 0));
+  EXPECT_DOUBLE_EQ(0.999, emaDecayAt(0.999, 100000));
+}

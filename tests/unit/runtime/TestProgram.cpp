@@ -1,0 +1,152 @@
+//===- TestProgram.cpp - A hand-written flow program for runtime tests ----===//
+//
+// Implements the stand-in generated program of TestProgram.h. Only the C
+// interface of flowrt.h is used here, as in generated code.
+//
+//===----------------------------------------------------------------------===//
+
+#include "TestProgram.h"
+
+#include <cstdlib>
+#include <dirent.h>
+#include <ftw.h>
+#include <random>
+#include <stdexcept>
+
+namespace flowrt_test {
+
+void mseForward(int64_t n, float *const *inputs, float *loss) {
+  const float *a = inputs[0], *b = inputs[1];
+  for (int64_t i = 0; i < n; ++i) {
+    float sum = 0;
+    for (int64_t j = 0; j < Dim; ++j) {
+      float d = a[i * Dim + j] - b[i * Dim + j];
+      sum += d * d;
+    }
+    loss[i] = sum / Dim;
+  }
+}
+
+void mseBackward(int64_t n, float *const *inputs, const float *gradLoss,
+                 float *gradInput0) {
+  const float *a = inputs[0], *b = inputs[1];
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t j = 0; j < Dim; ++j)
+      gradInput0[i * Dim + j] =
+          gradLoss[i] * 2 * (a[i * Dim + j] - b[i * Dim + j]) / Dim;
+}
+
+namespace {
+
+flowrt_tensor *trainLoss(flowrt_ctx *ctx, int64_t step) {
+  int64_t n = flowrt_batch_size(ctx);
+  flowrt_tensor *x1 = flowrt_data_batch(ctx, n);
+  flowrt_tensor *xt = flowrt_empty(ctx, n, Dim);
+  flowrt_tensor *t = flowrt_empty(ctx, n, 1);
+  flowrt_tensor *target = flowrt_empty(ctx, n, Dim);
+  // Kernel noise is a function of (seed, step), as with in-kernel Philox.
+  std::mt19937_64 rng(flowrt_seed(ctx) * 0x9E3779B97F4A7C15ull +
+                      static_cast<uint64_t>(step));
+  std::normal_distribution<float> normal;
+  std::uniform_real_distribution<float> uniform;
+  const float *x1d = flowrt_data(x1);
+  float *xtd = flowrt_data(xt), *td = flowrt_data(t);
+  float *targetd = flowrt_data(target);
+  for (int64_t i = 0; i < n; ++i) {
+    float ti = uniform(rng);
+    td[i] = ti;
+    for (int64_t j = 0; j < Dim; ++j) {
+      float x0 = normal(rng);
+      xtd[i * Dim + j] = (1 - ti) * x0 + ti * x1d[i * Dim + j];
+      targetd[i * Dim + j] = x1d[i * Dim + j] - x0;
+    }
+  }
+  flowrt_tensor *v = flowrt_net(ctx, xt, t);
+  flowrt_tensor *inputs[] = {v, target};
+  return flowrt_loss(ctx, mseForward, mseBackward, 2, inputs);
+}
+
+flowrt_tensor *sampleSource(flowrt_ctx *ctx, int64_t n) {
+  flowrt_tensor *x = flowrt_empty(ctx, n, Dim);
+  std::mt19937_64 rng(flowrt_seed(ctx));
+  std::normal_distribution<float> normal;
+  float *xd = flowrt_data(x);
+  for (int64_t i = 0; i < n * Dim; ++i)
+    xd[i] = normal(rng);
+  return x;
+}
+
+void eulerStep(flowrt_ctx *ctx, flowrt_tensor *x, double t, double h) {
+  int64_t n = flowrt_rows(x);
+  flowrt_tensor *tt = flowrt_full(ctx, n, 1, t);
+  flowrt_tensor *v = flowrt_net(ctx, x, tt);
+  float *xd = flowrt_data(x);
+  const float *vd = flowrt_data(v);
+  for (int64_t i = 0; i < n * Dim; ++i)
+    xd[i] += static_cast<float>(h) * vd[i];
+}
+
+const char *const DataParamNames[] = {"noise"};
+const double DataParamValues[] = {0.05};
+
+} // namespace
+
+flowrt_program makeTestProgram() {
+  flowrt_program p{};
+  p.abi_version = FLOWRT_ABI_VERSION;
+  p.flow_name = "moons_test";
+  p.spec_text = "// test program: rectified flow on toy.moons\n";
+  p.data = {"toy.moons", Dim, 1, DataParamNames, DataParamValues};
+  p.model = {"mlp", Dim, 64, 3, "silu", 8};
+  p.train = {500, 256, "adam", 1e-2, 0.99, 0};
+  p.sample = {"euler", 20, 2000, 1};
+  p.train_loss = trainLoss;
+  p.sample_source = sampleSource;
+  p.solver_step = eulerStep;
+  p.ptx = nullptr;
+  return p;
+}
+
+int runMain(const flowrt_program &program, std::vector<std::string> args) {
+  args.insert(args.begin(), "moons_test");
+  std::vector<char *> argv;
+  for (std::string &arg : args)
+    argv.push_back(arg.data());
+  argv.push_back(nullptr);
+  return flowrt_main(&program, static_cast<int>(args.size()), argv.data());
+}
+
+ScratchDir::ScratchDir() {
+  const char *tmp = std::getenv("TMPDIR");
+  std::string pattern =
+      std::string(tmp && *tmp ? tmp : "/tmp") + "/flowrt-test-XXXXXX";
+  if (!::mkdtemp(pattern.data()))
+    throw std::runtime_error("mkdtemp failed");
+  dir = pattern;
+}
+
+ScratchDir::~ScratchDir() {
+  // Depth first, so directories are empty when removed.
+  ::nftw(
+      dir.c_str(),
+      [](const char *path, const struct stat *, int, struct FTW *) {
+        return std::remove(path);
+      },
+      16, FTW_DEPTH | FTW_PHYS);
+}
+
+std::vector<std::string> listDirectory(const std::string &dir) {
+  std::vector<std::string> names;
+  DIR *d = ::opendir(dir.c_str());
+  if (!d)
+    return names;
+  while (struct dirent *e = ::readdir(d)) {
+    std::string name = e->d_name;
+    if (name != "." && name != "..")
+      names.push_back(name);
+  }
+  ::closedir(d);
+  return names;
+}
+
+} // namespace flowrt_test
