@@ -1,0 +1,31 @@
+//===- FlowDialect.h - The flow dialect -------------------------*- C++ -*-===//
+#ifndef FLOWC_DIALECT_FLOW_FLOWDIALECT_H
+#define FLOWC_DIALECT_FLOW_FLOWDIALECT_H
+
+#include "mlir/Bytecode/BytecodeOpInterface.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/BuiltinTypes.h"
+#include "mlir/IR/Dialect.h"
+#include "mlir/IR/OpDefinition.h"
+#include "mlir/IR/RegionKindInterface.h"
+#include "mlir/IR/SymbolTable.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
+
+#include "flowc/Dialect/Flow/FlowDialect.h.inc"
+
+#define GET_OP_CLASSES
+#include "flowc/Dialect/Flow/FlowOps.h.inc"
+
+namespace flowc::flow {
+/// Attribute names marking outlined functions.
+inline constexpr llvm::StringLiteral kKernelAttr = "flow.kernel";
+inline constexpr llvm::StringLiteral kHostAttr = "flow.host";
+inline constexpr llvm::StringLiteral kLossKernelAttr = "flow.loss_kernel";
+/// On kernels: one bool per argument, true for launch-uniform scalars (such as
+/// a solver's step size) rather than per-sample values.
+inline constexpr llvm::StringLiteral kUniformArgsAttr = "flow.uniform_args";
+/// On kernels: the kernel draws random numbers.
+inline constexpr llvm::StringLiteral kDrawsAttr = "flow.draws";
+} // namespace flowc::flow
+
+#endif

@@ -1,0 +1,215 @@
+//===- FlowOps.td - Operations of the flow dialect ---------*- tablegen -*-===//
+#ifndef FLOW_OPS_TD
+#define FLOW_OPS_TD
+
+include "flowc/Dialect/Flow/FlowDialect.td"
+include "mlir/IR/SymbolInterfaces.td"
+include "mlir/IR/RegionKindInterface.td"
+include "mlir/Interfaces/SideEffectInterfaces.td"
+include "mlir/IR/BuiltinAttributes.td"
+
+// Per-sample values: a scalar or a feature vector.
+def Flow_SampleType : AnyTypeOf<[F32, RankedTensorOf<[F32]>]>;
+// Batched host values: [batch, features].
+def Flow_BatchType : RankedTensorOf<[F32]>;
+
+//===----------------------------------------------------------------------===//
+// Module-level declarations
+//===----------------------------------------------------------------------===//
+
+def Flow_DataOp : Flow_Op<"data", [Symbol]> {
+  let summary = "A data set: a built-in generator and its parameters";
+  let arguments = (ins SymbolNameAttr:$sym_name, StrAttr:$generator,
+                       I64Attr:$dim, DictionaryAttr:$params);
+  let assemblyFormat = "$sym_name $generator `dim` $dim $params attr-dict";
+}
+
+def Flow_NetworkOp : Flow_Op<"network", [Symbol]> {
+  let summary = "A velocity network v(x, t) run by the runtime (LibTorch)";
+  let arguments = (ins SymbolNameAttr:$sym_name, StrAttr:$kind,
+                       I64Attr:$in_dim, I64Attr:$width, I64Attr:$depth,
+                       StrAttr:$activation, I64Attr:$time_features);
+  let assemblyFormat = "$sym_name $kind attr-dict";
+}
+
+def Flow_SolverOp : Flow_Op<"solver", [Symbol]> {
+  let summary = "An explicit Runge-Kutta method as its Butcher tableau";
+  let description = [{
+    Stage i evaluates k_i = v(x + h * sum_j a[i][j] k_j, t + c[i] h); the step
+    is x + h * sum_i b[i] k_i. `a` holds one row per stage (row 0 is empty).
+  }];
+  let arguments = (ins SymbolNameAttr:$sym_name, DenseF64ArrayAttr:$c,
+                       ArrayAttr:$a, DenseF64ArrayAttr:$b);
+  let assemblyFormat = "$sym_name `c` `=` $c `a` `=` $a `b` `=` $b attr-dict";
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    unsigned getNumStages() { return getC().size(); }
+    double getA(unsigned i, unsigned j);
+  }];
+}
+
+def Flow_FlowOp : Flow_Op<"flow", [Symbol, SingleBlock, NoTerminator,
+                                   IsolatedFromAbove]> {
+  let summary = "A flow: what one training sample draws and computes";
+  let description = [{
+    The body is written for one sample. It draws data, source and time,
+    builds the path, applies networks and marks the time (`flow.time`), the
+    source (`flow.source`) and the loss (`flow.loss`).
+  }];
+  let arguments = (ins SymbolNameAttr:$sym_name);
+  let regions = (region SizedRegion<1>:$body);
+  let assemblyFormat = "$sym_name attr-dict-with-keyword $body";
+}
+
+def Flow_TrainOp : Flow_Op<"train"> {
+  let summary = "Training settings of a flow";
+  let arguments = (ins FlatSymbolRefAttr:$flow, I64Attr:$steps, I64Attr:$batch,
+                       StrAttr:$optimizer, F64Attr:$lr, F64Attr:$ema,
+                       I64Attr:$seed);
+  let assemblyFormat = "$flow attr-dict";
+}
+
+def Flow_SampleOp : Flow_Op<"sample"> {
+  let summary = "Sampling settings of a flow";
+  let arguments = (ins FlatSymbolRefAttr:$flow, FlatSymbolRefAttr:$solver,
+                       I64Attr:$steps, I64Attr:$n, I64Attr:$seed);
+  let assemblyFormat = "$flow `with` $solver attr-dict";
+}
+
+//===----------------------------------------------------------------------===//
+// Per-sample operations (flow bodies and kernels)
+//===----------------------------------------------------------------------===//
+
+def Flow_DrawDataOp : Flow_Op<"draw_data"> {
+  let summary = "One sample of a data set";
+  let arguments = (ins FlatSymbolRefAttr:$data);
+  let results = (outs Flow_SampleType:$result);
+  let assemblyFormat = "$data attr-dict `:` type($result)";
+}
+
+def Flow_NormalOp : Flow_Op<"normal", [Pure]> {
+  let summary = "Standard normal draw from the counter-based generator";
+  let description = [{
+    Deterministic in (seed, step, sample, feature, stream): lowering expands it
+    to Philox 4x32-10 and a Box-Muller transform, so CPU and GPU draw the same
+    numbers and no noise tensor is materialised.
+  }];
+  let arguments = (ins I64Attr:$stream);
+  let results = (outs Flow_SampleType:$result);
+  let assemblyFormat = "`stream` $stream attr-dict `:` type($result)";
+}
+
+def Flow_UniformOp : Flow_Op<"uniform", [Pure]> {
+  let summary = "Uniform draw on [0, 1) from the counter-based generator";
+  let arguments = (ins I64Attr:$stream);
+  let results = (outs Flow_SampleType:$result);
+  let assemblyFormat = "`stream` $stream attr-dict `:` type($result)";
+}
+
+def Flow_BroadcastOp : Flow_Op<"broadcast", [Pure]> {
+  let summary = "A per-sample scalar repeated over features";
+  let arguments = (ins F32:$input);
+  let results = (outs RankedTensorOf<[F32]>:$result);
+  let assemblyFormat = "$input attr-dict `:` type($result)";
+}
+
+def Flow_MeanOp : Flow_Op<"mean", [Pure]> {
+  let summary = "Mean of a per-sample vector over its features";
+  let arguments = (ins RankedTensorOf<[F32]>:$input);
+  let results = (outs F32:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input)";
+}
+
+def Flow_ApplyNetOp : Flow_Op<"apply_net"> {
+  let summary = "Apply a network to (x, t) for this sample";
+  let arguments = (ins FlatSymbolRefAttr:$network, RankedTensorOf<[F32]>:$x,
+                       F32:$t);
+  let results = (outs RankedTensorOf<[F32]>:$result);
+  let assemblyFormat = "$network `(` $x `,` $t `)` attr-dict `:` type($x) `->` type($result)";
+}
+
+def Flow_DdtOp : Flow_Op<"ddt", [Pure, AllTypesMatch<["value", "result"]>]> {
+  let summary = "Derivative of a path value along time";
+  let description = [{
+    `flow.ddt %y wrt %t` is dy/dt with every draw other than t held fixed.
+    The flow-differentiate-time pass replaces it by the symbolic derivative.
+  }];
+  let arguments = (ins Flow_SampleType:$value, F32:$time);
+  let results = (outs Flow_SampleType:$result);
+  let assemblyFormat = "$value `wrt` $time attr-dict `:` type($value)";
+}
+
+def Flow_TimeOp : Flow_Op<"time"> {
+  let summary = "Marks the flow's time variable";
+  let arguments = (ins F32:$value);
+  let assemblyFormat = "$value attr-dict";
+}
+
+def Flow_SourceOp : Flow_Op<"source"> {
+  let summary = "Marks the flow's source sample (where sampling starts)";
+  let arguments = (ins RankedTensorOf<[F32]>:$value);
+  let assemblyFormat = "$value attr-dict `:` type($value)";
+}
+
+def Flow_LossOp : Flow_Op<"loss"> {
+  let summary = "Marks the per-sample training loss";
+  let arguments = (ins F32:$value);
+  let assemblyFormat = "$value attr-dict";
+}
+
+//===----------------------------------------------------------------------===//
+// Host schedule (inside func.func marked `flow.host`)
+//===----------------------------------------------------------------------===//
+
+def Flow_BatchDataOp : Flow_Op<"batch_data"> {
+  let summary = "A fresh batch of the flow's data set";
+  let arguments = (ins FlatSymbolRefAttr:$data, I64:$rows);
+  let results = (outs Flow_BatchType:$result);
+  let assemblyFormat = "$data `(` $rows `)` attr-dict `:` type($result)";
+}
+
+def Flow_LaunchOp : Flow_Op<"launch"> {
+  let summary = "Run an outlined kernel over the rows of its batched operands";
+  let description = [{
+    Batched operands (tensor<? x ...>) map to the kernel's per-sample
+    arguments, f32 operands to its uniform arguments. `step` feeds the
+    random-number counter of kernels that draw.
+  }];
+  let arguments = (ins FlatSymbolRefAttr:$kernel, I64:$rows, I64:$step,
+                       Variadic<AnyTypeOf<[Flow_BatchType, F32]>>:$args);
+  let results = (outs Variadic<Flow_BatchType>:$results);
+  let assemblyFormat = [{
+    $kernel `(` $args `)` `rows` $rows `step` $step attr-dict `:`
+    functional-type($args, $results)
+  }];
+}
+
+def Flow_NetOp : Flow_Op<"net"> {
+  let summary = "Evaluate a network on a batch (LibTorch, in the runtime)";
+  let arguments = (ins FlatSymbolRefAttr:$network, Flow_BatchType:$x,
+                       Flow_BatchType:$t);
+  let results = (outs Flow_BatchType:$result);
+  let assemblyFormat = "$network `(` $x `,` $t `)` attr-dict `:` type($x) `,` type($t) `->` type($result)";
+}
+
+def Flow_FillOp : Flow_Op<"fill"> {
+  let summary = "A [rows, 1] batch holding one time value";
+  let arguments = (ins F64:$value, I64:$rows);
+  let results = (outs Flow_BatchType:$result);
+  let assemblyFormat = "$value `rows` $rows attr-dict `:` type($result)";
+}
+
+def Flow_MeanLossOp : Flow_Op<"mean_loss"> {
+  let summary = "Batch mean of a per-sample loss kernel, differentiable in operand 0";
+  let description = [{
+    The runtime wraps `forward` (per-sample loss) and `backward` (the
+    gradient for operand 0 generated by flow-differentiate-loss) as one
+    LibTorch autograd function.
+  }];
+  let arguments = (ins FlatSymbolRefAttr:$forward, FlatSymbolRefAttr:$backward,
+                       Variadic<Flow_BatchType>:$inputs);
+  let results = (outs 0DTensorOf<[F32]>:$loss);
+  let assemblyFormat = "$forward `,` $backward `(` $inputs `)` attr-dict `:` type($inputs) `->` type($loss)";
+}
+
+#endif // FLOW_OPS_TD

@@ -1,0 +1,94 @@
+//===- Passes.td - flowc passes ----------------------------*- tablegen -*-===//
+//
+// Every pass of the pipeline, in pipeline order. Each description states the
+// rewrite it performs.
+//
+//===----------------------------------------------------------------------===//
+#ifndef FLOWC_PASSES_TD
+#define FLOWC_PASSES_TD
+
+include "mlir/Pass/PassBase.td"
+
+def DifferentiateTime : Pass<"flow-differentiate-time", "mlir::ModuleOp"> {
+  let summary = "Replace ddt by the symbolic time derivative";
+  let description = [{
+    `flow.ddt %y wrt %t  =>  dy/dt`, by forward-mode differentiation over the
+    def chain of %y with seed dt/dt = 1 and every other leaf (draws, data,
+    constants) of derivative 0:
+      d(a+b) = da+db, d(a*b) = da*b + a*db, d(a/b) = (da*b - a*db)/b^2,
+      d(exp a) = exp(a) da, d(log a) = da/a, d(sin a) = cos(a) da, ...
+    Derivative chains that are identically zero are folded away, so
+    `ddt((1-t)*x0 + t*x1)` becomes `x1 - x0`. A network application on the
+    path to t is an error: its derivative in t is not symbolic.
+  }];
+  let dependentDialects = ["mlir::arith::ArithDialect", "mlir::math::MathDialect"];
+}
+
+def OutlineKernels : Pass<"flow-outline-kernels", "mlir::ModuleOp"> {
+  let summary = "Partition each flow at its network calls into fused kernels and a host schedule";
+  let description = [{
+    For `flow.flow @F` with a `flow.train`:
+      1. `F_path`: everything the network calls and the loss need that does
+         not depend on a network output (draw x0 and t, the path, its ddt),
+         one kernel: (data sample) -> (network inputs, loss inputs).
+      2. `F_loss`: everything from the network outputs to `flow.loss`:
+         (network outputs, loss inputs) -> per-sample loss.
+      3. `F_source`: the def chain of `flow.source`: () -> x0.
+    and host functions `F_train_loss(step, rows)` (batch_data, launch path,
+    net, mean_loss) and `F_sample_source(rows)`. Kernels are `func.func`
+    marked `flow.kernel`; host functions are marked `flow.host`.
+  }];
+  let dependentDialects = ["mlir::func::FuncDialect", "mlir::arith::ArithDialect"];
+}
+
+def DifferentiateLoss : Pass<"flow-differentiate-loss", "mlir::ModuleOp"> {
+  let summary = "Generate the backward kernel of every loss kernel (reverse mode)";
+  let description = [{
+    For kernel `K(a, b...) -> l` marked `flow.loss_kernel`, emit
+    `K_grad(a, b..., g) -> dl/da * g` by reverse-mode accumulation over the
+    kernel's elementwise ops in reverse order: adjoints of + - * / neg exp log
+    sin cos sqrt tanh, of broadcast (sum) and of mean (broadcast / D).
+  }];
+  let dependentDialects = ["mlir::func::FuncDialect", "mlir::arith::ArithDialect"];
+}
+
+def ExpandSolver : Pass<"flow-expand-solver", "mlir::ModuleOp"> {
+  let summary = "Turn a sample block's tableau into stage kernels and a host solver step";
+  let description = [{
+    For `flow.sample @F with @S` and s stages: kernel `F_stage_i` computes
+    x + h * sum_{j<i} a[i][j] k_j (i = 1..s-1, zero coefficients dropped) and
+    `F_update` computes x + h * sum_i b[i] k_i; host function
+    `F_solver_step(x, t, h, rows)` evaluates k_i = net(x_i, t + c_i h) between
+    them.
+  }];
+  let dependentDialects = ["mlir::func::FuncDialect", "mlir::arith::ArithDialect"];
+}
+
+def LowerKernelsToLoops : Pass<"flow-lower-kernels-to-loops", "mlir::ModuleOp"> {
+  let summary = "Lower per-sample kernels to loops over rows and features (CPU)";
+  let description = [{
+    `func @K(tensor<Dxf32>, f32) -> tensor<Dxf32>` (per sample) becomes
+    `func @K(n, seed, step, memref<?xDxf32>, memref<?x1xf32>, out memrefs)`
+    with an scf.for over rows; per-sample scalars are computed once per row,
+    vector values inside fused feature loops (reductions become loops with an
+    accumulator); draws expand to Philox 4x32-10 + Box-Muller. Host functions
+    and declarations are removed: this module holds kernels only.
+  }];
+  let dependentDialects = ["mlir::scf::SCFDialect", "mlir::memref::MemRefDialect",
+                           "mlir::arith::ArithDialect", "mlir::math::MathDialect",
+                           "mlir::func::FuncDialect"];
+}
+
+def LowerKernelsToGPU : Pass<"flow-lower-kernels-to-gpu", "mlir::ModuleOp"> {
+  let summary = "Lower per-sample kernels to GPU kernels, one thread per row";
+  let description = [{
+    Same body as flow-lower-kernels-to-loops, inside a `gpu.func` of a
+    `gpu.module @flow_kernels` where row = block_id.x * block_dim.x +
+    thread_id.x guarded by row < n.
+  }];
+  let dependentDialects = ["mlir::gpu::GPUDialect", "mlir::scf::SCFDialect",
+                           "mlir::memref::MemRefDialect", "mlir::arith::ArithDialect",
+                           "mlir::math::MathDialect"];
+}
+
+#endif // FLOWC_PASSES_TD

@@ -1,0 +1,400 @@
+//===- MLIRGen.cpp - AST to flow dialect ----------------------------------===//
+//
+// Walks a checked AST and emits the flow dialect: one op per data set,
+// network, solver, train and sample block, and for each flow a per-sample body
+// in `flow`/`arith`/`math`. Paths are inlined by evaluating their bodies with
+// the parameters bound to the argument values; broadcasting follows the value
+// types (a scalar meets a vector through `flow.broadcast`).
+//
+//===----------------------------------------------------------------------===//
+#include "flowc/MLIRGen/MLIRGen.h"
+
+#include "flowc/Dialect/Flow/FlowDialect.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/IR/Verifier.h"
+#include "llvm/ADT/ScopedHashTable.h"
+#include "llvm/ADT/StringMap.h"
+
+#include <cmath>
+
+using namespace mlir;
+using namespace flowc;
+namespace fl = flowc::flow;
+
+namespace {
+
+/// Default settings of train and sample blocks (documented in docs/language.md).
+struct TrainDefaults {
+  int64_t steps = 2000, batch = 256, seed = 0;
+  double lr = 1e-3, ema = 0.0;
+};
+struct SampleDefaults {
+  int64_t steps = 32, n = 10000, seed = 0;
+};
+
+class MLIRGenImpl {
+public:
+  explicit MLIRGenImpl(MLIRContext &ctx) : builder(&ctx) {}
+
+  OwningOpRef<ModuleOp> gen(const ast::Module &m) {
+    module = ModuleOp::create(builder.getUnknownLoc());
+    builder.setInsertionPointToEnd(module->getBody());
+    for (auto &d : m.decls) {
+      if (auto *data = dynamic_cast<const ast::DataDecl *>(d.get()))
+        genData(*data);
+      else if (auto *solver = dynamic_cast<const ast::SolverDecl *>(d.get()))
+        genSolver(*solver);
+      else if (auto *flowDecl = dynamic_cast<const ast::FlowDecl *>(d.get()))
+        if (failed(genFlow(*flowDecl)))
+          return nullptr;
+    }
+    // Networks after flows: their input width comes from how flows use them.
+    for (auto &d : m.decls)
+      if (auto *model = dynamic_cast<const ast::ModelDecl *>(d.get()))
+        genNetwork(*model);
+    for (auto &d : m.decls)
+      if (auto *run = dynamic_cast<const ast::RunDecl *>(d.get()))
+        if (failed(genRun(*run)))
+          return nullptr;
+    if (failed(verify(*module)))
+      return nullptr;
+    return std::move(module);
+  }
+
+private:
+  OpBuilder builder;
+  OwningOpRef<ModuleOp> module;
+  llvm::StringMap<int64_t> networkInDim;
+  /// Values visible by name while generating a flow or an inlined path.
+  using Env = llvm::StringMap<Value>;
+  int64_t nextStream = 0;
+
+  Location loc(const ast::Location &l) {
+    return FileLineColLoc::get(builder.getStringAttr(l.file), l.line, l.col);
+  }
+
+  //===--------------------------------------------------------------------===//
+  // Declarations
+  //===--------------------------------------------------------------------===//
+
+  void genData(const ast::DataDecl &d) {
+    SmallVector<NamedAttribute> params;
+    for (auto &[name, value] : d.params)
+      params.push_back(builder.getNamedAttr(name, builder.getF64FloatAttr(value)));
+    fl::DataOp::create(builder, loc(d.loc), d.name, d.source->callee, d.dim,
+                       builder.getDictionaryAttr(params));
+  }
+
+  void genSolver(const ast::SolverDecl &s) {
+    SmallVector<Attribute> rows;
+    for (auto &row : s.a)
+      rows.push_back(builder.getDenseF64ArrayAttr(row));
+    fl::SolverOp::create(builder, loc(s.loc), s.name,
+                         builder.getDenseF64ArrayAttr(s.c),
+                         builder.getArrayAttr(rows),
+                         builder.getDenseF64ArrayAttr(s.b));
+  }
+
+  void genNetwork(const ast::ModelDecl &m) {
+    if (!m.network)
+      return;
+    auto it = networkInDim.find(m.name);
+    int64_t inDim = it == networkInDim.end() ? 0 : it->second;
+    fl::NetworkOp::create(builder, loc(m.loc), m.name, m.network->callee, inDim,
+                          m.width, m.depth, m.activation, m.timeFeatures);
+  }
+
+  //===--------------------------------------------------------------------===//
+  // Flow bodies
+  //===--------------------------------------------------------------------===//
+
+  Value constant(Location l, double v) {
+    return arith::ConstantOp::create(builder, l, builder.getF32FloatAttr(float(v)));
+  }
+
+  /// Broadcasts a scalar to `like`'s type if `like` is a vector.
+  Value broadcastTo(Location l, Value v, Type like) {
+    if (v.getType() == like || !isa<RankedTensorType>(like))
+      return v;
+    return fl::BroadcastOp::create(builder, l, like, v);
+  }
+
+  /// Brings two operands to one type (scalar meets vector).
+  std::pair<Value, Value> unify(Location l, Value a, Value b) {
+    if (isa<RankedTensorType>(a.getType()))
+      return {a, broadcastTo(l, b, a.getType())};
+    return {broadcastTo(l, a, b.getType()), b};
+  }
+
+  Value genBinary(Location l, char op, Value a, Value b) {
+    if (op == '^') {
+      // Small integer powers become products: exact, and differentiable
+      // without pow's log.
+      if (auto c = b.getDefiningOp<arith::ConstantOp>()) {
+        double p = cast<FloatAttr>(c.getValue()).getValueAsDouble();
+        if (p == std::round(p) && p >= 1 && p <= 4) {
+          Value r = a;
+          for (int i = 1; i < int(p); ++i)
+            r = arith::MulFOp::create(builder, l, r, a);
+          return r;
+        }
+      }
+      auto [x, y] = unify(l, a, b);
+      return math::PowFOp::create(builder, l, x, y);
+    }
+    auto [x, y] = unify(l, a, b);
+    switch (op) {
+    case '+': return arith::AddFOp::create(builder, l, x, y);
+    case '-': return arith::SubFOp::create(builder, l, x, y);
+    case '*': return arith::MulFOp::create(builder, l, x, y);
+    default: return arith::DivFOp::create(builder, l, x, y);
+    }
+  }
+
+  Value genMath(Location l, llvm::StringRef fn, Value x) {
+    if (fn == "exp") return math::ExpOp::create(builder, l, x);
+    if (fn == "log") return math::LogOp::create(builder, l, x);
+    if (fn == "sin") return math::SinOp::create(builder, l, x);
+    if (fn == "cos") return math::CosOp::create(builder, l, x);
+    if (fn == "tan") return math::TanOp::create(builder, l, x);
+    if (fn == "sqrt") return math::SqrtOp::create(builder, l, x);
+    if (fn == "tanh") return math::TanhOp::create(builder, l, x);
+    if (fn == "abs") return math::AbsFOp::create(builder, l, x);
+    if (fn == "sigmoid") { // 1 / (1 + exp(-x))
+      Value one = broadcastTo(l, constant(l, 1.0), x.getType());
+      Value e = math::ExpOp::create(builder, l, arith::NegFOp::create(builder, l, x));
+      return arith::DivFOp::create(builder, l, one,
+                                   arith::AddFOp::create(builder, l, one, e));
+    }
+    return nullptr;
+  }
+
+  Value genExpr(const ast::Expr *e, Env &env) {
+    Location l = loc(e->loc);
+    switch (e->kind) {
+    case ast::Expr::Kind::Number:
+      return constant(l, static_cast<const ast::NumberExpr *>(e)->value);
+    case ast::Expr::Kind::Name: {
+      auto *n = static_cast<const ast::NameExpr *>(e);
+      if (n->binding.kind == ast::Binding::Kind::Constant)
+        return constant(l, n->binding.constant);
+      auto it = env.find(n->name);
+      if (it != env.end())
+        return it->second;
+      emitError(l) << "'" << n->name << "' has no value here";
+      return nullptr;
+    }
+    case ast::Expr::Kind::Unary: {
+      Value v = genExpr(static_cast<const ast::UnaryExpr *>(e)->operand.get(), env);
+      return v ? arith::NegFOp::create(builder, l, v) : nullptr;
+    }
+    case ast::Expr::Kind::Binary: {
+      auto *b = static_cast<const ast::BinaryExpr *>(e);
+      Value x = genExpr(b->lhs.get(), env), y = genExpr(b->rhs.get(), env);
+      return x && y ? genBinary(l, b->op, x, y) : nullptr;
+    }
+    case ast::Expr::Kind::Call:
+      return genCall(*static_cast<const ast::CallExpr *>(e), env);
+    case ast::Expr::Kind::List:
+      break;
+    }
+    emitError(l) << "expression cannot be evaluated per sample";
+    return nullptr;
+  }
+
+  Value genCall(const ast::CallExpr &call, Env &env) {
+    Location l = loc(call.loc);
+    const ast::Binding &b = call.binding;
+    if (b.kind == ast::Binding::Kind::Decl && b.decl) {
+      if (auto *path = dynamic_cast<const ast::PathDecl *>(b.decl)) {
+        Env inner;
+        for (auto [i, p] : llvm::enumerate(path->params)) {
+          const ast::Expr *arg = i < call.orderedArgs.size() ? call.orderedArgs[i] : nullptr;
+          Value v = arg ? genExpr(arg, env) : nullptr;
+          if (!v)
+            return nullptr;
+          inner[p.name] = v;
+        }
+        return genExpr(path->body.get(), inner);
+      }
+      if (auto *model = dynamic_cast<const ast::ModelDecl *>(b.decl)) {
+        if (call.args.size() != 2)
+          return nullptr;
+        Value x = genExpr(call.args[0].value.get(), env);
+        Value t = genExpr(call.args[1].value.get(), env);
+        if (!x || !t)
+          return nullptr;
+        networkInDim[model->name] = cast<RankedTensorType>(x.getType()).getDimSize(0);
+        return fl::ApplyNetOp::create(builder, l, x.getType(),
+                                      SymbolRefAttr::get(builder.getContext(), model->name),
+                                      x, t);
+      }
+    }
+    if (call.callee == "ddt" && call.args.size() == 1) {
+      Value v = genExpr(call.args[0].value.get(), env);
+      auto t = env.find("t");
+      if (!v || t == env.end())
+        return nullptr;
+      return fl::DdtOp::create(builder, l, v.getType(), v, t->second);
+    }
+    if (call.args.size() == 1)
+      if (Value x = genExpr(call.args[0].value.get(), env))
+        if (Value r = genMath(l, call.callee, x))
+          return r;
+    emitError(l) << "cannot generate a call to '" << call.callee << "'";
+    return nullptr;
+  }
+
+  Type sampleType(const ast::Shape &s) {
+    if (s.isVector())
+      return RankedTensorType::get({s.dim}, builder.getF32Type());
+    return builder.getF32Type();
+  }
+
+  /// `x ~ D`: data sample, or a reparameterised standard draw.
+  Value genDraw(const ast::FlowStmt &s, Env &env) {
+    Location l = loc(s.loc);
+    const ast::Expr *rhs = s.value.get();
+    Type type = sampleType(s.shapes.empty() ? ast::Shape::scalar() : s.shapes[0]);
+    if (auto *n = dynamic_cast<const ast::NameExpr *>(rhs)) {
+      if (auto *data = dynamic_cast<const ast::DataDecl *>(n->binding.decl))
+        return fl::DrawDataOp::create(
+            builder, l, RankedTensorType::get({data->dim}, builder.getF32Type()),
+            SymbolRefAttr::get(builder.getContext(), data->name));
+    }
+    auto *call = dynamic_cast<const ast::CallExpr *>(rhs);
+    if (!call)
+      return nullptr;
+    // Sema orders the arguments: (mean, std, like) and (low, high, like).
+    // Absent ones are left out rather than multiplied by 1 or added as 0.
+    auto param = [&](unsigned i) -> const ast::Expr * {
+      return i < call->orderedArgs.size() ? call->orderedArgs[i] : nullptr;
+    };
+    auto affine = [&](Value z, const ast::Expr *shift, const ast::Expr *scale,
+                      bool scaleIsWidth) -> Value {
+      if (scale) {
+        Value s = genExpr(scale, env);
+        if (!s)
+          return nullptr;
+        if (scaleIsWidth) { // uniform: high - low
+          Value lo = shift ? genExpr(shift, env) : constant(l, 0.0);
+          s = genBinary(l, '-', s, lo);
+        }
+        z = genBinary(l, '*', s, z);
+      } else if (scaleIsWidth && shift) { // uniform(low): width 1 - low
+        Value lo = genExpr(shift, env);
+        z = genBinary(l, '*', genBinary(l, '-', constant(l, 1.0), lo), z);
+      }
+      if (shift) {
+        Value m = genExpr(shift, env);
+        if (!m)
+          return nullptr;
+        z = genBinary(l, '+', m, z);
+      }
+      return z;
+    };
+    if (call->callee == "normal") // mean + std * z
+      return affine(fl::NormalOp::create(builder, l, type, nextStream++), param(0),
+                    param(1), false);
+    if (call->callee == "uniform") // low + (high - low) * u
+      return affine(fl::UniformOp::create(builder, l, type, nextStream++), param(0),
+                    param(1), true);
+    emitError(l) << "cannot draw from '" << call->callee << "'";
+    return nullptr;
+  }
+
+  /// `loss mse(a, b)` = mean over features of (a - b)^2.
+  Value genLoss(const ast::FlowStmt &s, Env &env) {
+    Location l = loc(s.loc);
+    auto *call = dynamic_cast<const ast::CallExpr *>(s.value.get());
+    if (!call || call->callee != "mse" || call->args.size() != 2) {
+      emitError(l) << "unsupported loss";
+      return nullptr;
+    }
+    Value a = genExpr(call->args[0].value.get(), env);
+    Value b = genExpr(call->args[1].value.get(), env);
+    if (!a || !b)
+      return nullptr;
+    Value d = genBinary(l, '-', a, b);
+    Value sq = arith::MulFOp::create(builder, l, d, d);
+    if (isa<RankedTensorType>(sq.getType()))
+      return fl::MeanOp::create(builder, l, builder.getF32Type(), sq);
+    return sq;
+  }
+
+  LogicalResult genFlow(const ast::FlowDecl &f) {
+    auto flowOp = fl::FlowOp::create(builder, loc(f.loc), f.name);
+    Block *body = new Block();
+    flowOp.getBody().push_back(body);
+    OpBuilder::InsertionGuard guard(builder);
+    builder.setInsertionPointToStart(body);
+    Env env;
+    nextStream = 0;
+    for (auto &s : f.body) {
+      Location l = loc(s->loc);
+      switch (s->kind) {
+      case ast::FlowStmt::Kind::Draw: {
+        Value v = genDraw(*s, env);
+        if (!v)
+          return failure();
+        env[s->names[0]] = v;
+        if (s.get() == f.timeStmt)
+          fl::TimeOp::create(builder, l, v);
+        if (s.get() == f.sourceStmt)
+          fl::SourceOp::create(builder, l, v);
+        break;
+      }
+      case ast::FlowStmt::Kind::Let: {
+        Value v = genExpr(s->value.get(), env);
+        if (!v)
+          return failure();
+        env[s->names[0]] = v;
+        break;
+      }
+      case ast::FlowStmt::Kind::Loss: {
+        Value v = genLoss(*s, env);
+        if (!v)
+          return failure();
+        fl::LossOp::create(builder, l, v);
+        break;
+      }
+      }
+    }
+    return success();
+  }
+
+  //===--------------------------------------------------------------------===//
+  // train and sample blocks
+  //===--------------------------------------------------------------------===//
+
+  LogicalResult genRun(const ast::RunDecl &r) {
+    Location l = loc(r.loc);
+    if (r.kind == ast::Decl::Kind::Train) {
+      TrainDefaults d;
+      fl::TrainOp::create(builder, l, r.name, int64_t(r.number("steps", d.steps)),
+                          int64_t(r.number("batch", d.batch)), "adam",
+                          llvm::APFloat(r.number("lr", d.lr)),
+                          llvm::APFloat(r.number("ema", d.ema)),
+                          int64_t(r.number("seed", d.seed)));
+      return success();
+    }
+    SampleDefaults d;
+    std::string solver = r.solver ? r.solver->name : "euler";
+    if (!SymbolTable::lookupSymbolIn(*module, solver))
+      return emitError(l) << "no solver given and 'euler' is not defined "
+                             "(import std.solvers)";
+    fl::SampleOp::create(builder, l, r.name, solver, int64_t(r.number("steps", d.steps)),
+                         int64_t(r.number("n", d.n)), int64_t(r.number("seed", d.seed)));
+    return success();
+  }
+};
+
+} // namespace
+
+OwningOpRef<ModuleOp> flowc::mlirGen(MLIRContext &context, const ast::Module &module) {
+  return MLIRGenImpl(context).gen(module);
+}

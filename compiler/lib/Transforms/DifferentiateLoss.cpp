@@ -1,0 +1,133 @@
+//===- DifferentiateLoss.cpp - Reverse mode for loss kernels --------------===//
+//
+// For each kernel marked `flow.loss_kernel`, K(a, b...) -> l, emits
+// K_grad(a, b..., g) -> g * dl/da: the primal ops are cloned (recomputed in
+// the same fused kernel, cheaper than storing them), then adjoints are
+// accumulated over the ops in reverse order. A null adjoint is an exact zero.
+//
+//===----------------------------------------------------------------------===//
+#include "ExprBuilder.h"
+#include "flowc/Transforms/Passes.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+
+namespace flowc {
+#define GEN_PASS_DEF_DIFFERENTIATELOSS
+#include "flowc/Transforms/Passes.h.inc"
+} // namespace flowc
+
+using namespace mlir;
+using namespace flowc;
+namespace fl = flowc::flow;
+
+namespace {
+
+/// Adds the contributions of `op`'s result adjoint to its operands' adjoints.
+LogicalResult propagate(Operation *op, ExprBuilder &eb,
+                        llvm::DenseMap<Value, Value> &adj) {
+  if (op->getNumResults() != 1)
+    return success();
+  Value r = op->getResult(0);
+  Value ar = adj.lookup(r);
+  if (!ar || isa<arith::ConstantOp, fl::NormalOp, fl::UniformOp>(op))
+    return success();
+  auto acc = [&](Value x, Value contribution) {
+    adj[x] = eb.add(adj.lookup(x), contribution);
+  };
+  auto x = [&](unsigned i) { return op->getOperand(i); };
+  if (isa<arith::AddFOp>(op)) {
+    acc(x(0), ar);
+    acc(x(1), ar);
+  } else if (isa<arith::SubFOp>(op)) {
+    acc(x(0), ar);
+    acc(x(1), eb.neg(ar));
+  } else if (isa<arith::NegFOp>(op)) {
+    acc(x(0), eb.neg(ar));
+  } else if (isa<arith::MulFOp>(op)) {
+    acc(x(0), eb.mul(ar, x(1)));
+    acc(x(1), eb.mul(ar, x(0)));
+  } else if (isa<arith::DivFOp>(op)) { // r = a / b: da = ar / b, db = -ar r / b
+    acc(x(0), eb.div(ar, x(1)));
+    acc(x(1), eb.neg(eb.div(eb.mul(ar, r), x(1))));
+  } else if (isa<math::ExpOp>(op)) {
+    acc(x(0), eb.mul(ar, r));
+  } else if (isa<math::LogOp>(op)) {
+    acc(x(0), eb.div(ar, x(0)));
+  } else if (isa<math::SinOp>(op)) {
+    acc(x(0), eb.mul(ar, eb.cos(x(0))));
+  } else if (isa<math::CosOp>(op)) {
+    acc(x(0), eb.neg(eb.mul(ar, eb.sin(x(0)))));
+  } else if (isa<math::SqrtOp>(op)) {
+    acc(x(0), eb.div(ar, eb.mul(eb.constantLike(2.0, r.getType()), r)));
+  } else if (isa<math::TanhOp>(op)) {
+    acc(x(0), eb.mul(ar, eb.sub(eb.constantLike(1.0, r.getType()), eb.mul(r, r))));
+  } else if (isa<math::AbsFOp>(op)) {
+    acc(x(0), eb.mul(ar, eb.sign(x(0))));
+  } else if (auto bc = dyn_cast<fl::BroadcastOp>(op)) { // sum over features
+    int64_t d = bc.getType().getDimSize(0);
+    acc(x(0), eb.mul(eb.mean(ar), eb.constantLike(double(d), x(0).getType())));
+  } else if (auto mean = dyn_cast<fl::MeanOp>(op)) { // broadcast / D
+    auto type = mean.getInput().getType();
+    acc(x(0), eb.broadcast(eb.div(ar, eb.constantLike(double(type.getDimSize(0)),
+                                                      ar.getType())),
+                           type));
+  } else {
+    return op->emitError("no reverse-mode rule for '") << op->getName() << "'";
+  }
+  return success();
+}
+
+struct DifferentiateLossPass
+    : flowc::impl::DifferentiateLossBase<DifferentiateLossPass> {
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    SmallVector<func::FuncOp> kernels;
+    for (auto fn : module.getOps<func::FuncOp>())
+      if (fn->hasAttr(fl::kLossKernelAttr))
+        kernels.push_back(fn);
+    for (func::FuncOp k : kernels)
+      if (failed(differentiate(module, k)))
+        return signalPassFailure();
+  }
+
+  LogicalResult differentiate(ModuleOp module, func::FuncOp kernel) {
+    Location loc = kernel.getLoc();
+    OpBuilder b(module.getBodyRegion());
+    b.setInsertionPointAfter(kernel);
+    SmallVector<Type> argTypes(kernel.getArgumentTypes());
+    argTypes.push_back(b.getF32Type()); // g: the upstream gradient per sample
+    Type gradType = kernel.getArgumentTypes()[0];
+    auto grad = func::FuncOp::create(b, loc, (kernel.getSymName() + "_grad").str(),
+                                     b.getFunctionType(argTypes, gradType));
+    grad->setAttr(fl::kKernelAttr, b.getUnitAttr());
+    Block *entry = grad.addEntryBlock();
+    b.setInsertionPointToStart(entry);
+
+    // Primal: clone the kernel body.
+    IRMapping map;
+    map.map(kernel.getArguments(), entry->getArguments().drop_back());
+    SmallVector<Operation *> primal;
+    Value loss;
+    for (Operation &op : kernel.front()) {
+      if (auto ret = dyn_cast<func::ReturnOp>(op)) {
+        loss = map.lookup(ret.getOperand(0));
+        continue;
+      }
+      primal.push_back(b.clone(op, map));
+    }
+    // Adjoint: reverse sweep from dl = g.
+    ExprBuilder eb(b, loc);
+    llvm::DenseMap<Value, Value> adj;
+    adj[loss] = entry->getArguments().back();
+    for (Operation *op : llvm::reverse(primal))
+      if (failed(propagate(op, eb, adj)))
+        return failure();
+    Value da = adj.lookup(entry->getArgument(0));
+    if (!da)
+      da = eb.constantLike(0.0, gradType);
+    func::ReturnOp::create(b, loc, da);
+    return success();
+  }
+};
+
+} // namespace

@@ -1,0 +1,137 @@
+//===- DifferentiateTime.cpp - Symbolic d/dt of path expressions ----------===//
+//
+// Replaces every `flow.ddt %y wrt %t` by the forward-mode derivative of %y's
+// def chain with respect to %t (see Passes.td for the rules). Derivatives that
+// are identically zero are represented by a null Value while building, so
+// constant factors and unrelated draws vanish instead of producing `0 * x`.
+//
+//===----------------------------------------------------------------------===//
+#include "flowc/Dialect/Flow/FlowDialect.h"
+#include "flowc/Transforms/Passes.h"
+#include "ExprBuilder.h"
+
+#include "mlir/IR/Matchers.h"
+
+namespace flowc {
+#define GEN_PASS_DEF_DIFFERENTIATETIME
+#include "flowc/Transforms/Passes.h.inc"
+} // namespace flowc
+
+using namespace mlir;
+using namespace flowc;
+namespace fl = flowc::flow;
+
+namespace {
+
+/// Forward-mode tangents of values with respect to one time value.
+class TimeDerivative {
+public:
+  TimeDerivative(OpBuilder &b, Location loc, Value time)
+      : ab(b, loc), time(time) {}
+
+  /// d(v)/dt, or null when it is identically zero. Fails (after reporting) on
+  /// values whose derivative is not symbolic.
+  FailureOr<Value> get(Value v) {
+    if (v == time)
+      return ab.constantLike(1.0, v.getType());
+    auto it = cache.find(v);
+    if (it != cache.end())
+      return it->second;
+    FailureOr<Value> d = compute(v);
+    if (succeeded(d))
+      cache[v] = *d;
+    return d;
+  }
+
+private:
+  ExprBuilder ab;
+  Value time;
+  llvm::DenseMap<Value, Value> cache;
+
+  FailureOr<Value> compute(Value v) {
+    Operation *op = v.getDefiningOp();
+    if (!op || isa<arith::ConstantOp, fl::NormalOp, fl::UniformOp,
+                   fl::DrawDataOp>(op))
+      return Value();
+    if (auto net = dyn_cast<fl::ApplyNetOp>(op)) {
+      FailureOr<Value> dx = get(net.getX()), dt = get(net.getT());
+      if (failed(dx) || failed(dt))
+        return failure();
+      if (*dx || *dt) {
+        net.emitError("ddt through a network is not symbolic: the network's "
+                      "input depends on time");
+        return failure();
+      }
+      return Value();
+    }
+    SmallVector<Value> d;
+    for (Value operand : op->getOperands()) {
+      FailureOr<Value> dop = get(operand);
+      if (failed(dop))
+        return failure();
+      d.push_back(*dop);
+    }
+    auto in = [&](unsigned i) { return op->getOperand(i); };
+    Value r = op->getResult(0);
+    if (isa<arith::AddFOp>(op))
+      return ab.add(d[0], d[1]);
+    if (isa<arith::SubFOp>(op))
+      return ab.sub(d[0], d[1]);
+    if (isa<arith::NegFOp>(op))
+      return ab.neg(d[0]);
+    if (isa<arith::MulFOp>(op)) // da*b + a*db
+      return ab.add(ab.mul(d[0], in(1)), ab.mul(in(0), d[1]));
+    if (isa<arith::DivFOp>(op)) // da/b - a*db/b^2
+      return ab.sub(ab.div(d[0], in(1)),
+                    ab.div(ab.mul(in(0), d[1]), ab.mul(in(1), in(1))));
+    if (isa<fl::BroadcastOp>(op))
+      return d[0] ? ab.broadcast(d[0], r.getType()) : Value();
+    if (isa<fl::MeanOp>(op))
+      return d[0] ? ab.mean(d[0]) : Value();
+    if (!d[0] && (op->getNumOperands() == 1 || !d[1]))
+      return Value(); // a function of constants in t
+    if (isa<math::ExpOp>(op))
+      return ab.mul(r, d[0]);
+    if (isa<math::LogOp>(op))
+      return ab.div(d[0], in(0));
+    if (isa<math::SinOp>(op))
+      return ab.mul(ab.cos(in(0)), d[0]);
+    if (isa<math::CosOp>(op))
+      return ab.neg(ab.mul(ab.sin(in(0)), d[0]));
+    if (isa<math::TanOp>(op)) // (1 + tan^2) da
+      return ab.mul(ab.add(ab.constantLike(1.0, r.getType()), ab.mul(r, r)), d[0]);
+    if (isa<math::SqrtOp>(op)) // da / (2 sqrt a)
+      return ab.div(d[0], ab.mul(ab.constantLike(2.0, r.getType()), r));
+    if (isa<math::TanhOp>(op)) // (1 - tanh^2) da
+      return ab.mul(ab.sub(ab.constantLike(1.0, r.getType()), ab.mul(r, r)), d[0]);
+    if (isa<math::AbsFOp>(op))
+      return ab.mul(ab.sign(in(0)), d[0]);
+    if (isa<math::PowFOp>(op)) // a^b (db log a + b da / a)
+      return ab.mul(r, ab.add(ab.mul(d[1], ab.log(in(0))),
+                              ab.div(ab.mul(in(1), d[0]), in(0))));
+    op->emitError("ddt: no derivative rule for '") << op->getName() << "'";
+    return failure();
+  }
+};
+
+struct DifferentiateTimePass
+    : flowc::impl::DifferentiateTimeBase<DifferentiateTimePass> {
+  void runOnOperation() override {
+    SmallVector<fl::DdtOp> ddts;
+    getOperation().walk([&](fl::DdtOp op) { ddts.push_back(op); });
+    // Program order: an inner ddt is replaced before an outer one sees it.
+    for (fl::DdtOp ddt : ddts) {
+      OpBuilder b(ddt);
+      TimeDerivative derivative(b, ddt.getLoc(), ddt.getTime());
+      FailureOr<Value> d = derivative.get(ddt.getValue());
+      if (failed(d))
+        return signalPassFailure();
+      Value result = *d ? *d : ExprBuilder(b, ddt.getLoc())
+                                   .constantLike(0.0, ddt.getType());
+      ddt.replaceAllUsesWith(result);
+      ddt.erase();
+    }
+  }
+};
+
+} // namespace

@@ -1,0 +1,34 @@
+//===- KernelBody.h - One row of a per-sample kernel, as loops --*- C++ -*-===//
+//
+// Shared by the CPU and GPU lowerings: both iterate over rows (a loop or a
+// thread index) and emit the same per-row code, so a kernel computes the same
+// numbers on both.
+//
+//===----------------------------------------------------------------------===//
+#ifndef FLOWC_TRANSFORMS_KERNELBODY_H
+#define FLOWC_TRANSFORMS_KERNELBODY_H
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+
+namespace flowc {
+
+/// Argument types of a lowered kernel: (n: i64, seed: i64, step: i64, one per
+/// kernel argument: memref<?xDxf32> / memref<?x1xf32> for per-sample values or
+/// f32 for uniform scalars, then one memref per result).
+llvm::SmallVector<mlir::Type> loweredKernelArgTypes(mlir::func::FuncOp kernel);
+
+/// Emits, at `b`'s insertion point, the code computing row `row` (an index) of
+/// `kernel`. `loweredArgs` are the lowered function's arguments in the order
+/// of loweredKernelArgTypes.
+mlir::LogicalResult emitKernelRow(mlir::OpBuilder &b, mlir::func::FuncOp kernel,
+                                  mlir::Value row, mlir::ValueRange loweredArgs);
+
+/// Collects the kernels of `module` (func.func marked flow.kernel).
+llvm::SmallVector<mlir::func::FuncOp> collectKernels(mlir::ModuleOp module);
+
+/// Erases everything in `module` but the given ops.
+void eraseAllBut(mlir::ModuleOp module, llvm::ArrayRef<mlir::Operation *> keep);
+
+} // namespace flowc
+
+#endif

@@ -1,0 +1,43 @@
+# lit configuration for flowc. Features:
+#   ptxas  - ptxas is installed (PTX is checked without a GPU)
+#   cuda   - a CUDA device is present (GPU integration tests)
+#   runtime - libflowrt was built, so `flowc build` can link programs
+import os
+import shutil
+import subprocess
+
+import lit.formats
+
+config.name = "flowc"
+config.test_format = lit.formats.ShTest(execute_external=False)
+config.suffixes = [".flow", ".mlir", ".test"]
+config.excludes = ["CMakeLists.txt", "lit.cfg.py", "Inputs"]
+config.test_source_root = os.path.dirname(__file__)
+config.test_exec_root = os.path.join(config.flowc_obj_root, "tests", "lit")
+
+bin_dir = os.path.join(config.flowc_obj_root, "bin")
+tools = os.path.join(config.flowc_obj_root, "compiler", "tools")
+flowc = os.path.join(tools, "flowc", "flowc")
+flowc_opt = os.path.join(tools, "flowc-opt", "flowc-opt")
+config.substitutions.append(("%flowc-opt", flowc_opt))
+config.substitutions.append(("%flowc", flowc))
+config.substitutions.append(("%examples", os.path.join(config.flowc_src_root, "examples")))
+config.substitutions.append(("%python", shutil.which("python3") or "python3"))
+config.environment["PATH"] = os.pathsep.join(
+    [config.llvm_tools_dir, config.cuda_bin_dir, config.environment.get("PATH", os.environ["PATH"])])
+config.environment["CUDA_HOME"] = "/usr/local/cuda"
+for var in ["HOME", "TMPDIR"]:
+    if var in os.environ:
+        config.environment[var] = os.environ[var]
+
+if os.path.exists(os.path.join(config.cuda_bin_dir, "ptxas")):
+    config.available_features.add("ptxas")
+if shutil.which("nvidia-smi"):
+    try:
+        if subprocess.run(["nvidia-smi", "-L"], capture_output=True, timeout=20).returncode == 0:
+            config.available_features.add("cuda")
+    except Exception:
+        pass
+runtime_lib = os.path.join(config.flowc_obj_root, "runtime", "libflowrt.a")
+if os.path.exists(runtime_lib):
+    config.available_features.add("runtime")
