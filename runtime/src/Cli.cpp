@@ -20,6 +20,13 @@
 
 using namespace flowrt;
 
+// A change of these sizes without a new FLOWRT_ABI_VERSION would let old
+// programs pass the version check with a different layout.
+static_assert(sizeof(void *) != 8 || sizeof(flowrt_program) == 224,
+              "flowrt_program changed: bump FLOWRT_ABI_VERSION and this size");
+static_assert(sizeof(void *) != 8 || sizeof(flowrt_data_desc) == 40,
+              "flowrt_data_desc changed: bump FLOWRT_ABI_VERSION");
+
 namespace {
 
 /// A command line the user got wrong: reported with the usage, exit 2.
@@ -223,8 +230,6 @@ SampleOptions parseSample(const flowrt_program &program, ArgReader &reader,
       opts.metricsJson = reader.value(arg);
     else if (arg == "--threads")
       threads = static_cast<int>(reader.integer(arg, 1));
-    else if (arg == "--quiet")
-      opts.quiet = true;
     else
       throw UsageError("unknown option '" + arg + "' for sample");
   }

@@ -37,7 +37,6 @@ struct SampleOptions {
   std::string outDir;
   std::vector<std::string> outputs; ///< `-o` files, by extension.
   std::string metricsJson;          ///< Empty: no JSON file.
-  bool quiet = false;
 };
 
 /// Trains (or resumes training of) the program's network.

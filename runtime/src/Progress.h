@@ -22,13 +22,14 @@ public:
   ProgressBar(int64_t first, int64_t total, bool enabled,
               std::FILE *out = stderr);
 
-  /// Reports that `step` steps are done, with the latest loss.
+  /// Reports that `step` steps are done, with that step's loss. The bar
+  /// shows the mean loss of the steps since it was last drawn.
   void update(int64_t step, double loss);
   /// Draws the final state and ends the line.
-  void finish(int64_t step, double loss);
+  void finish(int64_t step);
 
 private:
-  void draw(int64_t step, double loss, bool final);
+  void draw(int64_t step, bool final);
 
   int64_t first, total;
   bool enabled, isTty;
@@ -36,6 +37,8 @@ private:
   std::chrono::steady_clock::time_point start, lastDraw;
   int64_t nextPercentLine = 1; ///< Next tenth to print when not a TTY.
   int64_t lastDrawnStep = -1;
+  double lossSum = 0, lastMean = 0;
+  int64_t lossCount = 0;
 };
 
 } // namespace flowrt

@@ -139,7 +139,7 @@ int flowrt::runTrain(const flowrt_program &program, const TrainOptions &opts) {
     double lossValue = loss.item<double>();
     if (!std::isfinite(lossValue)) {
       ctx.clearArena();
-      bar.finish(done, lastLoss);
+      bar.finish(done);
       std::fprintf(stderr,
                    "error: the loss is %s at step %lld (the run diverged); ",
                    std::isnan(lossValue) ? "NaN" : "infinite",
@@ -181,7 +181,7 @@ int flowrt::runTrain(const flowrt_program &program, const TrainOptions &opts) {
   }
   double seconds = secondsSince(runStart);
   save(done, elapsedBefore + seconds);
-  bar.finish(done, lastLoss);
+  bar.finish(done);
   if (!opts.quiet)
     std::printf("trained %s to step %lld in %.1f s (%.1f steps/s), loss "
                 "%.4f; checkpoint %s\n",
