@@ -44,8 +44,7 @@ std::string tensorString(const torch::Tensor &t) {
 } // namespace
 
 void flowrt::saveCheckpoint(const std::string &path, const Mlp &model,
-                            const Mlp *ema,
-                            torch::optim::Optimizer *optimizer,
+                            const Mlp *ema, torch::optim::Optimizer *optimizer,
                             const CheckpointInfo &info) {
   torch::serialize::OutputArchive archive;
   torch::serialize::OutputArchive modelArchive, emaArchive, optimArchive;

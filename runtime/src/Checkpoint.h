@@ -23,10 +23,10 @@ constexpr const char *CheckpointFile = "checkpoint.pt";
 
 /// What a checkpoint records beside the weights.
 struct CheckpointInfo {
-  int64_t step = 0;      ///< Training steps completed.
-  double elapsed = 0;    ///< Seconds of training so far, over all resumes.
-  bool hasEma = false;   ///< Whether EMA weights are stored.
-  std::string flowName;  ///< The flow that wrote it.
+  int64_t step = 0;     ///< Training steps completed.
+  double elapsed = 0;   ///< Seconds of training so far, over all resumes.
+  bool hasEma = false;  ///< Whether EMA weights are stored.
+  std::string flowName; ///< The flow that wrote it.
 };
 
 /// Writes `path` atomically. `ema` and `optimizer` may be null.
@@ -37,8 +37,7 @@ void saveCheckpoint(const std::string &path, const Mlp &model, const Mlp *ema,
 /// Reads `path` into `model` and, where not null, `ema` and `optimizer`.
 /// Throws std::runtime_error naming the file if it cannot be read or does not
 /// match the network.
-CheckpointInfo loadCheckpoint(const std::string &path, Mlp &model,
-                              Mlp *ema,
+CheckpointInfo loadCheckpoint(const std::string &path, Mlp &model, Mlp *ema,
                               torch::optim::Optimizer *optimizer);
 
 } // namespace flowrt

@@ -119,8 +119,8 @@ public:
       used = 0;
     }
     if (used != text.size() || text.empty())
-      throw UsageError("option " + option + " takes an integer, not '" +
-                       text + "'");
+      throw UsageError("option " + option + " takes an integer, not '" + text +
+                       "'");
     if (v < min)
       throw UsageError("option " + option + " must be at least " +
                        std::to_string(min));

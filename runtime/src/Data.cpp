@@ -74,7 +74,8 @@ torch::Tensor normal(int64_t n, at::Generator &gen) {
 torch::Tensor moons(int64_t n, at::Generator &gen, double noise) {
   torch::Tensor lower = uniform(n, gen) < 0.5;
   torch::Tensor angle = uniform(n, gen) * Pi;
-  torch::Tensor x = torch::where(lower, 1 - torch::cos(angle), torch::cos(angle));
+  torch::Tensor x =
+      torch::where(lower, 1 - torch::cos(angle), torch::cos(angle));
   torch::Tensor y =
       torch::where(lower, 0.5 - torch::sin(angle), torch::sin(angle));
   x = x + noise * normal(n, gen);
@@ -155,9 +156,9 @@ std::unique_ptr<DataSet> flowrt::makeDataSet(const flowrt_data_desc &desc) {
     params[desc.param_names[i]] = desc.param_values[i];
   std::unique_ptr<DataSet> data = makeDataSet(desc.generator, params);
   if (desc.dim != data->dim())
-    throw std::invalid_argument(
-        std::string("data set ") + desc.generator + " has " +
-        std::to_string(data->dim()) + " features but the program expects " +
-        std::to_string(desc.dim));
+    throw std::invalid_argument(std::string("data set ") + desc.generator +
+                                " has " + std::to_string(data->dim()) +
+                                " features but the program expects " +
+                                std::to_string(desc.dim));
   return data;
 }

@@ -42,8 +42,7 @@ void flowrt::makeDirectories(const std::string &path) {
 std::string flowrt::extensionOf(const std::string &path) {
   size_t slash = path.find_last_of('/');
   size_t dot = path.find_last_of('.');
-  if (dot == std::string::npos ||
-      (slash != std::string::npos && dot < slash) ||
+  if (dot == std::string::npos || (slash != std::string::npos && dot < slash) ||
       dot == (slash == std::string::npos ? 0 : slash + 1))
     return "";
   return path.substr(dot);

@@ -24,10 +24,10 @@ int flowrt::runInfo(const flowrt_program &p) {
               std::to_string(p.data.param_values[i]);
   std::printf("data:    %s(%s), %" PRId64 " features\n",
               orNone(p.data.generator), params.c_str(), p.data.dim);
-  std::string time = p.model.time_features > 0
-                         ? "fourier(" + std::to_string(p.model.time_features) +
-                               ")"
-                         : std::string("t");
+  std::string time =
+      p.model.time_features > 0
+          ? "fourier(" + std::to_string(p.model.time_features) + ")"
+          : std::string("t");
   std::printf("model:   %s(width: %" PRId64 ", depth: %" PRId64
               ", act: %s, time: %s), in/out %" PRId64 "\n",
               orNone(p.model.kind), p.model.width, p.model.depth,

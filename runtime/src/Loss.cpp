@@ -66,8 +66,7 @@ struct KernelLoss : public torch::autograd::Function<KernelLoss> {
                grad0.data_ptr<float>());
 
     auto dtype = ctx->saved_data["dtype"].toScalarType();
-    return {grad0.to(dtype), torch::Tensor(), torch::Tensor(),
-            torch::Tensor()};
+    return {grad0.to(dtype), torch::Tensor(), torch::Tensor(), torch::Tensor()};
   }
 };
 

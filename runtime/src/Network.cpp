@@ -91,7 +91,8 @@ torch::Tensor MlpImpl::forward(const torch::Tensor &x, const torch::Tensor &t) {
   torch::Tensor h = torch::cat({x, time}, 1);
   size_t last = layers->size() - 1;
   for (size_t i = 0; i < last; ++i)
-    h = activate(opts.activation, layers[i]->as<torch::nn::Linear>()->forward(h));
+    h = activate(opts.activation,
+                 layers[i]->as<torch::nn::Linear>()->forward(h));
   return layers[last]->as<torch::nn::Linear>()->forward(h);
 }
 

@@ -24,13 +24,14 @@ constexpr size_t MagicSize = 6;
 void flowrt::writeNpy(const std::string &path, const torch::Tensor &values) {
   if (values.dim() < 1 || values.dim() > 2)
     throw std::invalid_argument("writeNpy: expected a 1-D or 2-D tensor");
-  torch::Tensor data = values.detach().to(torch::kCPU, torch::kFloat).contiguous();
+  torch::Tensor data =
+      values.detach().to(torch::kCPU, torch::kFloat).contiguous();
   std::string shape = "(" + std::to_string(data.size(0)) + ",";
   if (data.dim() == 2)
     shape += " " + std::to_string(data.size(1));
   shape += ")";
-  std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': " +
-                       shape + ", }";
+  std::string header =
+      "{'descr': '<f4', 'fortran_order': False, 'shape': " + shape + ", }";
   // Magic, version and length take 10 bytes; pad so data is 64-aligned.
   size_t total = 10 + header.size() + 1;
   header += std::string((64 - total % 64) % 64, ' ') + "\n";

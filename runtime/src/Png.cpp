@@ -110,9 +110,8 @@ std::vector<uint8_t> flowrt::encodePng(const std::vector<uint8_t> &gray,
   return png;
 }
 
-void flowrt::writePng(const std::string &path,
-                      const std::vector<uint8_t> &gray, int64_t width,
-                      int64_t height) {
+void flowrt::writePng(const std::string &path, const std::vector<uint8_t> &gray,
+                      int64_t width, int64_t height) {
   std::vector<uint8_t> png = encodePng(gray, width, height);
   std::ofstream out(path, std::ios::binary);
   out.write(reinterpret_cast<const char *>(png.data()),
@@ -122,11 +121,11 @@ void flowrt::writePng(const std::string &path,
 }
 
 std::vector<uint8_t> flowrt::renderScatter(const torch::Tensor &points,
-                                           int64_t size, double lo,
-                                           double hi) {
+                                           int64_t size, double lo, double hi) {
   if (points.dim() != 2 || points.size(1) < 2)
     throw std::invalid_argument("a plot needs points with 2 or more columns");
-  torch::Tensor p = points.detach().to(torch::kCPU, torch::kDouble).contiguous();
+  torch::Tensor p =
+      points.detach().to(torch::kCPU, torch::kDouble).contiguous();
   auto acc = p.accessor<double, 2>();
   std::vector<int64_t> counts(static_cast<size_t>(size * size), 0);
   double scale = size / (hi - lo);

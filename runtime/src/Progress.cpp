@@ -63,15 +63,16 @@ void ProgressBar::draw(int64_t step, bool final) {
     if (filled < Width)
       bar += '>' + std::string(Width - filled - 1, ' ');
     double eta = rate > 0 ? (total - step) / rate : 0.0;
-    std::fprintf(out,
-                 "\rtrain [%s] %lld/%lld  loss %.4f  %.1f steps/s  eta %.0fs\x1b[K",
-                 bar.c_str(), static_cast<long long>(step),
-                 static_cast<long long>(total), loss, rate, eta);
+    std::fprintf(
+        out, "\rtrain [%s] %lld/%lld  loss %.4f  %.1f steps/s  eta %.0fs\x1b[K",
+        bar.c_str(), static_cast<long long>(step),
+        static_cast<long long>(total), loss, rate, eta);
     if (final)
       std::fputc('\n', out);
   } else {
-    std::fprintf(out, "step %lld/%lld (%3.0f%%)  loss %.4f  %.1f steps/s  "
-                      "elapsed %.1fs\n",
+    std::fprintf(out,
+                 "step %lld/%lld (%3.0f%%)  loss %.4f  %.1f steps/s  "
+                 "elapsed %.1fs\n",
                  static_cast<long long>(step), static_cast<long long>(total),
                  100 * fraction, loss, rate, seconds);
   }

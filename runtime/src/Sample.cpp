@@ -105,12 +105,13 @@ int flowrt::runSample(const flowrt_program &program,
     std::printf("wrote %s\n", out.c_str());
   }
 
-  torch::Tensor fresh = data->sample(opts.n, mixSeed(opts.seed, FreshDataStream));
+  torch::Tensor fresh =
+      data->sample(opts.n, mixSeed(opts.seed, FreshDataStream));
   double sw2 = slicedWasserstein2(points, fresh, 128, ProjectionSeed);
   double sw2Source = slicedWasserstein2(source, fresh, 128, ProjectionSeed);
   int64_t m = std::min(opts.n, MmdPoints);
-  double mmd2 = m >= 2 ? rbfMmd2(points.slice(0, 0, m), fresh.slice(0, 0, m))
-                       : 0.0;
+  double mmd2 =
+      m >= 2 ? rbfMmd2(points.slice(0, 0, m), fresh.slice(0, 0, m)) : 0.0;
   std::printf("quality: sliced-W2 to fresh data = %.4f (gaussian source: "
               "%.4f)\n",
               sw2, sw2Source);

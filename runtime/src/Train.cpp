@@ -47,8 +47,9 @@ int flowrt::runTrain(const flowrt_program &program, const TrainOptions &opts) {
   std::string optimizerName =
       program.train.optimizer ? program.train.optimizer : "adam";
   if (optimizerName != "adam") {
-    std::fprintf(stderr, "error: unsupported optimizer '%s' (the runtime has: "
-                         "adam)\n",
+    std::fprintf(stderr,
+                 "error: unsupported optimizer '%s' (the runtime has: "
+                 "adam)\n",
                  optimizerName.c_str());
     return 1;
   }
@@ -81,8 +82,8 @@ int flowrt::runTrain(const flowrt_program &program, const TrainOptions &opts) {
                    opts.outDir.c_str());
       return 1;
     }
-    CheckpointInfo info = loadCheckpoint(
-        checkpointPath, model, ema ? &*ema : nullptr, &optimizer);
+    CheckpointInfo info = loadCheckpoint(checkpointPath, model,
+                                         ema ? &*ema : nullptr, &optimizer);
     start = info.step;
     elapsedBefore = info.elapsed;
     if (start >= opts.steps) {

@@ -27,8 +27,8 @@ TEST(Cli, AbiVersionMismatchIsRefused) {
   int status = runMain(program, {"info"});
   std::string err = GetCapturedStderr();
   EXPECT_NE(0, status);
-  EXPECT_THAT(err, HasSubstr("ABI version " +
-                             std::to_string(FLOWRT_ABI_VERSION + 1)));
+  EXPECT_THAT(
+      err, HasSubstr("ABI version " + std::to_string(FLOWRT_ABI_VERSION + 1)));
   EXPECT_THAT(err, HasSubstr("ABI version " +
                              std::to_string(FLOWRT_ABI_VERSION) + ";"));
 }
@@ -65,8 +65,8 @@ TEST(Cli, SampleWithoutCheckpointSaysTrainFirst) {
   int status = runMain(program, {"sample", "--out-dir", dir.str()});
   std::string err = GetCapturedStderr();
   EXPECT_EQ(1, status);
-  EXPECT_THAT(err, HasSubstr("no checkpoint in " + dir.str() +
-                             ": run `train` first"));
+  EXPECT_THAT(
+      err, HasSubstr("no checkpoint in " + dir.str() + ": run `train` first"));
 }
 
 TEST(Cli, InfoAndHelp) {

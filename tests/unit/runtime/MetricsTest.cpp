@@ -45,7 +45,8 @@ TEST(SlicedW2, OneDimensionalShiftIsTheShift) {
 
 TEST(SlicedW2, ShiftInTwoDimensionsIsShiftOverSqrt2) {
   torch::Tensor x = gaussian(4000, 2, 6);
-  torch::Tensor y = gaussian(4000, 2, 7) + torch::tensor({3.0, 0.0}, torch::kDouble);
+  torch::Tensor y =
+      gaussian(4000, 2, 7) + torch::tensor({3.0, 0.0}, torch::kDouble);
   double expected = 3.0 / std::sqrt(2.0);
   EXPECT_NEAR(expected, slicedWasserstein2(x, y), 0.06 * expected);
 }

@@ -84,8 +84,8 @@ TEST(Ema, UpdateAndWarmUp) {
   }
   updateEma(ema, model, 0.75);
   // 0.75 * p + 0.25 * (p + 1) = p + 0.25
-  EXPECT_NEAR(0.25,
-              (ema->parameters()[0] - before).mean().item<double>(), 1e-6);
+  EXPECT_NEAR(0.25, (ema->parameters()[0] - before).mean().item<double>(),
+              1e-6);
   EXPECT_FALSE(ema->parameters()[0].requires_grad());
   EXPECT_DOUBLE_EQ(0.1, emaDecayAt(0.999, 0));
   EXPECT_DOUBLE_EQ(0.999, emaDecayAt(0.999, 100000));

@@ -167,12 +167,13 @@ TEST(TrainSample, CheckpointsLeaveNoTemporaryFiles) {
   ASSERT_EQ(0, runMain(program, {"train", "--out-dir", dir.str(), "--steps",
                                  "30", "--batch", "32", "--checkpoint-every",
                                  "5", "--quiet"}));
-  EXPECT_EQ((std::set<std::string>{"checkpoint.pt", "metrics.jsonl",
-                                   "spec.flow"}),
-            entries(dir));
+  EXPECT_EQ(
+      (std::set<std::string>{"checkpoint.pt", "metrics.jsonl", "spec.flow"}),
+      entries(dir));
   Mlp model = testMlp(program);
-  EXPECT_EQ(30, loadCheckpoint(dir.str(CheckpointFile), model, nullptr, nullptr)
-                    .step);
+  EXPECT_EQ(
+      30,
+      loadCheckpoint(dir.str(CheckpointFile), model, nullptr, nullptr).step);
 }
 
 namespace {
@@ -192,20 +193,20 @@ TEST(TrainSample, NanLossStopsAndKeepsLastGoodCheckpoint) {
   healthyLoss = program.train_loss;
   program.train_loss = nanAtStep7;
   CaptureStderr();
-  int status = runMain(program, {"train", "--out-dir", dir.str(), "--steps",
-                                 "20", "--batch", "32", "--checkpoint-every",
-                                 "5", "--quiet"});
+  int status =
+      runMain(program, {"train", "--out-dir", dir.str(), "--steps", "20",
+                        "--batch", "32", "--checkpoint-every", "5", "--quiet"});
   std::string err = GetCapturedStderr();
   EXPECT_EQ(1, status);
   EXPECT_THAT(err, HasSubstr("the loss is NaN at step 7"));
   EXPECT_THAT(err, HasSubstr("last good checkpoint is " +
                              dir.str(CheckpointFile) + " (step 5)"));
   Mlp model = testMlp(program);
-  EXPECT_EQ(5, loadCheckpoint(dir.str(CheckpointFile), model, nullptr, nullptr)
-                   .step);
-  EXPECT_EQ((std::set<std::string>{"checkpoint.pt", "metrics.jsonl",
-                                   "spec.flow"}),
-            entries(dir));
+  EXPECT_EQ(
+      5, loadCheckpoint(dir.str(CheckpointFile), model, nullptr, nullptr).step);
+  EXPECT_EQ(
+      (std::set<std::string>{"checkpoint.pt", "metrics.jsonl", "spec.flow"}),
+      entries(dir));
 }
 
 TEST(TrainSample, ResumeWithoutCheckpointIsAnError) {
@@ -214,6 +215,6 @@ TEST(TrainSample, ResumeWithoutCheckpointIsAnError) {
   CaptureStderr();
   EXPECT_EQ(1, runMain(program, {"train", "--out-dir", dir.str(), "--resume",
                                  "--quiet"}));
-  EXPECT_THAT(GetCapturedStderr(), HasSubstr("no checkpoint in " + dir.str() +
-                                             " to resume from"));
+  EXPECT_THAT(GetCapturedStderr(),
+              HasSubstr("no checkpoint in " + dir.str() + " to resume from"));
 }

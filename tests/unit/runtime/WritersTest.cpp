@@ -8,8 +8,8 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "TestProgram.h"
 #include "Writers.h"
+#include "TestProgram.h"
 
 #include <gtest/gtest.h>
 
@@ -72,11 +72,9 @@ TEST(Npy, OneDimensionalShape) {
 
 TEST(Checksums, PublishedCheckValues) {
   const char *digits = "123456789";
-  EXPECT_EQ(0xCBF43926u,
-            crc32(reinterpret_cast<const uint8_t *>(digits), 9));
+  EXPECT_EQ(0xCBF43926u, crc32(reinterpret_cast<const uint8_t *>(digits), 9));
   const char *wiki = "Wikipedia";
-  EXPECT_EQ(0x11E60398u,
-            adler32(reinterpret_cast<const uint8_t *>(wiki), 9));
+  EXPECT_EQ(0x11E60398u, adler32(reinterpret_cast<const uint8_t *>(wiki), 9));
 }
 
 TEST(Png, ChunksCrcsAndStoredBlocksDecodeToThePixels) {
@@ -145,12 +143,12 @@ TEST(Png, ChunksCrcsAndStoredBlocksDecodeToThePixels) {
 
 TEST(Png, ScatterPutsPointsWhereTheyBelong) {
   // (0, 0) is the centre; (-3.99, 3.99) the top-left corner (y up).
-  torch::Tensor points = torch::tensor({{0.0f, 0.0f}, {0.0f, 0.0f},
-                                        {-3.99f, 3.99f}, {9.0f, 0.0f}});
+  torch::Tensor points = torch::tensor(
+      {{0.0f, 0.0f}, {0.0f, 0.0f}, {-3.99f, 3.99f}, {9.0f, 0.0f}});
   std::vector<uint8_t> gray = renderScatter(points, 512);
-  EXPECT_EQ(0, gray[256 * 512 + 256]);     // densest pixel is black
-  EXPECT_LT(gray[0 * 512 + 0], 60);        // single point: dark
-  EXPECT_GT(gray[0 * 512 + 0], 0);         // ... lighter than the densest
+  EXPECT_EQ(0, gray[256 * 512 + 256]); // densest pixel is black
+  EXPECT_LT(gray[0 * 512 + 0], 60);    // single point: dark
+  EXPECT_GT(gray[0 * 512 + 0], 0);     // ... lighter than the densest
   int64_t dark = 0;
   for (uint8_t g : gray)
     dark += g < 255;
