@@ -58,19 +58,21 @@ LogicalResult propagate(Operation *op, ExprBuilder &eb,
   } else if (isa<math::CosOp>(op)) {
     acc(x(0), eb.neg(eb.mul(ar, eb.sin(x(0)))));
   } else if (isa<math::SqrtOp>(op)) {
-    acc(x(0), eb.div(ar, eb.mul(eb.constantLike(2.0, r.getType()), r)));
+    Value two = eb.constantLike(2.0, r.getType());
+    acc(x(0), eb.div(ar, eb.mul(two, r)));
   } else if (isa<math::TanhOp>(op)) {
-    acc(x(0), eb.mul(ar, eb.sub(eb.constantLike(1.0, r.getType()), eb.mul(r, r))));
+    Value one = eb.constantLike(1.0, r.getType());
+    acc(x(0), eb.mul(ar, eb.sub(one, eb.mul(r, r))));
   } else if (isa<math::AbsFOp>(op)) {
     acc(x(0), eb.mul(ar, eb.sign(x(0))));
   } else if (auto bc = dyn_cast<fl::BroadcastOp>(op)) { // sum over features
     int64_t d = bc.getType().getDimSize(0);
-    acc(x(0), eb.mul(eb.mean(ar), eb.constantLike(double(d), x(0).getType())));
+    Value sum = eb.mean(ar);
+    acc(x(0), eb.mul(sum, eb.constantLike(double(d), x(0).getType())));
   } else if (auto mean = dyn_cast<fl::MeanOp>(op)) { // broadcast / D
     auto type = mean.getInput().getType();
-    acc(x(0), eb.broadcast(eb.div(ar, eb.constantLike(double(type.getDimSize(0)),
-                                                      ar.getType())),
-                           type));
+    Value width = eb.constantLike(double(type.getDimSize(0)), ar.getType());
+    acc(x(0), eb.broadcast(eb.div(ar, width), type));
   } else {
     return op->emitError("no reverse-mode rule for '") << op->getName() << "'";
   }

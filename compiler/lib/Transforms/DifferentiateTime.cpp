@@ -79,11 +79,19 @@ private:
       return ab.sub(d[0], d[1]);
     if (isa<arith::NegFOp>(op))
       return ab.neg(d[0]);
-    if (isa<arith::MulFOp>(op)) // da*b + a*db
-      return ab.add(ab.mul(d[0], in(1)), ab.mul(in(0), d[1]));
-    if (isa<arith::DivFOp>(op)) // da/b - a*db/b^2
-      return ab.sub(ab.div(d[0], in(1)),
-                    ab.div(ab.mul(in(0), d[1]), ab.mul(in(1), in(1))));
+    // Operands are built in separate statements so the IR's order does not
+    // depend on the C++ compiler's argument evaluation order.
+    if (isa<arith::MulFOp>(op)) { // da*b + a*db
+      Value l = ab.mul(d[0], in(1));
+      Value r = ab.mul(in(0), d[1]);
+      return ab.add(l, r);
+    }
+    if (isa<arith::DivFOp>(op)) { // da/b - a*db/b^2
+      Value l = ab.div(d[0], in(1));
+      Value num = ab.mul(in(0), d[1]);
+      Value r = num ? ab.div(num, ab.mul(in(1), in(1))) : Value();
+      return ab.sub(l, r);
+    }
     if (isa<fl::BroadcastOp>(op))
       return d[0] ? ab.broadcast(d[0], r.getType()) : Value();
     if (isa<fl::MeanOp>(op))
@@ -94,21 +102,31 @@ private:
       return ab.mul(r, d[0]);
     if (isa<math::LogOp>(op))
       return ab.div(d[0], in(0));
+    Type type = r.getType();
     if (isa<math::SinOp>(op))
       return ab.mul(ab.cos(in(0)), d[0]);
     if (isa<math::CosOp>(op))
       return ab.neg(ab.mul(ab.sin(in(0)), d[0]));
-    if (isa<math::TanOp>(op)) // (1 + tan^2) da
-      return ab.mul(ab.add(ab.constantLike(1.0, r.getType()), ab.mul(r, r)), d[0]);
-    if (isa<math::SqrtOp>(op)) // da / (2 sqrt a)
-      return ab.div(d[0], ab.mul(ab.constantLike(2.0, r.getType()), r));
-    if (isa<math::TanhOp>(op)) // (1 - tanh^2) da
-      return ab.mul(ab.sub(ab.constantLike(1.0, r.getType()), ab.mul(r, r)), d[0]);
+    if (isa<math::TanOp>(op)) { // (1 + tan^2) da
+      Value one = ab.constantLike(1.0, type);
+      return ab.mul(ab.add(one, ab.mul(r, r)), d[0]);
+    }
+    if (isa<math::SqrtOp>(op)) { // da / (2 sqrt a)
+      Value two = ab.constantLike(2.0, type);
+      return ab.div(d[0], ab.mul(two, r));
+    }
+    if (isa<math::TanhOp>(op)) { // (1 - tanh^2) da
+      Value one = ab.constantLike(1.0, type);
+      return ab.mul(ab.sub(one, ab.mul(r, r)), d[0]);
+    }
     if (isa<math::AbsFOp>(op))
       return ab.mul(ab.sign(in(0)), d[0]);
-    if (isa<math::PowFOp>(op)) // a^b (db log a + b da / a)
-      return ab.mul(r, ab.add(ab.mul(d[1], ab.log(in(0))),
-                              ab.div(ab.mul(in(1), d[0]), in(0))));
+    if (isa<math::PowFOp>(op)) { // a^b (db log a + b da / a)
+      Value l = d[1] ? ab.mul(d[1], ab.log(in(0))) : Value();
+      Value bda = ab.mul(in(1), d[0]);
+      Value q = bda ? ab.div(bda, in(0)) : Value();
+      return ab.mul(r, ab.add(l, q));
+    }
     op->emitError("ddt: no derivative rule for '") << op->getName() << "'";
     return failure();
   }

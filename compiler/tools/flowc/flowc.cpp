@@ -5,7 +5,7 @@
 //   flowc build SPEC.flow --emit-project DIR
 //
 // Stages, in pipeline order (each prints what the next one consumes):
-//   ast < mlir < mlir-kernels < mlir-lowered < llvm;  ptx and cpp branch off
+//   ast < mlir < mlir-kernels < mlir-lowered < llvm < obj;  ptx and cpp branch off
 //   mlir-kernels. All diagnostics (syntax, Sema, MLIR) go through one
 //   SourceMgr, so they print file:line:col, the line and a caret, and
 //   --verify-diagnostics checks them against `expected-error` comments.
@@ -34,7 +34,7 @@ namespace cl = llvm::cl;
 
 namespace {
 
-enum class Stage { AST, MLIR, Kernels, Lowered, LLVM, PTX, Cpp };
+enum class Stage { AST, MLIR, Kernels, Lowered, LLVM, Obj, PTX, Cpp };
 
 cl::opt<std::string> inputFile(cl::Positional, cl::desc("<spec.flow>"));
 cl::opt<std::string> command(cl::Positional, cl::desc("[build]"), cl::init(""));
@@ -47,6 +47,7 @@ cl::opt<Stage> emit(
                clEnumValN(Stage::Lowered, "mlir-lowered",
                           "CPU kernels lowered to loops"),
                clEnumValN(Stage::LLVM, "llvm", "optimised LLVM IR of the CPU kernels"),
+               clEnumValN(Stage::Obj, "obj", "object file of the CPU kernels (-o)"),
                clEnumValN(Stage::PTX, "ptx", "PTX of the kernels"),
                clEnumValN(Stage::Cpp, "cpp", "the generated host C++")));
 cl::opt<std::string> outputFile("o", cl::desc("Output file"), cl::init("-"));
@@ -258,7 +259,8 @@ int run(MLIRContext &context, llvm::SourceMgr &sourceMgr) {
     module->print(os);
     break;
   case Stage::Lowered:
-  case Stage::LLVM: {
+  case Stage::LLVM:
+  case Stage::Obj: {
     OwningOpRef<ModuleOp> loops = flowc::lowerKernelsForCPU(*module);
     if (!loops)
       return 1;
@@ -270,6 +272,13 @@ int run(MLIRContext &context, llvm::SourceMgr &sourceMgr) {
     auto llvmModule = flowc::translateToLLVMIR(*loops, llvmContext);
     if (!llvmModule)
       return 1;
+    if (emit == Stage::Obj) {
+      if (outputFile == "-") {
+        llvm::errs() << "flowc: error: --emit=obj needs -o FILE\n";
+        return 1;
+      }
+      return failed(flowc::writeObjectFile(*llvmModule, outputFile));
+    }
     llvmModule->print(os, nullptr);
     break;
   }

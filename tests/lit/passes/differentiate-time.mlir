@@ -1,0 +1,64 @@
+// RUN: %flowc-opt --flow-differentiate-time %s | FileCheck %s
+
+// Linear path: d/dt((1 - t) x0 + t x1) = x1 - x0 (zero and unit factors fold).
+// CHECK-LABEL: flow.flow @linear
+flow.flow @linear {
+  %x1 = flow.draw_data @d : tensor<2xf32>
+  %x0 = flow.normal stream 0 : tensor<2xf32>
+  %t = flow.uniform stream 1 : f32
+  %one = arith.constant 1.0 : f32
+  %omt = arith.subf %one, %t : f32
+  %a = flow.broadcast %omt : tensor<2xf32>
+  %b = flow.broadcast %t : tensor<2xf32>
+  %l = arith.mulf %a, %x0 : tensor<2xf32>
+  %r = arith.mulf %b, %x1 : tensor<2xf32>
+  %xt = arith.addf %l, %r : tensor<2xf32>
+  // CHECK-NOT: flow.ddt
+  // CHECK: %[[D:.*]] = arith.subf %{{.*}}, %{{.*}} : tensor<2xf32>
+  // CHECK: flow.source %[[D]]
+  %d = flow.ddt %xt wrt %t : tensor<2xf32>
+  flow.source %d : tensor<2xf32>
+}
+
+// Chain rule through sin: d/dt sin(2t) = cos(2t) * 2.
+// CHECK-LABEL: flow.flow @sine
+flow.flow @sine {
+  %t = flow.uniform stream 1 : f32
+  %two = arith.constant 2.0 : f32
+  %u = arith.mulf %two, %t : f32
+  %s = math.sin %u : f32
+  // CHECK: %[[U:.*]] = arith.mulf %[[TWO:.*]], %{{.*}} : f32
+  // CHECK: %[[C:.*]] = math.cos %[[U]] : f32
+  // CHECK: %[[R:.*]] = arith.mulf %[[C]], %[[TWO]] : f32
+  // CHECK: flow.loss %[[R]]
+  %d = flow.ddt %s wrt %t : f32
+  flow.loss %d
+}
+
+// Quotient rule and exp: d/dt exp(t) / t = exp(t)/t - exp(t)/t^2.
+// CHECK-LABEL: flow.flow @quotient
+flow.flow @quotient {
+  %t = flow.uniform stream 1 : f32
+  %e = math.exp %t : f32
+  %q = arith.divf %e, %t : f32
+  // CHECK: %[[E:.*]] = math.exp %[[T:.*]] : f32
+  // CHECK: arith.divf %[[E]], %[[T]] : f32
+  // CHECK: %[[A:.*]] = arith.divf %[[E]], %[[T]] : f32
+  // CHECK: %[[TT:.*]] = arith.mulf %[[T]], %[[T]] : f32
+  // CHECK: %[[B:.*]] = arith.divf %[[E]], %[[TT]] : f32
+  // CHECK: arith.subf %[[A]], %[[B]] : f32
+  %d = flow.ddt %q wrt %t : f32
+  flow.loss %d
+}
+
+// A value that does not depend on t has derivative 0.
+// CHECK-LABEL: flow.flow @constant_in_t
+flow.flow @constant_in_t {
+  %t = flow.uniform stream 1 : f32
+  %x0 = flow.normal stream 0 : tensor<2xf32>
+  // CHECK: %[[Z:.*]] = arith.constant dense<0.000000e+00> : tensor<2xf32>
+  // CHECK: flow.source %[[Z]]
+  %d = flow.ddt %x0 wrt %t : tensor<2xf32>
+  flow.source %d : tensor<2xf32>
+}
+

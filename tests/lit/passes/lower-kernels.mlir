@@ -1,0 +1,34 @@
+// RUN: %flowc-opt --flow-lower-kernels-to-loops %s | FileCheck %s
+// RUN: %flowc-opt --flow-lower-kernels-to-gpu %s | FileCheck %s --check-prefix=GPU
+
+// A per-sample scalar is computed once per row; vector values are fused into
+// one feature loop; the uniform scalar h stays a plain argument.
+func.func @k(%x: tensor<3xf32>, %s: f32, %h: f32) -> (tensor<3xf32>, f32) attributes {flow.kernel, flow.uniform_args = array<i1: false, false, true>} {
+  %e = math.exp %s : f32
+  %eb = flow.broadcast %e : tensor<3xf32>
+  %y = arith.mulf %x, %eb : tensor<3xf32>
+  %hb = flow.broadcast %h : tensor<3xf32>
+  %z = arith.addf %y, %hb : tensor<3xf32>
+  %m = flow.mean %z : tensor<3xf32>
+  return %z, %m : tensor<3xf32>, f32
+}
+// CHECK-LABEL: func.func @k(
+// CHECK-SAME: %[[N:.*]]: i64, %{{.*}}: i64, %{{.*}}: i64, %[[X:.*]]: memref<?x3xf32>, %[[S:.*]]: memref<?x1xf32>, %[[H:.*]]: f32, %[[Z:.*]]: memref<?x3xf32>, %[[M:.*]]: memref<?x1xf32>)
+// CHECK: scf.for %[[ROW:.*]] =
+// CHECK:   %[[SV:.*]] = memref.load %[[S]][%[[ROW]], %{{.*}}]
+// CHECK:   %[[E:.*]] = math.exp %[[SV]] : f32
+// CHECK:   scf.for %[[J:.*]] = {{.*}} iter_args
+// CHECK:     memref.load %[[X]][%[[ROW]], %[[J]]]
+// CHECK:     arith.mulf %{{.*}}, %[[E]]
+// CHECK:     arith.addf %{{.*}}, %[[H]]
+// CHECK:   memref.store %{{.*}}, %[[M]][%[[ROW]], %{{.*}}]
+// CHECK:   scf.for %[[J2:.*]] =
+// CHECK:     memref.store %{{.*}}, %[[Z]][%[[ROW]], %[[J2]]]
+// CHECK-NOT: flow.
+
+// GPU: gpu.module @flow_kernels {
+// GPU: gpu.func @k(%{{.*}}: i64, %{{.*}}: i64, %{{.*}}: i64, %{{.*}}: memref<?x3xf32>, %{{.*}}: memref<?x1xf32>, %{{.*}}: f32, %{{.*}}: memref<?x3xf32>, %{{.*}}: memref<?x1xf32>) kernel
+// GPU: gpu.block_id x
+// GPU: arith.cmpi ult
+// GPU: scf.if
+// GPU: math.exp
