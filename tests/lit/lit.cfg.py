@@ -16,13 +16,13 @@ config.test_source_root = os.path.dirname(__file__)
 config.test_exec_root = os.path.join(config.flowc_obj_root, "tests", "lit")
 
 bin_dir = os.path.join(config.flowc_obj_root, "bin")
-tools = os.path.join(config.flowc_obj_root, "compiler", "tools")
-flowc = os.path.join(tools, "flowc", "flowc")
-flowc_opt = os.path.join(tools, "flowc-opt", "flowc-opt")
+flowc = os.path.join(bin_dir, "flowc")
+flowc_opt = os.path.join(bin_dir, "flowc-opt")
 config.substitutions.append(("%flowc-opt", flowc_opt))
 config.substitutions.append(("%flowc", flowc))
 config.substitutions.append(("%examples", os.path.join(config.flowc_src_root, "examples")))
 config.substitutions.append(("%python", shutil.which("python3") or "python3"))
+config.substitutions.append(("%e2e", os.path.join(config.flowc_src_root, "tests", "e2e")))
 config.environment["PATH"] = os.pathsep.join(
     [config.llvm_tools_dir, config.cuda_bin_dir, config.environment.get("PATH", os.environ["PATH"])])
 config.environment["CUDA_HOME"] = "/usr/local/cuda"
