@@ -1,0 +1,131 @@
+//===- PathTest.cpp - Path kernels vs LibTorch and finite differences -----===//
+//
+// A path kernel draws x0 and t, and returns xt = path(x0, x1, t) and the
+// regression target ddt(xt), which the compiler derives symbolically. For the
+// three paths of kernels.flow (linear, cosine, quadratic) the tests take x0
+// from the source kernel with the same seed and step (same stream, so the
+// same draw), t from the path kernel itself, and check xt against the path
+// formula and the target against both the closed-form derivative and a
+// central finite difference of the path formula in double precision, so a
+// wrong derivative rule and a wrong hand-written closed form cannot agree.
+//
+//===----------------------------------------------------------------------===//
+#include "KernelTestUtil.h"
+
+#include <gtest/gtest.h>
+
+using namespace flowc_test;
+
+namespace {
+
+using SourceKernel = decltype(&rf_source);
+using PathKernel = decltype(&rf_path);
+
+/// One launch of a path kernel, with the x0 it drew (from the source kernel).
+struct PathRun {
+  torch::Tensor x0, x1, xt, t, target;
+};
+
+PathRun runPath(SourceKernel source, PathKernel path, int64_t n, int64_t seed,
+                int64_t step) {
+  torch::manual_seed(seed);
+  PathRun r;
+  // Data away from zero and unlike x0, so x0 and x1 cannot be swapped.
+  r.x1 = 2 * torch::randn({n, 2}) + 0.5;
+  r.x0 = torch::empty({n, 2});
+  r.xt = torch::empty({n, 2});
+  r.t = torch::empty({n, 1});
+  r.target = torch::empty({n, 2});
+  source(n, seed, step, FLOWC_ROWS(buf(r.x0), n, 2));
+  path(n, seed, step, FLOWC_ROWS(buf(r.x1), n, 2), FLOWC_ROWS(buf(r.xt), n, 2),
+       FLOWC_ROWS(buf(r.t), n, 1), FLOWC_ROWS(buf(r.target), n, 2));
+  return r;
+}
+
+/// Central difference of the path formula at the kernel's own t, in double;
+/// step 1e-4 keeps truncation (~1e-9) and rounding (~1e-12) far below 1e-5.
+template <typename Path>
+torch::Tensor finiteDifference(const PathRun &r, Path pathFormula) {
+  const double eps = 1e-4;
+  auto x0 = r.x0.to(torch::kDouble), x1 = r.x1.to(torch::kDouble),
+       t = r.t.to(torch::kDouble);
+  return (pathFormula(x0, x1, t + eps) - pathFormula(x0, x1, t - eps)) /
+         (2 * eps);
+}
+
+const int64_t kRows = 4096;
+const int64_t kSeed = 31, kStep = 9;
+
+} // namespace
+
+// CondOT: xt = (1-t) x0 + t x1, target = x1 - x0, computed by torch in float
+// from the same inputs; tolerance 1e-6 (mixed abs/rel, |values| < 15).
+TEST(PathKernel, LinearMatchesTorch) {
+  auto r = runPath(rf_source, rf_path, kRows, kSeed, kStep);
+  ASSERT_GT(r.x0.std().item<double>(), 0.5) << "x0 was not drawn";
+  auto xt = (1 - r.t) * r.x0 + r.t * r.x1;
+  auto target = r.x1 - r.x0;
+  double errXt = maxMixedError(r.xt, xt),
+         errTarget = maxMixedError(r.target, target);
+  measured("linear xt vs torch", errXt);
+  measured("linear target vs torch", errTarget);
+  EXPECT_LE(errXt, 1e-6);
+  EXPECT_LE(errTarget, 1e-6);
+  auto fd = finiteDifference(
+      r, [](auto x0, auto x1, auto t) { return (1 - t) * x0 + t * x1; });
+  double errFd = maxMixedError(r.target, fd);
+  measured("linear target vs finite difference", errFd);
+  EXPECT_LE(errFd, 1e-5);
+}
+
+// Cosine: ddt needs the chain rule through sin and cos. Float32 kernel vs the
+// double closed form (pi/2)(cos(pi t/2) x1 - sin(pi t/2) x0): 1e-5.
+TEST(PathKernel, CosineMatchesClosedFormAndFiniteDifference) {
+  auto r = runPath(trig_source, trig_path, kRows, kSeed, kStep);
+  auto cosine = [](auto x0, auto x1, auto t) {
+    return torch::cos(M_PI / 2 * t) * x0 + torch::sin(M_PI / 2 * t) * x1;
+  };
+  auto x0 = r.x0.to(torch::kDouble), x1 = r.x1.to(torch::kDouble),
+       t = r.t.to(torch::kDouble);
+  auto target = M_PI / 2 *
+                (torch::cos(M_PI / 2 * t) * x1 - torch::sin(M_PI / 2 * t) * x0);
+  double errXt = maxMixedError(r.xt, cosine(x0, x1, t));
+  double errTarget = maxMixedError(r.target, target);
+  double errFd = maxMixedError(r.target, finiteDifference(r, cosine));
+  measured("cosine xt vs closed form", errXt);
+  measured("cosine target vs closed form", errTarget);
+  measured("cosine target vs finite difference", errFd);
+  EXPECT_LE(errXt, 1e-5);
+  EXPECT_LE(errTarget, 1e-5);
+  EXPECT_LE(errFd, 1e-5);
+}
+
+// Quadratic: ddt needs the power rule; closed form 2 t (x1 - x0): 1e-5.
+TEST(PathKernel, QuadraticMatchesClosedFormAndFiniteDifference) {
+  auto r = runPath(quad_source, quad_path, kRows, kSeed, kStep);
+  auto quadratic = [](auto x0, auto x1, auto t) {
+    return (1 - t * t) * x0 + t * t * x1;
+  };
+  auto x0 = r.x0.to(torch::kDouble), x1 = r.x1.to(torch::kDouble),
+       t = r.t.to(torch::kDouble);
+  double errXt = maxMixedError(r.xt, quadratic(x0, x1, t));
+  double errTarget = maxMixedError(r.target, 2 * t * (x1 - x0));
+  double errFd = maxMixedError(r.target, finiteDifference(r, quadratic));
+  measured("quadratic xt vs closed form", errXt);
+  measured("quadratic target vs closed form", errTarget);
+  measured("quadratic target vs finite difference", errFd);
+  EXPECT_LE(errXt, 1e-5);
+  EXPECT_LE(errTarget, 1e-5);
+  EXPECT_LE(errFd, 1e-5);
+}
+
+// Streams are numbered by the order of draws in a flow (x0, then t), the same
+// in all three flows, so at one seed and step they draw the same x0 and t.
+TEST(PathKernel, FlowsShareStreams) {
+  auto a = runPath(rf_source, rf_path, 512, 5, 6);
+  auto b = runPath(trig_source, trig_path, 512, 5, 6);
+  auto c = runPath(quad_source, quad_path, 512, 5, 6);
+  EXPECT_TRUE(torch::equal(a.t, b.t));
+  EXPECT_TRUE(torch::equal(a.t, c.t));
+  EXPECT_TRUE(torch::equal(a.x0, b.x0));
+}
