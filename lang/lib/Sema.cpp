@@ -207,7 +207,7 @@ const std::vector<Generator> &generators() {
       {"toy.moons", {{"noise", 0.05}}, 2},
       {"toy.eight_gaussians", {{"scale", 4.0}, {"noise", 0.1}}, 2},
       {"toy.checkerboard", {{"scale", 4.0}}, 2},
-      {"toy.circles", {{"noise", 0.05}, {"factor", 0.5}}, 2},
+      {"toy.circles", {{"noise", 0.05}, {"factor", 0.8}}, 2}, // sklearn defaults
   };
   return gens;
 }
@@ -305,9 +305,18 @@ public:
     for (Decl *d : logicalOrder)
       if (d->kind == Decl::Kind::Flow)
         checkFlow(static_cast<FlowDecl &>(*d));
+    // One train and one sample block per flow: a second would silently
+    // compete for the same generated program.
+    std::set<std::pair<int, std::string>> runs;
     for (Decl *d : logicalOrder)
-      if (d->kind == Decl::Kind::Train || d->kind == Decl::Kind::Sample)
-        checkRun(static_cast<RunDecl &>(*d));
+      if (d->kind == Decl::Kind::Train || d->kind == Decl::Kind::Sample) {
+        auto &run = static_cast<RunDecl &>(*d);
+        if (!runs.insert({int(run.kind), run.name}).second)
+          error(run.nameLoc, std::string("flow '") + run.name + "' already has a " +
+                                 (run.kind == Decl::Kind::Train ? "train" : "sample") +
+                                 " block");
+        checkRun(run);
+      }
   }
 
 private:
@@ -701,10 +710,16 @@ private:
                                 " given");
       return;
     }
+    // Features come in sin/cos pairs, one pair per frequency.
     if (auto v = evalInteger(call.args[0].value.get(),
                              "number of Fourier features", 1,
-                             "a positive integer"))
+                             "a positive integer")) {
+      if (*v % 2)
+        error(call.args[0].value->loc,
+              "number of Fourier features must be even (sin/cos pairs) but is " +
+                  std::to_string(*v));
       model.timeFeatures = *v;
+    }
   }
 
   //===--------------------------------------------------------------------===//

@@ -233,6 +233,10 @@ SampleOptions parseSample(const flowrt_program &program, ArgReader &reader,
     else
       throw UsageError("unknown option '" + arg + "' for sample");
   }
+  if (!program.solver_step)
+    throw std::runtime_error("this program has no sampler: add a `sample` "
+                             "block to the spec, e.g. sample FLOW { solver: "
+                             "euler(steps: 32) }");
   if (opts.n < 1 || opts.steps < 1)
     throw UsageError("the program's sample defaults are invalid: give -n "
                      "and --steps");

@@ -121,6 +121,12 @@ private:
     }
     if (isa<math::AbsFOp>(op))
       return ab.mul(ab.sign(in(0)), d[0]);
+    if (isa<math::PowFOp>(op) && !d[1]) { // b a^(b-1) da, defined at a = 0
+      Value one = ab.constantLike(1.0, type);
+      Value power = ab.pow(in(0), ab.sub(in(1), one));
+      Value factor = ab.mul(in(1), power);
+      return ab.mul(factor, d[0]);
+    }
     if (isa<math::PowFOp>(op)) { // a^b (db log a + b da / a)
       Value l = d[1] ? ab.mul(d[1], ab.log(in(0))) : Value();
       Value bda = ab.mul(in(1), d[0]);

@@ -106,6 +106,10 @@ public:
   mlir::Value sin(mlir::Value x) { return mlir::math::SinOp::create(b, loc, x); }
   mlir::Value cos(mlir::Value x) { return mlir::math::CosOp::create(b, loc, x); }
   mlir::Value log(mlir::Value x) { return mlir::math::LogOp::create(b, loc, x); }
+  mlir::Value pow(mlir::Value x, mlir::Value y) {
+    unify(x, y);
+    return mlir::math::PowFOp::create(b, loc, x, y);
+  }
   /// sign(x) as copysign(1, x).
   mlir::Value sign(mlir::Value x) {
     return mlir::math::CopySignOp::create(b, loc, constantLike(1.0, x.getType()), x);

@@ -56,6 +56,9 @@ cl::opt<std::string> emitProject("emit-project",
                                  cl::init(""));
 cl::opt<std::string> gpuArch("gpu-arch", cl::desc("GPU architecture for PTX"),
                              cl::init("sm_90"));
+cl::opt<std::string> cpuName("cpu",
+                             cl::desc("CPU for --emit=llvm/obj (default: this one)"),
+                             cl::init(""));
 cl::opt<std::string> stdlibDir("stdlib", cl::desc("Standard library folder"),
                                cl::init(""));
 cl::opt<bool> verifyDiagnostics("verify-diagnostics",
@@ -269,7 +272,7 @@ int run(MLIRContext &context, llvm::SourceMgr &sourceMgr) {
       break;
     }
     llvm::LLVMContext llvmContext;
-    auto llvmModule = flowc::translateToLLVMIR(*loops, llvmContext);
+    auto llvmModule = flowc::translateToLLVMIR(*loops, llvmContext, cpuName);
     if (!llvmModule)
       return 1;
     if (emit == Stage::Obj) {
@@ -277,7 +280,7 @@ int run(MLIRContext &context, llvm::SourceMgr &sourceMgr) {
         llvm::errs() << "flowc: error: --emit=obj needs -o FILE\n";
         return 1;
       }
-      return failed(flowc::writeObjectFile(*llvmModule, outputFile));
+      return failed(flowc::writeObjectFile(*llvmModule, outputFile, cpuName));
     }
     llvmModule->print(os, nullptr);
     break;

@@ -322,7 +322,7 @@ TEST(Sema, DataAndModelSettings) {
   EXPECT_EQ(a->params[1], (std::pair<std::string, double>{"noise", 0.25}));
   auto *b = findDecl<DataDecl>(module, "b");
   EXPECT_EQ(b->params[0].second, 0.1);
-  EXPECT_EQ(b->params[1].second, 0.5);
+  EXPECT_EQ(b->params[1].second, 0.8); // scikit-learn's make_circles default
   EXPECT_EQ(findDecl<DataDecl>(module, "c")->dim, 2);
   auto *m = findDecl<ModelDecl>(module, "m");
   EXPECT_EQ(m->width, 128);
@@ -428,7 +428,9 @@ TEST(Sema, RunSettings) {
                             "train f { optimizer: adam(lr: 1e-3), lr: 1e-3 }\n"
                             "train f { optimizer: adam(beta: 1), lr: 0 }"),
             (Errors{"11:22: unknown optimizer 'sgd'; expected adam(lr: ...)",
+                    "12:7: flow 'f' already has a train block",
                     "12:38: learning rate is given twice",
+                    "13:7: flow 'f' already has a train block",
                     "13:27: unknown parameter 'beta' for 'adam'",
                     "13:41: 'lr' must be a positive number but is 0"}));
   EXPECT_EQ(errorsOf(spec + "sample f { solver: heun, n: 1.5, foo: 2 }\n"
@@ -438,8 +440,11 @@ TEST(Sema, RunSettings) {
             (Errors{"11:20: unknown solver 'heun'",
                     "11:29: 'n' must be a positive integer but is 1.5",
                     "11:34: unknown setting 'foo' in sample block",
+                    "12:8: flow 'f' already has a sample block",
                     "12:20: 'v' is not a solver",
+                    "13:8: flow 'f' already has a sample block",
                     "13:33: 'steps' must be a positive integer but is 0",
+                    "14:8: flow 'f' already has a sample block",
                     "14:12: solver steps are given twice"}));
 }
 
