@@ -121,7 +121,7 @@ private:
   }
 
   DeclPtr transformPathDecl(FlowParser::PathDeclContext &ctx) {
-    auto decl = std::make_unique<PathDecl>();
+    auto decl = std::make_unique<PathDecl>(Decl::Kind::Path);
     decl->loc = loc(ctx.PATH());
     decl->name = text(ctx.IDENT());
     decl->nameLoc = loc(ctx.IDENT());

@@ -54,7 +54,7 @@ struct FlowStmt;
 //===----------------------------------------------------------------------===//
 
 struct Expr {
-  enum class Kind { Number, Name, Unary, Binary, Call, List };
+  enum class Kind { Number, Name, Unary, Binary, Call, List, Index };
   Kind kind;
   Location loc;
   Shape shape; // set by Sema for expressions evaluated per sample
@@ -98,8 +98,10 @@ struct UnaryExpr : Expr {
       : Expr(Kind::Unary, std::move(l)), op(o), operand(std::move(e)) {}
 };
 
+/// Binary operators, one character each: + - * / ^ and the comparisons
+/// < > 'L' (<=) 'G' (>=) '=' (==) '!' (!=), which give 1.0 or 0.0.
 struct BinaryExpr : Expr {
-  char op; // one of + - * / ^
+  char op;
   ExprPtr lhs, rhs;
   BinaryExpr(Location l, char o, ExprPtr a, ExprPtr b)
       : Expr(Kind::Binary, std::move(l)), op(o), lhs(std::move(a)), rhs(std::move(b)) {}
@@ -125,6 +127,15 @@ struct CallExpr : Expr {
   Binding binding;                       // set by Sema
   std::vector<const Expr *> orderedArgs; // set by Sema (path/model calls)
   CallExpr(Location l, std::string c) : Expr(Kind::Call, std::move(l)), callee(std::move(c)) {}
+};
+
+/// `base[index]`: one feature of a per-sample vector; the index is a constant
+/// integer, checked by Sema against the vector's length (`position`).
+struct IndexExpr : Expr {
+  ExprPtr base, index;
+  int64_t position = 0; // set by Sema
+  IndexExpr(Location l, ExprPtr b, ExprPtr i)
+      : Expr(Kind::Index, std::move(l)), base(std::move(b)), index(std::move(i)) {}
 };
 
 /// `[e1, e2, ...]` (solver tableaux).
@@ -156,7 +167,9 @@ struct FlowStmt {
 struct Param {
   std::string name;
   Location loc;
-  Shape shape; // per-call, set by Sema while checking a call site
+  Shape shape;          // per-call, set by Sema while checking a call site
+  ExprPtr defaultValue; // `name = expr`: a constant used when the argument
+                        // is left out (orderedArgs then holds nullptr)
 };
 
 /// A `name: value` setting in a train/sample block.
@@ -167,7 +180,9 @@ struct Setting {
 };
 
 struct Decl {
-  enum class Kind { Import, Data, Model, Path, Solver, Flow, Train, Sample };
+  enum class Kind {
+    Import, Data, Model, Path, Dist, Fn, Const, Solver, Flow, Train, Sample
+  };
   Kind kind;
   Location loc;
   std::string name;   // declared name; for Import the module ("std.paths" or
@@ -196,13 +211,15 @@ struct DataDecl : Decl {
   DataDecl() : Decl(Kind::Data) {}
 };
 
-/// `model NAME = mlp(width: 256, depth: 3, act: silu, time: fourier(16))`.
-/// (Closed-form models `model u(x, t) = expr` arrive with the language issue:
-/// `params` + `body` are parsed and Sema reports them as not yet supported.)
+/// `model NAME = mlp(width: 256, depth: 3, act: silu, time: fourier(16))`,
+/// or a closed-form velocity field `model u(x, t) = expr` (optionally with a
+/// `{ let ... expr }` body): params are (x, t), x a vector, t a scalar, and
+/// the body's shape is x's. Closed-form models are compiled into kernels.
 struct ModelDecl : Decl {
-  std::unique_ptr<CallExpr> network; // set for network models
-  std::vector<Param> params;         // closed-form models
-  ExprPtr body;                      // closed-form models
+  std::unique_ptr<CallExpr> network;           // set for network models
+  std::vector<Param> params;                   // closed-form models
+  std::vector<std::unique_ptr<FlowStmt>> lets; // closed-form models
+  ExprPtr body;                                // closed-form models
   // Set by Sema for network models (defaults filled in).
   int64_t width = 128;
   int64_t depth = 3;
@@ -211,19 +228,41 @@ struct ModelDecl : Decl {
   ModelDecl() : Decl(Kind::Model) {}
 };
 
-/// `path NAME(x0, x1, t) = expr` — inlined at every use.
-struct PathDecl : Decl {
+/// A definition inlined at every use, with parameters (some with defaults)
+/// and a body that may start with local bindings:
+///   path NAME(x0, x1, t, p = 1) = expr            (Kind::Path)
+///   path NAME(x0, x1, t) { let a = expr  ...  expr }
+///   dist NAME(m = 0, s = 1) = expr               (Kind::Dist: a draw built
+///                                                  from normal()/uniform())
+///   fn NAME(x, y) = expr                          (Kind::Fn)
+/// Paths and fns are deterministic: they may not draw.
+struct FunctionDecl : Decl {
   std::vector<Param> params;
+  std::vector<std::unique_ptr<FlowStmt>> lets; // Let statements, in order
   ExprPtr body;
-  PathDecl() : Decl(Kind::Path) {}
+  explicit FunctionDecl(Kind k) : Decl(k) {}
+};
+using PathDecl = FunctionDecl; // the walking skeleton's name
+
+/// `const NAME = expr`: a scalar constant. Names bound to it resolve as
+/// Binding::Kind::Constant with the value Sema computed.
+struct ConstDecl : Decl {
+  ExprPtr value;
+  double number = 0; // set by Sema
+  ConstDecl() : Decl(Kind::Const) {}
 };
 
 /// `solver NAME = tableau(c: [...], a: [[...]], b: [...])`.
 /// Sema evaluates the constant lists into `c`, `a` (lower-triangular rows, row
 /// i has i entries: a[0] is empty) and `b`.
+/// Adaptive tableaux add `b_err: [...]`, the embedded lower-order weights
+/// (the error estimate is h * sum_i (b_i - b_err_i) k_i), and `order: p`,
+/// the order of the solution used for step-size control.
 struct SolverDecl : Decl {
   std::unique_ptr<CallExpr> tableau;
   std::vector<double> c, b;
+  std::vector<double> bErr; // empty for fixed-step methods
+  int64_t order = 0;        // 0 when not given
   std::vector<std::vector<double>> a;
   SolverDecl() : Decl(Kind::Solver) {}
 };
