@@ -48,19 +48,25 @@ int flowrt::runSample(const flowrt_program &program,
     std::fprintf(stderr, "error: the program has no sampler\n");
     return 1;
   }
-  std::string checkpointPath = joinPath(opts.outDir, CheckpointFile);
-  if (!pathExists(checkpointPath)) {
-    std::fprintf(stderr, "error: no checkpoint in %s: run `train` first\n",
-                 opts.outDir.c_str());
-    return 1;
+  // A closed-form model (no network) samples at once, with no checkpoint;
+  // a spec without data has no quality figure.
+  Mlp net{nullptr};
+  if (program.model.kind) {
+    std::string checkpointPath = joinPath(opts.outDir, CheckpointFile);
+    if (!pathExists(checkpointPath)) {
+      std::fprintf(stderr, "error: no checkpoint in %s: run `train` first\n",
+                   opts.outDir.c_str());
+      return 1;
+    }
+    MlpOptions mlpOptions = MlpOptions::fromDesc(program.model);
+    Mlp model(mlpOptions), ema(mlpOptions);
+    bool useEma = program.train.ema > 0;
+    loadCheckpoint(checkpointPath, model, useEma ? &ema : nullptr, nullptr);
+    net = useEma ? ema : model;
+    net->eval();
   }
-  std::unique_ptr<DataSet> data = makeDataSet(program.data);
-  MlpOptions mlpOptions = MlpOptions::fromDesc(program.model);
-  Mlp model(mlpOptions), ema(mlpOptions);
-  bool useEma = program.train.ema > 0;
-  loadCheckpoint(checkpointPath, model, useEma ? &ema : nullptr, nullptr);
-  Mlp net = useEma ? ema : model;
-  net->eval();
+  std::unique_ptr<DataSet> data =
+      program.data.generator ? makeDataSet(program.data) : nullptr;
 
   torch::NoGradGuard noGrad;
   flowrt_ctx ctx;
@@ -68,7 +74,7 @@ int flowrt::runSample(const flowrt_program &program,
   ctx.seed = opts.seed;
   ctx.batchSize = opts.n;
   ctx.data = data.get();
-  ctx.net = net.get();
+  ctx.net = net ? net.get() : nullptr;
 
   auto start = std::chrono::steady_clock::now();
   // x outlives the arena, which is cleared after every solver step.
@@ -105,6 +111,8 @@ int flowrt::runSample(const flowrt_program &program,
     std::printf("wrote %s\n", out.c_str());
   }
 
+  if (!data)
+    return 0;
   torch::Tensor fresh =
       data->sample(opts.n, mixSeed(opts.seed, FreshDataStream));
   double sw2 = slicedWasserstein2(points, fresh, 128, ProjectionSeed);

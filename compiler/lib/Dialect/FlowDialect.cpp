@@ -42,5 +42,13 @@ LogicalResult SolverOp::verify() {
   return success();
 }
 
+LogicalResult ExtractOp::verify() {
+  int64_t size = getInput().getType().getDimSize(0);
+  if (getPosition() < 0 || getPosition() >= size)
+    return emitOpError("position ") << getPosition() << " is out of range for "
+                                    << size << " features";
+  return success();
+}
+
 #define GET_OP_CLASSES
 #include "flowc/Dialect/Flow/FlowOps.cpp.inc"

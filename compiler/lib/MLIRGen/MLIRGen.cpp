@@ -12,6 +12,7 @@
 #include "flowc/Dialect/Flow/FlowDialect.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/Diagnostics.h"
@@ -20,6 +21,7 @@
 #include "llvm/ADT/StringMap.h"
 
 #include <cmath>
+#include <map>
 
 using namespace mlir;
 using namespace flowc;
@@ -69,6 +71,10 @@ private:
   OpBuilder builder;
   OwningOpRef<ModuleOp> module;
   llvm::StringMap<int64_t> networkInDim;
+  /// The flow being generated, and the velocity kernel of each flow whose
+  /// model is closed-form (what its sampler launches instead of a network).
+  const ast::FlowDecl *currentFlow = nullptr;
+  std::map<const ast::FlowDecl *, std::string> closedFormVelocity;
   /// Values visible by name while generating a flow or an inlined path.
   using Env = llvm::StringMap<Value>;
   int64_t nextStream = 0;
@@ -147,28 +153,78 @@ private:
       return math::PowFOp::create(builder, l, x, y);
     }
     auto [x, y] = unify(l, a, b);
+    std::optional<arith::CmpFPredicate> cmp;
     switch (op) {
     case '+': return arith::AddFOp::create(builder, l, x, y);
     case '-': return arith::SubFOp::create(builder, l, x, y);
     case '*': return arith::MulFOp::create(builder, l, x, y);
-    default: return arith::DivFOp::create(builder, l, x, y);
+    case '/': return arith::DivFOp::create(builder, l, x, y);
+    case '<': cmp = arith::CmpFPredicate::OLT; break;
+    case '>': cmp = arith::CmpFPredicate::OGT; break;
+    case 'L': cmp = arith::CmpFPredicate::OLE; break;
+    case 'G': cmp = arith::CmpFPredicate::OGE; break;
+    case '=': cmp = arith::CmpFPredicate::OEQ; break;
+    default: cmp = arith::CmpFPredicate::UNE; break;
     }
+    // Comparisons give 1.0 or 0.0.
+    Value bits = arith::CmpFOp::create(builder, l, *cmp, x, y);
+    return arith::UIToFPOp::create(builder, l, x.getType(), bits);
   }
 
-  Value genMath(Location l, llvm::StringRef fn, Value x) {
-    if (fn == "exp") return math::ExpOp::create(builder, l, x);
-    if (fn == "log") return math::LogOp::create(builder, l, x);
-    if (fn == "sin") return math::SinOp::create(builder, l, x);
-    if (fn == "cos") return math::CosOp::create(builder, l, x);
-    if (fn == "tan") return math::TanOp::create(builder, l, x);
-    if (fn == "sqrt") return math::SqrtOp::create(builder, l, x);
-    if (fn == "tanh") return math::TanhOp::create(builder, l, x);
-    if (fn == "abs") return math::AbsFOp::create(builder, l, x);
-    if (fn == "sigmoid") { // 1 / (1 + exp(-x))
-      Value one = broadcastTo(l, constant(l, 1.0), x.getType());
-      Value e = math::ExpOp::create(builder, l, arith::NegFOp::create(builder, l, x));
-      return arith::DivFOp::create(builder, l, one,
-                                   arith::AddFOp::create(builder, l, one, e));
+  /// `where(c, a, b)`: a where c is nonzero, else b.
+  Value genWhere(Location l, Value c, Value a, Value b) {
+    auto [x, y] = unify(l, a, b);
+    Value cond = broadcastTo(l, c, x.getType());
+    std::tie(cond, x) = unify(l, cond, x);
+    std::tie(cond, y) = unify(l, cond, y);
+    Value zero = broadcastTo(l, constant(l, 0.0), cond.getType());
+    Value nonzero =
+        arith::CmpFOp::create(builder, l, arith::CmpFPredicate::UNE, cond, zero);
+    return arith::SelectOp::create(builder, l, nonzero, x, y);
+  }
+
+  Value genMath(Location l, llvm::StringRef fn, ArrayRef<Value> a) {
+    if (a.size() == 1) {
+      Value x = a[0];
+      if (fn == "exp") return math::ExpOp::create(builder, l, x);
+      if (fn == "log") return math::LogOp::create(builder, l, x);
+      if (fn == "log1p") return math::Log1pOp::create(builder, l, x);
+      if (fn == "expm1") return math::ExpM1Op::create(builder, l, x);
+      if (fn == "sin") return math::SinOp::create(builder, l, x);
+      if (fn == "cos") return math::CosOp::create(builder, l, x);
+      if (fn == "tan") return math::TanOp::create(builder, l, x);
+      if (fn == "sqrt") return math::SqrtOp::create(builder, l, x);
+      if (fn == "tanh") return math::TanhOp::create(builder, l, x);
+      if (fn == "abs") return math::AbsFOp::create(builder, l, x);
+      if (fn == "sigmoid") { // 1 / (1 + exp(-x))
+        Value one = broadcastTo(l, constant(l, 1.0), x.getType());
+        Value e = math::ExpOp::create(builder, l, arith::NegFOp::create(builder, l, x));
+        return arith::DivFOp::create(builder, l, one,
+                                     arith::AddFOp::create(builder, l, one, e));
+      }
+      Type f32 = builder.getF32Type();
+      if (fn == "sum") return fl::SumOp::create(builder, l, f32, x);
+      if (fn == "mean") return fl::MeanOp::create(builder, l, f32, x);
+      if (fn == "norm") { // sqrt(sum(x * x))
+        Value sq = arith::MulFOp::create(builder, l, x, x);
+        return math::SqrtOp::create(builder, l, fl::SumOp::create(builder, l, f32, sq));
+      }
+      if (fn == "softmax") return fl::SoftmaxOp::create(builder, l, x.getType(), x);
+    }
+    if (a.size() == 2) {
+      auto [x, y] = unify(l, a[0], a[1]);
+      if (fn == "min") return arith::MinimumFOp::create(builder, l, x, y);
+      if (fn == "max") return arith::MaximumFOp::create(builder, l, x, y);
+    }
+    if (a.size() == 3) {
+      if (fn == "where")
+        return genWhere(l, a[0], a[1], a[2]);
+      if (fn == "clamp") { // min(max(x, lo), hi)
+        auto [x, lo] = unify(l, a[0], a[1]);
+        Value low = arith::MaximumFOp::create(builder, l, x, lo);
+        auto [y, hi] = unify(l, low, a[2]);
+        return arith::MinimumFOp::create(builder, l, y, hi);
+      }
     }
     return nullptr;
   }
@@ -197,6 +253,13 @@ private:
       Value x = genExpr(b->lhs.get(), env), y = genExpr(b->rhs.get(), env);
       return x && y ? genBinary(l, b->op, x, y) : nullptr;
     }
+    case ast::Expr::Kind::Index: {
+      auto *ix = static_cast<const ast::IndexExpr *>(e);
+      Value base = genExpr(ix->base.get(), env);
+      return base ? fl::ExtractOp::create(builder, l, builder.getF32Type(), base,
+                                          ix->position)
+                  : nullptr;
+    }
     case ast::Expr::Kind::Call:
       return genCall(*static_cast<const ast::CallExpr *>(e), env);
     case ast::Expr::Kind::List:
@@ -206,33 +269,82 @@ private:
     return nullptr;
   }
 
+  /// Inlines a definition: parameters bound to the arguments (or their
+  /// defaults), then the local lets in order, then the body.
+  Value inlineDefinition(const ast::CallExpr &call, ArrayRef<ast::Param> params,
+                         ArrayRef<std::unique_ptr<ast::FlowStmt>> lets,
+                         const ast::Expr *body, Env &env) {
+    Env inner;
+    for (auto [i, p] : llvm::enumerate(params)) {
+      const ast::Expr *arg = i < call.orderedArgs.size() ? call.orderedArgs[i] : nullptr;
+      Env none;
+      Value v = arg ? genExpr(arg, env)
+                    : (p.defaultValue ? genExpr(p.defaultValue.get(), none) : nullptr);
+      if (!v) {
+        emitError(loc(call.loc)) << "missing argument '" << p.name << "'";
+        return nullptr;
+      }
+      inner[p.name] = v;
+    }
+    for (auto &let : lets) {
+      Value v = genExpr(let->value.get(), inner);
+      if (!v)
+        return nullptr;
+      inner[let->names[0]] = v;
+    }
+    return genExpr(body, inner);
+  }
+
+  /// `normal(mean, std, like: x)` / `uniform(low, high, like: x)` with
+  /// absent arguments left out rather than multiplied by 1 or added as 0.
+  Value genStandardDraw(const ast::CallExpr &call, Env &env) {
+    Location l = loc(call.loc);
+    auto param = [&](unsigned i) -> const ast::Expr * {
+      return i < call.orderedArgs.size() ? call.orderedArgs[i] : nullptr;
+    };
+    Type type = builder.getF32Type();
+    if (const ast::Expr *like = param(2)) {
+      Value v = genExpr(like, env);
+      if (!v)
+        return nullptr;
+      type = v.getType();
+    } else if (call.shape.isVector()) {
+      type = sampleType(call.shape);
+    }
+    bool isNormal = call.callee == "normal";
+    Value z = isNormal ? Value(fl::NormalOp::create(builder, l, type, nextStream++))
+                       : Value(fl::UniformOp::create(builder, l, type, nextStream++));
+    const ast::Expr *shift = param(0), *scale = param(1);
+    if (scale) {
+      Value s = genExpr(scale, env);
+      if (!s)
+        return nullptr;
+      if (!isNormal) { // uniform: width high - low
+        Value lo = shift ? genExpr(shift, env) : constant(l, 0.0);
+        s = genBinary(l, '-', s, lo);
+      }
+      z = genBinary(l, '*', s, z);
+    } else if (!isNormal && shift) { // uniform(low): width 1 - low
+      Value lo = genExpr(shift, env);
+      z = genBinary(l, '*', genBinary(l, '-', constant(l, 1.0), lo), z);
+    }
+    if (shift) {
+      Value m = genExpr(shift, env);
+      if (!m)
+        return nullptr;
+      z = genBinary(l, '+', m, z);
+    }
+    return z;
+  }
+
   Value genCall(const ast::CallExpr &call, Env &env) {
     Location l = loc(call.loc);
     const ast::Binding &b = call.binding;
     if (b.kind == ast::Binding::Kind::Decl && b.decl) {
-      if (auto *path = dynamic_cast<const ast::PathDecl *>(b.decl)) {
-        Env inner;
-        for (auto [i, p] : llvm::enumerate(path->params)) {
-          const ast::Expr *arg = i < call.orderedArgs.size() ? call.orderedArgs[i] : nullptr;
-          Value v = arg ? genExpr(arg, env) : nullptr;
-          if (!v)
-            return nullptr;
-          inner[p.name] = v;
-        }
-        return genExpr(path->body.get(), inner);
-      }
-      if (auto *model = dynamic_cast<const ast::ModelDecl *>(b.decl)) {
-        if (call.args.size() != 2)
-          return nullptr;
-        Value x = genExpr(call.args[0].value.get(), env);
-        Value t = genExpr(call.args[1].value.get(), env);
-        if (!x || !t)
-          return nullptr;
-        networkInDim[model->name] = cast<RankedTensorType>(x.getType()).getDimSize(0);
-        return fl::ApplyNetOp::create(builder, l, x.getType(),
-                                      SymbolRefAttr::get(builder.getContext(), model->name),
-                                      x, t);
-      }
+      if (auto *def = dynamic_cast<const ast::FunctionDecl *>(b.decl))
+        return inlineDefinition(call, def->params, def->lets, def->body.get(), env);
+      if (auto *model = dynamic_cast<const ast::ModelDecl *>(b.decl))
+        return genModelCall(call, *model, env);
     }
     if (call.callee == "ddt" && call.args.size() == 1) {
       Value v = genExpr(call.args[0].value.get(), env);
@@ -241,12 +353,72 @@ private:
         return nullptr;
       return fl::DdtOp::create(builder, l, v.getType(), v, t->second);
     }
-    if (call.args.size() == 1)
-      if (Value x = genExpr(call.args[0].value.get(), env))
-        if (Value r = genMath(l, call.callee, x))
-          return r;
+    if (call.callee == "normal" || call.callee == "uniform")
+      return genStandardDraw(call, env);
+    if (call.callee == "one_hot" && call.args.size() == 2) {
+      Value k = genExpr(call.args[0].value.get(), env);
+      if (!k || !call.shape.isVector())
+        return nullptr;
+      return fl::OneHotOp::create(builder, l, sampleType(call.shape), k);
+    }
+    SmallVector<Value> args;
+    for (auto &a : call.args) {
+      Value v = genExpr(a.value.get(), env);
+      if (!v)
+        return nullptr;
+      args.push_back(v);
+    }
+    if (Value r = genMath(l, call.callee, args))
+      return r;
     emitError(l) << "cannot generate a call to '" << call.callee << "'";
     return nullptr;
+  }
+
+  /// A network becomes `flow.apply_net`; a closed-form model is inlined, and
+  /// also emitted once as a velocity kernel for the sampler.
+  Value genModelCall(const ast::CallExpr &call, const ast::ModelDecl &model, Env &env) {
+    Location l = loc(call.loc);
+    if (call.args.size() != 2)
+      return nullptr;
+    if (!model.network) {
+      Value v = inlineDefinition(call, model.params, model.lets, model.body.get(), env);
+      if (v && currentFlow && !closedFormVelocity.count(currentFlow))
+        closedFormVelocity[currentFlow] = genVelocityKernel(model, v.getType());
+      return v;
+    }
+    Value x = genExpr(call.args[0].value.get(), env);
+    Value t = genExpr(call.args[1].value.get(), env);
+    if (!x || !t)
+      return nullptr;
+    networkInDim[model.name] = cast<RankedTensorType>(x.getType()).getDimSize(0);
+    return fl::ApplyNetOp::create(builder, l, x.getType(),
+                                  SymbolRefAttr::get(builder.getContext(), model.name),
+                                  x, t);
+  }
+
+  /// `func.func @u(x, t) -> v` marked as a kernel: the closed-form field,
+  /// launched by the sampler between solver stages.
+  std::string genVelocityKernel(const ast::ModelDecl &model, Type xType) {
+    std::string name = model.name + "_velocity";
+    if (SymbolTable::lookupSymbolIn(*module, name))
+      return name;
+    OpBuilder::InsertionGuard guard(builder);
+    builder.setInsertionPointToEnd(module->getBody());
+    Location l = loc(model.loc);
+    auto fn = func::FuncOp::create(
+        builder, l, name,
+        builder.getFunctionType({xType, builder.getF32Type()}, xType));
+    fn->setAttr(fl::kKernelAttr, builder.getUnitAttr());
+    Block *entry = fn.addEntryBlock();
+    builder.setInsertionPointToStart(entry);
+    Env inner;
+    inner[model.params[0].name] = entry->getArgument(0);
+    inner[model.params[1].name] = entry->getArgument(1);
+    for (auto &let : model.lets)
+      inner[let->names[0]] = genExpr(let->value.get(), inner);
+    Value v = genExpr(model.body.get(), inner);
+    func::ReturnOp::create(builder, l, broadcastTo(l, v, xType));
+    return name;
   }
 
   Type sampleType(const ast::Shape &s) {
@@ -255,56 +427,15 @@ private:
     return builder.getF32Type();
   }
 
-  /// `x ~ D`: data sample, or a reparameterised standard draw.
+  /// `x ~ D`: a data sample, or a draw (normal, uniform, a `dist`).
   Value genDraw(const ast::FlowStmt &s, Env &env) {
-    Location l = loc(s.loc);
     const ast::Expr *rhs = s.value.get();
-    Type type = sampleType(s.shapes.empty() ? ast::Shape::scalar() : s.shapes[0]);
-    if (auto *n = dynamic_cast<const ast::NameExpr *>(rhs)) {
+    if (auto *n = dynamic_cast<const ast::NameExpr *>(rhs))
       if (auto *data = dynamic_cast<const ast::DataDecl *>(n->binding.decl))
         return fl::DrawDataOp::create(
-            builder, l, RankedTensorType::get({data->dim}, builder.getF32Type()),
+            builder, loc(s.loc), RankedTensorType::get({data->dim}, builder.getF32Type()),
             SymbolRefAttr::get(builder.getContext(), data->name));
-    }
-    auto *call = dynamic_cast<const ast::CallExpr *>(rhs);
-    if (!call)
-      return nullptr;
-    // Sema orders the arguments: (mean, std, like) and (low, high, like).
-    // Absent ones are left out rather than multiplied by 1 or added as 0.
-    auto param = [&](unsigned i) -> const ast::Expr * {
-      return i < call->orderedArgs.size() ? call->orderedArgs[i] : nullptr;
-    };
-    auto affine = [&](Value z, const ast::Expr *shift, const ast::Expr *scale,
-                      bool scaleIsWidth) -> Value {
-      if (scale) {
-        Value s = genExpr(scale, env);
-        if (!s)
-          return nullptr;
-        if (scaleIsWidth) { // uniform: high - low
-          Value lo = shift ? genExpr(shift, env) : constant(l, 0.0);
-          s = genBinary(l, '-', s, lo);
-        }
-        z = genBinary(l, '*', s, z);
-      } else if (scaleIsWidth && shift) { // uniform(low): width 1 - low
-        Value lo = genExpr(shift, env);
-        z = genBinary(l, '*', genBinary(l, '-', constant(l, 1.0), lo), z);
-      }
-      if (shift) {
-        Value m = genExpr(shift, env);
-        if (!m)
-          return nullptr;
-        z = genBinary(l, '+', m, z);
-      }
-      return z;
-    };
-    if (call->callee == "normal") // mean + std * z
-      return affine(fl::NormalOp::create(builder, l, type, nextStream++), param(0),
-                    param(1), false);
-    if (call->callee == "uniform") // low + (high - low) * u
-      return affine(fl::UniformOp::create(builder, l, type, nextStream++), param(0),
-                    param(1), true);
-    emitError(l) << "cannot draw from '" << call->callee << "'";
-    return nullptr;
+    return genExpr(rhs, env);
   }
 
   /// `loss mse(a, b)` = mean over features of (a - b)^2.
@@ -334,6 +465,7 @@ private:
     builder.setInsertionPointToStart(body);
     Env env;
     nextStream = 0;
+    currentFlow = &f;
     for (auto &s : f.body) {
       Location l = loc(s->loc);
       switch (s->kind) {
@@ -387,8 +519,12 @@ private:
     if (!SymbolTable::lookupSymbolIn(*module, solver))
       return emitError(l) << "no solver given and 'euler' is not defined "
                              "(import std.solvers)";
-    fl::SampleOp::create(builder, l, r.name, solver, int64_t(r.number("steps", d.steps)),
-                         int64_t(r.number("n", d.n)), int64_t(r.number("seed", d.seed)));
+    auto sample = fl::SampleOp::create(
+        builder, l, r.name, solver, int64_t(r.number("steps", d.steps)),
+        int64_t(r.number("n", d.n)), int64_t(r.number("seed", d.seed)), nullptr);
+    auto velocity = closedFormVelocity.find(r.flow);
+    if (velocity != closedFormVelocity.end())
+      sample.setVelocityAttr(FlatSymbolRefAttr::get(builder.getContext(), velocity->second));
     return success();
   }
 };

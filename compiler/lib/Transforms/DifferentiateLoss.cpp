@@ -29,8 +29,9 @@ LogicalResult propagate(Operation *op, ExprBuilder &eb,
     return success();
   Value r = op->getResult(0);
   Value ar = adj.lookup(r);
-  if (!ar || isa<arith::ConstantOp, fl::NormalOp, fl::UniformOp>(op))
-    return success();
+  if (!ar || isa<arith::ConstantOp, fl::NormalOp, fl::UniformOp, fl::OneHotOp,
+                 arith::CmpFOp, arith::UIToFPOp>(op))
+    return success(); // leaves and piecewise-constant functions
   auto acc = [&](Value x, Value contribution) {
     adj[x] = eb.add(adj.lookup(x), contribution);
   };
@@ -49,6 +50,32 @@ LogicalResult propagate(Operation *op, ExprBuilder &eb,
   } else if (isa<arith::DivFOp>(op)) { // r = a / b: da = ar / b, db = -ar r / b
     acc(x(0), eb.div(ar, x(1)));
     acc(x(1), eb.neg(eb.div(eb.mul(ar, r), x(1))));
+  } else if (isa<arith::SelectOp>(op)) { // to the chosen side
+    acc(x(1), eb.select(x(0), ar, Value()));
+    acc(x(2), eb.select(x(0), Value(), ar));
+  } else if (isa<arith::MinimumFOp, arith::MaximumFOp>(op)) {
+    auto p = isa<arith::MinimumFOp>(op) ? arith::CmpFPredicate::OLE
+                                       : arith::CmpFPredicate::OGE;
+    Value first = eb.compare(p, x(0), x(1));
+    acc(x(0), eb.select(first, ar, Value()));
+    acc(x(1), eb.select(first, Value(), ar));
+  } else if (isa<math::Log1pOp>(op)) {
+    Value one = eb.constantLike(1.0, r.getType());
+    acc(x(0), eb.div(ar, eb.add(one, x(0))));
+  } else if (isa<math::ExpM1Op>(op)) {
+    Value one = eb.constantLike(1.0, r.getType());
+    acc(x(0), eb.mul(ar, eb.add(r, one)));
+  } else if (isa<fl::SumOp>(op)) { // broadcast
+    acc(x(0), eb.broadcast(ar, x(0).getType()));
+  } else if (auto e = dyn_cast<fl::ExtractOp>(op)) { // ar at `position`
+    auto type = cast<RankedTensorType>(x(0).getType());
+    Value position = eb.constantLike(double(e.getPosition()), ar.getType());
+    Value mask = fl::OneHotOp::create(eb.builder(), e.getLoc(), type, position);
+    acc(x(0), eb.mul(eb.broadcast(ar, type), mask));
+  } else if (isa<fl::SoftmaxOp>(op)) { // s (ar - sum(ar s))
+    Value ars = eb.mul(ar, r);
+    Value centered = eb.sub(ar, eb.broadcast(eb.sum(ars), r.getType()));
+    acc(x(0), eb.mul(r, centered));
   } else if (isa<math::ExpOp>(op)) {
     acc(x(0), eb.mul(ar, r));
   } else if (isa<math::LogOp>(op)) {

@@ -50,8 +50,9 @@ private:
 
   FailureOr<Value> compute(Value v) {
     Operation *op = v.getDefiningOp();
-    if (!op || isa<arith::ConstantOp, fl::NormalOp, fl::UniformOp,
-                   fl::DrawDataOp>(op))
+    // Leaves, and piecewise-constant functions (comparisons, one_hot).
+    if (!op || isa<arith::ConstantOp, fl::NormalOp, fl::UniformOp, fl::DrawDataOp,
+                   fl::OneHotOp, arith::CmpFOp, arith::UIToFPOp>(op))
       return Value();
     if (auto net = dyn_cast<fl::ApplyNetOp>(op)) {
       FailureOr<Value> dx = get(net.getX()), dt = get(net.getT());
@@ -96,12 +97,37 @@ private:
       return d[0] ? ab.broadcast(d[0], r.getType()) : Value();
     if (isa<fl::MeanOp>(op))
       return d[0] ? ab.mean(d[0]) : Value();
+    if (isa<fl::SumOp>(op))
+      return d[0] ? ab.sum(d[0]) : Value();
+    if (auto e = dyn_cast<fl::ExtractOp>(op))
+      return d[0] ? ab.extract(d[0], e.getPosition()) : Value();
+    if (isa<arith::SelectOp>(op))
+      return ab.select(in(0), d[1], d[2]);
+    if (isa<arith::MinimumFOp, arith::MaximumFOp>(op)) { // the chosen side's
+      auto p = isa<arith::MinimumFOp>(op) ? arith::CmpFPredicate::OLE
+                                         : arith::CmpFPredicate::OGE;
+      Value first = ab.compare(p, in(0), in(1));
+      return ab.select(first, d[0], d[1]);
+    }
+    if (isa<fl::SoftmaxOp>(op) && d[0]) { // s (dx - sum(s dx))
+      Value sdx = ab.mul(r, d[0]);
+      Value centered = ab.sub(d[0], ab.broadcast(ab.sum(sdx), r.getType()));
+      return ab.mul(r, centered);
+    }
     if (!d[0] && (op->getNumOperands() == 1 || !d[1]))
       return Value(); // a function of constants in t
     if (isa<math::ExpOp>(op))
       return ab.mul(r, d[0]);
     if (isa<math::LogOp>(op))
       return ab.div(d[0], in(0));
+    if (isa<math::Log1pOp>(op)) { // da / (1 + a)
+      Value one = ab.constantLike(1.0, r.getType());
+      return ab.div(d[0], ab.add(one, in(0)));
+    }
+    if (isa<math::ExpM1Op>(op)) { // (expm1(a) + 1) da
+      Value one = ab.constantLike(1.0, r.getType());
+      return ab.mul(ab.add(r, one), d[0]);
+    }
     Type type = r.getType();
     if (isa<math::SinOp>(op))
       return ab.mul(ab.cos(in(0)), d[0]);

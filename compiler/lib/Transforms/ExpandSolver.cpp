@@ -60,11 +60,16 @@ struct ExpandSolverPass : flowc::impl::ExpandSolverBase<ExpandSolverPass> {
         sample, sample.getFlowAttr());
     if (!solver || !flowOp)
       return sample.emitError("unknown solver or flow");
+    // The field to integrate: the flow's network, or a closed-form model's
+    // velocity kernel.
     auto nets = flowOp.getBody().front().getOps<fl::ApplyNetOp>();
-    if (nets.empty())
-      return sample.emitError("sampling needs the flow to apply a network");
-    fl::ApplyNetOp net = *nets.begin();
-    auto type = cast<RankedTensorType>(net.getType());
+    func::FuncOp velocity;
+    if (auto v = sample.getVelocityAttr())
+      velocity = SymbolTable::lookupNearestSymbolFrom<func::FuncOp>(sample, v);
+    if (nets.empty() && !velocity)
+      return sample.emitError("sampling needs the flow to apply a model");
+    auto type = cast<RankedTensorType>(
+        velocity ? velocity.getResultTypes()[0] : (*nets.begin()).getType());
     std::string prefix = flowOp.getSymName().str();
     unsigned s = solver.getNumStages();
 
@@ -108,7 +113,14 @@ struct ExpandSolverPass : flowc::impl::ExpandSolverBase<ExpandSolverPass> {
         ti = arith::AddFOp::create(b, loc, t, ch);
       }
       Value tb = fl::FillOp::create(b, loc, tType, ti, rows);
-      ks.push_back(fl::NetOp::create(b, loc, xType, net.getNetworkAttr(), xi, tb));
+      if (velocity)
+        ks.push_back(fl::LaunchOp::create(b, loc, TypeRange{xType},
+                                          SymbolRefAttr::get(velocity), rows, zero,
+                                          ValueRange{xi, tb})
+                         .getResult(0));
+      else
+        ks.push_back(fl::NetOp::create(b, loc, xType, (*nets.begin()).getNetworkAttr(),
+                                       xi, tb));
     }
     func::ReturnOp::create(b, loc, launch(prefix + "_update", ks));
     return success();

@@ -103,6 +103,24 @@ public:
   mlir::Value mean(mlir::Value x) {
     return flow::MeanOp::create(b, loc, b.getF32Type(), x);
   }
+  mlir::Value sum(mlir::Value x) {
+    return flow::SumOp::create(b, loc, b.getF32Type(), x);
+  }
+  mlir::Value extract(mlir::Value x, int64_t position) {
+    return flow::ExtractOp::create(b, loc, b.getF32Type(), x, position);
+  }
+  /// where(cond, x, y) with an i1 condition; a null side is a zero.
+  mlir::Value select(mlir::Value cond, mlir::Value x, mlir::Value y) {
+    if (!x && !y)
+      return nullptr;
+    mlir::Type type = x ? x.getType() : y.getType();
+    if (!x) x = constantLike(0.0, type);
+    if (!y) y = constantLike(0.0, type);
+    return mlir::arith::SelectOp::create(b, loc, cond, x, y);
+  }
+  mlir::Value compare(mlir::arith::CmpFPredicate p, mlir::Value x, mlir::Value y) {
+    return mlir::arith::CmpFOp::create(b, loc, p, x, y);
+  }
   mlir::Value sin(mlir::Value x) { return mlir::math::SinOp::create(b, loc, x); }
   mlir::Value cos(mlir::Value x) { return mlir::math::CosOp::create(b, loc, x); }
   mlir::Value log(mlir::Value x) { return mlir::math::LogOp::create(b, loc, x); }
@@ -114,6 +132,8 @@ public:
   mlir::Value sign(mlir::Value x) {
     return mlir::math::CopySignOp::create(b, loc, constantLike(1.0, x.getType()), x);
   }
+
+  mlir::OpBuilder &builder() { return b; }
 
 private:
   mlir::OpBuilder &b;

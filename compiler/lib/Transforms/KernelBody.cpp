@@ -21,6 +21,8 @@
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 
+#include <limits>
+
 using namespace mlir;
 using namespace flowc;
 namespace fl = flowc::flow;
@@ -53,14 +55,23 @@ public:
 
   LogicalResult run() {
     Block &body = kernel.front();
-    for (Operation &op : body.without_terminator())
+    // Per-sample scalar arguments are loaded once per row.
+    for (BlockArgument arg : body.getArguments())
+      if (!isa<RankedTensorType>(arg.getType()) && !isUniformArg(kernel, arg.getArgNumber()))
+        scalars[arg] = memref::LoadOp::create(b, loc, args[arg.getArgNumber()],
+                                              ValueRange{row, index(0)});
+    for (Operation &op : body.without_terminator()) {
+      if (auto softmax = dyn_cast<fl::SoftmaxOp>(op))
+        if (failed(emitSoftmaxStatistics(softmax)))
+          return failure();
       for (Value r : op.getResults())
-        if (r.getType().isF32()) {
+        if (!isa<RankedTensorType>(r.getType())) {
           Value s = emitScalar(&op);
           if (!s)
             return failure();
           scalars[r] = s;
         }
+    }
     auto ret = cast<func::ReturnOp>(body.getTerminator());
     Value zero = index(0);
     SmallVector<std::pair<unsigned, Value>> vectorResults;
@@ -101,17 +112,15 @@ private:
   Location loc;
   SmallVector<Value> args, results;
   llvm::DenseMap<Value, Value> scalars;
+  llvm::DenseMap<Operation *, std::pair<Value, Value>> softmaxStatistics;
 
   Value index(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
 
   /// A per-sample scalar of the kernel, at row level.
   Value scalar(Value v) {
-    if (auto arg = dyn_cast<BlockArgument>(v)) {
-      unsigned i = arg.getArgNumber();
-      if (isUniformArg(kernel, i))
-        return args[i];
-      return memref::LoadOp::create(b, loc, args[i], ValueRange{row, index(0)});
-    }
+    if (auto arg = dyn_cast<BlockArgument>(v))
+      if (isUniformArg(kernel, arg.getArgNumber()))
+        return args[arg.getArgNumber()];
     return scalars.lookup(v);
   }
 
@@ -119,7 +128,7 @@ private:
   Value cloneElementwise(Operation *op, ValueRange operands) {
     OperationState state(op->getLoc(), op->getName());
     state.addOperands(operands);
-    state.addTypes(b.getF32Type());
+    state.addTypes(getElementTypeOrSelf(op->getResult(0).getType()));
     state.addAttributes(op->getAttrs());
     return b.create(state)->getResult(0);
   }
@@ -137,22 +146,20 @@ private:
       return emitNormal(b, loc, row, zero, n.getStream(), step, seed);
     if (auto u = dyn_cast<fl::UniformOp>(op))
       return emitUniform(b, loc, row, zero, u.getStream(), step, seed);
-    if (auto mean = dyn_cast<fl::MeanOp>(op)) {
-      int64_t d = mean.getInput().getType().getDimSize(0);
-      Value init = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0f));
-      auto loop = scf::ForOp::create(b, loc, zero, index(d), index(1), ValueRange{init});
-      {
-        OpBuilder::InsertionGuard guard(b);
-        b.setInsertionPointToStart(loop.getBody());
-        llvm::DenseMap<Value, Value> cache;
-        Value e = element(mean.getInput(), loop.getInductionVar(), cache);
-        if (!e)
-          return nullptr;
-        Value sum = arith::AddFOp::create(b, loc, loop.getRegionIterArg(0), e);
-        scf::YieldOp::create(b, loc, sum);
-      }
+    if (isa<fl::MeanOp, fl::SumOp>(op)) {
+      Value input = op->getOperand(0);
+      Value sum = reduce(input, 0.0f, [&](Value acc, Value e) {
+        return arith::AddFOp::create(b, loc, acc, e);
+      });
+      if (!sum || isa<fl::SumOp>(op))
+        return sum;
+      int64_t d = cast<RankedTensorType>(input.getType()).getDimSize(0);
       Value dv = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(float(d)));
-      return arith::DivFOp::create(b, loc, loop.getResult(0), dv);
+      return arith::DivFOp::create(b, loc, sum, dv);
+    }
+    if (auto extract = dyn_cast<fl::ExtractOp>(op)) {
+      llvm::DenseMap<Value, Value> cache;
+      return element(extract.getInput(), index(extract.getPosition()), cache);
     }
     if (isElementwise(op)) {
       SmallVector<Value> operands;
@@ -164,9 +171,46 @@ private:
     return nullptr;
   }
 
+  /// Folds `combine` over the features of `input` in an scf.for at row level.
+  Value reduce(Value input, float init,
+               llvm::function_ref<Value(Value, Value)> combine) {
+    int64_t d = cast<RankedTensorType>(input.getType()).getDimSize(0);
+    Value start = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(init));
+    auto loop =
+        scf::ForOp::create(b, loc, index(0), index(d), index(1), ValueRange{start});
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(loop.getBody());
+    llvm::DenseMap<Value, Value> cache;
+    Value e = element(input, loop.getInductionVar(), cache);
+    if (!e)
+      return nullptr;
+    scf::YieldOp::create(b, loc, combine(loop.getRegionIterArg(0), e));
+    return loop.getResult(0);
+  }
+
+  /// Per row: m = max_j x_j and s = sum_j exp(x_j - m); element j of the
+  /// softmax is then exp(x_j - m) / s.
+  LogicalResult emitSoftmaxStatistics(fl::SoftmaxOp op) {
+    Value x = op.getInput();
+    Value m = reduce(x, -std::numeric_limits<float>::infinity(),
+                     [&](Value acc, Value e) {
+                       return arith::MaximumFOp::create(b, loc, acc, e);
+                     });
+    if (!m)
+      return failure();
+    Value s = reduce(x, 0.0f, [&](Value acc, Value e) {
+      Value shifted = arith::SubFOp::create(b, loc, e, m);
+      return arith::AddFOp::create(b, loc, acc, math::ExpOp::create(b, loc, shifted));
+    });
+    if (!s)
+      return failure();
+    softmaxStatistics[op] = {m, s};
+    return success();
+  }
+
   /// Element j of a per-sample vector (or a scalar, for broadcast operands).
   Value element(Value v, Value j, llvm::DenseMap<Value, Value> &cache) {
-    if (v.getType().isF32())
+    if (!isa<RankedTensorType>(v.getType()))
       return scalar(v);
     if (Value hit = cache.lookup(v))
       return hit;
@@ -188,6 +232,20 @@ private:
         e = emitNormal(b, loc, row, j, n.getStream(), step, seed);
       } else if (auto u = dyn_cast<fl::UniformOp>(op)) {
         e = emitUniform(b, loc, row, j, u.getStream(), step, seed);
+      } else if (auto softmax = dyn_cast<fl::SoftmaxOp>(op)) {
+        auto [m, sum] = softmaxStatistics.lookup(softmax);
+        Value x = element(softmax.getInput(), j, cache);
+        if (!x)
+          return nullptr;
+        Value ex = math::ExpOp::create(b, loc, arith::SubFOp::create(b, loc, x, m));
+        e = arith::DivFOp::create(b, loc, ex, sum);
+      } else if (auto hot = dyn_cast<fl::OneHotOp>(op)) {
+        Value k = scalar(hot.getIndex());
+        Value jf = arith::SIToFPOp::create(
+            b, loc, b.getF32Type(),
+            arith::IndexCastOp::create(b, loc, b.getI64Type(), j));
+        Value same = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OEQ, k, jf);
+        e = arith::UIToFPOp::create(b, loc, b.getF32Type(), same);
       } else if (isElementwise(op)) {
         SmallVector<Value> operands;
         for (Value o : op->getOperands()) {

@@ -32,3 +32,25 @@ func.func @k(%x: tensor<3xf32>, %s: f32, %h: f32) -> (tensor<3xf32>, f32) attrib
 // GPU: arith.cmpi ult
 // GPU: scf.if
 // GPU: math.exp
+
+// Softmax: per row, max and sum of exp(x - max) by reduction loops, then
+// element j = exp(x_j - max) / sum inside the fused feature loop; one_hot
+// compares the index with j; extract reads one feature at row level.
+func.func @s(%x: tensor<4xf32>, %k: f32) -> (tensor<4xf32>, f32) attributes {flow.kernel} {
+  %s = flow.softmax %x : tensor<4xf32>
+  %h = flow.one_hot %k : tensor<4xf32>
+  %p = arith.mulf %s, %h : tensor<4xf32>
+  %e = flow.extract %x[2] : tensor<4xf32>
+  return %p, %e : tensor<4xf32>, f32
+}
+// CHECK-LABEL: func.func @s(
+// CHECK: scf.for %[[ROW:.*]] =
+// CHECK:   %[[MAX:.*]] = scf.for {{.*}} iter_args
+// CHECK:     arith.maximumf
+// CHECK:   %[[SUM:.*]] = scf.for {{.*}} iter_args
+// CHECK:     arith.subf %{{.*}}, %[[MAX]]
+// CHECK:     math.exp
+// CHECK:   memref.load %{{.*}}[%[[ROW]], %c2]
+// CHECK:   scf.for %[[J:.*]] =
+// CHECK:     arith.divf %{{.*}}, %[[SUM]]
+// CHECK:     arith.cmpf oeq

@@ -6,6 +6,7 @@ include "flowc/Dialect/Flow/FlowDialect.td"
 include "mlir/IR/SymbolInterfaces.td"
 include "mlir/IR/RegionKindInterface.td"
 include "mlir/Interfaces/SideEffectInterfaces.td"
+include "mlir/IR/OpBase.td"
 include "mlir/IR/BuiltinAttributes.td"
 
 // Per-sample values: a scalar or a feature vector.
@@ -71,8 +72,13 @@ def Flow_TrainOp : Flow_Op<"train"> {
 
 def Flow_SampleOp : Flow_Op<"sample"> {
   let summary = "Sampling settings of a flow";
+  let description = [{
+    `velocity`, when present, names the kernel of a closed-form model that
+    the sampler launches instead of evaluating a network.
+  }];
   let arguments = (ins FlatSymbolRefAttr:$flow, FlatSymbolRefAttr:$solver,
-                       I64Attr:$steps, I64Attr:$n, I64Attr:$seed);
+                       I64Attr:$steps, I64Attr:$n, I64Attr:$seed,
+                       OptionalAttr<FlatSymbolRefAttr>:$velocity);
   let assemblyFormat = "$flow `with` $solver attr-dict";
 }
 
@@ -113,11 +119,40 @@ def Flow_BroadcastOp : Flow_Op<"broadcast", [Pure]> {
   let assemblyFormat = "$input attr-dict `:` type($result)";
 }
 
-def Flow_MeanOp : Flow_Op<"mean", [Pure]> {
-  let summary = "Mean of a per-sample vector over its features";
+class Flow_ReductionOp<string mnemonic, string what> : Flow_Op<mnemonic, [Pure]> {
+  let summary = what # " of a per-sample vector over its features";
   let arguments = (ins RankedTensorOf<[F32]>:$input);
   let results = (outs F32:$result);
   let assemblyFormat = "$input attr-dict `:` type($input)";
+}
+def Flow_MeanOp : Flow_ReductionOp<"mean", "Mean">;
+def Flow_SumOp : Flow_ReductionOp<"sum", "Sum">;
+
+def Flow_SoftmaxOp : Flow_Op<"softmax", [Pure, AllTypesMatch<["input", "result"]>]> {
+  let summary = "Softmax over the features of a per-sample vector";
+  let description = [{
+    exp(x_j - max x) / sum_k exp(x_k - max x); its own op so that the
+    derivative passes use s (dx - sum(s dx)) and lowering subtracts the max.
+  }];
+  let arguments = (ins RankedTensorOf<[F32]>:$input);
+  let results = (outs RankedTensorOf<[F32]>:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input)";
+}
+
+def Flow_ExtractOp : Flow_Op<"extract", [Pure]> {
+  let summary = "One feature of a per-sample vector";
+  let arguments = (ins RankedTensorOf<[F32]>:$input, I64Attr:$position);
+  let results = (outs F32:$result);
+  let assemblyFormat = "$input `[` $position `]` attr-dict `:` type($input)";
+  let hasVerifier = 1;
+}
+
+def Flow_OneHotOp : Flow_Op<"one_hot", [Pure]> {
+  let summary = "A per-sample class index as a one-hot vector";
+  let description = [{ Feature j is 1 where the index equals j, else 0. }];
+  let arguments = (ins F32:$index);
+  let results = (outs RankedTensorOf<[F32]>:$result);
+  let assemblyFormat = "$index attr-dict `:` type($result)";
 }
 
 def Flow_ApplyNetOp : Flow_Op<"apply_net"> {
