@@ -1,11 +1,14 @@
 // Flow.g4 - grammar of the Flow language (.flow model specs).
 //
 // A spec is a list of top-level declarations: imports, data sets, models,
-// paths, solvers, flows, and train/sample blocks. Newlines are whitespace; ';'
-// may separate flow statements (and declarations). Expressions use the usual
-// precedence: unary minus < '+' '-' < '*' '/' < '^' (right-associative, so
-// -x^2 is -(x^2) and 2^-1 is 2^(-1)). Operator precedence is encoded by one
-// rule per level, so ASTBuilder can fold each level without guessing.
+// paths, dists, fns, consts, solvers, flows, and train/sample blocks. Newlines
+// are whitespace; ';' may separate flow statements, the lets of a definition
+// block (and declarations). Expressions use the usual precedence, loosest
+// first: comparisons (< <= > >= == !=, non-associative: ASTBuilder reports a
+// chain) < '+' '-' < '*' '/' < unary minus < '^' (right-associative, so -x^2
+// is -(x^2) and 2^-1 is 2^(-1)) < indexing x[i]. Operator precedence is
+// encoded by one rule per level, so ASTBuilder can fold each level without
+// guessing.
 //
 // Generated with `antlr4 -Dlanguage=Cpp -no-listener -no-visitor`; the C++
 // ASTBuilder walks the *Context objects directly (ANTLR 4.9's antlrcpp::Any
@@ -19,6 +22,9 @@ decl
   | dataDecl
   | modelDecl
   | pathDecl
+  | distDecl
+  | fnDecl
+  | constDecl
   | solverDecl
   | flowDecl
   | trainDecl
@@ -31,16 +37,31 @@ importDecl : IMPORT (dottedName | STRING) ;
 // data moons = toy.moons(noise: 0.05)
 dataDecl : DATA IDENT '=' call ;
 
-// model v = mlp(...)   |   model u(x, t) = expr  (closed form)
+// model v = mlp(...)   |   model u(x, t) = expr  (closed form, or a block)
 modelDecl
   : MODEL IDENT '=' call
-  | MODEL IDENT '(' paramList? ')' '=' expr
+  | MODEL IDENT '(' paramList? ')' defBody
   ;
 
 // path linear(x0, x1, t) = (1 - t) * x0 + t * x1
-pathDecl : PATH IDENT '(' paramList? ')' '=' expr ;
+pathDecl : PATH IDENT '(' paramList? ')' defBody ;
+// dist logit_normal(m = 0, s = 1) = sigmoid(m + s * normal())
+distDecl : DIST IDENT '(' paramList? ')' defBody ;
+// fn softplus(x) = log(1 + exp(x))
+fnDecl : FN IDENT '(' paramList? ')' defBody ;
+// const half_pi = pi / 2
+constDecl : CONST IDENT '=' expr ;
 
-paramList : IDENT (',' IDENT)* ;
+paramList : param (',' param)* ;
+param : IDENT ('=' expr)? ;        // `p = 1`: a default value
+
+// `= expr`, or a block of local bindings and a final expression:
+// { let a = expr  let b = expr  expr }
+defBody
+  : '=' expr
+  | '{' (defLet | ';')* expr ';'* '}'
+  ;
+defLet : LET IDENT '=' expr ;
 
 // solver heun = tableau(c: [0, 1], a: [[1]], b: [1/2, 1/2])
 solverDecl : SOLVER IDENT '=' call ;
@@ -65,11 +86,14 @@ setting : anyName ':' expr ;
 // Expressions, loosest binding first.
 //===----------------------------------------------------------------------===//
 
-expr : addExpr ;
+expr : cmpExpr ;
+// Parsed as a chain so that `a < b < c` gets a clear error from ASTBuilder.
+cmpExpr : addExpr (('<' | '<=' | '>' | '>=' | '==' | '!=') addExpr)* ;
 addExpr : mulExpr (('+' | '-') mulExpr)* ;
 mulExpr : unaryExpr (('*' | '/') unaryExpr)* ;
 unaryExpr : '-' unaryExpr | powExpr ;
-powExpr : primary ('^' unaryExpr)? ;
+powExpr : postfixExpr ('^' unaryExpr)? ;
+postfixExpr : primary ('[' expr ']')* ;   // x[0]
 
 primary
   : NUMBER
@@ -91,7 +115,7 @@ dottedName : IDENT ('.' IDENT)* ;
 // Argument and setting names may be keywords (`solver: heun`).
 anyName
   : IDENT | IMPORT | DATA | MODEL | PATH | SOLVER | FLOW | TRAIN | SAMPLE
-  | LOSS
+  | LOSS | DIST | FN | CONST | LET
   ;
 
 //===----------------------------------------------------------------------===//
@@ -107,6 +131,11 @@ FLOW : 'flow' ;
 TRAIN : 'train' ;
 SAMPLE : 'sample' ;
 LOSS : 'loss' ;
+// Keep these right after LOSS: Parser.cpp treats IMPORT..LET as keywords.
+DIST : 'dist' ;
+FN : 'fn' ;
+CONST : 'const' ;
+LET : 'let' ;
 
 IDENT : [a-zA-Z_] [a-zA-Z_0-9]* ;
 

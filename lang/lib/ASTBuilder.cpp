@@ -4,8 +4,10 @@
 // builds our own AST (AST.h), with one `transformX` per grammar rule. Each node
 // gets the location of the token that names it: a declaration its keyword, a
 // name or call its first identifier, a binary or unary expression its
-// operator, a list its '['. The parser bails at the first syntax error, so the
-// tree is complete; the null checks only keep a malformed tree from crashing.
+// operator, a list or an index its '['. The parser bails at the first syntax
+// error, so the tree is complete; the null checks only keep a malformed tree
+// from crashing. The one syntax rule checked here rather than in the grammar:
+// comparisons do not chain (`a < b < c`), reported at the second operator.
 //
 //===----------------------------------------------------------------------===//
 
@@ -22,7 +24,9 @@ namespace {
 
 class ASTBuilder {
 public:
-  explicit ASTBuilder(std::string file) : file(std::move(file)) {}
+  ASTBuilder(std::string file, Diagnostics &diags)
+      : file(std::move(file)), diags(diags) {}
+  bool failed = false;
 
   void transformSpec(FlowParser::SpecContext &ctx, Module &module) {
     for (auto *decl : ctx.decl())
@@ -35,6 +39,7 @@ public:
 
 private:
   std::string file;
+  Diagnostics &diags;
 
   Location loc(const antlr4::Token *token) const {
     if (!token)
@@ -64,7 +69,16 @@ private:
     if (auto *d = ctx.modelDecl())
       return transformModelDecl(*d);
     if (auto *d = ctx.pathDecl())
-      return transformPathDecl(*d);
+      return transformFunctionDecl(Decl::Kind::Path, d->PATH(), d->IDENT(),
+                                   d->paramList(), d->defBody());
+    if (auto *d = ctx.distDecl())
+      return transformFunctionDecl(Decl::Kind::Dist, d->DIST(), d->IDENT(),
+                                   d->paramList(), d->defBody());
+    if (auto *d = ctx.fnDecl())
+      return transformFunctionDecl(Decl::Kind::Fn, d->FN(), d->IDENT(),
+                                   d->paramList(), d->defBody());
+    if (auto *d = ctx.constDecl())
+      return transformConstDecl(*d);
     if (auto *d = ctx.solverDecl())
       return transformSolverDecl(*d);
     if (auto *d = ctx.flowDecl())
@@ -114,30 +128,66 @@ private:
     } else {
       if (ctx.paramList())
         decl->params = transformParamList(*ctx.paramList());
-      if (ctx.expr())
-        decl->body = transformExpr(*ctx.expr());
+      if (ctx.defBody())
+        transformDefBody(*ctx.defBody(), decl->lets, decl->body);
     }
     return decl;
   }
 
-  DeclPtr transformPathDecl(FlowParser::PathDeclContext &ctx) {
-    auto decl = std::make_unique<PathDecl>(Decl::Kind::Path);
-    decl->loc = loc(ctx.PATH());
+  /// path/dist/fn NAME(params) = expr  |  { let ... expr }
+  DeclPtr transformFunctionDecl(Decl::Kind kind,
+                                antlr4::tree::TerminalNode *keyword,
+                                antlr4::tree::TerminalNode *name,
+                                FlowParser::ParamListContext *params,
+                                FlowParser::DefBodyContext *body) {
+    auto decl = std::make_unique<FunctionDecl>(kind);
+    decl->loc = loc(keyword);
+    decl->name = text(name);
+    decl->nameLoc = loc(name);
+    if (params)
+      decl->params = transformParamList(*params);
+    if (body)
+      transformDefBody(*body, decl->lets, decl->body);
+    return decl;
+  }
+
+  void transformDefBody(FlowParser::DefBodyContext &ctx,
+                        std::vector<std::unique_ptr<FlowStmt>> &lets,
+                        ExprPtr &body) {
+    for (auto *let : ctx.defLet()) {
+      if (!let)
+        continue;
+      auto stmt = std::make_unique<FlowStmt>();
+      stmt->kind = FlowStmt::Kind::Let;
+      stmt->loc = loc(let->LET());
+      stmt->names.push_back(text(let->IDENT()));
+      stmt->nameLocs.push_back(loc(let->IDENT()));
+      if (let->expr())
+        stmt->value = transformExpr(*let->expr());
+      lets.push_back(std::move(stmt));
+    }
+    body = ctx.expr() ? transformExpr(*ctx.expr()) : invalid(&ctx);
+  }
+
+  DeclPtr transformConstDecl(FlowParser::ConstDeclContext &ctx) {
+    auto decl = std::make_unique<ConstDecl>();
+    decl->loc = loc(ctx.CONST());
     decl->name = text(ctx.IDENT());
     decl->nameLoc = loc(ctx.IDENT());
-    if (ctx.paramList())
-      decl->params = transformParamList(*ctx.paramList());
-    if (ctx.expr())
-      decl->body = transformExpr(*ctx.expr());
+    decl->value = ctx.expr() ? transformExpr(*ctx.expr()) : invalid(&ctx);
     return decl;
   }
 
   std::vector<Param> transformParamList(FlowParser::ParamListContext &ctx) {
     std::vector<Param> params;
-    for (auto *ident : ctx.IDENT()) {
+    for (auto *param : ctx.param()) {
+      if (!param)
+        continue;
       Param p;
-      p.name = text(ident);
-      p.loc = loc(ident);
+      p.name = text(param->IDENT());
+      p.loc = loc(param->IDENT());
+      if (param->expr())
+        p.defaultValue = transformExpr(*param->expr());
       params.push_back(std::move(p));
     }
     return params;
@@ -249,15 +299,44 @@ private:
   //===--------------------------------------------------------------------===//
 
   ExprPtr transformExpr(FlowParser::ExprContext &ctx) {
-    if (!ctx.addExpr())
+    if (!ctx.cmpExpr())
       return invalid(&ctx);
-    return transformAddExpr(*ctx.addExpr());
+    return transformCmpExpr(*ctx.cmpExpr());
+  }
+
+  /// Comparison operators as BinaryExpr::op characters.
+  static char comparisonOp(const std::string &text) {
+    if (text == "<=")
+      return 'L';
+    if (text == ">=")
+      return 'G';
+    if (text == "==")
+      return '=';
+    if (text == "!=")
+      return '!';
+    return text.empty() ? '?' : text[0]; // < >
+  }
+
+  ExprPtr transformCmpExpr(FlowParser::CmpExprContext &ctx) {
+    auto operands = ctx.addExpr();
+    if (operands.size() > 2 && ctx.children.size() > 3) {
+      auto *second =
+          dynamic_cast<antlr4::tree::TerminalNode *>(ctx.children[3]);
+      diags.reportError(loc(second),
+                        "comparisons cannot be chained; use parentheses, "
+                        "e.g. (a < b) * (b < c)");
+      failed = true;
+    }
+    return foldLeft<FlowParser::AddExprContext>(
+        ctx, [&](FlowParser::AddExprContext &c) { return transformAddExpr(c); },
+        comparisonOp);
   }
 
   /// Folds `a op b op c` left-associatively. Children alternate operand,
   /// operator token, operand.
   template <typename OperandCtx, typename Fn>
-  ExprPtr foldLeft(antlr4::ParserRuleContext &ctx, Fn transformOperand) {
+  ExprPtr foldLeft(antlr4::ParserRuleContext &ctx, Fn transformOperand,
+                   char (*opChar)(const std::string &) = nullptr) {
     ExprPtr result;
     char op = 0;
     Location opLoc;
@@ -271,7 +350,7 @@ private:
                                                 std::move(value));
       } else if (auto *term = dynamic_cast<antlr4::tree::TerminalNode *>(child)) {
         std::string opText = term->getText();
-        op = opText.empty() ? '?' : opText[0];
+        op = opChar ? opChar(opText) : opText.empty() ? '?' : opText[0];
         opLoc = loc(term);
       }
     }
@@ -299,8 +378,8 @@ private:
   }
 
   ExprPtr transformPowExpr(FlowParser::PowExprContext &ctx) {
-    ExprPtr base = ctx.primary() ? transformPrimary(*ctx.primary())
-                                 : invalid(&ctx);
+    ExprPtr base = ctx.postfixExpr() ? transformPostfixExpr(*ctx.postfixExpr())
+                                     : invalid(&ctx);
     auto *exponent = ctx.unaryExpr();
     if (!exponent)
       return base;
@@ -311,6 +390,23 @@ private:
                          : loc(&ctx);
     return std::make_unique<BinaryExpr>(opLoc, '^', std::move(base),
                                         transformUnaryExpr(*exponent));
+  }
+
+  /// primary [i] [j] ...: each index at its '['.
+  ExprPtr transformPostfixExpr(FlowParser::PostfixExprContext &ctx) {
+    ExprPtr result = ctx.primary() ? transformPrimary(*ctx.primary())
+                                   : invalid(&ctx);
+    Location bracket;
+    for (auto *child : ctx.children) {
+      if (auto *term = dynamic_cast<antlr4::tree::TerminalNode *>(child)) {
+        if (term->getText() == "[")
+          bracket = loc(term);
+      } else if (auto *index = dynamic_cast<FlowParser::ExprContext *>(child)) {
+        result = std::make_unique<IndexExpr>(bracket, std::move(result),
+                                             transformExpr(*index));
+      }
+    }
+    return result;
   }
 
   ExprPtr transformPrimary(FlowParser::PrimaryContext &ctx) {
@@ -397,7 +493,9 @@ private:
 
 } // namespace
 
-void flowc::buildAST(FlowParser::SpecContext &spec, const std::string &file,
-                     Module &module) {
-  ASTBuilder(file).transformSpec(spec, module);
+bool flowc::buildAST(FlowParser::SpecContext &spec, const std::string &file,
+                     Module &module, Diagnostics &diags) {
+  ASTBuilder builder(file, diags);
+  builder.transformSpec(spec, module);
+  return !builder.failed;
 }

@@ -97,6 +97,12 @@ private:
         return " (model)";
       case Decl::Kind::Path:
         return " (path)";
+      case Decl::Kind::Dist:
+        return " (dist)";
+      case Decl::Kind::Fn:
+        return " (fn)";
+      case Decl::Kind::Const:
+        return " (const)";
       case Decl::Kind::Solver:
         return " (solver)";
       case Decl::Kind::Flow:
@@ -145,17 +151,28 @@ private:
       } else {
         line(depth) << "Model " << d.name << params(model.params)
                     << " (closed form) " << declAt(d) << "\n";
-        if (model.body)
-          printExpr(*model.body, depth + 1);
+        printBody(model.params, model.lets, model.body.get(), depth + 1);
       }
       return;
     }
-    case Decl::Kind::Path: {
-      auto &path = static_cast<const PathDecl &>(d);
-      line(depth) << "Path " << d.name << params(path.params) << " "
+    case Decl::Kind::Path:
+    case Decl::Kind::Dist:
+    case Decl::Kind::Fn: {
+      auto &fn = static_cast<const FunctionDecl &>(d);
+      const char *kind = d.kind == Decl::Kind::Path   ? "Path "
+                         : d.kind == Decl::Kind::Dist ? "Dist "
+                                                      : "Fn ";
+      line(depth) << kind << d.name << params(fn.params) << " " << declAt(d)
+                  << "\n";
+      printBody(fn.params, fn.lets, fn.body.get(), depth + 1);
+      return;
+    }
+    case Decl::Kind::Const: {
+      auto &c = static_cast<const ConstDecl &>(d);
+      line(depth) << "Const " << d.name << " = " << number(c.number) << " "
                   << declAt(d) << "\n";
-      if (path.body)
-        printExpr(*path.body, depth + 1);
+      if (c.value)
+        printExpr(*c.value, depth + 1);
       return;
     }
     case Decl::Kind::Solver: {
@@ -168,6 +185,10 @@ private:
           os << (i ? ", " : "") << numbers(solver.a[i]);
         os << "]\n";
         line(depth + 1) << "b = " << numbers(solver.b) << "\n";
+        if (!solver.bErr.empty())
+          line(depth + 1) << "b_err = " << numbers(solver.bErr) << "\n";
+        if (solver.order)
+          line(depth + 1) << "order = " << solver.order << "\n";
       } else if (solver.tableau) {
         printExpr(*solver.tableau, depth + 1);
       }
@@ -196,11 +217,38 @@ private:
     }
   }
 
+  /// "(x0, x1, t, h = ...)": parameters; defaults print below the header.
   static std::string params(const std::vector<Param> &ps) {
     std::string out = "(";
     for (size_t i = 0; i < ps.size(); ++i)
-      out += (i ? ", " : "") + ps[i].name;
+      out += (i ? ", " : "") + ps[i].name + (ps[i].defaultValue ? " = ..." : "");
     return out + ")";
+  }
+
+  /// A definition's defaults, `let`s and final expression.
+  void printBody(const std::vector<Param> &ps,
+                 const std::vector<std::unique_ptr<FlowStmt>> &lets,
+                 const Expr *body, int depth) {
+    for (const Param &p : ps)
+      if (p.defaultValue) {
+        line(depth) << "Default " << p.name << " " << at(p.loc) << "\n";
+        printExpr(*p.defaultValue, depth + 1);
+      }
+    for (auto &let : lets) {
+      if (!let)
+        continue;
+      line(depth) << "Let";
+      for (size_t i = 0; i < let->names.size(); ++i) {
+        os << (i ? ", " : " ") << let->names[i];
+        if (i < let->shapes.size())
+          os << shapeSuffix(let->shapes[i]);
+      }
+      os << " " << at(let->loc) << "\n";
+      if (let->value)
+        printExpr(*let->value, depth + 1);
+    }
+    if (body)
+      printExpr(*body, depth);
   }
 
   void printStmt(const FlowStmt &stmt, const FlowDecl &flow, int depth) {
@@ -220,6 +268,22 @@ private:
     os << " " << at(stmt.loc) << "\n";
     if (stmt.value)
       printExpr(*stmt.value, depth + 1);
+  }
+
+  /// Operators as written: the comparisons are stored as one character.
+  static std::string opText(char op) {
+    switch (op) {
+    case 'L':
+      return "<=";
+    case 'G':
+      return ">=";
+    case '=':
+      return "==";
+    case '!':
+      return "!=";
+    default:
+      return std::string(1, op);
+    }
   }
 
   void printExpr(const Expr &e, int depth) {
@@ -244,7 +308,7 @@ private:
     }
     case Expr::Kind::Binary: {
       auto &b = static_cast<const BinaryExpr &>(e);
-      line(depth) << "Binary " << b.op << shapeSuffix(e.shape) << " "
+      line(depth) << "Binary " << opText(b.op) << shapeSuffix(e.shape) << " "
                   << at(e.loc) << "\n";
       if (b.lhs)
         printExpr(*b.lhs, depth + 1);
@@ -266,6 +330,16 @@ private:
           printExpr(*arg.value, depth + 2);
         }
       }
+      return;
+    }
+    case Expr::Kind::Index: {
+      auto &ix = static_cast<const IndexExpr &>(e);
+      line(depth) << "Index [" << ix.position << "]" << shapeSuffix(e.shape)
+                  << " " << at(e.loc) << "\n";
+      if (ix.base)
+        printExpr(*ix.base, depth + 1);
+      if (ix.index)
+        printExpr(*ix.index, depth + 1);
       return;
     }
     case Expr::Kind::List: {

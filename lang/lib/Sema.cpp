@@ -163,13 +163,39 @@ namespace {
 // Built-ins and formatting helpers
 //===----------------------------------------------------------------------===//
 
-enum class BuiltinFn { None, Math, Normal, Uniform, Ddt, Mse };
+enum class BuiltinFn {
+  None,
+  Math,    // exp log ... : one argument, per feature
+  Normal,
+  Uniform,
+  Ddt,
+  Mse,
+  Reduce,  // sum mean norm: vector -> scalar
+  Softmax, // vector -> vector
+  Where,   // where(cond, a, b)
+  Clamp,   // clamp(x, lo, hi)
+  MinMax,  // min(a, b), max(a, b)
+  OneHot,  // one_hot(k, n): scalar k, constant n -> [n]
+};
 
 BuiltinFn builtinFunction(const std::string &name) {
   static const std::set<std::string> math = {
-      "exp", "log", "sin", "cos", "tan", "sqrt", "tanh", "sigmoid", "abs"};
+      "exp",  "log",     "sin", "cos",   "tan",  "sqrt",
+      "tanh", "sigmoid", "abs", "log1p", "expm1"};
   if (math.count(name))
     return BuiltinFn::Math;
+  if (name == "sum" || name == "mean" || name == "norm")
+    return BuiltinFn::Reduce;
+  if (name == "softmax")
+    return BuiltinFn::Softmax;
+  if (name == "where")
+    return BuiltinFn::Where;
+  if (name == "clamp")
+    return BuiltinFn::Clamp;
+  if (name == "min" || name == "max")
+    return BuiltinFn::MinMax;
+  if (name == "one_hot")
+    return BuiltinFn::OneHot;
   if (name == "normal")
     return BuiltinFn::Normal;
   if (name == "uniform")
@@ -237,6 +263,12 @@ const char *declKindName(Decl::Kind kind) {
     return "model";
   case Decl::Kind::Path:
     return "path";
+  case Decl::Kind::Dist:
+    return "dist";
+  case Decl::Kind::Fn:
+    return "fn";
+  case Decl::Kind::Const:
+    return "const";
   case Decl::Kind::Solver:
     return "solver";
   case Decl::Kind::Flow:
@@ -268,12 +300,20 @@ struct FlowLocal {
   bool usesNetwork = false;
 };
 
-/// Where an expression is being checked: a path body or a flow.
+/// Where an expression is being checked: the body of a definition (path,
+/// dist, fn or closed-form model, with its parameters and `let`s as locals)
+/// or a flow (its statements' names as locals).
 struct Scope {
-  PathDecl *path = nullptr;
+  Decl *def = nullptr;
+  std::vector<Param> *params = nullptr;
   FlowDecl *flow = nullptr;
   std::map<std::string, FlowLocal> *locals = nullptr;
 };
+
+bool isFunctionDecl(const Decl *d) {
+  return d && (d->kind == Decl::Kind::Path || d->kind == Decl::Kind::Dist ||
+               d->kind == Decl::Kind::Fn);
+}
 
 class Sema {
 public:
@@ -283,6 +323,9 @@ public:
   void run() {
     loadImports();
     collectGlobals();
+    for (Decl *d : logicalOrder)
+      if (d->kind == Decl::Kind::Const)
+        evalConstDecl(static_cast<ConstDecl &>(*d));
     for (Decl *d : logicalOrder) {
       switch (d->kind) {
       case Decl::Kind::Data:
@@ -292,7 +335,9 @@ public:
         checkModel(static_cast<ModelDecl &>(*d));
         break;
       case Decl::Kind::Path:
-        checkPath(static_cast<PathDecl &>(*d));
+      case Decl::Kind::Dist:
+      case Decl::Kind::Fn:
+        checkFunction(static_cast<FunctionDecl &>(*d));
         break;
       case Decl::Kind::Solver:
         checkSolver(static_cast<SolverDecl &>(*d));
@@ -301,7 +346,7 @@ public:
         break;
       }
     }
-    checkPathCycles();
+    checkCallCycles();
     for (Decl *d : logicalOrder)
       if (d->kind == Decl::Kind::Flow)
         checkFlow(static_cast<FlowDecl &>(*d));
@@ -331,14 +376,31 @@ private:
   std::map<const Decl *, std::pair<size_t, size_t>> importedRange;
   std::map<std::string, Decl *> globals;
 
-  /// Paths called from each path body, with the call site.
-  std::map<PathDecl *, std::vector<std::pair<PathDecl *, CallExpr *>>>
-      pathCallees;
-  std::set<const PathDecl *> recursivePaths;
-  std::set<const PathDecl *> pathsInProgress;
+  /// Definitions (path, dist, fn) called from each definition's body, with
+  /// the call site.
+  std::map<FunctionDecl *, std::vector<std::pair<FunctionDecl *, CallExpr *>>>
+      defCallees;
+  std::set<const Decl *> recursiveDefs;
+  std::set<const Decl *> defsInProgress;
+  /// The `let`s of each definition's body, by name.
+  std::map<const Decl *, std::map<std::string, FlowLocal>> defLets;
+  /// Closed-form models whose parameters are malformed (no shape checks).
+  std::set<const ModelDecl *> badModels;
+  /// Consts: 1 while being evaluated, 2 done, 3 failed.
+  std::map<const ConstDecl *, int> constState;
+  /// one_hot(k, n) calls with a valid n.
+  std::map<const CallExpr *, int64_t> oneHotLength;
+  /// Index expressions whose index is a valid constant integer.
+  std::set<const IndexExpr *> constantIndex;
+  /// Flows that apply a network (for train blocks).
+  std::set<const FlowDecl *> flowsWithNetwork;
+  /// Flows that apply a closed-form model (they cannot be trained).
+  std::set<const FlowDecl *> closedFormFlows;
 
-  /// Shape errors inside a path body are reported at the outermost call.
+  /// Shape errors inside a definition's body are reported at the outermost
+  /// call, as "in path 'p': ...".
   CallExpr *pathSite = nullptr;
+  const Decl *pathSiteDecl = nullptr;
   bool pathSiteReported = false;
 
   void error(const Location &loc, const std::string &message) {
@@ -427,6 +489,9 @@ private:
       case Decl::Kind::Data:
       case Decl::Kind::Model:
       case Decl::Kind::Path:
+      case Decl::Kind::Dist:
+      case Decl::Kind::Fn:
+      case Decl::Kind::Const:
       case Decl::Kind::Solver:
       case Decl::Kind::Flow:
         break;
@@ -469,10 +534,29 @@ private:
     }
     case Expr::Kind::Name: {
       auto *name = static_cast<NameExpr *>(e);
+      // A local or parameter of the same name is not a constant.
+      if (name->binding.kind == Binding::Kind::FlowLocal ||
+          name->binding.kind == Binding::Kind::PathParam)
+        break;
       if (auto c = builtinConstant(name->name)) {
         name->binding.kind = Binding::Kind::Constant;
         name->binding.constant = *c;
         return c;
+      }
+      Decl *d = findGlobal(name->name);
+      if (d && d->kind == Decl::Kind::Const) {
+        auto &cd = static_cast<ConstDecl &>(*d);
+        if (constState[&cd] == 1) {
+          error(name->loc, "const '" + cd.name + "' is defined in terms of itself");
+          constState[&cd] = 3;
+          return std::nullopt;
+        }
+        auto v = evalConstDecl(cd);
+        if (v) {
+          name->binding.kind = Binding::Kind::Constant;
+          name->binding.constant = *v;
+        }
+        return v;
       }
       break;
     }
@@ -509,6 +593,24 @@ private:
       case '^':
         v = std::pow(*l, *r);
         break;
+      case '<':
+        v = *l < *r;
+        break;
+      case '>':
+        v = *l > *r;
+        break;
+      case 'L':
+        v = *l <= *r;
+        break;
+      case 'G':
+        v = *l >= *r;
+        break;
+      case '=':
+        v = *l == *r;
+        break;
+      case '!':
+        v = *l != *r;
+        break;
       default:
         return std::nullopt;
       }
@@ -522,6 +624,27 @@ private:
       break;
     }
     error(e->loc, "expected a constant number for " + what);
+    return std::nullopt;
+  }
+
+  /// Evaluates a `const` declaration once; nullopt if it failed (reported).
+  std::optional<double> evalConstDecl(ConstDecl &c) {
+    int &state = constState[&c];
+    if (state == 2)
+      return c.number;
+    if (state != 0)
+      return std::nullopt;
+    state = 1;
+    auto v = evalConstant(c.value.get(), "const '" + c.name + "'");
+    // The state may have been set to failed by a cycle through this const.
+    int &after = constState[&c];
+    if (v && after == 1) {
+      c.number = *v;
+      after = 2;
+      infer(c.value.get());
+      return v;
+    }
+    after = 3;
     return std::nullopt;
   }
 
@@ -652,7 +775,7 @@ private:
 
   void checkModel(ModelDecl &model) {
     if (!model.network) {
-      error(model.nameLoc, "closed-form models are not supported yet");
+      checkClosedFormModel(model);
       return;
     }
     CallExpr &net = *model.network;
@@ -722,9 +845,96 @@ private:
     }
   }
 
+  /// `model u(x, t) = expr`: two parameters without defaults; the body is
+  /// checked like a path's (no draws, no networks, no ddt) and its shape at
+  /// each call.
+  void checkClosedFormModel(ModelDecl &model) {
+    checkParamNames(model.params);
+    for (const Param &p : model.params)
+      if (p.defaultValue) {
+        error(p.loc, "parameters of model '" + model.name +
+                         "' cannot have default values");
+        badModels.insert(&model);
+      }
+    if (model.params.size() != 2) {
+      error(model.nameLoc, "closed-form model '" + model.name +
+                               "' takes 2 parameters (x, t) but has " +
+                               std::to_string(model.params.size()));
+      badModels.insert(&model);
+    }
+    checkBody(model, model.params, model.lets, model.body.get());
+  }
+
+  //===--------------------------------------------------------------------===//
+  // Definitions: path, dist, fn
+  //===--------------------------------------------------------------------===//
+
+  void checkParamNames(const std::vector<Param> &params) {
+    std::set<std::string> seen;
+    for (const Param &p : params) {
+      if (isBuiltinName(p.name))
+        error(p.loc, "cannot redefine built-in '" + p.name + "'");
+      else if (!seen.insert(p.name).second)
+        error(p.loc, "duplicate parameter '" + p.name + "'");
+    }
+  }
+
+  void checkFunction(FunctionDecl &fn) {
+    checkParamNames(fn.params);
+    // Defaults: constants, and only on trailing parameters.
+    const Param *firstDefault = nullptr;
+    for (Param &p : fn.params) {
+      if (p.defaultValue) {
+        if (!firstDefault)
+          firstDefault = &p;
+        if (evalConstant(p.defaultValue.get(),
+                         "the default of '" + p.name + "'"))
+          infer(p.defaultValue.get());
+      } else if (firstDefault) {
+        error(p.loc, "parameter '" + p.name +
+                         "' needs a default value because it follows '" +
+                         firstDefault->name + "', which has one");
+      }
+    }
+    checkBody(fn, fn.params, fn.lets, fn.body.get());
+  }
+
+  /// Resolves the `let`s and the final expression of a definition.
+  void checkBody(Decl &def, std::vector<Param> &params,
+                 std::vector<std::unique_ptr<FlowStmt>> &lets, Expr *body) {
+    auto &locals = defLets[&def];
+    Scope scope;
+    scope.def = &def;
+    scope.params = &params;
+    scope.locals = &locals;
+    for (auto &let : lets) {
+      if (!let || let->names.empty() || let->nameLocs.empty())
+        continue;
+      let->shapes.assign(1, Shape());
+      resolve(let->value.get(), scope);
+      const std::string &name = let->names[0];
+      const Location &loc = let->nameLocs[0];
+      bool isParam = false;
+      for (const Param &p : params)
+        isParam |= p.name == name;
+      if (isBuiltinName(name))
+        error(loc, "cannot redefine built-in '" + name + "'");
+      else if (isParam || locals.count(name) || findGlobal(name))
+        error(loc, "redefinition of '" + name + "'");
+      else
+        locals[name] = FlowLocal{let.get(), 0, false};
+    }
+    resolve(body, scope);
+  }
+
   //===--------------------------------------------------------------------===//
   // Names and calls in expressions
   //===--------------------------------------------------------------------===//
+
+  /// "path 'p'", "dist 'd'", "fn 'f'", "model 'u'".
+  static std::string describe(const Decl &d) {
+    return std::string(declKindName(d.kind)) + " '" + d.name + "'";
+  }
 
   /// Resolves names and calls in `e` (setting bindings and orderedArgs) and
   /// reports name, arity and context errors. Shapes are inferred later by
@@ -755,7 +965,28 @@ private:
     case Expr::Kind::List:
       error(e->loc, "lists are only allowed in solver tableaux");
       return;
+    case Expr::Kind::Index:
+      resolveIndex(static_cast<IndexExpr &>(*e), scope);
+      return;
     }
+  }
+
+  /// `x[i]`: i must be a constant integer; the range is checked with shapes.
+  void resolveIndex(IndexExpr &index, Scope &scope) {
+    resolve(index.base.get(), scope);
+    Expr *i = index.index.get();
+    if (!i)
+      return;
+    auto v = evalConstant(i, "an index");
+    if (!v)
+      return;
+    if (!isInteger(*v)) {
+      error(i->loc, "index must be an integer but is " + fmt(*v));
+      return;
+    }
+    index.position = static_cast<int64_t>(*v);
+    constantIndex.insert(&index);
+    infer(i);
   }
 
   void resolveName(NameExpr &name, Scope &scope) {
@@ -769,8 +1000,8 @@ private:
         return;
       }
     }
-    if (scope.path)
-      for (const Param &p : scope.path->params)
+    if (scope.params)
+      for (const Param &p : *scope.params)
         if (p.name == name.name) {
           b.kind = Binding::Kind::PathParam;
           b.param = &p;
@@ -782,6 +1013,14 @@ private:
       return;
     }
     if (Decl *d = findGlobal(name.name)) {
+      if (d->kind == Decl::Kind::Const) {
+        // Reported where the const is declared if it fails.
+        if (auto v = evalConstDecl(static_cast<ConstDecl &>(*d))) {
+          b.kind = Binding::Kind::Constant;
+          b.constant = *v;
+        }
+        return;
+      }
       if (d->kind == Decl::Kind::Data)
         error(name.loc, "cannot use data '" + name.name +
                             "' as a value; draw from it with '~'");
@@ -825,8 +1064,8 @@ private:
     resolveArgs(call, scope);
     bool isLocal = scope.locals && scope.locals->count(call.callee);
     bool isParam = false;
-    if (scope.path)
-      for (const Param &p : scope.path->params)
+    if (scope.params)
+      for (const Param &p : *scope.params)
         isParam |= p.name == call.callee;
     if (isLocal || isParam || builtinConstant(call.callee)) {
       error(call.calleeLoc, "'" + call.callee + "' is not a function");
@@ -835,7 +1074,23 @@ private:
     if (Decl *d = findGlobal(call.callee)) {
       switch (d->kind) {
       case Decl::Kind::Path:
-        resolvePathCall(call, static_cast<PathDecl &>(*d), scope);
+      case Decl::Kind::Fn:
+        resolveDefCall(call, static_cast<FunctionDecl &>(*d), scope);
+        return;
+      case Decl::Kind::Dist:
+        // A dist is a draw: allowed inside another dist, else only on the
+        // right of `~`.
+        if (scope.def && scope.def->kind == Decl::Kind::Dist) {
+          resolveDefCall(call, static_cast<FunctionDecl &>(*d), scope);
+          return;
+        }
+        if (scope.def) {
+          error(call.calleeLoc,
+                describe(*scope.def) + " cannot draw random numbers");
+          return;
+        }
+        error(call.calleeLoc, "cannot call dist '" + call.callee +
+                                  "' in an expression; draw from it with '~'");
         return;
       case Decl::Kind::Model:
         resolveModelCall(call, static_cast<ModelDecl &>(*d), scope);
@@ -849,10 +1104,31 @@ private:
         return;
       }
     }
-    switch (builtinFunction(call.callee)) {
+    BuiltinFn fn = builtinFunction(call.callee);
+    switch (fn) {
     case BuiltinFn::Math:
+    case BuiltinFn::Reduce:
+    case BuiltinFn::Softmax:
       if (checkBuiltinArity(call, 1))
         call.binding.kind = Binding::Kind::Builtin;
+      return;
+    case BuiltinFn::MinMax:
+      if (checkBuiltinArity(call, 2))
+        call.binding.kind = Binding::Kind::Builtin;
+      return;
+    case BuiltinFn::Where:
+    case BuiltinFn::Clamp:
+      if (checkBuiltinArity(call, 3))
+        call.binding.kind = Binding::Kind::Builtin;
+      return;
+    case BuiltinFn::OneHot:
+      if (!checkBuiltinArity(call, 2))
+        return;
+      if (auto n = evalPositiveInt(call.args[1].value.get(),
+                                   "the length of 'one_hot'")) {
+        call.binding.kind = Binding::Kind::Builtin;
+        oneHotLength[&call] = *n;
+      }
       return;
     case BuiltinFn::Ddt:
       if (!scope.flow) {
@@ -870,6 +1146,15 @@ private:
       return;
     case BuiltinFn::Normal:
     case BuiltinFn::Uniform:
+      if (scope.def && scope.def->kind == Decl::Kind::Dist) {
+        resolveStandardDraw(call, scope);
+        return;
+      }
+      if (scope.def) {
+        error(call.calleeLoc,
+              describe(*scope.def) + " cannot draw random numbers");
+        return;
+      }
       error(call.calleeLoc,
             "'" + call.callee + "' can only be used on the right of '~'");
       return;
@@ -882,17 +1167,48 @@ private:
     error(call.calleeLoc, "unknown function '" + call.callee + "'");
   }
 
-  void resolvePathCall(CallExpr &call, PathDecl &path, Scope &scope) {
-    std::string callee = "path '" + path.name + "'";
-    if (call.args.size() != path.params.size()) {
-      error(call.calleeLoc,
-            callee + " takes " +
-                plural(path.params.size(), "argument", "arguments") + " but " +
-                std::to_string(call.args.size()) +
-                (call.args.size() == 1 ? " was" : " were") + " given");
+  /// `normal()` / `uniform()` inside a dist: a standard draw, a scalar or
+  /// shaped like a parameter (`like: p`).
+  void resolveStandardDraw(CallExpr &call, Scope &scope) {
+    const Expr *like = nullptr;
+    for (const Arg &arg : call.args) {
+      const Expr *v = arg.value.get();
+      bool namesParam =
+          v && v->kind == Expr::Kind::Name &&
+          static_cast<const NameExpr *>(v)->binding.kind ==
+              Binding::Kind::PathParam;
+      if (arg.name != "like" || !namesParam || like) {
+        error(arg.loc, "inside " + describe(*scope.def) + ", '" +
+                           call.callee +
+                           "' takes no arguments other than 'like: PARAM'");
+        return;
+      }
+      like = v;
+    }
+    call.binding.kind = Binding::Kind::Builtin;
+    call.orderedArgs = {nullptr, nullptr, like};
+  }
+
+  /// A call of a path, dist or fn: binds the arguments to the parameters
+  /// (positional, then named; defaulted ones may be left out).
+  void resolveDefCall(CallExpr &call, FunctionDecl &def, Scope &scope) {
+    std::string callee = describe(def);
+    size_t total = def.params.size(), required = 0;
+    for (const Param &p : def.params)
+      required += !p.defaultValue;
+    if (call.args.size() > total || call.args.size() < required) {
+      std::string takes =
+          required == total
+              ? plural(total, "argument", "arguments")
+              : std::to_string(required) + " to " + std::to_string(total) +
+                    " arguments";
+      error(call.calleeLoc, callee + " takes " + takes + " but " +
+                                std::to_string(call.args.size()) +
+                                (call.args.size() == 1 ? " was" : " were") +
+                                " given");
       return;
     }
-    std::vector<const Arg *> slots(path.params.size(), nullptr);
+    std::vector<const Arg *> slots(total, nullptr);
     size_t positional = 0;
     bool sawNamed = false, ok = true;
     for (const Arg &arg : call.args) {
@@ -907,8 +1223,8 @@ private:
       } else {
         sawNamed = true;
         bool found = false;
-        for (size_t i = 0; i < path.params.size(); ++i)
-          if (path.params[i].name == arg.name) {
+        for (size_t i = 0; i < total; ++i)
+          if (def.params[i].name == arg.name) {
             slot = i;
             found = true;
           }
@@ -918,9 +1234,10 @@ private:
           continue;
         }
       }
-      if (slots[slot]) {
-        error(arg.loc, "parameter '" + path.params[slot].name + "' of " +
-                           callee + " is given twice");
+      if (slot >= total || slots[slot]) {
+        if (slot < total)
+          error(arg.loc, "parameter '" + def.params[slot].name + "' of " +
+                             callee + " is given twice");
         ok = false;
         continue;
       }
@@ -928,19 +1245,28 @@ private:
     }
     if (!ok)
       return;
+    for (size_t i = 0; i < total; ++i)
+      if (!slots[i] && !def.params[i].defaultValue) {
+        error(call.calleeLoc, callee + " is missing argument '" +
+                                  def.params[i].name + "'");
+        ok = false;
+      }
+    if (!ok)
+      return;
     call.binding.kind = Binding::Kind::Decl;
-    call.binding.decl = &path;
+    call.binding.decl = &def;
     call.orderedArgs.clear();
     for (const Arg *arg : slots)
       call.orderedArgs.push_back(arg ? arg->value.get() : nullptr);
-    if (scope.path)
-      pathCallees[scope.path].push_back({&path, &call});
+    if (isFunctionDecl(scope.def))
+      defCallees[static_cast<FunctionDecl *>(scope.def)].push_back(
+          {&def, &call});
   }
 
   void resolveModelCall(CallExpr &call, ModelDecl &model, Scope &scope) {
-    if (scope.path) {
-      error(call.calleeLoc,
-            "cannot call model '" + model.name + "' inside a path");
+    if (scope.def) {
+      error(call.calleeLoc, "cannot call model '" + model.name + "' inside a " +
+                                declKindName(scope.def->kind));
       return;
     }
     bool ok = true;
@@ -977,8 +1303,7 @@ private:
     if (pathSiteReported)
       return;
     pathSiteReported = true;
-    error(pathSite->calleeLoc,
-          "in path '" + pathSite->callee + "': " + message);
+    error(pathSite->calleeLoc, "in " + describe(*pathSiteDecl) + ": " + message);
   }
 
   /// Broadcasts two shapes (scalar with anything); nullopt if they clash.
@@ -1047,6 +1372,23 @@ private:
       return inferCall(static_cast<CallExpr &>(e));
     case Expr::Kind::List:
       return Shape();
+    case Expr::Kind::Index: {
+      auto &index = static_cast<IndexExpr &>(e);
+      Shape base = infer(index.base.get());
+      if (!base.isKnown() || !constantIndex.count(&index))
+        return Shape();
+      if (!base.isVector()) {
+        shapeError(index.loc, "cannot index a scalar");
+        return Shape();
+      }
+      if (index.position < 0 || index.position >= base.dim) {
+        shapeError(index.index ? index.index->loc : index.loc,
+                   "index " + std::to_string(index.position) +
+                       " is out of range for " + base.str());
+        return Shape();
+      }
+      return Shape::scalar();
+    }
     }
     return Shape();
   }
@@ -1056,45 +1398,125 @@ private:
       infer(arg.value.get());
     const Binding &b = call.binding;
     if (b.kind == Binding::Kind::Builtin)
-      return call.args.size() == 1 && call.args[0].value
-                 ? call.args[0].value->shape
-                 : Shape();
+      return inferBuiltin(call);
     if (b.kind != Binding::Kind::Decl || !b.decl)
       return Shape();
-    if (b.decl->kind == Decl::Kind::Path)
-      return inferPathCall(
-          call, const_cast<PathDecl &>(static_cast<const PathDecl &>(*b.decl)));
+    if (isFunctionDecl(b.decl))
+      return inferDefCall(call, const_cast<FunctionDecl &>(
+                                    static_cast<const FunctionDecl &>(*b.decl)));
     if (b.decl->kind == Decl::Kind::Model)
-      return inferModelCall(call, static_cast<const ModelDecl &>(*b.decl));
+      return inferModelCall(
+          call, const_cast<ModelDecl &>(static_cast<const ModelDecl &>(*b.decl)));
     return Shape();
   }
 
-  Shape inferPathCall(CallExpr &call, PathDecl &path) {
-    if (call.orderedArgs.size() != path.params.size() || !path.body)
-      return Shape();
-    for (const Expr *arg : call.orderedArgs)
-      if (!arg || !arg->shape.isKnown())
+  /// Shapes of built-in calls whose arguments have been inferred.
+  Shape inferBuiltin(CallExpr &call) {
+    std::vector<Shape> in;
+    for (const Arg &arg : call.args) {
+      if (!arg.value || !arg.value->shape.isKnown())
         return Shape();
-    if (recursivePaths.count(&path) || pathsInProgress.count(&path))
+      in.push_back(arg.value->shape);
+    }
+    const std::string &name = call.callee;
+    switch (builtinFunction(name)) {
+    case BuiltinFn::Normal:
+    case BuiltinFn::Uniform: // inside a dist: standard draws
+      if (call.orderedArgs.size() == 3 && call.orderedArgs[2])
+        return call.orderedArgs[2]->shape;
+      return Shape::scalar();
+    case BuiltinFn::Math:
+    case BuiltinFn::Ddt:
+      return in.size() == 1 ? in[0] : Shape();
+    case BuiltinFn::Reduce:
+    case BuiltinFn::Softmax:
+      if (in.size() != 1)
+        return Shape();
+      if (!in[0].isVector()) {
+        shapeError(call.calleeLoc,
+                   "'" + name + "' needs a vector but its argument is " +
+                       (in[0].isScalar() ? std::string("a scalar")
+                                         : in[0].str()));
+        return Shape();
+      }
+      return builtinFunction(name) == BuiltinFn::Softmax ? in[0]
+                                                         : Shape::scalar();
+    case BuiltinFn::Where:
+    case BuiltinFn::Clamp:
+    case BuiltinFn::MinMax: {
+      Shape result = Shape::scalar();
+      for (const Shape &s : in) {
+        auto b = broadcast(result, s);
+        if (!b) {
+          shapeError(call.calleeLoc, "shape mismatch in '" + name + "': " +
+                                         result.str() + " and " + s.str());
+          return Shape();
+        }
+        result = *b;
+      }
+      return result;
+    }
+    case BuiltinFn::OneHot: {
+      auto it = oneHotLength.find(&call);
+      if (in.size() != 2 || it == oneHotLength.end())
+        return Shape();
+      if (!in[0].isScalar()) {
+        shapeError(call.args[0].value->loc,
+                   "first argument of 'one_hot' must be a scalar but is " +
+                       in[0].str());
+        return Shape();
+      }
+      return Shape::vector(it->second);
+    }
+    default:
       return Shape();
-    for (size_t i = 0; i < path.params.size(); ++i)
-      path.params[i].shape = call.orderedArgs[i]->shape;
+    }
+  }
+
+  /// Checks the body of a path, dist or fn with the shapes of this call's
+  /// arguments (a left-out argument takes its scalar default).
+  Shape inferDefCall(CallExpr &call, FunctionDecl &def) {
+    if (call.orderedArgs.size() != def.params.size() || !def.body)
+      return Shape();
+    for (size_t i = 0; i < def.params.size(); ++i) {
+      const Expr *arg = call.orderedArgs[i];
+      if (arg ? !arg->shape.isKnown() : !def.params[i].defaultValue)
+        return Shape();
+    }
+    if (recursiveDefs.count(&def) || defsInProgress.count(&def))
+      return Shape();
+    for (size_t i = 0; i < def.params.size(); ++i)
+      def.params[i].shape = call.orderedArgs[i] ? call.orderedArgs[i]->shape
+                                                : Shape::scalar();
+    return inferBody(call, def, def.lets, def.body.get());
+  }
+
+  Shape inferBody(CallExpr &call, const Decl &def,
+                  std::vector<std::unique_ptr<FlowStmt>> &lets, Expr *body) {
     bool outermost = !pathSite;
     if (outermost) {
       pathSite = &call;
+      pathSiteDecl = &def;
       pathSiteReported = false;
     }
-    pathsInProgress.insert(&path);
-    Shape result = infer(path.body.get());
-    pathsInProgress.erase(&path);
-    if (outermost)
+    defsInProgress.insert(&def);
+    for (auto &let : lets)
+      if (let) {
+        Shape s = infer(let->value.get());
+        let->shapes.assign(1, s);
+      }
+    Shape result = infer(body);
+    defsInProgress.erase(&def);
+    if (outermost) {
       pathSite = nullptr;
+      pathSiteDecl = nullptr;
+    }
     return result;
   }
 
-  Shape inferModelCall(CallExpr &call, const ModelDecl &model) {
-    if (!model.network || call.orderedArgs.size() != 2 ||
-        !call.orderedArgs[0] || !call.orderedArgs[1])
+  Shape inferModelCall(CallExpr &call, ModelDecl &model) {
+    if (call.orderedArgs.size() != 2 || !call.orderedArgs[0] ||
+        !call.orderedArgs[1])
       return Shape();
     Shape x = call.orderedArgs[0]->shape;
     Shape t = call.orderedArgs[1]->shape;
@@ -1112,43 +1534,50 @@ private:
                 "' (time) must be a scalar but is " + t.str());
       ok = false;
     }
-    return ok ? x : Shape();
+    if (!ok)
+      return Shape();
+    if (model.network)
+      return x;
+    // Closed form: check the body with x and t, once per call.
+    if (badModels.count(&model) || model.params.size() != 2 || !model.body ||
+        defsInProgress.count(&model))
+      return Shape();
+    model.params[0].shape = x;
+    model.params[1].shape = t;
+    Shape result = inferBody(call, model, model.lets, model.body.get());
+    if (result.isKnown() && result != x) {
+      error(call.calleeLoc, "model '" + model.name + "' returns " +
+                                result.str() + " but its input x is " +
+                                x.str() + "; a velocity has the shape of x");
+      return Shape();
+    }
+    return result.isKnown() ? x : Shape();
   }
 
   //===--------------------------------------------------------------------===//
-  // Paths
+  // Call cycles between definitions
   //===--------------------------------------------------------------------===//
 
-  void checkPath(PathDecl &path) {
-    std::set<std::string> seen;
-    for (const Param &p : path.params)
-      if (!seen.insert(p.name).second)
-        error(p.loc, "duplicate parameter '" + p.name + "'");
-    Scope scope;
-    scope.path = &path;
-    resolve(path.body.get(), scope);
-  }
-
-  /// Reports each cycle of path calls once and marks its paths recursive
-  /// (their calls then get no shape, and no further errors).
-  void checkPathCycles() {
+  /// Reports each cycle of calls between paths, dists and fns once and marks
+  /// its definitions recursive (their calls then get no shape, and no further
+  /// errors).
+  void checkCallCycles() {
     enum class Color { White, Gray, Black };
-    std::map<PathDecl *, Color> color;
-    std::vector<PathDecl *> stack;
-    std::function<void(PathDecl *)> visit = [&](PathDecl *p) {
+    std::map<FunctionDecl *, Color> color;
+    std::vector<FunctionDecl *> stack;
+    std::function<void(FunctionDecl *)> visit = [&](FunctionDecl *p) {
       color[p] = Color::Gray;
       stack.push_back(p);
-      for (auto &[callee, site] : pathCallees[p]) {
+      for (auto &[callee, site] : defCallees[p]) {
         Color c = color[callee];
         if (c == Color::Gray) {
           auto it = std::find(stack.begin(), stack.end(), callee);
           for (auto j = it; j != stack.end(); ++j)
-            recursivePaths.insert(*j);
+            recursiveDefs.insert(*j);
           if (callee == p)
-            error(site->calleeLoc, "path '" + p->name + "' calls itself");
+            error(site->calleeLoc, describe(*p) + " calls itself");
           else
-            error(site->calleeLoc, "path '" + p->name +
-                                       "' calls itself through '" +
+            error(site->calleeLoc, describe(*p) + " calls itself through '" +
                                        callee->name + "'");
         } else if (c == Color::White) {
           visit(callee);
@@ -1158,8 +1587,8 @@ private:
       color[p] = Color::Black;
     };
     for (Decl *d : logicalOrder)
-      if (d->kind == Decl::Kind::Path) {
-        auto *p = static_cast<PathDecl *>(d);
+      if (isFunctionDecl(d)) {
+        auto *p = static_cast<FunctionDecl *>(d);
         if (color[p] == Color::White)
           visit(p);
       }
@@ -1191,15 +1620,87 @@ private:
     case Expr::Kind::Call: {
       auto &c = static_cast<const CallExpr &>(*e);
       if (c.binding.kind == Binding::Kind::Decl && c.binding.decl &&
-          c.binding.decl->kind == Decl::Kind::Model)
+          c.binding.decl->kind == Decl::Kind::Model &&
+          static_cast<const ModelDecl *>(c.binding.decl)->network)
         return true;
       for (const Arg &arg : c.args)
         if (usesNetwork(arg.value.get(), locals))
           return true;
       return false;
     }
+    case Expr::Kind::Index:
+      return usesNetwork(static_cast<const IndexExpr &>(*e).base.get(),
+                         locals);
     default:
       return false;
+    }
+  }
+
+  /// Appends every model call in `e` (in source order) to `calls`.
+  static void collectModelCalls(const Expr *e,
+                                std::vector<const CallExpr *> &calls) {
+    if (!e)
+      return;
+    switch (e->kind) {
+    case Expr::Kind::Unary:
+      collectModelCalls(static_cast<const UnaryExpr &>(*e).operand.get(),
+                        calls);
+      return;
+    case Expr::Kind::Binary:
+      collectModelCalls(static_cast<const BinaryExpr &>(*e).lhs.get(), calls);
+      collectModelCalls(static_cast<const BinaryExpr &>(*e).rhs.get(), calls);
+      return;
+    case Expr::Kind::Index:
+      collectModelCalls(static_cast<const IndexExpr &>(*e).base.get(), calls);
+      return;
+    case Expr::Kind::Call: {
+      auto &c = static_cast<const CallExpr &>(*e);
+      if (c.binding.kind == Binding::Kind::Decl && c.binding.decl &&
+          c.binding.decl->kind == Decl::Kind::Model)
+        calls.push_back(&c);
+      for (const Arg &arg : c.args)
+        collectModelCalls(arg.value.get(), calls);
+      return;
+    }
+    default:
+      return;
+    }
+  }
+
+  /// A flow applies exactly one model (network or closed form); one that
+  /// applies a network is trained, so it needs a loss.
+  void checkFlowModel(FlowDecl &flow) {
+    std::vector<const CallExpr *> calls;
+    for (auto &stmt : flow.body)
+      if (stmt)
+        collectModelCalls(stmt->value.get(), calls);
+    const ModelDecl *model = nullptr;
+    for (const CallExpr *call : calls) {
+      auto *m = static_cast<const ModelDecl *>(call->binding.decl);
+      if (!model) {
+        model = m;
+      } else if (m != model) {
+        error(call->calleeLoc, "flow '" + flow.name + "' applies model '" +
+                                   m->name + "' and model '" + model->name +
+                                   "'; a flow must apply exactly one model");
+        return;
+      }
+    }
+    if (!model) {
+      // A flow with a loss gets "loss of flow 'f' uses no network" instead.
+      if (!flow.lossStmt)
+        error(flow.nameLoc, "flow '" + flow.name +
+                                "' applies no model; a flow must apply "
+                                "exactly one network or closed-form model");
+      return;
+    }
+    if (!model->network)
+      closedFormFlows.insert(&flow);
+    if (model->network) {
+      flowsWithNetwork.insert(&flow);
+      if (!flow.lossStmt)
+        error(flow.nameLoc, "flow '" + flow.name + "' applies network '" +
+                                model->name + "' but has no loss");
     }
   }
 
@@ -1261,8 +1762,7 @@ private:
         error(x0->second.stmt->nameLocs[x0->second.index],
               "source 'x0' must be drawn with '~'");
     }
-    if (!flow.lossStmt)
-      error(flow.nameLoc, "flow '" + flow.name + "' has no loss");
+    checkFlowModel(flow);
   }
 
   void defineLocal(const FlowStmt &stmt, size_t i, bool network,
@@ -1295,23 +1795,39 @@ private:
         name.shape = data.dim > 0 ? Shape::vector(data.dim) : Shape();
         return name.shape;
       }
-      bool known = d || isBuiltinName(name.name) ||
-                   (scope.locals && scope.locals->count(name.name));
+      bool isLocal = scope.locals && scope.locals->count(name.name);
+      bool known = d || isBuiltinName(name.name) || isLocal;
       if (!known)
         error(name.loc, "use of undefined name '" + name.name + "'");
+      else if (d && d->kind == Decl::Kind::Dist && !isLocal)
+        error(name.loc, "cannot draw from '" + name.name +
+                            "' without a call; write " + name.name + "()");
       else
         error(name.loc, "cannot draw from '" + name.name + "'");
       return Shape();
     }
     if (value->kind == Expr::Kind::Call) {
       auto &call = static_cast<CallExpr &>(*value);
+      bool isLocal = scope.locals && scope.locals->count(call.callee);
+      Decl *d = isLocal ? nullptr : findGlobal(call.callee);
+      if (d && d->kind == Decl::Kind::Dist) {
+        // A user-defined distribution: its arguments are flow expressions.
+        resolveArgs(call, scope);
+        resolveDefCall(call, static_cast<FunctionDecl &>(*d), scope);
+        return infer(&call);
+      }
       BuiltinFn fn = builtinFunction(call.callee);
-      if (fn == BuiltinFn::Normal || fn == BuiltinFn::Uniform)
+      if (!d && !isLocal &&
+          (fn == BuiltinFn::Normal || fn == BuiltinFn::Uniform))
         return checkDistribution(call, scope);
-      error(call.calleeLoc, "cannot draw from '" + call.callee + "'");
+      if (d && d->kind != Decl::Kind::Data)
+        error(call.calleeLoc, "cannot draw from '" + call.callee + "'; " +
+                                  describe(*d) + " is not a dist");
+      else
+        error(call.calleeLoc, "cannot draw from '" + call.callee + "'");
       return Shape();
     }
-    error(value->loc, "cannot draw from an expression; expected data, "
+    error(value->loc, "cannot draw from an expression; expected data, a dist, "
                       "normal(...) or uniform(...)");
     return Shape();
   }
@@ -1468,12 +1984,14 @@ private:
     bool ok = true;
     for (const Arg &arg : tab->args)
       if (arg.name.empty()) {
-        error(arg.loc, "arguments of 'tableau' must be named c, a and b");
+        error(arg.loc, "arguments of 'tableau' must be named c, a and b "
+                       "(and b_err, order)");
         ok = false;
       }
     if (!ok)
       return;
-    ArgBinding bound = bindArgs(*tab, {"c", "a", "b"}, "'tableau'");
+    ArgBinding bound =
+        bindArgs(*tab, {"c", "a", "b", "b_err", "order"}, "'tableau'");
     if (!bound.ok)
       return;
     for (size_t i = 0; i < 3; ++i)
@@ -1517,11 +2035,43 @@ private:
         ok = false;
       }
     }
+    // Adaptive methods: embedded weights b_err and the order p.
+    std::vector<double> bErr;
+    if (const Arg *arg = bound.slots[3]) {
+      Expr *e = arg->value.get();
+      auto v = evalList(e, "'b_err'", "'b_err' must be a list of numbers");
+      if (!v) {
+        ok = false;
+      } else if (v->size() != b->size()) {
+        error(e->loc, "'b_err' has " + plural(v->size(), "entry", "entries") +
+                          " but 'b' has " + std::to_string(b->size()));
+        ok = false;
+      } else {
+        double sum = 0;
+        for (double x : *v)
+          sum += x;
+        if (std::fabs(sum - 1) > 1e-9) {
+          error(e->loc, "entries of 'b_err' sum to " + fmt(sum) +
+                            " but must sum to 1");
+          ok = false;
+        }
+        bErr = std::move(*v);
+      }
+    }
+    int64_t order = 0;
+    if (const Arg *arg = bound.slots[4]) {
+      if (auto v = evalPositiveInt(arg->value.get(), "'order'"))
+        order = *v;
+      else
+        ok = false;
+    }
     if (!ok || a.size() != s)
       return;
     solver.c = std::move(*c);
     solver.b = std::move(*b);
     solver.a = std::move(a);
+    solver.bErr = std::move(bErr);
+    solver.order = order;
   }
 
   /// Checks `a` against `c`: s-1 rows, row k (1-based) with k entries
@@ -1595,6 +2145,9 @@ private:
       error(run.nameLoc, "'" + run.name + "' is not a flow");
     else
       run.flow = static_cast<FlowDecl *>(target);
+    // A closed-form flow only samples.
+    if (isTrain && run.flow && closedFormFlows.count(run.flow))
+      error(run.nameLoc, "flow '" + run.name + "' has no network to train");
 
     std::set<std::string> seen;
     const Setting *solverStepsFrom = nullptr;

@@ -150,7 +150,8 @@ TEST(Sema, ErrorLocations) {
   EXPECT_EQ(errorsOf("flow f {}\ntrain f { steps: 10, foo: 1 }"),
             (Errors{"1:6: flow 'f' defines no time variable 't'",
                     "1:6: flow 'f' defines no source 'x0'",
-                    "1:6: flow 'f' has no loss",
+                    "1:6: flow 'f' applies no model; a flow must apply "
+                    "exactly one network or closed-form model",
                     "2:22: unknown setting 'foo' in train block"}));
 }
 
@@ -179,7 +180,8 @@ TEST(Sema, NamedPathArguments) {
             (Errors{"3:15: parameter 'a' of path 'p' is given twice",
                     "4:15: positional argument after named argument",
                     "2:6: flow 'f' defines no time variable 't'",
-                    "2:6: flow 'f' has no loss"}));
+                    "2:6: flow 'f' applies no model; a flow must apply "
+                    "exactly one network or closed-form model"}));
 }
 
 TEST(Sema, ShapeRules) {
@@ -285,10 +287,11 @@ TEST(Sema, NameErrors) {
   EXPECT_EQ(errorsOf(head + "  a ~ linear(x0, x1, t)\n  b ~ x1\n  c ~ 1 + 2\n"
                             "  d ~ nothing\n" +
                      tail),
-            (Errors{"8:7: cannot draw from 'linear'",
+            (Errors{"8:7: cannot draw from 'linear'; path 'linear' is not "
+                    "a dist",
                     "9:7: cannot draw from 'x1'",
-                    "10:9: cannot draw from an expression; expected data, "
-                    "normal(...) or uniform(...)",
+                    "10:9: cannot draw from an expression; expected data, a "
+                    "dist, normal(...) or uniform(...)",
                     "11:7: use of undefined name 'nothing'"}));
   EXPECT_EQ(errorsOf(head + "  a ~ normal(1, 2, 3)\n  b ~ uniform(low: 0, "
                             "lo: 1)\n" +
@@ -342,7 +345,7 @@ TEST(Sema, DataAndModelSettings) {
   EXPECT_EQ(errorsOf("model a = mlp(width: 2.5, depth: 0, act: swish)\n"
                      "model b = mlp(time: fourier(16, 2), bar: 1)\n"
                      "model c = mlp(time: sinusoid(16))\n"
-                     "model d(x, t) = x\n"
+                     "model d(x, t, s) = x\n"
                      "model e2 = cnn()\n"),
             (Errors{"1:22: 'width' must be a positive integer but is 2.5",
                     "1:34: 'depth' must be a positive integer but is 0",
@@ -351,7 +354,8 @@ TEST(Sema, DataAndModelSettings) {
                     "2:37: unknown parameter 'bar' for 'mlp'",
                     "2:21: 'fourier' takes 1 argument but 2 were given",
                     "3:21: 'time' must be fourier(K)",
-                    "4:7: closed-form models are not supported yet",
+                    "4:7: closed-form model 'd' takes 2 parameters (x, t) but "
+                    "has 3",
                     "5:12: unknown network 'cnn'; expected mlp(...)"}));
 }
 
@@ -398,7 +402,8 @@ TEST(Sema, Tableaux) {
   EXPECT_EQ(errorsOf("solver s = tableau(c: [0], a: [])"),
             Errors{"1:12: 'tableau' is missing 'b'"});
   EXPECT_EQ(errorsOf("solver s = tableau([0], a: [], b: [1])"),
-            Errors{"1:20: arguments of 'tableau' must be named c, a and b"});
+            Errors{"1:20: arguments of 'tableau' must be named c, a and b "
+                   "(and b_err, order)"});
   EXPECT_EQ(errorsOf("solver s = rk(4)"),
             Errors{"1:12: unknown solver form 'rk'; expected tableau(c: ..., "
                    "a: ..., b: ...)"});
