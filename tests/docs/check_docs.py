@@ -6,6 +6,9 @@
 Scans each Markdown file for fenced code blocks and checks them with flowc:
 
   ```flow              a complete spec; `flowc --emit=STAGE` must succeed.
+  ```flow-ast          a complete spec that must pass the front end
+                       (`flowc --emit=ast`), for constructs whose code
+                       generation is not finished yet.
   ```flow-error        a spec with a mistake; flowc must reject it with an
                        "error:" diagnostic and exit status 1 (not a crash).
   ```flow file=NAME    also written to NAME in the file's work folder first,
@@ -84,7 +87,7 @@ def extract_blocks(path):
             last_error_block = None
             continue
         block = Block(path, start + 1, lang, parse_attrs(rest), "\n".join(body) + "\n")
-        if lang in ("flow", "flow-error"):
+        if lang in ("flow", "flow-ast", "flow-error"):
             blocks.append(block)
         last_error_block = block if lang == "flow-error" else None
     return blocks
@@ -118,9 +121,9 @@ def check_file(flowc, emit, path, verbose):
         for b in blocks:
             with open(os.path.join(work, "spec.flow"), "w", encoding="utf-8") as f:
                 f.write(b.text)
-            rc, out = run_flowc(flowc, emit, work)
+            rc, out = run_flowc(flowc, "ast" if b.lang == "flow-ast" else emit, work)
             problem = None
-            if b.lang == "flow":
+            if b.lang in ("flow", "flow-ast"):
                 if rc != 0:
                     problem = f"flow block does not compile (exit {rc})"
             else:
@@ -173,7 +176,7 @@ def main():
         total += n
         failed += f
     if total == 0:
-        print("check_docs: no ```flow or ```flow-error blocks found in " + ", ".join(args.paths))
+        print("check_docs: no ```flow, ```flow-ast or ```flow-error blocks found in " + ", ".join(args.paths))
         return 1
     nfiles = f"{len(files)} file" + ("" if len(files) == 1 else "s")
     print(f"check_docs: {total - failed} of {total} blocks in {nfiles} passed")

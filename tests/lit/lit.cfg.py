@@ -38,6 +38,7 @@ if shutil.which("nvidia-smi"):
             config.available_features.add("cuda")
     except Exception:
         pass
+if shutil.which("clang++-14"): config.available_features.add("clang-fuzzer")
 runtime_lib = os.path.join(config.flowc_obj_root, "runtime", "libflowrt.a")
 if os.path.exists(runtime_lib):
     config.available_features.add("runtime")

@@ -72,6 +72,10 @@ std::string sexpr(const Expr *e) {
     }
     return out + ")";
   }
+  case Expr::Kind::Index: {
+    auto *ix = static_cast<const IndexExpr *>(e);
+    return sexpr(ix->base.get()) + "[" + sexpr(ix->index.get()) + "]";
+  }
   case Expr::Kind::List: {
     auto *l = static_cast<const ListExpr *>(e);
     std::string out = "[";

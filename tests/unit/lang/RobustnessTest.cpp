@@ -84,6 +84,73 @@ TEST(Robustness, MutatedSpecsNeverCrash) {
   EXPECT_GT(rejected, 100);
 }
 
+/// A spec that uses every construct of the full language (definitions with
+/// defaults and lets, dists, consts, closed forms, comparisons, indexing,
+/// the new built-ins, adaptive tableaux).
+const char *fullLanguageSpec() {
+  return R"(const half_pi = pi / 2
+data moons = toy.moons(noise: 0.05)
+model v = mlp(width: 64)
+model u(x, t) { let s = -x / (1 + t); s + 0 * x[0] }
+fn softplus(x) = log(1 + exp(x))
+path trig(x0, x1, t, h = 0.1) {
+  let base = cos(half_pi * t) * x0 + sin(half_pi * t) * x1
+  base + h * t * (1 - t) * (x1 - x0)
+}
+dist logit_normal(m = 0, s = 1) = sigmoid(m + s * normal())
+dist gauss_like(x, s = 1) = s * normal(like: x)
+flow f {
+  x1 ~ moons
+  x0 ~ gauss_like(x1)
+  t ~ logit_normal(0, s: 1)
+  xt = trig(x0, x1, t)
+  a = sum(x1) + mean(x1) * norm(x1) + x1[1] + softplus(t)
+  b = where(t >= 0.5, softmax(x1), one_hot(1, 2)) + clamp(a, -1, 1) + min(t, max(a, 0))
+  loss mse(v(xt, t), ddt(xt) + 0 * (b != 0))
+}
+flow g { x1 ~ moons; x0 ~ normal(like: x1); t ~ uniform(); y = u(x0, t) }
+solver bs3 = tableau(c: [0, 1/2, 3/4, 1], a: [[1/2], [0, 3/4], [2/9, 1/3, 4/9]],
+                     b: [2/9, 1/3, 4/9, 0], b_err: [7/24, 1/4, 1/3, 1/8], order: 3)
+train f { steps: 10 }
+sample f { solver: bs3(steps: 4) }
+sample g { solver: bs3 }
+)";
+}
+
+TEST(Robustness, MutatedFullLanguageSpecsNeverCrash) {
+  const std::string valid = fullLanguageSpec();
+  ASSERT_TRUE(accepts(valid));
+  std::mt19937 rng(4321);
+  const std::vector<std::string> junk = {
+      "{", "}", "(", ")", "[", "]", ",", ":", "~", "=", "-", "<", "<=", "==",
+      "!=", "let", "fn", "dist", "const", "path", "model", "x[0]", "[9]",
+      "normal()", "uniform(like: x)", "u(x0, t)", "v(x0, t)", "half_pi",
+      "trig", "softplus(", "one_hot(1, 0)", "sum(t)", "= 1", "t", "x1", ";"};
+  auto pick = [&](size_t n) {
+    return std::uniform_int_distribution<size_t>(0, n - 1)(rng);
+  };
+  int rejected = 0;
+  for (int i = 0; i < 300; ++i) {
+    std::string text = valid;
+    switch (i % 4) {
+    case 0:
+      text = text.substr(0, pick(text.size()));
+      break;
+    case 1:
+      text.erase(pick(text.size()), 1 + pick(12));
+      break;
+    case 2:
+      text.insert(pick(text.size()), " " + junk[pick(junk.size())] + " ");
+      break;
+    case 3:
+      text[pick(text.size())] = "{}()[],:~=-<>!0x;"[pick(17)];
+      break;
+    }
+    rejected += !accepts(text);
+  }
+  EXPECT_GT(rejected, 100);
+}
+
 TEST(Robustness, CertainlyInvalidSpecsReportErrors) {
   const std::string valid = designExample();
   int cases = 0;
