@@ -9,7 +9,9 @@
 //   1. Load imports breadth-first (each file once), appending their decls.
 //   2. Collect top-level names in logical order (an import's decls count from
 //      the point of the import), reporting redefinitions.
-//   3. Check data, models, paths (names, then call cycles) and solvers.
+//   3. Evaluate consts; check data, models, definitions (path, dist, fn:
+//      parameters, defaults, lets and names, then call cycles) and solvers.
+//      Bodies of definitions and closed-form models get shapes at each call.
 //   4. Check each flow statement by statement: resolve names, infer shapes.
 //   5. Check train/sample blocks against the flows and solvers.
 //
@@ -38,7 +40,25 @@
 //     "first argument of model 'v' must be a vector but is scalar"
 //     "second argument of model 'v' (time) must be a scalar but is [2]"
 //                                               first token of the argument
-//     "cannot call model 'v' inside a path"     the callee
+//     "cannot call model 'v' inside a path" (fn, dist, model)  the callee
+//     "path 'p' cannot draw random numbers" (fn, model)  normal/uniform/dist
+//                                               callee inside the body
+//     "cannot call dist 'd' in an expression; draw from it with '~'"  callee
+//     "inside dist 'd', 'normal' takes no arguments other than 'like: PARAM'"
+//                                               the argument
+//     "fn 'f' takes 2 to 3 arguments but 4 were given"  the callee
+//     "fn 'f' is missing argument 'a'"          the callee
+//     "'where' takes 3 arguments but 2 were given" (all built-ins)  callee
+//     "the length of 'one_hot' must be a positive integer but is 2.5"  value
+//     "first argument of 'one_hot' must be a scalar but is [2]"  argument
+//     "'sum' needs a vector but its argument is a scalar" (mean, norm,
+//       softmax)                                the callee
+//     "shape mismatch in 'where': [2] and [3]" (clamp, min, max)  the callee
+//     "expected a constant number for an index" the index
+//     "index must be an integer but is 0.5"     the index
+//     "index 5 is out of range for [2]"         the index
+//     "cannot index a scalar"                   the '['
+//     "model 'u' returns scalar but its input x is [2]; ..."  model callee
 //     "'ddt' can only be used inside a flow"    the callee
 //     "'ddt' needs the time variable 't' defined earlier in flow 'f'"
 //                                               the callee
@@ -47,19 +67,31 @@
 //     "lists are only allowed in solver tableaux"   the '['
 //     "shape mismatch: [2] and [3]"             the operator (+ - * /)
 //     "exponent must be a scalar but is [2]"    the '^'
-//     "in path 'p': <shape error>"              callee of the outermost path
+//     "in path 'p': <shape error>" (fn, dist, model)  callee of the outermost
 //                                               call in the flow
 //     "number is out of range"                  the number
-//   paths
+//   definitions (path, dist, fn) and closed-form models
 //     "duplicate parameter 'x'"                 the second parameter
-//     "path 'a' calls itself"                   the recursive call's callee
+//     "cannot redefine built-in 'exp'"          the parameter or let name
+//     "parameter 'b' needs a default value because it follows 'a', which has
+//       one"                                    the parameter
+//     "expected a constant number for the default of 'k'"  the default
+//     "redefinition of 'a'" (let)               the let's name
+//     "path 'a' calls itself" (dist, fn)        the recursive call's callee
 //     "path 'b' calls itself through 'a'"       callee of the call closing the
 //                                               cycle (inside 'b', calling 'a')
+//     "closed-form model 'u' takes 2 parameters (x, t) but has 3"  the name
+//     "parameters of model 'u' cannot have default values"  the parameter
+//   consts
+//     "const 'a' is defined in terms of itself" the name closing the cycle
+//     "expected a constant number for const 'c'"    the subexpression
 //   flows
 //     "redefinition of 'x'" (inside a flow, or of a top-level name)
 //     "cannot redefine built-in 'exp'"          the name being defined
 //     "drawing several values at once is not supported yet"  the second name
 //     "cannot draw from 'foo'"                  first token of the right side
+//     "cannot draw from 'p'; path 'p' is not a dist" (fn, model)  the callee
+//     "cannot draw from 'd' without a call; write d()"  the name
 //     "cannot draw from an expression; expected data, normal(...) or
 //       uniform(...)"                           first token of the right side
 //     "unknown argument 'foo' for 'normal'"     the argument name
@@ -73,7 +105,12 @@
 //     "'mse' arguments have different shapes: [2] and [3]"  the callee `mse`
 //     "loss of flow 'f' uses no network"        the `loss` keyword
 //     "flow 'f' has more than one loss"         the second `loss` keyword
-//     "flow 'f' has no loss"                    the flow's name
+//     "flow 'f' applies network 'v' but has no loss"  the flow's name
+//     "flow 'f' applies no model; a flow must apply exactly one network or
+//       closed-form model"                      the flow's name (only when
+//                                               the flow has no loss)
+//     "flow 'f' applies model 'w' and model 'v'; a flow must apply exactly
+//       one model"                              callee of the other model
 //     "flow 'f' defines no time variable 't'"   the flow's name
 //     "flow 'f' defines no source 'x0'"         the flow's name
 //     "time variable 't' must be a scalar but is [2]"  `t` where defined
@@ -90,7 +127,6 @@
 //     "division by zero in constant expression" the '/'
 //     "constant expression is not finite"       the operator
 //   models
-//     "closed-form models are not supported yet"    the model's name
 //     "unknown network 'foo'; expected mlp(...)"    the callee
 //     "unknown parameter 'foo' for 'mlp'"       the argument name
 //     "'width' must be a positive integer but is 2.5"   the value
@@ -102,7 +138,8 @@
 //   solvers
 //     "unknown solver form 'foo'; expected tableau(c: ..., a: ..., b: ...)"
 //                                               the callee
-//     "arguments of 'tableau' must be named c, a and b"  the argument
+//     "arguments of 'tableau' must be named c, a and b (and b_err, order)"
+//                                               the argument
 //     "unknown parameter 'd' for 'tableau'"     the argument name
 //     "'tableau' is missing 'b'"                the callee `tableau`
 //     "'c' must be a list of numbers"           the value
@@ -116,8 +153,12 @@
 //     "row 2 of 'a' must be a list"             the row
 //     "row 2 of 'a' has 1 entry but needs 2"    the '[' of that row
 //     "row 2 of 'a' sums to 0.4 but c is 0.5"   the '[' of that row
+//     "'b_err' has 1 entry but 'b' has 2"       the '[' of b_err
+//     "entries of 'b_err' sum to 0.9 but must sum to 1"  the '[' of b_err
+//     "'order' must be a positive integer but is 0"  the value
 //   train / sample
 //     "unknown flow 'x'"                        the name after train/sample
+//     "flow 'g' has no network to train"        the name after train
 //     "'v' is not a flow"                       the name after train/sample
 //     "unknown setting 'foo' in train block" (sample block)  setting name
 //     "duplicate setting 'steps'"               the second setting name
@@ -140,6 +181,7 @@
 // found 'Y'", "unexpected 'Y'", "expected a declaration but found 'Y'",
 // "unexpected character '$'", "unterminated string", "unterminated block
 // comment", "expression is nested too deeply", "expression is too long",
+// "comparisons cannot be chained; ..." (ASTBuilder, at the second operator),
 // "file is not valid UTF-8" (at 1:1).
 //
 //===----------------------------------------------------------------------===//
