@@ -444,6 +444,13 @@ private:
   CallExpr *pathSite = nullptr;
   const Decl *pathSiteDecl = nullptr;
   bool pathSiteReported = false;
+  /// Every shape error raised inside a definition body, in order (the first
+  /// one raised while checking a body is cached with it).
+  std::vector<std::string> shapeMessages;
+  /// Result and first shape error of each body per parameter shapes.
+  using BodyKey =
+      std::pair<const Decl *, std::vector<std::pair<int, int64_t>>>;
+  std::map<BodyKey, std::pair<Shape, std::string>> bodyCache;
 
   void error(const Location &loc, const std::string &message) {
     diags.reportError(loc, message);
@@ -1342,6 +1349,7 @@ private:
       error(loc, message);
       return;
     }
+    shapeMessages.push_back(message);
     if (pathSiteReported)
       return;
     pathSiteReported = true;
@@ -1535,6 +1543,38 @@ private:
 
   Shape inferBody(CallExpr &call, const Decl &def,
                   std::vector<std::unique_ptr<FlowStmt>> &lets, Expr *body) {
+    // A body is checked once per combination of parameter shapes: without
+    // this, definitions that call each other twice per level would take
+    // exponential time.
+    const std::vector<Param> &params =
+        def.kind == Decl::Kind::Model
+            ? static_cast<const ModelDecl &>(def).params
+            : static_cast<const FunctionDecl &>(def).params;
+    BodyKey key{&def, {}};
+    for (const Param &p : params)
+      key.second.push_back({int(p.shape.kind), p.shape.dim});
+    auto cached = bodyCache.find(key);
+    if (cached != bodyCache.end()) {
+      const std::string &message = cached->second.second;
+      if (!message.empty()) {
+        if (!pathSite)
+          error(call.calleeLoc, "in " + describe(def) + ": " + message);
+        else
+          shapeError(call.calleeLoc, message);
+      }
+      return cached->second.first;
+    }
+    size_t messagesBefore = shapeMessages.size();
+    Shape result = inferBodyUncached(call, def, lets, body);
+    bodyCache[key] = {result, shapeMessages.size() > messagesBefore
+                                  ? shapeMessages[messagesBefore]
+                                  : std::string()};
+    return result;
+  }
+
+  Shape inferBodyUncached(CallExpr &call, const Decl &def,
+                          std::vector<std::unique_ptr<FlowStmt>> &lets,
+                          Expr *body) {
     bool outermost = !pathSite;
     if (outermost) {
       pathSite = &call;

@@ -151,6 +151,34 @@ TEST(Robustness, MutatedFullLanguageSpecsNeverCrash) {
   EXPECT_GT(rejected, 100);
 }
 
+// Regression: each definition calling the previous one twice made Sema
+// re-check bodies 2^N times (flowc hung on N = 30). Bodies are now checked
+// once per combination of parameter shapes, and errors found inside them are
+// still reported at every outermost call.
+TEST(Robustness, DefinitionCallTreesAreNotExponential) {
+  std::string text = "fn a0(x) = x + 1\n";
+  for (int i = 1; i <= 60; ++i)
+    text += "fn a" + std::to_string(i) + "(x) = a" + std::to_string(i - 1) +
+            "(x) + a" + std::to_string(i - 1) + "(x)\n";
+  std::string flow = "data moons = toy.moons()\nmodel v = mlp()\nflow f {\n"
+                     "  x1 ~ moons\n  x0 ~ normal(like: x1)\n  t ~ uniform()\n"
+                     "  y = a60(t) + a60(x1)\n  loss mse(v(x0, t), x1)\n}\n";
+  EXPECT_TRUE(accepts(text + flow));
+  // An error deep inside is reported at each outermost call, once each,
+  // also where the body's check comes from the cache.
+  ast::Module module;
+  CollectingDiagnostics diags;
+  EXPECT_FALSE(check("fn bad(x) = x[3]\nfn b1(x) = bad(x) + bad(x)\n"
+                     "data moons = toy.moons()\nmodel v = mlp()\nflow g {\n"
+                     "  x1 ~ moons\n  x0 ~ normal(like: x1)\n"
+                     "  t ~ uniform()\n  y = b1(x1)\n  z = b1(x1)\n"
+                     "  loss mse(v(x0, t), x1)\n}\n",
+                     module, diags));
+  EXPECT_EQ(diags.dump(),
+            "test.flow:9:7: in fn 'b1': index 3 is out of range for [2]\n"
+            "test.flow:10:7: in fn 'b1': index 3 is out of range for [2]\n");
+}
+
 TEST(Robustness, CertainlyInvalidSpecsReportErrors) {
   const std::string valid = designExample();
   int cases = 0;
