@@ -451,6 +451,10 @@ private:
   using BodyKey =
       std::pair<const Decl *, std::vector<std::pair<int, int64_t>>>;
   std::map<BodyKey, std::pair<Shape, std::string>> bodyCache;
+  /// Nesting of definition bodies (and of consts) being checked; bounded.
+  static constexpr unsigned kMaxCallDepth = 256;
+  unsigned bodyDepth = 0;
+  unsigned constDepth = 0;
 
   void error(const Location &loc, const std::string &message) {
     diags.reportError(loc, message);
@@ -683,8 +687,16 @@ private:
       return c.number;
     if (state != 0)
       return std::nullopt;
+    if (constDepth >= kMaxCallDepth) {
+      error(c.nameLoc, "const '" + c.name + "' is defined through more than " +
+                           std::to_string(kMaxCallDepth) + " other consts");
+      state = 3;
+      return std::nullopt;
+    }
     state = 1;
+    ++constDepth;
     auto v = evalConstant(c.value.get(), "const '" + c.name + "'");
+    --constDepth;
     // The state may have been set to failed by a cycle through this const.
     int &after = constState[&c];
     if (v && after == 1) {
@@ -1575,6 +1587,19 @@ private:
   Shape inferBodyUncached(CallExpr &call, const Decl &def,
                           std::vector<std::unique_ptr<FlowStmt>> &lets,
                           Expr *body) {
+    // Each level of calls recurses in Sema; bound it so that a long chain of
+    // definitions cannot overflow the stack.
+    if (bodyDepth >= kMaxCallDepth) {
+      shapeError(call.calleeLoc, "definitions call each other more than " +
+                                     std::to_string(kMaxCallDepth) +
+                                     " levels deep");
+      return Shape();
+    }
+    struct DepthGuard {
+      unsigned &d;
+      explicit DepthGuard(unsigned &d) : d(d) { ++d; }
+      ~DepthGuard() { --d; }
+    } guard(bodyDepth);
     bool outermost = !pathSite;
     if (outermost) {
       pathSite = &call;
@@ -1648,6 +1673,10 @@ private:
     std::map<FunctionDecl *, Color> color;
     std::vector<FunctionDecl *> stack;
     std::function<void(FunctionDecl *)> visit = [&](FunctionDecl *p) {
+      // Deeper chains are visited from their own roots (recursion bound);
+      // a cycle longer than this is caught by the depth bound of inference.
+      if (stack.size() >= kMaxCallDepth)
+        return;
       color[p] = Color::Gray;
       stack.push_back(p);
       for (auto &[callee, site] : defCallees[p]) {

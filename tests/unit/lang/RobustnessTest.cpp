@@ -179,6 +179,45 @@ TEST(Robustness, DefinitionCallTreesAreNotExponential) {
             "test.flow:10:7: in fn 'b1': index 3 is out of range for [2]\n");
 }
 
+// Regression: a chain of 50000 fns, each calling the previous one, overflowed
+// the stack (Sema recursed once per level, in the cycle check and in shape
+// inference). Chains are bounded at 256 levels, with an error; so are consts
+// defined through each other.
+TEST(Robustness, LongDefinitionChainsDoNotOverflowTheStack) {
+  const int n = 50000;
+  std::string text = "fn a0(x) = x + 1\n";
+  for (int i = 1; i < n; ++i)
+    text += "fn a" + std::to_string(i) + "(x) = a" + std::to_string(i - 1) +
+            "(x)\n";
+  text += "data moons = toy.moons()\nmodel v = mlp()\nflow f {\n"
+          "  x1 ~ moons\n  x0 ~ normal(like: x1)\n  t ~ uniform()\n"
+          "  y = a" + std::to_string(n - 1) + "(t)\n"
+          "  loss mse(v(x0, t), x1)\n}\n";
+  ast::Module module;
+  CollectingDiagnostics diags;
+  EXPECT_FALSE(check(text, module, diags));
+  ASSERT_EQ(diags.errors.size(), 1u) << diags.dump();
+  EXPECT_EQ(diags.errors[0].message,
+            "in fn 'a49999': definitions call each other more than 256 "
+            "levels deep");
+  // 300 levels of consts, each defined through the next one.
+  std::string consts;
+  for (int i = 0; i < 300; ++i)
+    consts += "const c" + std::to_string(i) + " = c" + std::to_string(i + 1) +
+              " + 1\n";
+  consts += "const c300 = 0\n";
+  EXPECT_FALSE(accepts(consts));
+  // 200 levels are fine.
+  std::string shortChain = "fn a0(x) = x + 1\n";
+  for (int i = 1; i < 200; ++i)
+    shortChain += "fn a" + std::to_string(i) + "(x) = a" +
+                  std::to_string(i - 1) + "(x)\n";
+  EXPECT_TRUE(accepts(shortChain +
+                      "data moons = toy.moons()\nmodel v = mlp()\nflow f {\n"
+                      "  x1 ~ moons\n  x0 ~ normal(like: x1)\n"
+                      "  t ~ uniform()\n  loss mse(v(x0, t), a199(x1))\n}\n"));
+}
+
 TEST(Robustness, CertainlyInvalidSpecsReportErrors) {
   const std::string valid = designExample();
   int cases = 0;
