@@ -170,6 +170,10 @@ std::string defaultOutDir(const flowrt_program &program) {
 
 TrainOptions parseTrain(const flowrt_program &program, ArgReader &reader,
                         int &threads) {
+  if (!program.train_loss || !program.model.kind)
+    throw std::runtime_error(std::string("flow '") + program.flow_name +
+                             "' has nothing to train (its model is closed-form "
+                             "or it has no loss); `sample` runs as it is");
   TrainOptions opts;
   opts.steps = program.train.steps;
   opts.batch = program.train.batch;

@@ -54,9 +54,7 @@ int flowrt::runTrain(const flowrt_program &program, const TrainOptions &opts) {
     return 1;
   }
   if (!program.train_loss || !program.model.kind) {
-    std::fprintf(stderr, "error: flow '%s' has nothing to train (no network or "
-                         "no loss); its `sample` runs as it is\n",
-                 program.flow_name);
+    std::fprintf(stderr, "error: the program has no training step\n");
     return 1;
   }
   std::unique_ptr<DataSet> data = makeDataSet(program.data);

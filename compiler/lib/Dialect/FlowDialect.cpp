@@ -34,6 +34,8 @@ LogicalResult SolverOp::verify() {
     return emitOpError("tableau sizes disagree: c has ")
            << s << " entries, a " << getA().size() << " rows, b "
            << getB().size() << " entries";
+  if (auto bErr = getBErr(); bErr && bErr->size() != s)
+    return emitOpError("b_err has ") << bErr->size() << " entries but c has " << s;
   for (auto [i, row] : llvm::enumerate(getA())) {
     auto values = dyn_cast<DenseF64ArrayAttr>(row);
     if (!values || values.size() != i)

@@ -99,10 +99,14 @@ private:
     SmallVector<Attribute> rows;
     for (auto &row : s.a)
       rows.push_back(builder.getDenseF64ArrayAttr(row));
-    fl::SolverOp::create(builder, loc(s.loc), s.name,
-                         builder.getDenseF64ArrayAttr(s.c),
-                         builder.getArrayAttr(rows),
-                         builder.getDenseF64ArrayAttr(s.b));
+    auto op = fl::SolverOp::create(builder, loc(s.loc), s.name,
+                                   builder.getDenseF64ArrayAttr(s.c),
+                                   builder.getArrayAttr(rows),
+                                   builder.getDenseF64ArrayAttr(s.b), nullptr, nullptr);
+    if (!s.bErr.empty())
+      op.setBErrAttr(builder.getDenseF64ArrayAttr(s.bErr));
+    if (s.order > 0)
+      op.setOrderAttr(builder.getI64IntegerAttr(s.order));
   }
 
   void genNetwork(const ast::ModelDecl &m) {
@@ -314,7 +318,16 @@ private:
     bool isNormal = call.callee == "normal";
     Value z = isNormal ? Value(fl::NormalOp::create(builder, l, type, nextStream++))
                        : Value(fl::UniformOp::create(builder, l, type, nextStream++));
+    // Defaults written out (normal(0, 1), uniform(0, 1)) add no arithmetic.
+    auto isNumber = [](const ast::Expr *e, double v) {
+      auto *n = dynamic_cast<const ast::NumberExpr *>(e);
+      return n && n->value == v;
+    };
     const ast::Expr *shift = param(0), *scale = param(1);
+    if (isNumber(scale, 1.0) && (isNormal || !shift || isNumber(shift, 0.0)))
+      scale = nullptr;
+    if (isNumber(shift, 0.0))
+      shift = nullptr;
     if (scale) {
       Value s = genExpr(scale, env);
       if (!s)

@@ -38,9 +38,13 @@ def Flow_SolverOp : Flow_Op<"solver", [Symbol]> {
   let description = [{
     Stage i evaluates k_i = v(x + h * sum_j a[i][j] k_j, t + c[i] h); the step
     is x + h * sum_i b[i] k_i. `a` holds one row per stage (row 0 is empty).
+    Adaptive methods add `b_err`, the embedded weights of the error estimate
+    h * sum_i (b[i] - b_err[i]) k_i, and the `order` of their solution.
   }];
   let arguments = (ins SymbolNameAttr:$sym_name, DenseF64ArrayAttr:$c,
-                       ArrayAttr:$a, DenseF64ArrayAttr:$b);
+                       ArrayAttr:$a, DenseF64ArrayAttr:$b,
+                       OptionalAttr<DenseF64ArrayAttr>:$b_err,
+                       OptionalAttr<I64Attr>:$order);
   let assemblyFormat = "$sym_name `c` `=` $c `a` `=` $a `b` `=` $b attr-dict";
   let hasVerifier = 1;
   let extraClassDeclaration = [{
