@@ -66,8 +66,9 @@ defLet : LET IDENT '=' expr ;
 // solver heun = tableau(c: [0, 1], a: [[1]], b: [1/2, 1/2])
 solverDecl : SOLVER IDENT '=' call ;
 
-// flow NAME { statements }
-flowDecl : FLOW IDENT '{' (flowStmt | ';')* '}' ;
+// flow NAME { statements }   or   flow NAME (time: reverse) { statements }
+flowDecl : FLOW IDENT flowOptions? '{' (flowStmt | ';')* '}' ;
+flowOptions : '(' setting (',' setting)* ')' ;
 
 flowStmt : drawStmt | letStmt | lossStmt ;
 

@@ -208,6 +208,10 @@ private:
     decl->loc = loc(ctx.FLOW());
     decl->name = text(ctx.IDENT());
     decl->nameLoc = loc(ctx.IDENT());
+    if (auto *options = ctx.flowOptions())
+      for (auto *s : options->setting())
+        if (s)
+          decl->options.push_back(transformSetting(*s));
     for (auto *stmt : ctx.flowStmt())
       if (stmt)
         if (auto s = transformFlowStmt(*stmt))

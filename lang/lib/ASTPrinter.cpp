@@ -196,7 +196,8 @@ private:
     }
     case Decl::Kind::Flow: {
       auto &flow = static_cast<const FlowDecl &>(d);
-      line(depth) << "Flow " << d.name << " " << declAt(d) << "\n";
+      line(depth) << "Flow " << d.name << (flow.reverseTime ? " (time: reverse)" : "")
+                  << " " << declAt(d) << "\n";
       for (auto &stmt : flow.body)
         if (stmt)
           printStmt(*stmt, flow, depth + 1);

@@ -1815,7 +1815,33 @@ private:
     }
   }
 
+  /// `time: forward` (the default: t = 0 source, t = 1 data) or `reverse`.
+  void checkFlowOptions(FlowDecl &flow) {
+    std::set<std::string> seen;
+    for (Setting &option : flow.options) {
+      if (!seen.insert(option.name).second) {
+        error(option.loc, "duplicate option '" + option.name + "'");
+        continue;
+      }
+      if (option.name != "time") {
+        error(option.loc, "unknown option '" + option.name + "' for flow '" +
+                              flow.name + "'; expected time: forward or reverse");
+        continue;
+      }
+      auto *value = dynamic_cast<NameExpr *>(option.value.get());
+      if (!value || (value->name != "forward" && value->name != "reverse")) {
+        error(option.value ? option.value->loc : option.loc,
+              "'time' must be forward (t = 0 source, t = 1 data) or reverse "
+              "(t = 1 source, t = 0 data)");
+        continue;
+      }
+      value->binding.kind = Binding::Kind::Builtin;
+      flow.reverseTime = value->name == "reverse";
+    }
+  }
+
   void checkFlow(FlowDecl &flow) {
+    checkFlowOptions(flow);
     std::map<std::string, FlowLocal> locals;
     Scope scope;
     scope.flow = &flow;

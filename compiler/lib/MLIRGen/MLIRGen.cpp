@@ -471,7 +471,7 @@ private:
   }
 
   LogicalResult genFlow(const ast::FlowDecl &f) {
-    auto flowOp = fl::FlowOp::create(builder, loc(f.loc), f.name);
+    auto flowOp = fl::FlowOp::create(builder, loc(f.loc), f.name, f.reverseTime);
     Block *body = new Block();
     flowOp.getBody().push_back(body);
     OpBuilder::InsertionGuard guard(builder);

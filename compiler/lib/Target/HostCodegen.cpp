@@ -165,9 +165,10 @@ private:
                             ? "INT64_C(" + std::to_string(cast<IntegerAttr>(v).getInt()) + ")"
                             : cDouble(cast<FloatAttr>(v).getValueAsDouble());
       os << "  const " << cType(c.getType()) << " " << fresh(c) << " = " << lit << ";\n";
-    } else if (isa<arith::AddFOp, arith::MulFOp>(op)) {
+    } else if (isa<arith::AddFOp, arith::SubFOp, arith::MulFOp>(op)) {
+      const char *sign = isa<arith::AddFOp>(op) ? " + " : isa<arith::SubFOp>(op) ? " - " : " * ";
       os << "  const double " << fresh(op.getResult(0)) << " = " << name(op.getOperand(0))
-         << (isa<arith::AddFOp>(op) ? " + " : " * ") << name(op.getOperand(1)) << ";\n";
+         << sign << name(op.getOperand(1)) << ";\n";
     } else if (auto t = dyn_cast<arith::TruncFOp>(op)) {
       os << "  const float " << fresh(t) << " = (float)" << name(t.getIn()) << ";\n";
     } else if (auto d = dyn_cast<fl::BatchDataOp>(op)) {

@@ -72,15 +72,24 @@ struct ExpandSolverPass : flowc::impl::ExpandSolverBase<ExpandSolverPass> {
         velocity ? velocity.getResultTypes()[0] : (*nets.begin()).getType());
     std::string prefix = flowOp.getSymName().str();
     unsigned s = solver.getNumStages();
+    // Sampling always runs canonical time tau from 0 (source) to 1 (data).
+    // A flow declared with reversed time (sigma = 1 - tau) learned
+    // v = dx/dsigma, so the field in tau is -v(x, 1 - tau): its network gets
+    // 1 - tau and every tableau weight is negated.
+    bool reverse = flowOp.getReverseTime();
+    double sign = reverse ? -1.0 : 1.0;
 
     // Stage kernels x_i = x + h sum_j a[i][j] k_j, and the update.
     for (unsigned i = 1; i < s; ++i) {
       SmallVector<double> row;
       for (unsigned j = 0; j < i; ++j)
-        row.push_back(solver.getA(i, j));
+        row.push_back(sign * solver.getA(i, j));
       emitCombination(module, prefix + "_stage" + std::to_string(i), type, row, loc);
     }
-    emitCombination(module, prefix + "_update", type, solver.getB(), loc);
+    SmallVector<double> weights;
+    for (double w : solver.getB())
+      weights.push_back(sign * w);
+    emitCombination(module, prefix + "_update", type, weights, loc);
 
     // Host step: k_i = net(x_i, t + c_i h) between the stage kernels.
     OpBuilder b(module.getContext());
@@ -112,6 +121,9 @@ struct ExpandSolverPass : flowc::impl::ExpandSolverBase<ExpandSolverPass> {
             b, loc, arith::ConstantOp::create(b, loc, b.getF64FloatAttr(c)), h);
         ti = arith::AddFOp::create(b, loc, t, ch);
       }
+      if (reverse) // the network's time is 1 - tau
+        ti = arith::SubFOp::create(
+            b, loc, arith::ConstantOp::create(b, loc, b.getF64FloatAttr(1.0)), ti);
       Value tb = fl::FillOp::create(b, loc, tType, ti, rows);
       if (velocity)
         ks.push_back(fl::LaunchOp::create(b, loc, TypeRange{xType},

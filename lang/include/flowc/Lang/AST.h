@@ -270,6 +270,12 @@ struct SolverDecl : Decl {
 /// `flow NAME { stmts }`.
 struct FlowDecl : Decl {
   std::vector<std::unique_ptr<FlowStmt>> body;
+  /// `flow f (time: reverse) { ... }`: options after the name.
+  std::vector<Setting> options;
+  /// Set by Sema from `time: reverse`: the spec's t runs from data (t = 0)
+  /// to the source (t = 1), as diffusers' sigma does; the compiler samples
+  /// from t = 1 to 0 (canonical time 1 - t) and negates the velocity.
+  bool reverseTime = false;
   // Set by Sema: the statements that bind time `t` and the source `x0`, and
   // the single `loss` statement.
   const FlowStmt *timeStmt = nullptr;

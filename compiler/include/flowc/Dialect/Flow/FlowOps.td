@@ -59,9 +59,10 @@ def Flow_FlowOp : Flow_Op<"flow", [Symbol, SingleBlock, NoTerminator,
   let description = [{
     The body is written for one sample. It draws data, source and time,
     builds the path, applies networks and marks the time (`flow.time`), the
-    source (`flow.source`) and the loss (`flow.loss`).
+    source (`flow.source`) and the loss (`flow.loss`). With `reverse_time`
+    the body's time runs from data (0) to source (1), as diffusers' sigma.
   }];
-  let arguments = (ins SymbolNameAttr:$sym_name);
+  let arguments = (ins SymbolNameAttr:$sym_name, UnitAttr:$reverse_time);
   let regions = (region SizedRegion<1>:$body);
   let assemblyFormat = "$sym_name attr-dict-with-keyword $body";
 }
