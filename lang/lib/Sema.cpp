@@ -1250,6 +1250,59 @@ private:
     call.orderedArgs = {nullptr, nullptr, like};
   }
 
+  /// Error messages of bindArguments, worded for the kind of callee.
+  struct ArgumentMessages {
+    std::function<std::string(const std::string &)> unknown; // no such parameter
+    std::function<std::string(const std::string &)> twice;   // bound twice
+    std::function<std::string(size_t)> tooManyPositional;    // optional
+  };
+
+  /// Binds a call's arguments to `params`: positional ones in order (at most
+  /// `maxPositional`), then named ones. slots[i] is the argument bound to
+  /// params[i], or null. Reports each error and returns false if any.
+  bool bindArguments(const CallExpr &call, const std::vector<std::string> &params,
+                     size_t maxPositional, const ArgumentMessages &messages,
+                     std::vector<const Arg *> &slots) {
+    slots.assign(params.size(), nullptr);
+    size_t positional = 0, numPositional = 0;
+    for (const Arg &arg : call.args)
+      numPositional += arg.name.empty();
+    bool ok = true, sawNamed = false;
+    for (const Arg &arg : call.args) {
+      size_t slot = 0;
+      if (arg.name.empty()) {
+        if (sawNamed) {
+          error(arg.loc, "positional argument after named argument");
+          ok = false;
+          continue;
+        }
+        slot = positional++;
+        if (slot >= maxPositional) {
+          if (slot == maxPositional && messages.tooManyPositional)
+            error(call.calleeLoc, messages.tooManyPositional(numPositional));
+          ok = false;
+          continue;
+        }
+      } else {
+        sawNamed = true;
+        auto it = std::find(params.begin(), params.end(), arg.name);
+        if (it == params.end()) {
+          error(arg.loc, messages.unknown(arg.name));
+          ok = false;
+          continue;
+        }
+        slot = static_cast<size_t>(it - params.begin());
+      }
+      if (slots[slot]) {
+        error(arg.loc, messages.twice(params[slot]));
+        ok = false;
+        continue;
+      }
+      slots[slot] = &arg;
+    }
+    return ok;
+  }
+
   /// A call of a path, dist or fn: binds the arguments to the parameters
   /// (positional, then named; defaulted ones may be left out).
   void resolveDefCall(CallExpr &call, FunctionDecl &def, Scope &scope) {
@@ -1269,41 +1322,18 @@ private:
                                 " given");
       return;
     }
-    std::vector<const Arg *> slots(total, nullptr);
-    size_t positional = 0;
-    bool sawNamed = false, ok = true;
-    for (const Arg &arg : call.args) {
-      size_t slot = 0;
-      if (arg.name.empty()) {
-        if (sawNamed) {
-          error(arg.loc, "positional argument after named argument");
-          ok = false;
-          continue;
-        }
-        slot = positional++;
-      } else {
-        sawNamed = true;
-        bool found = false;
-        for (size_t i = 0; i < total; ++i)
-          if (def.params[i].name == arg.name) {
-            slot = i;
-            found = true;
-          }
-        if (!found) {
-          error(arg.loc, callee + " has no parameter '" + arg.name + "'");
-          ok = false;
-          continue;
-        }
-      }
-      if (slot >= total || slots[slot]) {
-        if (slot < total)
-          error(arg.loc, "parameter '" + def.params[slot].name + "' of " +
-                             callee + " is given twice");
-        ok = false;
-        continue;
-      }
-      slots[slot] = &arg;
-    }
+    std::vector<std::string> names;
+    for (const Param &p : def.params)
+      names.push_back(p.name);
+    ArgumentMessages messages;
+    messages.unknown = [&](const std::string &n) {
+      return callee + " has no parameter '" + n + "'";
+    };
+    messages.twice = [&](const std::string &n) {
+      return "parameter '" + n + "' of " + callee + " is given twice";
+    };
+    std::vector<const Arg *> slots;
+    bool ok = bindArguments(call, names, total, messages, slots);
     if (!ok)
       return;
     for (size_t i = 0; i < total; ++i)
@@ -1975,49 +2005,19 @@ private:
     std::vector<std::string> params =
         isNormal ? std::vector<std::string>{"mean", "std", "like"}
                  : std::vector<std::string>{"low", "high", "like"};
-    std::vector<const Arg *> slots(3, nullptr);
-    size_t positional = 0;
-    bool ok = true, sawNamed = false;
-    size_t numPositional = 0;
-    for (const Arg &arg : call.args)
-      numPositional += arg.name.empty();
-    for (const Arg &arg : call.args) {
-      size_t slot = 0;
-      if (arg.name.empty()) {
-        if (sawNamed) {
-          error(arg.loc, "positional argument after named argument");
-          ok = false;
-          continue;
-        }
-        slot = positional++;
-        if (slot >= 2) {
-          if (slot == 2)
-            error(call.calleeLoc,
-                  "'" + call.callee +
-                      "' takes at most 2 positional arguments but " +
-                      std::to_string(numPositional) + " were given");
-          ok = false;
-          continue;
-        }
-      } else {
-        sawNamed = true;
-        auto it = std::find(params.begin(), params.end(), arg.name);
-        if (it == params.end()) {
-          error(arg.loc, "unknown argument '" + arg.name + "' for '" +
-                             call.callee + "'");
-          ok = false;
-          continue;
-        }
-        slot = static_cast<size_t>(it - params.begin());
-      }
-      if (slots[slot]) {
-        error(arg.loc, "argument '" + params[slot] + "' of '" + call.callee +
-                           "' is given twice");
-        ok = false;
-        continue;
-      }
-      slots[slot] = &arg;
-    }
+    ArgumentMessages messages;
+    messages.unknown = [&](const std::string &n) {
+      return "unknown argument '" + n + "' for '" + call.callee + "'";
+    };
+    messages.twice = [&](const std::string &n) {
+      return "argument '" + n + "' of '" + call.callee + "' is given twice";
+    };
+    messages.tooManyPositional = [&](size_t given) {
+      return "'" + call.callee + "' takes at most 2 positional arguments but " +
+             std::to_string(given) + " were given";
+    };
+    std::vector<const Arg *> slots;
+    bool ok = bindArguments(call, params, 2, messages, slots);
     // Check every argument expression, even after an error above.
     resolveArgs(call, scope);
     for (Arg &arg : call.args)
