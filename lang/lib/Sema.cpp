@@ -218,6 +218,7 @@ enum class BuiltinFn {
   Clamp,   // clamp(x, lo, hi)
   MinMax,  // min(a, b), max(a, b)
   OneHot,  // one_hot(k, n): scalar k, constant n -> [n]
+  Drop,    // drop(y, p): label y, or the null class -1 with probability p
 };
 
 BuiltinFn builtinFunction(const std::string &name) {
@@ -238,6 +239,8 @@ BuiltinFn builtinFunction(const std::string &name) {
     return BuiltinFn::MinMax;
   if (name == "one_hot")
     return BuiltinFn::OneHot;
+  if (name == "drop")
+    return BuiltinFn::Drop;
   if (name == "normal")
     return BuiltinFn::Normal;
   if (name == "uniform")
@@ -262,20 +265,21 @@ bool isBuiltinName(const std::string &name) {
          builtinConstant(name).has_value();
 }
 
-/// A built-in data generator: its name, parameters with defaults, and the
-/// number of features per sample.
+/// A built-in data generator: its name, parameters with defaults, the
+/// number of features per sample and of classes of its labels.
 struct Generator {
   const char *name;
   std::vector<std::pair<std::string, double>> params;
   int64_t dim;
+  int64_t classes;
 };
 
 const std::vector<Generator> &generators() {
   static const std::vector<Generator> gens = {
-      {"toy.moons", {{"noise", 0.05}}, 2},
-      {"toy.eight_gaussians", {{"scale", 4.0}, {"noise", 0.1}}, 2},
-      {"toy.checkerboard", {{"scale", 4.0}}, 2},
-      {"toy.circles", {{"noise", 0.05}, {"factor", 0.8}}, 2}, // sklearn defaults
+      {"toy.moons", {{"noise", 0.05}}, 2, 2},
+      {"toy.eight_gaussians", {{"scale", 4.0}, {"noise", 0.1}}, 2, 8},
+      {"toy.checkerboard", {{"scale", 4.0}}, 2, 8},
+      {"toy.circles", {{"noise", 0.05}, {"factor", 0.8}}, 2, 2}, // sklearn defaults
   };
   return gens;
 }
@@ -438,6 +442,10 @@ private:
   std::set<const FlowDecl *> flowsWithNetwork;
   /// Flows that apply a closed-form model (they cannot be trained).
   std::set<const FlowDecl *> closedFormFlows;
+  /// The model each flow applies.
+  std::map<const FlowDecl *, const ModelDecl *> flowModel;
+  /// Whether each network was first applied with a label.
+  std::map<const ModelDecl *, bool> networkConditioned;
 
   /// Shape errors inside a definition's body are reported at the outermost
   /// call, as "in path 'p': ...".
@@ -830,6 +838,7 @@ private:
       params[i].second = *v;
     }
     data.dim = gen->dim;
+    data.classes = gen->classes;
     if (ok)
       data.params = std::move(params);
   }
@@ -1191,6 +1200,9 @@ private:
         oneHotLength[&call] = *n;
       }
       return;
+    case BuiltinFn::Drop:
+      resolveDrop(call, scope);
+      return;
     case BuiltinFn::Ddt:
       if (!scope.flow) {
         error(call.calleeLoc, "'ddt' can only be used inside a flow");
@@ -1226,6 +1238,71 @@ private:
       break;
     }
     error(call.calleeLoc, "unknown function '" + call.callee + "'");
+  }
+
+  /// `drop(y, p)`: condition dropout, a random draw, so only in flows.
+  void resolveDrop(CallExpr &call, Scope &scope) {
+    if (scope.def) {
+      error(call.calleeLoc, describe(*scope.def) + " cannot draw random numbers");
+      return;
+    }
+    if (!checkBuiltinArity(call, 2))
+      return;
+    Expr *label = call.args[0].value.get();
+    if (label && labelClasses(label) == 0) {
+      error(label->loc, "first argument of 'drop' must be a class label drawn "
+                        "with the data, as y in 'x1, y ~ moons'");
+      return;
+    }
+    Expr *prob = call.args[1].value.get();
+    auto p = evalConstant(prob, "the probability of 'drop'");
+    if (!p)
+      return;
+    if (*p < 0 || *p > 1) {
+      error(prob->loc,
+            "the probability of 'drop' must be in [0, 1] but is " + fmt(*p));
+      return;
+    }
+    call.constantArgs = {*p};
+    call.binding.kind = Binding::Kind::Builtin;
+  }
+
+  /// The data set a draw's right side names, if it is one.
+  static const DataDecl *drawnData(const Expr *value) {
+    if (!value || value->kind != Expr::Kind::Name)
+      return nullptr;
+    auto &name = static_cast<const NameExpr &>(*value);
+    if (name.binding.kind != Binding::Kind::Decl || !name.binding.decl ||
+        name.binding.decl->kind != Decl::Kind::Data)
+      return nullptr;
+    return static_cast<const DataDecl *>(name.binding.decl);
+  }
+
+  /// The classes of `e` if it is a class label: the second name of a data
+  /// draw (`x1, y ~ moons`), a flow name bound to a label, or drop() of
+  /// one. 0 for anything else.
+  static int64_t labelClasses(const Expr *e) {
+    if (!e)
+      return 0;
+    if (e->kind == Expr::Kind::Call) {
+      auto &call = static_cast<const CallExpr &>(*e);
+      if (call.callee == "drop" && call.binding.kind == Binding::Kind::Builtin &&
+          !call.args.empty())
+        return labelClasses(call.args[0].value.get());
+      return 0;
+    }
+    if (e->kind != Expr::Kind::Name)
+      return 0;
+    const Binding &b = static_cast<const NameExpr &>(*e).binding;
+    if (b.kind != Binding::Kind::FlowLocal || !b.stmt)
+      return 0;
+    if (b.stmt->kind == FlowStmt::Kind::Draw) {
+      const DataDecl *data = drawnData(b.stmt->value.get());
+      return data && b.stmtIndex == 1 ? data->classes : 0;
+    }
+    if (b.stmt->kind == FlowStmt::Kind::Let)
+      return labelClasses(b.stmt->value.get());
+    return 0;
   }
 
   /// `normal()` / `uniform()` inside a dist: a standard draw, a scalar or
@@ -1367,12 +1444,14 @@ private:
                            "' cannot be named");
         ok = false;
       }
-    if (ok && call.args.size() != 2) {
-      error(call.calleeLoc, "model '" + model.name +
-                                "' takes 2 arguments (x, t) but " +
-                                std::to_string(call.args.size()) +
-                                (call.args.size() == 1 ? " was" : " were") +
-                                " given");
+    size_t given = call.args.size();
+    bool conditional = model.network && given == 3;
+    if (ok && given != 2 && !conditional) {
+      error(call.calleeLoc, "model '" + model.name + "' takes " +
+                                (model.network ? "2 or 3 arguments (x, t, label)"
+                                               : "2 arguments (x, t)") +
+                                " but " + std::to_string(given) +
+                                (given == 1 ? " was" : " were") + " given");
       ok = false;
     }
     if (!ok)
@@ -1380,6 +1459,45 @@ private:
     call.binding.kind = Binding::Kind::Decl;
     call.binding.decl = &model;
     call.orderedArgs = {call.args[0].value.get(), call.args[1].value.get()};
+    if (model.network)
+      checkNetworkCondition(call, model, conditional);
+  }
+
+  /// A network is applied with a label everywhere or nowhere, and always to
+  /// labels of the same number of classes.
+  void checkNetworkCondition(CallExpr &call, ModelDecl &model,
+                             bool conditional) {
+    auto first = networkConditioned.find(&model);
+    if (first != networkConditioned.end() && first->second != conditional) {
+      error(call.calleeLoc,
+            "model '" + model.name + "' is applied " +
+                (conditional ? "without" : "with") +
+                " a label elsewhere; apply it the same way everywhere");
+      return;
+    }
+    networkConditioned[&model] = conditional;
+    if (!conditional)
+      return;
+    Expr *label = call.args[2].value.get();
+    call.orderedArgs.push_back(label);
+    int64_t classes = labelClasses(label);
+    bool badDrop = label && label->kind == Expr::Kind::Call &&
+                   static_cast<CallExpr *>(label)->callee == "drop" &&
+                   static_cast<CallExpr *>(label)->binding.kind ==
+                       Binding::Kind::Unresolved; // already reported
+    if (badDrop) {
+      return;
+    } else if (classes == 0) {
+      error(label->loc, "third argument of model '" + model.name +
+                            "' must be a class label drawn with the data (y "
+                            "in 'x1, y ~ moons') or drop() of one");
+    } else if (model.classes != 0 && model.classes != classes) {
+      error(label->loc, "model '" + model.name + "' is applied to labels of " +
+                            std::to_string(classes) + " classes here but of " +
+                            std::to_string(model.classes) + " elsewhere");
+    } else {
+      model.classes = classes;
+    }
   }
 
   //===--------------------------------------------------------------------===//
@@ -1560,6 +1678,8 @@ private:
       }
       return Shape::vector(it->second);
     }
+    case BuiltinFn::Drop: // labels are scalars
+      return in.size() == 2 ? Shape::scalar() : Shape();
     default:
       return Shape();
     }
@@ -1652,7 +1772,7 @@ private:
   }
 
   Shape inferModelCall(CallExpr &call, ModelDecl &model) {
-    if (call.orderedArgs.size() != 2 || !call.orderedArgs[0] ||
+    if (call.orderedArgs.size() < 2 || !call.orderedArgs[0] ||
         !call.orderedArgs[1])
       return Shape();
     Shape x = call.orderedArgs[0]->shape;
@@ -1835,6 +1955,7 @@ private:
                                 "exactly one network or closed-form model");
       return;
     }
+    flowModel[&flow] = model;
     if (!model->network)
       closedFormFlows.insert(&flow);
     if (model->network) {
@@ -1884,11 +2005,10 @@ private:
       bool network = false;
       switch (stmt.kind) {
       case FlowStmt::Kind::Draw:
-        if (stmt.names.size() > 1 && stmt.nameLocs.size() > 1)
-          error(stmt.nameLocs[1],
-                "drawing several values at once is not supported yet");
-        else if (!stmt.shapes.empty())
+        if (!stmt.shapes.empty())
           stmt.shapes[0] = checkDraw(stmt.value.get(), scope);
+        if (stmt.names.size() > 1 && stmt.nameLocs.size() > 1)
+          checkLabelledDraw(stmt);
         break;
       case FlowStmt::Kind::Let:
         resolve(stmt.value.get(), scope);
@@ -1945,6 +2065,22 @@ private:
       return;
     }
     locals[name] = FlowLocal{&stmt, static_cast<unsigned>(i), network};
+  }
+
+  /// `x1, y ~ data`: a point and its class label (a scalar).
+  void checkLabelledDraw(FlowStmt &stmt) {
+    if (!drawnData(stmt.value.get())) {
+      if (stmt.shapes[0].isKnown())
+        error(stmt.nameLocs[1], "only a data set draws two values (a point "
+                                "and its label), as in 'x1, y ~ moons'");
+      return;
+    }
+    if (stmt.nameLocs.size() > 2) {
+      error(stmt.nameLocs[2], "a data draw gives a point and its label: at "
+                              "most two names");
+      return;
+    }
+    stmt.shapes[1] = Shape::scalar();
   }
 
   /// The right side of `a ~ ...`: data, normal(...) or uniform(...).
@@ -2326,11 +2462,142 @@ private:
         }
       } else if (!isTrain && s.name == "solver") {
         checkSolverSetting(run, *value, solverStepsFrom);
+      } else if (!isTrain && (s.name == "label" || s.name == "guidance")) {
+        const ModelDecl *model = conditionalModel(run, s);
+        if (model && s.name == "label") {
+          if (auto v = evalInteger(value, "'label'", 0, "a non-negative integer")) {
+            if (*v >= model->classes)
+              error(value->loc, "'label' must be a class of 0.." +
+                                    std::to_string(model->classes - 1) +
+                                    " but is " + std::to_string(*v));
+            else
+              run.label = *v;
+          }
+        } else if (model) {
+          checkGuidance(run, *value);
+        }
       } else {
         error(s.loc, "unknown setting '" + s.name + "' in " +
                          (isTrain ? "train" : "sample") + " block");
       }
     }
+  }
+
+  /// The conditional network of a sample block's flow, for the `label` and
+  /// `guidance` settings; reports a flow without one.
+  const ModelDecl *conditionalModel(const RunDecl &run, const Setting &s) {
+    if (!run.flow)
+      return nullptr;
+    auto it = flowModel.find(run.flow);
+    if (it == flowModel.end())
+      return nullptr;
+    if (!it->second->network || it->second->classes == 0) {
+      error(s.loc, "'" + s.name + "' needs a network applied to a label, "
+                                  "as v(xt, t, y); flow '" +
+                       run.flow->name + "' has none");
+      return nullptr;
+    }
+    return it->second;
+  }
+
+  /// `guidance: FN` or `guidance: FN(name: CONST, ...)` (see RunDecl).
+  void checkGuidance(RunDecl &run, Expr &value) {
+    CallExpr *call = value.kind == Expr::Kind::Call
+                         ? static_cast<CallExpr *>(&value)
+                         : nullptr;
+    std::string name = call ? call->callee
+                       : value.kind == Expr::Kind::Name
+                           ? static_cast<NameExpr &>(value).name
+                           : std::string();
+    Location at = call ? call->calleeLoc : value.loc;
+    Decl *d = name.empty() ? nullptr : findGlobal(name);
+    if (!d || d->kind != Decl::Kind::Fn) {
+      error(at, name.empty() || !d
+                    ? "expected a guidance fn, e.g. cfg(w: 2) (import "
+                      "std.guidance)"
+                    : "'" + name + "' is not a fn; guidance is a fn such as "
+                                   "cfg (import std.guidance)");
+      return;
+    }
+    auto &fn = static_cast<FunctionDecl &>(*d);
+    if (fn.params.size() < 2) {
+      error(at, "guidance fn '" + name + "' must take the conditional and "
+                                         "unconditional velocities as its "
+                                         "first two parameters");
+      return;
+    }
+    auto isSupplied = [&](size_t i) {
+      return i < 2 || fn.params[i].name == "x" || fn.params[i].name == "t";
+    };
+    std::map<std::string, double> given;
+    bool ok = true;
+    if (call)
+      for (Arg &arg : call->args) {
+        auto param = std::find_if(fn.params.begin(), fn.params.end(),
+                                  [&](const Param &p) { return p.name == arg.name; });
+        if (arg.name.empty()) {
+          error(arg.loc, "arguments of guidance fn '" + name + "' must be named");
+          ok = false;
+        } else if (param == fn.params.end()) {
+          error(arg.loc, "fn '" + name + "' has no parameter '" + arg.name + "'");
+          ok = false;
+        } else if (isSupplied(param - fn.params.begin())) {
+          error(arg.loc, "parameter '" + arg.name + "' of guidance fn '" + name +
+                             "' is given by the sampler");
+          ok = false;
+        } else if (auto v = evalConstant(arg.value.get(), "'" + arg.name + "'")) {
+          if (!given.emplace(arg.name, *v).second) {
+            error(arg.loc, "parameter '" + arg.name + "' of fn '" + name +
+                               "' is given twice");
+            ok = false;
+          }
+        } else {
+          ok = false;
+        }
+      }
+    // Every other parameter: given, or its default.
+    Shape x = run.flow && run.flow->sourceStmt && !run.flow->sourceStmt->shapes.empty()
+                  ? run.flow->sourceStmt->shapes[0]
+                  : Shape();
+    for (size_t i = 0; i < fn.params.size(); ++i) {
+      Param &p = fn.params[i];
+      p.shape = i < 2 || p.name == "x" ? x : Shape::scalar();
+      if (isSupplied(i))
+        continue;
+      auto it = given.find(p.name);
+      std::optional<double> v;
+      if (it != given.end())
+        v = it->second;
+      else if (p.defaultValue)
+        v = evalConstant(p.defaultValue.get(), "the default of '" + p.name + "'");
+      if (!v) {
+        if (!p.defaultValue) {
+          error(at, "guidance fn '" + name + "' is missing argument '" + p.name + "'");
+          ok = false;
+        }
+        continue;
+      }
+      if (p.name == "w") {
+        run.guidanceScale = *v;
+        run.guidanceHasScale = true;
+      } else {
+        run.guidanceConstants[p.name] = *v;
+      }
+    }
+    if (!ok || !x.isKnown() || recursiveDefs.count(&fn))
+      return;
+    // The body's shape with these parameters: a velocity, like x.
+    CallExpr site(value.loc, name);
+    site.calleeLoc = at;
+    Shape result = inferBody(site, fn, fn.lets, fn.body.get());
+    if (!result.isKnown())
+      return;
+    if (result != x) {
+      error(at, "guidance fn '" + name + "' returns " + result.str() +
+                    " but the velocity is " + x.str());
+      return;
+    }
+    run.guidance = &fn;
   }
 
   std::optional<double> evalLearningRate(Expr *value) {

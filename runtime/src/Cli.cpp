@@ -13,6 +13,7 @@
 
 #include <torch/torch.h>
 
+#include <cmath>
 #include <cstdio>
 #include <stdexcept>
 #include <string>
@@ -22,9 +23,9 @@ using namespace flowrt;
 
 // A change of these sizes without a new FLOWRT_ABI_VERSION would let old
 // programs pass the version check with a different layout.
-static_assert(sizeof(void *) != 8 || sizeof(flowrt_program) == 224,
+static_assert(sizeof(void *) != 8 || sizeof(flowrt_program) == 264,
               "flowrt_program changed: bump FLOWRT_ABI_VERSION and this size");
-static_assert(sizeof(void *) != 8 || sizeof(flowrt_data_desc) == 40,
+static_assert(sizeof(void *) != 8 || sizeof(flowrt_data_desc) == 48,
               "flowrt_data_desc changed: bump FLOWRT_ABI_VERSION");
 
 namespace {
@@ -72,6 +73,11 @@ void printUsage(std::FILE *out, const char *argv0,
       "  --out-dir DIR          run directory with the checkpoint (default "
       "runs/%s)\n"
       "  --metrics-json FILE    also write the quality figures as JSON\n"
+      "  --label K              conditional flows: every sample of class K; "
+      "'none'\n"
+      "                         for the null class; 'balanced' (default) "
+      "cycles\n"
+      "  --guidance W           the guidance scale w, where the spec guides\n"
       "  --threads N            CPU threads (default: all cores)\n"
       "\n"
       "  --help                 show this help\n",
@@ -145,6 +151,28 @@ public:
 
   double positiveReal(const std::string &option) {
     std::string text = value(option);
+    double v = parseReal(text);
+    if (!(v > 0))
+      throw UsageError("option " + option + " takes a positive number, not '" +
+                       text + "'");
+    return v;
+  }
+
+  double real(const std::string &option) {
+    std::string text = value(option);
+    double v = parseReal(text);
+    if (!std::isfinite(v))
+      throw UsageError("option " + option + " takes a number, not '" + text +
+                       "'");
+    return v;
+  }
+
+private:
+  std::vector<std::string> args;
+  size_t pos = 0;
+
+  /// The number `text` is, or NaN when it is not exactly one number.
+  static double parseReal(const std::string &text) {
     size_t used = 0;
     double v = 0;
     try {
@@ -152,15 +180,8 @@ public:
     } catch (const std::exception &) {
       used = 0;
     }
-    if (used != text.size() || text.empty() || !(v > 0))
-      throw UsageError("option " + option + " takes a positive number, not '" +
-                       text + "'");
-    return v;
+    return used == text.size() && !text.empty() ? v : std::nan("");
   }
-
-private:
-  std::vector<std::string> args;
-  size_t pos = 0;
 };
 
 std::string defaultOutDir(const flowrt_program &program) {
@@ -217,7 +238,10 @@ SampleOptions parseSample(const flowrt_program &program, ArgReader &reader,
   opts.n = program.sample.n;
   opts.steps = program.sample.steps;
   opts.seed = program.sample.seed;
+  opts.label = program.sample.label;
+  opts.guidanceScale = program.sample.guidance_scale;
   opts.outDir = defaultOutDir(program);
+  int64_t classes = program.model.classes;
   while (!reader.done()) {
     std::string arg = reader.next();
     if (arg == "-n" || arg == "--n")
@@ -232,7 +256,40 @@ SampleOptions parseSample(const flowrt_program &program, ArgReader &reader,
       opts.outDir = reader.value(arg);
     else if (arg == "--metrics-json")
       opts.metricsJson = reader.value(arg);
-    else if (arg == "--threads")
+    else if (arg == "--label") {
+      if (classes == 0)
+        throw UsageError("--label: the network of flow '" +
+                         std::string(program.flow_name) +
+                         "' is not conditioned on labels");
+      std::string text = reader.value(arg);
+      if (text == "none")
+        opts.label = -1;
+      else if (text == "balanced")
+        opts.label = FLOWRT_LABELS_BALANCED;
+      else {
+        size_t used = 0;
+        try {
+          opts.label = std::stoll(text, &used);
+        } catch (const std::exception &) {
+          used = 0;
+        }
+        if (used != text.size() || text.empty() || opts.label < 0 ||
+            opts.label >= classes)
+          throw UsageError("--label takes a class 0.." +
+                           std::to_string(classes - 1) +
+                           ", 'none' or 'balanced', not '" + text + "'");
+      }
+    } else if (arg == "--guidance") {
+      if (!program.sample.guidance)
+        throw UsageError("--guidance: the spec's sample block of flow '" +
+                         std::string(program.flow_name) +
+                         "' has no guidance (e.g. guidance: cfg(w: 2))");
+      if (std::isnan(program.sample.guidance_scale))
+        throw UsageError(std::string("--guidance: the guidance fn '") +
+                         program.sample.guidance +
+                         "' has no scale parameter 'w'");
+      opts.guidanceScale = reader.real(arg);
+    } else if (arg == "--threads")
       threads = static_cast<int>(reader.integer(arg, 1));
     else
       throw UsageError("unknown option '" + arg + "' for sample");

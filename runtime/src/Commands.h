@@ -37,6 +37,10 @@ struct SampleOptions {
   std::string outDir;
   std::vector<std::string> outputs; ///< `-o` files, by extension.
   std::string metricsJson;          ///< Empty: no JSON file.
+  /// Conditional flows: the label of every sample, -1 for the null class,
+  /// or FLOWRT_LABELS_BALANCED (sample i gets i mod classes).
+  int64_t label = FLOWRT_LABELS_BALANCED;
+  double guidanceScale = 0; ///< The guidance fn's `w`.
 };
 
 /// Trains (or resumes training of) the program's network.

@@ -60,20 +60,48 @@ uint64_t flowrt_seed(const flowrt_ctx *ctx) { return ctx->seed; }
 
 int64_t flowrt_batch_size(const flowrt_ctx *ctx) { return ctx->batchSize; }
 
-flowrt_tensor *flowrt_data_batch(flowrt_ctx *ctx, int64_t n) {
+flowrt_tensor *flowrt_data_batch(flowrt_ctx *ctx, int64_t n,
+                                 flowrt_tensor **labels) {
   if (!ctx->data)
     throw std::runtime_error("flowrt_data_batch: no data set in this command");
   // A function of (seed, step, call) only, so a resumed run draws the same.
   uint64_t stream = flowrt::mixSeed(ctx->seed, static_cast<uint64_t>(ctx->step),
                                     static_cast<uint64_t>(ctx->dataCalls++));
-  return ctx->adopt(ctx->data->sample(n, stream));
+  flowrt::Batch batch = ctx->data->draw(n, stream);
+  if (labels)
+    *labels = ctx->adopt(batch.labels.reshape({n, 1}));
+  return ctx->adopt(batch.x);
 }
 
-flowrt_tensor *flowrt_net(flowrt_ctx *ctx, flowrt_tensor *x, flowrt_tensor *t) {
+flowrt_tensor *flowrt_net(flowrt_ctx *ctx, flowrt_tensor *x, flowrt_tensor *t,
+                          flowrt_tensor *y) {
   if (!ctx->net)
     throw std::runtime_error("flowrt_net: no network in this command");
   ++ctx->netEvals;
-  return ctx->adopt(ctx->net->forward(x->value, t->value));
+  return ctx->adopt(
+      ctx->net->forward(x->value, t->value, y ? y->value : torch::Tensor()));
+}
+
+flowrt_tensor *flowrt_net_guided(flowrt_ctx *ctx, flowrt_tensor *x,
+                                 flowrt_tensor *t, flowrt_tensor *y,
+                                 flowrt_tensor **unconditional) {
+  if (!ctx->net)
+    throw std::runtime_error("flowrt_net_guided: no network in this command");
+  ++ctx->netEvals;
+  // One call on [x; x] with labels [y; null]: a batch twice as large costs
+  // much less than two calls.
+  int64_t n = x->value.size(0);
+  torch::Tensor labels =
+      torch::cat({y->value.reshape({n, 1}), torch::full({n, 1}, -1.0f)}, 0);
+  torch::Tensor v = ctx->net->forward(torch::cat({x->value, x->value}, 0),
+                                      torch::cat({t->value, t->value}, 0),
+                                      labels);
+  *unconditional = ctx->adopt(v.slice(0, n, 2 * n));
+  return ctx->adopt(v.slice(0, 0, n));
+}
+
+double flowrt_guidance_scale(const flowrt_ctx *ctx) {
+  return ctx->guidanceScale;
 }
 
 } // extern "C"

@@ -40,6 +40,8 @@ struct flowrt_ctx {
   flowrt::DataSet *data = nullptr;
   /// The network flowrt_net evaluates (training weights or EMA weights).
   flowrt::MlpImpl *net = nullptr;
+  /// The guidance scale of `sample` (the spec's `w` or --guidance).
+  double guidanceScale = 0;
   /// Network evaluations so far, reported by `sample`.
   int64_t netEvals = 0;
   /// Tensors of the current call; a deque keeps their addresses stable.

@@ -46,21 +46,29 @@ private:
   std::set<std::string> known;
 };
 
+/// Points [n, 2] and labels [n], both double.
+using Labelled = std::pair<torch::Tensor, torch::Tensor>;
+
 /// A 2-D toy set drawn by a function of (n, generator).
 class ToyDataSet : public DataSet {
 public:
-  using Draw = std::function<torch::Tensor(int64_t, at::Generator &)>;
-  explicit ToyDataSet(Draw draw) : draw(std::move(draw)) {}
+  using Draw = std::function<Labelled(int64_t, at::Generator &)>;
+  ToyDataSet(Draw drawFn, int64_t numClasses)
+      : drawFn(std::move(drawFn)), numClasses(numClasses) {}
 
   int64_t dim() const override { return 2; }
+  int64_t classes() const override { return numClasses; }
 
-  torch::Tensor sample(int64_t n, uint64_t stream) const override {
+  Batch draw(int64_t n, uint64_t stream) const override {
     at::Generator gen = at::detail::createCPUGenerator(stream);
-    return draw(n, gen).to(torch::kFloat).contiguous();
+    auto [x, labels] = drawFn(n, gen);
+    return {x.to(torch::kFloat).contiguous(),
+            labels.to(torch::kFloat).contiguous()};
   }
 
 private:
-  Draw draw;
+  Draw drawFn;
+  int64_t numClasses;
 };
 
 torch::Tensor uniform(int64_t n, at::Generator &gen) {
@@ -71,7 +79,7 @@ torch::Tensor normal(int64_t n, at::Generator &gen) {
   return torch::randn({n}, gen, torch::kDouble);
 }
 
-torch::Tensor moons(int64_t n, at::Generator &gen, double noise) {
+Labelled moons(int64_t n, at::Generator &gen, double noise) {
   torch::Tensor lower = uniform(n, gen) < 0.5;
   torch::Tensor angle = uniform(n, gen) * Pi;
   torch::Tensor x =
@@ -80,27 +88,29 @@ torch::Tensor moons(int64_t n, at::Generator &gen, double noise) {
       torch::where(lower, 0.5 - torch::sin(angle), torch::sin(angle));
   x = x + noise * normal(n, gen);
   y = y + noise * normal(n, gen);
-  return torch::stack({(x - 0.5) * (4.0 / 3.0), (y - 0.25) * (4.0 / 3.0)}, 1);
+  return {torch::stack({(x - 0.5) * (4.0 / 3.0), (y - 0.25) * (4.0 / 3.0)}, 1),
+          lower.to(torch::kDouble)};
 }
 
-torch::Tensor eightGaussians(int64_t n, at::Generator &gen, double scale,
+Labelled eightGaussians(int64_t n, at::Generator &gen, double scale,
                              double noise) {
   torch::Tensor k = torch::randint(0, 8, {n}, gen, torch::kDouble);
   torch::Tensor x = scale * torch::cos(k * (Pi / 4)) + noise * normal(n, gen);
   torch::Tensor y = scale * torch::sin(k * (Pi / 4)) + noise * normal(n, gen);
-  return torch::stack({x, y}, 1) / std::sqrt(2.0);
+  return {torch::stack({x, y}, 1) / std::sqrt(2.0), k};
 }
 
-torch::Tensor checkerboard(int64_t n, at::Generator &gen, double scale) {
+Labelled checkerboard(int64_t n, at::Generator &gen, double scale) {
   // FFJORD's construction on [-2, 2]^2, then scaled to [-scale, scale]^2.
   torch::Tensor x = uniform(n, gen) * 4 - 2;
   torch::Tensor row = torch::randint(0, 2, {n}, gen, torch::kDouble);
   torch::Tensor y =
       uniform(n, gen) - 2 * row + torch::remainder(torch::floor(x), 2.0);
-  return torch::stack({x, y}, 1) * (scale / 2);
+  torch::Tensor column = torch::floor(x) + 2; // 0..3
+  return {torch::stack({x, y}, 1) * (scale / 2), 2 * column + row};
 }
 
-torch::Tensor circles(int64_t n, at::Generator &gen, double noise,
+Labelled circles(int64_t n, at::Generator &gen, double noise,
                       double factor) {
   torch::Tensor inner = uniform(n, gen) < 0.5;
   torch::Tensor angle = uniform(n, gen) * (2 * Pi);
@@ -109,7 +119,7 @@ torch::Tensor circles(int64_t n, at::Generator &gen, double noise,
                    torch::ones({n}, torch::kDouble));
   torch::Tensor x = radius * torch::cos(angle) + noise * normal(n, gen);
   torch::Tensor y = radius * torch::sin(angle) + noise * normal(n, gen);
-  return torch::stack({x, y}, 1) * 2;
+  return {torch::stack({x, y}, 1) * 2, inner.to(torch::kDouble)};
 }
 
 } // namespace
@@ -119,16 +129,19 @@ flowrt::makeDataSet(const std::string &generator,
                     const std::map<std::string, double> &values) {
   Params params(generator, values);
   ToyDataSet::Draw draw;
+  int64_t classes = 2;
   if (generator == "toy.moons") {
     double noise = params.get("noise", 0.05);
     draw = [=](int64_t n, at::Generator &gen) { return moons(n, gen, noise); };
   } else if (generator == "toy.eight_gaussians") {
     double scale = params.get("scale", 4.0), noise = params.get("noise", 0.1);
+    classes = 8;
     draw = [=](int64_t n, at::Generator &gen) {
       return eightGaussians(n, gen, scale, noise);
     };
   } else if (generator == "toy.checkerboard") {
     double scale = params.get("scale", 4.0);
+    classes = 8;
     draw = [=](int64_t n, at::Generator &gen) {
       return checkerboard(n, gen, scale);
     };
@@ -145,7 +158,7 @@ flowrt::makeDataSet(const std::string &generator,
         "toy.circles)");
   }
   params.checkAllKnown();
-  return std::make_unique<ToyDataSet>(std::move(draw));
+  return std::make_unique<ToyDataSet>(std::move(draw), classes);
 }
 
 std::unique_ptr<DataSet> flowrt::makeDataSet(const flowrt_data_desc &desc) {
@@ -160,5 +173,10 @@ std::unique_ptr<DataSet> flowrt::makeDataSet(const flowrt_data_desc &desc) {
                                 " has " + std::to_string(data->dim()) +
                                 " features but the program expects " +
                                 std::to_string(desc.dim));
+  if (desc.classes != 0 && desc.classes != data->classes())
+    throw std::invalid_argument(std::string("data set ") + desc.generator +
+                                " has " + std::to_string(data->classes()) +
+                                " classes but the program expects " +
+                                std::to_string(desc.classes));
   return data;
 }

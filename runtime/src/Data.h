@@ -20,14 +20,26 @@
 
 namespace flowrt {
 
+/// A batch of data: points and their class labels.
+struct Batch {
+  torch::Tensor x;      ///< float32 [n, dim]
+  torch::Tensor labels; ///< float32 [n], 0 .. classes - 1
+};
+
 /// A source of data batches.
 class DataSet {
 public:
   virtual ~DataSet() = default;
   /// Features per sample.
   virtual int64_t dim() const = 0;
-  /// A float32 batch [n, dim()], determined by `stream` alone.
-  virtual torch::Tensor sample(int64_t n, uint64_t stream) const = 0;
+  /// Number of classes of the labels (each toy set has natural ones).
+  virtual int64_t classes() const = 0;
+  /// A batch of n points and labels, determined by `stream` alone.
+  virtual Batch draw(int64_t n, uint64_t stream) const = 0;
+  /// The points of draw(n, stream).
+  torch::Tensor sample(int64_t n, uint64_t stream) const {
+    return draw(n, stream).x;
+  }
 };
 
 /// The data set a spec names. Built-in 2-D toy generators (all parameters
@@ -37,14 +49,17 @@ public:
 ///   radius 1, the lower one shifted by (1, -0.5)) with points at uniform
 ///   random angles and noise in those units, then centred and scaled to
 ///   ((x, y) - (0.5, 0.25)) * 4/3, so x lies in [-2, 2] and y in [-1, 1].
+///   Label 0 the upper moon, 1 the lower (as make_moons).
 /// - `toy.eight_gaussians(scale = 4, noise = 0.1)`: centres at scale *
 ///   (cos k pi/4, sin k pi/4), plus noise, then divided by sqrt(2) as in FFJORD
-///   and torchcfm (centres on a circle of radius 2.83 for scale 4).
+///   and torchcfm (centres on a circle of radius 2.83 for scale 4). Label k.
 /// - `toy.checkerboard(scale = 4)`: uniform over the 8 dark cells of a 4x4
-///   checkerboard covering [-scale, scale]^2 (FFJORD's for scale 4).
+///   checkerboard covering [-scale, scale]^2 (FFJORD's for scale 4). Label
+///   2 * column + row of the cell, 0..7, columns counted from the left.
 /// - `toy.circles(noise = 0.05, factor = 0.8)`: scikit-learn's make_circles
 ///   (radii 1 and factor, half the points each) scaled by 2, so the outer
-///   circle has radius 2.
+///   circle has radius 2. Label 0 the outer circle, 1 the inner (as
+///   make_circles).
 ///
 /// Throws std::invalid_argument for an unknown generator, an unknown
 /// parameter or a dimension the generator cannot produce.

@@ -28,10 +28,15 @@ int flowrt::runInfo(const flowrt_program &p) {
       p.model.time_features > 0
           ? "fourier(" + std::to_string(p.model.time_features) + ")"
           : std::string("t");
+  std::string classes =
+      p.model.classes > 0
+          ? ", " + std::to_string(p.model.classes) + " classes + null"
+          : std::string();
   std::printf("model:   %s(width: %" PRId64 ", depth: %" PRId64
-              ", act: %s, time: %s), in/out %" PRId64 "\n",
+              ", act: %s, time: %s), in/out %" PRId64 "%s\n",
               orNone(p.model.kind), p.model.width, p.model.depth,
-              orNone(p.model.activation), time.c_str(), p.model.in_dim);
+              orNone(p.model.activation), time.c_str(), p.model.in_dim,
+              classes.c_str());
   std::printf("train:   steps %" PRId64 ", batch %" PRId64
               ", optimizer %s(lr: %g), ema %g, seed %" PRIu64 "\n",
               p.train.steps, p.train.batch, orNone(p.train.optimizer),
@@ -40,6 +45,9 @@ int flowrt::runInfo(const flowrt_program &p) {
               ", seed %" PRIu64 "\n",
               orNone(p.sample.solver), p.sample.steps, p.sample.n,
               p.sample.seed);
+  if (p.sample.guidance)
+    std::printf("guide:   %s, w = %g\n", p.sample.guidance,
+                p.sample.guidance_scale);
   std::printf("kernels: CPU%s\n", p.ptx ? " + PTX" : "");
   return 0;
 }

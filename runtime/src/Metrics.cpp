@@ -52,3 +52,24 @@ double flowrt::rbfMmd2(const torch::Tensor &x, const torch::Tensor &y,
   double kxy = kernel(a, b).mean().item<double>();
   return kxx + kyy - 2 * kxy;
 }
+
+double flowrt::nearestNeighbourAccuracy(const torch::Tensor &x,
+                                        const torch::Tensor &labels,
+                                        const torch::Tensor &refs,
+                                        const torch::Tensor &refLabels) {
+  if (x.dim() != 2 || refs.dim() != 2 || x.size(1) != refs.size(1) ||
+      labels.numel() != x.size(0) || refLabels.numel() != refs.size(0) ||
+      x.size(0) == 0 || refs.size(0) == 0)
+    throw std::invalid_argument(
+        "nearestNeighbourAccuracy: need x [n, d], labels [n], refs [m, d], "
+        "refLabels [m], n and m > 0");
+  torch::NoGradGuard noGrad;
+  torch::Tensor a = x.detach().to(torch::kCPU, torch::kDouble);
+  torch::Tensor b = refs.detach().to(torch::kCPU, torch::kDouble);
+  torch::Tensor nearest = torch::cdist(a, b).argmin(1);
+  torch::Tensor predicted = refLabels.reshape({-1}).index({nearest});
+  return (predicted == labels.reshape({-1}).to(predicted.scalar_type()))
+      .to(torch::kDouble)
+      .mean()
+      .item<double>();
+}

@@ -30,6 +30,14 @@ double slicedWasserstein2(const torch::Tensor &x, const torch::Tensor &y,
 double rbfMmd2(const torch::Tensor &x, const torch::Tensor &y,
                double sigma = 1.0);
 
+/// The fraction of points x [n, d] with labels [n] whose nearest reference
+/// point (refs [m, d], refLabels [m]) has the same label: how well
+/// class-conditional samples land in their own class.
+double nearestNeighbourAccuracy(const torch::Tensor &x,
+                                const torch::Tensor &labels,
+                                const torch::Tensor &refs,
+                                const torch::Tensor &refLabels);
+
 } // namespace flowrt
 
 #endif // FLOWRT_METRICS_H

@@ -43,6 +43,7 @@ MlpOptions MlpOptions::fromDesc(const flowrt_model_desc &desc) {
   opts.depth = desc.depth;
   opts.activation = desc.activation ? desc.activation : "";
   opts.timeFeatures = desc.time_features;
+  opts.classes = desc.classes;
   if (opts.inDim < 1 || opts.width < 1 || opts.depth < 1)
     throw std::invalid_argument("mlp needs in_dim, width and depth >= 1");
   if (!isKnownActivation(opts.activation))
@@ -53,6 +54,8 @@ MlpOptions MlpOptions::fromDesc(const flowrt_model_desc &desc) {
         "fourier time features must be an even count (sin and cos pairs), "
         "got " +
         std::to_string(opts.timeFeatures));
+  if (opts.classes < 0)
+    throw std::invalid_argument("mlp needs classes >= 0");
   return opts;
 }
 
@@ -76,6 +79,12 @@ torch::Tensor flowrt::fourierEmbedding(const torch::Tensor &t,
 MlpImpl::MlpImpl(MlpOptions options) : opts(std::move(options)) {
   int64_t timeDim = opts.timeFeatures > 0 ? opts.timeFeatures : 1;
   int64_t in = opts.inDim + timeDim;
+  if (opts.classes > 0) {
+    classEmbedding = register_module(
+        "class_embedding",
+        torch::nn::Embedding(opts.classes + 1, ClassEmbeddingDim));
+    in += ClassEmbeddingDim;
+  }
   for (int64_t i = 0; i < opts.depth; ++i) {
     layers->push_back(torch::nn::Linear(in, opts.width));
     in = opts.width;
@@ -84,11 +93,22 @@ MlpImpl::MlpImpl(MlpOptions options) : opts(std::move(options)) {
   register_module("layers", layers);
 }
 
-torch::Tensor MlpImpl::forward(const torch::Tensor &x, const torch::Tensor &t) {
+torch::Tensor MlpImpl::forward(const torch::Tensor &x, const torch::Tensor &t,
+                               const torch::Tensor &labels) {
   torch::Tensor time = opts.timeFeatures > 0
                            ? fourierEmbedding(t, opts.timeFeatures)
                            : t.reshape({-1, 1});
   torch::Tensor h = torch::cat({x, time}, 1);
+  if (opts.classes > 0) {
+    if (!labels.defined())
+      throw std::invalid_argument("this network needs class labels");
+    // Labels arrive as floats; -1 (and anything outside 0..classes-1, which
+    // drop() never makes) is the null class, the embedding's last row.
+    torch::Tensor k = labels.reshape({-1}).round().to(torch::kLong);
+    torch::Tensor valid = (k >= 0) & (k < opts.classes);
+    k = torch::where(valid, k, torch::full_like(k, opts.classes));
+    h = torch::cat({h, classEmbedding->forward(k)}, 1);
+  }
   size_t last = layers->size() - 1;
   for (size_t i = 0; i < last; ++i)
     h = activate(opts.activation,

@@ -1,7 +1,8 @@
 //===- Network.h - The velocity network v(x, t) -----------------*- C++ -*-===//
 //
 // The MLP that generated programs evaluate through flowrt_net: a Fourier
-// embedding of the time concatenated with x, `depth` hidden Linear layers of
+// embedding of the time (and, for a conditional network, a learned embedding
+// of the class label) concatenated with x, `depth` hidden Linear layers of
 // `width` units with one activation, and a Linear layer back to the features
 // of x. Also the EMA of its weights that sampling uses.
 //
@@ -25,6 +26,9 @@ struct MlpOptions {
   int64_t depth = 3;
   std::string activation = "silu";
   int64_t timeFeatures = 0;
+  /// Class labels 0..classes-1 and the null class (label -1); 0 means the
+  /// network takes no label.
+  int64_t classes = 0;
 
   /// Reads and checks a program's model (std::invalid_argument if bad).
   static MlpOptions fromDesc(const flowrt_model_desc &desc);
@@ -38,19 +42,27 @@ std::vector<double> fourierFrequencies(int64_t features);
 /// with f_i from fourierFrequencies, giving [n, features]. `features` is even.
 torch::Tensor fourierEmbedding(const torch::Tensor &t, int64_t features);
 
-/// v(x, t) = Linear(act(... act(Linear([x, embed(t)])))) -> [n, inDim].
+/// Width of the learned class embedding of a conditional MLP.
+constexpr int64_t ClassEmbeddingDim = 32;
+
+/// v(x, t[, y]) = Linear(act(... act(Linear([x, embed(t), embed(y)])))) ->
+/// [n, inDim]. The class embedding has classes + 1 rows; the last is the
+/// null class (label -1), the "no condition" that guidance contrasts with.
 class MlpImpl : public torch::nn::Module {
 public:
   explicit MlpImpl(MlpOptions options);
 
-  /// x [n, inDim], t [n, 1] -> [n, inDim].
-  torch::Tensor forward(const torch::Tensor &x, const torch::Tensor &t);
+  /// x [n, inDim], t [n, 1], labels [n, 1] (or [n]; undefined when the
+  /// network is unconditional) -> [n, inDim].
+  torch::Tensor forward(const torch::Tensor &x, const torch::Tensor &t,
+                        const torch::Tensor &labels = {});
 
   const MlpOptions &options() const { return opts; }
 
 private:
   MlpOptions opts;
   torch::nn::ModuleList layers;
+  torch::nn::Embedding classEmbedding{nullptr};
 };
 TORCH_MODULE(Mlp);
 

@@ -19,6 +19,7 @@
 #include "Writers.h"
 
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 
@@ -30,6 +31,32 @@ namespace {
 constexpr int64_t MmdPoints = 2000;
 /// Seed of the projections, the same for every run so figures compare.
 constexpr uint64_t ProjectionSeed = 0;
+/// Fresh data drawn per sample, so that one class of up to 8 still gives
+/// about as many reference points as samples.
+constexpr int64_t FreshFactor = 16;
+
+/// Labels [n, 1] for `label` (a class, -1, or FLOWRT_LABELS_BALANCED).
+torch::Tensor sampleLabels(int64_t n, int64_t classes, int64_t label) {
+  if (label == FLOWRT_LABELS_BALANCED)
+    return torch::remainder(torch::arange(n, torch::kFloat),
+                            static_cast<double>(classes))
+        .reshape({n, 1});
+  return torch::full({n, 1}, static_cast<float>(label));
+}
+
+std::string describeLabels(int64_t label) {
+  if (label == FLOWRT_LABELS_BALANCED)
+    return "balanced over the classes";
+  if (label == -1)
+    return "none (the null class)";
+  return "class " + std::to_string(label);
+}
+
+std::string formatNumber(double v) {
+  char text[64];
+  std::snprintf(text, sizeof(text), "%.6g", v);
+  return text;
+}
 
 } // namespace
 
@@ -75,6 +102,13 @@ int flowrt::runSample(const flowrt_program &program,
   ctx.batchSize = opts.n;
   ctx.data = data.get();
   ctx.net = net ? net.get() : nullptr;
+  ctx.guidanceScale = opts.guidanceScale;
+
+  // A conditional network gets one label per sample.
+  int64_t classes = program.model.kind ? program.model.classes : 0;
+  flowrt_tensor labels{};
+  if (classes > 0)
+    labels.value = sampleLabels(opts.n, classes, opts.label);
 
   auto start = std::chrono::steady_clock::now();
   // x outlives the arena, which is cleared after every solver step.
@@ -83,7 +117,8 @@ int flowrt::runSample(const flowrt_program &program,
   ctx.clearArena();
   double h = 1.0 / static_cast<double>(opts.steps);
   for (int64_t i = 0; i < opts.steps; ++i) {
-    program.solver_step(&ctx, &x, static_cast<double>(i) * h, h);
+    program.solver_step(&ctx, &x, classes > 0 ? &labels : nullptr,
+                        static_cast<double>(i) * h, h);
     ctx.clearArena();
   }
   double seconds =
@@ -95,6 +130,15 @@ int flowrt::runSample(const flowrt_program &program,
               static_cast<long long>(opts.n), solver,
               static_cast<long long>(opts.steps),
               static_cast<long long>(ctx.netEvals), seconds);
+  if (classes > 0)
+    std::printf("labels: %s%s\n", describeLabels(opts.label).c_str(),
+                program.sample.guidance
+                    ? (", guidance " + std::string(program.sample.guidance) +
+                       (std::isnan(opts.guidanceScale)
+                            ? std::string()
+                            : " w = " + formatNumber(opts.guidanceScale)))
+                          .c_str()
+                    : "");
 
   torch::Tensor points = x.value;
   int64_t nonFinite = (~torch::isfinite(points)).any(1).sum().item<int64_t>();
@@ -113,16 +157,41 @@ int flowrt::runSample(const flowrt_program &program,
 
   if (!data)
     return 0;
-  torch::Tensor fresh =
-      data->sample(opts.n, mixSeed(opts.seed, FreshDataStream));
-  double sw2 = slicedWasserstein2(points, fresh, 128, ProjectionSeed);
-  double sw2Source = slicedWasserstein2(source, fresh, 128, ProjectionSeed);
-  int64_t m = std::min(opts.n, MmdPoints);
+  // The reference: fresh data, only of the requested class when all samples
+  // have one label.
+  Batch freshBatch =
+      data->draw(FreshFactor * opts.n, mixSeed(opts.seed, FreshDataStream));
+  torch::Tensor fresh = freshBatch.x;
+  if (classes > 0 && opts.label >= 0)
+    fresh = fresh.index({freshBatch.labels == static_cast<float>(opts.label)});
+  int64_t compared = std::min(opts.n, fresh.size(0));
+  fresh = fresh.slice(0, 0, compared);
+  double sw2 = slicedWasserstein2(points.slice(0, 0, compared), fresh, 128,
+                                  ProjectionSeed);
+  double sw2Source = slicedWasserstein2(source.slice(0, 0, compared), fresh,
+                                        128, ProjectionSeed);
+  int64_t m = std::min(compared, MmdPoints);
   double mmd2 =
       m >= 2 ? rbfMmd2(points.slice(0, 0, m), fresh.slice(0, 0, m)) : 0.0;
-  std::printf("quality: sliced-W2 to fresh data = %.4f (gaussian source: "
+  std::printf("quality: sliced-W2 to fresh data%s = %.4f (gaussian source: "
               "%.4f)\n",
+              classes > 0 && opts.label >= 0
+                  ? (" of class " + std::to_string(opts.label)).c_str()
+                  : "",
               sw2, sw2Source);
+  // Conditional samples: how often the nearest fresh data point has the
+  // label the sample was drawn for.
+  double accuracy = std::nan("");
+  if (classes > 0 && opts.label != -1) {
+    int64_t k = std::min(opts.n, MmdPoints);
+    accuracy = nearestNeighbourAccuracy(points.slice(0, 0, k),
+                                        labels.value.reshape({-1}).slice(0, 0, k),
+                                        freshBatch.x.slice(0, 0, 4 * MmdPoints),
+                                        freshBatch.labels.slice(0, 0, 4 * MmdPoints));
+    std::printf("conditional accuracy (1-nearest fresh data point has the "
+                "sample's label) = %.4f\n",
+                accuracy);
+  }
   if (!opts.metricsJson.empty()) {
     std::ofstream json(opts.metricsJson);
     char text[512];
@@ -130,11 +199,15 @@ int flowrt::runSample(const flowrt_program &program,
                   "{\"samples\": %lld, \"solver\": \"%s\", \"steps\": %lld, "
                   "\"network_evals\": %lld, \"seconds\": %.6g, "
                   "\"sliced_w2\": %.8g, \"sliced_w2_source\": %.8g, "
-                  "\"rbf_mmd2\": %.8g, \"mmd_points\": %lld}\n",
+                  "\"rbf_mmd2\": %.8g, \"mmd_points\": %lld, "
+                  "\"label\": %lld, \"conditional_accuracy\": %s}\n",
                   static_cast<long long>(opts.n), solver,
                   static_cast<long long>(opts.steps),
                   static_cast<long long>(ctx.netEvals), seconds, sw2, sw2Source,
-                  mmd2, static_cast<long long>(m));
+                  mmd2, static_cast<long long>(m),
+                  static_cast<long long>(classes > 0 ? opts.label : -1),
+                  std::isnan(accuracy) ? "null"
+                                       : formatNumber(accuracy).c_str());
     json << text;
     if (!json)
       throw std::runtime_error("cannot write " + opts.metricsJson);

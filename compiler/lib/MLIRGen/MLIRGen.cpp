@@ -92,7 +92,7 @@ private:
     for (auto &[name, value] : d.params)
       params.push_back(builder.getNamedAttr(name, builder.getF64FloatAttr(value)));
     fl::DataOp::create(builder, loc(d.loc), d.name, d.source->callee, d.dim,
-                       builder.getDictionaryAttr(params));
+                       builder.getDictionaryAttr(params), d.classes);
   }
 
   void genSolver(const ast::SolverDecl &s) {
@@ -115,7 +115,8 @@ private:
     auto it = networkInDim.find(m.name);
     int64_t inDim = it == networkInDim.end() ? 0 : it->second;
     fl::NetworkOp::create(builder, loc(m.loc), m.name, m.network->callee, inDim,
-                          m.width, m.depth, m.activation, m.timeFeatures);
+                          m.width, m.depth, m.activation, m.timeFeatures,
+                          m.classes);
   }
 
   //===--------------------------------------------------------------------===//
@@ -350,6 +351,18 @@ private:
     return z;
   }
 
+  /// `drop(y, p)` = where(u < p, -1, y) with a fresh uniform u: the label,
+  /// or the null class -1 with probability p.
+  Value genDrop(const ast::CallExpr &call, Env &env) {
+    Location l = loc(call.loc);
+    Value y = genExpr(call.args[0].value.get(), env);
+    if (!y)
+      return nullptr;
+    Value u = fl::UniformOp::create(builder, l, builder.getF32Type(), nextStream++);
+    Value dropped = genBinary(l, '<', u, constant(l, call.constantArgs[0]));
+    return genWhere(l, dropped, constant(l, -1.0), y);
+  }
+
   Value genCall(const ast::CallExpr &call, Env &env) {
     Location l = loc(call.loc);
     const ast::Binding &b = call.binding;
@@ -368,6 +381,8 @@ private:
     }
     if (call.callee == "normal" || call.callee == "uniform")
       return genStandardDraw(call, env);
+    if (call.callee == "drop" && call.args.size() == 2 && call.constantArgs.size() == 1)
+      return genDrop(call, env);
     if (call.callee == "one_hot" && call.args.size() == 2) {
       Value k = genExpr(call.args[0].value.get(), env);
       if (!k || !call.shape.isVector())
@@ -391,7 +406,7 @@ private:
   /// also emitted once as a velocity kernel for the sampler.
   Value genModelCall(const ast::CallExpr &call, const ast::ModelDecl &model, Env &env) {
     Location l = loc(call.loc);
-    if (call.args.size() != 2)
+    if (call.args.size() < 2)
       return nullptr;
     if (!model.network) {
       Value v = inlineDefinition(call, model.params, model.lets, model.body.get(), env);
@@ -401,12 +416,13 @@ private:
     }
     Value x = genExpr(call.args[0].value.get(), env);
     Value t = genExpr(call.args[1].value.get(), env);
-    if (!x || !t)
+    Value label = call.args.size() == 3 ? genExpr(call.args[2].value.get(), env) : Value();
+    if (!x || !t || (call.args.size() == 3 && !label))
       return nullptr;
     networkInDim[model.name] = cast<RankedTensorType>(x.getType()).getDimSize(0);
     return fl::ApplyNetOp::create(builder, l, x.getType(),
                                   SymbolRefAttr::get(builder.getContext(), model.name),
-                                  x, t);
+                                  x, t, label);
   }
 
   /// `func.func @u(x, t) -> v` marked as a kernel: the closed-form field,
@@ -440,14 +456,21 @@ private:
     return builder.getF32Type();
   }
 
-  /// `x ~ D`: a data sample, or a draw (normal, uniform, a `dist`).
+  /// `x ~ D`: a data sample, or a draw (normal, uniform, a `dist`);
+  /// `x, y ~ data` also binds the sample's label.
   Value genDraw(const ast::FlowStmt &s, Env &env) {
     const ast::Expr *rhs = s.value.get();
     if (auto *n = dynamic_cast<const ast::NameExpr *>(rhs))
-      if (auto *data = dynamic_cast<const ast::DataDecl *>(n->binding.decl))
-        return fl::DrawDataOp::create(
+      if (auto *data = dynamic_cast<const ast::DataDecl *>(n->binding.decl)) {
+        bool labelled = s.names.size() == 2;
+        auto draw = fl::DrawDataOp::create(
             builder, loc(s.loc), RankedTensorType::get({data->dim}, builder.getF32Type()),
+            labelled ? builder.getF32Type() : Type(),
             SymbolRefAttr::get(builder.getContext(), data->name));
+        if (labelled)
+          env[s.names[1]] = draw.getLabel();
+        return draw.getResult();
+      }
     return genExpr(rhs, env);
   }
 
@@ -534,11 +557,65 @@ private:
                              "(import std.solvers)";
     auto sample = fl::SampleOp::create(
         builder, l, r.name, solver, int64_t(r.number("steps", d.steps)),
-        int64_t(r.number("n", d.n)), int64_t(r.number("seed", d.seed)), nullptr);
+        int64_t(r.number("n", d.n)), int64_t(r.number("seed", d.seed)), nullptr,
+        r.label, nullptr, nullptr, nullptr);
     auto velocity = closedFormVelocity.find(r.flow);
     if (velocity != closedFormVelocity.end())
       sample.setVelocityAttr(FlatSymbolRefAttr::get(builder.getContext(), velocity->second));
+    sample.setLabel(r.label);
+    if (r.guidance) {
+      std::string kernel = genGuidanceKernel(r);
+      if (kernel.empty())
+        return failure();
+      sample.setGuidanceAttr(FlatSymbolRefAttr::get(builder.getContext(), kernel));
+      sample.setGuidanceFnAttr(builder.getStringAttr(r.guidance->name));
+      if (r.guidanceHasScale)
+        sample.setGuidanceScaleAttr(builder.getF64FloatAttr(r.guidanceScale));
+    }
     return success();
+  }
+
+  /// `F_guidance(v_c, v_u, x, t, w) -> v`: the sample block's guidance fn
+  /// with its constants, launched after each pair of network evaluations.
+  std::string genGuidanceKernel(const ast::RunDecl &r) {
+    const ast::FunctionDecl &fn = *r.guidance;
+    std::string name = r.name + "_guidance";
+    auto x = r.flow && r.flow->sourceStmt ? r.flow->sourceStmt->shapes : std::vector<ast::Shape>{};
+    if (x.empty() || !x[0].isVector()) {
+      emitError(loc(r.loc)) << "guidance needs the flow's source shape";
+      return "";
+    }
+    Type vType = sampleType(x[0]), f32 = builder.getF32Type();
+    OpBuilder::InsertionGuard guard(builder);
+    builder.setInsertionPointToEnd(module->getBody());
+    Location l = loc(r.loc);
+    auto kernel = func::FuncOp::create(
+        builder, l, name, builder.getFunctionType({vType, vType, vType, f32, f32}, vType));
+    kernel->setAttr(fl::kKernelAttr, builder.getUnitAttr());
+    kernel->setAttr(fl::kUniformArgsAttr,
+                    builder.getDenseBoolArrayAttr({false, false, false, true, true}));
+    Block *entry = kernel.addEntryBlock();
+    builder.setInsertionPointToStart(entry);
+    Env inner;
+    for (auto [i, p] : llvm::enumerate(fn.params)) {
+      if (i < 2)
+        inner[p.name] = entry->getArgument(i);
+      else if (p.name == "x")
+        inner[p.name] = entry->getArgument(2);
+      else if (p.name == "t")
+        inner[p.name] = entry->getArgument(3);
+      else if (p.name == "w")
+        inner[p.name] = entry->getArgument(4);
+      else
+        inner[p.name] = constant(l, r.guidanceConstants.at(p.name));
+    }
+    for (auto &let : fn.lets)
+      inner[let->names[0]] = genExpr(let->value.get(), inner);
+    Value v = genExpr(fn.body.get(), inner);
+    if (!v)
+      return "";
+    func::ReturnOp::create(builder, l, broadcastTo(l, v, vType));
+    return name;
   }
 };
 

@@ -91,18 +91,31 @@ struct ExpandSolverPass : flowc::impl::ExpandSolverBase<ExpandSolverPass> {
       weights.push_back(sign * w);
     emitCombination(module, prefix + "_update", type, weights, loc);
 
-    // Host step: k_i = net(x_i, t + c_i h) between the stage kernels.
+    // Host step: k_i = net(x_i, t + c_i h) between the stage kernels. A
+    // network applied to labels takes the samples' labels as a last argument.
     OpBuilder b(module.getContext());
-    Type f64 = b.getF64Type(), i64 = b.getI64Type();
+    Type f64 = b.getF64Type(), i64 = b.getI64Type(), f32 = b.getF32Type();
     Type xType = batchedType(type);
-    func::FuncOp host = createHostFunction(module, prefix + "_solver_step",
-                                           {xType, f64, f64, i64}, xType, loc);
+    Type tType = batchedType(f32);
+    bool labelled = !velocity && (*nets.begin()).getLabel();
+    SmallVector<Type> args{xType, f64, f64, i64};
+    if (labelled)
+      args.push_back(tType);
+    func::FuncOp guidance;
+    if (auto g = sample.getGuidanceAttr()) {
+      guidance = SymbolTable::lookupNearestSymbolFrom<func::FuncOp>(sample, g);
+      if (!guidance || !labelled)
+        return sample.emitError("guidance needs a network applied to labels");
+    }
+    func::FuncOp host = createHostFunction(module, prefix + "_solver_step", args,
+                                           xType, loc);
     b.setInsertionPointToStart(&host.front());
     Value x = host.getArgument(0), t = host.getArgument(1), h = host.getArgument(2),
           rows = host.getArgument(3);
-    Value h32 = arith::TruncFOp::create(b, loc, b.getF32Type(), h);
+    Value labels = labelled ? host.getArgument(4) : Value();
+    Value h32 = arith::TruncFOp::create(b, loc, f32, h);
+    Value w = guidance ? Value(fl::GuidanceScaleOp::create(b, loc, f32)) : Value();
     Value zero = arith::ConstantOp::create(b, loc, b.getI64IntegerAttr(0));
-    Type tType = batchedType(b.getF32Type());
     auto launch = [&](StringRef kernel, ValueRange ks) {
       SmallVector<Value> operands{x};
       operands.append(ks.begin(), ks.end());
@@ -130,9 +143,19 @@ struct ExpandSolverPass : flowc::impl::ExpandSolverBase<ExpandSolverPass> {
                                           SymbolRefAttr::get(velocity), rows, zero,
                                           ValueRange{xi, tb})
                          .getResult(0));
-      else
+      else if (guidance) {
+        // Guided: v = g(v_c, v_u, x, t, w), both velocities from one call.
+        auto pair = fl::NetGuidedOp::create(b, loc, xType, xType,
+                                            (*nets.begin()).getNetworkAttr(), xi, tb,
+                                            labels);
+        Value t32 = arith::TruncFOp::create(b, loc, f32, ti);
+        ks.push_back(fl::LaunchOp::create(
+                         b, loc, TypeRange{xType}, SymbolRefAttr::get(guidance), rows,
+                         zero, ValueRange{pair.getCond(), pair.getUncond(), xi, t32, w})
+                         .getResult(0));
+      } else
         ks.push_back(fl::NetOp::create(b, loc, xType, (*nets.begin()).getNetworkAttr(),
-                                       xi, tb));
+                                       xi, tb, labels));
     }
     func::ReturnOp::create(b, loc, launch(prefix + "_update", ks));
     return success();

@@ -143,6 +143,8 @@ struct OutlineKernelsPass
     llvm::SetVector<Value> crossing;
     crossing.insert(net.getX());
     crossing.insert(net.getT());
+    if (Value label = net.getLabel())
+      crossing.insert(label);
     SmallVector<Value> lossInputs{net.getResult()};
     for (Operation &op : body) {
       if (!after.contains(&op))
@@ -157,9 +159,13 @@ struct OutlineKernelsPass
         crossing.insert(operand);
       }
     }
+    // Kernel inputs from the data: each draw's point, and its label.
     SmallVector<Value> dataDraws;
-    for (auto d : body.getOps<fl::DrawDataOp>())
+    for (auto d : body.getOps<fl::DrawDataOp>()) {
       dataDraws.push_back(d.getResult());
+      if (Value label = d.getLabel())
+        dataDraws.push_back(label);
+    }
 
     std::string pathName = (name + "_path").str(), lossName = (name + "_loss").str();
     if (!outlineKernel(module, body, pathName, dataDraws, crossing.getArrayRef(), loc))
@@ -177,10 +183,15 @@ struct OutlineKernelsPass
     b.setInsertionPointToStart(&host.front());
     Value step = host.getArgument(0), rows = host.getArgument(1);
     SmallVector<Value> batches;
-    for (Value d : dataDraws)
-      batches.push_back(fl::BatchDataOp::create(
-          b, loc, batchedType(d.getType()),
-          d.getDefiningOp<fl::DrawDataOp>().getDataAttr(), rows));
+    for (auto d : body.getOps<fl::DrawDataOp>()) {
+      Value label = d.getLabel();
+      auto batch = fl::BatchDataOp::create(
+          b, loc, batchedType(d.getResult().getType()),
+          label ? batchedType(label.getType()) : Type(), d.getDataAttr(), rows);
+      batches.push_back(batch.getResult());
+      if (label)
+        batches.push_back(batch.getLabels());
+    }
     SmallVector<Type> crossingTypes;
     for (Value v : crossing)
       crossingTypes.push_back(batchedType(v.getType()));
@@ -189,9 +200,10 @@ struct OutlineKernelsPass
                                      rows, step, batches);
     IRMapping onHost;
     onHost.map(crossing.getArrayRef(), path.getResults());
+    Value label = net.getLabel() ? onHost.lookup(net.getLabel()) : Value();
     Value v = fl::NetOp::create(b, loc, batchedType(net.getType()),
                                 net.getNetworkAttr(), onHost.lookup(net.getX()),
-                                onHost.lookup(net.getT()));
+                                onHost.lookup(net.getT()), label);
     SmallVector<Value> lossOperands{v};
     for (Value in : ArrayRef(lossInputs).drop_front())
       lossOperands.push_back(onHost.lookup(in));

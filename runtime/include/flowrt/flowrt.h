@@ -24,7 +24,7 @@
 extern "C" {
 #endif
 
-#define FLOWRT_ABI_VERSION 1
+#define FLOWRT_ABI_VERSION 2
 
 typedef struct flowrt_ctx flowrt_ctx;       /* runtime state of one command */
 typedef struct flowrt_tensor flowrt_tensor; /* float32 [rows, cols] */
@@ -36,9 +36,10 @@ typedef struct flowrt_data_desc {
   int32_t num_params;
   const char *const *param_names;
   const double *param_values;
+  int64_t classes; /* labels drawn with the data (x1, y ~ d): 0 = none */
 } flowrt_data_desc;
 
-/* The velocity network v(x, t). */
+/* The velocity network v(x, t), or v(x, t, y) with a class label y. */
 typedef struct flowrt_model_desc {
   const char *kind;       /* "mlp" */
   int64_t in_dim;         /* features of x (= output features) */
@@ -46,6 +47,8 @@ typedef struct flowrt_model_desc {
   int64_t depth;          /* hidden layers */
   const char *activation; /* "silu", "relu", "tanh", "gelu" */
   int64_t time_features;  /* Fourier features of t; 0 feeds t as is */
+  int64_t classes;        /* class labels 0..classes-1 plus a null class
+                             (label -1) for guidance; 0 = unconditional */
 } flowrt_model_desc;
 
 /* Defaults of `train`, from the spec's train block. */
@@ -64,7 +67,16 @@ typedef struct flowrt_sample_desc {
   int64_t steps;      /* solver steps from t = 0 to t = 1 */
   int64_t n;          /* samples */
   uint64_t seed;
+  /* Conditional flows: the label of every sample (-1 the null class), or
+   * FLOWRT_LABELS_BALANCED to give sample i the label i mod classes. */
+  int64_t label;
+  /* Guidance (NULL: none): the spec's fn, and the default of its scale
+   * parameter `w` (`sample --guidance W` overrides it). */
+  const char *guidance;
+  double guidance_scale;
 } flowrt_sample_desc;
+
+#define FLOWRT_LABELS_BALANCED (-2)
 
 /* Loss kernels, wrapped by flowrt_loss as one autograd function.
  * forward:  loss[i] = l(inputs[0][i], inputs[1][i], ...) per sample;
@@ -89,8 +101,10 @@ typedef struct flowrt_program {
   flowrt_tensor *(*train_loss)(flowrt_ctx *ctx, int64_t step);
   /* Draws n source points x0 ([n, dim]). */
   flowrt_tensor *(*sample_source)(flowrt_ctx *ctx, int64_t n);
-  /* One solver step from t to t + h: advances x ([n, dim]) in place. */
-  void (*solver_step)(flowrt_ctx *ctx, flowrt_tensor *x, double t, double h);
+  /* One solver step from t to t + h: advances x ([n, dim]) in place.
+   * `labels` ([n, 1]) is NULL unless the network is conditional. */
+  void (*solver_step)(flowrt_ctx *ctx, flowrt_tensor *x, flowrt_tensor *labels,
+                      double t, double h);
 
   const char *ptx; /* PTX of every kernel (for GPU hosts); may be NULL */
 } flowrt_program;
@@ -114,11 +128,24 @@ int64_t flowrt_cols(const flowrt_tensor *tensor);
 uint64_t flowrt_seed(const flowrt_ctx *ctx);
 /* The training batch size. */
 int64_t flowrt_batch_size(const flowrt_ctx *ctx);
-/* A fresh batch [n, dim] from the spec's data set. */
-flowrt_tensor *flowrt_data_batch(flowrt_ctx *ctx, int64_t n);
-/* The network: v = net(x [n, dim], t [n, 1]) -> [n, dim], tracked by autograd
- * while training, evaluated without gradients (EMA weights) while sampling. */
-flowrt_tensor *flowrt_net(flowrt_ctx *ctx, flowrt_tensor *x, flowrt_tensor *t);
+/* A fresh batch [n, dim] from the spec's data set; when `labels` is not
+ * NULL, also the batch's class labels [n, 1] (0, 1, ..., as floats). */
+flowrt_tensor *flowrt_data_batch(flowrt_ctx *ctx, int64_t n,
+                                 flowrt_tensor **labels);
+/* The network: v = net(x [n, dim], t [n, 1], y [n, 1]) -> [n, dim], tracked
+ * by autograd while training, evaluated without gradients (EMA weights)
+ * while sampling. `y` is NULL for an unconditional network; label -1 is the
+ * null class. */
+flowrt_tensor *flowrt_net(flowrt_ctx *ctx, flowrt_tensor *x, flowrt_tensor *t,
+                          flowrt_tensor *y);
+/* Guidance's two evaluations in one batched call of 2n rows: returns the
+ * conditional velocity v(x, t, y) and sets *unconditional to v(x, t, -1). */
+flowrt_tensor *flowrt_net_guided(flowrt_ctx *ctx, flowrt_tensor *x,
+                                 flowrt_tensor *t, flowrt_tensor *y,
+                                 flowrt_tensor **unconditional);
+/* The guidance scale of this `sample` command (the spec's `w`, or
+ * --guidance). */
+double flowrt_guidance_scale(const flowrt_ctx *ctx);
 /* Mean over the batch of a per-sample loss computed by generated kernels;
  * differentiable with respect to inputs[0]. Returns a scalar [1, 1]. */
 flowrt_tensor *flowrt_loss(flowrt_ctx *ctx, flowrt_loss_forward_fn forward,

@@ -264,7 +264,45 @@ TEST(Sema, DdtAndLossRules) {
                                "  t ~ uniform(0, 1)\n  loss mse(v(x0, t), x1)\n}"),
             Errors{"6:3: source 'x0' must be drawn with '~'"});
   EXPECT_EQ(errorsOf(draws + "  t, s ~ uniform(0, 1)\n  loss mse(v(x0, 1), x1)\n}"),
-            Errors{"7:6: drawing several values at once is not supported yet"});
+            Errors{"7:6: only a data set draws two values (a point and its "
+                   "label), as in 'x1, y ~ moons'"});
+}
+
+// Labels: `x1, y ~ data` gives a scalar label with the data set's classes;
+// networks take it as a third argument, drop() hides it with probability p.
+TEST(Sema, LabelsAndConditionDropout) {
+  const std::string prelude = "data moons = toy.moons()\nmodel v = mlp()\n";
+  auto flowWith = [&](const std::string &stmts) {
+    return prelude + "flow f {\n  x1, y ~ moons\n  x0 ~ normal(like: x1)\n"
+                     "  t ~ uniform(0, 1)\n" + stmts + "}\n";
+  };
+  EXPECT_EQ(errorsOf(flowWith("  loss mse(v(x0, t, drop(y, 0.1)), x1)\n")), Errors{});
+  EXPECT_EQ(errorsOf(flowWith("  c = drop(y, 0.2)\n  loss mse(v(x0, t, c), x1)\n")),
+            Errors{});
+  EXPECT_EQ(errorsOf(flowWith("  loss mse(v(x0, t, t), x1)\n")),
+            Errors{"7:21: third argument of model 'v' must be a class label drawn "
+                   "with the data (y in 'x1, y ~ moons') or drop() of one"});
+  EXPECT_EQ(errorsOf(flowWith("  loss mse(v(x0, t, drop(t, 0.1)), x1)\n")),
+            Errors{"7:26: first argument of 'drop' must be a class label drawn "
+                   "with the data, as y in 'x1, y ~ moons'"});
+  EXPECT_EQ(errorsOf(flowWith("  loss mse(v(x0, t, drop(y, 1.5)), x1)\n")),
+            Errors{"7:29: the probability of 'drop' must be in [0, 1] but is 1.5"});
+  EXPECT_EQ(errorsOf(flowWith("  loss mse(v(x0, t, y, y), x1)\n")),
+            (Errors{"7:12: model 'v' takes 2 or 3 arguments (x, t, label) but 4 "
+                    "were given",
+                    "7:3: loss of flow 'f' uses no network"}));
+  EXPECT_EQ(errorsOf(flowWith("  a = v(x0, t, y)\n  loss mse(v(x0, t), x1)\n")),
+            Errors{"8:12: model 'v' is applied with a label elsewhere; apply it "
+                   "the same way everywhere"});
+  EXPECT_EQ(errorsOf(prelude + "flow f {\n  x1, y, z ~ moons\n}\n"),
+            (Errors{"4:10: a data draw gives a point and its label: at most two "
+                   "names",
+                   "3:6: flow 'f' defines no time variable 't'",
+                   "3:6: flow 'f' defines no source 'x0'",
+                   "3:6: flow 'f' applies no model; a flow must apply exactly "
+                   "one network or closed-form model"}));
+  EXPECT_EQ(errorsOf("fn f(y) = drop(y, 0.1)\n"),
+            Errors{"1:11: fn 'f' cannot draw random numbers"});
 }
 
 TEST(Sema, NameErrors) {

@@ -63,6 +63,35 @@ TEST(Data, CirclesHaveTwoRadii) {
   EXPECT_NEAR(0.5, onInner.to(torch::kDouble).mean().item<double>(), 0.05);
 }
 
+// Labels are the generators' own: make_moons' (0 upper, 1 lower), the
+// Gaussian's index k, the checkerboard cell, make_circles' (0 outer).
+TEST(Data, LabelsNameTheComponentEachPointCameFrom) {
+  Batch moons = makeDataSet("toy.moons", {{"noise", 0.0}})->draw(2000, 5);
+  torch::Tensor upper = moons.labels == 0;
+  // Upper moon: y = ((sin a) - 0.25) * 4/3 >= -1/3; lower: <= 1/3.
+  EXPECT_GE(moons.x.index({upper}).select(1, 1).min().item<double>(), -1.0 / 3 - 1e-5);
+  EXPECT_LE(moons.x.index({~upper}).select(1, 1).max().item<double>(), 1.0 / 3 + 1e-5);
+  EXPECT_NEAR(0.5, upper.to(torch::kDouble).mean().item<double>(), 0.05);
+
+  Batch gauss = makeDataSet("toy.eight_gaussians", {{"noise", 0.0}})->draw(500, 6);
+  torch::Tensor angle = torch::atan2(gauss.x.select(1, 1), gauss.x.select(1, 0));
+  torch::Tensor k = torch::remainder(torch::round(angle / (M_PI / 4)), 8.0);
+  EXPECT_TRUE(torch::equal(k, gauss.labels));
+
+  Batch board = makeDataSet("toy.checkerboard", {{"scale", 2.0}})->draw(4000, 7);
+  torch::Tensor column = torch::floor(board.x.select(1, 0)) + 2;
+  torch::Tensor row = (board.x.select(1, 1) < 0).to(torch::kFloat);
+  EXPECT_EQ(8, std::get<0>(at::_unique(board.labels)).numel());
+  EXPECT_TRUE(torch::equal(2 * column + row, board.labels));
+
+  Batch circles =
+      makeDataSet("toy.circles", {{"noise", 0.0}})->draw(1000, 8);
+  torch::Tensor inner = circles.x.norm(2, 1) < 1.8;
+  EXPECT_TRUE(torch::equal(inner.to(torch::kFloat), circles.labels));
+  EXPECT_EQ(2, makeDataSet("toy.moons")->classes());
+  EXPECT_EQ(8, makeDataSet("toy.checkerboard")->classes());
+}
+
 TEST(Data, BadNamesAndParametersAreRejected) {
   EXPECT_THROW(makeDataSet("toy.spirals"), std::invalid_argument);
   EXPECT_THROW(makeDataSet("toy.moons", {{"nosie", 0.1}}),

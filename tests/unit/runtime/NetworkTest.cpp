@@ -53,6 +53,38 @@ TEST(Mlp, ShapesAndGradientsReachEveryParameter) {
   }
 }
 
+// A conditional MLP embeds labels 0..K-1 and the null class (-1) as K + 1
+// rows; each label changes the output, and -1 uses the last row.
+TEST(Mlp, ClassLabelsSelectAnEmbeddingRow) {
+  MlpOptions opts;
+  opts.classes = 3;
+  opts.timeFeatures = 4;
+  Mlp net(opts);
+  torch::Tensor emb = net->named_parameters()["class_embedding.weight"];
+  ASSERT_EQ((std::vector<int64_t>{4, ClassEmbeddingDim}), emb.sizes().vec());
+  torch::Tensor x = torch::randn({4, 2}).repeat({2, 1});
+  torch::Tensor t = torch::rand({4, 1}).repeat({2, 1});
+  torch::Tensor y = torch::tensor({0.f, 1.f, 2.f, -1.f, 0.f, 1.f, 2.f, 3.f})
+                        .reshape({8, 1});
+  torch::Tensor v = net->forward(x, t, y);
+  // -1 and 3 (out of range) both mean the null class: rows 3 and 7 agree.
+  EXPECT_TRUE(torch::allclose(v[3], v[7]));
+  EXPECT_TRUE(torch::allclose(v[0], v[4]));
+  EXPECT_GT((v[0] - net->forward(x.slice(0, 0, 1), t.slice(0, 0, 1),
+                                 torch::full({1, 1}, 1.f))[0])
+                .abs()
+                .max()
+                .item<double>(),
+            0.0);
+  // Gradients reach exactly the rows that were used.
+  net->forward(x.slice(0, 0, 2), t.slice(0, 0, 2), y.slice(0, 0, 2))
+      .sum()
+      .backward();
+  torch::Tensor rowUsed = emb.grad().abs().sum(1) > 0;
+  EXPECT_TRUE(torch::equal(rowUsed, torch::tensor({true, true, false, false})));
+  EXPECT_THROW(net->forward(x, t), std::invalid_argument);
+}
+
 TEST(Mlp, RawTimeInputWhenNoFeatures) {
   MlpOptions opts;
   opts.timeFeatures = 0;
@@ -62,7 +94,7 @@ TEST(Mlp, RawTimeInputWhenNoFeatures) {
 }
 
 TEST(Mlp, OptionsFromDescAreChecked) {
-  flowrt_model_desc desc{"mlp", 2, 64, 3, "silu", 16};
+  flowrt_model_desc desc{"mlp", 2, 64, 3, "silu", 16, 0};
   EXPECT_EQ(16, MlpOptions::fromDesc(desc).timeFeatures);
   desc.time_features = 7;
   EXPECT_THROW(MlpOptions::fromDesc(desc), std::invalid_argument);

@@ -40,7 +40,7 @@ namespace {
 
 flowrt_tensor *trainLoss(flowrt_ctx *ctx, int64_t step) {
   int64_t n = flowrt_batch_size(ctx);
-  flowrt_tensor *x1 = flowrt_data_batch(ctx, n);
+  flowrt_tensor *x1 = flowrt_data_batch(ctx, n, nullptr);
   flowrt_tensor *xt = flowrt_empty(ctx, n, Dim);
   flowrt_tensor *t = flowrt_empty(ctx, n, 1);
   flowrt_tensor *target = flowrt_empty(ctx, n, Dim);
@@ -61,7 +61,7 @@ flowrt_tensor *trainLoss(flowrt_ctx *ctx, int64_t step) {
       targetd[i * Dim + j] = x1d[i * Dim + j] - x0;
     }
   }
-  flowrt_tensor *v = flowrt_net(ctx, xt, t);
+  flowrt_tensor *v = flowrt_net(ctx, xt, t, nullptr);
   flowrt_tensor *inputs[] = {v, target};
   return flowrt_loss(ctx, mseForward, mseBackward, 2, inputs);
 }
@@ -76,10 +76,11 @@ flowrt_tensor *sampleSource(flowrt_ctx *ctx, int64_t n) {
   return x;
 }
 
-void eulerStep(flowrt_ctx *ctx, flowrt_tensor *x, double t, double h) {
+void eulerStep(flowrt_ctx *ctx, flowrt_tensor *x, flowrt_tensor *,
+               double t, double h) {
   int64_t n = flowrt_rows(x);
   flowrt_tensor *tt = flowrt_full(ctx, n, 1, t);
-  flowrt_tensor *v = flowrt_net(ctx, x, tt);
+  flowrt_tensor *v = flowrt_net(ctx, x, tt, nullptr);
   float *xd = flowrt_data(x);
   const float *vd = flowrt_data(v);
   for (int64_t i = 0; i < n * Dim; ++i)
@@ -96,10 +97,10 @@ flowrt_program makeTestProgram() {
   p.abi_version = FLOWRT_ABI_VERSION;
   p.flow_name = "moons_test";
   p.spec_text = "// test program: rectified flow on toy.moons\n";
-  p.data = {"toy.moons", Dim, 1, DataParamNames, DataParamValues};
-  p.model = {"mlp", Dim, 64, 3, "silu", 8};
+  p.data = {"toy.moons", Dim, 1, DataParamNames, DataParamValues, 0};
+  p.model = {"mlp", Dim, 64, 3, "silu", 8, 0};
   p.train = {500, 256, "adam", 1e-2, 0.99, 0};
-  p.sample = {"euler", 20, 2000, 1};
+  p.sample = {"euler", 20, 2000, 1, FLOWRT_LABELS_BALANCED, nullptr, 0.0};
   p.train_loss = trainLoss;
   p.sample_source = sampleSource;
   p.solver_step = eulerStep;

@@ -126,6 +126,9 @@ struct CallExpr : Expr {
   std::vector<Arg> args;
   Binding binding;                       // set by Sema
   std::vector<const Expr *> orderedArgs; // set by Sema (path/model calls)
+  /// Set by Sema: constant arguments of built-ins that need one at compile
+  /// time (drop(y, p): {p}).
+  std::vector<double> constantArgs;
   CallExpr(Location l, std::string c) : Expr(Kind::Call, std::move(l)), callee(std::move(c)) {}
 };
 
@@ -152,7 +155,7 @@ struct FlowStmt {
   enum class Kind { Draw, Let, Loss };
   Kind kind;
   Location loc;
-  /// Draw: `a ~ expr` (or `a, b ~ expr` for data with labels, later).
+  /// Draw: `a ~ expr`, or `a, y ~ data` (a data point and its label).
   /// Let: `a = expr`. Loss: `loss expr` (names empty).
   std::vector<std::string> names;
   std::vector<Location> nameLocs;
@@ -208,6 +211,9 @@ struct DataDecl : Decl {
   /// Set by Sema: every parameter of the generator in its documented order,
   /// with defaults filled in, e.g. {{"noise", 0.05}} for toy.moons.
   std::vector<std::pair<std::string, double>> params;
+  /// Set by Sema: the classes of the labels the generator draws with each
+  /// point (`x1, y ~ moons`: y in 0 .. classes - 1).
+  int64_t classes = 0;
   DataDecl() : Decl(Kind::Data) {}
 };
 
@@ -225,6 +231,9 @@ struct ModelDecl : Decl {
   int64_t depth = 3;
   std::string activation = "silu"; // silu | relu | tanh | gelu
   int64_t timeFeatures = 16;       // fourier(K)
+  /// Set by Sema when a flow applies the network to a label, v(x, t, y):
+  /// the number of classes (the network also learns a null class).
+  int64_t classes = 0;
   ModelDecl() : Decl(Kind::Model) {}
 };
 
@@ -293,6 +302,16 @@ struct RunDecl : Decl {
   /// Sample: steps (from `steps:` or `solver: NAME(steps: ...)`), n, seed.
   std::map<std::string, double> numbers;
   const SolverDecl *solver = nullptr; // sample: the `solver:` setting
+  /// Sample, conditional flows: `label: K` (-2 = balanced over the classes).
+  int64_t label = -2;
+  /// Sample: `guidance: FN(w: ...)`. The fn's first two parameters take the
+  /// conditional and unconditional velocities, parameters named `x` and `t`
+  /// the state and time, `w` the guidance scale (`guidanceScale`, which the
+  /// program's --guidance overrides), and the others the constants here.
+  const FunctionDecl *guidance = nullptr;
+  std::map<std::string, double> guidanceConstants;
+  double guidanceScale = 0;
+  bool guidanceHasScale = false;
   explicit RunDecl(Kind k) : Decl(k) {}
   double number(const std::string &n, double fallback) const {
     auto it = numbers.find(n);

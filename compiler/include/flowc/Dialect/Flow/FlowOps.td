@@ -20,16 +20,24 @@ def Flow_BatchType : RankedTensorOf<[F32]>;
 
 def Flow_DataOp : Flow_Op<"data", [Symbol]> {
   let summary = "A data set: a built-in generator and its parameters";
+  let description = [{
+    `classes` is the number of classes of the labels drawn with each point.
+  }];
   let arguments = (ins SymbolNameAttr:$sym_name, StrAttr:$generator,
-                       I64Attr:$dim, DictionaryAttr:$params);
+                       I64Attr:$dim, DictionaryAttr:$params,
+                       DefaultValuedAttr<I64Attr, "0">:$classes);
   let assemblyFormat = "$sym_name $generator `dim` $dim $params attr-dict";
 }
 
 def Flow_NetworkOp : Flow_Op<"network", [Symbol]> {
-  let summary = "A velocity network v(x, t) run by the runtime (LibTorch)";
+  let summary = "A velocity network v(x, t[, label]) run by the runtime (LibTorch)";
+  let description = [{
+    A network with `classes` > 0 takes a class label (-1: the null class).
+  }];
   let arguments = (ins SymbolNameAttr:$sym_name, StrAttr:$kind,
                        I64Attr:$in_dim, I64Attr:$width, I64Attr:$depth,
-                       StrAttr:$activation, I64Attr:$time_features);
+                       StrAttr:$activation, I64Attr:$time_features,
+                       DefaultValuedAttr<I64Attr, "0">:$classes);
   let assemblyFormat = "$sym_name $kind attr-dict";
 }
 
@@ -79,11 +87,19 @@ def Flow_SampleOp : Flow_Op<"sample"> {
   let summary = "Sampling settings of a flow";
   let description = [{
     `velocity`, when present, names the kernel of a closed-form model that
-    the sampler launches instead of evaluating a network.
+    the sampler launches instead of evaluating a network. For a network
+    applied to labels, `label` is every sample's class (-2: balanced, sample
+    i gets i mod classes) and `guidance` names the kernel that combines the
+    conditional and unconditional velocities: guidance(v_c, v_u, x, t, w),
+    with `guidance_fn` the spec's fn and `guidance_scale` the default of w.
   }];
   let arguments = (ins FlatSymbolRefAttr:$flow, FlatSymbolRefAttr:$solver,
                        I64Attr:$steps, I64Attr:$n, I64Attr:$seed,
-                       OptionalAttr<FlatSymbolRefAttr>:$velocity);
+                       OptionalAttr<FlatSymbolRefAttr>:$velocity,
+                       DefaultValuedAttr<I64Attr, "-2">:$label,
+                       OptionalAttr<FlatSymbolRefAttr>:$guidance,
+                       OptionalAttr<StrAttr>:$guidance_fn,
+                       OptionalAttr<F64Attr>:$guidance_scale);
   let assemblyFormat = "$flow `with` $solver attr-dict";
 }
 
@@ -92,10 +108,10 @@ def Flow_SampleOp : Flow_Op<"sample"> {
 //===----------------------------------------------------------------------===//
 
 def Flow_DrawDataOp : Flow_Op<"draw_data"> {
-  let summary = "One sample of a data set";
+  let summary = "One sample of a data set, and optionally its class label";
   let arguments = (ins FlatSymbolRefAttr:$data);
-  let results = (outs Flow_SampleType:$result);
-  let assemblyFormat = "$data attr-dict `:` type($result)";
+  let results = (outs Flow_SampleType:$result, Optional<F32>:$label);
+  let assemblyFormat = "$data attr-dict `:` type($result) (`,` type($label)^)?";
 }
 
 def Flow_NormalOp : Flow_Op<"normal", [Pure]> {
@@ -161,11 +177,11 @@ def Flow_OneHotOp : Flow_Op<"one_hot", [Pure]> {
 }
 
 def Flow_ApplyNetOp : Flow_Op<"apply_net"> {
-  let summary = "Apply a network to (x, t) for this sample";
+  let summary = "Apply a network to (x, t) or (x, t, label) for this sample";
   let arguments = (ins FlatSymbolRefAttr:$network, RankedTensorOf<[F32]>:$x,
-                       F32:$t);
+                       F32:$t, Optional<F32>:$label);
   let results = (outs RankedTensorOf<[F32]>:$result);
-  let assemblyFormat = "$network `(` $x `,` $t `)` attr-dict `:` type($x) `->` type($result)";
+  let assemblyFormat = "$network `(` $x `,` $t (`,` $label^)? `)` attr-dict `:` type($x) `->` type($result)";
 }
 
 def Flow_DdtOp : Flow_Op<"ddt", [Pure, AllTypesMatch<["value", "result"]>]> {
@@ -202,10 +218,10 @@ def Flow_LossOp : Flow_Op<"loss"> {
 //===----------------------------------------------------------------------===//
 
 def Flow_BatchDataOp : Flow_Op<"batch_data"> {
-  let summary = "A fresh batch of the flow's data set";
+  let summary = "A fresh batch of the flow's data set, and optionally its labels";
   let arguments = (ins FlatSymbolRefAttr:$data, I64:$rows);
-  let results = (outs Flow_BatchType:$result);
-  let assemblyFormat = "$data `(` $rows `)` attr-dict `:` type($result)";
+  let results = (outs Flow_BatchType:$result, Optional<Flow_BatchType>:$labels);
+  let assemblyFormat = "$data `(` $rows `)` attr-dict `:` type($result) (`,` type($labels)^)?";
 }
 
 def Flow_LaunchOp : Flow_Op<"launch"> {
@@ -227,9 +243,27 @@ def Flow_LaunchOp : Flow_Op<"launch"> {
 def Flow_NetOp : Flow_Op<"net"> {
   let summary = "Evaluate a network on a batch (LibTorch, in the runtime)";
   let arguments = (ins FlatSymbolRefAttr:$network, Flow_BatchType:$x,
-                       Flow_BatchType:$t);
+                       Flow_BatchType:$t, Optional<Flow_BatchType>:$labels);
   let results = (outs Flow_BatchType:$result);
-  let assemblyFormat = "$network `(` $x `,` $t `)` attr-dict `:` type($x) `,` type($t) `->` type($result)";
+  let assemblyFormat = "$network `(` $x `,` $t (`,` $labels^)? `)` attr-dict `:` type($x) `,` type($t) (`,` type($labels)^)? `->` type($result)";
+}
+
+def Flow_NetGuidedOp : Flow_Op<"net_guided"> {
+  let summary = "Conditional and unconditional velocities in one batched call";
+  let description = [{
+    `cond` is v(x, t, labels) and `uncond` v(x, t, null class): the runtime
+    evaluates both as one network call on 2n rows.
+  }];
+  let arguments = (ins FlatSymbolRefAttr:$network, Flow_BatchType:$x,
+                       Flow_BatchType:$t, Flow_BatchType:$labels);
+  let results = (outs Flow_BatchType:$cond, Flow_BatchType:$uncond);
+  let assemblyFormat = "$network `(` $x `,` $t `,` $labels `)` attr-dict `:` type($x) `,` type($t) `,` type($labels) `->` type($cond) `,` type($uncond)";
+}
+
+def Flow_GuidanceScaleOp : Flow_Op<"guidance_scale"> {
+  let summary = "The guidance scale w of this sampling run (spec or --guidance)";
+  let results = (outs F32:$result);
+  let assemblyFormat = "attr-dict `:` type($result)";
 }
 
 def Flow_FillOp : Flow_Op<"fill"> {
