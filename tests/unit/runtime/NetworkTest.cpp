@@ -6,6 +6,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "Context.h"
 #include "Network.h"
 
 #include <gtest/gtest.h>
@@ -121,4 +122,28 @@ TEST(Ema, UpdateAndWarmUp) {
   EXPECT_FALSE(ema->parameters()[0].requires_grad());
   EXPECT_DOUBLE_EQ(0.1, emaDecayAt(0.999, 0));
   EXPECT_DOUBLE_EQ(0.999, emaDecayAt(0.999, 100000));
+}
+
+// flowrt_net_guided evaluates the conditional and unconditional velocities
+// in one call on 2n rows; each half must equal its own flowrt_net call.
+TEST(Mlp, GuidedCallEqualsTwoSeparateCalls) {
+  MlpOptions opts;
+  opts.classes = 2;
+  opts.timeFeatures = 4;
+  Mlp net(opts);
+  flowrt_ctx ctx;
+  ctx.net = net.get();
+  torch::NoGradGuard noGrad;
+  flowrt_tensor *x = ctx.adopt(torch::randn({6, 2}));
+  flowrt_tensor *t = ctx.adopt(torch::rand({6, 1}));
+  flowrt_tensor *y = ctx.adopt(torch::tensor({0.f, 1.f, 1.f, 0.f, 1.f, 0.f}).reshape({6, 1}));
+  flowrt_tensor *null = ctx.adopt(torch::full({6, 1}, -1.f));
+  flowrt_tensor *uncond = nullptr;
+  flowrt_tensor *cond = flowrt_net_guided(&ctx, x, t, y, &uncond);
+  ASSERT_NE(nullptr, uncond);
+  EXPECT_TRUE(torch::allclose(cond->value, flowrt_net(&ctx, x, t, y)->value,
+                              1e-6, 1e-6));
+  EXPECT_TRUE(torch::allclose(uncond->value,
+                              flowrt_net(&ctx, x, t, null)->value, 1e-6, 1e-6));
+  EXPECT_EQ(3, ctx.netEvals); // one guided call counts once
 }
