@@ -35,7 +35,18 @@
 //     "path 'p' has no parameter 'q'"           the argument name
 //     "parameter 'q' of path 'p' is given twice"     the argument
 //     "positional argument after named argument"     the argument
-//     "model 'v' takes 2 arguments (x, t) but 1 were given"  the callee
+//     "model 'v' takes 2 or 3 arguments (x, t, label) but 1 was given"
+//       (closed form: "takes 2 arguments (x, t)")  the callee
+//     "third argument of model 'v' must be a class label drawn with the data
+//       (y in 'x1, y ~ moons') or drop() of one" first token of the argument
+//     "model 'v' is applied with a label elsewhere; apply it the same way
+//       everywhere" (without)                   the callee
+//     "model 'v' is applied to labels of 8 classes here but of 2 elsewhere"
+//                                               first token of the label
+//     "first argument of 'drop' must be a class label drawn with the data,
+//       as y in 'x1, y ~ moons'"                first token of the argument
+//     "the probability of 'drop' must be in [0, 1] but is 1.5"  the value
+//     "fn 'f' cannot draw random numbers" (drop in a definition)  callee
 //     "arguments of model 'v' cannot be named"  the argument name
 //     "first argument of model 'v' must be a vector but is scalar"
 //     "second argument of model 'v' (time) must be a scalar but is [2]"
@@ -88,7 +99,10 @@
 //   flows
 //     "redefinition of 'x'" (inside a flow, or of a top-level name)
 //     "cannot redefine built-in 'exp'"          the name being defined
-//     "drawing several values at once is not supported yet"  the second name
+//     "only a data set draws two values (a point and its label), as in
+//       'x1, y ~ moons'"                        the second name
+//     "a data draw gives a point and its label: at most two names"
+//                                               the third name
 //     "cannot draw from 'foo'"                  first token of the right side
 //     "cannot draw from 'p'; path 'p' is not a dist" (fn, model)  the callee
 //     "cannot draw from 'd' without a call; write d()"  the name
@@ -176,6 +190,19 @@
 //     "unknown parameter 'foo' for solver 'heun'"   the argument
 //     "solver steps are given twice"            the `steps` setting name
 //     "expected a solver name, e.g. heun or heun(steps: 32)"  the value
+//     "'label' needs a network applied to a label, as v(xt, t, y); flow 'g'
+//       has none" (also 'guidance')             the setting name
+//     "'label' must be a class of 0..1 but is 2"    the value
+//     "'p' is not a fn; guidance is a fn such as cfg (import std.guidance)"
+//                                               the value's name
+//     "guidance fn 'g' must take the conditional and unconditional
+//       velocities as its first two parameters" the value's name
+//     "arguments of guidance fn 'cfg' must be named"  the argument
+//     "fn 'cfg' has no parameter 'q'"           the argument name
+//     "parameter 'v_u' of guidance fn 'cfg' is given by the sampler"  arg
+//     "parameter 'w' of fn 'cfg' is given twice"    the argument
+//     "guidance fn 'g' is missing argument 'k'" the value's name
+//     "guidance fn 'g' returns scalar but the velocity is [2]"  value's name
 //
 // Syntax errors come from Parser.cpp, at the offending token: "expected X but
 // found 'Y'", "unexpected 'Y'", "expected a declaration but found 'Y'",
