@@ -18,8 +18,12 @@ std::string Shape::str() const {
   switch (kind) {
   case Kind::Scalar:
     return "scalar";
-  case Kind::Vector:
-    return "[" + std::to_string(dim) + "]";
+  case Kind::Tensor: {
+    std::string s = "[";
+    for (size_t i = 0; i < dims.size(); ++i)
+      s += (i ? ", " : "") + std::to_string(dims[i]);
+    return s + "]";
+  }
   case Kind::Unknown:
     break;
   }

@@ -62,7 +62,7 @@
 //     "'where' takes 3 arguments but 2 were given" (all built-ins)  callee
 //     "the length of 'one_hot' must be a positive integer but is 2.5"  value
 //     "first argument of 'one_hot' must be a scalar but is [2]"  argument
-//     "'sum' needs a vector but its argument is a scalar" (mean, norm,
+//     "'sum' needs a tensor but its argument is a scalar" (mean, norm,
 //       softmax)                                the callee
 //     "shape mismatch in 'where': [2] and [3]" (clamp, min, max)  the callee
 //     "expected a constant number for an index" the index
@@ -245,6 +245,7 @@ enum class BuiltinFn {
   Clamp,   // clamp(x, lo, hi)
   MinMax,  // min(a, b), max(a, b)
   OneHot,  // one_hot(k, n): scalar k, constant n -> [n]
+  Reshape, // reshape(x, [dims]): the same elements in another shape
   Drop,    // drop(y, p): label y, or the null class -1 with probability p
 };
 
@@ -268,6 +269,8 @@ BuiltinFn builtinFunction(const std::string &name) {
     return BuiltinFn::OneHot;
   if (name == "drop")
     return BuiltinFn::Drop;
+  if (name == "reshape")
+    return BuiltinFn::Reshape;
   if (name == "normal")
     return BuiltinFn::Normal;
   if (name == "uniform")
@@ -483,8 +486,8 @@ private:
   /// one raised while checking a body is cached with it).
   std::vector<std::string> shapeMessages;
   /// Result and first shape error of each body per parameter shapes.
-  using BodyKey =
-      std::pair<const Decl *, std::vector<std::pair<int, int64_t>>>;
+  using BodyKey = std::pair<const Decl *,
+                            std::vector<std::pair<int, std::vector<int64_t>>>>;
   std::map<BodyKey, std::pair<Shape, std::string>> bodyCache;
   /// Nesting of definition bodies (and of consts) being checked; bounded.
   static constexpr unsigned kMaxCallDepth = 256;
@@ -1135,7 +1138,38 @@ private:
 
   void resolveArgs(CallExpr &call, Scope &scope) {
     for (Arg &arg : call.args)
-      resolve(arg.value.get(), scope);
+      if (!isShapeList(call, arg))
+        resolve(arg.value.get(), scope);
+  }
+
+  /// Shape lists, the one place outside tableaux where `[...]` is allowed:
+  /// reshape(x, [3, 4]) and normal(shape: [3, 4]) (also uniform).
+  static bool isShapeList(const CallExpr &call, const Arg &arg) {
+    if (!arg.value || arg.value->kind != Expr::Kind::List)
+      return false;
+    BuiltinFn fn = builtinFunction(call.callee);
+    if (fn == BuiltinFn::Reshape)
+      return &arg == &call.args.back() && call.args.size() == 2;
+    return (fn == BuiltinFn::Normal || fn == BuiltinFn::Uniform) &&
+           arg.name == "shape";
+  }
+
+  /// The dimensions a shape list gives, each a positive integer constant.
+  std::optional<std::vector<int64_t>> evalShapeList(Expr *e, const std::string &what) {
+    auto *list = e && e->kind == Expr::Kind::List ? static_cast<ListExpr *>(e) : nullptr;
+    if (!list || list->elements.empty()) {
+      error(e ? e->loc : Location(), what + " must be a list of positive "
+                                             "integers, e.g. [3, 4]");
+      return std::nullopt;
+    }
+    std::vector<int64_t> dims;
+    for (auto &element : list->elements) {
+      auto d = evalPositiveInt(element.get(), "a dimension of " + what);
+      if (!d)
+        return std::nullopt;
+      dims.push_back(*d);
+    }
+    return dims;
   }
 
   /// Checks that a built-in takes exactly `n` positional arguments.
@@ -1203,11 +1237,24 @@ private:
     }
     BuiltinFn fn = builtinFunction(call.callee);
     switch (fn) {
-    case BuiltinFn::Math:
     case BuiltinFn::Reduce:
+      if (call.args.size() >= 2) {
+        resolveAxis(call);
+        return;
+      }
+      [[fallthrough]];
+    case BuiltinFn::Math:
     case BuiltinFn::Softmax:
       if (checkBuiltinArity(call, 1))
         call.binding.kind = Binding::Kind::Builtin;
+      return;
+    case BuiltinFn::Reshape:
+      if (!checkBuiltinArity(call, 2))
+        return;
+      if (auto dims = evalShapeList(call.args[1].value.get(), "the shape of 'reshape'")) {
+        call.constantArgs.assign(dims->begin(), dims->end());
+        call.binding.kind = Binding::Kind::Builtin;
+      }
       return;
     case BuiltinFn::MinMax:
       if (checkBuiltinArity(call, 2))
@@ -1265,6 +1312,40 @@ private:
       break;
     }
     error(call.calleeLoc, "unknown function '" + call.callee + "'");
+  }
+
+  /// `sum(x, axis: k)` (also mean, norm; the axis may be positional): k a
+  /// constant integer, negative counting from the last axis.
+  void resolveAxis(CallExpr &call) {
+    if (call.args.size() > 2) {
+      error(call.calleeLoc, "'" + call.callee + "' takes 1 or 2 arguments (x, axis) but " +
+                                std::to_string(call.args.size()) + " were given");
+      return;
+    }
+    bool ok = true;
+    if (!call.args[0].name.empty()) {
+      error(call.args[0].loc, "'" + call.callee + "' takes 'axis' as its only named argument");
+      ok = false;
+    }
+    for (size_t i = 1; i < call.args.size(); ++i) {
+      const Arg &arg = call.args[i];
+      if (!arg.name.empty() && arg.name != "axis") {
+        error(arg.loc, "'" + call.callee + "' takes 'axis' as its only named argument");
+        ok = false;
+      }
+    }
+    if (!ok)
+      return;
+    Expr *axis = call.args[1].value.get();
+    auto v = evalConstant(axis, "an axis");
+    if (!v)
+      return;
+    if (!isInteger(*v)) {
+      error(axis->loc, "axis must be an integer but is " + fmt(*v));
+      return;
+    }
+    call.constantArgs = {*v};
+    call.binding.kind = Binding::Kind::Builtin;
   }
 
   /// `drop(y, p)`: condition dropout, a random draw, so only in flows.
@@ -1544,6 +1625,8 @@ private:
   }
 
   /// Broadcasts two shapes (scalar with anything); nullopt if they clash.
+  /// numpy's broadcasting: shapes align at their last axes, and an axis of
+  /// size 1 (or one a shape lacks) takes the other's size.
   static std::optional<Shape> broadcast(const Shape &a, const Shape &b) {
     if (!a.isKnown() || !b.isKnown())
       return Shape();
@@ -1551,9 +1634,18 @@ private:
       return b;
     if (b.isScalar())
       return a;
-    if (a == b)
-      return a;
-    return std::nullopt;
+    const Shape &longer = a.rank() >= b.rank() ? a : b;
+    const Shape &shorter = a.rank() >= b.rank() ? b : a;
+    std::vector<int64_t> dims = longer.dims;
+    size_t offset = longer.rank() - shorter.rank();
+    for (size_t i = 0; i < shorter.rank(); ++i) {
+      int64_t &d = dims[offset + i];
+      int64_t e = shorter.dims[i];
+      if (d != e && d != 1 && e != 1)
+        return std::nullopt;
+      d = std::max(d, e);
+    }
+    return Shape::tensor(dims);
   }
 
   /// Infers and stores the shape of a resolved expression. Unknown (with no
@@ -1614,17 +1706,18 @@ private:
       Shape base = infer(index.base.get());
       if (!base.isKnown() || !constantIndex.count(&index))
         return Shape();
-      if (!base.isVector()) {
+      if (!base.isTensor()) {
         shapeError(index.loc, "cannot index a scalar");
         return Shape();
       }
-      if (index.position < 0 || index.position >= base.dim) {
+      if (index.position < 0 || index.position >= base.dims[0]) {
         shapeError(index.index ? index.index->loc : index.loc,
                    "index " + std::to_string(index.position) +
                        " is out of range for " + base.str());
         return Shape();
       }
-      return Shape::scalar();
+      // Along the first axis: a vector gives a scalar, [n, d...] gives [d...].
+      return Shape::tensor({base.dims.begin() + 1, base.dims.end()});
     }
     }
     return Shape();
@@ -1651,6 +1744,10 @@ private:
   Shape inferBuiltin(CallExpr &call) {
     std::vector<Shape> in;
     for (const Arg &arg : call.args) {
+      if (isShapeList(call, arg)) { // a constant, not a per-sample value
+        in.push_back(Shape());
+        continue;
+      }
       if (!arg.value || !arg.value->shape.isKnown())
         return Shape();
       in.push_back(arg.value->shape);
@@ -1666,18 +1763,49 @@ private:
     case BuiltinFn::Ddt:
       return in.size() == 1 ? in[0] : Shape();
     case BuiltinFn::Reduce:
-    case BuiltinFn::Softmax:
-      if (in.size() != 1)
+    case BuiltinFn::Softmax: {
+      bool softmax = builtinFunction(name) == BuiltinFn::Softmax;
+      if (in.empty())
         return Shape();
-      if (!in[0].isVector()) {
+      if (!in[0].isTensor() || (softmax && in[0].rank() != 1)) {
         shapeError(call.calleeLoc,
-                   "'" + name + "' needs a vector but its argument is " +
+                   "'" + name + "' needs a " + (softmax ? "vector" : "tensor") +
+                       " but its argument is " +
                        (in[0].isScalar() ? std::string("a scalar")
                                          : in[0].str()));
         return Shape();
       }
-      return builtinFunction(name) == BuiltinFn::Softmax ? in[0]
-                                                         : Shape::scalar();
+      if (softmax)
+        return in[0];
+      if (call.constantArgs.empty()) // over every element
+        return Shape::scalar();
+      // Over one axis: that axis goes.
+      int64_t rank = static_cast<int64_t>(in[0].rank());
+      auto axis = static_cast<int64_t>(call.constantArgs[0]);
+      if (axis < -rank || axis >= rank) {
+        shapeError(call.args[1].value->loc, "axis " + std::to_string(axis) +
+                                                " is out of range for " + in[0].str());
+        return Shape();
+      }
+      if (axis < 0)
+        axis += rank;
+      call.constantArgs[0] = static_cast<double>(axis);
+      std::vector<int64_t> dims = in[0].dims;
+      dims.erase(dims.begin() + axis);
+      return Shape::tensor(dims);
+    }
+    case BuiltinFn::Reshape: {
+      if (in.size() != 2 || call.constantArgs.empty())
+        return Shape();
+      std::vector<int64_t> dims(call.constantArgs.begin(), call.constantArgs.end());
+      Shape to = Shape::tensor(dims);
+      if (!in[0].isTensor() || in[0].numElements() != to.numElements()) {
+        shapeError(call.calleeLoc, "cannot reshape " + in[0].str() + " into " + to.str() +
+                                       ": they have different numbers of elements");
+        return Shape();
+      }
+      return to;
+    }
     case BuiltinFn::Where:
     case BuiltinFn::Clamp:
     case BuiltinFn::MinMax: {
@@ -1741,7 +1869,7 @@ private:
             : static_cast<const FunctionDecl &>(def).params;
     BodyKey key{&def, {}};
     for (const Param &p : params)
-      key.second.push_back({int(p.shape.kind), p.shape.dim});
+      key.second.push_back({int(p.shape.kind), p.shape.dims});
     auto cached = bodyCache.find(key);
     if (cached != bodyCache.end()) {
       const std::string &message = cached->second.second;
@@ -1805,7 +1933,7 @@ private:
     Shape x = call.orderedArgs[0]->shape;
     Shape t = call.orderedArgs[1]->shape;
     bool ok = x.isKnown() && t.isKnown();
-    if (x.isKnown() && !x.isVector()) {
+    if (x.isKnown() && !x.isTensor()) {
       error(call.orderedArgs[0]->loc, "first argument of model '" +
                                           model.name +
                                           "' must be a vector but is " +
@@ -2166,8 +2294,8 @@ private:
   Shape checkDistribution(CallExpr &call, Scope &scope) {
     bool isNormal = call.callee == "normal";
     std::vector<std::string> params =
-        isNormal ? std::vector<std::string>{"mean", "std", "like"}
-                 : std::vector<std::string>{"low", "high", "like"};
+        isNormal ? std::vector<std::string>{"mean", "std", "like", "shape"}
+                 : std::vector<std::string>{"low", "high", "like", "shape"};
     ArgumentMessages messages;
     messages.unknown = [&](const std::string &n) {
       return "unknown argument '" + n + "' for '" + call.callee + "'";
@@ -2184,7 +2312,8 @@ private:
     // Check every argument expression, even after an error above.
     resolveArgs(call, scope);
     for (Arg &arg : call.args)
-      infer(arg.value.get());
+      if (!isShapeList(call, arg))
+        infer(arg.value.get());
     if (!ok)
       return Shape();
     call.binding.kind = Binding::Kind::Builtin;
@@ -2192,12 +2321,23 @@ private:
     for (const Arg *a : slots)
       call.orderedArgs.push_back(a ? a->value.get() : nullptr);
 
-    // The drawn shape: that of `like`, else the broadcast of the parameters.
+    // The drawn shape: that of `like` or `shape`, else the broadcast of the
+    // parameters.
     Shape result = Shape::scalar();
+    if (slots[2] && slots[3]) {
+      error(slots[3]->loc, "give 'like' or 'shape' to '" + call.callee + "', not both");
+      return Shape();
+    }
     if (slots[2]) {
       result = slots[2]->value ? slots[2]->value->shape : Shape();
       if (!result.isKnown())
         return Shape();
+    }
+    if (slots[3]) {
+      auto dims = evalShapeList(slots[3]->value.get(), "'shape'");
+      if (!dims)
+        return Shape();
+      result = Shape::tensor(*dims);
     }
     for (size_t i = 0; i < 2; ++i) {
       if (!slots[i] || !slots[i]->value)
@@ -2206,7 +2346,7 @@ private:
       if (!s.isKnown())
         return Shape();
       auto b = broadcast(result, s);
-      if (!b || (slots[2] && *b != result)) {
+      if (!b || ((slots[2] || slots[3]) && *b != result)) {
         error(slots[i]->value->loc,
               "shape mismatch: " + s.str() + " and " + result.str());
         return Shape();

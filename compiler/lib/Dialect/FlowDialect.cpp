@@ -44,6 +44,50 @@ LogicalResult SolverOp::verify() {
   return success();
 }
 
+LogicalResult ExtractOp::inferReturnTypes(
+    MLIRContext *ctx, std::optional<Location>, ValueRange operands,
+    DictionaryAttr, OpaqueProperties, RegionRange,
+    SmallVectorImpl<Type> &inferred) {
+  auto input = dyn_cast<RankedTensorType>(operands[0].getType());
+  if (!input || input.getRank() == 0)
+    return failure();
+  Type f32 = Float32Type::get(ctx);
+  if (input.getRank() == 1)
+    inferred.push_back(f32);
+  else
+    inferred.push_back(RankedTensorType::get(input.getShape().drop_front(), f32));
+  return success();
+}
+
+/// Whether `from` broadcasts to `to` (numpy rules, aligned at the last axis).
+static bool broadcastsTo(RankedTensorType from, RankedTensorType to) {
+  if (from.getRank() > to.getRank())
+    return false;
+  int64_t offset = to.getRank() - from.getRank();
+  for (int64_t i = 0; i < from.getRank(); ++i)
+    if (from.getDimSize(i) != 1 && from.getDimSize(i) != to.getDimSize(offset + i))
+      return false;
+  return true;
+}
+
+LogicalResult ExpandOp::verify() {
+  if (!broadcastsTo(getInput().getType(), getType()))
+    return emitOpError("cannot broadcast ") << getInput().getType() << " to " << getType();
+  return success();
+}
+
+LogicalResult ReduceToOp::verify() {
+  if (!broadcastsTo(getType(), getInput().getType()))
+    return emitOpError("cannot reduce ") << getInput().getType() << " to " << getType();
+  return success();
+}
+
+LogicalResult ReshapeOp::verify() {
+  if (getInput().getType().getNumElements() != getType().getNumElements())
+    return emitOpError("cannot reshape ") << getInput().getType() << " to " << getType();
+  return success();
+}
+
 LogicalResult ExtractOp::verify() {
   int64_t size = getInput().getType().getDimSize(0);
   if (getPosition() < 0 || getPosition() >= size)

@@ -127,18 +127,37 @@ private:
     return arith::ConstantOp::create(builder, l, builder.getF32FloatAttr(float(v)));
   }
 
-  /// Broadcasts a scalar to `like`'s type if `like` is a vector.
+  /// Broadcasts a scalar, or a tensor of a smaller shape, to `like`'s type
+  /// if `like` is a tensor.
   Value broadcastTo(Location l, Value v, Type like) {
     if (v.getType() == like || !isa<RankedTensorType>(like))
       return v;
+    if (isa<RankedTensorType>(v.getType()))
+      return fl::ExpandOp::create(builder, l, like, v);
     return fl::BroadcastOp::create(builder, l, like, v);
   }
 
-  /// Brings two operands to one type (scalar meets vector).
+  /// The type both operands broadcast to (numpy rules; Sema checked them).
+  Type broadcastType(Type a, Type b) {
+    auto ta = dyn_cast<RankedTensorType>(a), tb = dyn_cast<RankedTensorType>(b);
+    if (!ta)
+      return b;
+    if (!tb)
+      return a;
+    if (ta.getRank() < tb.getRank())
+      std::swap(ta, tb);
+    SmallVector<int64_t> dims(ta.getShape());
+    int64_t offset = ta.getRank() - tb.getRank();
+    for (int64_t i = 0; i < tb.getRank(); ++i)
+      dims[offset + i] = std::max(dims[offset + i], tb.getDimSize(i));
+    return RankedTensorType::get(dims, builder.getF32Type());
+  }
+
+  /// Brings two operands to one type (scalar meets tensor, or tensors of
+  /// shapes that broadcast).
   std::pair<Value, Value> unify(Location l, Value a, Value b) {
-    if (isa<RankedTensorType>(a.getType()))
-      return {a, broadcastTo(l, b, a.getType())};
-    return {broadcastTo(l, a, b.getType()), b};
+    Type t = broadcastType(a.getType(), b.getType());
+    return {broadcastTo(l, a, t), broadcastTo(l, b, t)};
   }
 
   Value genBinary(Location l, char op, Value a, Value b) {
@@ -178,10 +197,8 @@ private:
 
   /// `where(c, a, b)`: a where c is nonzero, else b.
   Value genWhere(Location l, Value c, Value a, Value b) {
-    auto [x, y] = unify(l, a, b);
-    Value cond = broadcastTo(l, c, x.getType());
-    std::tie(cond, x) = unify(l, cond, x);
-    std::tie(cond, y) = unify(l, cond, y);
+    Type t = broadcastType(broadcastType(c.getType(), a.getType()), b.getType());
+    Value cond = broadcastTo(l, c, t), x = broadcastTo(l, a, t), y = broadcastTo(l, b, t);
     Value zero = broadcastTo(l, constant(l, 0.0), cond.getType());
     Value nonzero =
         arith::CmpFOp::create(builder, l, arith::CmpFPredicate::UNE, cond, zero);
@@ -207,6 +224,8 @@ private:
         return arith::DivFOp::create(builder, l, one,
                                      arith::AddFOp::create(builder, l, one, e));
       }
+      if (!isa<RankedTensorType>(x.getType()))
+        return nullptr;
       Type f32 = builder.getF32Type();
       if (fn == "sum") return fl::SumOp::create(builder, l, f32, x);
       if (fn == "mean") return fl::MeanOp::create(builder, l, f32, x);
@@ -261,9 +280,7 @@ private:
     case ast::Expr::Kind::Index: {
       auto *ix = static_cast<const ast::IndexExpr *>(e);
       Value base = genExpr(ix->base.get(), env);
-      return base ? fl::ExtractOp::create(builder, l, builder.getF32Type(), base,
-                                          ix->position)
-                  : nullptr;
+      return base ? fl::ExtractOp::create(builder, l, base, ix->position) : nullptr;
     }
     case ast::Expr::Kind::Call:
       return genCall(*static_cast<const ast::CallExpr *>(e), env);
@@ -313,7 +330,7 @@ private:
       if (!v)
         return nullptr;
       type = v.getType();
-    } else if (call.shape.isVector()) {
+    } else if (call.shape.isTensor()) {
       type = sampleType(call.shape);
     }
     bool isNormal = call.callee == "normal";
@@ -351,6 +368,35 @@ private:
     return z;
   }
 
+  /// `sum(x, axis: k)`: flow.reduce_to the shape with axis k of size 1, then
+  /// a reshape that drops it (a vector gives flow.sum); mean divides by the
+  /// axis's size, norm is sqrt(sum(x * x, axis: k)).
+  Value genAxisReduction(const ast::CallExpr &call, Env &env) {
+    Location l = loc(call.loc);
+    Value x = genExpr(call.args[0].value.get(), env);
+    if (!x)
+      return nullptr;
+    auto type = cast<RankedTensorType>(x.getType());
+    auto axis = static_cast<int64_t>(call.constantArgs[0]);
+    if (call.callee == "norm")
+      x = arith::MulFOp::create(builder, l, x, x);
+    Value sum;
+    if (type.getRank() == 1) {
+      sum = fl::SumOp::create(builder, l, builder.getF32Type(), x);
+    } else {
+      SmallVector<int64_t> kept(type.getShape());
+      kept[axis] = 1;
+      Value reduced = fl::ReduceToOp::create(
+          builder, l, RankedTensorType::get(kept, builder.getF32Type()), x);
+      sum = fl::ReshapeOp::create(builder, l, sampleType(call.shape), reduced);
+    }
+    if (call.callee == "mean")
+      return genBinary(l, '/', sum, constant(l, double(type.getDimSize(axis))));
+    if (call.callee == "norm")
+      return math::SqrtOp::create(builder, l, sum);
+    return sum;
+  }
+
   /// `drop(y, p)` = where(u < p, -1, y) with a fresh uniform u: the label,
   /// or the null class -1 with probability p.
   Value genDrop(const ast::CallExpr &call, Env &env) {
@@ -383,9 +429,16 @@ private:
       return genStandardDraw(call, env);
     if (call.callee == "drop" && call.args.size() == 2 && call.constantArgs.size() == 1)
       return genDrop(call, env);
+    if (call.callee == "reshape" && call.args.size() == 2) {
+      Value x = genExpr(call.args[0].value.get(), env);
+      return x ? fl::ReshapeOp::create(builder, l, sampleType(call.shape), x) : nullptr;
+    }
+    if ((call.callee == "sum" || call.callee == "mean" || call.callee == "norm") &&
+        call.args.size() == 2 && call.constantArgs.size() == 1)
+      return genAxisReduction(call, env);
     if (call.callee == "one_hot" && call.args.size() == 2) {
       Value k = genExpr(call.args[0].value.get(), env);
-      if (!k || !call.shape.isVector())
+      if (!k || !call.shape.isTensor())
         return nullptr;
       return fl::OneHotOp::create(builder, l, sampleType(call.shape), k);
     }
@@ -419,7 +472,7 @@ private:
     Value label = call.args.size() == 3 ? genExpr(call.args[2].value.get(), env) : Value();
     if (!x || !t || (call.args.size() == 3 && !label))
       return nullptr;
-    networkInDim[model.name] = cast<RankedTensorType>(x.getType()).getDimSize(0);
+    networkInDim[model.name] = cast<RankedTensorType>(x.getType()).getNumElements();
     return fl::ApplyNetOp::create(builder, l, x.getType(),
                                   SymbolRefAttr::get(builder.getContext(), model.name),
                                   x, t, label);
@@ -451,8 +504,8 @@ private:
   }
 
   Type sampleType(const ast::Shape &s) {
-    if (s.isVector())
-      return RankedTensorType::get({s.dim}, builder.getF32Type());
+    if (s.isTensor())
+      return RankedTensorType::get(s.dims, builder.getF32Type());
     return builder.getF32Type();
   }
 
@@ -581,7 +634,7 @@ private:
     const ast::FunctionDecl &fn = *r.guidance;
     std::string name = r.name + "_guidance";
     auto x = r.flow && r.flow->sourceStmt ? r.flow->sourceStmt->shapes : std::vector<ast::Shape>{};
-    if (x.empty() || !x[0].isVector()) {
+    if (x.empty() || !x[0].isTensor()) {
       emitError(loc(r.loc)) << "guidance needs the flow's source shape";
       return "";
     }

@@ -131,7 +131,7 @@ private:
   static std::string rowsArg(const std::string &ptr, const std::string &rows, Type t) {
     int64_t cols = 1;
     if (auto tensor = dyn_cast<RankedTensorType>(t))
-      cols = tensor.getDimSize(tensor.getRank() - 1);
+      cols = tensor.getDimSize(tensor.getRank() - 1); // batched: [rows, cols]
     return "FLOWC_ROWS(" + ptr + ", " + rows + ", " + std::to_string(cols) + ")";
   }
 

@@ -69,9 +69,27 @@ LogicalResult propagate(Operation *op, ExprBuilder &eb,
     acc(x(0), eb.broadcast(ar, x(0).getType()));
   } else if (auto e = dyn_cast<fl::ExtractOp>(op)) { // ar at `position`
     auto type = cast<RankedTensorType>(x(0).getType());
-    Value position = eb.constantLike(double(e.getPosition()), ar.getType());
-    Value mask = fl::OneHotOp::create(eb.builder(), e.getLoc(), type, position);
-    acc(x(0), eb.mul(eb.broadcast(ar, type), mask));
+    auto f32 = eb.builder().getF32Type();
+    int64_t n = type.getDimSize(0);
+    Value position = eb.constantLike(double(e.getPosition()), f32);
+    Value mask = fl::OneHotOp::create(eb.builder(), e.getLoc(),
+                                      RankedTensorType::get({n}, f32), position);
+    if (type.getRank() == 1) {
+      acc(x(0), eb.mul(eb.broadcast(ar, type), mask));
+    } else { // a slice: [1, d...] and [n, 1...] both expanded to [n, d...]
+      SmallVector<int64_t> rowShape{1}, maskShape(type.getRank(), 1);
+      rowShape.append(type.getShape().begin() + 1, type.getShape().end());
+      maskShape[0] = n;
+      Value row = eb.reshape(ar, RankedTensorType::get(rowShape, f32));
+      Value column = eb.reshape(mask, RankedTensorType::get(maskShape, f32));
+      acc(x(0), eb.mul(eb.broadcast(row, type), eb.broadcast(column, type)));
+    }
+  } else if (auto ex = dyn_cast<fl::ExpandOp>(op)) { // the transpose: sum back
+    acc(x(0), eb.reduceTo(ar, ex.getInput().getType()));
+  } else if (auto red = dyn_cast<fl::ReduceToOp>(op)) { // copy back out
+    acc(x(0), eb.broadcast(ar, red.getInput().getType()));
+  } else if (auto re = dyn_cast<fl::ReshapeOp>(op)) {
+    acc(x(0), eb.reshape(ar, re.getInput().getType()));
   } else if (isa<fl::SoftmaxOp>(op)) { // s (ar - sum(ar s))
     Value ars = eb.mul(ar, r);
     Value centered = eb.sub(ar, eb.broadcast(eb.sum(ars), r.getType()));
@@ -93,12 +111,12 @@ LogicalResult propagate(Operation *op, ExprBuilder &eb,
   } else if (isa<math::AbsFOp>(op)) {
     acc(x(0), eb.mul(ar, eb.sign(x(0))));
   } else if (auto bc = dyn_cast<fl::BroadcastOp>(op)) { // sum over features
-    int64_t d = bc.getType().getDimSize(0);
+    int64_t d = bc.getType().getNumElements();
     Value sum = eb.mean(ar);
     acc(x(0), eb.mul(sum, eb.constantLike(double(d), x(0).getType())));
   } else if (auto mean = dyn_cast<fl::MeanOp>(op)) { // broadcast / D
     auto type = mean.getInput().getType();
-    Value width = eb.constantLike(double(type.getDimSize(0)), ar.getType());
+    Value width = eb.constantLike(double(type.getNumElements()), ar.getType());
     acc(x(0), eb.broadcast(eb.div(ar, width), type));
   } else {
     return op->emitError("no reverse-mode rule for '") << op->getName() << "'";

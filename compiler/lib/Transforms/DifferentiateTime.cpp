@@ -101,6 +101,12 @@ private:
       return d[0] ? ab.sum(d[0]) : Value();
     if (auto e = dyn_cast<fl::ExtractOp>(op))
       return d[0] ? ab.extract(d[0], e.getPosition()) : Value();
+    if (isa<fl::ExpandOp>(op))
+      return d[0] ? ab.broadcast(d[0], r.getType()) : Value();
+    if (isa<fl::ReduceToOp>(op))
+      return d[0] ? ab.reduceTo(d[0], r.getType()) : Value();
+    if (isa<fl::ReshapeOp>(op))
+      return d[0] ? ab.reshape(d[0], r.getType()) : Value();
     if (isa<arith::SelectOp>(op))
       return ab.select(in(0), d[1], d[2]);
     if (isa<arith::MinimumFOp, arith::MaximumFOp>(op)) { // the chosen side's

@@ -50,11 +50,25 @@ public:
     return std::nullopt;
   }
 
-  /// Brings a scalar to a vector's type; a null stays null.
+  /// Brings a scalar, or a tensor of a shape that broadcasts, to `to`; a
+  /// null stays null.
   mlir::Value broadcast(mlir::Value v, mlir::Type to) {
     if (!v || v.getType() == to)
       return v;
+    if (mlir::isa<mlir::RankedTensorType>(v.getType()))
+      return flow::ExpandOp::create(b, loc, to, v);
     return flow::BroadcastOp::create(b, loc, to, v);
+  }
+  /// Sums a tensor down to a shape that broadcasts to it.
+  mlir::Value reduceTo(mlir::Value v, mlir::Type to) {
+    if (!v || v.getType() == to)
+      return v;
+    return flow::ReduceToOp::create(b, loc, to, v);
+  }
+  mlir::Value reshape(mlir::Value v, mlir::Type to) {
+    if (!v || v.getType() == to)
+      return v;
+    return flow::ReshapeOp::create(b, loc, to, v);
   }
 
   mlir::Value add(mlir::Value x, mlir::Value y) {
@@ -107,7 +121,7 @@ public:
     return flow::SumOp::create(b, loc, b.getF32Type(), x);
   }
   mlir::Value extract(mlir::Value x, int64_t position) {
-    return flow::ExtractOp::create(b, loc, b.getF32Type(), x, position);
+    return flow::ExtractOp::create(b, loc, x, position);
   }
   /// where(cond, x, y) with an i1 condition; a null side is a zero.
   mlir::Value select(mlir::Value cond, mlir::Value x, mlir::Value y) {

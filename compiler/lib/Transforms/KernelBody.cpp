@@ -8,7 +8,9 @@
 // Vector values are never materialised: inside a feature loop, element j of a
 // value is rebuilt from its def chain (loads, broadcasts, draws, elementwise
 // ops), memoised per loop. Draws are pure functions of their counter, so
-// rebuilding them in another loop gives the same numbers.
+// rebuilding them in another loop gives the same numbers. A tensor of higher
+// rank is one flat row-major row: j is its flat index, and the shape ops
+// (expand, reduce_to, reshape, extract) map it to their input's indices.
 //
 //===----------------------------------------------------------------------===//
 #include "KernelBody.h"
@@ -38,9 +40,13 @@ MemRefType rowsMemRef(Type sampleType) {
   auto f32 = Float32Type::get(sampleType.getContext());
   int64_t cols = 1;
   if (auto t = dyn_cast<RankedTensorType>(sampleType))
-    cols = t.getDimSize(0);
+    cols = t.getNumElements();
   return MemRefType::get({ShapedType::kDynamic, cols}, f32);
 }
+
+/// Elements already built in the current loop, by (value, flat index): the
+/// shape ops read their input at other indices than the loop's.
+using ElementCache = llvm::DenseMap<std::pair<Value, Value>, Value>;
 
 class RowEmitter {
 public:
@@ -83,15 +89,15 @@ public:
     }
     // One fused feature loop per distinct width (normally just one).
     while (!vectorResults.empty()) {
-      int64_t d = cast<RankedTensorType>(vectorResults.front().second.getType()).getDimSize(0);
+      int64_t d = cast<RankedTensorType>(vectorResults.front().second.getType()).getNumElements();
       auto loop = scf::ForOp::create(b, loc, zero, index(d), index(1));
       OpBuilder::InsertionGuard guard(b);
       b.setInsertionPoint(loop.getBody()->getTerminator());
-      llvm::DenseMap<Value, Value> cache;
+      ElementCache cache;
       Value j = loop.getInductionVar();
       SmallVector<std::pair<unsigned, Value>> rest;
       for (auto [i, v] : vectorResults) {
-        if (cast<RankedTensorType>(v.getType()).getDimSize(0) != d) {
+        if (cast<RankedTensorType>(v.getType()).getNumElements() != d) {
           rest.push_back({i, v});
           continue;
         }
@@ -153,12 +159,12 @@ private:
       });
       if (!sum || isa<fl::SumOp>(op))
         return sum;
-      int64_t d = cast<RankedTensorType>(input.getType()).getDimSize(0);
+      int64_t d = cast<RankedTensorType>(input.getType()).getNumElements();
       Value dv = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(float(d)));
       return arith::DivFOp::create(b, loc, sum, dv);
     }
     if (auto extract = dyn_cast<fl::ExtractOp>(op)) {
-      llvm::DenseMap<Value, Value> cache;
+      ElementCache cache;
       return element(extract.getInput(), index(extract.getPosition()), cache);
     }
     if (isElementwise(op)) {
@@ -174,13 +180,13 @@ private:
   /// Folds `combine` over the features of `input` in an scf.for at row level.
   Value reduce(Value input, float init,
                llvm::function_ref<Value(Value, Value)> combine) {
-    int64_t d = cast<RankedTensorType>(input.getType()).getDimSize(0);
+    int64_t d = cast<RankedTensorType>(input.getType()).getNumElements();
     Value start = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(init));
     auto loop =
         scf::ForOp::create(b, loc, index(0), index(d), index(1), ValueRange{start});
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToStart(loop.getBody());
-    llvm::DenseMap<Value, Value> cache;
+    ElementCache cache;
     Value e = element(input, loop.getInductionVar(), cache);
     if (!e)
       return nullptr;
@@ -208,11 +214,73 @@ private:
     return success();
   }
 
+  /// Row-major indices of flat index j in `shape` (innermost last).
+  SmallVector<Value> unravel(Value j, ArrayRef<int64_t> shape) {
+    SmallVector<Value> idx(shape.size());
+    for (int64_t k = shape.size() - 1; k >= 0; --k) {
+      idx[k] = arith::RemUIOp::create(b, loc, j, index(shape[k]));
+      j = arith::DivUIOp::create(b, loc, j, index(shape[k]));
+    }
+    return idx;
+  }
+  Value ravel(ArrayRef<Value> idx, ArrayRef<int64_t> shape) {
+    Value flat = index(0);
+    for (auto [i, n] : llvm::zip(idx, shape))
+      flat = arith::AddIOp::create(b, loc, arith::MulIOp::create(b, loc, flat, index(n)), i);
+    return flat;
+  }
+
+  /// The flat index in `from` that `flow.expand` copies to flat index j of
+  /// `to`: axes align at the end; size-1 axes of `from` take index 0.
+  Value expandSource(RankedTensorType from, RankedTensorType to, Value j) {
+    SmallVector<Value> idx = unravel(j, to.getShape());
+    int64_t offset = to.getRank() - from.getRank();
+    SmallVector<Value> src;
+    for (int64_t k = 0; k < from.getRank(); ++k)
+      src.push_back(from.getDimSize(k) == 1 ? index(0) : idx[offset + k]);
+    return ravel(src, from.getShape());
+  }
+
+  /// Element j of `flow.reduce_to`: the sum over the input elements that
+  /// expand copies from j, enumerated by m over the summed axes.
+  Value reduceTo(fl::ReduceToOp op, Value j) {
+    auto in = op.getInput().getType();
+    auto out = op.getType();
+    int64_t offset = in.getRank() - out.getRank();
+    SmallVector<Value> outIdx = unravel(j, out.getShape());
+    SmallVector<int64_t> summed; // axes of the input that are summed over
+    for (int64_t k = 0; k < in.getRank(); ++k)
+      if (k < offset || out.getDimSize(k - offset) == 1)
+        summed.push_back(k);
+    int64_t count = in.getNumElements() / out.getNumElements();
+    Value start = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0f));
+    auto loop = scf::ForOp::create(b, loc, index(0), index(count), index(1),
+                                   ValueRange{start});
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(loop.getBody());
+    SmallVector<int64_t> summedShape;
+    for (int64_t k : summed)
+      summedShape.push_back(in.getDimSize(k));
+    SmallVector<Value> mIdx = unravel(loop.getInductionVar(), summedShape);
+    SmallVector<Value> src(in.getRank());
+    for (auto [n, k] : llvm::enumerate(summed))
+      src[k] = mIdx[n];
+    for (int64_t k = 0; k < in.getRank(); ++k)
+      if (!src[k])
+        src[k] = outIdx[k - offset];
+    ElementCache cache; // a fresh element per iteration
+    Value e = element(op.getInput(), ravel(src, in.getShape()), cache);
+    if (!e)
+      return nullptr;
+    scf::YieldOp::create(b, loc, arith::AddFOp::create(b, loc, loop.getRegionIterArg(0), e).getResult());
+    return loop.getResult(0);
+  }
+
   /// Element j of a per-sample vector (or a scalar, for broadcast operands).
-  Value element(Value v, Value j, llvm::DenseMap<Value, Value> &cache) {
+  Value element(Value v, Value j, ElementCache &cache) {
     if (!isa<RankedTensorType>(v.getType()))
       return scalar(v);
-    if (Value hit = cache.lookup(v))
+    if (Value hit = cache.lookup({v, j}))
       return hit;
     Value e;
     if (auto arg = dyn_cast<BlockArgument>(v)) {
@@ -239,6 +307,17 @@ private:
           return nullptr;
         Value ex = math::ExpOp::create(b, loc, arith::SubFOp::create(b, loc, x, m));
         e = arith::DivFOp::create(b, loc, ex, sum);
+      } else if (auto ex = dyn_cast<fl::ExpandOp>(op)) {
+        e = element(ex.getInput(), expandSource(ex.getInput().getType(), ex.getType(), j),
+                    cache);
+      } else if (auto red = dyn_cast<fl::ReduceToOp>(op)) {
+        e = reduceTo(red, j);
+      } else if (auto re = dyn_cast<fl::ReshapeOp>(op)) {
+        e = element(re.getInput(), j, cache); // the same flat row
+      } else if (auto ext = dyn_cast<fl::ExtractOp>(op)) { // a slice
+        int64_t inner = cast<RankedTensorType>(ext.getType()).getNumElements();
+        Value start = index(ext.getPosition() * inner);
+        e = element(ext.getInput(), arith::AddIOp::create(b, loc, start, j), cache);
       } else if (auto hot = dyn_cast<fl::OneHotOp>(op)) {
         Value k = scalar(hot.getIndex());
         Value jf = arith::SIToFPOp::create(
@@ -260,7 +339,7 @@ private:
         return nullptr;
       }
     }
-    cache[v] = e;
+    cache[{v, j}] = e;
     return e;
   }
 };

@@ -24,7 +24,7 @@ namespace fl = flowc::flow;
 Type flowc::batchedType(Type sampleType) {
   auto f32 = Float32Type::get(sampleType.getContext());
   if (auto t = dyn_cast<RankedTensorType>(sampleType))
-    return RankedTensorType::get({ShapedType::kDynamic, t.getDimSize(0)}, f32);
+    return RankedTensorType::get({ShapedType::kDynamic, t.getNumElements()}, f32);
   return RankedTensorType::get({ShapedType::kDynamic, 1}, f32);
 }
 
@@ -86,6 +86,15 @@ func::FuncOp flowc::outlineKernel(ModuleOp module, Block &body, StringRef name,
 }
 
 namespace {
+
+/// A constant, or a constant broadcast to a tensor: recomputed in the kernel
+/// that uses it rather than passed in a buffer.
+bool isConstant(Value v) {
+  Operation *def = v.getDefiningOp();
+  if (auto bc = dyn_cast_or_null<fl::BroadcastOp>(def))
+    def = bc.getInput().getDefiningOp();
+  return def && def->hasTrait<OpTrait::ConstantLike>();
+}
 
 struct OutlineKernelsPass
     : flowc::impl::OutlineKernelsBase<OutlineKernelsPass> {
@@ -152,7 +161,7 @@ struct OutlineKernelsPass
       for (Value operand : op.getOperands()) {
         Operation *def = operand.getDefiningOp();
         if (operand == net.getResult() || (def && after.contains(def)) ||
-            (def && def->hasTrait<OpTrait::ConstantLike>()))
+            isConstant(operand))
           continue;
         if (!llvm::is_contained(lossInputs, operand))
           lossInputs.push_back(operand);

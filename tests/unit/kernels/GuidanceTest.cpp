@@ -19,8 +19,6 @@ namespace {
 constexpr int64_t kRows = 4096;
 constexpr uint32_t kDropStream = 2;
 
-torch::Tensor d(const torch::Tensor &t) { return t.to(torch::kDouble); }
-
 } // namespace
 
 TEST(Guidance, DropHidesTheLabelWhereItsUniformDrawIsBelowP) {

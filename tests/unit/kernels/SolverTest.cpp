@@ -39,8 +39,6 @@ StageInputs randomInputs(int64_t seed) {
   return in;
 }
 
-torch::Tensor d(const torch::Tensor &t) { return t.to(torch::kDouble); }
-
 /// Result buffer of a stage kernel.
 torch::Tensor out() { return torch::empty({kRows, 2}); }
 

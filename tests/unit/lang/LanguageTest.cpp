@@ -398,7 +398,7 @@ TEST(Language, NewBuiltins) {
                             "  d = one_hot(x1, 2)\n  e2 = one_hot(0, 0)\n"
                             "  g = clamp(x1, 0, one_hot(0, 3))\n"
                             "  h = norm(x1, 2)\n" + tail),
-            (Errors{"7:7: 'sum' needs a vector but its argument is a scalar",
+            (Errors{"7:7: 'sum' needs a tensor but its argument is a scalar",
                     "8:7: 'where' takes 3 arguments but 2 were given",
                     "9:7: 'min' takes 2 arguments but 1 was given",
                     "10:15: first argument of 'one_hot' must be a scalar but "
@@ -406,7 +406,7 @@ TEST(Language, NewBuiltins) {
                     "11:19: the length of 'one_hot' must be a positive "
                     "integer but is 0",
                     "12:7: shape mismatch in 'clamp': [2] and [3]",
-                    "13:7: 'norm' takes 1 argument but 2 were given"}));
+                    "13:16: axis 2 is out of range for [2]"}));
   EXPECT_EQ(errorsOf("path sum(x) = x\nconst max = 1\nfn f(exp) = exp\n"),
             (Errors{"1:6: cannot redefine built-in 'sum'",
                     "2:7: cannot redefine built-in 'max'",

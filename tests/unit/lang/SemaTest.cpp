@@ -72,7 +72,7 @@ TEST(Sema, DesignExampleShapesAndBindings) {
   auto &normal = static_cast<CallExpr &>(*body[1]->value);
   EXPECT_EQ(normal.binding.kind, Binding::Kind::Builtin);
   EXPECT_EQ(normal.shape, Shape::vector(2));
-  ASSERT_EQ(normal.orderedArgs.size(), 3u);
+  ASSERT_EQ(normal.orderedArgs.size(), 4u); // mean, std, like, shape
   EXPECT_EQ(normal.orderedArgs[0], nullptr);
   EXPECT_EQ(normal.orderedArgs[2], normal.args[0].value.get());
 

@@ -28,21 +28,30 @@ struct Location {
   unsigned col = 0;
 };
 
-/// Per-sample shape of a value: rank 0 is a scalar, rank 1 a vector of `dim`
-/// features. (Higher ranks arrive with images.) `unknown` before Sema.
+/// Per-sample shape of a value: a scalar (rank 0), or a tensor with static
+/// dimensions `dims` (rank >= 1: a vector [d], a matrix [m, n], ...).
+/// `unknown` before Sema.
 struct Shape {
-  enum class Kind { Unknown, Scalar, Vector } kind = Kind::Unknown;
-  int64_t dim = 0; // feature count when kind == Vector
-  static Shape scalar() { return {Kind::Scalar, 0}; }
-  static Shape vector(int64_t d) { return {Kind::Vector, d}; }
-  bool isScalar() const { return kind == Kind::Scalar; }
-  bool isVector() const { return kind == Kind::Vector; }
-  bool isKnown() const { return kind != Kind::Unknown; }
-  bool operator==(const Shape &o) const {
-    return kind == o.kind && (kind != Kind::Vector || dim == o.dim);
+  enum class Kind { Unknown, Scalar, Tensor } kind = Kind::Unknown;
+  std::vector<int64_t> dims; // when kind == Tensor, each >= 1
+  static Shape scalar() { return {Kind::Scalar, {}}; }
+  static Shape vector(int64_t d) { return {Kind::Tensor, {d}}; }
+  static Shape tensor(std::vector<int64_t> d) {
+    return d.empty() ? scalar() : Shape{Kind::Tensor, std::move(d)};
   }
+  bool isScalar() const { return kind == Kind::Scalar; }
+  bool isTensor() const { return kind == Kind::Tensor; }
+  bool isKnown() const { return kind != Kind::Unknown; }
+  size_t rank() const { return dims.size(); }
+  int64_t numElements() const {
+    int64_t n = 1;
+    for (int64_t d : dims)
+      n *= d;
+    return n;
+  }
+  bool operator==(const Shape &o) const { return kind == o.kind && dims == o.dims; }
   bool operator!=(const Shape &o) const { return !(*this == o); }
-  std::string str() const; // "scalar", "[2]", "?"
+  std::string str() const; // "scalar", "[2]", "[3, 4]", "?"
 };
 
 struct Decl;

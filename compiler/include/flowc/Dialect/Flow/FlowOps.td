@@ -6,10 +6,12 @@ include "flowc/Dialect/Flow/FlowDialect.td"
 include "mlir/IR/SymbolInterfaces.td"
 include "mlir/IR/RegionKindInterface.td"
 include "mlir/Interfaces/SideEffectInterfaces.td"
+include "mlir/Interfaces/InferTypeOpInterface.td"
 include "mlir/IR/OpBase.td"
 include "mlir/IR/BuiltinAttributes.td"
 
-// Per-sample values: a scalar or a feature vector.
+// Per-sample values: a scalar or a tensor of features (a vector, or of
+// higher rank, stored row-major as one flat row per sample).
 def Flow_SampleType : AnyTypeOf<[F32, RankedTensorOf<[F32]>]>;
 // Batched host values: [batch, features].
 def Flow_BatchType : RankedTensorOf<[F32]>;
@@ -140,8 +142,41 @@ def Flow_BroadcastOp : Flow_Op<"broadcast", [Pure]> {
   let assemblyFormat = "$input attr-dict `:` type($result)";
 }
 
+def Flow_ExpandOp : Flow_Op<"expand", [Pure]> {
+  let summary = "A per-sample tensor broadcast to a larger shape (numpy rules)";
+  let description = [{
+    Shapes are aligned at their last axes; an axis of size 1, or one the
+    input lacks, repeats. `flow.reduce_to` is its transpose.
+  }];
+  let arguments = (ins RankedTensorOf<[F32]>:$input);
+  let results = (outs RankedTensorOf<[F32]>:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input) `to` type($result)";
+  let hasVerifier = 1;
+}
+
+def Flow_ReduceToOp : Flow_Op<"reduce_to", [Pure]> {
+  let summary = "Sums a per-sample tensor down to a shape it broadcasts from";
+  let description = [{
+    The transpose of `flow.expand`: each result element is the sum of the
+    input elements that `flow.expand` would copy it to. `sum(x, axis: k)`
+    is this to the shape with axis k of size 1, then a `flow.reshape`.
+  }];
+  let arguments = (ins RankedTensorOf<[F32]>:$input);
+  let results = (outs RankedTensorOf<[F32]>:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input) `to` type($result)";
+  let hasVerifier = 1;
+}
+
+def Flow_ReshapeOp : Flow_Op<"reshape", [Pure]> {
+  let summary = "The same elements, row-major, in another shape";
+  let arguments = (ins RankedTensorOf<[F32]>:$input);
+  let results = (outs RankedTensorOf<[F32]>:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input) `to` type($result)";
+  let hasVerifier = 1;
+}
+
 class Flow_ReductionOp<string mnemonic, string what> : Flow_Op<mnemonic, [Pure]> {
-  let summary = what # " of a per-sample vector over its features";
+  let summary = what # " of all elements of a per-sample tensor";
   let arguments = (ins RankedTensorOf<[F32]>:$input);
   let results = (outs F32:$result);
   let assemblyFormat = "$input attr-dict `:` type($input)";
@@ -160,10 +195,13 @@ def Flow_SoftmaxOp : Flow_Op<"softmax", [Pure, AllTypesMatch<["input", "result"]
   let assemblyFormat = "$input attr-dict `:` type($input)";
 }
 
-def Flow_ExtractOp : Flow_Op<"extract", [Pure]> {
-  let summary = "One feature of a per-sample vector";
+def Flow_ExtractOp : Flow_Op<"extract", [Pure, DeclareOpInterfaceMethods<InferTypeOpInterface>]> {
+  let summary = "Entry `position` along the first axis of a per-sample tensor";
+  let description = [{
+    A feature (f32) of a vector; of a tensor [n, d...], the tensor [d...].
+  }];
   let arguments = (ins RankedTensorOf<[F32]>:$input, I64Attr:$position);
-  let results = (outs F32:$result);
+  let results = (outs Flow_SampleType:$result);
   let assemblyFormat = "$input `[` $position `]` attr-dict `:` type($input)";
   let hasVerifier = 1;
 }
