@@ -65,6 +65,16 @@
 //     "'sum' needs a tensor but its argument is a scalar" (mean, norm,
 //       softmax)                                the callee
 //     "shape mismatch in 'where': [2] and [3]" (clamp, min, max)  the callee
+//     "cannot reshape [3, 2] into [4]: they have different numbers of
+//       elements"                               the callee `reshape`
+//     "axis 2 is out of range for [3, 2]"       the axis
+//     "axis must be an integer but is 0.5"      the axis
+//     "'sum' takes 'axis' as its only named argument" (mean, norm)  the arg
+//     "'sum' takes 1 or 2 arguments (x, axis) but 3 were given"  the callee
+//     "the shape of 'reshape' must be a list of positive integers, e.g.
+//       [3, 4]" (also 'shape' of normal/uniform)    the value
+//     "a dimension of 'shape' must be a positive integer but is 0"  entry
+//     "give 'like' or 'shape' to 'normal', not both"  the `shape` argument
 //     "expected a constant number for an index" the index
 //     "index must be an integer but is 0.5"     the index
 //     "index 5 is out of range for [2]"         the index
@@ -75,7 +85,7 @@
 //                                               the callee
 //     "'normal' can only be used on the right of '~'" (also uniform)
 //     "'mse' can only be used as a flow's loss" the callee
-//     "lists are only allowed in solver tableaux"   the '['
+//     "lists are only allowed in solver tableaux and shape lists"   the '['
 //     "shape mismatch: [2] and [3]"             the operator (+ - * /)
 //     "exponent must be a scalar but is [2]"    the '^'
 //     "in path 'p': <shape error>" (fn, dist, model)  callee of the outermost
@@ -1063,7 +1073,7 @@ private:
       resolveCall(static_cast<CallExpr &>(*e), scope);
       return;
     case Expr::Kind::List:
-      error(e->loc, "lists are only allowed in solver tableaux");
+      error(e->loc, "lists are only allowed in solver tableaux and shape lists");
       return;
     case Expr::Kind::Index:
       resolveIndex(static_cast<IndexExpr &>(*e), scope);
