@@ -189,7 +189,7 @@
 //     "'steps' must be a positive integer but is 2.5"  (batch, n, solver
 //       steps)                                  the value
 //     "'seed' must be a non-negative integer but is -1"  the value
-//     "'lr' must be a positive number but is 0" the value
+//     "'lr' must be a positive number but is 0" (also rtol, atol)  the value
 //     "'ema' must be in [0, 1) but is 1"        the value
 //     "unknown optimizer 'sgd'; expected adam(lr: ...)"  the value
 //     "unknown parameter 'foo' for 'adam'"      the argument
@@ -2639,6 +2639,13 @@ private:
         }
       } else if (!isTrain && s.name == "solver") {
         checkSolverSetting(run, *value, solverStepsFrom);
+      } else if (!isTrain && (s.name == "rtol" || s.name == "atol")) {
+        if (auto v = evalConstant(value, what)) {
+          if (!(*v > 0))
+            error(value->loc, what + " must be a positive number but is " + fmt(*v));
+          else
+            run.numbers[s.name] = *v;
+        }
       } else if (!isTrain && (s.name == "label" || s.name == "guidance")) {
         const ModelDecl *model = conditionalModel(run, s);
         if (model && s.name == "label") {

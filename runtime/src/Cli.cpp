@@ -23,7 +23,7 @@ using namespace flowrt;
 
 // A change of these sizes without a new FLOWRT_ABI_VERSION would let old
 // programs pass the version check with a different layout.
-static_assert(sizeof(void *) != 8 || sizeof(flowrt_program) == 264,
+static_assert(sizeof(void *) != 8 || sizeof(flowrt_program) == 304,
               "flowrt_program changed: bump FLOWRT_ABI_VERSION and this size");
 static_assert(sizeof(void *) != 8 || sizeof(flowrt_data_desc) == 48,
               "flowrt_data_desc changed: bump FLOWRT_ABI_VERSION");
@@ -68,7 +68,14 @@ void printUsage(std::FILE *out, const char *argv0,
       "  -n N                   samples (default %lld)\n"
       "  -o FILE                write the samples to FILE.npy or plot them to "
       "FILE.png; repeatable\n"
-      "  --steps N              solver steps (default %lld, solver %s)\n"
+      "  --solver NAME          a solver of the spec (default %s)\n"
+      "  --steps N              fixed solver steps (default %lld)\n"
+      "  --rtol X, --atol X     tolerances of adaptive solvers (default "
+      "1e-5)\n"
+      "  --max-steps N          adaptive solvers: most steps (default "
+      "100000)\n"
+      "  --from FILE.npy        integrate from these points, not from "
+      "source draws\n"
       "  --seed S               seed of the source (default %llu)\n"
       "  --out-dir DIR          run directory with the checkpoint (default "
       "runs/%s)\n"
@@ -85,8 +92,8 @@ void printUsage(std::FILE *out, const char *argv0,
       static_cast<long long>(program.train.batch), program.train.lr,
       static_cast<unsigned long long>(program.train.seed), flow,
       static_cast<long long>(program.sample.n),
-      static_cast<long long>(program.sample.steps),
       program.sample.solver ? program.sample.solver : "?",
+      static_cast<long long>(program.sample.steps),
       static_cast<unsigned long long>(program.sample.seed), flow);
 }
 
@@ -239,6 +246,10 @@ SampleOptions parseSample(const flowrt_program &program, ArgReader &reader,
   opts.steps = program.sample.steps;
   opts.seed = program.sample.seed;
   opts.label = program.sample.label;
+  opts.solver = program.sample.solver ? program.sample.solver : "";
+  opts.rtol = program.sample.rtol > 0 ? program.sample.rtol : 1e-5;
+  opts.atol = program.sample.atol > 0 ? program.sample.atol : 1e-5;
+  bool stepsGiven = program.sample.fixed_steps != 0, cliSteps = false;
   opts.guidanceScale = program.sample.guidance_scale;
   opts.outDir = defaultOutDir(program);
   int64_t classes = program.model.classes;
@@ -248,10 +259,21 @@ SampleOptions parseSample(const flowrt_program &program, ArgReader &reader,
       opts.n = reader.integer(arg, 1);
     else if (arg == "-o" || arg == "--output")
       opts.outputs.push_back(reader.value(arg));
-    else if (arg == "--steps")
+    else if (arg == "--steps") {
       opts.steps = reader.integer(arg, 1);
-    else if (arg == "--seed")
+      cliSteps = true;
+    } else if (arg == "--seed")
       opts.seed = reader.seed(arg);
+    else if (arg == "--solver")
+      opts.solver = reader.value(arg);
+    else if (arg == "--rtol")
+      opts.rtol = reader.positiveReal(arg);
+    else if (arg == "--atol")
+      opts.atol = reader.positiveReal(arg);
+    else if (arg == "--max-steps")
+      opts.maxSteps = reader.integer(arg, 1);
+    else if (arg == "--from")
+      opts.from = reader.value(arg);
     else if (arg == "--out-dir")
       opts.outDir = reader.value(arg);
     else if (arg == "--metrics-json")
@@ -294,10 +316,21 @@ SampleOptions parseSample(const flowrt_program &program, ArgReader &reader,
     else
       throw UsageError("unknown option '" + arg + "' for sample");
   }
-  if (!program.solver_step)
+  if (program.num_solvers == 0)
     throw std::runtime_error("this program has no sampler: add a `sample` "
                              "block to the spec, e.g. sample FLOW { solver: "
                              "euler(steps: 32) }");
+  const flowrt_solver *solver = findSolver(program, opts.solver);
+  if (!solver) {
+    std::string names;
+    for (int32_t i = 0; i < program.num_solvers; ++i)
+      names += (i ? ", " : "") + std::string(program.solvers[i].name);
+    throw UsageError("unknown solver '" + opts.solver + "'; this program has " + names);
+  }
+  // Adaptive tableaux control their step size unless steps were given: on
+  // the command line, or in the sample block for its own solver.
+  bool blockSolver = program.sample.solver && opts.solver == program.sample.solver;
+  opts.fixedSteps = !solver->adaptive || cliSteps || (stepsGiven && blockSolver);
   if (opts.n < 1 || opts.steps < 1)
     throw UsageError("the program's sample defaults are invalid: give -n "
                      "and --steps");

@@ -34,6 +34,11 @@ struct SampleOptions {
   int64_t n = 0;
   int64_t steps = 0;
   uint64_t seed = 0;
+  std::string solver;       ///< one of the program's solvers
+  bool fixedSteps = true;   ///< false: step-size control (adaptive tableau)
+  double rtol = 1e-5, atol = 1e-5;
+  int64_t maxSteps = 100000;
+  std::string from;         ///< `--from FILE.npy`: start here, not at x0
   std::string outDir;
   std::vector<std::string> outputs; ///< `-o` files, by extension.
   std::string metricsJson;          ///< Empty: no JSON file.
@@ -45,6 +50,10 @@ struct SampleOptions {
 
 /// Trains (or resumes training of) the program's network.
 int runTrain(const flowrt_program &program, const TrainOptions &opts);
+
+/// The program's solver called `name`, or null.
+const flowrt_solver *findSolver(const flowrt_program &program,
+                                const std::string &name);
 
 /// Samples with the trained network, writes files and prints quality.
 int runSample(const flowrt_program &program, const SampleOptions &opts);

@@ -44,6 +44,10 @@ flowrt_tensor *flowrt_full(flowrt_ctx *ctx, int64_t rows, int64_t cols,
   return ctx->adopt(torch::full({rows, cols}, value, torch::kFloat));
 }
 
+flowrt_tensor *flowrt_scale(flowrt_ctx *ctx, flowrt_tensor *x, double factor) {
+  return ctx->adopt(x->value * factor);
+}
+
 float *flowrt_data(flowrt_tensor *tensor) {
   return tensor->value.data_ptr<float>();
 }

@@ -14,6 +14,7 @@
 #include "Context.h"
 #include "Data.h"
 #include "Files.h"
+#include "Integrate.h"
 #include "Metrics.h"
 #include "Network.h"
 #include "Writers.h"
@@ -71,10 +72,25 @@ int flowrt::runSample(const flowrt_program &program,
       return 2;
     }
   }
-  if (!program.sample_source || !program.solver_step) {
+  const flowrt_solver *solver = findSolver(program, opts.solver);
+  if (!program.sample_source || !solver) {
     std::fprintf(stderr, "error: the program has no sampler\n");
     return 1;
   }
+  // `--from FILE.npy`: the start points, checked against the flow's shape.
+  torch::Tensor from;
+  if (!opts.from.empty()) {
+    from = readNpy(opts.from).to(torch::kFloat);
+    if (from.dim() == 1)
+      from = from.reshape({-1, 1});
+    from = from.reshape({from.size(0), -1}).contiguous();
+    if (from.size(0) < 1 || from.size(1) != program.data.dim)
+      throw std::runtime_error("'" + opts.from + "' has " +
+                               std::to_string(from.size(1)) +
+                               " values per point but the flow's samples have " +
+                               std::to_string(program.data.dim));
+  }
+  int64_t n = from.defined() ? from.size(0) : opts.n;
   // A closed-form model (no network) samples at once, with no checkpoint;
   // a spec without data has no quality figure.
   Mlp net{nullptr};
@@ -99,7 +115,7 @@ int flowrt::runSample(const flowrt_program &program,
   flowrt_ctx ctx;
   ctx.program = &program;
   ctx.seed = opts.seed;
-  ctx.batchSize = opts.n;
+  ctx.batchSize = n;
   ctx.data = data.get();
   ctx.net = net ? net.get() : nullptr;
   ctx.guidanceScale = opts.guidanceScale;
@@ -108,28 +124,36 @@ int flowrt::runSample(const flowrt_program &program,
   int64_t classes = program.model.kind ? program.model.classes : 0;
   flowrt_tensor labels{};
   if (classes > 0)
-    labels.value = sampleLabels(opts.n, classes, opts.label);
+    labels.value = sampleLabels(n, classes, opts.label);
 
   auto start = std::chrono::steady_clock::now();
   // x outlives the arena, which is cleared after every solver step.
-  flowrt_tensor x{program.sample_source(&ctx, opts.n)->value};
+  flowrt_tensor x{from.defined() ? from : program.sample_source(&ctx, n)->value};
   torch::Tensor source = x.value.clone();
   ctx.clearArena();
-  double h = 1.0 / static_cast<double>(opts.steps);
-  for (int64_t i = 0; i < opts.steps; ++i) {
-    program.solver_step(&ctx, &x, classes > 0 ? &labels : nullptr,
-                        static_cast<double>(i) * h, h);
-    ctx.clearArena();
-  }
+  IntegrateOptions integration;
+  integration.solver = solver;
+  integration.adaptive = !opts.fixedSteps;
+  integration.steps = opts.steps;
+  integration.rtol = opts.rtol;
+  integration.atol = opts.atol;
+  integration.maxSteps = opts.maxSteps;
+  IntegrateStats stats =
+      integrate(program, ctx, x, classes > 0 ? &labels : nullptr, integration);
   double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
           .count();
-  const char *solver = program.sample.solver ? program.sample.solver : "solver";
-  std::printf("sampled %lld points with %s, %lld steps, %lld network "
-              "evaluations in %.3f s\n",
-              static_cast<long long>(opts.n), solver,
-              static_cast<long long>(opts.steps),
-              static_cast<long long>(ctx.netEvals), seconds);
+  std::string how = std::to_string(stats.steps) + " steps";
+  if (integration.adaptive) {
+    char tol[96];
+    std::snprintf(tol, sizeof(tol), " (adaptive, rtol %g, atol %g, %lld rejected)",
+                  opts.rtol, opts.atol, static_cast<long long>(stats.rejected));
+    how += tol;
+  }
+  std::printf("sampled %lld points with %s, %s, %lld function evaluations in "
+              "%.3f s\n",
+              static_cast<long long>(n), solver->name, how.c_str(),
+              static_cast<long long>(stats.evaluations), seconds);
   if (classes > 0)
     std::printf("labels: %s%s\n", describeLabels(opts.label).c_str(),
                 program.sample.guidance
@@ -160,11 +184,11 @@ int flowrt::runSample(const flowrt_program &program,
   // The reference: fresh data, only of the requested class when all samples
   // have one label.
   Batch freshBatch =
-      data->draw(FreshFactor * opts.n, mixSeed(opts.seed, FreshDataStream));
+      data->draw(FreshFactor * n, mixSeed(opts.seed, FreshDataStream));
   torch::Tensor fresh = freshBatch.x;
   if (classes > 0 && opts.label >= 0)
     fresh = fresh.index({freshBatch.labels == static_cast<float>(opts.label)});
-  int64_t compared = std::min(opts.n, fresh.size(0));
+  int64_t compared = std::min(n, fresh.size(0));
   fresh = fresh.slice(0, 0, compared);
   double sw2 = slicedWasserstein2(points.slice(0, 0, compared), fresh, 128,
                                   ProjectionSeed);
@@ -173,17 +197,16 @@ int flowrt::runSample(const flowrt_program &program,
   int64_t m = std::min(compared, MmdPoints);
   double mmd2 =
       m >= 2 ? rbfMmd2(points.slice(0, 0, m), fresh.slice(0, 0, m)) : 0.0;
-  std::printf("quality: sliced-W2 to fresh data%s = %.4f (gaussian source: "
-              "%.4f)\n",
+  std::printf("quality: sliced-W2 to fresh data%s = %.4f (%s: %.4f)\n",
               classes > 0 && opts.label >= 0
                   ? (" of class " + std::to_string(opts.label)).c_str()
                   : "",
-              sw2, sw2Source);
+              sw2, from.defined() ? "start points" : "gaussian source", sw2Source);
   // Conditional samples: how often the nearest fresh data point has the
   // label the sample was drawn for.
   double accuracy = std::nan("");
   if (classes > 0 && opts.label != -1) {
-    int64_t k = std::min(opts.n, MmdPoints);
+    int64_t k = std::min(n, MmdPoints);
     accuracy = nearestNeighbourAccuracy(points.slice(0, 0, k),
                                         labels.value.reshape({-1}).slice(0, 0, k),
                                         freshBatch.x.slice(0, 0, 4 * MmdPoints),
@@ -197,13 +220,13 @@ int flowrt::runSample(const flowrt_program &program,
     char text[512];
     std::snprintf(text, sizeof(text),
                   "{\"samples\": %lld, \"solver\": \"%s\", \"steps\": %lld, "
-                  "\"network_evals\": %lld, \"seconds\": %.6g, "
+                  "\"function_evals\": %lld, \"seconds\": %.6g, "
                   "\"sliced_w2\": %.8g, \"sliced_w2_source\": %.8g, "
                   "\"rbf_mmd2\": %.8g, \"mmd_points\": %lld, "
                   "\"label\": %lld, \"conditional_accuracy\": %s}\n",
-                  static_cast<long long>(opts.n), solver,
-                  static_cast<long long>(opts.steps),
-                  static_cast<long long>(ctx.netEvals), seconds, sw2, sw2Source,
+                  static_cast<long long>(n), solver->name,
+                  static_cast<long long>(stats.steps),
+                  static_cast<long long>(stats.evaluations), seconds, sw2, sw2Source,
                   mmd2, static_cast<long long>(m),
                   static_cast<long long>(classes > 0 ? opts.label : -1),
                   std::isnan(accuracy) ? "null"
@@ -213,4 +236,12 @@ int flowrt::runSample(const flowrt_program &program,
       throw std::runtime_error("cannot write " + opts.metricsJson);
   }
   return 0;
+}
+
+const flowrt_solver *flowrt::findSolver(const flowrt_program &program,
+                                        const std::string &name) {
+  for (int32_t i = 0; i < program.num_solvers; ++i)
+    if (name == program.solvers[i].name)
+      return &program.solvers[i];
+  return nullptr;
 }

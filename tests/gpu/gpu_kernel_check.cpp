@@ -30,8 +30,8 @@ void moons_rf_source(int64_t, int64_t, int64_t, BUF);
 void moons_rf_path(int64_t, int64_t, int64_t, BUF, BUF, BUF, BUF);
 void moons_rf_loss(int64_t, int64_t, int64_t, BUF, BUF, BUF);
 void moons_rf_loss_grad(int64_t, int64_t, int64_t, BUF, BUF, BUF, BUF);
-void moons_rf_stage1(int64_t, int64_t, int64_t, BUF, BUF, float, BUF);
-void moons_rf_update(int64_t, int64_t, int64_t, BUF, BUF, BUF, float, BUF);
+void moons_rf_heun_stage1(int64_t, int64_t, int64_t, BUF, BUF, float, BUF);
+void moons_rf_heun_update(int64_t, int64_t, int64_t, BUF, BUF, BUF, float, BUF);
 }
 
 namespace {
@@ -167,18 +167,18 @@ int main(int argc, char **argv) {
   torch::Tensor k0 = torch::randn({n, 2}), k1 = torch::randn({n, 2}), s1 = cpuT(2),
                 up = cpuT(2);
   float h = 0.03125f;
-  moons_rf_stage1(n, 0, 0, FLOWC_ROWS(x1.data_ptr<float>(), n, 2),
+  moons_rf_heun_stage1(n, 0, 0, FLOWC_ROWS(x1.data_ptr<float>(), n, 2),
                   FLOWC_ROWS(k0.data_ptr<float>(), n, 2), h,
                   FLOWC_ROWS(s1.data_ptr<float>(), n, 2));
-  moons_rf_update(n, 0, 0, FLOWC_ROWS(x1.data_ptr<float>(), n, 2),
+  moons_rf_heun_update(n, 0, 0, FLOWC_ROWS(x1.data_ptr<float>(), n, 2),
                   FLOWC_ROWS(k0.data_ptr<float>(), n, 2),
                   FLOWC_ROWS(k1.data_ptr<float>(), n, 2), h,
                   FLOWC_ROWS(up.data_ptr<float>(), n, 2));
   g = {x1.cuda(), k0.cuda(), gpuT(2)};
-  launch("moons_rf_stage1", n, 0, 0, g, 2, h);
+  launch("moons_rf_heun_stage1", n, 0, 0, g, 2, h);
   compare("heun stage 1", s1, g[2], 1e-6);
   g = {x1.cuda(), k0.cuda(), k1.cuda(), gpuT(2)};
-  launch("moons_rf_update", n, 0, 0, g, 3, h);
+  launch("moons_rf_heun_update", n, 0, 0, g, 3, h);
   compare("heun update", up, g[3], 1e-6);
 
   std::printf("%d passed, %d failed\n", checks - failures, failures);

@@ -36,6 +36,7 @@ struct TrainDefaults {
 };
 struct SampleDefaults {
   int64_t steps = 32, n = 10000, seed = 0;
+  double rtol = 1e-5, atol = 1e-5; // flow_matching's ODESolver defaults
 };
 
 class MLIRGenImpl {
@@ -611,7 +612,8 @@ private:
     auto sample = fl::SampleOp::create(
         builder, l, r.name, solver, int64_t(r.number("steps", d.steps)),
         int64_t(r.number("n", d.n)), int64_t(r.number("seed", d.seed)), nullptr,
-        r.label, nullptr, nullptr, nullptr);
+        r.label, nullptr, nullptr, nullptr, r.numbers.count("steps") > 0,
+        llvm::APFloat(r.number("rtol", d.rtol)), llvm::APFloat(r.number("atol", d.atol)));
     auto velocity = closedFormVelocity.find(r.flow);
     if (velocity != closedFormVelocity.end())
       sample.setVelocityAttr(FlatSymbolRefAttr::get(builder.getContext(), velocity->second));

@@ -145,11 +145,17 @@ private:
     return cast<RankedTensorType>(t).getDimSize(1);
   }
 
+  /// One result is returned; several are written to out parameters.
   LogicalResult printHostFunction(func::FuncOp fn) {
     names.clear();
-    os << cType(fn.getResultTypes()[0]) << fn.getSymName() << "(flowrt_ctx *ctx";
+    unsigned numResults = fn.getNumResults();
+    os << (numResults == 1 ? cType(fn.getResultTypes()[0]) : std::string("void "))
+       << fn.getSymName() << "(flowrt_ctx *ctx";
     for (BlockArgument a : fn.getArguments())
       os << ", " << cType(a.getType()) << " " << fresh(a);
+    if (numResults > 1)
+      for (auto [i, t] : llvm::enumerate(fn.getResultTypes()))
+        os << ", " << cType(t) << "*out" << i;
     os << ") {\n";
     for (Operation &op : fn.front())
       if (failed(printOp(op)))
@@ -204,7 +210,14 @@ private:
          << "_forward, " << adapter << "_backward, " << m.getInputs().size() << ", "
          << in << ");\n";
     } else if (auto r = dyn_cast<func::ReturnOp>(op)) {
-      os << "  return " << name(r.getOperand(0)) << ";\n";
+      if (r.getNumOperands() == 1)
+        os << "  return " << name(r.getOperand(0)) << ";\n";
+      else
+        for (auto [i, v] : llvm::enumerate(r.getOperands()))
+          os << "  *out" << i << " = " << name(v) << ";\n";
+    } else if (auto neg = dyn_cast<arith::NegFOp>(op)) { // a batch: -v
+      os << "  flowrt_tensor *" << fresh(neg) << " = flowrt_scale(ctx, "
+         << name(neg.getOperand()) << ", -1.0);\n";
     } else {
       return op.emitError("host codegen: unsupported op '") << op.getName() << "'";
     }
@@ -253,18 +266,27 @@ private:
          << "  return " << flow << "_train_loss(ctx, step, flowrt_batch_size(ctx));\n}\n\n";
     os << "flowrt_tensor *sample_source(flowrt_ctx *ctx, int64_t n) {\n"
        << "  return " << flow << "_sample_source(ctx, n);\n}\n\n";
-    // The host step takes the labels last when the network has them.
-    bool labelled = false;
-    if (auto step = module.lookupSymbol<func::FuncOp>(flow + "_solver_step"))
-      labelled = step.getNumArguments() == 5;
-    if (sample)
-      os << "void solver_step(flowrt_ctx *ctx, flowrt_tensor *x, flowrt_tensor *labels,\n"
-         << "                 double t, double h) {\n"
-         << "  flowrt_tensor *next = " << flow << "_solver_step(ctx, x, t, h, flowrt_rows(x)"
-         << (labelled ? ", labels" : "") << ");\n"
-         << (labelled ? "" : "  (void)labels;\n")
-         << "  memcpy(flowrt_data(x), flowrt_data(next),\n"
-         << "         sizeof(float) * flowrt_rows(x) * flowrt_cols(x));\n}\n\n";
+    if (!sample)
+      return;
+    // Host steps take the labels last when the network has them.
+    auto velocity = module.lookupSymbol<func::FuncOp>(flow + "_velocity");
+    bool labelled = velocity && velocity.getNumArguments() == 4;
+    std::string labels = labelled ? ", labels" : "";
+    os << "flowrt_tensor *velocity(flowrt_ctx *ctx, flowrt_tensor *x, flowrt_tensor *labels,\n"
+       << "                        double t) {\n"
+       << (labelled ? "" : "  (void)labels;\n") << "  return " << flow
+       << "_velocity(ctx, x, t, flowrt_rows(x)" << labels << ");\n}\n\n";
+    for (auto solver : module.getOps<fl::SolverOp>()) {
+      std::string name = solver.getSymName().str();
+      bool adaptive = solver.getBErr().has_value();
+      os << "void step_" << name << "(flowrt_ctx *ctx, flowrt_tensor *x, "
+         << "flowrt_tensor *labels, double t,\n    double h, flowrt_tensor **next, "
+         << "flowrt_tensor **error) {\n"
+         << (labelled ? "" : "  (void)labels;\n") << (adaptive ? "" : "  *error = nullptr;\n")
+         << "  " << (adaptive ? "" : "*next = ") << flow << "_" << name
+         << "_step(ctx, x, t, h, flowrt_rows(x)" << labels
+         << (adaptive ? ", next, error" : "") << ");\n}\n\n";
+    }
   }
 
   /// The flowrt_program descriptor. Parts the spec lacks stay zero: no
@@ -283,6 +305,14 @@ private:
       os << cDouble(cast<FloatAttr>(p.getValue()).getValueAsDouble()) << ", ";
     os << "0};\n\nstatic const char kSpec[] =\n    " << cString(specText) << ";\n\n";
     os << "static const char kPTX[] =\n    " << cString(ptx) << ";\n\n";
+    if (sample) { // every tableau, for `sample --solver NAME`
+      os << "static const flowrt_solver kSolvers[] = {\n";
+      for (auto solver : module.getOps<fl::SolverOp>())
+        os << "    {" << cString(solver.getSymName()) << ", " << solver.getNumStages() << ", "
+           << solver.getOrder().value_or(0) << ", " << (solver.getBErr() ? 1 : 0) << ", step_"
+           << solver.getSymName() << "},\n";
+      os << "};\n\n";
+    }
     os << "int main(int argc, char **argv) {\n"
        << "  flowrt_program p;\n  memset(&p, 0, sizeof p);\n"
        << "  p.abi_version = FLOWRT_ABI_VERSION;\n"
@@ -317,7 +347,12 @@ private:
          << "  p.sample.n = " << sample.getN() << ";\n"
          << "  p.sample.seed = " << sample.getSeed() << ";\n"
          << "  p.sample.label = " << static_cast<int64_t>(sample.getLabel()) << ";\n"
-         << "  p.solver_step = solver_step;\n";
+         << "  p.sample.fixed_steps = " << (sample.getFixedSteps() ? 1 : 0) << ";\n"
+         << "  p.sample.rtol = " << cDouble(sample.getRtol().convertToDouble()) << ";\n"
+         << "  p.sample.atol = " << cDouble(sample.getAtol().convertToDouble()) << ";\n"
+         << "  p.num_solvers = " << std::distance(module.getOps<fl::SolverOp>().begin(),
+                                                    module.getOps<fl::SolverOp>().end())
+         << ";\n  p.solvers = kSolvers;\n  p.velocity = velocity;\n";
     if (sample && sample.getGuidanceFn())
       os << "  p.sample.guidance = " << cString(*sample.getGuidanceFn()) << ";\n"
          << "  p.sample.guidance_scale = "

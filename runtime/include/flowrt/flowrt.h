@@ -63,8 +63,12 @@ typedef struct flowrt_train_desc {
 
 /* Defaults of `sample`, from the spec's sample block. */
 typedef struct flowrt_sample_desc {
-  const char *solver; /* name of the spec's solver, for logs */
+  const char *solver; /* name of the sample block's solver (in `solvers`) */
   int64_t steps;      /* solver steps from t = 0 to t = 1 */
+  /* 1 when the sample block gave `steps`: an adaptive tableau then runs at
+   * fixed steps too; otherwise adaptive tableaux control their step size. */
+  int32_t fixed_steps;
+  double rtol, atol;  /* tolerances of step-size control */
   int64_t n;          /* samples */
   uint64_t seed;
   /* Conditional flows: the label of every sample (-1 the null class), or
@@ -77,6 +81,23 @@ typedef struct flowrt_sample_desc {
 } flowrt_sample_desc;
 
 #define FLOWRT_LABELS_BALANCED (-2)
+
+/* One solver step from t to t + h of the flow's ODE for a batch x: writes
+ * x + h sum_i b_i k_i to *next and, for an adaptive tableau, its error
+ * estimate h sum_i (b_i - b_err_i) k_i to *error (else NULL). `labels`
+ * ([n, 1]) is NULL unless the network is conditional. */
+typedef void (*flowrt_step_fn)(flowrt_ctx *ctx, flowrt_tensor *x,
+                               flowrt_tensor *labels, double t, double h,
+                               flowrt_tensor **next, flowrt_tensor **error);
+
+/* A Runge-Kutta method of the spec (every `solver` it defines or imports). */
+typedef struct flowrt_solver {
+  const char *name;
+  int32_t stages;   /* field evaluations per step */
+  int32_t order;    /* of the solution; 0 when the tableau does not say */
+  int32_t adaptive; /* 1: the step also estimates its error */
+  flowrt_step_fn step;
+} flowrt_solver;
 
 /* Loss kernels, wrapped by flowrt_loss as one autograd function.
  * forward:  loss[i] = l(inputs[0][i], inputs[1][i], ...) per sample;
@@ -101,10 +122,13 @@ typedef struct flowrt_program {
   flowrt_tensor *(*train_loss)(flowrt_ctx *ctx, int64_t step);
   /* Draws n source points x0 ([n, dim]). */
   flowrt_tensor *(*sample_source)(flowrt_ctx *ctx, int64_t n);
-  /* One solver step from t to t + h: advances x ([n, dim]) in place.
-   * `labels` ([n, 1]) is NULL unless the network is conditional. */
-  void (*solver_step)(flowrt_ctx *ctx, flowrt_tensor *x, flowrt_tensor *labels,
-                      double t, double h);
+  /* Every solver of the spec; `sample.solver` names the default. */
+  int32_t num_solvers;
+  const flowrt_solver *solvers;
+  /* The flow's velocity v(x, t) for a batch x at time t (the sampler's
+   * canonical time: 0 source, 1 data). */
+  flowrt_tensor *(*velocity)(flowrt_ctx *ctx, flowrt_tensor *x,
+                             flowrt_tensor *labels, double t);
 
   const char *ptx; /* PTX of every kernel (for GPU hosts); may be NULL */
 } flowrt_program;
@@ -119,6 +143,8 @@ flowrt_tensor *flowrt_empty(flowrt_ctx *ctx, int64_t rows, int64_t cols);
 /* A tensor [rows, cols] filled with `value`. */
 flowrt_tensor *flowrt_full(flowrt_ctx *ctx, int64_t rows, int64_t cols,
                            double value);
+/* factor * x, a new tensor. */
+flowrt_tensor *flowrt_scale(flowrt_ctx *ctx, flowrt_tensor *x, double factor);
 /* Contiguous float32 storage of a tensor (the values, never its gradient). */
 float *flowrt_data(flowrt_tensor *tensor);
 int64_t flowrt_rows(const flowrt_tensor *tensor);

@@ -11,12 +11,12 @@ flow.flow @f attributes {reverse_time} {
 }
 flow.sample @f with @heun {n = 10 : i64, seed = 0 : i64, steps = 4 : i64}
 
-// CHECK-LABEL: func.func @f_stage1(
+// CHECK-LABEL: func.func @f_heun_stage1(
 // CHECK-SAME: %[[X:[a-z0-9]+]]: tensor<2xf32>, %[[K0:[a-z0-9]+]]: tensor<2xf32>
 // CHECK: %[[NK:.*]] = arith.negf %[[K0]]
-// CHECK-LABEL: func.func @f_update(
+// CHECK-LABEL: func.func @f_heun_update(
 // CHECK: arith.constant dense<-5.000000e-01>
-// CHECK-LABEL: func.func @f_solver_step(
+// CHECK-LABEL: func.func @f_heun_step(
 // CHECK-SAME: %{{.*}}: tensor<?x2xf32>, %[[T:[a-z0-9]+]]: f64
 // CHECK: %[[ONE:.*]] = arith.constant 1.000000e+00 : f64
 // CHECK: %[[S:.*]] = arith.subf %[[ONE]], %[[T]] : f64

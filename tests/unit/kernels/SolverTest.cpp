@@ -3,7 +3,7 @@
 // A `solver` in std.solvers is a Butcher tableau; flowc expands it into one
 // kernel per stage, x + h sum_j a[i][j] k_j, and an update kernel,
 // x + h sum_i b[i] k_i, where the velocities k_j come from the network. Each
-// stage kernel of heun (rf_*), rk4 (trig_*) and euler (quad_update) is
+// stage kernel of heun (rf_*), rk4 (trig_*) and euler (quad_euler_update) is
 // checked against the tableau formula computed with torch in double from the
 // same inputs. Then a tiny ODE, dx/dt = -x, is integrated with the kernels and
 // a hand-written velocity: the result must equal x0 R(-h)^N for the method's
@@ -45,14 +45,14 @@ torch::Tensor out() { return torch::empty({kRows, 2}); }
 // Kernel wrappers: (x, k0, ..., h) -> x', as the host schedule calls them.
 torch::Tensor heunStage1(const StageInputs &in, float h) {
   auto r = out();
-  rf_stage1(kRows, 0, 0, FLOWC_ROWS(buf(in.x), kRows, 2),
+  rf_heun_stage1(kRows, 0, 0, FLOWC_ROWS(buf(in.x), kRows, 2),
             FLOWC_ROWS(buf(in.k[0]), kRows, 2), h,
             FLOWC_ROWS(buf(r), kRows, 2));
   return r;
 }
 torch::Tensor heunUpdate(const StageInputs &in, float h) {
   auto r = out();
-  rf_update(kRows, 0, 0, FLOWC_ROWS(buf(in.x), kRows, 2),
+  rf_heun_update(kRows, 0, 0, FLOWC_ROWS(buf(in.x), kRows, 2),
             FLOWC_ROWS(buf(in.k[0]), kRows, 2),
             FLOWC_ROWS(buf(in.k[1]), kRows, 2), h,
             FLOWC_ROWS(buf(r), kRows, 2));
@@ -60,14 +60,14 @@ torch::Tensor heunUpdate(const StageInputs &in, float h) {
 }
 torch::Tensor rk4Stage1(const StageInputs &in, float h) {
   auto r = out();
-  trig_stage1(kRows, 0, 0, FLOWC_ROWS(buf(in.x), kRows, 2),
+  trig_rk4_stage1(kRows, 0, 0, FLOWC_ROWS(buf(in.x), kRows, 2),
               FLOWC_ROWS(buf(in.k[0]), kRows, 2), h,
               FLOWC_ROWS(buf(r), kRows, 2));
   return r;
 }
 torch::Tensor rk4Stage2(const StageInputs &in, float h) {
   auto r = out();
-  trig_stage2(kRows, 0, 0, FLOWC_ROWS(buf(in.x), kRows, 2),
+  trig_rk4_stage2(kRows, 0, 0, FLOWC_ROWS(buf(in.x), kRows, 2),
               FLOWC_ROWS(buf(in.k[0]), kRows, 2),
               FLOWC_ROWS(buf(in.k[1]), kRows, 2), h,
               FLOWC_ROWS(buf(r), kRows, 2));
@@ -75,7 +75,7 @@ torch::Tensor rk4Stage2(const StageInputs &in, float h) {
 }
 torch::Tensor rk4Stage3(const StageInputs &in, float h) {
   auto r = out();
-  trig_stage3(
+  trig_rk4_stage3(
       kRows, 0, 0, FLOWC_ROWS(buf(in.x), kRows, 2),
       FLOWC_ROWS(buf(in.k[0]), kRows, 2), FLOWC_ROWS(buf(in.k[1]), kRows, 2),
       FLOWC_ROWS(buf(in.k[2]), kRows, 2), h, FLOWC_ROWS(buf(r), kRows, 2));
@@ -83,7 +83,7 @@ torch::Tensor rk4Stage3(const StageInputs &in, float h) {
 }
 torch::Tensor rk4Update(const StageInputs &in, float h) {
   auto r = out();
-  trig_update(
+  trig_rk4_update(
       kRows, 0, 0, FLOWC_ROWS(buf(in.x), kRows, 2),
       FLOWC_ROWS(buf(in.k[0]), kRows, 2), FLOWC_ROWS(buf(in.k[1]), kRows, 2),
       FLOWC_ROWS(buf(in.k[2]), kRows, 2), FLOWC_ROWS(buf(in.k[3]), kRows, 2), h,
@@ -92,7 +92,7 @@ torch::Tensor rk4Update(const StageInputs &in, float h) {
 }
 torch::Tensor eulerUpdate(const StageInputs &in, float h) {
   auto r = out();
-  quad_update(kRows, 0, 0, FLOWC_ROWS(buf(in.x), kRows, 2),
+  quad_euler_update(kRows, 0, 0, FLOWC_ROWS(buf(in.x), kRows, 2),
               FLOWC_ROWS(buf(in.k[0]), kRows, 2), h,
               FLOWC_ROWS(buf(r), kRows, 2));
   return r;

@@ -76,16 +76,25 @@ flowrt_tensor *sampleSource(flowrt_ctx *ctx, int64_t n) {
   return x;
 }
 
-void eulerStep(flowrt_ctx *ctx, flowrt_tensor *x, flowrt_tensor *,
-               double t, double h) {
-  int64_t n = flowrt_rows(x);
-  flowrt_tensor *tt = flowrt_full(ctx, n, 1, t);
-  flowrt_tensor *v = flowrt_net(ctx, x, tt, nullptr);
-  float *xd = flowrt_data(x);
-  const float *vd = flowrt_data(v);
-  for (int64_t i = 0; i < n * Dim; ++i)
-    xd[i] += static_cast<float>(h) * vd[i];
+flowrt_tensor *velocity(flowrt_ctx *ctx, flowrt_tensor *x, flowrt_tensor *,
+                        double t) {
+  flowrt_tensor *tt = flowrt_full(ctx, flowrt_rows(x), 1, t);
+  return flowrt_net(ctx, x, tt, nullptr);
 }
+
+void eulerStep(flowrt_ctx *ctx, flowrt_tensor *x, flowrt_tensor *labels,
+               double t, double h, flowrt_tensor **next, flowrt_tensor **error) {
+  int64_t n = flowrt_rows(x);
+  flowrt_tensor *v = velocity(ctx, x, labels, t);
+  *next = flowrt_empty(ctx, n, Dim);
+  float *out = flowrt_data(*next);
+  const float *xd = flowrt_data(x), *vd = flowrt_data(v);
+  for (int64_t i = 0; i < n * Dim; ++i)
+    out[i] = xd[i] + static_cast<float>(h) * vd[i];
+  *error = nullptr;
+}
+
+const flowrt_solver Solvers[] = {{"euler", 1, 1, 0, eulerStep}};
 
 const char *const DataParamNames[] = {"noise"};
 const double DataParamValues[] = {0.05};
@@ -100,10 +109,12 @@ flowrt_program makeTestProgram() {
   p.data = {"toy.moons", Dim, 1, DataParamNames, DataParamValues, 0};
   p.model = {"mlp", Dim, 64, 3, "silu", 8, 0};
   p.train = {500, 256, "adam", 1e-2, 0.99, 0};
-  p.sample = {"euler", 20, 2000, 1, FLOWRT_LABELS_BALANCED, nullptr, 0.0};
+  p.sample = {"euler", 20, 1, 1e-5, 1e-5, 2000, 1, FLOWRT_LABELS_BALANCED, nullptr, 0.0};
   p.train_loss = trainLoss;
   p.sample_source = sampleSource;
-  p.solver_step = eulerStep;
+  p.num_solvers = 1;
+  p.solvers = Solvers;
+  p.velocity = velocity;
   p.ptx = nullptr;
   return p;
 }

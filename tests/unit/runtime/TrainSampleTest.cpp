@@ -95,7 +95,7 @@ TEST(TrainSample, LossFallsAndSamplesBeatTheSource) {
   std::string sampleOut = GetCapturedStdout();
   ASSERT_EQ(0, sampled);
   EXPECT_THAT(sampleOut, HasSubstr("sampled 2000 points with euler, 20 steps, "
-                                   "20 network evaluations"));
+                                   "20 function evaluations"));
   EXPECT_THAT(sampleOut, HasSubstr("quality: sliced-W2 to fresh data = "));
 
   torch::Tensor points = readNpy(npy);
@@ -111,7 +111,7 @@ TEST(TrainSample, LossFallsAndSamplesBeatTheSource) {
   double sw2Source = jsonNumber(quality, "sliced_w2_source");
   std::printf("sliced W2: samples %.4f, gaussian source %.4f\n", sw2,
               sw2Source);
-  EXPECT_EQ(20, jsonNumber(quality, "network_evals"));
+  EXPECT_EQ(20, jsonNumber(quality, "function_evals"));
   // Expected about 0.09 against 0.32; two draws of the data differ by ~0.04.
   EXPECT_LT(sw2, 0.5 * sw2Source);
   EXPECT_GT(sw2Source, 0.2);

@@ -53,13 +53,17 @@ def DifferentiateLoss : Pass<"flow-differentiate-loss", "mlir::ModuleOp"> {
 }
 
 def ExpandSolver : Pass<"flow-expand-solver", "mlir::ModuleOp"> {
-  let summary = "Turn a sample block's tableau into stage kernels and a host solver step";
+  let summary = "Turn the module's tableaux into stage kernels and host solver steps";
   let description = [{
-    For `flow.sample @F with @S` and s stages: kernel `F_stage_i` computes
-    x + h * sum_{j<i} a[i][j] k_j (i = 1..s-1, zero coefficients dropped) and
-    `F_update` computes x + h * sum_i b[i] k_i; host function
-    `F_solver_step(x, t, h, rows)` evaluates k_i = net(x_i, t + c_i h) between
-    them.
+    For `flow.sample @F` and each `flow.solver @S` with s stages: kernel
+    `F_S_stage_i` computes x + h * sum_{j<i} a[i][j] k_j (i = 1..s-1, zero
+    coefficients dropped) and `F_S_update` computes x + h * sum_i b[i] k_i
+    and, for a tableau with `b_err`, the error estimate
+    h * sum_i (b[i] - b_err[i]) k_i as a second result; host function
+    `F_S_step(x, t, h, rows[, labels])` evaluates k_i = v(x_i, t + c_i h)
+    between them. `F_velocity(x, t, rows[, labels])` evaluates the field
+    alone. The field is the network (guided when the sample block has
+    guidance) or a closed-form model's kernel.
   }];
   let dependentDialects = ["mlir::func::FuncDialect", "mlir::arith::ArithDialect"];
 }

@@ -308,7 +308,8 @@ struct RunDecl : Decl {
   const FlowDecl *flow = nullptr; // set by Sema
   /// Set by Sema: the numeric settings the user gave, checked. Train: steps,
   /// batch, lr (from `lr:` or `optimizer: adam(lr: ...)`), ema, seed.
-  /// Sample: steps (from `steps:` or `solver: NAME(steps: ...)`), n, seed.
+  /// Sample: steps (from `steps:` or `solver: NAME(steps: ...)`), n, seed,
+  /// rtol, atol.
   std::map<std::string, double> numbers;
   const SolverDecl *solver = nullptr; // sample: the `solver:` setting
   /// Sample, conditional flows: `label: K` (-2 = balanced over the classes).

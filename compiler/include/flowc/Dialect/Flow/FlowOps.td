@@ -94,6 +94,8 @@ def Flow_SampleOp : Flow_Op<"sample"> {
     i gets i mod classes) and `guidance` names the kernel that combines the
     conditional and unconditional velocities: guidance(v_c, v_u, x, t, w),
     with `guidance_fn` the spec's fn and `guidance_scale` the default of w.
+    `fixed_steps`: the block gave `steps`, so adaptive tableaux run at fixed
+    steps too; `rtol`/`atol`: the tolerances of step-size control.
   }];
   let arguments = (ins FlatSymbolRefAttr:$flow, FlatSymbolRefAttr:$solver,
                        I64Attr:$steps, I64Attr:$n, I64Attr:$seed,
@@ -101,7 +103,10 @@ def Flow_SampleOp : Flow_Op<"sample"> {
                        DefaultValuedAttr<I64Attr, "-2">:$label,
                        OptionalAttr<FlatSymbolRefAttr>:$guidance,
                        OptionalAttr<StrAttr>:$guidance_fn,
-                       OptionalAttr<F64Attr>:$guidance_scale);
+                       OptionalAttr<F64Attr>:$guidance_scale,
+                       UnitAttr:$fixed_steps,
+                       DefaultValuedAttr<F64Attr, "1e-5">:$rtol,
+                       DefaultValuedAttr<F64Attr, "1e-5">:$atol);
   let assemblyFormat = "$flow `with` $solver attr-dict";
 }
 

@@ -1,0 +1,55 @@
+//===- Integrate.h - Solving the flow's ODE from t = 0 to 1 -----*- C++ -*-===//
+//
+// Drives a generated solver step (flowrt_solver) over [0, 1]: fixed steps,
+// or, for a tableau with an error estimate, step-size control as torchdiffeq
+// and Hairer, Norsett & Wanner (Solving ODEs I, II.4) do it:
+//   - error ratio of a sample: the RMS over its features of
+//     err / (atol + rtol * max(|x|, |x'|)); a step is accepted when the
+//     largest ratio over the samples is at most 1 (every sample meets the
+//     tolerance, where torchdiffeq takes one RMS over the whole batch);
+//   - next step: h * min(10, max(0.9 / ratio^(1/order), 0.2)), never
+//     shrinking after an accepted step (torchdiffeq's _optimal_step_size);
+//   - first step: Hairer's selection from v(0, x0) and one Euler step (two
+//     evaluations of the field);
+//   - bounds: at most `maxSteps` attempted steps, and an error when the step
+//     falls below `minStep`.
+//
+//===----------------------------------------------------------------------===//
+#ifndef FLOWRT_INTEGRATE_H
+#define FLOWRT_INTEGRATE_H
+
+#include "Context.h"
+
+#include <cstdint>
+
+namespace flowrt {
+
+struct IntegrateOptions {
+  const flowrt_solver *solver = nullptr;
+  bool adaptive = false; ///< step-size control (needs solver->adaptive)
+  int64_t steps = 32;    ///< fixed steps
+  double rtol = 1e-5, atol = 1e-5;
+  int64_t maxSteps = 100000;
+  double minStep = 1e-10;
+};
+
+struct IntegrateStats {
+  int64_t steps = 0;       ///< accepted steps
+  int64_t rejected = 0;    ///< rejected steps (adaptive)
+  int64_t evaluations = 0; ///< evaluations of the field (NFE)
+};
+
+/// Advances x ([n, dim]) from t = 0 to t = 1 in place. `labels` is null
+/// unless the network is conditional. Clears ctx's arena after each step.
+/// Throws std::runtime_error when step-size control fails.
+IntegrateStats integrate(const flowrt_program &program, flowrt_ctx &ctx,
+                         flowrt_tensor &x, flowrt_tensor *labels,
+                         const IntegrateOptions &opts);
+
+/// The per-sample error ratio of an adaptive step (see above), [n].
+torch::Tensor errorRatio(const torch::Tensor &error, const torch::Tensor &x,
+                         const torch::Tensor &next, double rtol, double atol);
+
+} // namespace flowrt
+
+#endif // FLOWRT_INTEGRATE_H
