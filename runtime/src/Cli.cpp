@@ -23,7 +23,7 @@ using namespace flowrt;
 
 // A change of these sizes without a new FLOWRT_ABI_VERSION would let old
 // programs pass the version check with a different layout.
-static_assert(sizeof(void *) != 8 || sizeof(flowrt_program) == 304,
+static_assert(sizeof(void *) != 8 || sizeof(flowrt_program) == 344,
               "flowrt_program changed: bump FLOWRT_ABI_VERSION and this size");
 static_assert(sizeof(void *) != 8 || sizeof(flowrt_data_desc) == 48,
               "flowrt_data_desc changed: bump FLOWRT_ABI_VERSION");
@@ -47,6 +47,7 @@ void printUsage(std::FILE *out, const char *argv0,
       "commands:\n"
       "  train     train the network, writing checkpoints and metrics\n"
       "  sample    draw samples with the trained network\n"
+      "  likelihood  log p(x) of points (-i FILE.npy -o logp.npy)\n"
       "  info      describe the flow, its data, network and defaults\n"
       "\n"
       "train options:\n"
@@ -86,6 +87,16 @@ void printUsage(std::FILE *out, const char *argv0,
       "cycles\n"
       "  --guidance W           the guidance scale w, where the spec guides\n"
       "  --threads N            CPU threads (default: all cores)\n"
+      "\n"
+      "likelihood options:\n"
+      "  -i FILE.npy, -o FILE.npy  points in, log-likelihoods out\n"
+      "  --exact | --hutchinson divergence: exact (default) or Hutchinson's "
+      "estimate\n"
+      "  --solver NAME, --steps N   tableau and fixed steps (as for sample)\n"
+      "  --seed S               seed of Hutchinson's probe\n"
+      "  --label K              conditional networks: the class (default: "
+      "none)\n"
+      "  --out-dir DIR, --threads N\n"
       "\n"
       "  --help                 show this help\n",
       argv0, flow, static_cast<long long>(program.train.steps),
@@ -337,6 +348,47 @@ SampleOptions parseSample(const flowrt_program &program, ArgReader &reader,
   return opts;
 }
 
+LikelihoodOptions parseLikelihood(const flowrt_program &program, ArgReader &reader,
+                                  int &threads) {
+  LikelihoodOptions opts;
+  opts.solver = program.sample.solver ? program.sample.solver : "";
+  opts.steps = program.sample.steps > 0 ? program.sample.steps : 32;
+  opts.outDir = defaultOutDir(program);
+  while (!reader.done()) {
+    std::string arg = reader.next();
+    if (arg == "-i" || arg == "--input")
+      opts.input = reader.value(arg);
+    else if (arg == "-o" || arg == "--output")
+      opts.output = reader.value(arg);
+    else if (arg == "--exact")
+      opts.hutchinson = false;
+    else if (arg == "--hutchinson")
+      opts.hutchinson = true;
+    else if (arg == "--solver")
+      opts.solver = reader.value(arg);
+    else if (arg == "--steps")
+      opts.steps = reader.integer(arg, 1);
+    else if (arg == "--seed")
+      opts.seed = reader.seed(arg);
+    else if (arg == "--label") {
+      std::string text = reader.value(arg);
+      opts.label = text == "none" ? -1 : std::atoll(text.c_str());
+      if (text != "none" && (opts.label < 0 || opts.label >= program.model.classes))
+        throw UsageError("--label takes a class of the network or 'none', not '" + text + "'");
+    } else if (arg == "--out-dir")
+      opts.outDir = reader.value(arg);
+    else if (arg == "--threads")
+      threads = static_cast<int>(reader.integer(arg, 1));
+    else
+      throw UsageError("unknown option '" + arg + "' for likelihood");
+  }
+  if (opts.input.empty() || opts.output.empty())
+    throw UsageError("likelihood needs -i POINTS.npy and -o LOGP.npy");
+  if (program.num_solvers == 0)
+    throw std::runtime_error("this program has no solvers: add a `sample` block");
+  return opts;
+}
+
 bool wantsHelp(int argc, char **argv) {
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
@@ -386,6 +438,12 @@ extern "C" int flowrt_main(const flowrt_program *program, int argc,
       if (threads > 0)
         torch::set_num_threads(threads);
       return runSample(*program, opts);
+    }
+    if (command == "likelihood") {
+      LikelihoodOptions opts = parseLikelihood(*program, reader, threads);
+      if (threads > 0)
+        torch::set_num_threads(threads);
+      return runLikelihood(*program, opts);
     }
     if (command == "info") {
       if (!reader.done())

@@ -10,6 +10,8 @@
 
 #include "flowrt/flowrt.h"
 
+#include <torch/torch.h>
+
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -50,6 +52,27 @@ struct SampleOptions {
 
 /// Trains (or resumes training of) the program's network.
 int runTrain(const flowrt_program &program, const TrainOptions &opts);
+
+/// Options of `likelihood`.
+struct LikelihoodOptions {
+  std::string input, output; ///< -i points.npy, -o logp.npy
+  bool hutchinson = false;   ///< else the exact divergence
+  std::string solver;
+  int64_t steps = 0;
+  uint64_t seed = 0;         ///< of Hutchinson's probe
+  int64_t label = -1;        ///< conditional networks: the class (-1: none)
+  std::string outDir;
+};
+
+/// log p(x1) per point by integrating the ODE and the divergence backward
+/// from t = 1 to 0 with `solver`'s tableau at `steps` fixed steps.
+torch::Tensor logLikelihood(const flowrt_program &program, flowrt_ctx &ctx,
+                            const torch::Tensor &x1, flowrt_tensor *labels,
+                            const flowrt_solver &solver, int64_t steps,
+                            bool hutchinson, uint64_t seed);
+
+/// Writes log p(x) of the points in opts.input to opts.output.
+int runLikelihood(const flowrt_program &program, const LikelihoodOptions &opts);
 
 /// The program's solver called `name`, or null.
 const flowrt_solver *findSolver(const flowrt_program &program,

@@ -479,8 +479,11 @@ private:
                                   x, t, label);
   }
 
-  /// `func.func @u(x, t) -> v` marked as a kernel: the closed-form field,
-  /// launched by the sampler between solver stages.
+  /// `func.func @u_velocity(x, t) -> v` marked as a kernel: the closed-form
+  /// field, launched by the sampler between solver stages. Also emits
+  /// `u_jvp(x, t, e, s) -> J e`, the field's Jacobian in x times e (for
+  /// divergences): the body at x + s e differentiated in s by flow.ddt, with
+  /// s passed as 0.
   std::string genVelocityKernel(const ast::ModelDecl &model, Type xType) {
     std::string name = model.name + "_velocity";
     if (SymbolTable::lookupSymbolIn(*module, name))
@@ -488,19 +491,36 @@ private:
     OpBuilder::InsertionGuard guard(builder);
     builder.setInsertionPointToEnd(module->getBody());
     Location l = loc(model.loc);
-    auto fn = func::FuncOp::create(
-        builder, l, name,
-        builder.getFunctionType({xType, builder.getF32Type()}, xType));
+    Type f32 = builder.getF32Type();
+    auto body = [&](Value x, Value t) {
+      Env inner;
+      inner[model.params[0].name] = x;
+      inner[model.params[1].name] = t;
+      for (auto &let : model.lets)
+        inner[let->names[0]] = genExpr(let->value.get(), inner);
+      Value v = genExpr(model.body.get(), inner);
+      return v ? broadcastTo(l, v, xType) : v;
+    };
+    auto fn = func::FuncOp::create(builder, l, name,
+                                   builder.getFunctionType({xType, f32}, xType));
     fn->setAttr(fl::kKernelAttr, builder.getUnitAttr());
     Block *entry = fn.addEntryBlock();
     builder.setInsertionPointToStart(entry);
-    Env inner;
-    inner[model.params[0].name] = entry->getArgument(0);
-    inner[model.params[1].name] = entry->getArgument(1);
-    for (auto &let : model.lets)
-      inner[let->names[0]] = genExpr(let->value.get(), inner);
-    Value v = genExpr(model.body.get(), inner);
-    func::ReturnOp::create(builder, l, broadcastTo(l, v, xType));
+    func::ReturnOp::create(builder, l, body(entry->getArgument(0), entry->getArgument(1)));
+
+    builder.setInsertionPointToEnd(module->getBody());
+    auto jvp = func::FuncOp::create(builder, l, model.name + "_jvp",
+                                    builder.getFunctionType({xType, f32, xType, f32}, xType));
+    jvp->setAttr(fl::kKernelAttr, builder.getUnitAttr());
+    jvp->setAttr(fl::kUniformArgsAttr,
+                 builder.getDenseBoolArrayAttr({false, false, false, true}));
+    entry = jvp.addEntryBlock();
+    builder.setInsertionPointToStart(entry);
+    Value sE = genBinary(l, '*', entry->getArgument(3), entry->getArgument(2));
+    Value shifted = genBinary(l, '+', entry->getArgument(0), sE);
+    Value v = body(shifted, entry->getArgument(1));
+    Value jv = fl::DdtOp::create(builder, l, xType, v, entry->getArgument(3));
+    func::ReturnOp::create(builder, l, jv);
     return name;
   }
 
@@ -612,12 +632,13 @@ private:
     auto sample = fl::SampleOp::create(
         builder, l, r.name, solver, int64_t(r.number("steps", d.steps)),
         int64_t(r.number("n", d.n)), int64_t(r.number("seed", d.seed)), nullptr,
-        r.label, nullptr, nullptr, nullptr, r.numbers.count("steps") > 0,
+        r.label, nullptr, nullptr, nullptr, r.numbers.count("steps") > 0, nullptr, nullptr,
         llvm::APFloat(r.number("rtol", d.rtol)), llvm::APFloat(r.number("atol", d.atol)));
     auto velocity = closedFormVelocity.find(r.flow);
     if (velocity != closedFormVelocity.end())
       sample.setVelocityAttr(FlatSymbolRefAttr::get(builder.getContext(), velocity->second));
     sample.setLabel(r.label);
+    setSourceDensity(sample, r.flow);
     if (r.guidance) {
       std::string kernel = genGuidanceKernel(r);
       if (kernel.empty())
@@ -628,6 +649,39 @@ private:
         sample.setGuidanceScaleAttr(builder.getF64FloatAttr(r.guidanceScale));
     }
     return success();
+  }
+
+  /// Records the flow's source density when it is normal(m, s) or
+  /// uniform(a, b) with constant parameters (defaults 0, 1).
+  void setSourceDensity(fl::SampleOp sample, const ast::FlowDecl *flow) {
+    auto *call = flow && flow->sourceStmt
+                     ? dynamic_cast<const ast::CallExpr *>(flow->sourceStmt->value.get())
+                     : nullptr;
+    if (!call || (call->callee != "normal" && call->callee != "uniform") ||
+        call->binding.kind != ast::Binding::Kind::Builtin || call->orderedArgs.size() < 2)
+      return;
+    std::optional<double> p0 = 0.0, p1 = 1.0;
+    if (call->orderedArgs[0])
+      p0 = constantValue(call->orderedArgs[0]);
+    if (call->orderedArgs[1])
+      p1 = constantValue(call->orderedArgs[1]);
+    if (!p0 || !p1)
+      return;
+    sample.setSourceKindAttr(builder.getStringAttr(call->callee));
+    sample.setSourceParamsAttr(builder.getDenseF64ArrayAttr({*p0, *p1}));
+  }
+
+  /// The value of a number, a constant's name or its negation.
+  static std::optional<double> constantValue(const ast::Expr *e) {
+    if (auto *n = dynamic_cast<const ast::NumberExpr *>(e))
+      return n->value;
+    if (auto *n = dynamic_cast<const ast::NameExpr *>(e))
+      if (n->binding.kind == ast::Binding::Kind::Constant)
+        return n->binding.constant;
+    if (auto *u = dynamic_cast<const ast::UnaryExpr *>(e))
+      if (auto v = constantValue(u->operand.get()))
+        return -*v;
+    return std::nullopt;
   }
 
   /// `F_guidance(v_c, v_u, x, t, w) -> v`: the sample block's guidance fn

@@ -276,6 +276,10 @@ private:
        << "                        double t) {\n"
        << (labelled ? "" : "  (void)labels;\n") << "  return " << flow
        << "_velocity(ctx, x, t, flowrt_rows(x)" << labels << ");\n}\n\n";
+    if (module.lookupSymbol<func::FuncOp>(flow + "_jvp"))
+      os << "flowrt_tensor *jvp(flowrt_ctx *ctx, flowrt_tensor *x, flowrt_tensor *labels,\n"
+         << "                   double t, flowrt_tensor *e) {\n  (void)labels;\n"
+         << "  return " << flow << "_jvp(ctx, x, t, e, flowrt_rows(x));\n}\n\n";
     for (auto solver : module.getOps<fl::SolverOp>()) {
       std::string name = solver.getSymName().str();
       bool adaptive = solver.getBErr().has_value();
@@ -306,11 +310,30 @@ private:
     os << "0};\n\nstatic const char kSpec[] =\n    " << cString(specText) << ";\n\n";
     os << "static const char kPTX[] =\n    " << cString(ptx) << ";\n\n";
     if (sample) { // every tableau, for `sample --solver NAME`
+      for (auto solver : module.getOps<fl::SolverOp>()) {
+        std::string name = solver.getSymName().str();
+        unsigned s = solver.getNumStages();
+        auto list = [&](auto values) {
+          std::string text;
+          for (double v : values)
+            text += cDouble(v) + ", ";
+          return text;
+        };
+        SmallVector<double> a;
+        for (unsigned i = 0; i < s; ++i)
+          for (unsigned j = 0; j < s; ++j)
+            a.push_back(solver.getA(i, j));
+        os << "static const double kC_" << name << "[] = {" << list(solver.getC()) << "};\n"
+           << "static const double kA_" << name << "[] = {" << list(a) << "};\n"
+           << "static const double kB_" << name << "[] = {" << list(solver.getB()) << "};\n";
+      }
       os << "static const flowrt_solver kSolvers[] = {\n";
-      for (auto solver : module.getOps<fl::SolverOp>())
-        os << "    {" << cString(solver.getSymName()) << ", " << solver.getNumStages() << ", "
+      for (auto solver : module.getOps<fl::SolverOp>()) {
+        std::string name = solver.getSymName().str();
+        os << "    {" << cString(name) << ", " << solver.getNumStages() << ", "
            << solver.getOrder().value_or(0) << ", " << (solver.getBErr() ? 1 : 0) << ", step_"
-           << solver.getSymName() << "},\n";
+           << name << ", kC_" << name << ", kA_" << name << ", kB_" << name << "},\n";
+      }
       os << "};\n\n";
     }
     os << "int main(int argc, char **argv) {\n"
@@ -353,6 +376,14 @@ private:
          << "  p.num_solvers = " << std::distance(module.getOps<fl::SolverOp>().begin(),
                                                     module.getOps<fl::SolverOp>().end())
          << ";\n  p.solvers = kSolvers;\n  p.velocity = velocity;\n";
+    if (sample && module.lookupSymbol<func::FuncOp>(flow + "_jvp"))
+      os << "  p.jvp = jvp;\n";
+    if (auto flowOp = module.lookupSymbol<fl::FlowOp>(flow); flowOp && flowOp.getReverseTime())
+      os << "  p.reverse_time = 1;\n";
+    if (sample && sample.getSourceKind())
+      os << "  p.source.kind = " << cString(*sample.getSourceKind()) << ";\n"
+         << "  p.source.p0 = " << cDouble((*sample.getSourceParams())[0]) << ";\n"
+         << "  p.source.p1 = " << cDouble((*sample.getSourceParams())[1]) << ";\n";
     if (sample && sample.getGuidanceFn())
       os << "  p.sample.guidance = " << cString(*sample.getGuidanceFn()) << ";\n"
          << "  p.sample.guidance_scale = "

@@ -160,6 +160,35 @@ struct ExpandSolverPass : flowc::impl::ExpandSolverBase<ExpandSolverPass> {
         v = arith::NegFOp::create(b, loc, v);
       func::ReturnOp::create(b, loc, v);
     }
+    // A closed-form field's Jacobian-vector product, for divergences:
+    // F_jvp(x, t, e, rows) = J e of the canonical field.
+    if (field.velocity) {
+      std::string name = field.velocity.getSymName().str();
+      name = name.substr(0, name.size() - strlen("_velocity")) + "_jvp";
+      if (auto jvp = module.lookupSymbol<func::FuncOp>(name)) {
+        OpBuilder b(module.getContext());
+        Type f64 = b.getF64Type();
+        func::FuncOp host = createHostFunction(module, prefix + "_jvp",
+                                               {xType, f64, xType, b.getI64Type()},
+                                               {xType}, loc);
+        b.setInsertionPointToStart(&host.front());
+        Value t = host.getArgument(1), rows = host.getArgument(3);
+        if (field.reverse)
+          t = arith::SubFOp::create(
+              b, loc, arith::ConstantOp::create(b, loc, b.getF64FloatAttr(1.0)), t);
+        Value tb = fl::FillOp::create(b, loc, batchedType(b.getF32Type()), t, rows);
+        Value zero = arith::ConstantOp::create(b, loc, b.getI64IntegerAttr(0));
+        Value s0 = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0f));
+        Value je = fl::LaunchOp::create(b, loc, TypeRange{xType}, SymbolRefAttr::get(jvp),
+                                        rows, zero,
+                                        ValueRange{host.getArgument(0), tb,
+                                                   host.getArgument(2), s0})
+                       .getResult(0);
+        if (field.reverse)
+          je = arith::NegFOp::create(b, loc, je);
+        func::ReturnOp::create(b, loc, je);
+      }
+    }
     // Every solver of the module, so that `sample --solver NAME` can choose.
     for (auto solver : llvm::to_vector(module.getOps<fl::SolverOp>()))
       expandSolver(module, solver, field, prefix + "_" + solver.getSymName().str(), loc);

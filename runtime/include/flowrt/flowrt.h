@@ -97,7 +97,19 @@ typedef struct flowrt_solver {
   int32_t order;    /* of the solution; 0 when the tableau does not say */
   int32_t adaptive; /* 1: the step also estimates its error */
   flowrt_step_fn step;
+  /* The Butcher tableau, for integrating augmented systems in the runtime
+   * (likelihoods): c[stages], a[stages * stages] row-major (strictly lower
+   * triangular), b[stages]. */
+  const double *c, *a, *b;
 } flowrt_solver;
+
+/* The flow's source distribution, when it has a closed-form density:
+ * "normal" (p0 mean, p1 std) or "uniform" (p0 low, p1 high) in every
+ * feature; kind NULL otherwise. */
+typedef struct flowrt_source_desc {
+  const char *kind;
+  double p0, p1;
+} flowrt_source_desc;
 
 /* Loss kernels, wrapped by flowrt_loss as one autograd function.
  * forward:  loss[i] = l(inputs[0][i], inputs[1][i], ...) per sample;
@@ -129,6 +141,14 @@ typedef struct flowrt_program {
    * canonical time: 0 source, 1 data). */
   flowrt_tensor *(*velocity)(flowrt_ctx *ctx, flowrt_tensor *x,
                              flowrt_tensor *labels, double t);
+  /* A closed-form field's Jacobian-vector product J_x v(x, t) e (NULL for a
+   * network, whose derivatives the runtime takes with autograd). */
+  flowrt_tensor *(*jvp)(flowrt_ctx *ctx, flowrt_tensor *x, flowrt_tensor *labels,
+                        double t, flowrt_tensor *e);
+  /* 1 when the flow was written in reversed time (its network sees 1 - t
+   * and its velocity is -v). */
+  int32_t reverse_time;
+  flowrt_source_desc source;
 
   const char *ptx; /* PTX of every kernel (for GPU hosts); may be NULL */
 } flowrt_program;

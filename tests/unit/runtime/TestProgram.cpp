@@ -94,7 +94,8 @@ void eulerStep(flowrt_ctx *ctx, flowrt_tensor *x, flowrt_tensor *labels,
   *error = nullptr;
 }
 
-const flowrt_solver Solvers[] = {{"euler", 1, 1, 0, eulerStep}};
+const double EulerC[] = {0}, EulerA[] = {0}, EulerB[] = {1};
+const flowrt_solver Solvers[] = {{"euler", 1, 1, 0, eulerStep, EulerC, EulerA, EulerB}};
 
 const char *const DataParamNames[] = {"noise"};
 const double DataParamValues[] = {0.05};

@@ -96,6 +96,9 @@ def Flow_SampleOp : Flow_Op<"sample"> {
     with `guidance_fn` the spec's fn and `guidance_scale` the default of w.
     `fixed_steps`: the block gave `steps`, so adaptive tableaux run at fixed
     steps too; `rtol`/`atol`: the tolerances of step-size control.
+    `source_kind` ("normal" or "uniform") and `source_params` (mean and std,
+    or low and high) describe a source with a closed-form density, for
+    likelihoods.
   }];
   let arguments = (ins FlatSymbolRefAttr:$flow, FlatSymbolRefAttr:$solver,
                        I64Attr:$steps, I64Attr:$n, I64Attr:$seed,
@@ -105,6 +108,8 @@ def Flow_SampleOp : Flow_Op<"sample"> {
                        OptionalAttr<StrAttr>:$guidance_fn,
                        OptionalAttr<F64Attr>:$guidance_scale,
                        UnitAttr:$fixed_steps,
+                       OptionalAttr<StrAttr>:$source_kind,
+                       OptionalAttr<DenseF64ArrayAttr>:$source_params,
                        DefaultValuedAttr<F64Attr, "1e-5">:$rtol,
                        DefaultValuedAttr<F64Attr, "1e-5">:$atol);
   let assemblyFormat = "$flow `with` $solver attr-dict";
