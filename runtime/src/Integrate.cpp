@@ -117,3 +117,31 @@ IntegrateStats flowrt::integrate(const flowrt_program &program, flowrt_ctx &ctx,
   }
   return stats;
 }
+
+std::vector<torch::Tensor> flowrt::integrateTableau(const flowrt_solver &solver,
+                                                   const TableauField &field,
+                                                   std::vector<torch::Tensor> state,
+                                                   double t0, double t1, int64_t steps,
+                                                   const std::function<void()> &afterStep) {
+  int s = solver.stages;
+  double h = (t1 - t0) / static_cast<double>(steps);
+  for (int64_t n = 0; n < steps; ++n) {
+    double t = t0 + static_cast<double>(n) * h;
+    std::vector<std::vector<torch::Tensor>> k; // k[i][m]: stage i, state m
+    for (int i = 0; i < s; ++i) {
+      std::vector<torch::Tensor> si = state;
+      for (int j = 0; j < i; ++j)
+        if (double a = solver.a[i * s + j]; a != 0)
+          for (size_t m = 0; m < si.size(); ++m)
+            si[m] = si[m] + (h * a) * k[j][m];
+      k.push_back(field(si, t + solver.c[i] * h));
+    }
+    for (int i = 0; i < s; ++i)
+      if (double b = solver.b[i]; b != 0)
+        for (size_t m = 0; m < state.size(); ++m)
+          state[m] = state[m] + (h * b) * k[i][m];
+    if (afterStep)
+      afterStep();
+  }
+  return state;
+}

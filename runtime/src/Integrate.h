@@ -21,6 +21,8 @@
 #include "Context.h"
 
 #include <cstdint>
+#include <functional>
+#include <vector>
 
 namespace flowrt {
 
@@ -45,6 +47,21 @@ struct IntegrateStats {
 IntegrateStats integrate(const flowrt_program &program, flowrt_ctx &ctx,
                          flowrt_tensor &x, flowrt_tensor *labels,
                          const IntegrateOptions &opts);
+
+/// A system's right-hand side: the derivatives of each state tensor at t.
+using TableauField = std::function<std::vector<torch::Tensor>(
+    const std::vector<torch::Tensor> &state, double t)>;
+
+/// Integrates d state / dt = field(state, t) from t0 to t1 (either way) in
+/// `steps` equal steps of `solver`'s Butcher tableau with LibTorch ops, so
+/// autograd sees through every step (the likelihood's augmented system, and
+/// gradients of a solution with respect to the field's parameters).
+/// `afterStep` runs after each step (to free per-step tensors).
+std::vector<torch::Tensor> integrateTableau(const flowrt_solver &solver,
+                                           const TableauField &field,
+                                           std::vector<torch::Tensor> state, double t0,
+                                           double t1, int64_t steps,
+                                           const std::function<void()> &afterStep = {});
 
 /// The per-sample error ratio of an adaptive step (see above), [n].
 torch::Tensor errorRatio(const torch::Tensor &error, const torch::Tensor &x,

@@ -3,7 +3,7 @@
 // Implements `likelihood`: for points x1 (t = 1), integrates the flow's ODE
 // backward to t = 0 together with the divergence of the field,
 //   d/dt (x, L) = (v(x, t), div v(x, t)),   L(1) = 0,
-// with the chosen tableau at fixed steps (h = -1 / steps), so that
+// with the chosen tableau at fixed steps (integrateTableau), so that
 //   log p1(x1) = log p0(x(0)) + L(0) = log p0(x(0)) - int_0^1 div v dt
 // (Chen et al. 2018, FFJORD; flow_matching's ODESolver.compute_likelihood).
 // The divergence is exact (one Jacobian-vector product per feature) or
@@ -17,6 +17,7 @@
 #include "Commands.h"
 #include "Context.h"
 #include "Files.h"
+#include "Integrate.h"
 #include "Network.h"
 #include "Writers.h"
 
@@ -122,29 +123,16 @@ torch::Tensor flowrt::logLikelihood(const flowrt_program &program, flowrt_ctx &c
     probe = torch::randint(0, 2, x1.sizes(), gen, torch::kFloat) * 2 - 1;
   }
   Field field(program, ctx, labels, probe);
-  int s = solver.stages;
-  torch::Tensor x = x1.to(torch::kFloat).contiguous();
-  torch::Tensor logdet = torch::zeros({x.size(0)}, torch::kDouble);
-  double h = -1.0 / static_cast<double>(steps);
-  for (int64_t n = 0; n < steps; ++n) {
-    double t = 1.0 + static_cast<double>(n) * h;
-    std::vector<torch::Tensor> kx, kl;
-    for (int i = 0; i < s; ++i) {
-      torch::Tensor xi = x;
-      for (int j = 0; j < i; ++j)
-        if (double a = solver.a[i * s + j]; a != 0)
-          xi = xi + (h * a) * kx[j];
-      auto [v, div] = field(xi, t + solver.c[i] * h);
-      kx.push_back(v);
-      kl.push_back(div.to(torch::kDouble));
-    }
-    for (int i = 0; i < s; ++i)
-      if (double b = solver.b[i]; b != 0) {
-        x = x + (h * b) * kx[i];
-        logdet = logdet + (h * b) * kl[i];
-      }
-    ctx.clearArena();
-  }
+  // (x, L) from t = 1 down to 0, with L' = div v and L(1) = 0.
+  std::vector<torch::Tensor> state = integrateTableau(
+      solver,
+      [&](const std::vector<torch::Tensor> &xs, double t) {
+        auto [v, div] = field(xs[0], t);
+        return std::vector<torch::Tensor>{v, div.to(torch::kDouble)};
+      },
+      {x1.to(torch::kFloat).contiguous(), torch::zeros({x1.size(0)}, torch::kDouble)}, 1.0,
+      0.0, steps, [&] { ctx.clearArena(); });
+  torch::Tensor x = state[0], logdet = state[1];
   return sourceLogDensity(program.source, x) + logdet;
 }
 
