@@ -117,3 +117,18 @@ CheckpointInfo flowrt::loadCheckpoint(const std::string &path, Mlp &model,
   }
   return info;
 }
+
+Mlp flowrt::loadSamplingNetwork(const flowrt_program &program, const std::string &outDir) {
+  std::string path = joinPath(outDir, CheckpointFile);
+  if (!pathExists(path))
+    throw std::runtime_error("no checkpoint in " + outDir + ": run `train` first");
+  MlpOptions options = MlpOptions::fromDesc(program.model);
+  Mlp model(options), ema(options);
+  bool useEma = program.train.ema > 0;
+  loadCheckpoint(path, model, useEma ? &ema : nullptr, nullptr);
+  Mlp net = useEma ? ema : model;
+  net->eval();
+  for (auto &p : net->parameters())
+    p.set_requires_grad(false);
+  return net;
+}

@@ -40,6 +40,11 @@ void saveCheckpoint(const std::string &path, const Mlp &model, const Mlp *ema,
 CheckpointInfo loadCheckpoint(const std::string &path, Mlp &model, Mlp *ema,
                               torch::optim::Optimizer *optimizer);
 
+/// The network `sample` and `likelihood` use: the run's EMA weights when
+/// the program trains with an EMA, else its weights, in eval mode and without
+/// gradients. Throws std::runtime_error when `outDir` has no checkpoint.
+Mlp loadSamplingNetwork(const flowrt_program &program, const std::string &outDir);
+
 } // namespace flowrt
 
 #endif // FLOWRT_CHECKPOINT_H

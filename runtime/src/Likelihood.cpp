@@ -167,23 +167,7 @@ int flowrt::runLikelihood(const flowrt_program &program, const LikelihoodOptions
                  static_cast<long long>(program.data.dim));
     return 1;
   }
-  Mlp net{nullptr};
-  if (program.model.kind) {
-    std::string checkpointPath = joinPath(opts.outDir, CheckpointFile);
-    if (!pathExists(checkpointPath)) {
-      std::fprintf(stderr, "error: no checkpoint in %s: run `train` first\n",
-                   opts.outDir.c_str());
-      return 1;
-    }
-    MlpOptions mlpOptions = MlpOptions::fromDesc(program.model);
-    Mlp model(mlpOptions), ema(mlpOptions);
-    bool useEma = program.train.ema > 0;
-    loadCheckpoint(checkpointPath, model, useEma ? &ema : nullptr, nullptr);
-    net = useEma ? ema : model;
-    net->eval();
-    for (auto &p : net->parameters())
-      p.set_requires_grad(false);
-  }
+  Mlp net = program.model.kind ? loadSamplingNetwork(program, opts.outDir) : Mlp(nullptr);
   torch::NoGradGuard noGrad;
   flowrt_ctx ctx;
   ctx.program = &program;

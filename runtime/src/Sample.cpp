@@ -93,21 +93,7 @@ int flowrt::runSample(const flowrt_program &program,
   int64_t n = from.defined() ? from.size(0) : opts.n;
   // A closed-form model (no network) samples at once, with no checkpoint;
   // a spec without data has no quality figure.
-  Mlp net{nullptr};
-  if (program.model.kind) {
-    std::string checkpointPath = joinPath(opts.outDir, CheckpointFile);
-    if (!pathExists(checkpointPath)) {
-      std::fprintf(stderr, "error: no checkpoint in %s: run `train` first\n",
-                   opts.outDir.c_str());
-      return 1;
-    }
-    MlpOptions mlpOptions = MlpOptions::fromDesc(program.model);
-    Mlp model(mlpOptions), ema(mlpOptions);
-    bool useEma = program.train.ema > 0;
-    loadCheckpoint(checkpointPath, model, useEma ? &ema : nullptr, nullptr);
-    net = useEma ? ema : model;
-    net->eval();
-  }
+  Mlp net = program.model.kind ? loadSamplingNetwork(program, opts.outDir) : Mlp(nullptr);
   std::unique_ptr<DataSet> data =
       program.data.generator ? makeDataSet(program.data) : nullptr;
 
