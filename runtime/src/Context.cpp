@@ -108,4 +108,8 @@ double flowrt_guidance_scale(const flowrt_ctx *ctx) {
   return ctx->guidanceScale;
 }
 
+double flowrt_tolerance(const flowrt_ctx *ctx, int32_t which) {
+  return which == 0 ? ctx->rtol : ctx->atol;
+}
+
 } // extern "C"

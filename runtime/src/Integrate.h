@@ -1,18 +1,19 @@
 //===- Integrate.h - Solving the flow's ODE from t = 0 to 1 -----*- C++ -*-===//
 //
 // Drives a generated solver step (flowrt_solver) over [0, 1]: fixed steps,
-// or, for a tableau with an error estimate, step-size control as torchdiffeq
-// and Hairer, Norsett & Wanner (Solving ODEs I, II.4) do it:
-//   - error ratio of a sample: the RMS over its features of
-//     err / (atol + rtol * max(|x|, |x'|)); a step is accepted when the
-//     largest ratio over the samples is at most 1 (every sample meets the
-//     tolerance, where torchdiffeq takes one RMS over the whole batch);
+// or, for a tableau with an error estimate, step-size control per sample as
+// torchdiffeq and Hairer, Norsett & Wanner (Solving ODEs I, II.4) do it for
+// one system. The generated controller kernel (ExpandSolver's F_S_control)
+// decides, for every sample on its own time t and step h:
+//   - error ratio: the RMS over the sample's features of
+//     err / (atol + rtol * max(|x|, |x'|)); accept when it is at most 1;
 //   - next step: h * min(10, max(0.9 / ratio^(1/order), 0.2)), never
-//     shrinking after an accepted step (torchdiffeq's _optimal_step_size);
-//   - first step: Hairer's selection from v(0, x0) and one Euler step (two
-//     evaluations of the field);
-//   - bounds: at most `maxSteps` attempted steps, and an error when the step
-//     falls below `minStep`.
+//     shrinking after an accepted step (torchdiffeq's _optimal_step_size),
+//     and never past t = 1.
+// The host picks the first step (Hairer's selection from v(0, x0) and one
+// Euler step, two evaluations of the field, for the whole batch), then only
+// launches steps, looking at the samples' times every few steps: at most
+// `maxSteps` steps, and an error when a step falls below `minStep`.
 //
 //===----------------------------------------------------------------------===//
 #ifndef FLOWRT_INTEGRATE_H
@@ -36,8 +37,8 @@ struct IntegrateOptions {
 };
 
 struct IntegrateStats {
-  int64_t steps = 0;       ///< accepted steps
-  int64_t rejected = 0;    ///< rejected steps (adaptive)
+  int64_t steps = 0;       ///< steps (adaptive: controlled steps of the batch,
+                           ///< each accepted or rejected per sample)
   int64_t evaluations = 0; ///< evaluations of the field (NFE)
 };
 
@@ -62,10 +63,6 @@ std::vector<torch::Tensor> integrateTableau(const flowrt_solver &solver,
                                            std::vector<torch::Tensor> state, double t0,
                                            double t1, int64_t steps,
                                            const std::function<void()> &afterStep = {});
-
-/// The per-sample error ratio of an adaptive step (see above), [n].
-torch::Tensor errorRatio(const torch::Tensor &error, const torch::Tensor &x,
-                         const torch::Tensor &next, double rtol, double atol);
 
 } // namespace flowrt
 

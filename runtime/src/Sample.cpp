@@ -132,8 +132,8 @@ int flowrt::runSample(const flowrt_program &program,
   std::string how = std::to_string(stats.steps) + " steps";
   if (integration.adaptive) {
     char tol[96];
-    std::snprintf(tol, sizeof(tol), " (adaptive, rtol %g, atol %g, %lld rejected)",
-                  opts.rtol, opts.atol, static_cast<long long>(stats.rejected));
+    std::snprintf(tol, sizeof(tol), " (adaptive per sample, rtol %g, atol %g)", opts.rtol,
+                  opts.atol);
     how += tol;
   }
   std::printf("sampled %lld points with %s, %s, %lld function evaluations in "

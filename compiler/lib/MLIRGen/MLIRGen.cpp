@@ -685,7 +685,8 @@ private:
   }
 
   /// `F_guidance(v_c, v_u, x, t, w) -> v`: the sample block's guidance fn
-  /// with its constants, launched after each pair of network evaluations.
+  /// with its constants, launched after each pair of network evaluations
+  /// (t per sample, as samples may be at different times; w uniform).
   std::string genGuidanceKernel(const ast::RunDecl &r) {
     const ast::FunctionDecl &fn = *r.guidance;
     std::string name = r.name + "_guidance";
@@ -702,7 +703,7 @@ private:
         builder, l, name, builder.getFunctionType({vType, vType, vType, f32, f32}, vType));
     kernel->setAttr(fl::kKernelAttr, builder.getUnitAttr());
     kernel->setAttr(fl::kUniformArgsAttr,
-                    builder.getDenseBoolArrayAttr({false, false, false, true, true}));
+                    builder.getDenseBoolArrayAttr({false, false, false, false, true}));
     Block *entry = kernel.addEntryBlock();
     builder.setInsertionPointToStart(entry);
     Env inner;

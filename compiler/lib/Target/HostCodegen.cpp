@@ -197,6 +197,9 @@ private:
       os << "  flowrt_tensor *" << uncond << " = nullptr;\n  flowrt_tensor *"
          << fresh(g.getCond()) << " = flowrt_net_guided(ctx, " << name(g.getX()) << ", "
          << name(g.getT()) << ", " << name(g.getLabels()) << ", &" << uncond << ");\n";
+    } else if (auto tol = dyn_cast<fl::ToleranceOp>(op)) {
+      os << "  const float " << fresh(tol) << " = (float)flowrt_tolerance(ctx, "
+         << (tol.getName() == "rtol" ? 0 : 1) << ");\n";
     } else if (auto w = dyn_cast<fl::GuidanceScaleOp>(op)) {
       os << "  const float " << fresh(w) << " = (float)flowrt_guidance_scale(ctx);\n";
     } else if (auto l = dyn_cast<fl::LaunchOp>(op)) {
@@ -290,6 +293,13 @@ private:
          << "  " << (adaptive ? "" : "*next = ") << flow << "_" << name
          << "_step(ctx, x, t, h, flowrt_rows(x)" << labels
          << (adaptive ? ", next, error" : "") << ");\n}\n\n";
+      if (adaptive)
+        os << "void astep_" << name << "(flowrt_ctx *ctx, flowrt_tensor *x, flowrt_tensor *t,\n"
+           << "    flowrt_tensor *h, flowrt_tensor *labels, flowrt_tensor **x_next,\n"
+           << "    flowrt_tensor **t_next, flowrt_tensor **h_next) {\n"
+           << (labelled ? "" : "  (void)labels;\n") << "  " << flow << "_" << name
+           << "_astep(ctx, x, t, h, flowrt_rows(x)" << labels
+           << ", x_next, t_next, h_next);\n}\n\n";
     }
   }
 
@@ -332,7 +342,8 @@ private:
         std::string name = solver.getSymName().str();
         os << "    {" << cString(name) << ", " << solver.getNumStages() << ", "
            << solver.getOrder().value_or(0) << ", " << (solver.getBErr() ? 1 : 0) << ", step_"
-           << name << ", kC_" << name << ", kA_" << name << ", kB_" << name << "},\n";
+           << name << ", " << (solver.getBErr() ? "astep_" + name : std::string("nullptr"))
+           << ", kC_" << name << ", kA_" << name << ", kB_" << name << "},\n";
       }
       os << "};\n\n";
     }

@@ -60,36 +60,67 @@ struct Field {
   func::FuncOp velocity;  // closed form, else null
   mutable fl::ApplyNetOp net; // network, else null (op accessors are non-const)
   func::FuncOp guidance;  // guided sampling, else null
-  bool reverse = false;   // (time: reverse): the network sees 1 - tau
+  bool reverse = false;   // (time: reverse): the field's time is 1 - tau
   RankedTensorType type;  // of one sample
 
   bool labelled() const { return net && net.getLabel(); }
 
-  /// Host ops computing v(x, t) for a batch, t in canonical time (f64).
-  Value emit(OpBuilder &b, Location loc, Value x, Value t, Value rows, Value labels,
+  /// Host ops computing v(x, time) for a batch, `time` a [rows, 1] batch of
+  /// the field's own time (1 - tau for a reversed flow).
+  Value emit(OpBuilder &b, Location loc, Value x, Value time, Value rows, Value labels,
              Value w) const {
-    Type xType = batchedType(type), tType = batchedType(b.getF32Type());
+    Type xType = batchedType(type);
     Value zero = arith::ConstantOp::create(b, loc, b.getI64IntegerAttr(0));
-    if (reverse) // the network's time is 1 - tau
-      t = arith::SubFOp::create(
-          b, loc, arith::ConstantOp::create(b, loc, b.getF64FloatAttr(1.0)), t);
-    Value tb = fl::FillOp::create(b, loc, tType, t, rows);
     if (velocity)
       return fl::LaunchOp::create(b, loc, TypeRange{xType}, SymbolRefAttr::get(velocity),
-                                  rows, zero, ValueRange{x, tb})
+                                  rows, zero, ValueRange{x, time})
           .getResult(0);
     if (guidance) { // v = g(v_c, v_u, x, t, w), both velocities in one call
       auto pair = fl::NetGuidedOp::create(b, loc, xType, xType, net.getNetworkAttr(),
-                                          x, tb, labels);
-      Value t32 = arith::TruncFOp::create(b, loc, b.getF32Type(), t);
+                                          x, time, labels);
       return fl::LaunchOp::create(b, loc, TypeRange{xType}, SymbolRefAttr::get(guidance),
                                   rows, zero,
-                                  ValueRange{pair.getCond(), pair.getUncond(), x, t32, w})
+                                  ValueRange{pair.getCond(), pair.getUncond(), x, time, w})
           .getResult(0);
     }
-    return fl::NetOp::create(b, loc, xType, net.getNetworkAttr(), x, tb, labels);
+    return fl::NetOp::create(b, loc, xType, net.getNetworkAttr(), x, time, labels);
+  }
+
+  /// The field's time for canonical time t (an f64 on the host), as a batch.
+  Value timeBatch(OpBuilder &b, Location loc, Value t, Value rows) const {
+    if (reverse)
+      t = arith::SubFOp::create(
+          b, loc, arith::ConstantOp::create(b, loc, b.getF64FloatAttr(1.0)), t);
+    return fl::FillOp::create(b, loc, batchedType(b.getF32Type()), t, rows);
   }
 };
+
+/// A kernel of per-sample arguments, some of them launch-uniform, built by
+/// `body` from the entry block's arguments.
+func::FuncOp emitKernel(ModuleOp module, StringRef name, ArrayRef<Type> args,
+                        ArrayRef<bool> uniform, ArrayRef<Type> results, Location loc,
+                        llvm::function_ref<SmallVector<Value>(ExprBuilder &, Block *)> body) {
+  OpBuilder b(module.getBodyRegion());
+  b.setInsertionPointToEnd(module.getBody());
+  auto fn = func::FuncOp::create(b, loc, name, b.getFunctionType(args, results));
+  fn->setAttr(fl::kKernelAttr, b.getUnitAttr());
+  if (llvm::is_contained(uniform, true))
+    fn->setAttr(fl::kUniformArgsAttr, b.getDenseBoolArrayAttr(uniform));
+  Block *entry = fn.addEntryBlock();
+  b.setInsertionPointToStart(entry);
+  ExprBuilder eb(b, loc);
+  func::ReturnOp::create(b, loc, body(eb, entry));
+  return fn;
+}
+
+/// h * sum_j w[j] k_j for k_j = args[first + j] (null when all w are 0).
+Value combination(ExprBuilder &eb, Block *entry, unsigned first, ArrayRef<double> w,
+                  Value h, RankedTensorType type) {
+  Value sum;
+  for (auto [j, wj] : llvm::enumerate(w))
+    sum = eb.add(sum, eb.mul(eb.constantLike(wj, type), entry->getArgument(first + j)));
+  return eb.mul(eb.broadcast(h, type), sum);
+}
 
 struct ExpandSolverPass : flowc::impl::ExpandSolverBase<ExpandSolverPass> {
   void runOnOperation() override {
@@ -154,7 +185,8 @@ struct ExpandSolverPass : flowc::impl::ExpandSolverBase<ExpandSolverPass> {
       Value labels = field.labelled() ? host.getArgument(3) : Value();
       Value w = field.guidance ? Value(fl::GuidanceScaleOp::create(b, loc, b.getF32Type()))
                                : Value();
-      Value v = field.emit(b, loc, host.getArgument(0), host.getArgument(1),
+      Value v = field.emit(b, loc, host.getArgument(0),
+                           field.timeBatch(b, loc, host.getArgument(1), host.getArgument(2)),
                            host.getArgument(2), labels, w);
       if (field.reverse)
         v = arith::NegFOp::create(b, loc, v);
@@ -246,9 +278,140 @@ struct ExpandSolverPass : flowc::impl::ExpandSolverBase<ExpandSolverPass> {
             b, loc, arith::ConstantOp::create(b, loc, b.getF64FloatAttr(c)), h);
         ti = arith::AddFOp::create(b, loc, t, ch);
       }
-      ks.push_back(field.emit(b, loc, xi, ti, rows, labels, w));
+      ks.push_back(field.emit(b, loc, xi, field.timeBatch(b, loc, ti, rows), rows, labels, w));
     }
     func::ReturnOp::create(b, loc, launch(prefix + "_update", ks, results));
+    if (!errorWeights.empty())
+      expandAdaptive(module, solver, field, prefix, sign, errorWeights, loc);
+  }
+
+  /// Per-sample step-size control for a tableau with an error estimate:
+  /// every sample has its own time t and step h ([rows, 1] batches), and
+  /// F_S_control accepts or rejects its step and picks the next one in the
+  /// kernel, so the host only launches (and looks at the times now and
+  /// then): no round trip per step.
+  ///   F_S_astage_i(x, k_0..k_{i-1}, t, h) -> (x + h sum_j a_ij k_j, t + c_i h)
+  ///   F_S_aupdate(x, k..., h) -> (x', err)
+  ///   F_S_control(x, x', err, t, h, rtol, atol) -> (x, t, h) after the step
+  ///   F_S_astep(x, t, h, rows[, labels]) -> (x, t, h): one controlled step
+  void expandAdaptive(ModuleOp module, fl::SolverOp solver, const Field &field,
+                      const std::string &prefix, double sign, ArrayRef<double> errorWeights,
+                      Location loc) {
+    RankedTensorType T = field.type;
+    OpBuilder ob(module.getContext());
+    Type f32 = ob.getF32Type();
+    unsigned s = solver.getNumStages();
+    for (unsigned i = 1; i < s; ++i) {
+      SmallVector<Type> args(i + 1, T);
+      args.append({f32, f32});
+      SmallVector<double> row;
+      for (unsigned j = 0; j < i; ++j)
+        row.push_back(sign * solver.getA(i, j));
+      double c = solver.getC()[i];
+      emitKernel(module, prefix + "_astage" + std::to_string(i), args, {}, {T, f32}, loc,
+                 [&](ExprBuilder &eb, Block *e) -> SmallVector<Value> {
+                   Value t = e->getArgument(i + 1), h = e->getArgument(i + 2);
+                   Value xi = eb.add(e->getArgument(0), combination(eb, e, 1, row, h, T));
+                   Value ti = eb.add(t, eb.mul(eb.constantLike(c, f32), h));
+                   return {xi, ti ? ti : t};
+                 });
+    }
+    SmallVector<double> weights;
+    for (double w : solver.getB())
+      weights.push_back(sign * w);
+    SmallVector<Type> updateArgs(s + 1, T);
+    updateArgs.push_back(f32);
+    emitKernel(module, prefix + "_aupdate", updateArgs, {}, {T, T}, loc,
+               [&](ExprBuilder &eb, Block *e) -> SmallVector<Value> {
+                 Value h = e->getArgument(s + 1);
+                 Value next = eb.add(e->getArgument(0), combination(eb, e, 1, weights, h, T));
+                 Value err = combination(eb, e, 1, errorWeights, h, T);
+                 return {next, err ? err : eb.constantLike(0.0, T)};
+               });
+    emitController(module, prefix + "_control", T, solver.getOrder().value_or(1), loc);
+
+    // Host: stages at each sample's own time, then the controller.
+    Type xType = batchedType(T), tType = batchedType(f32);
+    SmallVector<Type> args{xType, tType, tType, ob.getI64Type()};
+    if (field.labelled())
+      args.push_back(tType);
+    func::FuncOp host = createHostFunction(module, prefix + "_astep", args,
+                                           {xType, tType, tType}, loc);
+    OpBuilder b = OpBuilder::atBlockBegin(&host.front());
+    Value x = host.getArgument(0), t = host.getArgument(1), h = host.getArgument(2),
+          rows = host.getArgument(3);
+    Value labels = field.labelled() ? host.getArgument(4) : Value();
+    Value zero = arith::ConstantOp::create(b, loc, b.getI64IntegerAttr(0));
+    Value w = field.guidance ? Value(fl::GuidanceScaleOp::create(b, loc, f32)) : Value();
+    auto launch = [&](const std::string &kernel, ValueRange operands, TypeRange types) {
+      return fl::LaunchOp::create(b, loc, types, SymbolRefAttr::get(b.getContext(), kernel),
+                                  rows, zero, operands)
+          .getResults();
+    };
+    // A reversed flow's field sees 1 - t.
+    auto fieldTime = [&](Value ti) {
+      return field.reverse ? launch(prefix + "_flip", {ti}, {tType})[0] : ti;
+    };
+    if (field.reverse)
+      emitKernel(module, prefix + "_flip", {f32}, {}, {f32}, loc,
+                 [&](ExprBuilder &eb, Block *e) -> SmallVector<Value> {
+                   return {eb.sub(eb.constantLike(1.0, f32), e->getArgument(0))};
+                 });
+    SmallVector<Value> ks{field.emit(b, loc, x, fieldTime(t), rows, labels, w)};
+    for (unsigned i = 1; i < s; ++i) {
+      SmallVector<Value> operands{x};
+      operands.append(ks.begin(), ks.end());
+      operands.append({t, h});
+      auto stage = launch(prefix + "_astage" + std::to_string(i), operands, {xType, tType});
+      ks.push_back(field.emit(b, loc, stage[0], fieldTime(stage[1]), rows, labels, w));
+    }
+    SmallVector<Value> operands{x};
+    operands.append(ks.begin(), ks.end());
+    operands.push_back(h);
+    auto update = launch(prefix + "_aupdate", operands, {xType, xType});
+    Value rtol = fl::ToleranceOp::create(b, loc, f32, b.getStringAttr("rtol"));
+    Value atol = fl::ToleranceOp::create(b, loc, f32, b.getStringAttr("atol"));
+    auto next = launch(prefix + "_control", {x, update[0], update[1], t, h, rtol, atol},
+                       {xType, tType, tType});
+    func::ReturnOp::create(b, loc, next);
+  }
+
+  /// F_S_control(x, x', err, t, h, rtol, atol) -> (x, t, h) for one sample,
+  /// as torchdiffeq's step control with the sample's own error ratio
+  /// r = sqrt(mean((err / (atol + rtol max(|x|, |x'|)))^2)): accept when
+  /// r <= 1 (x, t advance), then h *= min(10, max(0.9 r^(-1/order), shrink))
+  /// with shrink 1 after an acceptance and 0.2 after a rejection, at most up
+  /// to t = 1. A sample at t = 1 stays there with h = 0.
+  static void emitController(ModuleOp module, const std::string &name, RankedTensorType T,
+                             int64_t order, Location loc) {
+    OpBuilder ob(module.getContext());
+    Type f32 = ob.getF32Type();
+    emitKernel(
+        module, name, {T, T, T, f32, f32, f32, f32}, {false, false, false, false, false, true, true},
+        {T, f32, f32}, loc, [&](ExprBuilder &eb, Block *e) -> SmallVector<Value> {
+          Value x = e->getArgument(0), next = e->getArgument(1), err = e->getArgument(2);
+          Value t = e->getArgument(3), h = e->getArgument(4);
+          Value rtol = e->getArgument(5), atol = e->getArgument(6);
+          auto c = [&](double v) { return eb.constantLike(v, f32); };
+          Value scale = eb.add(eb.broadcast(atol, T),
+                               eb.mul(eb.broadcast(rtol, T), eb.max(eb.abs(x), eb.abs(next))));
+          Value q = eb.div(err, scale);
+          Value ratio = eb.sqrt(eb.mean(eb.mul(q, q)));
+          Value active = eb.compare(arith::CmpFPredicate::OLT, t, c(1.0));
+          Value ok = eb.compare(arith::CmpFPredicate::OLE, ratio, c(1.0));
+          Value accept = eb.andI(active, ok);
+          Value tNew = eb.select(accept, eb.add(t, h), t);
+          Value done = eb.compare(arith::CmpFPredicate::OGE, tNew, c(1.0 - 1e-6));
+          tNew = eb.select(done, c(1.0), tNew);
+          // factor = min(10, max(0.9 r^(-1/order), accept ? 1 : 0.2)); r = 0: 10.
+          Value grow = eb.mul(c(0.9), eb.pow(eb.max(ratio, c(1e-10)), c(-1.0 / double(order))));
+          Value floor = eb.select(ok, c(1.0), c(0.2));
+          Value factor = eb.min(c(10.0), eb.max(grow, floor));
+          Value hNew = eb.min(eb.mul(h, factor), eb.sub(c(1.0), tNew));
+          hNew = eb.select(done, c(0.0), hNew);
+          Value xNew = eb.select(accept, next, x);
+          return {xNew, tNew, hNew};
+        });
   }
 };
 

@@ -136,6 +136,20 @@ public:
     return mlir::arith::CmpFOp::create(b, loc, p, x, y);
   }
   mlir::Value sin(mlir::Value x) { return mlir::math::SinOp::create(b, loc, x); }
+  mlir::Value sqrt(mlir::Value x) { return mlir::math::SqrtOp::create(b, loc, x); }
+  mlir::Value abs(mlir::Value x) { return mlir::math::AbsFOp::create(b, loc, x); }
+  mlir::Value min(mlir::Value x, mlir::Value y) {
+    unify(x, y);
+    return mlir::arith::MinimumFOp::create(b, loc, x, y);
+  }
+  mlir::Value max(mlir::Value x, mlir::Value y) {
+    unify(x, y);
+    return mlir::arith::MaximumFOp::create(b, loc, x, y);
+  }
+  /// Logical and of two i1 values.
+  mlir::Value andI(mlir::Value x, mlir::Value y) {
+    return mlir::arith::AndIOp::create(b, loc, x, y);
+  }
   mlir::Value cos(mlir::Value x) { return mlir::math::CosOp::create(b, loc, x); }
   mlir::Value log(mlir::Value x) { return mlir::math::LogOp::create(b, loc, x); }
   mlir::Value pow(mlir::Value x, mlir::Value y) {

@@ -90,6 +90,16 @@ typedef void (*flowrt_step_fn)(flowrt_ctx *ctx, flowrt_tensor *x,
                                flowrt_tensor *labels, double t, double h,
                                flowrt_tensor **next, flowrt_tensor **error);
 
+/* One step of per-sample step-size control: every sample has its own time
+ * t and step h ([n, 1]); the generated controller accepts or rejects each
+ * sample's step and writes the new x, t and h (h = 0 once t = 1). */
+typedef void (*flowrt_adaptive_step_fn)(flowrt_ctx *ctx, flowrt_tensor *x,
+                                        flowrt_tensor *t, flowrt_tensor *h,
+                                        flowrt_tensor *labels,
+                                        flowrt_tensor **x_next,
+                                        flowrt_tensor **t_next,
+                                        flowrt_tensor **h_next);
+
 /* A Runge-Kutta method of the spec (every `solver` it defines or imports). */
 typedef struct flowrt_solver {
   const char *name;
@@ -97,6 +107,7 @@ typedef struct flowrt_solver {
   int32_t order;    /* of the solution; 0 when the tableau does not say */
   int32_t adaptive; /* 1: the step also estimates its error */
   flowrt_step_fn step;
+  flowrt_adaptive_step_fn adaptive_step; /* NULL unless adaptive */
   /* The Butcher tableau, for integrating augmented systems in the runtime
    * (likelihoods): c[stages], a[stages * stages] row-major (strictly lower
    * triangular), b[stages]. */
@@ -192,6 +203,9 @@ flowrt_tensor *flowrt_net_guided(flowrt_ctx *ctx, flowrt_tensor *x,
 /* The guidance scale of this `sample` command (the spec's `w`, or
  * --guidance). */
 double flowrt_guidance_scale(const flowrt_ctx *ctx);
+/* The step-size control tolerances of this `sample` command: which = 0 for
+ * rtol, 1 for atol. */
+double flowrt_tolerance(const flowrt_ctx *ctx, int32_t which);
 /* Mean over the batch of a per-sample loss computed by generated kernels;
  * differentiable with respect to inputs[0]. Returns a scalar [1, 1]. */
 flowrt_tensor *flowrt_loss(flowrt_ctx *ctx, flowrt_loss_forward_fn forward,

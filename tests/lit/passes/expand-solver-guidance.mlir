@@ -1,8 +1,8 @@
 // RUN: %flowc-opt --flow-expand-solver %s | FileCheck %s
 // Guided sampling: each stage evaluates the conditional and unconditional
 // velocities in one net_guided call and launches the guidance kernel on them
-// with the stage's state, time and the run's scale w; the samples' labels are
-// the host step's last argument.
+// with the stage's state, each sample's time and the run's scale w; the
+// samples' labels are the host step's last argument.
 
 flow.solver @midpoint c = [0.0, 0.5] a = [array<f64>, array<f64: 0.5>] b = [0.0, 1.0]
 flow.flow @f {
@@ -13,7 +13,7 @@ flow.flow @f {
   flow.source %x : tensor<2xf32>
 }
 func.func @g(%vc: tensor<2xf32>, %vu: tensor<2xf32>, %x: tensor<2xf32>, %t: f32, %w: f32) -> tensor<2xf32>
-    attributes {flow.kernel, flow.uniform_args = array<i1: false, false, false, true, true>} {
+    attributes {flow.kernel, flow.uniform_args = array<i1: false, false, false, false, true>} {
   %d = arith.subf %vc, %vu : tensor<2xf32>
   %wb = flow.broadcast %w : tensor<2xf32>
   %s = arith.mulf %wb, %d : tensor<2xf32>
@@ -27,8 +27,7 @@ flow.sample @f with @midpoint {guidance = @g, guidance_fn = "cfg", guidance_scal
 // CHECK: %[[W:.*]] = flow.guidance_scale : f32
 // CHECK: %[[TB:.*]] = flow.fill %[[T]] rows %[[ROWS]]
 // CHECK: %[[VC:.*]], %[[VU:.*]] = flow.net_guided @v(%[[X]], %[[TB]], %[[Y]])
-// CHECK: %[[T32:.*]] = arith.truncf %[[T]] : f64 to f32
-// CHECK: %[[K0:.*]] = flow.launch @g(%[[VC]], %[[VU]], %[[X]], %[[T32]], %[[W]])
+// CHECK: %[[K0:.*]] = flow.launch @g(%[[VC]], %[[VU]], %[[X]], %[[TB]], %[[W]])
 // CHECK: %[[X1:.*]] = flow.launch @f_midpoint_stage1(%[[X]], %[[K0]],
 // CHECK: flow.net_guided @v(%[[X1]], %{{.*}}, %[[Y]])
 // CHECK: flow.launch @g(

@@ -49,10 +49,11 @@ TEST(Guidance, CfgKernelIsVuPlusWTimesTheDifference) {
   torch::manual_seed(4);
   torch::Tensor vc = torch::randn({kRows, 2}), vu = torch::randn({kRows, 2});
   torch::Tensor x = torch::randn({kRows, 2}), out = torch::empty({kRows, 2});
+  torch::Tensor t = torch::rand({kRows, 1}); // each sample's own time
   for (float w : {0.0f, 1.0f, 3.0f, -0.5f}) {
     cond_guidance(kRows, 0, 0, FLOWC_ROWS(buf(vc), kRows, 2),
                   FLOWC_ROWS(buf(vu), kRows, 2), FLOWC_ROWS(buf(x), kRows, 2),
-                  0.3f, w, FLOWC_ROWS(buf(out), kRows, 2));
+                  FLOWC_ROWS(buf(t), kRows, 1), w, FLOWC_ROWS(buf(out), kRows, 2));
     torch::Tensor want = d(vu) + w * (d(vc) - d(vu));
     EXPECT_LT(maxMixedError(out, want), 1e-6) << "w = " << w;
   }
@@ -62,11 +63,12 @@ TEST(Guidance, UserFnGetsStateTimeScaleAndConstants) {
   torch::manual_seed(5);
   torch::Tensor vc = torch::randn({kRows, 2}), vu = torch::randn({kRows, 2});
   torch::Tensor x = torch::randn({kRows, 2}), out = torch::empty({kRows, 2});
-  const float t = 0.25f, w = 2.0f, k = 0.5f; // k from the sample block
+  torch::Tensor t = torch::rand({kRows, 1}); // each sample's own time
+  const float w = 2.0f, k = 0.5f;            // k from the sample block
   cond2_guidance(kRows, 0, 0, FLOWC_ROWS(buf(vc), kRows, 2),
-                 FLOWC_ROWS(buf(vu), kRows, 2), FLOWC_ROWS(buf(x), kRows, 2), t,
-                 w, FLOWC_ROWS(buf(out), kRows, 2));
-  torch::Tensor want = d(vu) + w * (1 - t) * (d(vc) - d(vu)) - k * d(x);
+                 FLOWC_ROWS(buf(vu), kRows, 2), FLOWC_ROWS(buf(x), kRows, 2),
+                 FLOWC_ROWS(buf(t), kRows, 1), w, FLOWC_ROWS(buf(out), kRows, 2));
+  torch::Tensor want = d(vu) + w * (1 - d(t)) * (d(vc) - d(vu)) - k * d(x);
   double err = maxMixedError(out, want);
   measured("damped guidance kernel error", err);
   EXPECT_LT(err, 1e-6);

@@ -265,3 +265,45 @@ TEST(SolverKernel, EulerConvergesAtFirstOrder) {
   EXPECT_LE(e16.discrete, 1e-6);
   EXPECT_LE(e32.discrete, 1e-6);
 }
+
+// The per-sample step-size controller of an adaptive tableau (dopri5, order
+// 5): accept when the RMS of err / (atol + rtol max(|x|, |x'|)) is at most
+// 1, then h *= min(10, max(0.9 r^(-1/5), 1 if accepted else 0.2)) up to
+// t = 1; a sample at t = 1 keeps x and gets h = 0. Against the same rule
+// in double, on samples that accept, reject, reach t = 1 or are done.
+TEST(Solver, AdaptiveControllerMatchesItsRule) {
+  const int64_t n = 4096;
+  torch::manual_seed(12);
+  torch::Tensor x = torch::randn({n, 2}), next = x + 0.1 * torch::randn({n, 2});
+  // Errors from 1e-8 to 1e-3: ratios on both sides of 1 at tolerance 1e-5.
+  torch::Tensor err = torch::randn({n, 2}) * torch::pow(10.0, -8 + 5 * torch::rand({n, 1}));
+  torch::Tensor t = torch::rand({n, 1}) * 0.9;
+  torch::Tensor h = 0.01 + 0.1 * torch::rand({n, 1});
+  t.slice(0, 0, 64).fill_(1.0);                 // done
+  t.slice(0, 64, 128).copy_(1 - h.slice(0, 64, 128)); // reach t = 1 if accepted
+  const float rtol = 1e-5f, atol = 1e-5f;
+  torch::Tensor xo = torch::empty({n, 2}), to = torch::empty({n, 1}), ho = torch::empty({n, 1});
+  rf_dopri5_control(n, 0, 0, FLOWC_ROWS(buf(x), n, 2), FLOWC_ROWS(buf(next), n, 2),
+                    FLOWC_ROWS(buf(err), n, 2), FLOWC_ROWS(buf(t), n, 1),
+                    FLOWC_ROWS(buf(h), n, 1), rtol, atol, FLOWC_ROWS(buf(xo), n, 2),
+                    FLOWC_ROWS(buf(to), n, 1), FLOWC_ROWS(buf(ho), n, 1));
+  auto scale = atol + rtol * torch::maximum(d(x).abs(), d(next).abs());
+  auto ratio = (d(err) / scale).pow(2).mean(1, /*keepdim=*/true).sqrt();
+  auto ok = ratio <= 1, accept = ok & (d(t) < 1);
+  auto tNew = torch::where(accept, d(t) + d(h), d(t));
+  auto done = tNew >= 1 - 1e-6;
+  tNew = torch::where(done, torch::ones_like(tNew), tNew);
+  auto grow = 0.9 * torch::pow(torch::clamp_min(ratio, 1e-10), -1.0 / 5);
+  auto factor = torch::clamp_max(torch::maximum(grow, torch::where(ok, 1.0, 0.2)), 10.0);
+  auto hNew = torch::minimum(d(h) * factor, 1 - tNew);
+  hNew = torch::where(done, torch::zeros_like(hNew), hNew);
+  auto xNew = torch::where(accept, d(next), d(x));
+  int64_t accepted = accept.sum().item<int64_t>();
+  measured("controller: accepted samples of 4096", double(accepted));
+  EXPECT_GT(accepted, n / 5);
+  EXPECT_LT(accepted, n - n / 5);
+  EXPECT_TRUE(torch::equal(to.to(torch::kDouble) == 1, done));
+  EXPECT_LT(maxMixedError(xo, xNew), 1e-7);
+  EXPECT_LT(maxMixedError(to, tNew), 1e-6);
+  EXPECT_LT(maxMixedError(ho, hNew), 1e-5);
+}

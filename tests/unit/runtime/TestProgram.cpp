@@ -95,7 +95,7 @@ void eulerStep(flowrt_ctx *ctx, flowrt_tensor *x, flowrt_tensor *labels,
 }
 
 const double EulerC[] = {0}, EulerA[] = {0}, EulerB[] = {1};
-const flowrt_solver Solvers[] = {{"euler", 1, 1, 0, eulerStep, EulerC, EulerA, EulerB}};
+const flowrt_solver Solvers[] = {{"euler", 1, 1, 0, eulerStep, nullptr, EulerC, EulerA, EulerB}};
 
 const char *const DataParamNames[] = {"noise"};
 const double DataParamValues[] = {0.05};

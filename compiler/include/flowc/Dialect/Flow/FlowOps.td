@@ -308,6 +308,13 @@ def Flow_NetGuidedOp : Flow_Op<"net_guided"> {
   let assemblyFormat = "$network `(` $x `,` $t `,` $labels `)` attr-dict `:` type($x) `,` type($t) `,` type($labels) `->` type($cond) `,` type($uncond)";
 }
 
+def Flow_ToleranceOp : Flow_Op<"tolerance"> {
+  let summary = "A step-size control tolerance of this sampling run: \"rtol\" or \"atol\"";
+  let arguments = (ins StrAttr:$name);
+  let results = (outs F32:$result);
+  let assemblyFormat = "$name attr-dict `:` type($result)";
+}
+
 def Flow_GuidanceScaleOp : Flow_Op<"guidance_scale"> {
   let summary = "The guidance scale w of this sampling run (spec or --guidance)";
   let results = (outs F32:$result);
