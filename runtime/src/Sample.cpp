@@ -137,7 +137,7 @@ int flowrt::runSample(const flowrt_program &program,
     how += tol;
   }
   std::printf("sampled %lld points with %s, %s, %lld function evaluations in "
-              "%.3f s\n",
+              "%.4f s\n",
               static_cast<long long>(n), solver->name, how.c_str(),
               static_cast<long long>(stats.evaluations), seconds);
   if (classes > 0)
