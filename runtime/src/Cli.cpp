@@ -78,6 +78,8 @@ void printUsage(std::FILE *out, const char *argv0,
       "1e-5)\n"
       "  --max-steps N          adaptive solvers: most steps (default "
       "100000)\n"
+      "  --min-step H, --max-step H  adaptive solvers: step bounds (default "
+      "1e-10, 1)\n"
       "  --from FILE.npy        integrate from these points, not from "
       "source draws\n"
       "  --seed S               seed of the source (default %llu)\n"
@@ -286,6 +288,10 @@ SampleOptions parseSample(const flowrt_program &program, ArgReader &reader,
       opts.atol = reader.positiveReal(arg);
     else if (arg == "--max-steps")
       opts.maxSteps = reader.integer(arg, 1);
+    else if (arg == "--min-step")
+      opts.minStep = reader.positiveReal(arg);
+    else if (arg == "--max-step")
+      opts.maxStep = reader.positiveReal(arg);
     else if (arg == "--from")
       opts.from = reader.value(arg);
     else if (arg == "--out-dir")

@@ -40,6 +40,7 @@ struct SampleOptions {
   bool fixedSteps = true;   ///< false: step-size control (adaptive tableau)
   double rtol = 1e-5, atol = 1e-5;
   int64_t maxSteps = 100000;
+  double minStep = 1e-10, maxStep = 1.0;
   std::string from;         ///< `--from FILE.npy`: start here, not at x0
   std::string outDir;
   std::vector<std::string> outputs; ///< `-o` files, by extension.

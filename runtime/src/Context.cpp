@@ -109,7 +109,7 @@ double flowrt_guidance_scale(const flowrt_ctx *ctx) {
 }
 
 double flowrt_tolerance(const flowrt_ctx *ctx, int32_t which) {
-  return which == 0 ? ctx->rtol : ctx->atol;
+  return which == 0 ? ctx->rtol : which == 1 ? ctx->atol : ctx->maxStep;
 }
 
 } // extern "C"

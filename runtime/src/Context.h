@@ -42,8 +42,8 @@ struct flowrt_ctx {
   flowrt::MlpImpl *net = nullptr;
   /// The guidance scale of `sample` (the spec's `w` or --guidance).
   double guidanceScale = 0;
-  /// Tolerances of step-size control (sample --rtol/--atol).
-  double rtol = 1e-5, atol = 1e-5;
+  /// Step-size control (sample --rtol/--atol/--max-step).
+  double rtol = 1e-5, atol = 1e-5, maxStep = 1.0;
   /// Network evaluations so far, reported by `sample`.
   int64_t netEvals = 0;
   /// Tensors of the current call; a deque keeps their addresses stable.

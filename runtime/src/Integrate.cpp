@@ -78,8 +78,9 @@ IntegrateStats flowrt::integrate(const flowrt_program &program, flowrt_ctx &ctx,
   int32_t order = solver.order > 0 ? solver.order : 1;
   ctx.rtol = o.rtol;
   ctx.atol = o.atol;
+  ctx.maxStep = o.maxStep;
   int64_t n = x.value.size(0);
-  double h0 = firstStep(program, ctx, x, labels, order, o);
+  double h0 = std::min(firstStep(program, ctx, x, labels, order, o), o.maxStep);
   stats.evaluations += 2;
   flowrt_tensor t{torch::zeros({n, 1})}, h{torch::full({n, 1}, h0)};
   for (;;) {

@@ -13,7 +13,8 @@
 // The host picks the first step (Hairer's selection from v(0, x0) and one
 // Euler step, two evaluations of the field, for the whole batch), then only
 // launches steps, looking at the samples' times every few steps: at most
-// `maxSteps` steps, and an error when a step falls below `minStep`.
+// `maxSteps` steps, no step above `maxStep`, and an error when a step falls
+// below `minStep`.
 //
 //===----------------------------------------------------------------------===//
 #ifndef FLOWRT_INTEGRATE_H
@@ -33,7 +34,8 @@ struct IntegrateOptions {
   int64_t steps = 32;    ///< fixed steps
   double rtol = 1e-5, atol = 1e-5;
   int64_t maxSteps = 100000;
-  double minStep = 1e-10;
+  double minStep = 1e-10; ///< an error below it
+  double maxStep = 1.0;   ///< no step is larger
 };
 
 struct IntegrateStats {

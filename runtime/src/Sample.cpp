@@ -124,6 +124,8 @@ int flowrt::runSample(const flowrt_program &program,
   integration.rtol = opts.rtol;
   integration.atol = opts.atol;
   integration.maxSteps = opts.maxSteps;
+  integration.minStep = opts.minStep;
+  integration.maxStep = opts.maxStep;
   IntegrateStats stats =
       integrate(program, ctx, x, classes > 0 ? &labels : nullptr, integration);
   double seconds =

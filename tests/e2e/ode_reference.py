@@ -11,7 +11,8 @@ solution.
           heun (1000 steps) and adaptive dopri5
   decay   dx/dt = -x, x0 = 1: the log-log slope of |x(1) - 1/e| against the
           step is 1 (euler), 2 (midpoint, heun), 4 (rk4), each +-0.15; and
-          adaptive dopri5's error shrinks as its tolerance does
+          adaptive dopri5's error shrinks as its tolerance does, and
+          --max-step 0.05 forces at least 20 steps
 Prints every measured number; exits non-zero on the first failure.
 """
 import os
@@ -86,5 +87,11 @@ check("dopri5 error shrinks with the tolerance",
       errors[0] > errors[1] > errors[2] or errors[2] < 1e-6 < errors[0],
       f"tol 1e-3, 1e-5, 1e-7: errors {', '.join(f'{e:.2e}' for e in errors)}; "
       f"evaluations {evaluations}")
+
+# --max-step bounds every step: dx/dt = -x is smooth enough for one dopri5
+# step, so with steps of at most 0.05 the batch needs at least 20 steps.
+x, nfe = solve(decay, [[1.0, 1.0]], "--solver", "dopri5", "--max-step", "0.05")
+check("dopri5 --max-step 0.05", nfe >= 20 * 7 and abs(x[0, 0] - np.exp(-1.0)) < 1e-6,
+      f"{nfe} evaluations (>= {20 * 7}), error {abs(x[0, 0] - np.exp(-1.0)):.2e}")
 
 sys.exit(1 if failures else 0)

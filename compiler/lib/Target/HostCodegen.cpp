@@ -198,8 +198,9 @@ private:
          << fresh(g.getCond()) << " = flowrt_net_guided(ctx, " << name(g.getX()) << ", "
          << name(g.getT()) << ", " << name(g.getLabels()) << ", &" << uncond << ");\n";
     } else if (auto tol = dyn_cast<fl::ToleranceOp>(op)) {
-      os << "  const float " << fresh(tol) << " = (float)flowrt_tolerance(ctx, "
-         << (tol.getName() == "rtol" ? 0 : 1) << ");\n";
+      int which = tol.getName() == "rtol" ? 0 : tol.getName() == "atol" ? 1 : 2;
+      os << "  const float " << fresh(tol) << " = (float)flowrt_tolerance(ctx, " << which
+         << ");\n";
     } else if (auto w = dyn_cast<fl::GuidanceScaleOp>(op)) {
       os << "  const float " << fresh(w) << " = (float)flowrt_guidance_scale(ctx);\n";
     } else if (auto l = dyn_cast<fl::LaunchOp>(op)) {

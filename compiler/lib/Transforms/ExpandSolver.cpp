@@ -292,7 +292,8 @@ struct ExpandSolverPass : flowc::impl::ExpandSolverBase<ExpandSolverPass> {
   /// then): no round trip per step.
   ///   F_S_astage_i(x, k_0..k_{i-1}, t, h) -> (x + h sum_j a_ij k_j, t + c_i h)
   ///   F_S_aupdate(x, k..., h) -> (x', err)
-  ///   F_S_control(x, x', err, t, h, rtol, atol) -> (x, t, h) after the step
+  ///   F_S_control(x, x', err, t, h, rtol, atol, max_step) -> (x, t, h) after
+  ///   the step
   ///   F_S_astep(x, t, h, rows[, labels]) -> (x, t, h): one controlled step
   void expandAdaptive(ModuleOp module, fl::SolverOp solver, const Field &field,
                       const std::string &prefix, double sign, ArrayRef<double> errorWeights,
@@ -371,27 +372,32 @@ struct ExpandSolverPass : flowc::impl::ExpandSolverBase<ExpandSolverPass> {
     auto update = launch(prefix + "_aupdate", operands, {xType, xType});
     Value rtol = fl::ToleranceOp::create(b, loc, f32, b.getStringAttr("rtol"));
     Value atol = fl::ToleranceOp::create(b, loc, f32, b.getStringAttr("atol"));
-    auto next = launch(prefix + "_control", {x, update[0], update[1], t, h, rtol, atol},
+    Value maxStep = fl::ToleranceOp::create(b, loc, f32, b.getStringAttr("max_step"));
+    auto next = launch(prefix + "_control",
+                       {x, update[0], update[1], t, h, rtol, atol, maxStep},
                        {xType, tType, tType});
     func::ReturnOp::create(b, loc, next);
   }
 
-  /// F_S_control(x, x', err, t, h, rtol, atol) -> (x, t, h) for one sample,
+  /// F_S_control(x, x', err, t, h, rtol, atol, max_step) -> (x, t, h) for one
+  /// sample,
   /// as torchdiffeq's step control with the sample's own error ratio
   /// r = sqrt(mean((err / (atol + rtol max(|x|, |x'|)))^2)): accept when
   /// r <= 1 (x, t advance), then h *= min(10, max(0.9 r^(-1/order), shrink))
-  /// with shrink 1 after an acceptance and 0.2 after a rejection, at most up
-  /// to t = 1. A sample at t = 1 stays there with h = 0.
+  /// with shrink 1 after an acceptance and 0.2 after a rejection, at most
+  /// max_step and up to t = 1. A sample at t = 1 stays there with h = 0.
   static void emitController(ModuleOp module, const std::string &name, RankedTensorType T,
                              int64_t order, Location loc) {
     OpBuilder ob(module.getContext());
     Type f32 = ob.getF32Type();
     emitKernel(
-        module, name, {T, T, T, f32, f32, f32, f32}, {false, false, false, false, false, true, true},
+        module, name, {T, T, T, f32, f32, f32, f32, f32},
+        {false, false, false, false, false, true, true, true},
         {T, f32, f32}, loc, [&](ExprBuilder &eb, Block *e) -> SmallVector<Value> {
           Value x = e->getArgument(0), next = e->getArgument(1), err = e->getArgument(2);
           Value t = e->getArgument(3), h = e->getArgument(4);
           Value rtol = e->getArgument(5), atol = e->getArgument(6);
+          Value maxStep = e->getArgument(7);
           auto c = [&](double v) { return eb.constantLike(v, f32); };
           Value scale = eb.add(eb.broadcast(atol, T),
                                eb.mul(eb.broadcast(rtol, T), eb.max(eb.abs(x), eb.abs(next))));
@@ -407,7 +413,7 @@ struct ExpandSolverPass : flowc::impl::ExpandSolverBase<ExpandSolverPass> {
           Value grow = eb.mul(c(0.9), eb.pow(eb.max(ratio, c(1e-10)), c(-1.0 / double(order))));
           Value floor = eb.select(ok, c(1.0), c(0.2));
           Value factor = eb.min(c(10.0), eb.max(grow, floor));
-          Value hNew = eb.min(eb.mul(h, factor), eb.sub(c(1.0), tNew));
+          Value hNew = eb.min(eb.min(eb.mul(h, factor), maxStep), eb.sub(c(1.0), tNew));
           hNew = eb.select(done, c(0.0), hNew);
           Value xNew = eb.select(accept, next, x);
           return {xNew, tNew, hNew};

@@ -203,8 +203,8 @@ flowrt_tensor *flowrt_net_guided(flowrt_ctx *ctx, flowrt_tensor *x,
 /* The guidance scale of this `sample` command (the spec's `w`, or
  * --guidance). */
 double flowrt_guidance_scale(const flowrt_ctx *ctx);
-/* The step-size control tolerances of this `sample` command: which = 0 for
- * rtol, 1 for atol. */
+/* The step-size control settings of this `sample` command: which = 0 for
+ * rtol, 1 for atol, 2 for the largest step. */
 double flowrt_tolerance(const flowrt_ctx *ctx, int32_t which);
 /* Mean over the batch of a per-sample loss computed by generated kernels;
  * differentiable with respect to inputs[0]. Returns a scalar [1, 1]. */

@@ -268,8 +268,9 @@ TEST(SolverKernel, EulerConvergesAtFirstOrder) {
 
 // The per-sample step-size controller of an adaptive tableau (dopri5, order
 // 5): accept when the RMS of err / (atol + rtol max(|x|, |x'|)) is at most
-// 1, then h *= min(10, max(0.9 r^(-1/5), 1 if accepted else 0.2)) up to
-// t = 1; a sample at t = 1 keeps x and gets h = 0. Against the same rule
+// 1, then h *= min(10, max(0.9 r^(-1/5), 1 if accepted else 0.2)), at most
+// max_step (0.3 here) and up to t = 1; a sample at t = 1 keeps x and gets
+// h = 0. Against the same rule
 // in double, on samples that accept, reject, reach t = 1 or are done.
 TEST(Solver, AdaptiveControllerMatchesItsRule) {
   const int64_t n = 4096;
@@ -281,11 +282,11 @@ TEST(Solver, AdaptiveControllerMatchesItsRule) {
   torch::Tensor h = 0.01 + 0.1 * torch::rand({n, 1});
   t.slice(0, 0, 64).fill_(1.0);                 // done
   t.slice(0, 64, 128).copy_(1 - h.slice(0, 64, 128)); // reach t = 1 if accepted
-  const float rtol = 1e-5f, atol = 1e-5f;
+  const float rtol = 1e-5f, atol = 1e-5f, maxStep = 0.3f;
   torch::Tensor xo = torch::empty({n, 2}), to = torch::empty({n, 1}), ho = torch::empty({n, 1});
   rf_dopri5_control(n, 0, 0, FLOWC_ROWS(buf(x), n, 2), FLOWC_ROWS(buf(next), n, 2),
                     FLOWC_ROWS(buf(err), n, 2), FLOWC_ROWS(buf(t), n, 1),
-                    FLOWC_ROWS(buf(h), n, 1), rtol, atol, FLOWC_ROWS(buf(xo), n, 2),
+                    FLOWC_ROWS(buf(h), n, 1), rtol, atol, maxStep, FLOWC_ROWS(buf(xo), n, 2),
                     FLOWC_ROWS(buf(to), n, 1), FLOWC_ROWS(buf(ho), n, 1));
   auto scale = atol + rtol * torch::maximum(d(x).abs(), d(next).abs());
   auto ratio = (d(err) / scale).pow(2).mean(1, /*keepdim=*/true).sqrt();
@@ -295,7 +296,7 @@ TEST(Solver, AdaptiveControllerMatchesItsRule) {
   tNew = torch::where(done, torch::ones_like(tNew), tNew);
   auto grow = 0.9 * torch::pow(torch::clamp_min(ratio, 1e-10), -1.0 / 5);
   auto factor = torch::clamp_max(torch::maximum(grow, torch::where(ok, 1.0, 0.2)), 10.0);
-  auto hNew = torch::minimum(d(h) * factor, 1 - tNew);
+  auto hNew = torch::minimum(torch::clamp_max(d(h) * factor, double(maxStep)), 1 - tNew);
   hNew = torch::where(done, torch::zeros_like(hNew), hNew);
   auto xNew = torch::where(accept, d(next), d(x));
   int64_t accepted = accept.sum().item<int64_t>();

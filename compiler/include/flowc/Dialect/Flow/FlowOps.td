@@ -309,7 +309,7 @@ def Flow_NetGuidedOp : Flow_Op<"net_guided"> {
 }
 
 def Flow_ToleranceOp : Flow_Op<"tolerance"> {
-  let summary = "A step-size control tolerance of this sampling run: \"rtol\" or \"atol\"";
+  let summary = "A step-size control setting of this sampling run: \"rtol\", \"atol\" or \"max_step\"";
   let arguments = (ins StrAttr:$name);
   let results = (outs F32:$result);
   let assemblyFormat = "$name attr-dict `:` type($result)";
