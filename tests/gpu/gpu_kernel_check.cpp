@@ -1,6 +1,8 @@
 //===- gpu_kernel_check.cpp - Generated PTX vs generated CPU code ---------===//
 //
-// Runs every kernel of examples/moons.flow twice on the same inputs: the CPU
+// Runs every kernel of examples/moons.flow, and the newer kinds of kernel in
+// tests/unit/kernels/kernels.flow (condition dropout, guidance, rank-2 shape
+// ops, the adaptive step controller), twice on the same inputs: the CPU
 // object code (linked in) and the PTX (loaded with the CUDA driver on
 // LibTorch's current context and stream), and reports the largest difference
 // of each output. Both come from the same per-row lowering (KernelBody.cpp),
@@ -32,11 +34,18 @@ void moons_rf_loss(int64_t, int64_t, int64_t, BUF, BUF, BUF);
 void moons_rf_loss_grad(int64_t, int64_t, int64_t, BUF, BUF, BUF, BUF);
 void moons_rf_heun_stage1(int64_t, int64_t, int64_t, BUF, BUF, float, BUF);
 void moons_rf_heun_update(int64_t, int64_t, int64_t, BUF, BUF, BUF, float, BUF);
+// kernels.flow
+void cond_path(int64_t, int64_t, int64_t, BUF, BUF, BUF, BUF, BUF, BUF);
+void cond_guidance(int64_t, int64_t, int64_t, BUF, BUF, BUF, BUF, float, BUF);
+void tens_path(int64_t, int64_t, int64_t, BUF, BUF, BUF, BUF, BUF);
+void tens_loss_grad(int64_t, int64_t, int64_t, BUF, BUF, BUF, BUF, BUF);
+void rf_dopri5_control(int64_t, int64_t, int64_t, BUF, BUF, BUF, BUF, BUF, float, float,
+                       float, BUF, BUF, BUF);
 }
 
 namespace {
 
-CUmodule module;
+CUmodule module, allModule; // moons.flow's and kernels.flow's PTX
 int checks = 0, failures = 0;
 
 void check(CUresult r, const char *what, const std::string &kernel) {
@@ -70,22 +79,23 @@ struct Args {
 };
 
 /// Runs `kernel` on the GPU with header (n, seed, step), then `buffers`
-/// (inputs and outputs in order) with an optional uniform float after
+/// (inputs and outputs in order) with the uniform floats `uniforms` after
 /// `uniformAfter` buffers.
 void launch(const std::string &kernel, int64_t n, int64_t seed, int64_t step,
             std::vector<torch::Tensor> &buffers, int uniformAfter = -1,
-            float uniform = 0) {
+            std::vector<float> uniforms = {}, CUmodule from = nullptr) {
   CUfunction fn;
-  check(cuModuleGetFunction(&fn, module, kernel.c_str()), "cuModuleGetFunction", kernel);
+  check(cuModuleGetFunction(&fn, from ? from : module, kernel.c_str()),
+        "cuModuleGetFunction", kernel);
   Args args;
   args.add(n), args.add(seed), args.add(step);
-  for (size_t i = 0; i < buffers.size(); ++i) {
+  for (size_t i = 0; i <= buffers.size(); ++i) {
     if (int(i) == uniformAfter)
-      args.add(uniform);
-    args.buffer(buffers[i]);
+      for (float u : uniforms)
+        args.add(u);
+    if (i < buffers.size())
+      args.buffer(buffers[i]);
   }
-  if (uniformAfter == int(buffers.size()))
-    args.add(uniform);
   auto ptrs = args.pointers();
   unsigned blocks = unsigned((n + 255) / 256);
   CUstream stream = at::cuda::getCurrentCUDAStream().stream();
@@ -107,18 +117,22 @@ void compare(const char *what, const torch::Tensor &cpu, const torch::Tensor &gp
 } // namespace
 
 int main(int argc, char **argv) {
-  if (argc < 2) {
-    std::fprintf(stderr, "usage: %s kernels.ptx\n", argv[0]);
+  if (argc < 3) {
+    std::fprintf(stderr, "usage: %s kernels.ptx all.ptx\n", argv[0]);
     return 2;
   }
-  std::ifstream f(argv[1]);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  std::string ptx = ss.str();
+  auto read = [](const char *path) {
+    std::ifstream f(path);
+    std::stringstream ss;
+    ss << f.rdbuf();
+    return ss.str();
+  };
+  std::string ptx = read(argv[1]), allPtx = read(argv[2]);
   torch::Tensor warm = torch::zeros({1}, torch::kCUDA); // creates the context
   CUcontext ctx;
   check(cuCtxGetCurrent(&ctx), "cuCtxGetCurrent", "-");
   check(cuModuleLoadData(&module, ptx.c_str()), "cuModuleLoadData", "-");
+  check(cuModuleLoadData(&allModule, allPtx.c_str()), "cuModuleLoadData", "-");
   std::printf("device: %s, torch %s\n",
               at::cuda::getCurrentDeviceProperties()->name, TORCH_VERSION);
 
@@ -175,11 +189,54 @@ int main(int argc, char **argv) {
                   FLOWC_ROWS(k1.data_ptr<float>(), n, 2), h,
                   FLOWC_ROWS(up.data_ptr<float>(), n, 2));
   g = {x1.cuda(), k0.cuda(), gpuT(2)};
-  launch("moons_rf_heun_stage1", n, 0, 0, g, 2, h);
+  launch("moons_rf_heun_stage1", n, 0, 0, g, 2, {h});
   compare("heun stage 1", s1, g[2], 1e-6);
   g = {x1.cuda(), k0.cuda(), k1.cuda(), gpuT(2)};
-  launch("moons_rf_heun_update", n, 0, 0, g, 3, h);
+  launch("moons_rf_heun_update", n, 0, 0, g, 3, {h});
   compare("heun update", up, g[3], 1e-6);
+
+  // A CPU tensor as kernel arguments; `cols` is a literal (INT64_C pastes).
+#define D(t, cols) FLOWC_ROWS((t).data_ptr<float>(), (t).size(0), cols)
+  // Condition dropout: drop(y, 0.25) decided by a uniform draw (bit for bit).
+  torch::Tensor y = torch::randint(0, 2, {n, 1}).to(torch::kFloat);
+  torch::Tensor cxt = cpuT(2), ct = cpuT(1), cy = cpuT(1), ctarget = cpuT(2);
+  cond_path(n, seed, step, D(x1, 2), D(y, 1), D(cxt, 2), D(ct, 1), D(cy, 1), D(ctarget, 2));
+  g = {x1.cuda(), y.cuda(), gpuT(2), gpuT(1), gpuT(1), gpuT(2)};
+  launch("cond_path", n, seed, step, g, -1, {}, allModule);
+  compare("drop(y, 0.25)", cy, g[4], 0.0);
+  compare("conditional path xt", cxt, g[2], 1e-5);
+
+  // Guidance (cfg, w = 3) with each sample's own time.
+  torch::Tensor vu = torch::randn({n, 2}), tt = torch::rand({n, 1}), gv = cpuT(2);
+  cond_guidance(n, 0, 0, D(k0, 2), D(vu, 2), D(x1, 2), D(tt, 1), 3.0f, D(gv, 2));
+  g = {k0.cuda(), vu.cuda(), x1.cuda(), tt.cuda(), gpuT(2)};
+  launch("cond_guidance", n, 0, 0, g, 4, {3.0f}, allModule);
+  compare("cfg guidance", gv, g[4], 1e-6);
+
+  // Rank-2 shape ops: a [3, 2] draw, expand, reduce_to, slices, reshape.
+  torch::Tensor txt = cpuT(2), tt2 = cpuT(1), tm = cpuT(6), ttarget = cpuT(2);
+  tens_path(n, seed, step, D(x1, 2), D(txt, 2), D(tt2, 1), D(tm, 6), D(ttarget, 2));
+  g = {x1.cuda(), gpuT(2), gpuT(1), gpuT(6), gpuT(2)};
+  launch("tens_path", n, seed, step, g, -1, {}, allModule);
+  compare("rank-2 path matrix", tm, g[3], 1e-5);
+  torch::Tensor v = torch::randn({n, 2}), m = torch::randn({n, 6}), tg = cpuT(2);
+  tens_loss_grad(n, 0, 0, D(v, 2), D(m, 6), D(ttarget, 2), D(gl, 1), D(tg, 2));
+  g = {v.cuda(), m.cuda(), ttarget.cuda(), gl.cuda(), gpuT(2)};
+  launch("tens_loss_grad", n, 0, 0, g, -1, {}, allModule);
+  compare("rank-2 loss gradient", tg, g[4], 1e-5);
+
+  // The adaptive step controller (dopri5): accept/reject, next step, t = 1.
+  torch::Tensor next = x1 + 0.1 * torch::randn({n, 2});
+  torch::Tensor err = torch::randn({n, 2}) * torch::pow(10.0, -8 + 5 * torch::rand({n, 1}));
+  torch::Tensor t0 = torch::rand({n, 1}) * 0.9, h0 = 0.01 + 0.1 * torch::rand({n, 1});
+  torch::Tensor xo = cpuT(2), to = cpuT(1), ho = cpuT(1);
+  rf_dopri5_control(n, 0, 0, D(x1, 2), D(next, 2), D(err, 2), D(t0, 1), D(h0, 1), 1e-5f, 1e-5f,
+                    0.3f, D(xo, 2), D(to, 1), D(ho, 1));
+  g = {x1.cuda(), next.cuda(), err.cuda(), t0.cuda(), h0.cuda(), gpuT(2), gpuT(1), gpuT(1)};
+  launch("rf_dopri5_control", n, 0, 0, g, 5, {1e-5f, 1e-5f, 0.3f}, allModule);
+  compare("controller x", xo, g[5], 0.0);
+  compare("controller t", to, g[6], 1e-6);
+  compare("controller h", ho, g[7], 1e-5);
 
   std::printf("%d passed, %d failed\n", checks - failures, failures);
   return failures ? 1 : 0;
