@@ -22,36 +22,55 @@ namespace fl = flowc::flow;
 
 namespace {
 
-/// Emits kernel `name(x, k_0..k_{m-1}, h) = x + h * sum_j w[j] k_j`, and
-/// with error weights e also returns the error estimate h * sum_j e[j] k_j.
-void emitCombination(ModuleOp module, StringRef name, RankedTensorType type,
-                     ArrayRef<double> w, Location loc, ArrayRef<double> e = {}) {
+/// A kernel of per-sample arguments, some of them launch-uniform, built by
+/// `body` from the entry block's arguments.
+func::FuncOp emitKernel(ModuleOp module, StringRef name, ArrayRef<Type> args,
+                        ArrayRef<bool> uniform, ArrayRef<Type> results, Location loc,
+                        llvm::function_ref<SmallVector<Value>(ExprBuilder &, Block *)> body) {
   OpBuilder b(module.getBodyRegion());
   b.setInsertionPointToEnd(module.getBody());
-  SmallVector<Type> args(w.size() + 1, type);
-  args.push_back(b.getF32Type());
-  SmallVector<Type> results(e.empty() ? 1 : 2, type);
   auto fn = func::FuncOp::create(b, loc, name, b.getFunctionType(args, results));
   fn->setAttr(fl::kKernelAttr, b.getUnitAttr());
-  SmallVector<bool> uniform(args.size(), false);
-  uniform.back() = true;
-  fn->setAttr(fl::kUniformArgsAttr, b.getDenseBoolArrayAttr(uniform));
+  if (llvm::is_contained(uniform, true))
+    fn->setAttr(fl::kUniformArgsAttr, b.getDenseBoolArrayAttr(uniform));
   Block *entry = fn.addEntryBlock();
   b.setInsertionPointToStart(entry);
   ExprBuilder eb(b, loc);
-  Value h = eb.broadcast(entry->getArguments().back(), type);
-  auto combine = [&](ArrayRef<double> weights) {
-    Value sum;
-    for (auto [j, wj] : llvm::enumerate(weights))
-      sum = eb.add(sum, eb.mul(eb.constantLike(wj, type), entry->getArgument(j + 1)));
-    return eb.mul(h, sum);
-  };
-  SmallVector<Value> out{eb.add(entry->getArgument(0), combine(w))};
-  if (!e.empty()) {
-    Value err = combine(e);
-    out.push_back(err ? err : eb.constantLike(0.0, type));
-  }
-  func::ReturnOp::create(b, loc, out);
+  func::ReturnOp::create(b, loc, body(eb, entry));
+  return fn;
+}
+
+/// h * sum_j w[j] k_j for k_j = args[first + j] (null when all w are 0).
+Value combination(ExprBuilder &eb, Block *entry, unsigned first, ArrayRef<double> w,
+                  Value h, RankedTensorType type) {
+  Value sum;
+  for (auto [j, wj] : llvm::enumerate(w))
+    sum = eb.add(sum, eb.mul(eb.constantLike(wj, type), entry->getArgument(first + j)));
+  return eb.mul(eb.broadcast(h, type), sum);
+}
+
+/// Emits kernel `name(x, k_0..k_{m-1}, h) = x + h * sum_j w[j] k_j`, and
+/// with error weights e also returns the error estimate h * sum_j e[j] k_j.
+/// h is launch-uniform (fixed steps) or per sample (adaptive steps).
+void emitCombination(ModuleOp module, StringRef name, RankedTensorType type,
+                     ArrayRef<double> w, Location loc, ArrayRef<double> e = {},
+                     bool uniformH = true) {
+  SmallVector<Type> args(w.size() + 1, type);
+  args.push_back(Float32Type::get(module.getContext()));
+  SmallVector<bool> uniform(args.size(), false);
+  uniform.back() = uniformH;
+  SmallVector<Type> results(e.empty() ? 1 : 2, type);
+  emitKernel(module, name, args, uniform, results, loc,
+             [&](ExprBuilder &eb, Block *entry) -> SmallVector<Value> {
+               Value h = entry->getArguments().back();
+               SmallVector<Value> out{
+                   eb.add(entry->getArgument(0), combination(eb, entry, 1, w, h, type))};
+               if (!e.empty()) {
+                 Value err = combination(eb, entry, 1, e, h, type);
+                 out.push_back(err ? err : eb.constantLike(0.0, type));
+               }
+               return out;
+             });
 }
 
 /// How the sampled flow's velocity is evaluated on the host: its network
@@ -94,33 +113,6 @@ struct Field {
     return fl::FillOp::create(b, loc, batchedType(b.getF32Type()), t, rows);
   }
 };
-
-/// A kernel of per-sample arguments, some of them launch-uniform, built by
-/// `body` from the entry block's arguments.
-func::FuncOp emitKernel(ModuleOp module, StringRef name, ArrayRef<Type> args,
-                        ArrayRef<bool> uniform, ArrayRef<Type> results, Location loc,
-                        llvm::function_ref<SmallVector<Value>(ExprBuilder &, Block *)> body) {
-  OpBuilder b(module.getBodyRegion());
-  b.setInsertionPointToEnd(module.getBody());
-  auto fn = func::FuncOp::create(b, loc, name, b.getFunctionType(args, results));
-  fn->setAttr(fl::kKernelAttr, b.getUnitAttr());
-  if (llvm::is_contained(uniform, true))
-    fn->setAttr(fl::kUniformArgsAttr, b.getDenseBoolArrayAttr(uniform));
-  Block *entry = fn.addEntryBlock();
-  b.setInsertionPointToStart(entry);
-  ExprBuilder eb(b, loc);
-  func::ReturnOp::create(b, loc, body(eb, entry));
-  return fn;
-}
-
-/// h * sum_j w[j] k_j for k_j = args[first + j] (null when all w are 0).
-Value combination(ExprBuilder &eb, Block *entry, unsigned first, ArrayRef<double> w,
-                  Value h, RankedTensorType type) {
-  Value sum;
-  for (auto [j, wj] : llvm::enumerate(w))
-    sum = eb.add(sum, eb.mul(eb.constantLike(wj, type), entry->getArgument(first + j)));
-  return eb.mul(eb.broadcast(h, type), sum);
-}
 
 struct ExpandSolverPass : flowc::impl::ExpandSolverBase<ExpandSolverPass> {
   void runOnOperation() override {
@@ -320,15 +312,8 @@ struct ExpandSolverPass : flowc::impl::ExpandSolverBase<ExpandSolverPass> {
     SmallVector<double> weights;
     for (double w : solver.getB())
       weights.push_back(sign * w);
-    SmallVector<Type> updateArgs(s + 1, T);
-    updateArgs.push_back(f32);
-    emitKernel(module, prefix + "_aupdate", updateArgs, {}, {T, T}, loc,
-               [&](ExprBuilder &eb, Block *e) -> SmallVector<Value> {
-                 Value h = e->getArgument(s + 1);
-                 Value next = eb.add(e->getArgument(0), combination(eb, e, 1, weights, h, T));
-                 Value err = combination(eb, e, 1, errorWeights, h, T);
-                 return {next, err ? err : eb.constantLike(0.0, T)};
-               });
+    emitCombination(module, prefix + "_aupdate", T, weights, loc, errorWeights,
+                    /*uniformH=*/false);
     emitController(module, prefix + "_control", T, solver.getOrder().value_or(1), loc);
 
     // Host: stages at each sample's own time, then the controller.
