@@ -26,10 +26,12 @@ using namespace flowrt;
 
 // A change of these sizes without a new FLOWRT_ABI_VERSION would let old
 // programs pass the version check with a different layout.
-static_assert(sizeof(void *) != 8 || sizeof(flowrt_program) == 344,
+static_assert(sizeof(void *) != 8 || sizeof(flowrt_program) == 360,
               "flowrt_program changed: bump FLOWRT_ABI_VERSION and this size");
 static_assert(sizeof(void *) != 8 || sizeof(flowrt_data_desc) == 48,
               "flowrt_data_desc changed: bump FLOWRT_ABI_VERSION");
+static_assert(sizeof(void *) != 8 || sizeof(flowrt_solver) == 64,
+              "flowrt_solver changed: bump FLOWRT_ABI_VERSION");
 
 namespace {
 
@@ -82,6 +84,9 @@ void printUsage(std::FILE *out, const char *argv0,
       "1e-10, 1)\n"
       "  --from FILE.npy        integrate from these points, not from "
       "source draws\n"
+      "  --per-step             fixed steps: a kernel and a network call per "
+      "stage instead of\n"
+      "                         one whole-trajectory kernel (MLP networks)\n"
       "  --seed S               seed of the source (default %llu)\n"
       "  --out-dir DIR          run directory with the checkpoint (default "
       "runs/%s)\n"
@@ -294,6 +299,8 @@ SampleOptions parseSample(const flowrt_program &program, ArgReader &reader,
       opts.maxStep = reader.positiveReal(arg);
     else if (arg == "--from")
       opts.from = reader.value(arg);
+    else if (arg == "--per-step")
+      opts.perStep = true;
     else if (arg == "--out-dir")
       opts.outDir = reader.value(arg);
     else if (arg == "--metrics-json")

@@ -38,6 +38,7 @@ struct SampleOptions {
   uint64_t seed = 0;
   std::string solver;       ///< one of the program's solvers
   bool fixedSteps = true;   ///< false: step-size control (adaptive tableau)
+  bool perStep = false;     ///< --per-step: no whole-trajectory kernel
   double rtol = 1e-5, atol = 1e-5;
   int64_t maxSteps = 100000;
   double minStep = 1e-10, maxStep = 1.0;

@@ -12,7 +12,12 @@
 #include "Data.h"
 #include "Network.h"
 
+#include <algorithm>
+#include <exception>
+#include <mutex>
 #include <stdexcept>
+#include <thread>
+#include <vector>
 
 flowrt_tensor *flowrt_ctx::adopt(torch::Tensor value) {
   if (value.scalar_type() != torch::kFloat)
@@ -102,6 +107,45 @@ flowrt_tensor *flowrt_net_guided(flowrt_ctx *ctx, flowrt_tensor *x,
                                       labels);
   *unconditional = ctx->adopt(v.slice(0, n, 2 * n));
   return ctx->adopt(v.slice(0, 0, n));
+}
+
+flowrt_tensor *flowrt_net_weights(flowrt_ctx *ctx, int64_t count) {
+  if (!ctx->net)
+    throw std::runtime_error("flowrt_net_weights: no network in this command");
+  if (!ctx->netWeights.defined())
+    ctx->netWeights = ctx->net->packed();
+  if (ctx->netWeights.size(1) != count)
+    throw std::runtime_error(
+        "flowrt_net_weights: the network has " + std::to_string(ctx->netWeights.size(1)) +
+        " parameters but the program was compiled for " + std::to_string(count) +
+        " (rebuild it with this runtime)");
+  // Kernels count evaluations the host cannot see; the sampler adds them.
+  return ctx->adopt(ctx->netWeights);
+}
+
+void flowrt_parallel_rows(flowrt_ctx *, int64_t n,
+                          void (*fn)(void *env, int64_t b, int64_t e), void *env) {
+  // One contiguous range per thread of LibTorch's intra-op setting (its
+  // parallel_for is header code that needs OpenMP in this build, so the
+  // threads are started here); rows are independent and costly alike.
+  int64_t threads = std::max<int64_t>(1, std::min<int64_t>(at::get_num_threads(), n / 64));
+  std::vector<std::thread> workers;
+  std::exception_ptr failure;
+  std::mutex lock;
+  for (int64_t i = 1; i < threads; ++i)
+    workers.emplace_back([&, i] {
+      try {
+        fn(env, n * i / threads, n * (i + 1) / threads);
+      } catch (...) {
+        std::lock_guard<std::mutex> guard(lock);
+        failure = std::current_exception();
+      }
+    });
+  fn(env, 0, n / threads);
+  for (std::thread &w : workers)
+    w.join();
+  if (failure)
+    std::rethrow_exception(failure);
 }
 
 double flowrt_guidance_scale(const flowrt_ctx *ctx) {

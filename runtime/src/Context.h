@@ -44,6 +44,8 @@ struct flowrt_ctx {
   double guidanceScale = 0;
   /// Step-size control (sample --rtol/--atol/--max-step).
   double rtol = 1e-5, atol = 1e-5, maxStep = 1.0;
+  /// The network's packed parameters (flowrt_net_weights), made once.
+  torch::Tensor netWeights;
   /// Network evaluations so far, reported by `sample`.
   int64_t netEvals = 0;
   /// Tensors of the current call; a deque keeps their addresses stable.

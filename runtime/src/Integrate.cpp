@@ -45,6 +45,20 @@ double firstStep(const flowrt_program &program, flowrt_ctx &ctx, flowrt_tensor &
   return std::min({100 * h0, h1, 1.0});
 }
 
+/// The tableau as a trajectory kernel reads it: [1, 1 + 2s + s^2] floats
+/// s, c, a (row-major), b.
+torch::Tensor packTableau(const flowrt_solver &solver) {
+  int64_t s = solver.stages;
+  std::vector<float> values{static_cast<float>(s)};
+  for (int64_t i = 0; i < s; ++i)
+    values.push_back(static_cast<float>(solver.c[i]));
+  for (int64_t i = 0; i < s * s; ++i)
+    values.push_back(static_cast<float>(solver.a[i]));
+  for (int64_t i = 0; i < s; ++i)
+    values.push_back(static_cast<float>(solver.b[i]));
+  return torch::tensor(values).reshape({1, -1});
+}
+
 std::string where(double t, double h) {
   char text[96];
   std::snprintf(text, sizeof(text), " (t = %.6g, h = %.3g)", t, h);
@@ -58,6 +72,19 @@ IntegrateStats flowrt::integrate(const flowrt_program &program, flowrt_ctx &ctx,
                                  const IntegrateOptions &o) {
   const flowrt_solver &solver = *o.solver;
   IntegrateStats stats;
+  if (!o.adaptive && o.fused && program.trajectory &&
+      solver.stages <= program.trajectory_max_stages) {
+    flowrt_tensor tableau{packTableau(solver)};
+    x.value = program
+                  .trajectory(&ctx, &x, labels, &tableau, 0.0,
+                              1.0 / static_cast<double>(o.steps), o.steps)
+                  ->value;
+    ctx.clearArena();
+    stats.steps = o.steps;
+    stats.evaluations = o.steps * solver.stages;
+    stats.fused = true;
+    return stats;
+  }
   if (!o.adaptive) {
     double h = 1.0 / static_cast<double>(o.steps);
     for (int64_t i = 0; i < o.steps; ++i) {

@@ -32,6 +32,9 @@ struct IntegrateOptions {
   const flowrt_solver *solver = nullptr;
   bool adaptive = false; ///< step-size control (needs solver->adaptive)
   int64_t steps = 32;    ///< fixed steps
+  /// Fixed steps run as one whole-trajectory kernel when the solver has one
+  /// (false: a kernel launch and a LibTorch network call per stage).
+  bool fused = true;
   double rtol = 1e-5, atol = 1e-5;
   int64_t maxSteps = 100000;
   double minStep = 1e-10; ///< an error below it
@@ -42,6 +45,7 @@ struct IntegrateStats {
   int64_t steps = 0;       ///< steps (adaptive: controlled steps of the batch,
                            ///< each accepted or rejected per sample)
   int64_t evaluations = 0; ///< evaluations of the field (NFE)
+  bool fused = false;      ///< one whole-trajectory kernel did it all
 };
 
 /// Advances x ([n, dim]) from t = 0 to t = 1 in place. `labels` is null

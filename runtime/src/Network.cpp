@@ -116,6 +116,19 @@ torch::Tensor MlpImpl::forward(const torch::Tensor &x, const torch::Tensor &t,
   return layers[last]->as<torch::nn::Linear>()->forward(h);
 }
 
+torch::Tensor MlpImpl::packed() {
+  torch::NoGradGuard noGrad;
+  std::vector<torch::Tensor> parts;
+  for (const auto &module : *layers) {
+    auto linear = module->as<torch::nn::Linear>();
+    parts.push_back(linear->weight.t().contiguous().reshape({-1}));
+    parts.push_back(linear->bias.reshape({-1}));
+  }
+  if (classEmbedding)
+    parts.push_back(classEmbedding->weight.reshape({-1}));
+  return torch::cat(parts).to(torch::kFloat).reshape({1, -1}).contiguous();
+}
+
 Mlp flowrt::cloneMlp(const Mlp &model) {
   Mlp copy(model->options());
   torch::NoGradGuard noGrad;

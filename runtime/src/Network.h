@@ -59,6 +59,11 @@ public:
 
   const MlpOptions &options() const { return opts; }
 
+  /// Every parameter in one flat float32 buffer [1, P] in the layout of
+  /// flowrt_net_weights (flowrt.h): per layer W^T then the bias, then the
+  /// class embedding table.
+  torch::Tensor packed();
+
 private:
   MlpOptions opts;
   torch::nn::ModuleList layers;

@@ -121,6 +121,7 @@ int flowrt::runSample(const flowrt_program &program,
   integration.solver = solver;
   integration.adaptive = !opts.fixedSteps;
   integration.steps = opts.steps;
+  integration.fused = !opts.perStep;
   integration.rtol = opts.rtol;
   integration.atol = opts.atol;
   integration.maxSteps = opts.maxSteps;
@@ -138,10 +139,12 @@ int flowrt::runSample(const flowrt_program &program,
                   opts.atol);
     how += tol;
   }
+
   std::printf("sampled %lld points with %s, %s, %lld function evaluations in "
-              "%.4f s\n",
+              "%.4f s%s\n",
               static_cast<long long>(n), solver->name, how.c_str(),
-              static_cast<long long>(stats.evaluations), seconds);
+              static_cast<long long>(stats.evaluations), seconds,
+              stats.fused ? " (one whole-trajectory kernel)" : "");
   if (classes > 0)
     std::printf("labels: %s%s\n", describeLabels(opts.label).c_str(),
                 program.sample.guidance

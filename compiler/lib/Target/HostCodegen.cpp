@@ -117,10 +117,13 @@ private:
     for (func::FuncOp k : collectKernels(module)) {
       os << "void " << k.getSymName() << "(";
       llvm::interleaveComma(loweredKernelArgTypes(k), os, [&](Type t) {
-        if (isa<MemRefType>(t))
-          os << "float *, float *, int64_t, int64_t, int64_t, int64_t, int64_t";
-        else
+        if (auto m = dyn_cast<MemRefType>(t)) { // pointers, offset, sizes, strides
+          os << "float *, float *, int64_t";
+          for (int64_t i = 0; i < 2 * m.getRank(); ++i)
+            os << ", int64_t";
+        } else {
           os << cType(t);
+        }
       });
       os << ");\n";
     }
@@ -197,6 +200,9 @@ private:
       os << "  flowrt_tensor *" << uncond << " = nullptr;\n  flowrt_tensor *"
          << fresh(g.getCond()) << " = flowrt_net_guided(ctx, " << name(g.getX()) << ", "
          << name(g.getT()) << ", " << name(g.getLabels()) << ", &" << uncond << ");\n";
+    } else if (auto w = dyn_cast<fl::NetWeightsOp>(op)) {
+      os << "  flowrt_tensor *" << fresh(w) << " = flowrt_net_weights(ctx, INT64_C("
+         << w.getCount() << "));\n";
     } else if (auto tol = dyn_cast<fl::ToleranceOp>(op)) {
       int which = tol.getName() == "rtol" ? 0 : tol.getName() == "atol" ? 1 : 2;
       os << "  const float " << fresh(tol) << " = (float)flowrt_tolerance(ctx, " << which
@@ -228,20 +234,46 @@ private:
     return success();
   }
 
+  /// A kernel call over all rows or, for a kernel marked parallel_rows, a
+  /// lambda over rows [b, e) that flowrt_parallel_rows runs on the
+  /// runtime's threads (per-sample buffers offset by b rows).
   void printLaunch(fl::LaunchOp l) {
     for (Value r : l.getResults())
       os << "  flowrt_tensor *" << fresh(r) << " = flowrt_empty(ctx, " << name(l.getRows())
          << ", " << cols(r.getType()) << ");\n";
-    os << "  " << l.getKernel() << "(" << name(l.getRows())
-       << ", (int64_t)flowrt_seed(ctx), " << name(l.getStep());
-    std::string rows = name(l.getRows());
-    for (Value v : l.getArgs())
-      os << ", "
-         << (v.getType().isF32() ? name(v)
-                                 : rowsArg("flowrt_data(" + name(v) + ")", rows, v.getType()));
+    auto kernel = module.lookupSymbol<func::FuncOp>(l.getKernelAttr());
+    bool parallel = kernel && kernel->hasAttr(fl::kParallelRowsAttr);
+    std::string rows = parallel ? "e - b" : name(l.getRows());
+    auto buffer = [&](Value v) {
+      std::string ptr = "flowrt_data(" + name(v) + ")";
+      if (parallel)
+        ptr += " + b * " + std::to_string(cols(v.getType()));
+      return rowsArg(ptr, rows, v.getType());
+    };
+    std::string call = l.getKernel().str() + "(" + rows + ", (int64_t)flowrt_seed(ctx), " +
+                       name(l.getStep());
+    for (Value v : l.getArgs()) {
+      auto tensor = dyn_cast<RankedTensorType>(v.getType());
+      if (!tensor) // a uniform scalar
+        call += ", " + name(v);
+      else if (tensor.getRank() == 1) // a uniform flat buffer
+        call += ", flowrt_data(" + name(v) + "), flowrt_data(" + name(v) +
+                "), INT64_C(0), flowrt_cols(" + name(v) + "), INT64_C(1)";
+      else
+        call += ", " + buffer(v);
+    }
     for (Value r : l.getResults())
-      os << ", " << rowsArg("flowrt_data(" + name(r) + ")", rows, r.getType());
-    os << ");\n";
+      call += ", " + buffer(r);
+    call += ")";
+    if (!parallel) {
+      os << "  " << call << ";\n";
+      return;
+    }
+    std::string fn = "rows_" + std::to_string(names.size());
+    os << "  auto " << fn << " = [&](int64_t b, int64_t e) { " << call << "; };\n"
+       << "  flowrt_parallel_rows(ctx, " << name(l.getRows()) << ", [](void *f, int64_t b, "
+       << "int64_t e) { (*static_cast<decltype(" << fn << ") *>(f))(b, e); }, &" << fn
+       << ");\n";
   }
 
   /// Adapters from the runtime's loss-kernel signatures to the kernels'.
@@ -284,6 +316,11 @@ private:
       os << "flowrt_tensor *jvp(flowrt_ctx *ctx, flowrt_tensor *x, flowrt_tensor *labels,\n"
          << "                   double t, flowrt_tensor *e) {\n  (void)labels;\n"
          << "  return " << flow << "_jvp(ctx, x, t, e, flowrt_rows(x));\n}\n\n";
+    if (module.lookupSymbol<func::FuncOp>(flow + "_solve"))
+      os << "flowrt_tensor *trajectory(flowrt_ctx *ctx, flowrt_tensor *x, flowrt_tensor *labels,\n"
+         << "    flowrt_tensor *tableau, double t0, double h, int64_t steps) {\n"
+         << (labelled ? "" : "  (void)labels;\n") << "  return " << flow
+         << "_solve(ctx, x, tableau, t0, h, steps, flowrt_rows(x)" << labels << ");\n}\n\n";
     for (auto solver : module.getOps<fl::SolverOp>()) {
       std::string name = solver.getSymName().str();
       bool adaptive = solver.getBErr().has_value();
@@ -388,6 +425,10 @@ private:
          << "  p.num_solvers = " << std::distance(module.getOps<fl::SolverOp>().begin(),
                                                     module.getOps<fl::SolverOp>().end())
          << ";\n  p.solvers = kSolvers;\n  p.velocity = velocity;\n";
+    if (auto traj = module.lookupSymbol<func::FuncOp>(flow + "_trajectory"))
+      for (auto integrate : traj.getOps<fl::IntegrateOp>())
+        os << "  p.trajectory = trajectory;\n  p.trajectory_max_stages = "
+           << integrate.getMaxStages() << ";\n";
     if (sample && module.lookupSymbol<func::FuncOp>(flow + "_jvp"))
       os << "  p.jvp = jvp;\n";
     if (auto flowOp = module.lookupSymbol<fl::FlowOp>(flow); flowOp && flowOp.getReverseTime())

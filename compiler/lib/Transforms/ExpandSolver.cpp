@@ -9,6 +9,7 @@
 //===----------------------------------------------------------------------===//
 #include "ExprBuilder.h"
 #include "Outlining.h"
+#include "TrajectoryBody.h"
 #include "flowc/Transforms/Passes.h"
 
 namespace flowc {
@@ -216,6 +217,7 @@ struct ExpandSolverPass : flowc::impl::ExpandSolverBase<ExpandSolverPass> {
     // Every solver of the module, so that `sample --solver NAME` can choose.
     for (auto solver : llvm::to_vector(module.getOps<fl::SolverOp>()))
       expandSolver(module, solver, field, prefix + "_" + solver.getSymName().str(), loc);
+    expandTrajectory(module, field, prefix, loc);
     return success();
   }
 
@@ -275,6 +277,69 @@ struct ExpandSolverPass : flowc::impl::ExpandSolverBase<ExpandSolverPass> {
     func::ReturnOp::create(b, loc, launch(prefix + "_update", ks, results));
     if (!errorWeights.empty())
       expandAdaptive(module, solver, field, prefix, sign, errorWeights, loc);
+  }
+
+  /// When the field is an unguided MLP, the whole fixed-step solve in one
+  /// kernel (the network inlined, the tableau read at run time, see
+  /// TrajectoryBody.cpp):
+  ///   F_trajectory(x[, label], weights, tableau, t0, h, steps) -> x
+  ///   F_solve(x, tableau, t0, h, steps, rows[, labels]) launches it
+  void expandTrajectory(ModuleOp module, const Field &field, const std::string &prefix,
+                        Location loc) {
+    if (!field.net || field.guidance)
+      return;
+    auto network = SymbolTable::lookupNearestSymbolFrom<fl::NetworkOp>(
+        field.net, field.net.getNetworkAttr());
+    if (!network || network.getKind() != "mlp")
+      return;
+    int64_t maxStages = 1;
+    for (auto solver : module.getOps<fl::SolverOp>())
+      maxStages = std::max<int64_t>(maxStages, solver.getNumStages());
+    OpBuilder ob(module.getContext());
+    Type f32 = ob.getF32Type(), i64 = ob.getI64Type();
+    auto flat = RankedTensorType::get({ShapedType::kDynamic}, f32);
+    RankedTensorType T = field.type;
+    SmallVector<Type> args{T};
+    if (field.labelled())
+      args.push_back(f32);
+    unsigned u = args.size(); // the first launch-uniform argument
+    args.append({flat, flat, f32, f32, i64});
+    SmallVector<bool> uniform(args.size(), false);
+    std::fill(uniform.begin() + u, uniform.end(), true);
+    func::FuncOp kernel = emitKernel(
+        module, prefix + "_trajectory", args, uniform, {T}, loc,
+        [&](ExprBuilder &eb, Block *e) -> SmallVector<Value> {
+          OpBuilder &b = eb.builder();
+          Value label = field.labelled() ? e->getArgument(1) : Value();
+          return {fl::IntegrateOp::create(
+              b, loc, T, e->getArgument(0), e->getArgument(u), e->getArgument(u + 1),
+              e->getArgument(u + 2), e->getArgument(u + 3), e->getArgument(u + 4), label,
+              field.net.getNetworkAttr(), b.getI64IntegerAttr(maxStages),
+              field.reverse ? b.getUnitAttr() : UnitAttr())};
+        });
+    kernel->setAttr(fl::kParallelRowsAttr, ob.getUnitAttr());
+
+    Type xType = batchedType(T), f64 = ob.getF64Type();
+    SmallVector<Type> hostArgs{xType, flat, f64, f64, i64, i64};
+    if (field.labelled())
+      hostArgs.push_back(batchedType(f32));
+    func::FuncOp host = createHostFunction(module, prefix + "_solve", hostArgs, {xType}, loc);
+    OpBuilder b = OpBuilder::atBlockBegin(&host.front());
+    SmallVector<Value> operands{host.getArgument(0)};
+    if (field.labelled())
+      operands.push_back(host.getArgument(6));
+    operands.push_back(fl::NetWeightsOp::create(b, loc, flat, field.net.getNetworkAttr(),
+                                                b.getI64IntegerAttr(mlpLayout(network).total)));
+    operands.push_back(host.getArgument(1));
+    operands.push_back(arith::TruncFOp::create(b, loc, f32, host.getArgument(2)));
+    operands.push_back(arith::TruncFOp::create(b, loc, f32, host.getArgument(3)));
+    operands.push_back(host.getArgument(4));
+    Value zero = arith::ConstantOp::create(b, loc, b.getI64IntegerAttr(0));
+    func::ReturnOp::create(
+        b, loc,
+        fl::LaunchOp::create(b, loc, TypeRange{xType}, SymbolRefAttr::get(kernel.getSymNameAttr()),
+                             host.getArgument(5), zero, operands)
+            .getResult(0));
   }
 
   /// Per-sample step-size control for a tableau with an error estimate:

@@ -16,6 +16,7 @@
 #include "KernelBody.h"
 
 #include "Philox.h"
+#include "TrajectoryBody.h"
 #include "flowc/Dialect/Flow/FlowDialect.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -119,7 +120,6 @@ private:
   SmallVector<Value> args, results;
   llvm::DenseMap<Value, Value> scalars;
   llvm::DenseMap<Operation *, std::pair<Value, Value>> softmaxStatistics;
-
   Value index(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
 
   /// A per-sample scalar of the kernel, at row level.
@@ -350,7 +350,10 @@ SmallVector<Type> flowc::loweredKernelArgTypes(func::FuncOp kernel) {
   Builder b(kernel.getContext());
   SmallVector<Type> types(3, b.getI64Type());
   for (auto [i, t] : llvm::enumerate(kernel.getArgumentTypes()))
-    types.push_back(isUniformArg(kernel, i) ? t : rowsMemRef(t));
+    types.push_back(!isUniformArg(kernel, i) ? rowsMemRef(t)
+                    : isa<RankedTensorType>(t)
+                        ? MemRefType::get({ShapedType::kDynamic}, b.getF32Type())
+                        : t);
   for (Type t : kernel.getResultTypes())
     types.push_back(rowsMemRef(t));
   return types;
@@ -358,6 +361,8 @@ SmallVector<Type> flowc::loweredKernelArgTypes(func::FuncOp kernel) {
 
 LogicalResult flowc::emitKernelRow(OpBuilder &b, func::FuncOp kernel, Value row,
                                    ValueRange loweredArgs) {
+  if (trajectoryOf(kernel))
+    return emitTrajectoryRows(b, kernel, row, /*lanes=*/1, loweredArgs);
   return RowEmitter(b, kernel, row, loweredArgs).run();
 }
 

@@ -13,8 +13,9 @@
 namespace flowc {
 
 /// Argument types of a lowered kernel: (n: i64, seed: i64, step: i64, one per
-/// kernel argument: memref<?xDxf32> / memref<?x1xf32> for per-sample values or
-/// f32 for uniform scalars, then one memref per result).
+/// kernel argument: memref<?xDxf32> / memref<?x1xf32> for per-sample values,
+/// f32 or i64 for uniform scalars, memref<?xf32> for uniform flat buffers;
+/// then one memref per result).
 llvm::SmallVector<mlir::Type> loweredKernelArgTypes(mlir::func::FuncOp kernel);
 
 /// Emits, at `b`'s insertion point, the code computing row `row` (an index) of

@@ -24,7 +24,7 @@
 extern "C" {
 #endif
 
-#define FLOWRT_ABI_VERSION 2
+#define FLOWRT_ABI_VERSION 3
 
 typedef struct flowrt_ctx flowrt_ctx;       /* runtime state of one command */
 typedef struct flowrt_tensor flowrt_tensor; /* float32 [rows, cols] */
@@ -162,6 +162,17 @@ typedef struct flowrt_program {
   flowrt_source_desc source;
 
   const char *ptx; /* PTX of every kernel (for GPU hosts); may be NULL */
+
+  /* The whole fixed-step solve in one kernel launch (NULL unless the field
+   * is an unguided MLP): `steps` steps of size h from t0 for every sample
+   * of x, with the network evaluated inside the kernel from
+   * flowrt_net_weights and the explicit Runge-Kutta method given by
+   * `tableau`, [1, 1 + 2 s + s * s] floats: s, c[s], a[s * s] row-major,
+   * b[s], for any s <= trajectory_max_stages. */
+  flowrt_tensor *(*trajectory)(flowrt_ctx *ctx, flowrt_tensor *x,
+                               flowrt_tensor *labels, flowrt_tensor *tableau,
+                               double t0, double h, int64_t steps);
+  int32_t trajectory_max_stages;
 } flowrt_program;
 
 /* Entry point of a generated program: `train`, `sample`, `info`. */
@@ -206,6 +217,20 @@ double flowrt_guidance_scale(const flowrt_ctx *ctx);
 /* The step-size control settings of this `sample` command: which = 0 for
  * rtol, 1 for atol, 2 for the largest step. */
 double flowrt_tolerance(const flowrt_ctx *ctx, int32_t which);
+/* The sampling network's parameters in one flat float32 buffer [1, P],
+ * for kernels that evaluate the MLP themselves. For layers l = 0..depth
+ * (depth hidden layers, then the output layer), in order: W_l transposed,
+ * [in_l, out_l] row-major, then the bias [out_l]. The first layer's inputs
+ * are x, the time features (t, or sin(2 pi f t) for f = 1..F/2 then the
+ * cosines), then the class embedding; a conditional network's embedding
+ * table [classes + 1, 32] (the last row the null class) follows the layers.
+ * `count` is the P the compiler laid out; a mismatch is an error. Cached
+ * for the command. */
+flowrt_tensor *flowrt_net_weights(flowrt_ctx *ctx, int64_t count);
+/* Runs fn(env, b, e) over row ranges [b, e) that cover [0, n), on the
+ * runtime's threads, and returns when all are done. */
+void flowrt_parallel_rows(flowrt_ctx *ctx, int64_t n,
+                          void (*fn)(void *env, int64_t b, int64_t e), void *env);
 /* Mean over the batch of a per-sample loss computed by generated kernels;
  * differentiable with respect to inputs[0]. Returns a scalar [1, 1]. */
 flowrt_tensor *flowrt_loss(flowrt_ctx *ctx, flowrt_loss_forward_fn forward,

@@ -75,12 +75,15 @@ def LowerKernelsToLoops : Pass<"flow-lower-kernels-to-loops", "mlir::ModuleOp"> 
     `func @K(n, seed, step, memref<?xDxf32>, memref<?x1xf32>, out memrefs)`
     with an scf.for over rows; per-sample scalars are computed once per row,
     vector values inside fused feature loops (reductions become loops with an
-    accumulator); draws expand to Philox 4x32-10 + Box-Muller. Host functions
-    and declarations are removed: this module holds kernels only.
+    accumulator); draws expand to Philox 4x32-10 + Box-Muller; flow.integrate
+    becomes the step loop with the MLP on vector registers, whose vector
+    exp/tanh/erf/sin/cos use MLIR's polynomial approximations (libm has no vector
+    entry points). Host functions and declarations are removed: this module
+    holds kernels only.
   }];
   let dependentDialects = ["mlir::scf::SCFDialect", "mlir::memref::MemRefDialect",
                            "mlir::arith::ArithDialect", "mlir::math::MathDialect",
-                           "mlir::func::FuncDialect"];
+                           "mlir::func::FuncDialect", "mlir::vector::VectorDialect"];
 }
 
 def LowerKernelsToGPU : Pass<"flow-lower-kernels-to-gpu", "mlir::ModuleOp"> {

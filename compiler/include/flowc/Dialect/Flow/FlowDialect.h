@@ -23,10 +23,14 @@ inline constexpr llvm::StringLiteral kKernelAttr = "flow.kernel";
 inline constexpr llvm::StringLiteral kHostAttr = "flow.host";
 inline constexpr llvm::StringLiteral kLossKernelAttr = "flow.loss_kernel";
 /// On kernels: one bool per argument, true for launch-uniform scalars (such as
-/// a solver's step size) rather than per-sample values.
+/// a solver's step size) and flat buffers (network weights) rather than
+/// per-sample values.
 inline constexpr llvm::StringLiteral kUniformArgsAttr = "flow.uniform_args";
 /// On kernels: the kernel draws random numbers.
 inline constexpr llvm::StringLiteral kDrawsAttr = "flow.draws";
+/// On kernels: rows are independent and nothing depends on the row index
+/// (no draws), so the host may run row ranges on several threads.
+inline constexpr llvm::StringLiteral kParallelRowsAttr = "flow.parallel_rows";
 } // namespace flowc::flow
 
 #endif

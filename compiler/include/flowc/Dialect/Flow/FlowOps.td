@@ -232,6 +232,30 @@ def Flow_ApplyNetOp : Flow_Op<"apply_net"> {
   let assemblyFormat = "$network `(` $x `,` $t (`,` $label^)? `)` attr-dict `:` type($x) `->` type($result)";
 }
 
+def Flow_IntegrateOp : Flow_Op<"integrate", [Pure, AllTypesMatch<["x", "result"]>]> {
+  let summary = "One sample's whole trajectory: fixed tableau steps over an inlined MLP";
+  let description = [{
+    Integrates dx/dt = v(x, t[, label]) for one sample from `t0` in `steps`
+    steps of size `h`, where v is the MLP `network` evaluated inside the
+    kernel from `weights` (the parameters packed as flowrt.h's
+    flowrt_net_weights describes: per layer W^T row-major then the bias,
+    then the class embedding) and the explicit Runge-Kutta method is given
+    at run time by `tableau` = [s, c (s), a (s x s row-major), b (s)] with
+    s <= `max_stages`, so one kernel serves every fixed-step solver. With
+    `reverse` the network sees 1 - t and the field is -v (a flow written in
+    reversed time). No draws: rows are independent.
+  }];
+  let arguments = (ins RankedTensorOf<[F32]>:$x, RankedTensorOf<[F32]>:$weights,
+                       RankedTensorOf<[F32]>:$tableau, F32:$t0, F32:$h, I64:$steps,
+                       Optional<F32>:$label, FlatSymbolRefAttr:$network,
+                       I64Attr:$max_stages, UnitAttr:$reverse);
+  let results = (outs RankedTensorOf<[F32]>:$result);
+  let assemblyFormat = [{
+    $x `,` $weights `,` $tableau `,` $t0 `,` $h `,` $steps (`label` $label^)?
+    `net` $network attr-dict `:` type($x) `,` type($weights) `,` type($tableau)
+  }];
+}
+
 def Flow_DdtOp : Flow_Op<"ddt", [Pure, AllTypesMatch<["value", "result"]>]> {
   let summary = "Derivative of a path value along time";
   let description = [{
@@ -276,11 +300,12 @@ def Flow_LaunchOp : Flow_Op<"launch"> {
   let summary = "Run an outlined kernel over the rows of its batched operands";
   let description = [{
     Batched operands (tensor<? x ...>) map to the kernel's per-sample
-    arguments, f32 operands to its uniform arguments. `step` feeds the
+    arguments; f32 and i64 operands, and flat buffers (rank 1, such as
+    flow.net_weights), to its launch-uniform arguments. `step` feeds the
     random-number counter of kernels that draw.
   }];
   let arguments = (ins FlatSymbolRefAttr:$kernel, I64:$rows, I64:$step,
-                       Variadic<AnyTypeOf<[Flow_BatchType, F32]>>:$args);
+                       Variadic<AnyTypeOf<[Flow_BatchType, F32, I64]>>:$args);
   let results = (outs Variadic<Flow_BatchType>:$results);
   let assemblyFormat = [{
     $kernel `(` $args `)` `rows` $rows `step` $step attr-dict `:`
@@ -306,6 +331,19 @@ def Flow_NetGuidedOp : Flow_Op<"net_guided"> {
                        Flow_BatchType:$t, Flow_BatchType:$labels);
   let results = (outs Flow_BatchType:$cond, Flow_BatchType:$uncond);
   let assemblyFormat = "$network `(` $x `,` $t `,` $labels `)` attr-dict `:` type($x) `,` type($t) `,` type($labels) `->` type($cond) `,` type($uncond)";
+}
+
+def Flow_NetWeightsOp : Flow_Op<"net_weights"> {
+  let summary = "The sampling network's parameters packed for inlined evaluation";
+  let description = [{
+    A flat [P] buffer in flowrt_net_weights' layout, for kernels that
+    evaluate the network themselves (flow.integrate). `count` is the number
+    of parameters the compiler laid out; the runtime checks that its
+    network has as many.
+  }];
+  let arguments = (ins FlatSymbolRefAttr:$network, I64Attr:$count);
+  let results = (outs 1DTensorOf<[F32]>:$result);
+  let assemblyFormat = "$network `count` $count attr-dict `:` type($result)";
 }
 
 def Flow_ToleranceOp : Flow_Op<"tolerance"> {
