@@ -84,6 +84,9 @@ void printUsage(std::FILE *out, const char *argv0,
       "1e-10, 1)\n"
       "  --from FILE.npy        integrate from these points, not from "
       "source draws\n"
+      "  --device cpu|cuda      where to sample (cuda: the program's PTX "
+      "kernels and LibTorch\n"
+      "                         on the GPU; default cpu)\n"
       "  --per-step             fixed steps: a kernel and a network call per "
       "stage instead of\n"
       "                         one whole-trajectory kernel (MLP networks)\n"
@@ -301,6 +304,11 @@ SampleOptions parseSample(const flowrt_program &program, ArgReader &reader,
       opts.from = reader.value(arg);
     else if (arg == "--per-step")
       opts.perStep = true;
+    else if (arg == "--device") {
+      opts.device = reader.value(arg);
+      if (opts.device != "cpu" && opts.device != "cuda")
+        throw UsageError("--device takes cpu or cuda, not '" + opts.device + "'");
+    }
     else if (arg == "--out-dir")
       opts.outDir = reader.value(arg);
     else if (arg == "--metrics-json")

@@ -39,6 +39,7 @@ struct SampleOptions {
   std::string solver;       ///< one of the program's solvers
   bool fixedSteps = true;   ///< false: step-size control (adaptive tableau)
   bool perStep = false;     ///< --per-step: no whole-trajectory kernel
+  std::string device = "cpu"; ///< --device cpu|cuda
   double rtol = 1e-5, atol = 1e-5;
   int64_t maxSteps = 100000;
   double minStep = 1e-10, maxStep = 1.0;

@@ -9,6 +9,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "Context.h"
+#include "Cuda.h"
 #include "Data.h"
 #include "Network.h"
 
@@ -41,12 +42,21 @@ uint64_t flowrt::mixSeed(uint64_t seed, uint64_t a, uint64_t b) {
 extern "C" {
 
 flowrt_tensor *flowrt_empty(flowrt_ctx *ctx, int64_t rows, int64_t cols) {
-  return ctx->adopt(torch::empty({rows, cols}, torch::kFloat));
+  return ctx->adopt(torch::empty({rows, cols}, torch::dtype(torch::kFloat).device(ctx->device)));
 }
 
 flowrt_tensor *flowrt_full(flowrt_ctx *ctx, int64_t rows, int64_t cols,
                            double value) {
-  return ctx->adopt(torch::full({rows, cols}, value, torch::kFloat));
+  return ctx->adopt(
+      torch::full({rows, cols}, value, torch::dtype(torch::kFloat).device(ctx->device)));
+}
+
+int flowrt_on_gpu(const flowrt_ctx *ctx) { return ctx->gpu != nullptr; }
+
+void flowrt_launch(flowrt_ctx *ctx, const char *kernel, int64_t rows, void **args) {
+  if (!ctx->gpu)
+    throw std::runtime_error(std::string("flowrt_launch(") + kernel + "): not on a GPU");
+  ctx->gpu->launch(kernel, rows, args);
 }
 
 flowrt_tensor *flowrt_scale(flowrt_ctx *ctx, flowrt_tensor *x, double factor) {
@@ -78,8 +88,8 @@ flowrt_tensor *flowrt_data_batch(flowrt_ctx *ctx, int64_t n,
                                     static_cast<uint64_t>(ctx->dataCalls++));
   flowrt::Batch batch = ctx->data->draw(n, stream);
   if (labels)
-    *labels = ctx->adopt(batch.labels.reshape({n, 1}));
-  return ctx->adopt(batch.x);
+    *labels = ctx->adopt(batch.labels.reshape({n, 1}).to(ctx->device));
+  return ctx->adopt(batch.x.to(ctx->device));
 }
 
 flowrt_tensor *flowrt_net(flowrt_ctx *ctx, flowrt_tensor *x, flowrt_tensor *t,
@@ -101,7 +111,7 @@ flowrt_tensor *flowrt_net_guided(flowrt_ctx *ctx, flowrt_tensor *x,
   // much less than two calls.
   int64_t n = x->value.size(0);
   torch::Tensor labels =
-      torch::cat({y->value.reshape({n, 1}), torch::full({n, 1}, -1.0f)}, 0);
+      torch::cat({y->value.reshape({n, 1}), torch::full({n, 1}, -1.0f, y->value.options())}, 0);
   torch::Tensor v = ctx->net->forward(torch::cat({x->value, x->value}, 0),
                                       torch::cat({t->value, t->value}, 0),
                                       labels);
@@ -113,7 +123,7 @@ flowrt_tensor *flowrt_net_weights(flowrt_ctx *ctx, int64_t count) {
   if (!ctx->net)
     throw std::runtime_error("flowrt_net_weights: no network in this command");
   if (!ctx->netWeights.defined())
-    ctx->netWeights = ctx->net->packed();
+    ctx->netWeights = ctx->net->packed().to(ctx->device);
   if (ctx->netWeights.size(1) != count)
     throw std::runtime_error(
         "flowrt_net_weights: the network has " + std::to_string(ctx->netWeights.size(1)) +

@@ -19,6 +19,7 @@
 #include <deque>
 
 namespace flowrt {
+class CudaKernels;
 class DataSet;
 class MlpImpl;
 } // namespace flowrt
@@ -48,6 +49,10 @@ struct flowrt_ctx {
   torch::Tensor netWeights;
   /// Network evaluations so far, reported by `sample`.
   int64_t netEvals = 0;
+  /// Where the command's tensors live; on a GPU the generated host code
+  /// launches the program's PTX through `gpu` instead of the CPU kernels.
+  torch::Device device = torch::kCPU;
+  flowrt::CudaKernels *gpu = nullptr;
   /// Tensors of the current call; a deque keeps their addresses stable.
   std::deque<flowrt_tensor> arena;
 

@@ -12,6 +12,7 @@
 #include "Checkpoint.h"
 #include "Commands.h"
 #include "Context.h"
+#include "Cuda.h"
 #include "Data.h"
 #include "Files.h"
 #include "Integrate.h"
@@ -23,6 +24,7 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <memory>
 
 using namespace flowrt;
 
@@ -105,12 +107,27 @@ int flowrt::runSample(const flowrt_program &program,
   ctx.data = data.get();
   ctx.net = net ? net.get() : nullptr;
   ctx.guidanceScale = opts.guidanceScale;
+  // --device cuda: every tensor on the GPU, the generated kernels from the
+  // program's PTX.
+  std::unique_ptr<CudaKernels> gpu;
+  if (opts.device == "cuda") {
+    if (!torch::cuda::is_available())
+      throw std::runtime_error("--device cuda: no CUDA device is available here");
+    ctx.device = torch::Device(torch::kCUDA);
+    torch::zeros({1}, torch::TensorOptions().device(ctx.device)); // the context
+    gpu = std::make_unique<CudaKernels>(program.ptx);
+    ctx.gpu = gpu.get();
+    if (net)
+      net->to(ctx.device);
+    if (from.defined())
+      from = from.to(ctx.device);
+  }
 
   // A conditional network gets one label per sample.
   int64_t classes = program.model.kind ? program.model.classes : 0;
   flowrt_tensor labels{};
   if (classes > 0)
-    labels.value = sampleLabels(n, classes, opts.label);
+    labels.value = sampleLabels(n, classes, opts.label).to(ctx.device);
 
   auto start = std::chrono::steady_clock::now();
   // x outlives the arena, which is cleared after every solver step.
@@ -129,6 +146,8 @@ int flowrt::runSample(const flowrt_program &program,
   integration.maxStep = opts.maxStep;
   IntegrateStats stats =
       integrate(program, ctx, x, classes > 0 ? &labels : nullptr, integration);
+  if (gpu)
+    gpu->synchronize();
   double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
           .count();
@@ -155,7 +174,9 @@ int flowrt::runSample(const flowrt_program &program,
                           .c_str()
                     : "");
 
-  torch::Tensor points = x.value;
+  torch::Tensor points = x.value.cpu();
+  source = source.cpu();
+  labels.value = labels.value.defined() ? labels.value.cpu() : labels.value;
   int64_t nonFinite = (~torch::isfinite(points)).any(1).sum().item<int64_t>();
   if (nonFinite > 0)
     std::fprintf(stderr, "warning: %lld samples are not finite\n",

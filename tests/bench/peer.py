@@ -35,44 +35,103 @@ def configure(threads):
     torch.set_num_threads(threads)
 
 
-def timed(fn, repeats):
+def timed(fn, repeats, sync=lambda: None):
     fn()  # warm-up
+    sync()
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
         fn()
+        sync()
         times.append(time.perf_counter() - start)
     return statistics.median(times)
 
 
-def measure(case, repeats):
-    """{"seconds": ...} for sampling, {"steps_per_sec": ...} for training."""
+def graphed(fn):
+    """fn captured once as a CUDA graph (PyTorch's best for a fixed loop):
+    returns a function that replays it."""
+    stream = torch.cuda.Stream()
+    stream.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(stream):
+        for _ in range(2):  # warm-up on a side stream, as the docs ask
+            fn()
+    torch.cuda.current_stream().wait_stream(stream)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        fn()
+    return graph.replay
+
+
+def measure(case, repeats, device="cpu"):
+    """Every peer's figure for `case` on `device`: {impl: {"seconds": ...}}
+    for sampling, {impl: {"steps_per_sec": ...}} for training. On a GPU:
+    eager, torch.compile, and the whole loop or step as one CUDA graph; a
+    peer that fails reports {"error": ...} instead."""
     torch.manual_seed(0)
-    model = FlowcMlp(2, case["width"], case["depth"])
+    dev = torch.device(device)
+    sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
+    model = FlowcMlp(2, case["width"], case["depth"]).to(dev)
+    results = {}
+
+    def peer(name, fn):
+        try:
+            results[name] = fn()
+        except Exception as e:  # a peer that cannot run here is reported
+            results[name] = {"error": f"{type(e).__name__}: {e}"[:200]}
+
     if case["kind"] == "sample":
         n, steps = case["n"], case["steps"]
-        x0 = torch.randn(n, 2)
+        x0 = torch.randn(n, 2, device=dev)
 
-        @torch.no_grad()
-        def euler():
-            x, h = x0.clone(), 1.0 / steps
-            for i in range(steps):
-                x = x + h * model(x, torch.full((n, 1), i * h))
-            return x
+        def euler_with(net):
+            @torch.no_grad()
+            def euler():
+                x, h = x0.clone(), 1.0 / steps
+                for i in range(steps):
+                    x = x + h * net(x, torch.full((n, 1), i * h, device=dev))
+                return x
+            return euler
 
-        return {"seconds": timed(euler, repeats)}
+        peer("torch-eager", lambda: {"seconds": timed(euler_with(model), repeats, sync)})
+        if dev.type == "cuda":
+            peer("torch-compile", lambda: {"seconds": timed(
+                euler_with(torch.compile(model, mode="max-autotune-no-cudagraphs")),
+                repeats, sync)})
+            peer("torch-cuda-graph", lambda: {"seconds": timed(
+                graphed(euler_with(model)), repeats, sync)})
+        return results
+
     batch, steps = case["batch"], case["steps"]
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    x1 = torch.randn(batch, 2)
+    x1 = torch.randn(batch, 2, device=dev)
 
-    def train():
-        for _ in range(steps):
-            x0 = torch.randn(batch, 2)
-            t = torch.rand(batch, 1)
+    def step_with(net, opt):
+        def step():
+            x0 = torch.randn(batch, 2, device=dev)
+            t = torch.rand(batch, 1, device=dev)
             xt = (1 - t) * x0 + t * x1
-            loss = ((model(xt, t) - (x1 - x0)) ** 2).mean()
-            opt.zero_grad()
+            loss = ((net(xt, t) - (x1 - x0)) ** 2).mean()
+            opt.zero_grad(set_to_none=False)
             loss.backward()
             opt.step()
+        return step
 
-    return {"steps_per_sec": steps / timed(train, max(1, repeats // 2))}
+    def rate(step):
+        def loop():
+            for _ in range(steps):
+                step()
+        return {"steps_per_sec": steps / timed(loop, max(1, repeats // 2), sync)}
+
+    peer("torch-eager", lambda: rate(step_with(model, torch.optim.Adam(model.parameters(), lr=1e-3))))
+    if dev.type == "cuda":
+        def compiled():
+            m = FlowcMlp(2, case["width"], case["depth"]).to(dev)
+            return rate(step_with(torch.compile(m), torch.optim.Adam(m.parameters(), lr=1e-3)))
+
+        def whole_step_graph():
+            m = FlowcMlp(2, case["width"], case["depth"]).to(dev)
+            opt = torch.optim.Adam(m.parameters(), lr=1e-3, capturable=True)
+            return rate(graphed(step_with(m, opt)))
+
+        peer("torch-compile", compiled)
+        peer("torch-cuda-graph", whole_step_graph)
+    return results

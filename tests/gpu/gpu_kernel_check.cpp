@@ -2,7 +2,8 @@
 //
 // Runs every kernel of examples/moons.flow, and the newer kinds of kernel in
 // tests/unit/kernels/kernels.flow (condition dropout, guidance, rank-2 shape
-// ops, the adaptive step controller), twice on the same inputs: the CPU
+// ops, the adaptive step controller, whole-trajectory kernels with the MLP
+// inlined), twice on the same inputs: the CPU
 // object code (linked in) and the PTX (loaded with the CUDA driver on
 // LibTorch's current context and stream), and reports the largest difference
 // of each output. Both come from the same per-row lowering (KernelBody.cpp),
@@ -22,6 +23,7 @@
 #include <functional>
 #include <sstream>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #define FLOWC_ROWS(p, rows, cols)                                              \
@@ -41,6 +43,10 @@ void tens_path(int64_t, int64_t, int64_t, BUF, BUF, BUF, BUF, BUF);
 void tens_loss_grad(int64_t, int64_t, int64_t, BUF, BUF, BUF, BUF, BUF);
 void rf_dopri5_control(int64_t, int64_t, int64_t, BUF, BUF, BUF, BUF, BUF, float, float,
                        float, BUF, BUF, BUF);
+#define FLAT float *, float *, int64_t, int64_t, int64_t
+void traj_trajectory(int64_t, int64_t, int64_t, BUF, BUF, FLAT, FLAT, float, float, int64_t,
+                     BUF);
+void sig_trajectory(int64_t, int64_t, int64_t, BUF, FLAT, FLAT, float, float, int64_t, BUF);
 }
 
 namespace {
@@ -237,6 +243,61 @@ int main(int argc, char **argv) {
   compare("controller x", xo, g[5], 0.0);
   compare("controller t", to, g[6], 1e-6);
   compare("controller h", ho, g[7], 1e-5);
+
+  // Whole-trajectory kernels: the MLP inlined, the tableau at run time.
+  // Parameters of kernels.flow's networks (TrajectoryBody's layout): vl
+  // (40 inputs: x, 6 time features, a 32-wide class embedding; 40 x 2
+  // hidden; 3 x 32 embedding rows) and vs (18 inputs, 24 x 2 hidden).
+  const int64_t vlCount = (40 * 40 + 40) * 2 + 40 * 2 + 2 + 3 * 32;
+  const int64_t vsCount = 18 * 24 + 24 + 24 * 24 + 24 + 24 * 2 + 2;
+  auto flat = [](torch::Tensor &t) {
+    float *p = t.data_ptr<float>();
+    return std::make_tuple(p, p, int64_t(0), t.numel(), int64_t(1));
+  };
+  auto trajectory = [&](const char *kernel, bool labelled, int64_t count,
+                        std::vector<float> tableau, int64_t steps, float h) {
+    const int64_t rows = 20011;
+    torch::Tensor x = torch::randn({rows, 2}), lab = torch::randint(-1, 3, {rows, 1}).to(torch::kFloat);
+    torch::Tensor w = torch::randn({count}) * 0.3, tab = torch::tensor(tableau);
+    torch::Tensor out = torch::empty({rows, 2});
+    auto [w0, w1, w2, w3, w4] = flat(w);
+    auto [b0, b1, b2, b3, b4] = flat(tab);
+    if (labelled)
+      traj_trajectory(rows, 0, 0, D(x, 2), D(lab, 1), w0, w1, w2, w3, w4, b0, b1, b2, b3, b4,
+                      0.0f, h, steps, D(out, 2));
+    else
+      sig_trajectory(rows, 0, 0, D(x, 2), w0, w1, w2, w3, w4, b0, b1, b2, b3, b4, 0.0f, h,
+                     steps, D(out, 2));
+    torch::Tensor xg = x.cuda(), lg = lab.cuda(), wg = w.cuda(), tg2 = tab.cuda();
+    torch::Tensor og = torch::empty({rows, 2}, torch::kCUDA);
+    Args args;
+    args.add(rows), args.add(int64_t(0)), args.add(int64_t(0));
+    args.buffer(xg);
+    if (labelled)
+      args.buffer(lg);
+    for (torch::Tensor *t : {&wg, &tg2}) {
+      float *p = t->data_ptr<float>();
+      args.add(p), args.add(p), args.add(int64_t(0)), args.add(t->numel()), args.add(int64_t(1));
+    }
+    args.add(0.0f), args.add(h), args.add(steps);
+    args.buffer(og);
+    auto ptrs = args.pointers();
+    CUfunction fn;
+    check(cuModuleGetFunction(&fn, allModule, kernel), "cuModuleGetFunction", kernel);
+    CUstream stream = at::cuda::getCurrentCUDAStream().stream();
+    check(cuLaunchKernel(fn, unsigned((rows + 127) / 128), 1, 1, 128, 1, 1, 0, stream,
+                         ptrs.data(), nullptr),
+          "cuLaunchKernel", kernel);
+    check(cuStreamSynchronize(stream), "cuStreamSynchronize", kernel);
+    // libdevice vs the CPU's polynomial exp/erf/tanh/sin/cos: a few ulp per
+    // evaluation, through a few dozen evaluations.
+    compare(kernel, out, og, 1e-4);
+  };
+  trajectory("traj_trajectory", true, vlCount,
+             {4, 0, 0.5, 0.5, 1, 0, 0, 0, 0, 0.5, 0, 0, 0, 0, 0.5, 0, 0, 0, 0, 1, 0,
+              1.f / 6, 1.f / 3, 1.f / 3, 1.f / 6},
+             8, 0.125f);
+  trajectory("sig_trajectory", false, vsCount, {2, 0, 0.5, 0, 0, 0.5, 0, 0, 1}, 10, 0.1f);
 
   std::printf("%d passed, %d failed\n", checks - failures, failures);
   return failures ? 1 : 0;

@@ -1,13 +1,44 @@
 #!/usr/bin/env bash
-# On a GPU host, from the repository root, after tests/gpu/prepare.sh ran on a
-# machine with flowc: builds the checker and compares PTX with CPU results.
+# On a GPU host, from the repository root, after tests/gpu/prepare.sh ran on
+# a machine with flowc and tests/gpu/artifacts was carried here. Three checks,
+# each printing its numbers:
+#   1. every kind of generated kernel, PTX vs the CPU object code (the checker
+#      launches through the CUDA driver on LibTorch's context);
+#   2. examples/moons.flow sampled on the GPU by the runtime itself (--device
+#      cuda: the whole-trajectory kernel, and the per-step path with
+#      LibTorch on the GPU) against the CPU, same checkpoint and seed;
+#   3. the benchmark rows of issue 5 (tests/bench/run --device cuda).
 set -euo pipefail
 cd "$(dirname "$0")"
+A=$PWD/artifacts
+ROOT=$(cd ../.. && pwd)
 PREFIX=$(python3 -c 'import torch; print(torch.utils.cmake_prefix_path)')
+J=$(nproc)
+
+echo "== 1. kernels: PTX vs CPU"
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$PREFIX" \
-  -DFLOWC_KERNELS_OBJECT="$PWD/artifacts/kernels.o;$PWD/artifacts/all.o" > build.log 2>&1 || { tail -30 build.log; exit 1; }
-cmake --build build -j 16 >> build.log 2>&1 || { tail -30 build.log; exit 1; }
+  -DFLOWC_KERNELS_OBJECT="$A/kernels.o;$A/all.o" > build.log 2>&1 || { tail -30 build.log; exit 1; }
+cmake --build build -j $J >> build.log 2>&1 || { tail -30 build.log; exit 1; }
 for arch in sm_80 sm_90; do
-  echo "== PTX for $arch"
-  ./build/gpu-kernel-check artifacts/kernels.$arch.ptx artifacts/all.$arch.ptx
+  echo "-- PTX for $arch"
+  ./build/gpu-kernel-check $A/kernels.$arch.ptx $A/all.$arch.ptx
 done
+
+echo "== 2. moons sampled by the runtime on the GPU"
+cmake -S $A/moons -B $A/moons/build -G Ninja -DCMAKE_BUILD_TYPE=Release \
+  -DCMAKE_PREFIX_PATH="$PREFIX" -DFLOWRT_SOURCE_DIR=$ROOT/runtime > moons.log 2>&1 &&
+  cmake --build $A/moons/build -j $J >> moons.log 2>&1 || { tail -30 moons.log; exit 1; }
+M=$A/moons/build/moons
+W=$(mktemp -d)
+$M train --steps 300 --quiet --out-dir $W/run
+for solver in "euler --steps 100" "rk4 --steps 8"; do
+  $M sample --out-dir $W/run -n 20000 --solver $solver -o $W/cpu.npy | head -1
+  $M sample --out-dir $W/run -n 20000 --solver $solver --device cuda -o $W/gpu.npy | head -1
+  $M sample --out-dir $W/run -n 20000 --solver $solver --device cuda --per-step -o $W/gpu_step.npy | head -1
+  python3 $ROOT/tests/e2e/same_points.py $W/gpu.npy $W/cpu.npy --max-abs 1e-4 --label "GPU fused vs CPU ($solver)"
+  python3 $ROOT/tests/e2e/same_points.py $W/gpu_step.npy $W/cpu.npy --max-abs 1e-4 --label "GPU per-step vs CPU ($solver)"
+done
+$M sample --out-dir $W/run -n 2000 --solver dopri5 --device cuda | head -1
+
+echo "== 3. benchmarks"
+python3 $ROOT/tests/bench/run --device cuda --projects $A/bench

@@ -265,15 +265,61 @@ private:
     for (Value r : l.getResults())
       call += ", " + buffer(r);
     call += ")";
+    printGpuLaunch(l);
+    os << "  } else {\n";
     if (!parallel) {
-      os << "  " << call << ";\n";
+      os << "    " << call << ";\n  }\n";
       return;
     }
     std::string fn = "rows_" + std::to_string(names.size());
-    os << "  auto " << fn << " = [&](int64_t b, int64_t e) { " << call << "; };\n"
-       << "  flowrt_parallel_rows(ctx, " << name(l.getRows()) << ", [](void *f, int64_t b, "
+    os << "    auto " << fn << " = [&](int64_t b, int64_t e) { " << call << "; };\n"
+       << "    flowrt_parallel_rows(ctx, " << name(l.getRows()) << ", [](void *f, int64_t b, "
        << "int64_t e) { (*static_cast<decltype(" << fn << ") *>(f))(b, e); }, &" << fn
-       << ");\n";
+       << ");\n  }\n";
+  }
+
+  /// On a GPU: the same parameters as the CPU call, each in a local whose
+  /// address goes into the driver's parameter array, then flowrt_launch.
+  void printGpuLaunch(fl::LaunchOp l) {
+    std::string rows = name(l.getRows());
+    os << "  if (flowrt_on_gpu(ctx)) {\n";
+    SmallVector<std::string> params;
+    auto param = [&](const char *type, const std::string &value) {
+      std::string p = "a" + std::to_string(params.size());
+      os << "    " << type << " " << p << " = " << value << ";\n";
+      params.push_back("&" + p);
+    };
+    auto buffer = [&](Value v, bool flat) {
+      std::string data = "flowrt_data(" + name(v) + ")";
+      param("float *", data);
+      param("float *", data);
+      param("int64_t", "0");
+      if (flat) {
+        param("int64_t", "flowrt_cols(" + name(v) + ")");
+        param("int64_t", "1");
+        return;
+      }
+      std::string c = std::to_string(cols(v.getType()));
+      param("int64_t", rows);
+      param("int64_t", c);
+      param("int64_t", c);
+      param("int64_t", "1");
+    };
+    param("int64_t", rows);
+    param("int64_t", "(int64_t)flowrt_seed(ctx)");
+    param("int64_t", name(l.getStep()));
+    for (Value v : l.getArgs()) {
+      auto tensor = dyn_cast<RankedTensorType>(v.getType());
+      if (!tensor)
+        param(v.getType().isF32() ? "float" : "int64_t", name(v));
+      else
+        buffer(v, tensor.getRank() == 1);
+    }
+    for (Value r : l.getResults())
+      buffer(r, false);
+    os << "    void *args[] = {";
+    llvm::interleaveComma(params, os);
+    os << "};\n    flowrt_launch(ctx, \"" << l.getKernel() << "\", " << rows << ", args);\n";
   }
 
   /// Adapters from the runtime's loss-kernel signatures to the kernels'.

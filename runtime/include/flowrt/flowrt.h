@@ -10,7 +10,7 @@
  * optimizer, the training and sampling loops, checkpoints, logs and writers.
  *
  * Tensors handed to generated code are float32, row-major [rows, cols] and
- * contiguous. They live until the end of the current training step or
+ * contiguous, in CPU memory or, when flowrt_on_gpu, in the GPU's. They live until the end of the current training step or
  * sampling call (the runtime keeps them in a per-call arena).
  *
  * Bump FLOWRT_ABI_VERSION on any change to this file's types or functions.
@@ -227,6 +227,13 @@ double flowrt_tolerance(const flowrt_ctx *ctx, int32_t which);
  * `count` is the P the compiler laid out; a mismatch is an error. Cached
  * for the command. */
 flowrt_tensor *flowrt_net_weights(flowrt_ctx *ctx, int64_t count);
+/* 1 when this command runs on a GPU: the generated host code then launches
+ * the program's PTX kernels with flowrt_launch instead of calling the CPU
+ * kernels. */
+int flowrt_on_gpu(const flowrt_ctx *ctx);
+/* Launches PTX kernel `kernel` with one thread per row; args[i] points at
+ * the value of its i-th parameter (the CPU kernel's parameters, in order). */
+void flowrt_launch(flowrt_ctx *ctx, const char *kernel, int64_t rows, void **args);
 /* Runs fn(env, b, e) over row ranges [b, e) that cover [0, n), on the
  * runtime's threads, and returns when all are done. */
 void flowrt_parallel_rows(flowrt_ctx *ctx, int64_t n,

@@ -1,0 +1,50 @@
+//===- Cuda.h - The compiler's PTX kernels on a GPU -------------*- C++ -*-===//
+//
+// Launches the generated PTX through the CUDA driver API, which is opened at
+// run time (dlopen of libcuda.so.1): the runtime builds and runs without
+// CUDA, and a CPU-only machine never touches it. The module is loaded once
+// per device from the program's PTX (the driver JIT-compiles it for the
+// device) on the context LibTorch made current, and every function is
+// looked up once. Launches go to the legacy default stream, which is
+// LibTorch's current stream in flowrt programs (the runtime never selects
+// another), so kernels and LibTorch ops are ordered. Every driver call is
+// checked; a failure throws with the call, the kernel and the driver's
+// message.
+//
+//===----------------------------------------------------------------------===//
+#ifndef FLOWRT_CUDA_H
+#define FLOWRT_CUDA_H
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <unordered_map>
+
+namespace flowrt {
+
+class CudaKernels {
+public:
+  /// Loads `ptx` for the current device of LibTorch (which must have made
+  /// its context current, e.g. by allocating a CUDA tensor). Throws
+  /// std::runtime_error when the driver or the module cannot be loaded.
+  explicit CudaKernels(const char *ptx);
+  ~CudaKernels();
+
+  /// Runs `kernel` with one thread per row over `rows` rows; `args` points
+  /// at each parameter's value, in the kernel's parameter order.
+  void launch(const std::string &kernel, int64_t rows, void **args);
+
+  /// Waits for every launch so far (for timing and for errors that only
+  /// show when a kernel runs).
+  void synchronize();
+
+private:
+  struct Driver;
+  std::unique_ptr<Driver> driver;
+  void *module = nullptr;
+  std::unordered_map<std::string, std::pair<void *, int>> functions;
+};
+
+} // namespace flowrt
+
+#endif
