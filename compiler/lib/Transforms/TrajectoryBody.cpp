@@ -14,7 +14,10 @@
 // carried through the loop over inputs, and each row of W^T loaded feeds
 // every lane's FMA. On a CPU, 4 lanes x 2 vectors of 8 keep the FMA units
 // busy rather than the loads; on a GPU one lane per thread reads the same
-// weights as its whole warp. The runtime's MLP is the reference: the same
+// weights as its whole warp. In the first layer only x is multiplied per
+// sample: the time features' part (with the bias) is the same for every
+// sample at a stage, and the class embedding's part the same for a sample
+// all along its trajectory, so both are computed once. The runtime's MLP is the reference: the same
 // layer order, Fourier time features and null class.
 //
 //===----------------------------------------------------------------------===//
@@ -173,19 +176,28 @@ public:
     return arith::DivFOp::create(b, loc, v, add(splat(1.0), e));
   }
 
-  /// Outputs [o0, o0 + vectors * width) of layer l for every lane:
-  /// out[q * outStride + o] = act(sum_i in[q * inStride + i] W^T[i][o] + b[o]).
-  void denseTile(unsigned l, Value in, int64_t inStride, Value out, Value outBase,
-                 int64_t outStride, Value o0, int64_t vectors, int64_t width, bool act) {
+  /// The first value of an accumulator: lane q, outputs [o, o + width).
+  using Init = llvm::function_ref<Value(int64_t q, Value o, VectorType type)>;
+
+  /// The bias of layer l as every accumulator's first value.
+  Value biasInit(unsigned l, Value o, VectorType type) {
+    return vector::LoadOp::create(b, loc, type, weights, ValueRange{addi(o, L.biasOffset[l])});
+  }
+
+  /// Outputs [o0, o0 + vectors * width) of layer l for `rows` lanes, over
+  /// the layer's inputs [from, to): out[q * outStride + o] = act(init(q, o)
+  /// + sum_i in[q * inStride + i] W^T[i][o]).
+  void denseTile(unsigned l, int64_t rows, Value in, int64_t inStride, int64_t from,
+                 int64_t to, Init init, Value out, Value outBase, int64_t outStride, Value o0,
+                 int64_t vectors, int64_t width, bool act) {
     auto vecType = VectorType::get({width}, b.getF32Type());
     int64_t nOut = L.out[l];
-    SmallVector<Value> init;
-    for (int64_t q = 0; q < lanes; ++q)
+    SmallVector<Value> first;
+    for (int64_t q = 0; q < rows; ++q)
       for (int64_t k = 0; k < vectors; ++k)
-        init.push_back(vector::LoadOp::create(b, loc, vecType, weights,
-                                              ValueRange{addi(o0, L.biasOffset[l] + k * width)}));
+        first.push_back(init(q, addi(o0, k * width), vecType));
     auto forOp = scf::ForOp::create(
-        b, loc, index(0), index(L.in[l]), index(1), init,
+        b, loc, index(from), index(to), index(1), first,
         [&](OpBuilder &nb, Location, Value i, ValueRange acc) {
           OpBuilder::InsertionGuard guard(b);
           b.setInsertionPointToEnd(nb.getInsertionBlock());
@@ -194,16 +206,16 @@ public:
           for (int64_t k = 0; k < vectors; ++k)
             w.push_back(vector::LoadOp::create(b, loc, vecType, weights,
                                                ValueRange{addi(row, k * width)}));
-          for (int64_t q = 0; q < lanes; ++q)
+          for (int64_t q = 0; q < rows; ++q)
             x.push_back(vector::BroadcastOp::create(b, loc, vecType,
                                                     load(in, addi(i, q * inStride))));
-          for (int64_t q = 0; q < lanes; ++q)
+          for (int64_t q = 0; q < rows; ++q)
             for (int64_t k = 0; k < vectors; ++k)
               next.push_back(
                   vector::FMAOp::create(b, loc, x[q], w[k], acc[q * vectors + k]));
           scf::YieldOp::create(b, loc, next);
         });
-    for (int64_t q = 0; q < lanes; ++q)
+    for (int64_t q = 0; q < rows; ++q)
       for (int64_t k = 0; k < vectors; ++k) {
         Value v = forOp.getResult(q * vectors + k);
         vector::StoreOp::create(b, loc, act ? activate(v) : v, out,
@@ -211,37 +223,70 @@ public:
       }
   }
 
-  /// Layer l for every lane, tile by tile.
-  void dense(unsigned l, Value in, int64_t inStride, Value out, Value outBase,
-             int64_t outStride, bool act) {
+  /// Layer l over inputs [from, to) for `rows` lanes, tile by tile.
+  void dense(unsigned l, int64_t rows, Value in, int64_t inStride, int64_t from, int64_t to,
+             Init init, Value out, Value outBase, int64_t outStride, bool act) {
     int64_t nOut = L.out[l];
     int64_t width = nOut % 8 == 0 ? 8 : nOut % 4 == 0 ? 4 : nOut % 2 == 0 ? 2 : 1;
-    int64_t perTile = std::max<int64_t>(1, kAccumulators / lanes);
+    int64_t perTile = std::max<int64_t>(1, kAccumulators / rows);
     int64_t tile = perTile * width, full = nOut / tile, tail = nOut % tile;
-    if (full == 1)
-      denseTile(l, in, inStride, out, outBase, outStride, index(0), perTile, width, act);
-    else if (full > 1)
-      loop(full, [&](Value t) {
-        denseTile(l, in, inStride, out, outBase, outStride, muli(t, index(tile)), perTile,
-                  width, act);
-      });
-    if (tail)
-      denseTile(l, in, inStride, out, outBase, outStride, index(full * tile), tail / width,
+    auto emit = [&](Value o0, int64_t vectors) {
+      denseTile(l, rows, in, inStride, from, to, init, out, outBase, outStride, o0, vectors,
                 width, act);
+    };
+    if (full == 1)
+      emit(index(0), perTile);
+    else if (full > 1)
+      loop(full, [&](Value t) { emit(muli(t, index(tile)), perTile); });
+    if (tail)
+      emit(index(full * tile), tail / width);
+  }
+
+  /// The first layer's inputs are x (per sample), the time features (the
+  /// same for every sample at a stage) and the class embedding (the same
+  /// for a sample all along its trajectory). So the time part, with the
+  /// bias, is computed once per stage for the block (`timeBias`), the class
+  /// part once per trajectory (`classPart`, see classProduct), and only x
+  /// is multiplied per sample and stage.
+  void firstLayer(Value in, Value timeBias, Value classPart, Value out, int64_t outStride) {
+    int64_t inWidth = L.in.front(), d = L.dim, w = L.out.front();
+    int64_t timeWidth = std::max<int64_t>(L.timeFeatures, 1);
+    auto bias = [&](int64_t, Value o, VectorType type) { return biasInit(0, o, type); };
+    dense(0, 1, in, inWidth, d, d + timeWidth, bias, timeBias, index(0), 0, false);
+    auto init = [&](int64_t q, Value o, VectorType type) -> Value {
+      Value v = vector::LoadOp::create(b, loc, type, timeBias, ValueRange{o});
+      if (!classPart)
+        return v;
+      return add(v, vector::LoadOp::create(b, loc, type, classPart, ValueRange{addi(o, q * w)}));
+    };
+    dense(0, lanes, in, inWidth, 0, d, init, out, index(0), outStride, true);
+  }
+
+  /// classPart[q][o] = sum_e embedding_q[e] W^T[class inputs + e][o] for
+  /// every lane, from the class embeddings already in `in`.
+  void classProduct(Value in, Value classPart) {
+    int64_t from = L.dim + std::max<int64_t>(L.timeFeatures, 1);
+    auto zero = [&](int64_t, Value, VectorType type) -> Value {
+      return arith::ConstantOp::create(
+          b, loc, DenseElementsAttr::get(cast<ShapedType>(type), b.getF32FloatAttr(0.0f)));
+    };
+    dense(0, lanes, in, L.in.front(), from, from + L.embedDim, zero, classPart, index(0),
+          L.out.front(), false);
   }
 
   /// out[outBase + q * dim + j] = mlp(in of lane q)[j].
-  void mlp(Value in, Value hiddenA, Value hiddenB, int64_t hidden, Value out, Value outBase) {
-    Value src = in;
-    int64_t srcStride = L.in.front();
+  void mlp(Value in, Value timeBias, Value classPart, Value hiddenA, Value hiddenB,
+           int64_t hidden, Value out, Value outBase) {
+    firstLayer(in, timeBias, classPart, hiddenA, hidden);
+    Value src = hiddenA;
     unsigned layers = L.in.size();
-    for (unsigned l = 0; l < layers; ++l) {
+    for (unsigned l = 1; l < layers; ++l) {
       bool last = l + 1 == layers;
       Value dst = last ? out : (l % 2 == 0 ? hiddenA : hiddenB);
-      int64_t dstStride = last ? L.dim : hidden;
-      dense(l, src, srcStride, dst, last ? outBase : index(0), dstStride, !last);
+      auto bias = [&](int64_t, Value o, VectorType type) { return biasInit(l, o, type); };
+      dense(l, lanes, src, hidden, 0, L.in[l], bias, dst, last ? outBase : index(0),
+            last ? L.dim : hidden, !last);
       src = dst;
-      srcStride = dstStride;
     }
   }
 
@@ -284,7 +329,8 @@ LogicalResult flowc::emitTrajectoryRows(OpBuilder &b, func::FuncOp kernel, Value
     hidden = std::max(hidden, w);
   Value state = e.buffer(lanes * d), in = e.buffer(lanes * inWidth),
         hiddenA = e.buffer(lanes * hidden), hiddenB = e.buffer(lanes * hidden),
-        k = e.buffer(maxStages * lanes * d);
+        k = e.buffer(maxStages * lanes * d), timeBias = e.buffer(L.out.front());
+  Value classPart = labels ? e.buffer(lanes * L.out.front()) : Value();
   int64_t timeAt = d, classAt = d + std::max<int64_t>(L.timeFeatures, 1);
   Value zero = e.index(0);
   for (int64_t q = 0; q < lanes; ++q) {
@@ -296,6 +342,8 @@ LogicalResult flowc::emitTrajectoryRows(OpBuilder &b, func::FuncOp kernel, Value
       e.classEmbedding(memref::LoadOp::create(b, loc, labels, ValueRange{r, zero}), in,
                        e.index(q * inWidth + classAt));
   }
+  if (labels)
+    e.classProduct(in, classPart);
   // The tableau: s, c[s], a[s][s], b[s].
   Value s = e.toIndex(e.load(tableau, zero));
   auto c = [&](Value i) { return e.load(tableau, e.addi(i, 1)); };
@@ -336,7 +384,8 @@ LogicalResult flowc::emitTrajectoryRows(OpBuilder &b, func::FuncOp kernel, Value
       if (op.getReverse())
         ti = arith::SubFOp::create(b, loc, e.f32(1.0), ti);
       e.timeFeatures(ti, in, timeAt, inWidth);
-      e.mlp(in, hiddenA, hiddenB, hidden, k, e.muli(i, e.index(lanes * d)));
+      e.mlp(in, timeBias, classPart, hiddenA, hiddenB, hidden, k,
+            e.muli(i, e.index(lanes * d)));
     });
     // x += h sum_i b_i k_i
     for (int64_t q = 0; q < lanes; ++q)
