@@ -25,7 +25,7 @@ using namespace mlir;
 namespace {
 
 constexpr const char *kToLLVMPipeline =
-    "convert-scf-to-cf,convert-vector-to-llvm,convert-math-to-llvm,convert-math-to-libm,"
+    "convert-scf-to-cf,expand-strided-metadata,convert-vector-to-llvm,convert-math-to-llvm,convert-math-to-libm,"
     "convert-arith-to-llvm,convert-cf-to-llvm,finalize-memref-to-llvm,"
     "convert-func-to-llvm,"
     "reconcile-unrealized-casts";

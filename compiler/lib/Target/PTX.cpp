@@ -23,7 +23,7 @@ FailureOr<std::string> flowc::emitPTX(ModuleOp module, llvm::StringRef chip) {
   pm.addPass(createCSEPass());
   std::string pipeline =
       ("nvvm-attach-target{chip=" + chip +
-       " features=+ptx80 O=3},gpu.module(convert-scf-to-cf,"
+       " features=+ptx80 O=3},gpu.module(convert-scf-to-cf,expand-strided-metadata,"
        "convert-gpu-to-nvvm,canonicalize,cse),"
        "reconcile-unrealized-casts,gpu-module-to-binary{format=isa}")
           .str();

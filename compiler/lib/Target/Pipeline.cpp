@@ -19,6 +19,7 @@
 #include "mlir/Dialect/LLVMIR/Transforms/Passes.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/MemRef/Transforms/Passes.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/InitAllExtensions.h"
@@ -49,6 +50,7 @@ void flowc::registerPasses() {
   registerFlowcPasses();
   registerConversionPasses();
   registerGPUPasses();
+  memref::registerMemRefPasses(); // expand-strided-metadata
   registerTransformsPasses();
 }
 

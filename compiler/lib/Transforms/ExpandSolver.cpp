@@ -79,7 +79,7 @@ void emitCombination(ModuleOp module, StringRef name, RankedTensorType type,
 struct Field {
   func::FuncOp velocity;  // closed form, else null
   mutable fl::ApplyNetOp net; // network, else null (op accessors are non-const)
-  func::FuncOp guidance;  // guided sampling, else null
+  mutable func::FuncOp guidance; // guided sampling, else null
   bool reverse = false;   // (time: reverse): the field's time is 1 - tau
   RankedTensorType type;  // of one sample
 
@@ -282,11 +282,13 @@ struct ExpandSolverPass : flowc::impl::ExpandSolverBase<ExpandSolverPass> {
   /// When the field is an unguided MLP, the whole fixed-step solve in one
   /// kernel (the network inlined, the tableau read at run time, see
   /// TrajectoryBody.cpp):
-  ///   F_trajectory(x[, label], weights, tableau, t0, h, steps) -> x
+  ///   F_trajectory(x[, label], weights, tableau, t0, h, steps[, w]) -> x
   ///   F_solve(x, tableau, t0, h, steps, rows[, labels]) launches it
+  /// With guidance, the kernel evaluates the network twice per stage (the
+  /// label and the null class) and applies the guidance kernel in between.
   void expandTrajectory(ModuleOp module, const Field &field, const std::string &prefix,
                         Location loc) {
-    if (!field.net || field.guidance)
+    if (!field.net)
       return;
     auto network = SymbolTable::lookupNearestSymbolFrom<fl::NetworkOp>(
         field.net, field.net.getNetworkAttr());
@@ -304,6 +306,8 @@ struct ExpandSolverPass : flowc::impl::ExpandSolverBase<ExpandSolverPass> {
       args.push_back(f32);
     unsigned u = args.size(); // the first launch-uniform argument
     args.append({flat, flat, f32, f32, i64});
+    if (field.guidance)
+      args.push_back(f32);
     SmallVector<bool> uniform(args.size(), false);
     std::fill(uniform.begin() + u, uniform.end(), true);
     func::FuncOp kernel = emitKernel(
@@ -311,10 +315,13 @@ struct ExpandSolverPass : flowc::impl::ExpandSolverBase<ExpandSolverPass> {
         [&](ExprBuilder &eb, Block *e) -> SmallVector<Value> {
           OpBuilder &b = eb.builder();
           Value label = field.labelled() ? e->getArgument(1) : Value();
+          Value w = field.guidance ? e->getArgument(u + 5) : Value();
           return {fl::IntegrateOp::create(
               b, loc, T, e->getArgument(0), e->getArgument(u), e->getArgument(u + 1),
-              e->getArgument(u + 2), e->getArgument(u + 3), e->getArgument(u + 4), label,
+              e->getArgument(u + 2), e->getArgument(u + 3), e->getArgument(u + 4), label, w,
               field.net.getNetworkAttr(), b.getI64IntegerAttr(maxStages),
+              field.guidance ? FlatSymbolRefAttr::get(field.guidance.getSymNameAttr())
+                             : FlatSymbolRefAttr(),
               field.reverse ? b.getUnitAttr() : UnitAttr())};
         });
     kernel->setAttr(fl::kParallelRowsAttr, ob.getUnitAttr());
@@ -334,6 +341,8 @@ struct ExpandSolverPass : flowc::impl::ExpandSolverBase<ExpandSolverPass> {
     operands.push_back(arith::TruncFOp::create(b, loc, f32, host.getArgument(2)));
     operands.push_back(arith::TruncFOp::create(b, loc, f32, host.getArgument(3)));
     operands.push_back(host.getArgument(4));
+    if (field.guidance)
+      operands.push_back(fl::GuidanceScaleOp::create(b, loc, f32));
     Value zero = arith::ConstantOp::create(b, loc, b.getI64IntegerAttr(0));
     func::ReturnOp::create(
         b, loc,

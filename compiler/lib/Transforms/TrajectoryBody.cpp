@@ -23,6 +23,8 @@
 //===----------------------------------------------------------------------===//
 #include "TrajectoryBody.h"
 
+#include "KernelBody.h"
+
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
@@ -107,6 +109,16 @@ public:
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToStart(&fn->getRegion(0).front());
     return memref::AllocaOp::create(b, loc, MemRefType::get({n}, b.getF32Type()));
+  }
+
+  /// The same storage as a flat memref<lanes * cols x f32>, for mlp().
+  Value flatten(Value rows) {
+    auto type = cast<MemRefType>(rows.getType());
+    int64_t cols = type.getDimSize(1);
+    auto source = rows.getDefiningOp<memref::CastOp>().getSource();
+    int64_t n = cast<MemRefType>(source.getType()).getDimSize(0) * cols;
+    return memref::CollapseShapeOp::create(b, loc, MemRefType::get({n}, b.getF32Type()), source,
+                                           ArrayRef<ReassociationIndices>{{0, 1}});
   }
 
   /// for v in [from, to): body(v)
@@ -333,6 +345,18 @@ LogicalResult flowc::emitTrajectoryRows(OpBuilder &b, func::FuncOp kernel, Value
   Value classPart = labels ? e.buffer(lanes * L.out.front()) : Value();
   int64_t timeAt = d, classAt = d + std::max<int64_t>(L.timeFeatures, 1);
   Value zero = e.index(0);
+  // Guidance: the null class's part of the first layer too.
+  func::FuncOp guidance;
+  Value nullPart;
+  if (auto g = op.getGuidanceAttr()) {
+    guidance = SymbolTable::lookupNearestSymbolFrom<func::FuncOp>(op, g);
+    if (!guidance || !labels)
+      return op.emitError("flow.integrate: guidance needs its kernel and labels");
+    nullPart = e.buffer(lanes * L.out.front());
+    for (int64_t q = 0; q < lanes; ++q)
+      e.classEmbedding(e.f32(-1.0), in, e.index(q * inWidth + classAt));
+    e.classProduct(in, nullPart);
+  }
   for (int64_t q = 0; q < lanes; ++q) {
     Value r = e.addi(row, q);
     e.loop(d, [&](Value j) {
@@ -344,6 +368,21 @@ LogicalResult flowc::emitTrajectoryRows(OpBuilder &b, func::FuncOp kernel, Value
   }
   if (labels)
     e.classProduct(in, classPart);
+  // Guidance's operands and result as [lanes, d] (and [lanes, 1]) rows, the
+  // form its kernel's row code reads and writes.
+  auto rowsBuffer = [&](int64_t cols) -> Value {
+    auto type = MemRefType::get({lanes, cols}, b.getF32Type());
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPoint(state.getDefiningOp());
+    Value buffer = memref::AllocaOp::create(b, loc, type);
+    return memref::CastOp::create(
+        b, loc, MemRefType::get({ShapedType::kDynamic, cols}, b.getF32Type()), buffer);
+  };
+  Value vCond, vUncond, xRows, tRows, gOut;
+  if (guidance) {
+    vCond = rowsBuffer(d), vUncond = rowsBuffer(d), xRows = rowsBuffer(d);
+    tRows = rowsBuffer(1), gOut = rowsBuffer(d);
+  }
   // The tableau: s, c[s], a[s][s], b[s].
   Value s = e.toIndex(e.load(tableau, zero));
   auto c = [&](Value i) { return e.load(tableau, e.addi(i, 1)); };
@@ -357,8 +396,22 @@ LogicalResult flowc::emitTrajectoryRows(OpBuilder &b, func::FuncOp kernel, Value
   auto kAt = [&](Value m, int64_t q, Value j) {
     return e.addi(e.addi(e.muli(m, e.index(lanes * d)), j), q * d);
   };
+  // sum_{m < count} weight(m) k_m for lane q, feature j.
+  auto combination = [&](Value count, llvm::function_ref<Value(Value)> weight, int64_t q,
+                         Value j) {
+    Value start = e.f32(0.0);
+    auto sum = scf::ForOp::create(
+        b, loc, zero, count, e.index(1), ValueRange{start},
+        [&](OpBuilder &nb, Location, Value m, ValueRange acc) {
+          OpBuilder::InsertionGuard guard(b);
+          b.setInsertionPointToEnd(nb.getInsertionBlock());
+          scf::YieldOp::create(b, loc, e.add(acc[0], e.mul(weight(m), e.load(k, kAt(m, q, j)))));
+        });
+    return sum.getResult(0);
+  };
   Value hs = op.getReverse() ? Value(arith::NegFOp::create(b, loc, h)) : h;
 
+  LogicalResult status = success();
   Value stepsIndex = arith::IndexCastOp::create(b, loc, b.getIndexType(), steps);
   e.loop(zero, stepsIndex, [&](Value n) {
     Value nf = arith::SIToFPOp::create(b, loc, b.getF32Type(),
@@ -368,39 +421,51 @@ LogicalResult flowc::emitTrajectoryRows(OpBuilder &b, func::FuncOp kernel, Value
       // The stage's input x_i = x + h sum_{m<i} a_im k_m goes to in[q][0, d).
       for (int64_t q = 0; q < lanes; ++q)
         e.loop(d, [&](Value j) {
-          Value start = e.f32(0.0);
-          auto sum = scf::ForOp::create(
-              b, loc, zero, i, e.index(1), ValueRange{start},
-              [&](OpBuilder &nb, Location, Value m, ValueRange acc) {
-                OpBuilder::InsertionGuard guard(b);
-                b.setInsertionPointToEnd(nb.getInsertionBlock());
-                scf::YieldOp::create(
-                    b, loc, e.add(acc[0], e.mul(a(i, m), e.load(k, kAt(m, q, j)))));
-              });
+          Value sum = combination(i, [&](Value m) { return a(i, m); }, q, j);
           Value x = e.load(state, e.addi(j, q * d));
-          e.store(e.add(x, e.mul(hs, sum.getResult(0))), in, e.addi(j, q * inWidth));
+          e.store(e.add(x, e.mul(hs, sum)), in, e.addi(j, q * inWidth));
         });
       Value ti = e.add(t, e.mul(c(i), h));
       if (op.getReverse())
         ti = arith::SubFOp::create(b, loc, e.f32(1.0), ti);
       e.timeFeatures(ti, in, timeAt, inWidth);
-      e.mlp(in, timeBias, classPart, hiddenA, hiddenB, hidden, k,
-            e.muli(i, e.index(lanes * d)));
+      Value kBase = e.muli(i, e.index(lanes * d));
+      if (!guidance) {
+        e.mlp(in, timeBias, classPart, hiddenA, hiddenB, hidden, k, kBase);
+        return;
+      }
+      // k_i = g(v(x_i, t, y), v(x_i, t, null), x_i, t, w), lane by lane.
+      e.mlp(in, timeBias, classPart, hiddenA, hiddenB, hidden, e.flatten(vCond), zero);
+      e.mlp(in, timeBias, nullPart, hiddenA, hiddenB, hidden, e.flatten(vUncond), zero);
+      for (int64_t q = 0; q < lanes; ++q) {
+        Value lane = e.index(q);
+        memref::StoreOp::create(b, loc, ti, tRows, ValueRange{lane, zero});
+        e.loop(d, [&](Value j) {
+          memref::StoreOp::create(b, loc, e.load(in, e.addi(j, q * inWidth)), xRows,
+                                  ValueRange{lane, j});
+        });
+      }
+      Value i64Zero = arith::ConstantOp::create(b, loc, b.getI64IntegerAttr(0));
+      Value lanesI64 = arith::ConstantOp::create(b, loc, b.getI64IntegerAttr(lanes));
+      SmallVector<Value> args{lanesI64, i64Zero, i64Zero, vCond, vUncond, xRows, tRows,
+                              lowered(op.getW()), gOut};
+      for (int64_t q = 0; q < lanes; ++q) {
+        if (failed(emitKernelRow(b, guidance, e.index(q), args))) {
+          status = failure();
+          return;
+        }
+        e.loop(d, [&](Value j) {
+          e.store(memref::LoadOp::create(b, loc, gOut, ValueRange{e.index(q), j}), k,
+                  e.addi(e.addi(kBase, j), q * d));
+        });
+      }
     });
     // x += h sum_i b_i k_i
     for (int64_t q = 0; q < lanes; ++q)
       e.loop(d, [&](Value j) {
-        Value start = e.f32(0.0);
-        auto sum = scf::ForOp::create(
-            b, loc, zero, s, e.index(1), ValueRange{start},
-            [&](OpBuilder &nb, Location, Value i, ValueRange acc) {
-              OpBuilder::InsertionGuard guard(b);
-              b.setInsertionPointToEnd(nb.getInsertionBlock());
-              scf::YieldOp::create(b, loc,
-                                   e.add(acc[0], e.mul(bWeight(i), e.load(k, kAt(i, q, j)))));
-            });
+        Value sum = combination(s, bWeight, q, j);
         Value at = e.addi(j, q * d);
-        e.store(e.add(e.load(state, at), e.mul(hs, sum.getResult(0))), state, at);
+        e.store(e.add(e.load(state, at), e.mul(hs, sum)), state, at);
       });
   });
   for (int64_t q = 0; q < lanes; ++q) {
@@ -409,5 +474,5 @@ LogicalResult flowc::emitTrajectoryRows(OpBuilder &b, func::FuncOp kernel, Value
       memref::StoreOp::create(b, loc, e.load(state, e.addi(j, q * d)), xOut, ValueRange{r, j});
     });
   }
-  return success();
+  return status;
 }

@@ -14,6 +14,7 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <vector>
 
 using namespace flowc_test;
@@ -42,11 +43,13 @@ const Tableau kRk4{{0, 0.5, 0.5, 1},
 const Tableau kMidpoint{{0, 0.5}, {0, 0, 0.5, 0}, {0, 1}};
 const Tableau kHeun{{0, 1}, {0, 0, 1, 0}, {0.5, 0.5}};
 
+/// The velocity of a field at x for its own time ([n, 1]).
+using Field = std::function<torch::Tensor(const torch::Tensor &x, const torch::Tensor &time)>;
+
 /// x after `steps` steps of h from t0 with LibTorch: the field is
-/// sign * net(x, time(t)), time(t) = 1 - t in reversed time.
-torch::Tensor reference(flowrt::MlpImpl &net, torch::Tensor x, const torch::Tensor &labels,
-                        const Tableau &tab, double t0, double h, int64_t steps,
-                        bool reverse) {
+/// sign * v(x, time(t)), time(t) = 1 - t in reversed time.
+torch::Tensor integrate(const Field &v, torch::Tensor x, const Tableau &tab, double t0,
+                        double h, int64_t steps, bool reverse) {
   torch::NoGradGuard noGrad;
   int64_t s = tab.stages(), n = x.size(0);
   double sign = reverse ? -1 : 1;
@@ -59,12 +62,22 @@ torch::Tensor reference(flowrt::MlpImpl &net, torch::Tensor x, const torch::Tens
         xi = xi + (sign * h * tab.a[i * s + m]) * k[m];
       double ti = t + tab.c[i] * h;
       torch::Tensor time = torch::full({n, 1}, float(reverse ? 1 - ti : ti));
-      k.push_back(net.forward(xi, time, labels));
+      k.push_back(v(xi, time));
     }
     for (int64_t i = 0; i < s; ++i)
       x = x + (sign * h * tab.b[i]) * k[i];
   }
   return x;
+}
+
+/// The network alone as the field.
+torch::Tensor reference(flowrt::MlpImpl &net, const torch::Tensor &x,
+                        const torch::Tensor &labels, const Tableau &tab, double t0, double h,
+                        int64_t steps, bool reverse) {
+  Field v = [&](const torch::Tensor &xi, const torch::Tensor &time) {
+    return net.forward(xi, time, labels);
+  };
+  return integrate(v, x, tab, t0, h, steps, reverse);
 }
 
 flowrt::Mlp network(int64_t width, int64_t depth, const char *act, int64_t features,
@@ -151,6 +164,41 @@ TEST(TrajectoryTest, SiluHeunFromMidwayMatchesLibTorch) {
   rf_trajectory(n, 0, 0, FLOWC_ROWS(buf(x), n, 2), FLAT(w), FLAT(tab), 0.25f, 0.25f, 0,
                 FLOWC_ROWS(buf(out2), n, 2));
   EXPECT_EQ(maxError(out2, x), 0.0);
+}
+
+// Guidance fused into the trajectory: every stage evaluates the network for
+// the label and for the null class and combines them in the kernel, here
+// kernels.flow's cfg (cond) and a user fn of the state and time (cond2:
+// damped, v_u + w (1 - t)(v_c - v_u) - k x with k = 0.5).
+TEST(TrajectoryTest, GuidedSamplingMatchesLibTorch) {
+  const int64_t n = 23;
+  torch::manual_seed(5);
+  torch::Tensor x = torch::randn({n, 2});
+  torch::Tensor labels = torch::randint(0, 2, {n, 1}).to(torch::kFloat);
+  torch::Tensor tab = kRk4.packed();
+  const float w = 2.5f;
+  for (bool damped : {false, true}) {
+    flowrt::Mlp net = network(16, 1, "silu", 4, 2, damped ? 7 : 6);
+    torch::Tensor weights = net->packed().reshape({-1}).contiguous();
+    torch::Tensor out = torch::empty({n, 2});
+    (damped ? cond2_trajectory : cond_trajectory)(
+        n, 0, 0, FLOWC_ROWS(buf(x), n, 2), FLOWC_ROWS(buf(labels), n, 1), FLAT(weights),
+        FLAT(tab), 0.0f, 0.125f, 8, w, FLOWC_ROWS(buf(out), n, 2));
+    Field guided = [&](const torch::Tensor &xi, const torch::Tensor &time) {
+      torch::Tensor vc = net->forward(xi, time, labels);
+      torch::Tensor vu = net->forward(xi, time, torch::full({n, 1}, -1.0f));
+      if (!damped)
+        return vu + w * (vc - vu);
+      return vu + w * (1 - time) * (vc - vu) - 0.5 * xi;
+    };
+    torch::Tensor ref = integrate(guided, x, kRk4, 0.0, 0.125, 8, false);
+    double err = maxError(out, ref);
+    std::printf("%s guidance, rk4 x 8: max error %.3g (unguided differs by %.3g)\n",
+                damped ? "damped" : "cfg", err,
+                maxError(ref, reference(*net, x, labels, kRk4, 0.0, 0.125, 8, false)));
+    EXPECT_LE(err, kTol);
+    EXPECT_GT(maxError(ref, reference(*net, x, labels, kRk4, 0.0, 0.125, 8, false)), 1e-2);
+  }
 }
 
 } // namespace

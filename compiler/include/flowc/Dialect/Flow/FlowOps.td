@@ -232,7 +232,8 @@ def Flow_ApplyNetOp : Flow_Op<"apply_net"> {
   let assemblyFormat = "$network `(` $x `,` $t (`,` $label^)? `)` attr-dict `:` type($x) `->` type($result)";
 }
 
-def Flow_IntegrateOp : Flow_Op<"integrate", [Pure, AllTypesMatch<["x", "result"]>]> {
+def Flow_IntegrateOp : Flow_Op<"integrate", [Pure, AllTypesMatch<["x", "result"]>,
+                                              AttrSizedOperandSegments]> {
   let summary = "One sample's whole trajectory: fixed tableau steps over an inlined MLP";
   let description = [{
     Integrates dx/dt = v(x, t[, label]) for one sample from `t0` in `steps`
@@ -243,16 +244,20 @@ def Flow_IntegrateOp : Flow_Op<"integrate", [Pure, AllTypesMatch<["x", "result"]
     at run time by `tableau` = [s, c (s), a (s x s row-major), b (s)] with
     s <= `max_stages`, so one kernel serves every fixed-step solver. With
     `reverse` the network sees 1 - t and the field is -v (a flow written in
-    reversed time). No draws: rows are independent.
+    reversed time). With `guidance` (a kernel g(v_c, v_u, x, t, w)) every
+    stage evaluates the network for the label and for the null class and
+    combines them with g at scale `w`. No draws: rows are independent.
   }];
   let arguments = (ins RankedTensorOf<[F32]>:$x, RankedTensorOf<[F32]>:$weights,
                        RankedTensorOf<[F32]>:$tableau, F32:$t0, F32:$h, I64:$steps,
-                       Optional<F32>:$label, FlatSymbolRefAttr:$network,
-                       I64Attr:$max_stages, UnitAttr:$reverse);
+                       Optional<F32>:$label, Optional<F32>:$w,
+                       FlatSymbolRefAttr:$network, I64Attr:$max_stages,
+                       OptionalAttr<FlatSymbolRefAttr>:$guidance, UnitAttr:$reverse);
   let results = (outs RankedTensorOf<[F32]>:$result);
   let assemblyFormat = [{
     $x `,` $weights `,` $tableau `,` $t0 `,` $h `,` $steps (`label` $label^)?
-    `net` $network attr-dict `:` type($x) `,` type($weights) `,` type($tableau)
+    (`scale` $w^)? `net` $network attr-dict `:` type($x) `,` type($weights) `,`
+    type($tableau)
   }];
 }
 
