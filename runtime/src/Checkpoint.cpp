@@ -86,7 +86,7 @@ CheckpointInfo flowrt::loadCheckpoint(const std::string &path, Mlp &model,
   CheckpointInfo info;
   try {
     torch::serialize::InputArchive archive;
-    archive.load_from(path);
+    archive.load_from(path, torch::Device(torch::kCPU)); // GPU runs' too
     torch::serialize::InputArchive modelArchive;
     archive.read("model", modelArchive);
     model->load(modelArchive);

@@ -67,6 +67,8 @@ void printUsage(std::FILE *out, const char *argv0,
       "(default 1000; 0: end only)\n"
       "  --log-every N          steps per line of DIR/metrics.jsonl "
       "(default 10)\n"
+      "  --device cpu|cuda      where to train (cuda: the program's PTX "
+      "kernels, LibTorch on the GPU)\n"
       "  --threads N            CPU threads (default: all cores)\n"
       "  --quiet                no progress bar or summary\n"
       "\n"
@@ -250,7 +252,11 @@ TrainOptions parseTrain(const flowrt_program &program, ArgReader &reader,
       opts.checkpointEvery = reader.integer(arg, 0);
     else if (arg == "--log-every")
       opts.logEvery = reader.integer(arg, 1);
-    else if (arg == "--threads")
+    else if (arg == "--device") {
+      opts.device = reader.value(arg);
+      if (opts.device != "cpu" && opts.device != "cuda")
+        throw UsageError("--device takes cpu or cuda, not '" + opts.device + "'");
+    } else if (arg == "--threads")
       threads = static_cast<int>(reader.integer(arg, 1));
     else if (arg == "--quiet")
       opts.quiet = true;

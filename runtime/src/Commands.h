@@ -29,6 +29,7 @@ struct TrainOptions {
   int64_t checkpointEvery = 1000; ///< 0: only at the end.
   int64_t logEvery = 10;          ///< Steps per line of metrics.jsonl.
   bool quiet = false;
+  std::string device = "cpu";     ///< --device cpu|cuda
 };
 
 /// Options of `sample`.

@@ -7,6 +7,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "Cuda.h"
+#include "Context.h"
 
 #include <dlfcn.h>
 
@@ -131,4 +132,14 @@ void CudaKernels::launch(const std::string &kernel, int64_t rows, void **args) {
 
 void CudaKernels::synchronize() {
   driver->check(driver->cuCtxSynchronize(), "cuCtxSynchronize", "-");
+}
+
+std::unique_ptr<CudaKernels> flowrt::attachGpu(flowrt_ctx &ctx, const char *ptx) {
+  if (!torch::cuda::is_available())
+    throw std::runtime_error("--device cuda: no CUDA device is available here");
+  ctx.device = torch::Device(torch::kCUDA);
+  torch::zeros({1}, torch::TensorOptions().device(ctx.device)); // makes the context
+  auto kernels = std::make_unique<CudaKernels>(ptx);
+  ctx.gpu = kernels.get();
+  return kernels;
 }

@@ -20,6 +20,8 @@
 #include <string>
 #include <unordered_map>
 
+struct flowrt_ctx;
+
 namespace flowrt {
 
 class CudaKernels {
@@ -44,6 +46,11 @@ private:
   void *module = nullptr;
   std::unordered_map<std::string, std::pair<void *, int>> functions;
 };
+
+/// Puts a command's context on the GPU (`--device cuda`): its tensors on
+/// the CUDA device and its kernels from `ptx`. Throws with a clear message
+/// when no GPU is available. The kernels live as long as the result.
+std::unique_ptr<CudaKernels> attachGpu(flowrt_ctx &ctx, const char *ptx);
 
 } // namespace flowrt
 

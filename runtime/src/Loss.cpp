@@ -21,7 +21,7 @@ using torch::autograd::variable_list;
 struct KernelLoss : public torch::autograd::Function<KernelLoss> {
   /// `rest` holds inputs[1..]; a std::vector is not tracked by autograd.
   static torch::Tensor forward(AutogradContext *ctx, torch::Tensor input0,
-                               std::vector<torch::Tensor> rest,
+                               std::vector<torch::Tensor> rest, flowrt_ctx *command,
                                flowrt_loss_forward_fn forwardFn,
                                flowrt_loss_backward_fn backwardFn) {
     // Kernels take float* and could write: give them private copies.
@@ -37,11 +37,12 @@ struct KernelLoss : public torch::autograd::Function<KernelLoss> {
     std::vector<float *> pointers;
     for (torch::Tensor &t : inputs)
       pointers.push_back(t.data_ptr<float>());
-    torch::Tensor loss = torch::empty({n}, torch::kFloat);
-    forwardFn(n, pointers.data(), loss.data_ptr<float>());
+    torch::Tensor loss = torch::empty({n}, inputs[0].options());
+    forwardFn(command, n, pointers.data(), loss.data_ptr<float>());
 
     ctx->saved_data["inputs"] = inputs;
     ctx->saved_data["backward"] = reinterpret_cast<int64_t>(backwardFn);
+    ctx->saved_data["command"] = reinterpret_cast<int64_t>(command);
     ctx->saved_data["dtype"] = input0.scalar_type();
     return loss.mean().to(input0.scalar_type());
   }
@@ -52,21 +53,25 @@ struct KernelLoss : public torch::autograd::Function<KernelLoss> {
         ctx->saved_data["inputs"].toTensorVector();
     auto backwardFn = reinterpret_cast<flowrt_loss_backward_fn>(
         ctx->saved_data["backward"].toInt());
+    auto *command = reinterpret_cast<flowrt_ctx *>(ctx->saved_data["command"].toInt());
     int64_t n = inputs[0].size(0);
 
     // d mean / d loss[i] = 1 / n, times the incoming gradient.
-    float gradOut = gradOutputs[0].to(torch::kFloat).item<float>();
+    // (On the device, without reading the gradient back to the host.)
     torch::Tensor gradLoss =
-        torch::full({n}, gradOut / static_cast<float>(n), torch::kFloat);
+        (gradOutputs[0].to(torch::kFloat).reshape({1}) / static_cast<double>(n))
+            .expand({n})
+            .contiguous();
     torch::Tensor grad0 = torch::zeros_like(inputs[0]);
     std::vector<float *> pointers;
     for (torch::Tensor &t : inputs)
       pointers.push_back(t.data_ptr<float>());
-    backwardFn(n, pointers.data(), gradLoss.data_ptr<float>(),
+    backwardFn(command, n, pointers.data(), gradLoss.data_ptr<float>(),
                grad0.data_ptr<float>());
 
     auto dtype = ctx->saved_data["dtype"].toScalarType();
-    return {grad0.to(dtype), torch::Tensor(), torch::Tensor(), torch::Tensor()};
+    return {grad0.to(dtype), torch::Tensor(), torch::Tensor(), torch::Tensor(),
+            torch::Tensor()};
   }
 };
 
@@ -84,6 +89,6 @@ extern "C" flowrt_tensor *flowrt_loss(flowrt_ctx *ctx,
   for (int32_t i = 1; i < num_inputs; ++i)
     rest.push_back(inputs[i]->value);
   torch::Tensor mean =
-      KernelLoss::apply(inputs[0]->value, rest, forward, backward);
+      KernelLoss::apply(inputs[0]->value, rest, ctx, forward, backward);
   return ctx->adopt(mean.reshape({1, 1}));
 }

@@ -111,12 +111,7 @@ int flowrt::runSample(const flowrt_program &program,
   // program's PTX.
   std::unique_ptr<CudaKernels> gpu;
   if (opts.device == "cuda") {
-    if (!torch::cuda::is_available())
-      throw std::runtime_error("--device cuda: no CUDA device is available here");
-    ctx.device = torch::Device(torch::kCUDA);
-    torch::zeros({1}, torch::TensorOptions().device(ctx.device)); // the context
-    gpu = std::make_unique<CudaKernels>(program.ptx);
-    ctx.gpu = gpu.get();
+    gpu = attachGpu(ctx, program.ptx);
     if (net)
       net->to(ctx.device);
     if (from.defined())

@@ -13,6 +13,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "Checkpoint.h"
+#include "Cuda.h"
 #include "Commands.h"
 #include "Context.h"
 #include "Data.h"
@@ -110,6 +111,20 @@ int flowrt::runTrain(const flowrt_program &program, const TrainOptions &opts) {
   ctx.batchSize = opts.batch;
   ctx.data = data.get();
   ctx.net = model.get();
+  // --device cuda: the network, its EMA and Adam's state on the GPU, the
+  // generated kernels from the program's PTX (data are drawn on the CPU and
+  // copied over).
+  std::unique_ptr<CudaKernels> gpu;
+  if (opts.device == "cuda") {
+    if (opts.resume) {
+      std::fprintf(stderr, "error: train --resume --device cuda is not supported yet\n");
+      return 1;
+    }
+    gpu = attachGpu(ctx, program.ptx);
+    model->to(ctx.device);
+    if (ema)
+      (*ema)->to(ctx.device);
+  }
 
   auto save = [&](int64_t step, double elapsed) {
     CheckpointInfo info;

@@ -6,7 +6,8 @@
 #      launches through the CUDA driver on LibTorch's context);
 #   2. examples/moons.flow sampled on the GPU by the runtime itself (--device
 #      cuda: the whole-trajectory kernel, and the per-step path with
-#      LibTorch on the GPU) against the CPU, same checkpoint and seed;
+#      LibTorch on the GPU) against the CPU, same checkpoint and seed; then
+#      trained on the GPU and scored (sliced-W2 bar 0.06, as the e2e test);
 #   3. the benchmark rows of issue 5 (tests/bench/run --device cuda).
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -39,6 +40,10 @@ for solver in "euler --steps 100" "rk4 --steps 8"; do
   python3 $ROOT/tests/e2e/same_points.py $W/gpu_step.npy $W/cpu.npy --max-abs 1e-4 --label "GPU per-step vs CPU ($solver)"
 done
 $M sample --out-dir $W/run -n 2000 --solver dopri5 --device cuda | head -1
+echo "-- training on the GPU (PTX path and loss kernels, LibTorch network and Adam)"
+$M train --steps 3000 --quiet --device cuda --out-dir $W/gpu_run
+$M sample --out-dir $W/gpu_run -n 20000 -o $W/g.npy | tail -1
+python3 $ROOT/tests/e2e/quality.py $W/g.npy --max 0.06 --label "trained on the GPU"
 
 echo "== 3. benchmarks"
 python3 $ROOT/tests/bench/run --device cuda --projects $A/bench

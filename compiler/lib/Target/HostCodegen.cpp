@@ -278,48 +278,57 @@ private:
        << ");\n  }\n";
   }
 
-  /// On a GPU: the same parameters as the CPU call, each in a local whose
-  /// address goes into the driver's parameter array, then flowrt_launch.
+  /// One parameter of a PTX launch: its C type and value.
+  struct GpuParam {
+    std::string type, value;
+  };
+
+  /// A [rows, cols] buffer (memref descriptor) or a flat one, as parameters.
+  static void bufferParams(SmallVectorImpl<GpuParam> &params, const std::string &data,
+                           const std::string &rows, const std::string &cols) {
+    params.append({{"float *", data}, {"float *", data}, {"int64_t", "0"}, {"int64_t", rows}});
+    if (!cols.empty())
+      params.append({{"int64_t", cols}, {"int64_t", cols}});
+    params.push_back({"int64_t", "1"});
+  }
+
+  /// `if (flowrt_on_gpu(ctx)) {` and a flowrt_launch of `kernel` with each
+  /// parameter in a local whose address goes into the driver's array; the
+  /// caller closes the branch.
+  void printGpuCall(llvm::StringRef kernel, const std::string &rows,
+                    ArrayRef<GpuParam> params, const char *indent = "  ") {
+    os << indent << "if (flowrt_on_gpu(ctx)) {\n";
+    for (auto [i, p] : llvm::enumerate(params))
+      os << indent << "  " << p.type << " a" << i << " = " << p.value << ";\n";
+    os << indent << "  void *args[] = {";
+    for (size_t i = 0; i < params.size(); ++i)
+      os << (i ? ", " : "") << "&a" << i;
+    os << "};\n" << indent << "  flowrt_launch(ctx, \"" << kernel << "\", " << rows
+       << ", args);\n";
+  }
+
+  /// On a GPU: the launch's parameters as the CPU call has them.
   void printGpuLaunch(fl::LaunchOp l) {
     std::string rows = name(l.getRows());
-    os << "  if (flowrt_on_gpu(ctx)) {\n";
-    SmallVector<std::string> params;
-    auto param = [&](const char *type, const std::string &value) {
-      std::string p = "a" + std::to_string(params.size());
-      os << "    " << type << " " << p << " = " << value << ";\n";
-      params.push_back("&" + p);
-    };
-    auto buffer = [&](Value v, bool flat) {
+    SmallVector<GpuParam> params{
+        {"int64_t", rows}, {"int64_t", "(int64_t)flowrt_seed(ctx)"}, {"int64_t", name(l.getStep())}};
+    auto buffer = [&](Value v) {
+      auto tensor = cast<RankedTensorType>(v.getType());
       std::string data = "flowrt_data(" + name(v) + ")";
-      param("float *", data);
-      param("float *", data);
-      param("int64_t", "0");
-      if (flat) {
-        param("int64_t", "flowrt_cols(" + name(v) + ")");
-        param("int64_t", "1");
-        return;
-      }
-      std::string c = std::to_string(cols(v.getType()));
-      param("int64_t", rows);
-      param("int64_t", c);
-      param("int64_t", c);
-      param("int64_t", "1");
-    };
-    param("int64_t", rows);
-    param("int64_t", "(int64_t)flowrt_seed(ctx)");
-    param("int64_t", name(l.getStep()));
-    for (Value v : l.getArgs()) {
-      auto tensor = dyn_cast<RankedTensorType>(v.getType());
-      if (!tensor)
-        param(v.getType().isF32() ? "float" : "int64_t", name(v));
+      if (tensor.getRank() == 1)
+        bufferParams(params, data, "flowrt_cols(" + name(v) + ")", "");
       else
-        buffer(v, tensor.getRank() == 1);
+        bufferParams(params, data, rows, std::to_string(cols(v.getType())));
+    };
+    for (Value v : l.getArgs()) {
+      if (isa<RankedTensorType>(v.getType()))
+        buffer(v);
+      else
+        params.push_back({v.getType().isF32() ? "float" : "int64_t", name(v)});
     }
     for (Value r : l.getResults())
-      buffer(r, false);
-    os << "    void *args[] = {";
-    llvm::interleaveComma(params, os);
-    os << "};\n    flowrt_launch(ctx, \"" << l.getKernel() << "\", " << rows << ", args);\n";
+      buffer(r);
+    printGpuCall(l.getKernel(), rows, params);
   }
 
   /// Adapters from the runtime's loss-kernel signatures to the kernels'.
@@ -328,17 +337,29 @@ private:
     if (!lossAdapters.insert(fwd).second)
       return;
     std::string args;
-    for (auto [i, v] : llvm::enumerate(m.getInputs()))
-      args += ", " + rowsArg("in[" + std::to_string(i) + "]", "n", v.getType());
+    SmallVector<GpuParam> params{{"int64_t", "n"}, {"int64_t", "0"}, {"int64_t", "0"}};
+    for (auto [i, v] : llvm::enumerate(m.getInputs())) {
+      std::string in = "in[" + std::to_string(i) + "]";
+      args += ", " + rowsArg(in, "n", v.getType());
+      bufferParams(params, in, "n", std::to_string(cols(v.getType())));
+    }
     Type perSample = RankedTensorType::get({1}, m.getLoss().getType().getElementType());
     Type grad = m.getInputs()[0].getType();
-    os << llvm::formatv("void {0}_forward(int64_t n, float *const *in, float *loss) {{\n"
-                        "  {0}(n, 0, 0{1}, {2});\n}\n\n",
-                        fwd, args, rowsArg("loss", "n", perSample));
-    os << llvm::formatv("void {0}_backward(int64_t n, float *const *in, const float *g, "
-                        "float *grad) {{\n  {1}(n, 0, 0{2}, {3}, {4});\n}\n\n",
-                        fwd, bwd, args, rowsArg("(float *)g", "n", perSample),
-                        rowsArg("grad", "n", grad));
+    SmallVector<GpuParam> forward(params), backward(params);
+    bufferParams(forward, "loss", "n", "1");
+    bufferParams(backward, "(float *)g", "n", "1");
+    bufferParams(backward, "grad", "n", std::to_string(cols(grad)));
+    os << "void " << fwd << "_forward(flowrt_ctx *ctx, int64_t n, float *const *in, "
+       << "float *loss) {\n";
+    printGpuCall(fwd, "n", forward);
+    os << "  } else {\n    " << fwd << "(n, 0, 0" << args << ", "
+       << rowsArg("loss", "n", perSample) << ");\n  }\n}\n\n";
+    os << "void " << fwd << "_backward(flowrt_ctx *ctx, int64_t n, float *const *in, "
+       << "const float *g, float *grad) {\n";
+    printGpuCall(bwd, "n", backward);
+    os << "  } else {\n    " << bwd << "(n, 0, 0" << args << ", "
+       << rowsArg("(float *)g", "n", perSample) << ", " << rowsArg("grad", "n", grad)
+       << ");\n  }\n}\n\n";
   }
 
   void printEntryPoints(const std::string &flow, fl::TrainOp train,

@@ -124,10 +124,12 @@ typedef struct flowrt_source_desc {
 
 /* Loss kernels, wrapped by flowrt_loss as one autograd function.
  * forward:  loss[i] = l(inputs[0][i], inputs[1][i], ...) per sample;
- * backward: grad_input0[i] = grad_loss[i] * dl/d inputs[0][i]. */
-typedef void (*flowrt_loss_forward_fn)(int64_t n, float *const *inputs,
-                                       float *loss);
-typedef void (*flowrt_loss_backward_fn)(int64_t n, float *const *inputs,
+ * backward: grad_input0[i] = grad_loss[i] * dl/d inputs[0][i].
+ * The pointers are in the memory of the command's device (flowrt_on_gpu). */
+typedef void (*flowrt_loss_forward_fn)(flowrt_ctx *ctx, int64_t n,
+                                       float *const *inputs, float *loss);
+typedef void (*flowrt_loss_backward_fn)(flowrt_ctx *ctx, int64_t n,
+                                        float *const *inputs,
                                         const float *grad_loss,
                                         float *grad_input0);
 

@@ -61,7 +61,7 @@ TEST(FlowrtLoss, KernelsSeeCopiesNotTheTensors) {
   torch::manual_seed(2);
   LossCase c;
   torch::Tensor before = c.v.detach().clone();
-  auto scribble = [](int64_t n, float *const *inputs, float *loss) {
+  auto scribble = [](flowrt_ctx *, int64_t n, float *const *inputs, float *loss) {
     for (int64_t i = 0; i < n; ++i) {
       loss[i] = 0;
       inputs[0][2 * i] = 1e9f;

@@ -15,7 +15,7 @@
 
 namespace flowrt_test {
 
-void mseForward(int64_t n, float *const *inputs, float *loss) {
+void mseForward(flowrt_ctx *, int64_t n, float *const *inputs, float *loss) {
   const float *a = inputs[0], *b = inputs[1];
   for (int64_t i = 0; i < n; ++i) {
     float sum = 0;
@@ -27,7 +27,7 @@ void mseForward(int64_t n, float *const *inputs, float *loss) {
   }
 }
 
-void mseBackward(int64_t n, float *const *inputs, const float *gradLoss,
+void mseBackward(flowrt_ctx *, int64_t n, float *const *inputs, const float *gradLoss,
                  float *gradInput0) {
   const float *a = inputs[0], *b = inputs[1];
   for (int64_t i = 0; i < n; ++i)

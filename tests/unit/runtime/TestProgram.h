@@ -22,8 +22,8 @@ namespace flowrt_test {
 constexpr int64_t Dim = 2;
 
 /// The generated-kernel stand-ins: loss[i] = mean_j (a_ij - b_ij)^2.
-void mseForward(int64_t n, float *const *inputs, float *loss);
-void mseBackward(int64_t n, float *const *inputs, const float *gradLoss,
+void mseForward(flowrt_ctx *, int64_t n, float *const *inputs, float *loss);
+void mseBackward(flowrt_ctx *, int64_t n, float *const *inputs, const float *gradLoss,
                  float *gradInput0);
 
 /// Rectified flow on toy.moons: tiny MLP, Euler solver, quick defaults.
