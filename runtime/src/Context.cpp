@@ -151,7 +151,12 @@ void flowrt_parallel_rows(flowrt_ctx *, int64_t n,
         failure = std::current_exception();
       }
     });
-  fn(env, 0, n / threads);
+  try {
+    fn(env, 0, n / threads);
+  } catch (...) {
+    std::lock_guard<std::mutex> guard(lock);
+    failure = std::current_exception();
+  }
   for (std::thread &w : workers)
     w.join();
   if (failure)

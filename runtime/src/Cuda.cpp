@@ -39,6 +39,7 @@ struct CudaKernels::Driver {
   void *library = nullptr;
   CUresult (*cuInit)(unsigned);
   CUresult (*cuCtxGetCurrent)(CUcontext *);
+  CUresult (*cuCtxSetCurrent)(CUcontext);
   CUresult (*cuModuleLoadDataEx)(CUmodule *, const void *, unsigned, int *, void **);
   CUresult (*cuModuleUnload)(CUmodule);
   CUresult (*cuModuleGetFunction)(CUfunction *, CUmodule, const char *);
@@ -64,6 +65,7 @@ struct CudaKernels::Driver {
                                dlerror());
     resolve(cuInit, "cuInit");
     resolve(cuCtxGetCurrent, "cuCtxGetCurrent");
+    resolve(cuCtxSetCurrent, "cuCtxSetCurrent");
     resolve(cuModuleLoadDataEx, "cuModuleLoadDataEx");
     resolve(cuModuleUnload, "cuModuleUnload");
     resolve(cuModuleGetFunction, "cuModuleGetFunction");
@@ -89,7 +91,6 @@ CudaKernels::CudaKernels(const char *ptx) : driver(std::make_unique<Driver>()) {
   if (!ptx || !*ptx)
     throw std::runtime_error("this program carries no PTX (built without the GPU target)");
   driver->check(driver->cuInit(0), "cuInit", "-");
-  CUcontext context = nullptr;
   driver->check(driver->cuCtxGetCurrent(&context), "cuCtxGetCurrent", "-");
   if (!context)
     throw std::runtime_error("no current CUDA context (LibTorch has not used the GPU yet)");
@@ -113,6 +114,9 @@ CudaKernels::~CudaKernels() {
 void CudaKernels::launch(const std::string &kernel, int64_t rows, void **args) {
   if (rows <= 0)
     return;
+  // Autograd runs the loss's backward on its own thread: make the module's
+  // context current there too (cheap when it already is).
+  driver->check(driver->cuCtxSetCurrent(context), "cuCtxSetCurrent", kernel);
   auto it = functions.find(kernel);
   if (it == functions.end()) {
     CUfunction fn = nullptr;

@@ -43,6 +43,7 @@ public:
 private:
   struct Driver;
   std::unique_ptr<Driver> driver;
+  void *context = nullptr; // LibTorch's (primary) context, where module lives
   void *module = nullptr;
   std::unordered_map<std::string, std::pair<void *, int>> functions;
 };

@@ -46,8 +46,8 @@ double firstStep(const flowrt_program &program, flowrt_ctx &ctx, flowrt_tensor &
 }
 
 /// The tableau as a trajectory kernel reads it: [1, 1 + 2s + s^2] floats
-/// s, c, a (row-major), b.
-torch::Tensor packTableau(const flowrt_solver &solver) {
+/// s, c, a (row-major), b, on the state's device.
+torch::Tensor packTableau(const flowrt_solver &solver, const torch::TensorOptions &options) {
   int64_t s = solver.stages;
   std::vector<float> values{static_cast<float>(s)};
   for (int64_t i = 0; i < s; ++i)
@@ -56,7 +56,7 @@ torch::Tensor packTableau(const flowrt_solver &solver) {
     values.push_back(static_cast<float>(solver.a[i]));
   for (int64_t i = 0; i < s; ++i)
     values.push_back(static_cast<float>(solver.b[i]));
-  return torch::tensor(values).reshape({1, -1});
+  return torch::tensor(values).reshape({1, -1}).to(options.device());
 }
 
 std::string where(double t, double h) {
@@ -74,7 +74,7 @@ IntegrateStats flowrt::integrate(const flowrt_program &program, flowrt_ctx &ctx,
   IntegrateStats stats;
   if (!o.adaptive && o.fused && program.trajectory &&
       solver.stages <= program.trajectory_max_stages) {
-    flowrt_tensor tableau{packTableau(solver)};
+    flowrt_tensor tableau{packTableau(solver, x.value.options())};
     x.value = program
                   .trajectory(&ctx, &x, labels, &tableau, 0.0,
                               1.0 / static_cast<double>(o.steps), o.steps)
@@ -109,7 +109,8 @@ IntegrateStats flowrt::integrate(const flowrt_program &program, flowrt_ctx &ctx,
   int64_t n = x.value.size(0);
   double h0 = std::min(firstStep(program, ctx, x, labels, order, o), o.maxStep);
   stats.evaluations += 2;
-  flowrt_tensor t{torch::zeros({n, 1})}, h{torch::full({n, 1}, h0)};
+  flowrt_tensor t{torch::zeros({n, 1}, x.value.options())},
+      h{torch::full({n, 1}, h0, x.value.options())};
   for (;;) {
     for (int k = 0; k < StepsPerCheck; ++k) {
       flowrt_tensor *xn = nullptr, *tn = nullptr, *hn = nullptr;

@@ -95,7 +95,7 @@ def measure(case, repeats, device="cpu"):
         peer("torch-eager", lambda: {"seconds": timed(euler_with(model), repeats, sync)})
         if dev.type == "cuda":
             peer("torch-compile", lambda: {"seconds": timed(
-                euler_with(torch.compile(model, mode="max-autotune-no-cudagraphs")),
+                euler_with(torch.compile(model)),
                 repeats, sync)})
             peer("torch-cuda-graph", lambda: {"seconds": timed(
                 graphed(euler_with(model)), repeats, sync)})

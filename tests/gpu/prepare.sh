@@ -20,4 +20,7 @@ for arch in sm_80 sm_90; do
 done
 $FLOWC build examples/moons.flow --emit-project $A/moons
 tests/bench/run --flowc "$FLOWC" --emit-projects $A/bench
+# Artifacts belong to one revision: run.sh prints it (regenerate after any
+# change to the compiler, the runtime's ABI or the specs).
+git rev-parse HEAD > $A/REVISION
 du -sh $A

@@ -15,6 +15,7 @@ A=$PWD/artifacts
 ROOT=$(cd ../.. && pwd)
 PREFIX=$(python3 -c 'import torch; print(torch.utils.cmake_prefix_path)')
 J=$(nproc)
+echo "artifacts of revision $(cat $A/REVISION 2>/dev/null || echo unknown)"
 
 echo "== 1. kernels: PTX vs CPU"
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$PREFIX" \
