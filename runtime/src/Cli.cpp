@@ -182,6 +182,14 @@ public:
     return v;
   }
 
+  /// "cpu" or "cuda".
+  std::string device(const std::string &option) {
+    std::string text = value(option);
+    if (text != "cpu" && text != "cuda")
+      throw UsageError(option + " takes cpu or cuda, not '" + text + "'");
+    return text;
+  }
+
   double positiveReal(const std::string &option) {
     std::string text = value(option);
     double v = parseReal(text);
@@ -252,11 +260,9 @@ TrainOptions parseTrain(const flowrt_program &program, ArgReader &reader,
       opts.checkpointEvery = reader.integer(arg, 0);
     else if (arg == "--log-every")
       opts.logEvery = reader.integer(arg, 1);
-    else if (arg == "--device") {
-      opts.device = reader.value(arg);
-      if (opts.device != "cpu" && opts.device != "cuda")
-        throw UsageError("--device takes cpu or cuda, not '" + opts.device + "'");
-    } else if (arg == "--threads")
+    else if (arg == "--device")
+      opts.device = reader.device(arg);
+    else if (arg == "--threads")
       threads = static_cast<int>(reader.integer(arg, 1));
     else if (arg == "--quiet")
       opts.quiet = true;
@@ -310,11 +316,8 @@ SampleOptions parseSample(const flowrt_program &program, ArgReader &reader,
       opts.from = reader.value(arg);
     else if (arg == "--per-step")
       opts.perStep = true;
-    else if (arg == "--device") {
-      opts.device = reader.value(arg);
-      if (opts.device != "cpu" && opts.device != "cuda")
-        throw UsageError("--device takes cpu or cuda, not '" + opts.device + "'");
-    }
+    else if (arg == "--device")
+      opts.device = reader.device(arg);
     else if (arg == "--out-dir")
       opts.outDir = reader.value(arg);
     else if (arg == "--metrics-json")
