@@ -191,10 +191,14 @@
 //     "'seed' must be a non-negative integer but is -1"  the value
 //     "'lr' must be a positive number but is 0" (also rtol, atol)  the value
 //     "'ema' must be in [0, 1) but is 1"        the value
-//     "unknown optimizer 'sgd'; expected adam(lr: ...)"  the value
-//     "unknown parameter 'foo' for 'adam'"      the argument
-//     "learning rate is given twice"            the later of `lr:` (setting)
-//                                               and `adam(lr: ...)` (argument)
+//     "unknown optimizer 'lion'; expected a fn such as adam(lr: ...) or
+//       adamw (std.optimizers)"                 the optimizer's name
+//     "optimizer 'adam' has no setting 'foo'"   the argument
+//     "optimizer 'o' has state 's' (a parameter without a default) but no
+//       fn 'o_s' that updates it"               the optimizer's name
+//     "optimizer fn 'o' returns [2] but must return a scalar ..."  the name
+//     "learning rate is given twice"            `adam(lr: ...)` when `lr:` is
+//                                               also given
 //     "unknown solver 'foo'"                    the value
 //     "'v' is not a solver"                     the value
 //     "unknown parameter 'foo' for solver 'heun'"   the argument
@@ -524,48 +528,99 @@ private:
         loaded.insert(normalize(d->file));
     // module.decls grows while we walk it: imported files' imports are
     // handled when the loop reaches them.
-    for (size_t i = 0; i < module.decls.size(); ++i) {
-      Decl *d = module.decls[i].get();
-      if (!d || d->kind != Decl::Kind::Import)
-        continue;
-      auto &imp = static_cast<ImportDecl &>(*d);
-      std::string path;
-      if (imp.isFile) {
-        std::filesystem::path name(imp.name);
-        std::string from = !imp.file.empty() ? imp.file : imp.loc.file;
-        path = name.is_absolute()
-                   ? imp.name
-                   : (std::filesystem::path(from).parent_path() / name).string();
-      } else {
-        std::string rel = imp.name;
-        for (char &c : rel)
-          if (c == '.')
-            c = '/';
-        path = loader.stdlibDir.empty() ? rel + ".flow"
-                                        : loader.stdlibDir + "/" + rel + ".flow";
+    size_t i = 0;
+    do {
+      for (; i < module.decls.size(); ++i) {
+        Decl *d = module.decls[i].get();
+        if (!d || d->kind != Decl::Kind::Import)
+          continue;
+        auto &imp = static_cast<ImportDecl &>(*d);
+        std::string path;
+        if (imp.isFile) {
+          std::filesystem::path name(imp.name);
+          std::string from = !imp.file.empty() ? imp.file : imp.loc.file;
+          path = name.is_absolute()
+                     ? imp.name
+                     : (std::filesystem::path(from).parent_path() / name).string();
+        } else {
+          std::string rel = imp.name;
+          for (char &c : rel)
+            if (c == '.')
+              c = '/';
+          path = loader.stdlibDir.empty() ? rel + ".flow"
+                                          : loader.stdlibDir + "/" + rel + ".flow";
+        }
+        path = normalize(path);
+        if (loaded.count(path)) {
+          importedRange[d] = {0, 0};
+          continue;
+        }
+        std::optional<std::string> text = loader.load(path);
+        if (!text) {
+          error(imp.nameLoc, std::string(imp.isFile ? "cannot find file '"
+                                                    : "cannot find module '") +
+                                 imp.name + "'");
+          continue;
+        }
+        loaded.insert(path);
+        size_t begin = module.decls.size();
+        parseSource(path, *text, module, diags);
+        for (size_t j = begin; j < module.decls.size(); ++j)
+          if (module.decls[j] && module.decls[j]->file.empty())
+            module.decls[j]->file = path;
+        importedRange[d] = {begin, module.decls.size()};
       }
-      path = normalize(path);
-      if (loaded.count(path)) {
-        importedRange[d] = {0, 0};
-        continue;
-      }
-      std::optional<std::string> text = loader.load(path);
-      if (!text) {
-        error(imp.nameLoc, std::string(imp.isFile ? "cannot find file '"
-                                                  : "cannot find module '") +
-                               imp.name + "'");
-        continue;
-      }
-      loaded.insert(path);
-      size_t begin = module.decls.size();
-      parseSource(path, *text, module, diags);
-      for (size_t j = begin; j < module.decls.size(); ++j)
-        if (module.decls[j] && module.decls[j]->file.empty())
-          module.decls[j]->file = path;
-      importedRange[d] = {begin, module.decls.size()};
-    }
+    } while (addOptimizerImport());
     std::set<const Decl *> visited;
     addInLogicalOrder(0, originalCount, visited);
+    // The implicit import of std.optimizers comes logically last.
+    for (size_t j = originalCount; j < module.decls.size(); ++j)
+      if (module.decls[j] && module.decls[j]->kind == Decl::Kind::Import &&
+          module.decls[j]->file.empty())
+        addInLogicalOrder(j, j + 1, visited);
+  }
+
+  /// A train block's optimizer (default adam) that no file of the spec
+  /// defines comes from std.optimizers, imported at the end as if the spec
+  /// said `import std.optimizers`. Returns whether it appended the import.
+  bool addOptimizerImport() {
+    std::set<std::string> wanted, defined;
+    for (auto &d : module.decls) {
+      if (!d)
+        continue;
+      if (d->kind == Decl::Kind::Fn)
+        defined.insert(d->name);
+      if (d->kind == Decl::Kind::Import && d->name == "std.optimizers")
+        return false;
+      if (d->kind == Decl::Kind::Train)
+        wanted.insert(optimizerName(static_cast<RunDecl &>(*d)));
+    }
+    for (const std::string &name : wanted)
+      if (!name.empty() && !defined.count(name)) {
+        auto imp = std::make_unique<ImportDecl>();
+        imp->name = "std.optimizers";
+        for (auto &d : module.decls)
+          if (d && d->kind == Decl::Kind::Train &&
+              optimizerName(static_cast<RunDecl &>(*d)) == name) {
+            imp->loc = imp->nameLoc = d->loc;
+            break;
+          }
+        module.decls.push_back(std::move(imp));
+        return true;
+      }
+    return false;
+  }
+
+  /// The fn a train block's `optimizer:` names ("" for a malformed value).
+  static std::string optimizerName(const RunDecl &run) {
+    const Setting *s = run.find("optimizer");
+    if (!s || !s->value)
+      return "adam";
+    if (s->value->kind == Expr::Kind::Name)
+      return static_cast<const NameExpr &>(*s->value).name;
+    if (s->value->kind == Expr::Kind::Call)
+      return static_cast<const CallExpr &>(*s->value).callee;
+    return "";
   }
 
   void addInLogicalOrder(size_t begin, size_t end,
@@ -2627,7 +2682,7 @@ private:
             run.numbers["ema"] = *v;
         }
       } else if (isTrain && s.name == "optimizer") {
-        checkOptimizer(run, *value);
+        // checked after the loop, which may still set lr
       } else if (!isTrain && (s.name == "steps" || s.name == "n")) {
         if (auto v = evalPositiveInt(value, what)) {
           if (s.name == "steps" && run.numbers.count("steps"))
@@ -2665,6 +2720,8 @@ private:
                          (isTrain ? "train" : "sample") + " block");
       }
     }
+    if (isTrain && run.flow)
+      checkOptimizer(run, run.find("optimizer"));
   }
 
   /// The conditional network of a sample block's flow, for the `label` and
@@ -2801,30 +2858,144 @@ private:
     run.numbers["lr"] = lr;
   }
 
-  void checkOptimizer(RunDecl &run, Expr &value) {
-    std::string name;
-    CallExpr *call = nullptr;
-    if (value.kind == Expr::Kind::Name) {
-      name = static_cast<NameExpr &>(value).name;
-    } else if (value.kind == Expr::Kind::Call) {
-      call = &static_cast<CallExpr &>(value);
-      name = call->callee;
-    }
-    if (name != "adam") {
-      error(value.loc, "unknown optimizer '" +
-                           (name.empty() ? std::string("expression") : name) +
-                           "'; expected adam(lr: ...)");
+  /// `optimizer: NAME` or `NAME(setting: CONST, ...)`, default adam: the fn
+  /// NAME gives a parameter's new value and NAME_s updates each state
+  /// variable s (see std.optimizers). Fills run.optimizer, optimizerState,
+  /// optimizerConstants and the default lr.
+  void checkOptimizer(RunDecl &run, const Setting *setting) {
+    Expr *value = setting ? setting->value.get() : nullptr;
+    CallExpr *call = value && value->kind == Expr::Kind::Call
+                         ? static_cast<CallExpr *>(value)
+                         : nullptr;
+    std::string name = optimizerName(run);
+    Location at = call ? call->calleeLoc : value ? value->loc : run.nameLoc;
+    Decl *d = name.empty() ? nullptr : findGlobal(name);
+    if (!d || d->kind != Decl::Kind::Fn) {
+      error(at, name.empty() || !d
+                    ? "unknown optimizer '" + (name.empty() ? "expression" : name) +
+                          "'; expected a fn such as adam(lr: ...) or adamw "
+                          "(std.optimizers)"
+                    : "'" + name + "' is not a fn; an optimizer is a fn such as "
+                                   "adam (std.optimizers)");
       return;
     }
-    if (value.kind == Expr::Kind::Name) {
-      static_cast<NameExpr &>(value).binding.kind = Binding::Kind::Builtin;
+    auto &fn = static_cast<FunctionDecl &>(*d);
+    if (value && value->kind == Expr::Kind::Name) {
+      auto &n = static_cast<NameExpr &>(*value);
+      n.binding.kind = Binding::Kind::Decl;
+      n.binding.decl = &fn;
+    } else if (call) {
+      call->binding.kind = Binding::Kind::Decl;
+      call->binding.decl = &fn;
+    }
+    // The fn's parameters: supplied by the trainer, state, or settings.
+    auto isSupplied = [](const std::string &p) {
+      return p == "p" || p == "g" || p == "step" || p == "lr";
+    };
+    bool ok = true;
+    std::set<std::string> state;
+    for (const Param &p : fn.params)
+      if (!isSupplied(p.name) && !p.defaultValue)
+        state.insert(p.name);
+    if (std::none_of(fn.params.begin(), fn.params.end(),
+                     [](const Param &p) { return p.name == "p"; })) {
+      error(at, "optimizer fn '" + name + "' must take the parameter as 'p'");
       return;
     }
-    call->binding.kind = Binding::Kind::Builtin;
-    ArgBinding bound = bindArgs(*call, {"lr"}, "'adam'");
-    if (const Arg *lr = bound.slots[0])
-      if (auto v = evalLearningRate(lr->value.get()))
-        setLearningRate(run, *v, lr->loc);
+    // Settings given in the call: constants for parameters with defaults.
+    std::map<std::string, double> given;
+    if (call)
+      for (Arg &arg : call->args) {
+        auto param = std::find_if(fn.params.begin(), fn.params.end(),
+                                  [&](const Param &p) { return p.name == arg.name; });
+        if (arg.name.empty()) {
+          error(arg.loc, "arguments of optimizer '" + name + "' must be named");
+          ok = false;
+        } else if (param == fn.params.end()) {
+          error(arg.loc, "optimizer '" + name + "' has no setting '" + arg.name + "'");
+          ok = false;
+        } else if (arg.name == "lr") {
+          if (auto v = evalLearningRate(arg.value.get()))
+            setLearningRate(run, *v, arg.loc);
+        } else if (isSupplied(arg.name) || state.count(arg.name)) {
+          error(arg.loc, "'" + arg.name + "' of optimizer '" + name +
+                             "' is given by the trainer, not a setting");
+          ok = false;
+        } else if (auto v = evalConstant(arg.value.get(), "'" + arg.name + "'")) {
+          if (!given.emplace(arg.name, *v).second) {
+            error(arg.loc, "setting '" + arg.name + "' is given twice");
+            ok = false;
+          }
+        } else {
+          ok = false;
+        }
+      }
+    std::map<std::string, double> constants;
+    for (const Param &p : fn.params) {
+      if (p.name == "lr" && p.defaultValue && !run.numbers.count("lr"))
+        if (auto v = evalLearningRate(p.defaultValue.get()))
+          run.numbers["lr"] = *v;
+      if (isSupplied(p.name) || state.count(p.name))
+        continue;
+      auto it = given.find(p.name);
+      std::optional<double> v =
+          it != given.end() ? std::optional<double>(it->second)
+                            : evalConstant(p.defaultValue.get(),
+                                           "the default of '" + p.name + "'");
+      if (!v)
+        ok = false;
+      else
+        constants[p.name] = *v;
+    }
+    // Each state variable's update fn, and every fn's parameters bound by
+    // name to what the trainer knows.
+    std::vector<std::pair<std::string, const FunctionDecl *>> updates;
+    for (const std::string &s : state) {
+      Decl *u = findGlobal(name + "_" + s);
+      if (!u || u->kind != Decl::Kind::Fn) {
+        error(at, "optimizer '" + name + "' has state '" + s +
+                      "' (a parameter without a default) but no fn '" + name + "_" +
+                      s + "' that updates it");
+        ok = false;
+        continue;
+      }
+      updates.push_back({s, static_cast<const FunctionDecl *>(u)});
+    }
+    if (!ok)
+      return;
+    auto scalarBody = [&](FunctionDecl &f) {
+      for (Param &p : f.params) {
+        if (!isSupplied(p.name) && !state.count(p.name) && !constants.count(p.name) &&
+            !p.defaultValue) {
+          error(at, "parameter '" + p.name + "' of fn '" + f.name +
+                        "' is not one the optimizer binds (p, g, step, lr, its "
+                        "state or settings of '" + name + "')");
+          return false;
+        }
+        p.shape = Shape::scalar();
+      }
+      if (recursiveDefs.count(&f))
+        return false;
+      CallExpr site(at, f.name);
+      site.calleeLoc = at;
+      Shape result = inferBody(site, f, f.lets, f.body.get());
+      if (!result.isKnown())
+        return false;
+      if (!result.isScalar()) {
+        error(at, "optimizer fn '" + f.name + "' returns " + result.str() +
+                      " but must return a scalar (it updates one parameter)");
+        return false;
+      }
+      return true;
+    };
+    if (!scalarBody(fn))
+      return;
+    for (auto &[s, u] : updates)
+      if (!scalarBody(const_cast<FunctionDecl &>(*u)))
+        return;
+    run.optimizer = &fn;
+    run.optimizerState = std::move(updates);
+    run.optimizerConstants = std::move(constants);
   }
 
   void checkSolverSetting(RunDecl &run, Expr &value,

@@ -1,7 +1,8 @@
 //===- Checkpoint.cpp - Atomic training checkpoints -----------------------===//
 //
 // Implements Checkpoint.h with torch::serialize archives: one sub-archive per
-// part (model, ema, optimizer) and scalar tensors for the counters. The write
+// network (model, ema), the optimizer's state as one tensor and scalar
+// tensors for the counters. The write
 // goes to `.<name>.tmp.<pid>` beside the target, is flushed to disk, then
 // renamed, which POSIX makes atomic within one directory.
 //
@@ -44,20 +45,18 @@ std::string tensorString(const torch::Tensor &t) {
 } // namespace
 
 void flowrt::saveCheckpoint(const std::string &path, const Mlp &model,
-                            const Mlp *ema, torch::optim::Optimizer *optimizer,
+                            const Mlp *ema, const torch::Tensor *optimizerState,
                             const CheckpointInfo &info) {
   torch::serialize::OutputArchive archive;
-  torch::serialize::OutputArchive modelArchive, emaArchive, optimArchive;
+  torch::serialize::OutputArchive modelArchive, emaArchive;
   model->save(modelArchive);
   archive.write("model", modelArchive);
   if (ema) {
     (*ema)->save(emaArchive);
     archive.write("ema", emaArchive);
   }
-  if (optimizer) {
-    optimizer->save(optimArchive);
-    archive.write("optimizer", optimArchive);
-  }
+  if (optimizerState)
+    archive.write("optimizer_state", optimizerState->cpu());
   archive.write("step", torch::tensor(info.step, torch::kInt64));
   archive.write("elapsed", torch::tensor(info.elapsed, torch::kDouble));
   archive.write("flow_name", stringTensor(info.flowName));
@@ -82,7 +81,7 @@ void flowrt::saveCheckpoint(const std::string &path, const Mlp &model,
 
 CheckpointInfo flowrt::loadCheckpoint(const std::string &path, Mlp &model,
                                       Mlp *ema,
-                                      torch::optim::Optimizer *optimizer) {
+                                      torch::Tensor *optimizerState) {
   CheckpointInfo info;
   try {
     torch::serialize::InputArchive archive;
@@ -99,10 +98,16 @@ CheckpointInfo flowrt::loadCheckpoint(const std::string &path, Mlp &model,
       else // Runs without EMA sample from the trained weights.
         (*ema)->load(modelArchive);
     }
-    if (optimizer) {
-      torch::serialize::InputArchive optimArchive;
-      archive.read("optimizer", optimArchive);
-      optimizer->load(optimArchive);
+    if (optimizerState) {
+      torch::Tensor state;
+      if (!archive.try_read("optimizer_state", state))
+        throw std::runtime_error("cannot resume from " + path +
+                                 ": it has no optimizer state (written by an older flowc)");
+      if (!state.sizes().equals(optimizerState->sizes()))
+        throw std::runtime_error("cannot resume from " + path + ": its optimizer state is " +
+                                 c10::str(state.sizes()) + " but this optimizer's is " +
+                                 c10::str(optimizerState->sizes()));
+      optimizerState->copy_(state);
     }
     torch::Tensor step, elapsed, flowName;
     archive.read("step", step);

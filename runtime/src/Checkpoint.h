@@ -2,7 +2,7 @@
 //
 // A checkpoint is one torch archive, `<out>/checkpoint.pt`, holding
 // everything a run needs to continue bit for bit: the model, its EMA, the
-// optimizer state, the step reached and the training seconds spent so far.
+// optimizer's state buffers, the step reached and the training seconds spent so far.
 // It is written to a temporary file in the same directory and renamed over
 // the old one, so a crash never leaves a half-written checkpoint.
 //
@@ -29,16 +29,18 @@ struct CheckpointInfo {
   std::string flowName; ///< The flow that wrote it.
 };
 
-/// Writes `path` atomically. `ema` and `optimizer` may be null.
+/// Writes `path` atomically. `ema` and `optimizerState` (the optimizer's
+/// state buffers, [state variables, parameters]) may be null.
 void saveCheckpoint(const std::string &path, const Mlp &model, const Mlp *ema,
-                    torch::optim::Optimizer *optimizer,
+                    const torch::Tensor *optimizerState,
                     const CheckpointInfo &info);
 
-/// Reads `path` into `model` and, where not null, `ema` and `optimizer`.
+/// Reads `path` into `model` and, where not null, `ema` and
+/// `optimizerState` (a CPU tensor of the expected shape, overwritten).
 /// Throws std::runtime_error naming the file if it cannot be read or does not
-/// match the network.
+/// match the network or the optimizer.
 CheckpointInfo loadCheckpoint(const std::string &path, Mlp &model, Mlp *ema,
-                              torch::optim::Optimizer *optimizer);
+                              torch::Tensor *optimizerState);
 
 /// The network `sample` and `likelihood` use: the run's EMA weights when
 /// the program trains with an EMA, else its weights, in eval mode and without

@@ -141,12 +141,42 @@ Mlp flowrt::cloneMlp(const Mlp &model) {
   return copy;
 }
 
-void flowrt::updateEma(const Mlp &ema, const Mlp &model, double decay) {
+namespace {
+/// A flat buffer [P] on the parameters' device, and each parameter's slice
+/// of it as a tensor of the parameter's shape.
+std::pair<torch::Tensor, std::vector<torch::Tensor>> flatViews(const Mlp &net) {
+  auto params = net->parameters();
+  int64_t total = 0;
+  for (auto &p : params)
+    total += p.numel();
+  torch::Tensor flat = torch::zeros({total}, params.at(0).options().requires_grad(false));
+  std::vector<torch::Tensor> views;
+  int64_t offset = 0;
+  for (auto &p : params) {
+    views.push_back(flat.narrow(0, offset, p.numel()).view(p.sizes()));
+    offset += p.numel();
+  }
+  return {flat, views};
+}
+} // namespace
+
+torch::Tensor flowrt::flattenParameters(const Mlp &net) {
   torch::NoGradGuard noGrad;
-  auto src = model->parameters();
-  auto dst = ema->parameters();
-  for (size_t i = 0; i < src.size(); ++i)
-    dst[i].mul_(decay).add_(src[i], 1 - decay);
+  auto [flat, views] = flatViews(net);
+  auto params = net->parameters();
+  for (size_t i = 0; i < params.size(); ++i) {
+    views[i].copy_(params[i]);
+    params[i].set_data(views[i]); // keeps requires_grad, shares flat's storage
+  }
+  return flat;
+}
+
+torch::Tensor flowrt::flatGradients(const Mlp &net) {
+  auto [flat, views] = flatViews(net);
+  auto params = net->parameters();
+  for (size_t i = 0; i < params.size(); ++i)
+    params[i].mutable_grad() = views[i];
+  return flat;
 }
 
 double flowrt::emaDecayAt(double decay, int64_t step) {

@@ -74,8 +74,16 @@ TORCH_MODULE(Mlp);
 /// A copy of `model` with its own (gradient-free) parameters.
 Mlp cloneMlp(const Mlp &model);
 
-/// ema = decay * ema + (1 - decay) * model, parameter by parameter.
-void updateEma(const Mlp &ema, const Mlp &model, double decay);
+/// Moves every parameter of `net` into one flat buffer [P] and returns it:
+/// each parameter becomes a view of its slice, in parameters() order, so one
+/// kernel can update them all. Loading weights (Module::load) replaces
+/// parameter storage, so flatten after any load.
+torch::Tensor flattenParameters(const Mlp &net);
+
+/// Gives every parameter of `net` a gradient that is a view of one flat
+/// buffer [P] (same order as flattenParameters) and returns the buffer:
+/// backward accumulates into it, so zero it before each step.
+torch::Tensor flatGradients(const Mlp &net);
 
 /// The decay of step `step` (0-based) for a target decay `decay`:
 /// min(decay, (1 + step) / (10 + step)). Early steps average over a short

@@ -1,13 +1,14 @@
 //===- Train.cpp - The training loop --------------------------------------===//
 //
-// Implements `train`: builds the network and Adam from the program, then for
-// each step calls the generated `train_loss`, backpropagates, steps the
-// optimizer and updates the EMA of the weights. Along the way it draws the
+// Implements `train`: builds the network from the program and puts its
+// weights, gradients and EMA in flat buffers, then for each step calls the
+// generated `train_loss`, backpropagates, and calls the generated optimizer
+// and EMA kernels, each one launch over all parameters. Along the way it draws the
 // progress bar, appends one JSON line per logged step to metrics.jsonl and
 // writes checkpoints atomically. A run is a function of (program, seed,
 // batch, lr) only: a resumed run ends with the very weights an uninterrupted
-// run would have, because batches, kernel noise, Adam and the EMA all
-// continue from what the checkpoint stored. A non-finite loss stops the run
+// run would have, because batches, kernel noise, the optimizer state and the
+// EMA all continue from what the checkpoint stored. A non-finite loss stops the run
 // before the optimizer applies it, so the last checkpoint stays good.
 //
 //===----------------------------------------------------------------------===//
@@ -45,16 +46,7 @@ std::string metricsLine(int64_t step, double loss, double lr, double rate,
 } // namespace
 
 int flowrt::runTrain(const flowrt_program &program, const TrainOptions &opts) {
-  std::string optimizerName =
-      program.train.optimizer ? program.train.optimizer : "adam";
-  if (optimizerName != "adam") {
-    std::fprintf(stderr,
-                 "error: unsupported optimizer '%s' (the runtime has: "
-                 "adam)\n",
-                 optimizerName.c_str());
-    return 1;
-  }
-  if (!program.train_loss || !program.model.kind) {
+  if (!program.train_loss || !program.model.kind || !program.optimizer_step) {
     std::fprintf(stderr, "error: the program has no training step\n");
     return 1;
   }
@@ -68,8 +60,11 @@ int flowrt::runTrain(const flowrt_program &program, const TrainOptions &opts) {
   std::optional<Mlp> ema;
   if (emaDecay > 0)
     ema = cloneMlp(model);
-  torch::optim::Adam optimizer(model->parameters(),
-                               torch::optim::AdamOptions(opts.lr));
+  int64_t numParams = 0;
+  for (auto &p : model->parameters())
+    numParams += p.numel();
+  // The optimizer's state variables, one row each, start at 0.
+  torch::Tensor optimizerState = torch::zeros({program.optimizer_state, numParams});
 
   makeDirectories(opts.outDir);
   std::string checkpointPath = joinPath(opts.outDir, CheckpointFile);
@@ -84,7 +79,7 @@ int flowrt::runTrain(const flowrt_program &program, const TrainOptions &opts) {
       return 1;
     }
     CheckpointInfo info = loadCheckpoint(checkpointPath, model,
-                                         ema ? &*ema : nullptr, &optimizer);
+                                         ema ? &*ema : nullptr, &optimizerState);
     start = info.step;
     elapsedBefore = info.elapsed;
     if (start >= opts.steps) {
@@ -111,7 +106,7 @@ int flowrt::runTrain(const flowrt_program &program, const TrainOptions &opts) {
   ctx.batchSize = opts.batch;
   ctx.data = data.get();
   ctx.net = model.get();
-  // --device cuda: the network, its EMA and Adam's state on the GPU, the
+  // --device cuda: the network, its EMA and the optimizer state on the GPU, the
   // generated kernels from the program's PTX (data are drawn on the CPU and
   // copied over).
   std::unique_ptr<CudaKernels> gpu;
@@ -124,7 +119,25 @@ int flowrt::runTrain(const flowrt_program &program, const TrainOptions &opts) {
     model->to(ctx.device);
     if (ema)
       (*ema)->to(ctx.device);
+    optimizerState = optimizerState.to(ctx.device);
   }
+  // One flat buffer each for the weights, their gradients and the EMA: the
+  // generated optimizer and EMA kernels update all parameters in one launch.
+  auto rows = [&](const torch::Tensor &flat) {
+    return flowrt_tensor{flat.view({-1, 1})};
+  };
+  flowrt_tensor params = rows(flattenParameters(model));
+  torch::Tensor gradBuffer = flatGradients(model);
+  flowrt_tensor grads = rows(gradBuffer);
+  std::optional<flowrt_tensor> emaParams;
+  if (ema)
+    emaParams = rows(flattenParameters(*ema));
+  std::vector<flowrt_tensor> state;
+  for (int64_t i = 0; i < program.optimizer_state; ++i)
+    state.push_back(rows(optimizerState[i]));
+  std::vector<flowrt_tensor *> statePointers;
+  for (flowrt_tensor &s : state)
+    statePointers.push_back(&s);
 
   auto save = [&](int64_t step, double elapsed) {
     CheckpointInfo info;
@@ -132,7 +145,7 @@ int flowrt::runTrain(const flowrt_program &program, const TrainOptions &opts) {
     info.elapsed = elapsed;
     info.hasEma = ema.has_value();
     info.flowName = program.flow_name ? program.flow_name : "";
-    saveCheckpoint(checkpointPath, model, ema ? &*ema : nullptr, &optimizer,
+    saveCheckpoint(checkpointPath, model, ema ? &*ema : nullptr, &optimizerState,
                    info);
   };
 
@@ -167,11 +180,13 @@ int flowrt::runTrain(const flowrt_program &program, const TrainOptions &opts) {
         std::fprintf(stderr, "no checkpoint was written\n");
       return 1;
     }
-    optimizer.zero_grad();
+    gradBuffer.zero_();
     loss.sum().backward();
-    optimizer.step();
+    program.optimizer_step(&ctx, &params, &grads, statePointers.data(),
+                           static_cast<float>(opts.lr), static_cast<float>(step + 1));
     if (ema)
-      updateEma(*ema, model, emaDecayAt(emaDecay, step));
+      program.ema_step(&ctx, &*emaParams, &params,
+                       static_cast<float>(emaDecayAt(emaDecay, step)));
     ctx.clearArena();
     done = step + 1;
     lastLoss = lossValue;

@@ -617,8 +617,12 @@ private:
     Location l = loc(r.loc);
     if (r.kind == ast::Decl::Kind::Train) {
       TrainDefaults d;
+      if (!r.optimizer)
+        return emitError(l) << "the train block has no optimizer";
+      genOptimizer(r);
+      genEma(r);
       fl::TrainOp::create(builder, l, r.name, int64_t(r.number("steps", d.steps)),
-                          int64_t(r.number("batch", d.batch)), "adam",
+                          int64_t(r.number("batch", d.batch)), r.optimizer->name,
                           llvm::APFloat(r.number("lr", d.lr)),
                           llvm::APFloat(r.number("ema", d.ema)),
                           int64_t(r.number("seed", d.seed)));
@@ -682,6 +686,101 @@ private:
       if (auto v = constantValue(u->operand.get()))
         return -*v;
     return std::nullopt;
+  }
+
+  /// A kernel of per-row f32 values whose last `uniform` arguments are
+  /// launch-uniform, and a host function `hostName(buffers..., uniforms...,
+  /// rows)` that launches it over [rows, 1] buffers, result i overwriting
+  /// buffer i (flow.in_place). `body` fills the kernel's entry block and
+  /// returns its results.
+  void genInPlaceUpdate(Location l, const std::string &name, const std::string &hostName,
+                        unsigned buffers, unsigned uniform, unsigned results,
+                        llvm::function_ref<SmallVector<Value>(Block &)> body) {
+    OpBuilder::InsertionGuard guard(builder);
+    builder.setInsertionPointToEnd(module->getBody());
+    Type f32 = builder.getF32Type();
+    auto kernel = func::FuncOp::create(
+        builder, l, name,
+        builder.getFunctionType(SmallVector<Type>(buffers + uniform, f32),
+                                SmallVector<Type>(results, f32)));
+    kernel->setAttr(fl::kKernelAttr, builder.getUnitAttr());
+    kernel->setAttr(fl::kParallelRowsAttr, builder.getUnitAttr());
+    SmallVector<bool> isUniform(buffers, false);
+    isUniform.append(uniform, true);
+    kernel->setAttr(fl::kUniformArgsAttr, builder.getDenseBoolArrayAttr(isUniform));
+    Block *entry = kernel.addEntryBlock();
+    builder.setInsertionPointToStart(entry);
+    func::ReturnOp::create(builder, l, body(*entry));
+
+    builder.setInsertionPointToEnd(module->getBody());
+    Type rowsType = RankedTensorType::get({ShapedType::kDynamic, 1}, f32);
+    SmallVector<Type> hostArgs(buffers, rowsType);
+    hostArgs.append(uniform, f32);
+    hostArgs.push_back(builder.getI64Type());
+    auto host = func::FuncOp::create(builder, l, hostName,
+                                     builder.getFunctionType(hostArgs, {}));
+    host->setAttr(fl::kHostAttr, builder.getUnitAttr());
+    Block *hostEntry = host.addEntryBlock();
+    builder.setInsertionPointToStart(hostEntry);
+    Value zero = arith::ConstantOp::create(builder, l, builder.getI64IntegerAttr(0));
+    auto launch = fl::LaunchOp::create(
+        builder, l, SmallVector<Type>(results, rowsType), SymbolRefAttr::get(kernel),
+        hostEntry->getArgument(buffers + uniform), zero,
+        hostEntry->getArguments().take_front(buffers + uniform));
+    SmallVector<int64_t> inPlace;
+    for (unsigned i = 0; i < results; ++i)
+      inPlace.push_back(i == 0 ? 0 : i + 1); // p, then the state (after g)
+    launch->setAttr(fl::kInPlaceAttr, builder.getDenseI64ArrayAttr(inPlace));
+    func::ReturnOp::create(builder, l);
+  }
+
+  /// `F_optimizer(p, g, s..., lr, step) -> (p', s'...)`: the train block's
+  /// optimizer fn and its state updates for one parameter, every fn on the
+  /// values before the step; `F_optimizer_step` runs it in place over the
+  /// network's flat parameter buffer.
+  void genOptimizer(const ast::RunDecl &r) {
+    Location l = loc(r.loc);
+    unsigned k = r.optimizerState.size();
+    genInPlaceUpdate(l, r.name + "_optimizer", r.name + "_optimizer_step", 2 + k, 2, 1 + k,
+                     [&](Block &entry) {
+      Env bound;
+      bound["p"] = entry.getArgument(0);
+      bound["g"] = entry.getArgument(1);
+      for (auto [i, s] : llvm::enumerate(r.optimizerState))
+        bound[s.first] = entry.getArgument(2 + i);
+      bound["lr"] = entry.getArgument(2 + k);
+      bound["step"] = entry.getArgument(3 + k);
+      for (auto &[name, v] : r.optimizerConstants)
+        bound[name] = constant(l, v);
+      SmallVector<Value> results{applyByName(*r.optimizer, bound)};
+      for (auto &s : r.optimizerState)
+        results.push_back(applyByName(*s.second, bound));
+      return results;
+    });
+  }
+
+  /// A fn whose parameters are bound by name (defaults for the others).
+  Value applyByName(const ast::FunctionDecl &fn, Env &bound) {
+    Env inner, none;
+    for (const ast::Param &p : fn.params)
+      inner[p.name] = bound.count(p.name) ? bound[p.name] : genExpr(p.defaultValue.get(), none);
+    for (auto &let : fn.lets)
+      inner[let->names[0]] = genExpr(let->value.get(), inner);
+    return genExpr(fn.body.get(), inner);
+  }
+
+  /// `F_ema(e, p, decay) -> e'`, e' = decay e + (1 - decay) p, the
+  /// exponential moving average of the weights (`train { ema: ... }`), and
+  /// `F_ema_step` running it in place over the flat EMA buffer.
+  void genEma(const ast::RunDecl &r) {
+    Location l = loc(r.loc);
+    genInPlaceUpdate(l, r.name + "_ema", r.name + "_ema_step", 2, 1, 1, [&](Block &entry) {
+      Value e = entry.getArgument(0), p = entry.getArgument(1), decay = entry.getArgument(2);
+      Value rest = arith::SubFOp::create(builder, l, constant(l, 1.0), decay);
+      Value kept = arith::MulFOp::create(builder, l, decay, e);
+      Value mixed = arith::MulFOp::create(builder, l, rest, p);
+      return SmallVector<Value>{arith::AddFOp::create(builder, l, kept, mixed)};
+    });
   }
 
   /// `F_guidance(v_c, v_u, x, t, w) -> v`: the sample block's guidance fn

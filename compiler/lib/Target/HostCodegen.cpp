@@ -238,9 +238,15 @@ private:
   /// lambda over rows [b, e) that flowrt_parallel_rows runs on the
   /// runtime's threads (per-sample buffers offset by b rows).
   void printLaunch(fl::LaunchOp l) {
-    for (Value r : l.getResults())
+    auto inPlace = l->getAttrOfType<DenseI64ArrayAttr>(fl::kInPlaceAttr);
+    for (auto [i, r] : llvm::enumerate(l.getResults())) {
+      if (inPlace) { // the kernel overwrites an operand
+        names[r] = name(l.getArgs()[inPlace[i]]);
+        continue;
+      }
       os << "  flowrt_tensor *" << fresh(r) << " = flowrt_empty(ctx, " << name(l.getRows())
          << ", " << cols(r.getType()) << ");\n";
+    }
     auto kernel = module.lookupSymbol<func::FuncOp>(l.getKernelAttr());
     bool parallel = kernel && kernel->hasAttr(fl::kParallelRowsAttr);
     std::string rows = parallel ? "e - b" : name(l.getRows());
@@ -364,9 +370,19 @@ private:
 
   void printEntryPoints(const std::string &flow, fl::TrainOp train,
                         fl::SampleOp sample) {
-    if (train)
+    if (train) {
       os << "flowrt_tensor *train_loss(flowrt_ctx *ctx, int64_t step) {\n"
          << "  return " << flow << "_train_loss(ctx, step, flowrt_batch_size(ctx));\n}\n\n";
+      os << "void optimizer_step(flowrt_ctx *ctx, flowrt_tensor *params, flowrt_tensor *grads,\n"
+         << "    flowrt_tensor *const *state, float lr, float step) {\n"
+         << "  " << flow << "_optimizer_step(ctx, params, grads";
+      for (int64_t i = 0; i < optimizerState(flow); ++i)
+        os << ", state[" << i << "]";
+      os << ", lr, step, flowrt_rows(params));\n}\n\n"
+         << "void ema_step(flowrt_ctx *ctx, flowrt_tensor *ema, flowrt_tensor *params,\n"
+         << "    float decay) {\n"
+         << "  " << flow << "_ema_step(ctx, ema, params, decay, flowrt_rows(params));\n}\n\n";
+    }
     os << "flowrt_tensor *sample_source(flowrt_ctx *ctx, int64_t n) {\n"
        << "  return " << flow << "_sample_source(ctx, n);\n}\n\n";
     if (!sample)
@@ -406,6 +422,13 @@ private:
            << "_astep(ctx, x, t, h, flowrt_rows(x)" << labels
            << ", x_next, t_next, h_next);\n}\n\n";
     }
+  }
+
+  /// State variables per parameter of the flow's optimizer: the arguments
+  /// of `F_optimizer_step` beyond (p, g, ..., lr, step, rows).
+  int64_t optimizerState(const std::string &flow) {
+    auto step = module.lookupSymbol<func::FuncOp>(flow + "_optimizer_step");
+    return step ? int64_t(step.getNumArguments()) - 5 : 0;
   }
 
   /// The flowrt_program descriptor. Parts the spec lacks stay zero: no
@@ -479,7 +502,10 @@ private:
          << "  p.train.lr = " << cDouble(train.getLr().convertToDouble()) << ";\n"
          << "  p.train.ema = " << cDouble(train.getEma().convertToDouble()) << ";\n"
          << "  p.train.seed = " << train.getSeed() << ";\n"
-         << "  p.train_loss = train_loss;\n";
+         << "  p.train_loss = train_loss;\n"
+         << "  p.optimizer_step = optimizer_step;\n"
+         << "  p.optimizer_state = " << optimizerState(flow) << ";\n"
+         << "  p.ema_step = ema_step;\n";
     if (sample)
       os << "  p.sample.solver = " << cString(sample.getSolver()) << ";\n"
          << "  p.sample.steps = " << sample.getSteps() << ";\n"

@@ -24,7 +24,7 @@
 extern "C" {
 #endif
 
-#define FLOWRT_ABI_VERSION 3
+#define FLOWRT_ABI_VERSION 4
 
 typedef struct flowrt_ctx flowrt_ctx;       /* runtime state of one command */
 typedef struct flowrt_tensor flowrt_tensor; /* float32 [rows, cols] */
@@ -55,7 +55,7 @@ typedef struct flowrt_model_desc {
 typedef struct flowrt_train_desc {
   int64_t steps;
   int64_t batch;
-  const char *optimizer; /* "adam" */
+  const char *optimizer; /* the optimizer fn, e.g. "adam" */
   double lr;
   double ema; /* EMA decay of the weights; 0 disables */
   uint64_t seed;
@@ -175,6 +175,18 @@ typedef struct flowrt_program {
                                flowrt_tensor *labels, flowrt_tensor *tableau,
                                double t0, double h, int64_t steps);
   int32_t trajectory_max_stages;
+
+  /* The optimizer update, generated from the spec's optimizer fn: one kernel
+   * over every parameter, in place. params, grads and each of the
+   * optimizer_state state buffers are [P, 1] (the network's flat buffers);
+   * step counts from 1. */
+  void (*optimizer_step)(flowrt_ctx *ctx, flowrt_tensor *params,
+                         flowrt_tensor *grads, flowrt_tensor *const *state,
+                         float lr, float step);
+  int32_t optimizer_state;
+  /* ema = decay ema + (1 - decay) params, in place ([P, 1] each). */
+  void (*ema_step)(flowrt_ctx *ctx, flowrt_tensor *ema, flowrt_tensor *params,
+                   float decay);
 } flowrt_program;
 
 /* Entry point of a generated program: `train`, `sample`, `info`. */

@@ -40,7 +40,21 @@ public:
   }
 };
 
+/// The repository root, for stdlib/.
+inline std::string sourceDir() {
+#ifdef FLOWC_SOURCE_DIR
+  return FLOWC_SOURCE_DIR;
+#else
+  std::string here = __FILE__; // <root>/tests/unit/lang/LangTestUtil.h
+  for (int i = 0; i < 4; ++i)
+    here = here.substr(0, here.find_last_of('/'));
+  return here;
+#endif
+}
+
 /// Serves files from a map; falls back to the disk when `useDisk` is set.
+/// std.optimizers, which train blocks import implicitly, always comes from
+/// the source tree.
 class MemoryLoader : public FileLoader {
 public:
   std::map<std::string, std::string> files;
@@ -51,8 +65,12 @@ public:
     auto it = files.find(path);
     if (it != files.end())
       return it->second;
-    if (useDisk) {
-      std::ifstream in(path);
+    const std::string optimizers = "std/optimizers.flow";
+    bool isOptimizers = path.size() >= optimizers.size() &&
+                        path.compare(path.size() - optimizers.size(), optimizers.size(),
+                                     optimizers) == 0;
+    if (useDisk || isOptimizers) {
+      std::ifstream in(isOptimizers ? sourceDir() + "/stdlib/" + optimizers : path);
       if (in) {
         std::stringstream s;
         s << in.rdbuf();
@@ -85,18 +103,6 @@ T *findDecl(ast::Module &module, const std::string &name) {
       if (auto *t = dynamic_cast<T *>(d.get()))
         return t;
   return nullptr;
-}
-
-/// The repository root, for stdlib/.
-inline std::string sourceDir() {
-#ifdef FLOWC_SOURCE_DIR
-  return FLOWC_SOURCE_DIR;
-#else
-  std::string here = __FILE__; // <root>/tests/unit/lang/LangTestUtil.h
-  for (int i = 0; i < 4; ++i)
-    here = here.substr(0, here.find_last_of('/'));
-  return here;
-#endif
 }
 
 /// The running example of DESIGN.md, without imports (paths and solvers

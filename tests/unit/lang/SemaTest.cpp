@@ -467,15 +467,44 @@ TEST(Sema, RunSettings) {
                     "11:38: 'ema' must be in [0, 1) but is 1",
                     "11:47: 'seed' must be a non-negative integer but is -1",
                     "11:51: duplicate setting 'steps'"}));
-  EXPECT_EQ(errorsOf(spec + "train f { optimizer: sgd(lr: 1) }\n"
+  EXPECT_EQ(errorsOf(spec + "train f { optimizer: lion(lr: 1) }\n"
                             "train f { optimizer: adam(lr: 1e-3), lr: 1e-3 }\n"
                             "train f { optimizer: adam(beta: 1), lr: 0 }"),
-            (Errors{"11:22: unknown optimizer 'sgd'; expected adam(lr: ...)",
+            (Errors{"11:22: unknown optimizer 'lion'; expected a fn such as adam(lr: ...) "
+                    "or adamw (std.optimizers)",
                     "12:7: flow 'f' already has a train block",
-                    "12:38: learning rate is given twice",
+                    "12:27: learning rate is given twice",
                     "13:7: flow 'f' already has a train block",
-                    "13:27: unknown parameter 'beta' for 'adam'",
-                    "13:41: 'lr' must be a positive number but is 0"}));
+                    "13:41: 'lr' must be a positive number but is 0",
+                    "13:27: optimizer 'adam' has no setting 'beta'"}));
+  // Optimizers of std.optimizers (imported by the train block) and the
+  // spec's own: a fn for the new parameter and one per state variable.
+  EXPECT_EQ(errorsOf(spec + "train f { optimizer: adamw(wd: 0.1, b2: 0.95) }"), Errors{});
+  EXPECT_EQ(errorsOf(spec + "train f { optimizer: sgd(mu: 0.9, lr: 0.1) }"), Errors{});
+  EXPECT_EQ(errorsOf(spec + "fn signs(p, g, m, lr = 1e-4, b = 0.9) = "
+                            "p - lr * (b * m + (1 - b) * g) / (abs(b * m + (1 - b) * g) + 1e-12)\n"
+                            "fn signs_m(g, m, b) = b * m + (1 - b) * g\n"
+                            "train f { optimizer: signs(b: 0.8) }"),
+            Errors{});
+  EXPECT_EQ(errorsOf(spec + "fn o(p, g, s, lr = 1) = p - lr * g * s\n"
+                            "train f { optimizer: o }"),
+            (Errors{"12:22: optimizer 'o' has state 's' (a parameter without a default) "
+                    "but no fn 'o_s' that updates it"}));
+  EXPECT_EQ(errorsOf(spec + "fn o(p, g, lr = 1) = [p, g]\n"
+                            "train f { optimizer: o(1) }"),
+            (Errors{"11:22: lists are only allowed in solver tableaux and shape lists",
+                    "12:24: arguments of optimizer 'o' must be named"}));
+  EXPECT_EQ(errorsOf(spec + "fn o(p, g, q, lr = 1) = p - lr * g\nfn o_q(q, x) = q + x\n"
+                            "train f { optimizer: o(q: 2) }"),
+            (Errors{"13:24: 'q' of optimizer 'o' is given by the trainer, not a setting"}));
+  EXPECT_EQ(errorsOf(spec + "fn o(p, g, q, lr = 1) = p - lr * g\nfn o_q(q, x) = q + x\n"
+                            "train f { optimizer: o }"),
+            (Errors{"13:22: parameter 'x' of fn 'o_q' is not one the optimizer binds "
+                    "(p, g, step, lr, its state or settings of 'o')"}));
+  EXPECT_EQ(errorsOf(spec + "fn o(p, g, lr = 1) = p * one_hot(0, 2)\n"
+                            "train f { optimizer: o }"),
+            (Errors{"12:22: optimizer fn 'o' returns [2] but must return a scalar "
+                    "(it updates one parameter)"}));
   EXPECT_EQ(errorsOf(spec + "sample f { solver: heun, n: 1.5, foo: 2 }\n"
                             "sample f { solver: v }\n"
                             "sample f { solver: euler(steps: 0) }\n"

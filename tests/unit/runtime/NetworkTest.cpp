@@ -107,21 +107,56 @@ TEST(Mlp, OptionsFromDescAreChecked) {
   EXPECT_THROW(MlpOptions::fromDesc(desc), std::invalid_argument);
 }
 
-TEST(Ema, UpdateAndWarmUp) {
-  Mlp model(MlpOptions{});
-  Mlp ema = cloneMlp(model);
-  torch::Tensor before = ema->parameters()[0].clone();
-  {
-    torch::NoGradGuard noGrad;
-    model->parameters()[0].add_(1.0);
-  }
-  updateEma(ema, model, 0.75);
-  // 0.75 * p + 0.25 * (p + 1) = p + 0.25
-  EXPECT_NEAR(0.25, (ema->parameters()[0] - before).mean().item<double>(),
-              1e-6);
-  EXPECT_FALSE(ema->parameters()[0].requires_grad());
+TEST(Ema, WarmUp) {
   EXPECT_DOUBLE_EQ(0.1, emaDecayAt(0.999, 0));
   EXPECT_DOUBLE_EQ(0.999, emaDecayAt(0.999, 100000));
+}
+
+// The generated optimizer updates every parameter through one flat buffer:
+// parameters must be views of it (same values, shared storage) and backward
+// must accumulate into the flat gradient buffer, equal to autograd's own.
+TEST(FlatParameters, ViewsShareStorageAndGradients) {
+  torch::manual_seed(3);
+  MlpOptions opts;
+  opts.width = 16;
+  opts.depth = 2;
+  opts.timeFeatures = 4;
+  Mlp model(opts);
+  Mlp reference = cloneMlp(model);
+  for (auto &p : reference->parameters())
+    p.set_requires_grad(true);
+  torch::Tensor flat = flattenParameters(model);
+  torch::Tensor grads = flatGradients(model);
+  auto params = model->parameters();
+  int64_t total = 0;
+  for (auto &p : params)
+    total += p.numel();
+  ASSERT_EQ(total, flat.numel());
+  ASSERT_EQ(total, grads.numel());
+  for (size_t i = 0; i < params.size(); ++i) {
+    EXPECT_TRUE(params[i].equal(reference->parameters()[i]));
+    EXPECT_TRUE(params[i].requires_grad());
+  }
+  {
+    torch::NoGradGuard noGrad;
+    flat.add_(0.5); // moves every parameter
+  }
+  EXPECT_NEAR(0.5, (params.back() - reference->parameters().back()).mean().item<double>(),
+              1e-6);
+  {
+    torch::NoGradGuard noGrad;
+    flat.sub_(0.5);
+  }
+  torch::Tensor x = torch::randn({8, 2}), t = torch::rand({8, 1});
+  model->forward(x, t).pow(2).sum().backward();
+  reference->forward(x, t).pow(2).sum().backward();
+  int64_t offset = 0;
+  for (size_t i = 0; i < params.size(); ++i) {
+    torch::Tensor expected = reference->parameters()[i].grad().reshape(-1);
+    EXPECT_TRUE(torch::allclose(grads.narrow(0, offset, expected.numel()), expected,
+                                1e-5, 1e-6));
+    offset += expected.numel();
+  }
 }
 
 // flowrt_net_guided evaluates the conditional and unconditional velocities

@@ -7,6 +7,7 @@
 
 #include "TestProgram.h"
 
+#include <cmath>
 #include <cstdlib>
 #include <dirent.h>
 #include <ftw.h>
@@ -100,6 +101,27 @@ const flowrt_solver Solvers[] = {{"euler", 1, 1, 0, eulerStep, nullptr, EulerC, 
 const char *const DataParamNames[] = {"noise"};
 const double DataParamValues[] = {0.05};
 
+/// Adam (as torch.optim.Adam) over the flat buffers, in place.
+void adamStep(flowrt_ctx *, flowrt_tensor *params, flowrt_tensor *grads,
+              flowrt_tensor *const *state, float lr, float step) {
+  const float b1 = 0.9f, b2 = 0.999f, eps = 1e-8f;
+  float *p = flowrt_data(params), *m = flowrt_data(state[0]), *v = flowrt_data(state[1]);
+  const float *g = flowrt_data(grads);
+  float bc1 = 1 - std::pow(b1, step), bc2 = 1 - std::pow(b2, step);
+  for (int64_t i = 0; i < flowrt_rows(params); ++i) {
+    m[i] = b1 * m[i] + (1 - b1) * g[i];
+    v[i] = b2 * v[i] + (1 - b2) * g[i] * g[i];
+    p[i] -= lr * (m[i] / bc1) / (std::sqrt(v[i] / bc2) + eps);
+  }
+}
+
+void emaStep(flowrt_ctx *, flowrt_tensor *ema, flowrt_tensor *params, float decay) {
+  float *e = flowrt_data(ema);
+  const float *p = flowrt_data(params);
+  for (int64_t i = 0; i < flowrt_rows(params); ++i)
+    e[i] = decay * e[i] + (1 - decay) * p[i];
+}
+
 } // namespace
 
 flowrt_program makeTestProgram() {
@@ -112,6 +134,9 @@ flowrt_program makeTestProgram() {
   p.train = {500, 256, "adam", 1e-2, 0.99, 0};
   p.sample = {"euler", 20, 1, 1e-5, 1e-5, 2000, 1, FLOWRT_LABELS_BALANCED, nullptr, 0.0};
   p.train_loss = trainLoss;
+  p.optimizer_step = adamStep;
+  p.optimizer_state = 2;
+  p.ema_step = emaStep;
   p.sample_source = sampleSource;
   p.num_solvers = 1;
   p.solvers = Solvers;

@@ -322,6 +322,13 @@ struct RunDecl : Decl {
   std::map<std::string, double> guidanceConstants;
   double guidanceScale = 0;
   bool guidanceHasScale = false;
+  /// Train: `optimizer: FN(...)` (default adam, see std.optimizers). FN
+  /// returns a parameter's new value; each state variable s has its update
+  /// fn FN_s. Parameters are bound by name: p, g, step and lr by the
+  /// trainer, state variables to their values, settings to these constants.
+  const FunctionDecl *optimizer = nullptr;
+  std::vector<std::pair<std::string, const FunctionDecl *>> optimizerState;
+  std::map<std::string, double> optimizerConstants;
   explicit RunDecl(Kind k) : Decl(k) {}
   double number(const std::string &n, double fallback) const {
     auto it = numbers.find(n);

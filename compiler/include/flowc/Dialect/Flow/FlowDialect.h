@@ -31,6 +31,10 @@ inline constexpr llvm::StringLiteral kDrawsAttr = "flow.draws";
 /// On kernels: rows are independent and nothing depends on the row index
 /// (no draws), so the host may run row ranges on several threads.
 inline constexpr llvm::StringLiteral kParallelRowsAttr = "flow.parallel_rows";
+/// On flow.launch: for each result, the operand it overwrites. The kernel
+/// must read a row's inputs before writing its results (all per-sample values
+/// scalar), as an optimizer update over a flat parameter buffer does.
+inline constexpr llvm::StringLiteral kInPlaceAttr = "flow.in_place";
 } // namespace flowc::flow
 
 #endif
