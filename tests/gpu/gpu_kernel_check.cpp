@@ -43,6 +43,7 @@ void tens_path(int64_t, int64_t, int64_t, BUF, BUF, BUF, BUF, BUF);
 void tens_loss_grad(int64_t, int64_t, int64_t, BUF, BUF, BUF, BUF, BUF);
 void rf_dopri5_control(int64_t, int64_t, int64_t, BUF, BUF, BUF, BUF, BUF, float, float,
                        float, BUF, BUF, BUF);
+void rf_optimizer(int64_t, int64_t, int64_t, BUF, BUF, BUF, BUF, float, float, BUF, BUF, BUF);
 #define FLAT float *, float *, int64_t, int64_t, int64_t
 void traj_trajectory(int64_t, int64_t, int64_t, BUF, BUF, FLAT, FLAT, float, float, int64_t,
                      BUF);
@@ -293,6 +294,24 @@ int main(int argc, char **argv) {
     // evaluation, through a few dozen evaluations.
     compare(kernel, out, og, 1e-4);
   };
+  // The generated Adam, in place over a flat buffer (outputs = inputs), as
+  // the runtime runs it: two steps.
+  {
+    int64_t P = 4099;
+    torch::Tensor p = torch::randn({P, 1}), m = torch::zeros({P, 1}), v = torch::zeros({P, 1});
+    std::vector<torch::Tensor> gpu = {p.cuda(), torch::Tensor(), m.cuda(), v.cuda()};
+    for (int s = 1; s <= 2; ++s) {
+      torch::Tensor gr = torch::randn({P, 1});
+      rf_optimizer(P, 0, 0, D(p, 1), D(gr, 1), D(m, 1), D(v, 1), 0.01f, float(s), D(p, 1),
+                   D(m, 1), D(v, 1));
+      gpu[1] = gr.cuda();
+      g = {gpu[0], gpu[1], gpu[2], gpu[3], gpu[0], gpu[2], gpu[3]};
+      launch("rf_optimizer", P, 0, 0, g, 4, {0.01f, float(s)}, allModule);
+    }
+    compare("adam (in place, 2 steps) parameters", p, gpu[0], 1e-6);
+    compare("adam (in place, 2 steps) second moment", v, gpu[3], 1e-6);
+  }
+
   trajectory("traj_trajectory", true, vlCount,
              {4, 0, 0.5, 0.5, 1, 0, 0, 0, 0, 0.5, 0, 0, 0, 0, 0.5, 0, 0, 0, 0, 1, 0,
               1.f / 6, 1.f / 3, 1.f / 3, 1.f / 6},
