@@ -46,19 +46,25 @@ double compare(int numState, Kernel kernel, Reference reference) {
   return worst;
 }
 
+/// A generated optimizer kernel with two state variables (Adam's m and v),
+/// called in place.
+using TwoStateKernel = decltype(&rf_optimizer);
+auto inPlace(TwoStateKernel kernel) {
+  return [kernel](torch::Tensor &p, torch::Tensor &g, std::vector<torch::Tensor> &s,
+                  float step) {
+    kernel(kParams, 0, 0, FLOWC_ROWS(buf(p), kParams, 1), FLOWC_ROWS(buf(g), kParams, 1),
+           FLOWC_ROWS(buf(s[0]), kParams, 1), FLOWC_ROWS(buf(s[1]), kParams, 1), kLr, step,
+           FLOWC_ROWS(buf(p), kParams, 1), FLOWC_ROWS(buf(s[0]), kParams, 1),
+           FLOWC_ROWS(buf(s[1]), kParams, 1));
+  };
+}
+
 } // namespace
 
 TEST(Optimizer, AdamKernelFollowsTorchAdam) {
   std::unique_ptr<torch::optim::Adam> adam;
   double error = compare(
-      2,
-      [](torch::Tensor &p, torch::Tensor &g, std::vector<torch::Tensor> &s, float step) {
-        rf_optimizer(kParams, 0, 0, FLOWC_ROWS(buf(p), kParams, 1),
-                     FLOWC_ROWS(buf(g), kParams, 1), FLOWC_ROWS(buf(s[0]), kParams, 1),
-                     FLOWC_ROWS(buf(s[1]), kParams, 1), kLr, step,
-                     FLOWC_ROWS(buf(p), kParams, 1), FLOWC_ROWS(buf(s[0]), kParams, 1),
-                     FLOWC_ROWS(buf(s[1]), kParams, 1));
-      },
+      2, inPlace(rf_optimizer),
       [&](torch::Tensor &want, int) {
         if (!adam)
           adam = std::make_unique<torch::optim::Adam>(
@@ -72,14 +78,7 @@ TEST(Optimizer, AdamKernelFollowsTorchAdam) {
 TEST(Optimizer, AdamWKernelFollowsTorchAdamW) {
   std::unique_ptr<torch::optim::AdamW> adamw;
   double error = compare(
-      2,
-      [](torch::Tensor &p, torch::Tensor &g, std::vector<torch::Tensor> &s, float step) {
-        quad_optimizer(kParams, 0, 0, FLOWC_ROWS(buf(p), kParams, 1),
-                       FLOWC_ROWS(buf(g), kParams, 1), FLOWC_ROWS(buf(s[0]), kParams, 1),
-                       FLOWC_ROWS(buf(s[1]), kParams, 1), kLr, step,
-                       FLOWC_ROWS(buf(p), kParams, 1), FLOWC_ROWS(buf(s[0]), kParams, 1),
-                       FLOWC_ROWS(buf(s[1]), kParams, 1));
-      },
+      2, inPlace(quad_optimizer),
       [&](torch::Tensor &want, int) {
         if (!adamw)
           adamw = std::make_unique<torch::optim::AdamW>(
