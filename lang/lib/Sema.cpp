@@ -310,20 +310,23 @@ bool isBuiltinName(const std::string &name) {
 }
 
 /// A built-in data generator: its name, parameters with defaults, the
-/// number of features per sample and of classes of its labels.
+/// shape of a sample and the number of classes of its labels.
 struct Generator {
   const char *name;
   std::vector<std::pair<std::string, double>> params;
-  int64_t dim;
+  std::vector<int64_t> shape;
   int64_t classes;
 };
 
 const std::vector<Generator> &generators() {
   static const std::vector<Generator> gens = {
-      {"toy.moons", {{"noise", 0.05}}, 2, 2},
-      {"toy.eight_gaussians", {{"scale", 4.0}, {"noise", 0.1}}, 2, 8},
-      {"toy.checkerboard", {{"scale", 4.0}}, 2, 8},
-      {"toy.circles", {{"noise", 0.05}, {"factor", 0.8}}, 2, 2}, // sklearn defaults
+      {"toy.moons", {{"noise", 0.05}}, {2}, 2},
+      {"toy.eight_gaussians", {{"scale", 4.0}, {"noise", 0.1}}, {2}, 8},
+      {"toy.checkerboard", {{"scale", 4.0}}, {2}, 8},
+      {"toy.circles", {{"noise", 0.05}, {"factor", 0.8}}, {2}, 2}, // sklearn defaults
+      // Images in [-1, 1], channels first (runtime/src/ImageData.cpp).
+      {"images.digits", {}, {1, 8, 8}, 10},
+      {"images.fashion_mnist", {{"test", 0.0}}, {1, 28, 28}, 10},
   };
   return gens;
 }
@@ -925,6 +928,8 @@ private:
         bad = "must be > 0";
       else if (n == "factor" && (*v <= 0 || *v >= 1))
         bad = "must be between 0 and 1 (exclusive)";
+      else if (n == "test" && *v != 0 && *v != 1)
+        bad = "must be 0 (the training images) or 1 (the test images)";
       if (!bad.empty()) {
         error(value->loc, "'" + n + "' " + bad + " but is " + fmt(*v));
         ok = false;
@@ -932,7 +937,8 @@ private:
       }
       params[i].second = *v;
     }
-    data.dim = gen->dim;
+    data.shape = gen->shape;
+    data.dim = Shape::tensor(gen->shape).numElements();
     data.classes = gen->classes;
     if (ok)
       data.params = std::move(params);
@@ -2315,7 +2321,7 @@ private:
         name.binding.kind = Binding::Kind::Decl;
         name.binding.decl = d;
         auto &data = static_cast<DataDecl &>(*d);
-        name.shape = data.dim > 0 ? Shape::vector(data.dim) : Shape();
+        name.shape = data.dim > 0 ? Shape::tensor(data.shape) : Shape();
         return name.shape;
       }
       bool isLocal = scope.locals && scope.locals->count(name.name);

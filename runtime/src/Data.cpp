@@ -127,6 +127,8 @@ Labelled circles(int64_t n, at::Generator &gen, double noise,
 std::unique_ptr<DataSet>
 flowrt::makeDataSet(const std::string &generator,
                     const std::map<std::string, double> &values) {
+  if (generator.rfind("images.", 0) == 0)
+    return makeImageDataSet(generator, values);
   Params params(generator, values);
   ToyDataSet::Draw draw;
   int64_t classes = 2;

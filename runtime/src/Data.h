@@ -16,6 +16,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 
 namespace flowrt {
@@ -40,6 +41,9 @@ public:
   torch::Tensor sample(int64_t n, uint64_t stream) const {
     return draw(n, stream).x;
   }
+  /// Every point of a finite data set (images read from disk); none for a
+  /// generator.
+  virtual std::optional<Batch> all() const { return std::nullopt; }
 };
 
 /// The data set a spec names. Built-in 2-D toy generators (all parameters
@@ -61,9 +65,25 @@ public:
 ///   circle has radius 2. Label 0 the outer circle, 1 the inner (as
 ///   make_circles).
 ///
+/// Image sets, read from disk (ImageData.cpp), pixels scaled to [-1, 1],
+/// each image a flat row of C*H*W values, 10 classes:
+///
+/// - `images.digits()`: scikit-learn's 1797 8x8 digits (digits.csv.gz,
+///   pixels 0..16), [1, 8, 8].
+/// - `images.fashion_mnist(test = 0)`: Fashion-MNIST's 60000 training images,
+///   or with test = 1 its 10000 test images (gzipped IDX), [1, 28, 28].
+///
+/// They are looked for in $FLOWC_DATA_DIR/<set>/ and then where
+/// scripts/setup.sh installs them (/usr/share/datasets/<set>/).
+///
 /// Throws std::invalid_argument for an unknown generator, an unknown
-/// parameter or a dimension the generator cannot produce.
+/// parameter or a dimension the generator cannot produce, and
+/// std::runtime_error for image files that cannot be found or read.
 std::unique_ptr<DataSet> makeDataSet(const flowrt_data_desc &desc);
+
+/// The `images.*` sets of makeDataSet.
+std::unique_ptr<DataSet> makeImageDataSet(const std::string &generator,
+                                          const std::map<std::string, double> &params);
 
 /// Same, from a name and parameters (for tests and tools).
 std::unique_ptr<DataSet>

@@ -22,13 +22,13 @@ constexpr size_t MagicSize = 6;
 } // namespace
 
 void flowrt::writeNpy(const std::string &path, const torch::Tensor &values) {
-  if (values.dim() < 1 || values.dim() > 2)
-    throw std::invalid_argument("writeNpy: expected a 1-D or 2-D tensor");
+  if (values.dim() < 1)
+    throw std::invalid_argument("writeNpy: expected a tensor of rank >= 1");
   torch::Tensor data =
       values.detach().to(torch::kCPU, torch::kFloat).contiguous();
   std::string shape = "(" + std::to_string(data.size(0)) + ",";
-  if (data.dim() == 2)
-    shape += " " + std::to_string(data.size(1));
+  for (int64_t i = 1; i < data.dim(); ++i)
+    shape += (i > 1 ? ", " : " ") + std::to_string(data.size(i));
   shape += ")";
   std::string header =
       "{'descr': '<f4', 'fortran_order': False, 'shape': " + shape + ", }";

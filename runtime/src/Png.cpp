@@ -151,3 +151,25 @@ std::vector<uint8_t> flowrt::renderScatter(const torch::Tensor &points,
   }
   return gray;
 }
+
+std::vector<uint8_t> flowrt::renderImageGrid(const torch::Tensor &images, int64_t height,
+                                             int64_t width, int64_t columns, int64_t zoom,
+                                             int64_t &gridWidth, int64_t &gridHeight) {
+  int64_t n = images.size(0);
+  int64_t rows = (n + columns - 1) / columns;
+  int64_t cellW = width * zoom + 1, cellH = height * zoom + 1;
+  gridWidth = columns * cellW + 1;
+  gridHeight = rows * cellH + 1;
+  std::vector<uint8_t> gray(size_t(gridWidth * gridHeight), 0);
+  torch::Tensor pixels =
+      ((images.to(torch::kFloat).clamp(-1, 1) + 1) * 127.5).round().to(torch::kUInt8).contiguous();
+  const uint8_t *p = pixels.data_ptr<uint8_t>();
+  for (int64_t i = 0; i < n; ++i) {
+    int64_t x0 = (i % columns) * cellW + 1, y0 = (i / columns) * cellH + 1;
+    for (int64_t y = 0; y < height * zoom; ++y)
+      for (int64_t x = 0; x < width * zoom; ++x)
+        gray[size_t((y0 + y) * gridWidth + x0 + x)] =
+            p[i * height * width + (y / zoom) * width + x / zoom];
+  }
+  return gray;
+}

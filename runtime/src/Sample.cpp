@@ -176,9 +176,22 @@ int flowrt::runSample(const flowrt_program &program,
   if (nonFinite > 0)
     std::fprintf(stderr, "warning: %lld samples are not finite\n",
                  static_cast<long long>(nonFinite));
+  // Samples in the data's own shape: [n, C, H, W] for images.
+  std::vector<int64_t> shape = {points.size(0)};
+  for (int32_t i = 0; i < program.data.rank; ++i)
+    shape.push_back(program.data.shape[i]);
+  bool images = program.data.rank == 3;
   for (const std::string &out : opts.outputs) {
     if (extensionOf(out) == ".npy") {
-      writeNpy(out, points);
+      writeNpy(out, shape.size() > 1 ? points.view(shape) : points);
+    } else if (images) {
+      // A grid of the first 100 samples, 10 per row: with labels cycling
+      // over the classes, each column is one class.
+      int64_t h = shape[2], w = shape[3], width = 0, height = 0;
+      torch::Tensor first = points.slice(0, 0, 100).view({-1, shape[1], h * w}).select(1, 0);
+      std::vector<uint8_t> gray = renderImageGrid(first, h, w, 10, std::max<int64_t>(1, 32 / h),
+                                                  width, height);
+      writePng(out, gray, width, height);
     } else {
       constexpr int64_t Size = 512;
       writePng(out, renderScatter(points, Size), Size, Size);

@@ -18,7 +18,7 @@
 
 namespace flowrt {
 
-/// Writes a 1-D or 2-D tensor as a float32 C-order `.npy` file.
+/// Writes a tensor of any rank >= 1 as a float32 C-order `.npy` file.
 void writeNpy(const std::string &path, const torch::Tensor &values);
 
 /// Reads a float32 little-endian C-order `.npy` file (format 1.0 to 3.0).
@@ -44,6 +44,14 @@ void writePng(const std::string &path, const std::vector<uint8_t> &gray,
 /// square are left out.
 std::vector<uint8_t> renderScatter(const torch::Tensor &points, int64_t size,
                                    double lo = -4, double hi = 4);
+
+/// A grid of grayscale images: `images` is [n, H * W] with pixels in
+/// [-1, 1] (black to white; values outside are clipped), laid out row by row
+/// in `columns` columns with a 1-pixel black border, each image enlarged by
+/// `zoom` (nearest neighbour). Returns the pixels and sets width, height.
+std::vector<uint8_t> renderImageGrid(const torch::Tensor &images, int64_t height,
+                                     int64_t width, int64_t columns, int64_t zoom,
+                                     int64_t &gridWidth, int64_t &gridHeight);
 
 } // namespace flowrt
 

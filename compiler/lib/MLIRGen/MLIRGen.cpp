@@ -93,7 +93,8 @@ private:
     for (auto &[name, value] : d.params)
       params.push_back(builder.getNamedAttr(name, builder.getF64FloatAttr(value)));
     fl::DataOp::create(builder, loc(d.loc), d.name, d.source->callee, d.dim,
-                       builder.getDictionaryAttr(params), d.classes);
+                       builder.getDictionaryAttr(params), d.classes,
+                       d.shape.size() > 1 ? builder.getDenseI64ArrayAttr(d.shape) : nullptr);
   }
 
   void genSolver(const ast::SolverDecl &s) {
@@ -538,7 +539,7 @@ private:
       if (auto *data = dynamic_cast<const ast::DataDecl *>(n->binding.decl)) {
         bool labelled = s.names.size() == 2;
         auto draw = fl::DrawDataOp::create(
-            builder, loc(s.loc), RankedTensorType::get({data->dim}, builder.getF32Type()),
+            builder, loc(s.loc), RankedTensorType::get(data->shape, builder.getF32Type()),
             labelled ? builder.getF32Type() : Type(),
             SymbolRefAttr::get(builder.getContext(), data->name));
         if (labelled)

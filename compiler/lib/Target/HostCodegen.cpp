@@ -445,7 +445,14 @@ private:
     os << "nullptr};\nstatic const double kDataParamValues[] = {";
     for (NamedAttribute p : params)
       os << cDouble(cast<FloatAttr>(p.getValue()).getValueAsDouble()) << ", ";
-    os << "0};\n\nstatic const char kSpec[] =\n    " << cString(specText) << ";\n\n";
+    os << "0};\n";
+    std::optional<ArrayRef<int64_t>> shape = data ? data.getShape() : std::nullopt;
+    if (shape) {
+      os << "static const int64_t kDataShape[] = {";
+      llvm::interleaveComma(*shape, os);
+      os << "};\n";
+    }
+    os << "\nstatic const char kSpec[] =\n    " << cString(specText) << ";\n\n";
     os << "static const char kPTX[] =\n    " << cString(ptx) << ";\n\n";
     if (sample) { // every tableau, for `sample --solver NAME`
       for (auto solver : module.getOps<fl::SolverOp>()) {
@@ -487,6 +494,9 @@ private:
          << "  p.data.param_names = kDataParamNames;\n"
          << "  p.data.param_values = kDataParamValues;\n"
          << "  p.data.classes = " << data.getClasses() << ";\n";
+    if (data && data.getShape())
+      os << "  p.data.rank = " << data.getShape()->size() << ";\n"
+         << "  p.data.shape = kDataShape;\n";
     if (net)
       os << "  p.model.kind = " << cString(net.getKind()) << ";\n"
          << "  p.model.in_dim = " << net.getInDim() << ";\n"

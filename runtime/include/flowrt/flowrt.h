@@ -24,7 +24,7 @@
 extern "C" {
 #endif
 
-#define FLOWRT_ABI_VERSION 4
+#define FLOWRT_ABI_VERSION 5
 
 typedef struct flowrt_ctx flowrt_ctx;       /* runtime state of one command */
 typedef struct flowrt_tensor flowrt_tensor; /* float32 [rows, cols] */
@@ -37,6 +37,10 @@ typedef struct flowrt_data_desc {
   const char *const *param_names;
   const double *param_values;
   int64_t classes; /* labels drawn with the data (x1, y ~ d): 0 = none */
+  /* The shape of one sample, e.g. [1, 8, 8] for an image (channels first);
+   * NULL for a vector of `dim` features. */
+  int32_t rank;
+  const int64_t *shape;
 } flowrt_data_desc;
 
 /* The velocity network v(x, t), or v(x, t, y) with a class label y. */

@@ -216,7 +216,8 @@ struct ImportDecl : Decl {
 /// Sema fills `dim` (features per sample) from the generator.
 struct DataDecl : Decl {
   std::unique_ptr<CallExpr> source;
-  int64_t dim = 0;
+  int64_t dim = 0;                 // features per sample: the product of shape
+  std::vector<int64_t> shape;      // set by Sema: [2] for toy sets, [1, 8, 8] for digits
   /// Set by Sema: every parameter of the generator in its documented order,
   /// with defaults filled in, e.g. {{"noise", 0.05}} for toy.moons.
   std::vector<std::pair<std::string, double>> params;

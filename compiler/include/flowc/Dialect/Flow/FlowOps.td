@@ -24,10 +24,13 @@ def Flow_DataOp : Flow_Op<"data", [Symbol]> {
   let summary = "A data set: a built-in generator and its parameters";
   let description = [{
     `classes` is the number of classes of the labels drawn with each point.
+    `shape`, for samples of rank > 1 (images: [C, H, W]), is their shape;
+    `dim` is always the number of features of the flat row.
   }];
   let arguments = (ins SymbolNameAttr:$sym_name, StrAttr:$generator,
                        I64Attr:$dim, DictionaryAttr:$params,
-                       DefaultValuedAttr<I64Attr, "0">:$classes);
+                       DefaultValuedAttr<I64Attr, "0">:$classes,
+                       OptionalAttr<DenseI64ArrayAttr>:$shape);
   let assemblyFormat = "$sym_name $generator `dim` $dim $params attr-dict";
 }
 
