@@ -53,6 +53,9 @@ void printUsage(std::FILE *out, const char *argv0,
       "  train     train the network, writing checkpoints and metrics\n"
       "  sample    draw samples with the trained network\n"
       "  likelihood  log p(x) of points (-i FILE.npy -o logp.npy)\n"
+      "  eval      image sets: FD-<set>-classifier and the classifier's accuracy\n"
+      "            on class-conditional samples (sample's options; -n default 100\n"
+      "            per class; trains the classifier once, kept in the run directory)\n"
       "  info      describe the flow, its data, network and defaults\n"
       "\n"
       "train options:\n"
@@ -276,9 +279,11 @@ TrainOptions parseTrain(const flowrt_program &program, ArgReader &reader,
 }
 
 SampleOptions parseSample(const flowrt_program &program, ArgReader &reader,
-                          int &threads) {
+                          int &threads, bool evaluate = false) {
   SampleOptions opts;
-  opts.n = program.sample.n;
+  opts.evaluate = evaluate;
+  // eval: 100 samples of each class (1000 without labels).
+  opts.n = evaluate ? 100 * std::max<int64_t>(program.model.classes, 10) : program.sample.n;
   opts.steps = program.sample.steps;
   opts.seed = program.sample.seed;
   opts.label = program.sample.label;
@@ -476,6 +481,12 @@ extern "C" int flowrt_main(const flowrt_program *program, int argc,
     }
     if (command == "sample") {
       SampleOptions opts = parseSample(*program, reader, threads);
+      if (threads > 0)
+        torch::set_num_threads(threads);
+      return runSample(*program, opts);
+    }
+    if (command == "eval") {
+      SampleOptions opts = parseSample(*program, reader, threads, /*evaluate=*/true);
       if (threads > 0)
         torch::set_num_threads(threads);
       return runSample(*program, opts);

@@ -52,6 +52,8 @@ struct SampleOptions {
   /// or FLOWRT_LABELS_BALANCED (sample i gets i mod classes).
   int64_t label = FLOWRT_LABELS_BALANCED;
   double guidanceScale = 0; ///< The guidance fn's `w`.
+  /// `eval`: also judge image samples with the data set's classifier.
+  bool evaluate = false;
 };
 
 /// Trains (or resumes training of) the program's network.

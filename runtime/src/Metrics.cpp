@@ -73,3 +73,22 @@ double flowrt::nearestNeighbourAccuracy(const torch::Tensor &x,
       .mean()
       .item<double>();
 }
+
+namespace {
+/// The symmetric square root of a symmetric positive semi-definite matrix.
+torch::Tensor symmetricSqrt(const torch::Tensor &a) {
+  auto [values, vectors] = torch::linalg_eigh(a);
+  return vectors.matmul(torch::diag(values.clamp_min(0).sqrt())).matmul(vectors.t());
+}
+} // namespace
+
+double flowrt::frechetDistance(const torch::Tensor &x, const torch::Tensor &y) {
+  torch::Tensor a = x.to(torch::kDouble), b = y.to(torch::kDouble);
+  torch::Tensor muA = a.mean(0), muB = b.mean(0);
+  torch::Tensor covA = torch::cov(a.t()), covB = torch::cov(b.t());
+  torch::Tensor rootA = symmetricSqrt(covA);
+  torch::Tensor cross = torch::linalg_eigvalsh(rootA.matmul(covB).matmul(rootA));
+  double traceRoot = cross.clamp_min(0).sqrt().sum().item<double>();
+  return (muA - muB).pow(2).sum().item<double>() + covA.trace().item<double>() +
+         covB.trace().item<double>() - 2 * traceRoot;
+}

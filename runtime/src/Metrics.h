@@ -38,6 +38,13 @@ double nearestNeighbourAccuracy(const torch::Tensor &x,
                                 const torch::Tensor &refs,
                                 const torch::Tensor &refLabels);
 
+/// Fréchet distance between Gaussians fitted to x [n, d] and y [m, d]:
+/// |mu_x - mu_y|^2 + tr(S_x + S_y - 2 (S_x^1/2 S_y S_x^1/2)^1/2), in double,
+/// matrix square roots by symmetric eigendecomposition (negative
+/// eigenvalues of round-off clipped to 0). FID's formula (Heusel et al.
+/// 2017) in whatever feature space x and y come from.
+double frechetDistance(const torch::Tensor &x, const torch::Tensor &y);
+
 } // namespace flowrt
 
 #endif // FLOWRT_METRICS_H

@@ -14,6 +14,7 @@
 #include "Context.h"
 #include "Cuda.h"
 #include "Data.h"
+#include "Eval.h"
 #include "Files.h"
 #include "Integrate.h"
 #include "Metrics.h"
@@ -201,6 +202,17 @@ int flowrt::runSample(const flowrt_program &program,
 
   if (!data)
     return 0;
+  if (opts.evaluate) {
+    ImageMetrics m = evaluateImages(program.data, *data, points,
+                                    classes > 0 ? labels.value : torch::full({n}, -1.0),
+                                    opts.outDir);
+    std::printf("%s = %.4f\n", m.fdName.c_str(), m.fd);
+    if (!std::isnan(m.accuracy))
+      std::printf("classifier accuracy on class-conditional samples = %.4f "
+                  "(on held-out real images: %.4f)\n",
+                  m.accuracy, m.classifierAccuracy);
+    return 0;
+  }
   // The reference: fresh data, only of the requested class when all samples
   // have one label.
   Batch freshBatch =
