@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 DEBS="libmlir-22-dev mlir-22-tools llvm-22-dev llvm-22-tools antlr4 libantlr4-runtime-dev
       libfmt-dev libgtest-dev ninja-build ccache cmake g++ python3-pip
-      clang-14 libclang-rt-14-dev"
+      clang-14 libclang-rt-14-dev zlib1g-dev dataset-fashion-mnist"
 missing=""
 for p in $DEBS; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
 if [ -n "$missing" ]; then
@@ -14,6 +14,23 @@ if [ -n "$missing" ]; then
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
   $SUDO apt-get update -q
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q $missing
+fi
+
+# The 8x8 digits (images.digits) are scikit-learn's digits.csv.gz; take the
+# file from Debian's python3-sklearn package without installing it (and its
+# scipy) into the place the runtime looks (runtime/src/ImageData.cpp).
+DIGITS=/usr/share/datasets/digits/digits.csv.gz
+if [ ! -f "$DIGITS" ]; then
+  echo "setup: fetching digits.csv.gz from Debian's python3-sklearn"
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
+  tmp=$(mktemp -d) && chmod 755 "$tmp"
+  (cd "$tmp" && { apt-get download -q python3-sklearn >/dev/null 2>&1 ||
+      { $SUDO apt-get update -q && apt-get download -q python3-sklearn >/dev/null; }; } &&
+    dpkg-deb --fsys-tarfile python3-sklearn_*.deb |
+      tar -x ./usr/lib/python3/dist-packages/sklearn/datasets/data/digits.csv.gz)
+  $SUDO mkdir -p "$(dirname "$DIGITS")"
+  $SUDO cp "$tmp/usr/lib/python3/dist-packages/sklearn/datasets/data/digits.csv.gz" "$DIGITS"
+  rm -rf "$tmp"
 fi
 
 # LibTorch comes from the torch wheel; pin the GPU hosts' minor version.
