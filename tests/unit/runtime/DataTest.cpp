@@ -101,3 +101,44 @@ TEST(Data, BadNamesAndParametersAreRejected) {
   flowrt_data_desc desc{"toy.moons", 3, 1, names, values};
   EXPECT_THROW(makeDataSet(desc), std::invalid_argument);
 }
+
+// The image sets as scripts/setup.sh installs them: every image, pixels in
+// [-1, 1] with both ends used, ten balanced-ish classes, and batches that
+// are rows of the set drawn by the stream key.
+TEST(ImageData, DigitsAreScikitLearnsDigits) {
+  auto digits = makeDataSet("images.digits");
+  std::optional<Batch> all = digits->all();
+  ASSERT_TRUE(all.has_value());
+  EXPECT_EQ(1797, all->x.size(0));
+  EXPECT_EQ(64, digits->dim());
+  EXPECT_EQ(-1.0, all->x.min().item<double>());
+  EXPECT_EQ(1.0, all->x.max().item<double>()); // pixel value 16
+  torch::Tensor counts = torch::bincount(all->labels.to(torch::kLong));
+  EXPECT_EQ(10, counts.size(0));
+  EXPECT_GE(counts.min().item<int64_t>(), 170); // 174..183 per class
+  // The first image is a zero (digits.csv.gz's first line ends in 0).
+  EXPECT_EQ(0.0, all->labels[0].item<double>());
+  Batch a = digits->draw(64, 9), b = digits->draw(64, 9);
+  EXPECT_TRUE(a.x.equal(b.x));
+  EXPECT_TRUE(a.labels.equal(b.labels));
+  // Every drawn row is an image of the set with its label.
+  torch::Tensor distance = torch::cdist(a.x, all->x);
+  torch::Tensor nearest = std::get<1>(distance.min(1));
+  EXPECT_EQ(0.0, std::get<0>(distance.min(1)).max().item<double>());
+  EXPECT_TRUE(all->labels.index_select(0, nearest).equal(a.labels));
+}
+
+TEST(ImageData, FashionMnistSplits) {
+  auto train = makeDataSet("images.fashion_mnist");
+  auto test = makeDataSet("images.fashion_mnist", {{"test", 1}});
+  EXPECT_EQ(784, train->dim());
+  EXPECT_EQ(60000, train->all()->x.size(0));
+  EXPECT_EQ(10000, test->all()->x.size(0));
+  EXPECT_EQ(-1.0, test->all()->x.min().item<double>());
+  EXPECT_EQ(1.0, test->all()->x.max().item<double>());
+  // Fashion-MNIST's test split has exactly 1000 images of each class.
+  torch::Tensor counts = torch::bincount(test->all()->labels.to(torch::kLong));
+  EXPECT_TRUE(counts.equal(torch::full({10}, 1000, torch::kLong)));
+  EXPECT_THROW(makeDataSet("images.fashion_mnist", {{"split", 1}}), std::invalid_argument);
+  EXPECT_THROW(makeDataSet("images.cifar"), std::invalid_argument);
+}
