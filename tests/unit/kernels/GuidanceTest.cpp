@@ -73,3 +73,85 @@ TEST(Guidance, UserFnGetsStateTimeScaleAndConstants) {
   measured("damped guidance kernel error", err);
   EXPECT_LT(err, 1e-6);
 }
+
+namespace {
+
+/// A guidance kernel's output for velocities (vc, vu), state x, times t and
+/// scale w, against `want` computed in double; returns the error.
+using GuidanceKernel = decltype(&cond_guidance);
+double guidanceError(GuidanceKernel kernel, const torch::Tensor &vc, const torch::Tensor &vu,
+                     const torch::Tensor &x, const torch::Tensor &t, float w,
+                     const torch::Tensor &want) {
+  int64_t n = vc.size(0);
+  torch::Tensor out = torch::empty({n, 2});
+  kernel(n, 0, 0, FLOWC_ROWS(buf(vc), n, 2), FLOWC_ROWS(buf(vu), n, 2),
+         FLOWC_ROWS(buf(x), n, 2), FLOWC_ROWS(buf(t), n, 1), w, FLOWC_ROWS(buf(out), n, 2));
+  return maxMixedError(out, want);
+}
+
+/// Per-sample dot product [n, 1] of two [n, d] tensors.
+torch::Tensor rowDot(const torch::Tensor &a, const torch::Tensor &b) {
+  return (a * b).sum(1, /*keepdim=*/true);
+}
+
+struct Velocities {
+  torch::Tensor vc, vu, x, t;
+};
+
+Velocities randomVelocities(int seed) {
+  torch::manual_seed(seed);
+  return {torch::randn({kRows, 2}), torch::randn({kRows, 2}), torch::randn({kRows, 2}),
+          torch::rand({kRows, 1})};
+}
+
+} // namespace
+
+// std.guidance's variants against their formulas written here in torch
+// (double), with the constants of kernels.flow's sample blocks.
+TEST(Guidance, CfgIntervalGuidesOnlyInsideItsInterval) {
+  auto [vc, vu, x, t] = randomVelocities(6);
+  const double w = 3, lo = 0.25, hi = 0.75;
+  torch::Tensor on = ((d(t) >= lo) & (d(t) <= hi)).to(torch::kDouble);
+  torch::Tensor want = on * (d(vu) + w * (d(vc) - d(vu))) + (1 - on) * d(vc);
+  double err = guidanceError(gi_guidance, vc, vu, x, t, w, want);
+  measured("cfg_interval kernel error", err);
+  EXPECT_LT(err, 1e-6);
+}
+
+TEST(Guidance, CfgZeroStarRescalesTheUnconditionalVelocity) {
+  auto [vc, vu, x, t] = randomVelocities(7);
+  const double w = 3, zeroUntil = 0.1;
+  torch::Tensor s = rowDot(d(vc), d(vu)) / (rowDot(d(vu), d(vu)) + 1e-8);
+  torch::Tensor want = (d(t) >= zeroUntil).to(torch::kDouble) *
+                       (s * d(vu) + w * (d(vc) - s * d(vu)));
+  double err = guidanceError(gz_guidance, vc, vu, x, t, w, want);
+  measured("cfg_zero_star kernel error", err);
+  EXPECT_LT(err, 1e-5);
+  EXPECT_GT((t < zeroUntil).sum().item<int64_t>(), 100); // zero-init is exercised
+}
+
+TEST(Guidance, ApgProjectsAndLimitsTheGuidanceDirection) {
+  auto [vc, vu, x, t] = randomVelocities(8);
+  const double w = 3, eta = 0.5, r = 1.5;
+  torch::Tensor diff = d(vc) - d(vu);
+  torch::Tensor norm = diff.norm(2, 1, /*keepdim=*/true);
+  diff = diff * torch::clamp_max(r / norm, 1.0);
+  torch::Tensor unit = torch::nn::functional::normalize(
+      d(vc), torch::nn::functional::NormalizeFuncOptions().dim(1));
+  torch::Tensor parallel = rowDot(diff, unit) * unit;
+  torch::Tensor want = d(vc) + (w - 1) * (diff - parallel + eta * parallel);
+  double err = guidanceError(ga_guidance, vc, vu, x, t, w, want);
+  measured("apg kernel error", err);
+  EXPECT_LT(err, 1e-5);
+  EXPECT_GT((norm > r).sum().item<int64_t>(), 100); // the norm limit is exercised
+}
+
+TEST(Guidance, RaagDampsTheScaleWhereTheRatioIsLarge) {
+  auto [vc, vu, x, t] = randomVelocities(9);
+  const double w = 3, a = 0.7;
+  torch::Tensor rho = rowDot(d(vc) - d(vu), d(vc) - d(vu)) / (rowDot(d(vu), d(vu)) + 1e-8);
+  torch::Tensor want = d(vu) + (1 + (w - 1) * torch::exp(-a * rho)) * (d(vc) - d(vu));
+  double err = guidanceError(gr_guidance, vc, vu, x, t, w, want);
+  measured("raag kernel error", err);
+  EXPECT_LT(err, 1e-5);
+}
