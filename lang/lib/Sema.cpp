@@ -950,9 +950,13 @@ private:
       return;
     }
     CallExpr &net = *model.network;
+    if (net.callee == "unet" || net.callee == "dit") {
+      checkImageNetwork(model);
+      return;
+    }
     if (net.callee != "mlp") {
       error(net.calleeLoc,
-            "unknown network '" + net.callee + "'; expected mlp(...)");
+            "unknown network '" + net.callee + "'; expected mlp(...), unet(...) or dit(...)");
       return;
     }
     net.binding.kind = Binding::Kind::Builtin;
@@ -985,6 +989,38 @@ private:
     }
     if (const Arg *a = bound.slots[3])
       checkTimeEmbedding(a->value.get(), model);
+  }
+
+  /// `unet(width: 32, depth: 2, time: fourier(16))` (width: base channels,
+  /// depth: resolution levels) or `dit(width: 96, depth: 4, heads: 4,
+  /// patch: 2, time: fourier(16))` (width: token features, depth: blocks).
+  /// Both take images [C, H, W]; the runtime checks the image fits.
+  void checkImageNetwork(ModelDecl &model) {
+    CallExpr &net = *model.network;
+    bool unet = net.callee == "unet";
+    net.binding.kind = Binding::Kind::Builtin;
+    model.width = unet ? 32 : 96;
+    model.depth = unet ? 2 : 4;
+    model.heads = unet ? 0 : 4;
+    model.patch = unet ? 0 : 2;
+    std::vector<std::string> names = {"width", "depth", "time"};
+    if (!unet)
+      names.insert(names.end(), {"heads", "patch"});
+    ArgBinding bound = bindArgs(net, names, "'" + net.callee + "'");
+    int64_t *fields[] = {&model.width, &model.depth, nullptr, &model.heads, &model.patch};
+    for (size_t i = 0; i < names.size(); ++i)
+      if (const Arg *a = bound.slots[i]) {
+        if (!fields[i])
+          checkTimeEmbedding(a->value.get(), model);
+        else if (auto v = evalPositiveInt(a->value.get(), "'" + names[i] + "'"))
+          *fields[i] = *v;
+      }
+    if (unet && model.width % 8)
+      error(net.calleeLoc, "unet's width (base channels) must be a multiple of 8 but is " +
+                               std::to_string(model.width));
+    if (!unet && model.width % model.heads)
+      error(net.calleeLoc, "dit's width " + std::to_string(model.width) +
+                               " must be a multiple of its heads " + std::to_string(model.heads));
   }
 
   void checkTimeEmbedding(Expr *value, ModelDecl &model) {

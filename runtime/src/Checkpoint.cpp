@@ -44,15 +44,15 @@ std::string tensorString(const torch::Tensor &t) {
 
 } // namespace
 
-void flowrt::saveCheckpoint(const std::string &path, const Mlp &model,
-                            const Mlp *ema, const torch::Tensor *optimizerState,
+void flowrt::saveCheckpoint(const std::string &path, torch::nn::Module &model,
+                            torch::nn::Module *ema, const torch::Tensor *optimizerState,
                             const CheckpointInfo &info) {
   torch::serialize::OutputArchive archive;
   torch::serialize::OutputArchive modelArchive, emaArchive;
-  model->save(modelArchive);
+  model.save(modelArchive);
   archive.write("model", modelArchive);
   if (ema) {
-    (*ema)->save(emaArchive);
+    ema->save(emaArchive);
     archive.write("ema", emaArchive);
   }
   if (optimizerState)
@@ -79,8 +79,8 @@ void flowrt::saveCheckpoint(const std::string &path, const Mlp &model,
   }
 }
 
-CheckpointInfo flowrt::loadCheckpoint(const std::string &path, Mlp &model,
-                                      Mlp *ema,
+CheckpointInfo flowrt::loadCheckpoint(const std::string &path, torch::nn::Module &model,
+                                      torch::nn::Module *ema,
                                       torch::Tensor *optimizerState) {
   CheckpointInfo info;
   try {
@@ -88,15 +88,15 @@ CheckpointInfo flowrt::loadCheckpoint(const std::string &path, Mlp &model,
     archive.load_from(path, torch::Device(torch::kCPU)); // GPU runs' too
     torch::serialize::InputArchive modelArchive;
     archive.read("model", modelArchive);
-    model->load(modelArchive);
+    model.load(modelArchive);
 
     torch::serialize::InputArchive emaArchive;
     info.hasEma = archive.try_read("ema", emaArchive);
     if (ema) {
       if (info.hasEma)
-        (*ema)->load(emaArchive);
+        ema->load(emaArchive);
       else // Runs without EMA sample from the trained weights.
-        (*ema)->load(modelArchive);
+        ema->load(modelArchive);
     }
     if (optimizerState) {
       torch::Tensor state;
@@ -123,15 +123,14 @@ CheckpointInfo flowrt::loadCheckpoint(const std::string &path, Mlp &model,
   return info;
 }
 
-Mlp flowrt::loadSamplingNetwork(const flowrt_program &program, const std::string &outDir) {
+Network flowrt::loadSamplingNetwork(const flowrt_program &program, const std::string &outDir) {
   std::string path = joinPath(outDir, CheckpointFile);
   if (!pathExists(path))
     throw std::runtime_error("no checkpoint in " + outDir + ": run `train` first");
-  MlpOptions options = MlpOptions::fromDesc(program.model);
-  Mlp model(options), ema(options);
+  Network model = makeNetwork(program), ema = makeNetwork(program);
   bool useEma = program.train.ema > 0;
-  loadCheckpoint(path, model, useEma ? &ema : nullptr, nullptr);
-  Mlp net = useEma ? ema : model;
+  loadCheckpoint(path, *model, useEma ? ema.get() : nullptr, nullptr);
+  Network net = useEma ? ema : model;
   net->eval();
   for (auto &p : net->parameters())
     p.set_requires_grad(false);

@@ -31,7 +31,8 @@ struct CheckpointInfo {
 
 /// Writes `path` atomically. `ema` and `optimizerState` (the optimizer's
 /// state buffers, [state variables, parameters]) may be null.
-void saveCheckpoint(const std::string &path, const Mlp &model, const Mlp *ema,
+void saveCheckpoint(const std::string &path, torch::nn::Module &model,
+                    torch::nn::Module *ema,
                     const torch::Tensor *optimizerState,
                     const CheckpointInfo &info);
 
@@ -39,13 +40,14 @@ void saveCheckpoint(const std::string &path, const Mlp &model, const Mlp *ema,
 /// `optimizerState` (a CPU tensor of the expected shape, overwritten).
 /// Throws std::runtime_error naming the file if it cannot be read or does not
 /// match the network or the optimizer.
-CheckpointInfo loadCheckpoint(const std::string &path, Mlp &model, Mlp *ema,
+CheckpointInfo loadCheckpoint(const std::string &path, torch::nn::Module &model,
+                              torch::nn::Module *ema,
                               torch::Tensor *optimizerState);
 
 /// The network `sample` and `likelihood` use: the run's EMA weights when
 /// the program trains with an EMA, else its weights, in eval mode and without
 /// gradients. Throws std::runtime_error when `outDir` has no checkpoint.
-Mlp loadSamplingNetwork(const flowrt_program &program, const std::string &outDir);
+Network loadSamplingNetwork(const flowrt_program &program, const std::string &outDir);
 
 } // namespace flowrt
 

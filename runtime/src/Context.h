@@ -21,7 +21,7 @@
 namespace flowrt {
 class CudaKernels;
 class DataSet;
-class MlpImpl;
+class NetworkImpl;
 } // namespace flowrt
 
 /// A float32 [rows, cols] tensor handed to generated code.
@@ -40,7 +40,7 @@ struct flowrt_ctx {
   int64_t dataCalls = 0;
   flowrt::DataSet *data = nullptr;
   /// The network flowrt_net evaluates (training weights or EMA weights).
-  flowrt::MlpImpl *net = nullptr;
+  flowrt::NetworkImpl *net = nullptr;
   /// The guidance scale of `sample` (the spec's `w` or --guidance).
   double guidanceScale = 0;
   /// Step-size control (sample --rtol/--atol/--max-step).

@@ -32,11 +32,15 @@ int flowrt::runInfo(const flowrt_program &p) {
       p.model.classes > 0
           ? ", " + std::to_string(p.model.classes) + " classes + null"
           : std::string();
-  std::printf("model:   %s(width: %" PRId64 ", depth: %" PRId64
-              ", act: %s, time: %s), in/out %" PRId64 "%s\n",
-              orNone(p.model.kind), p.model.width, p.model.depth,
-              orNone(p.model.activation), time.c_str(), p.model.in_dim,
-              classes.c_str());
+  std::string kind = orNone(p.model.kind);
+  std::string extra = kind == "dit" ? ", heads: " + std::to_string(p.model.heads) +
+                                          ", patch: " + std::to_string(p.model.patch)
+                      : kind == "mlp" ? std::string(", act: ") + orNone(p.model.activation)
+                                      : std::string();
+  std::printf("model:   %s(width: %" PRId64 ", depth: %" PRId64 "%s, time: %s), in/out %" PRId64
+              "%s\n",
+              kind.c_str(), p.model.width, p.model.depth, extra.c_str(), time.c_str(),
+              p.model.in_dim, classes.c_str());
   std::printf("train:   steps %" PRId64 ", batch %" PRId64
               ", optimizer %s(lr: %g), ema %g, seed %" PRIu64 "\n",
               p.train.steps, p.train.batch, orNone(p.train.optimizer),

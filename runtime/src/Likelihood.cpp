@@ -167,7 +167,7 @@ int flowrt::runLikelihood(const flowrt_program &program, const LikelihoodOptions
                  static_cast<long long>(program.data.dim));
     return 1;
   }
-  Mlp net = program.model.kind ? loadSamplingNetwork(program, opts.outDir) : Mlp(nullptr);
+  Network net = program.model.kind ? loadSamplingNetwork(program, opts.outDir) : nullptr;
   torch::NoGradGuard noGrad;
   flowrt_ctx ctx;
   ctx.program = &program;

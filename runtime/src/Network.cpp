@@ -6,6 +6,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "Network.h"
+#include "ImageNetworks.h"
 
 #include <cmath>
 #include <stdexcept>
@@ -102,12 +103,7 @@ torch::Tensor MlpImpl::forward(const torch::Tensor &x, const torch::Tensor &t,
   if (opts.classes > 0) {
     if (!labels.defined())
       throw std::invalid_argument("this network needs class labels");
-    // Labels arrive as floats; -1 (and anything outside 0..classes-1, which
-    // drop() never makes) is the null class, the embedding's last row.
-    torch::Tensor k = labels.reshape({-1}).round().to(torch::kLong);
-    torch::Tensor valid = (k >= 0) & (k < opts.classes);
-    k = torch::where(valid, k, torch::full_like(k, opts.classes));
-    h = torch::cat({h, classEmbedding->forward(k)}, 1);
+    h = torch::cat({h, classEmbedding->forward(classIndex(labels, opts.classes))}, 1);
   }
   size_t last = layers->size() - 1;
   for (size_t i = 0; i < last; ++i)
@@ -129,23 +125,45 @@ torch::Tensor MlpImpl::packed() {
   return torch::cat(parts).to(torch::kFloat).reshape({1, -1}).contiguous();
 }
 
-Mlp flowrt::cloneMlp(const Mlp &model) {
-  Mlp copy(model->options());
+torch::Tensor flowrt::classIndex(const torch::Tensor &labels, int64_t classes) {
+  // Labels arrive as floats.
+  torch::Tensor k = labels.reshape({-1}).round().to(torch::kLong);
+  torch::Tensor valid = (k >= 0) & (k < classes);
+  return torch::where(valid, k, torch::full_like(k, classes));
+}
+
+torch::Tensor NetworkImpl::packed() {
+  throw std::invalid_argument("only an mlp has packed weights for whole-trajectory kernels");
+}
+
+void flowrt::copyParameters(torch::nn::Module &to, const torch::nn::Module &from) {
   torch::NoGradGuard noGrad;
-  auto src = model->parameters();
-  auto dst = copy->parameters();
+  auto src = from.parameters();
+  auto dst = to.parameters();
   for (size_t i = 0; i < src.size(); ++i) {
     dst[i].copy_(src[i]);
     dst[i].set_requires_grad(false);
   }
+}
+
+Mlp flowrt::cloneMlp(const Mlp &model) {
+  Mlp copy(model->options());
+  copyParameters(*copy, *model);
+  return copy;
+}
+
+Network flowrt::cloneNetwork(const flowrt_program &program, const Network &net) {
+  Network copy = makeNetwork(program);
+  copy->to(net->parameters().at(0).device());
+  copyParameters(*copy, *net);
   return copy;
 }
 
 namespace {
 /// A flat buffer [P] on the parameters' device, and each parameter's slice
 /// of it as a tensor of the parameter's shape.
-std::pair<torch::Tensor, std::vector<torch::Tensor>> flatViews(const Mlp &net) {
-  auto params = net->parameters();
+std::pair<torch::Tensor, std::vector<torch::Tensor>> flatViews(const torch::nn::Module &net) {
+  auto params = net.parameters();
   int64_t total = 0;
   for (auto &p : params)
     total += p.numel();
@@ -160,10 +178,10 @@ std::pair<torch::Tensor, std::vector<torch::Tensor>> flatViews(const Mlp &net) {
 }
 } // namespace
 
-torch::Tensor flowrt::flattenParameters(const Mlp &net) {
+torch::Tensor flowrt::flattenParameters(const torch::nn::Module &net) {
   torch::NoGradGuard noGrad;
   auto [flat, views] = flatViews(net);
-  auto params = net->parameters();
+  auto params = net.parameters();
   for (size_t i = 0; i < params.size(); ++i) {
     views[i].copy_(params[i]);
     params[i].set_data(views[i]); // keeps requires_grad, shares flat's storage
@@ -171,9 +189,9 @@ torch::Tensor flowrt::flattenParameters(const Mlp &net) {
   return flat;
 }
 
-torch::Tensor flowrt::flatGradients(const Mlp &net) {
+torch::Tensor flowrt::flatGradients(const torch::nn::Module &net) {
   auto [flat, views] = flatViews(net);
-  auto params = net->parameters();
+  auto params = net.parameters();
   for (size_t i = 0; i < params.size(); ++i)
     params[i].mutable_grad() = views[i];
   return flat;
@@ -181,4 +199,13 @@ torch::Tensor flowrt::flatGradients(const Mlp &net) {
 
 double flowrt::emaDecayAt(double decay, int64_t step) {
   return std::min(decay, (1.0 + step) / (10.0 + step));
+}
+
+Network flowrt::makeNetwork(const flowrt_program &program) {
+  std::string kind = program.model.kind ? program.model.kind : "";
+  if (kind == "unet")
+    return std::make_shared<UNetImpl>(ImageNetOptions::fromProgram(program));
+  if (kind == "dit")
+    return std::make_shared<DiTImpl>(ImageNetOptions::fromProgram(program));
+  return std::make_shared<MlpImpl>(MlpOptions::fromDesc(program.model));
 }

@@ -45,24 +45,49 @@ torch::Tensor fourierEmbedding(const torch::Tensor &t, int64_t features);
 /// Width of the learned class embedding of a conditional MLP.
 constexpr int64_t ClassEmbeddingDim = 32;
 
+/// A velocity network on flat rows: x [n, D] (an image's C*H*W values row
+/// by row), t [n, 1], labels [n, 1] or [n] (undefined when the network is
+/// unconditional; -1 is the null class) -> [n, D]. The runtime's networks:
+/// the MLP below and the U-Net and DiT of ImageNetworks.h.
+class NetworkImpl : public torch::nn::Module {
+public:
+  virtual torch::Tensor forward(const torch::Tensor &x, const torch::Tensor &t,
+                                const torch::Tensor &labels = {}) = 0;
+  /// Every parameter in the layout whole-trajectory kernels read
+  /// (flowrt_net_weights); only the MLP has one.
+  virtual torch::Tensor packed();
+};
+using Network = std::shared_ptr<NetworkImpl>;
+
+/// The program's network, freshly initialised (from the current torch
+/// seed). Throws std::invalid_argument for a network the runtime lacks or
+/// whose options do not fit the data.
+Network makeNetwork(const flowrt_program &program);
+
+/// A copy of `net` with its own (gradient-free) parameters.
+Network cloneNetwork(const flowrt_program &program, const Network &net);
+
+/// The class of each label as an index into an embedding of classes + 1
+/// rows: -1 (and anything outside 0..classes-1, which drop() never makes)
+/// is the null class, the last row.
+torch::Tensor classIndex(const torch::Tensor &labels, int64_t classes);
+
 /// v(x, t[, y]) = Linear(act(... act(Linear([x, embed(t), embed(y)])))) ->
 /// [n, inDim]. The class embedding has classes + 1 rows; the last is the
 /// null class (label -1), the "no condition" that guidance contrasts with.
-class MlpImpl : public torch::nn::Module {
+class MlpImpl : public NetworkImpl {
 public:
   explicit MlpImpl(MlpOptions options);
 
-  /// x [n, inDim], t [n, 1], labels [n, 1] (or [n]; undefined when the
-  /// network is unconditional) -> [n, inDim].
   torch::Tensor forward(const torch::Tensor &x, const torch::Tensor &t,
-                        const torch::Tensor &labels = {});
+                        const torch::Tensor &labels = {}) override;
 
   const MlpOptions &options() const { return opts; }
 
   /// Every parameter in one flat float32 buffer [1, P] in the layout of
   /// flowrt_net_weights (flowrt.h): per layer W^T then the bias, then the
   /// class embedding table.
-  torch::Tensor packed();
+  torch::Tensor packed() override;
 
 private:
   MlpOptions opts;
@@ -74,16 +99,20 @@ TORCH_MODULE(Mlp);
 /// A copy of `model` with its own (gradient-free) parameters.
 Mlp cloneMlp(const Mlp &model);
 
+/// Copies `from`'s parameters into `to` (same architecture) and stops their
+/// gradients.
+void copyParameters(torch::nn::Module &to, const torch::nn::Module &from);
+
 /// Moves every parameter of `net` into one flat buffer [P] and returns it:
 /// each parameter becomes a view of its slice, in parameters() order, so one
 /// kernel can update them all. Loading weights (Module::load) replaces
 /// parameter storage, so flatten after any load.
-torch::Tensor flattenParameters(const Mlp &net);
+torch::Tensor flattenParameters(const torch::nn::Module &net);
 
 /// Gives every parameter of `net` a gradient that is a view of one flat
 /// buffer [P] (same order as flattenParameters) and returns the buffer:
 /// backward accumulates into it, so zero it before each step.
-torch::Tensor flatGradients(const Mlp &net);
+torch::Tensor flatGradients(const torch::nn::Module &net);
 
 /// The decay of step `step` (0-based) for a target decay `decay`:
 /// min(decay, (1 + step) / (10 + step)). Early steps average over a short

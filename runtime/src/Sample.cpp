@@ -96,7 +96,7 @@ int flowrt::runSample(const flowrt_program &program,
   int64_t n = from.defined() ? from.size(0) : opts.n;
   // A closed-form model (no network) samples at once, with no checkpoint;
   // a spec without data has no quality figure.
-  Mlp net = program.model.kind ? loadSamplingNetwork(program, opts.outDir) : Mlp(nullptr);
+  Network net = program.model.kind ? loadSamplingNetwork(program, opts.outDir) : nullptr;
   std::unique_ptr<DataSet> data =
       program.data.generator ? makeDataSet(program.data) : nullptr;
 

@@ -51,15 +51,14 @@ int flowrt::runTrain(const flowrt_program &program, const TrainOptions &opts) {
     return 1;
   }
   std::unique_ptr<DataSet> data = makeDataSet(program.data);
-  MlpOptions mlpOptions = MlpOptions::fromDesc(program.model);
   double emaDecay = program.train.ema;
 
   // Initial weights are a function of the seed.
   torch::manual_seed(opts.seed);
-  Mlp model(mlpOptions);
-  std::optional<Mlp> ema;
+  Network model = makeNetwork(program);
+  Network ema;
   if (emaDecay > 0)
-    ema = cloneMlp(model);
+    ema = cloneNetwork(program, model);
   int64_t numParams = 0;
   for (auto &p : model->parameters())
     numParams += p.numel();
@@ -78,8 +77,8 @@ int flowrt::runTrain(const flowrt_program &program, const TrainOptions &opts) {
                    opts.outDir.c_str());
       return 1;
     }
-    CheckpointInfo info = loadCheckpoint(checkpointPath, model,
-                                         ema ? &*ema : nullptr, &optimizerState);
+    CheckpointInfo info = loadCheckpoint(checkpointPath, *model,
+                                         ema.get(), &optimizerState);
     start = info.step;
     elapsedBefore = info.elapsed;
     if (start >= opts.steps) {
@@ -118,7 +117,7 @@ int flowrt::runTrain(const flowrt_program &program, const TrainOptions &opts) {
     gpu = attachGpu(ctx, program.ptx);
     model->to(ctx.device);
     if (ema)
-      (*ema)->to(ctx.device);
+      ema->to(ctx.device);
     optimizerState = optimizerState.to(ctx.device);
   }
   // One flat buffer each for the weights, their gradients and the EMA: the
@@ -126,8 +125,8 @@ int flowrt::runTrain(const flowrt_program &program, const TrainOptions &opts) {
   auto rows = [&](const torch::Tensor &flat) {
     return flowrt_tensor{flat.view({-1, 1})};
   };
-  flowrt_tensor params = rows(flattenParameters(model));
-  torch::Tensor gradBuffer = flatGradients(model);
+  flowrt_tensor params = rows(flattenParameters(*model));
+  torch::Tensor gradBuffer = flatGradients(*model);
   flowrt_tensor grads = rows(gradBuffer);
   std::optional<flowrt_tensor> emaParams;
   if (ema)
@@ -143,9 +142,9 @@ int flowrt::runTrain(const flowrt_program &program, const TrainOptions &opts) {
     CheckpointInfo info;
     info.step = step;
     info.elapsed = elapsed;
-    info.hasEma = ema.has_value();
+    info.hasEma = ema != nullptr;
     info.flowName = program.flow_name ? program.flow_name : "";
-    saveCheckpoint(checkpointPath, model, ema ? &*ema : nullptr, &optimizerState,
+    saveCheckpoint(checkpointPath, *model, ema.get(), &optimizerState,
                    info);
   };
 

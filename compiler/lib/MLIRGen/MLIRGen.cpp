@@ -118,7 +118,7 @@ private:
     int64_t inDim = it == networkInDim.end() ? 0 : it->second;
     fl::NetworkOp::create(builder, loc(m.loc), m.name, m.network->callee, inDim,
                           m.width, m.depth, m.activation, m.timeFeatures,
-                          m.classes);
+                          m.classes, m.heads, m.patch);
   }
 
   //===--------------------------------------------------------------------===//

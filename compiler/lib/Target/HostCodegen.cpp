@@ -504,7 +504,9 @@ private:
          << "  p.model.depth = " << net.getDepth() << ";\n"
          << "  p.model.activation = " << cString(net.getActivation()) << ";\n"
          << "  p.model.time_features = " << net.getTimeFeatures() << ";\n"
-         << "  p.model.classes = " << net.getClasses() << ";\n";
+         << "  p.model.classes = " << net.getClasses() << ";\n"
+         << "  p.model.heads = " << net.getHeads() << ";\n"
+         << "  p.model.patch = " << net.getPatch() << ";\n";
     if (train)
       os << "  p.train.steps = " << train.getSteps() << ";\n"
          << "  p.train.batch = " << train.getBatch() << ";\n"

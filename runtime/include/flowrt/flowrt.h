@@ -24,7 +24,7 @@
 extern "C" {
 #endif
 
-#define FLOWRT_ABI_VERSION 5
+#define FLOWRT_ABI_VERSION 6
 
 typedef struct flowrt_ctx flowrt_ctx;       /* runtime state of one command */
 typedef struct flowrt_tensor flowrt_tensor; /* float32 [rows, cols] */
@@ -45,14 +45,16 @@ typedef struct flowrt_data_desc {
 
 /* The velocity network v(x, t), or v(x, t, y) with a class label y. */
 typedef struct flowrt_model_desc {
-  const char *kind;       /* "mlp" */
+  const char *kind;       /* "mlp", "unet" or "dit" (images) */
   int64_t in_dim;         /* features of x (= output features) */
-  int64_t width;          /* hidden units per layer */
-  int64_t depth;          /* hidden layers */
+  int64_t width;          /* mlp: hidden units; unet: base channels; dit: token width */
+  int64_t depth;          /* mlp: hidden layers; unet: levels; dit: blocks */
   const char *activation; /* "silu", "relu", "tanh", "gelu" */
   int64_t time_features;  /* Fourier features of t; 0 feeds t as is */
   int64_t classes;        /* class labels 0..classes-1 plus a null class
                              (label -1) for guidance; 0 = unconditional */
+  int64_t heads;          /* dit: attention heads */
+  int64_t patch;          /* dit: patch side in pixels */
 } flowrt_model_desc;
 
 /* Defaults of `train`, from the spec's train block. */

@@ -134,9 +134,9 @@ TEST(TrainSample, ResumedRunEndsWithIdenticalWeights) {
   Mlp a = testMlp(program), aEma = testMlp(program);
   Mlp b = testMlp(program), bEma = testMlp(program);
   CheckpointInfo infoA =
-      loadCheckpoint(whole.str(CheckpointFile), a, &aEma, nullptr);
+      loadCheckpoint(whole.str(CheckpointFile), *a, aEma.get(), nullptr);
   CheckpointInfo infoB =
-      loadCheckpoint(split.str(CheckpointFile), b, &bEma, nullptr);
+      loadCheckpoint(split.str(CheckpointFile), *b, bEma.get(), nullptr);
   EXPECT_EQ(20, infoA.step);
   EXPECT_EQ(20, infoB.step);
   EXPECT_TRUE(infoB.hasEma);
@@ -173,7 +173,7 @@ TEST(TrainSample, CheckpointsLeaveNoTemporaryFiles) {
   Mlp model = testMlp(program);
   EXPECT_EQ(
       30,
-      loadCheckpoint(dir.str(CheckpointFile), model, nullptr, nullptr).step);
+      loadCheckpoint(dir.str(CheckpointFile), *model, nullptr, nullptr).step);
 }
 
 namespace {
@@ -203,7 +203,7 @@ TEST(TrainSample, NanLossStopsAndKeepsLastGoodCheckpoint) {
                              dir.str(CheckpointFile) + " (step 5)"));
   Mlp model = testMlp(program);
   EXPECT_EQ(
-      5, loadCheckpoint(dir.str(CheckpointFile), model, nullptr, nullptr).step);
+      5, loadCheckpoint(dir.str(CheckpointFile), *model, nullptr, nullptr).step);
   EXPECT_EQ(
       (std::set<std::string>{"checkpoint.pt", "metrics.jsonl", "spec.flow"}),
       entries(dir));

@@ -241,6 +241,7 @@ struct ModelDecl : Decl {
   int64_t depth = 3;
   std::string activation = "silu"; // silu | relu | tanh | gelu
   int64_t timeFeatures = 16;       // fourier(K)
+  int64_t heads = 0, patch = 0;    // dit
   /// Set by Sema when a flow applies the network to a label, v(x, t, y):
   /// the number of classes (the network also learns a null class).
   int64_t classes = 0;

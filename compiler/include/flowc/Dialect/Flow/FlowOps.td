@@ -42,7 +42,9 @@ def Flow_NetworkOp : Flow_Op<"network", [Symbol]> {
   let arguments = (ins SymbolNameAttr:$sym_name, StrAttr:$kind,
                        I64Attr:$in_dim, I64Attr:$width, I64Attr:$depth,
                        StrAttr:$activation, I64Attr:$time_features,
-                       DefaultValuedAttr<I64Attr, "0">:$classes);
+                       DefaultValuedAttr<I64Attr, "0">:$classes,
+                       DefaultValuedAttr<I64Attr, "0">:$heads,
+                       DefaultValuedAttr<I64Attr, "0">:$patch);
   let assemblyFormat = "$sym_name $kind attr-dict";
 }
 
