@@ -10,6 +10,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "Commands.h"
+#include "Files.h"
 
 #include <torch/torch.h>
 
@@ -74,6 +75,8 @@ void printUsage(std::FILE *out, const char *argv0,
       "kernels, LibTorch on the GPU)\n"
       "  --threads N            CPU threads (default: all cores)\n"
       "  --quiet                no progress bar or summary\n"
+      "  --test-run             one step end to end into DIR/test-run (train, checkpoint,\n"
+      "                         16 samples): checks a spec and its data quickly\n"
       "\n"
       "sample options:\n"
       "  -n N                   samples (default %lld)\n"
@@ -269,6 +272,8 @@ TrainOptions parseTrain(const flowrt_program &program, ArgReader &reader,
       threads = static_cast<int>(reader.integer(arg, 1));
     else if (arg == "--quiet")
       opts.quiet = true;
+    else if (arg == "--test-run")
+      opts.testRun = true;
     else
       throw UsageError("unknown option '" + arg + "' for train");
   }
@@ -477,7 +482,30 @@ extern "C" int flowrt_main(const flowrt_program *program, int argc,
       TrainOptions opts = parseTrain(*program, reader, threads);
       if (threads > 0)
         torch::set_num_threads(threads);
-      return runTrain(*program, opts);
+      if (!opts.testRun)
+        return runTrain(*program, opts);
+      // One step into a directory of its own, then samples from it.
+      if (opts.resume)
+        throw UsageError("--test-run starts afresh; it takes no --resume");
+      opts.outDir = joinPath(opts.outDir, "test-run");
+      opts.steps = 1;
+      opts.checkpointEvery = 0;
+      opts.quiet = true;
+      if (int rc = runTrain(*program, opts))
+        return rc;
+      std::string what = "one training step";
+      if (findSolver(*program, program->sample.solver ? program->sample.solver : "")) {
+        ArgReader none(argc, argv, argc);
+        SampleOptions sample = parseSample(*program, none, threads);
+        sample.outDir = opts.outDir;
+        sample.n = 16;
+        sample.device = opts.device;
+        if (int rc = runSample(*program, sample))
+          return rc;
+        what += " and 16 samples";
+      }
+      std::printf("test run: ok (%s in %s)\n", what.c_str(), opts.outDir.c_str());
+      return 0;
     }
     if (command == "sample") {
       SampleOptions opts = parseSample(*program, reader, threads);

@@ -29,6 +29,8 @@ struct TrainOptions {
   int64_t checkpointEvery = 1000; ///< 0: only at the end.
   int64_t logEvery = 10;          ///< Steps per line of metrics.jsonl.
   bool quiet = false;
+  /// --test-run: one step into <out-dir>/test-run, then a few samples.
+  bool testRun = false;
   std::string device = "cpu";     ///< --device cpu|cuda
 };
 
