@@ -98,6 +98,7 @@ postfixExpr : primary ('[' expr ']')* ;   // x[0]
 
 primary
   : NUMBER
+  | STRING                 // a file path: file("x.npy"), torchscript("v.pt")
   | nameOrCall
   | '(' expr ')'
   | list

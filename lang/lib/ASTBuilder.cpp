@@ -417,6 +417,10 @@ private:
     if (auto *num = ctx.NUMBER())
       return std::make_unique<NumberExpr>(
           loc(num), std::strtod(num->getText().c_str(), nullptr));
+    if (auto *str = ctx.STRING()) {
+      std::string quoted = str->getText();
+      return std::make_unique<StringExpr>(loc(str), quoted.substr(1, quoted.size() - 2));
+    }
     if (auto *n = ctx.nameOrCall())
       return transformNameOrCall(*n);
     if (auto *e = ctx.expr())

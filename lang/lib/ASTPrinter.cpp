@@ -146,8 +146,12 @@ private:
     }
     case Decl::Kind::Model: {
       auto &model = static_cast<const ModelDecl &>(d);
-      if (model.network) {
-        line(depth) << "Model " << d.name << " mlp width=" << model.width
+      if (model.network && !model.path.empty()) {
+        line(depth) << "Model " << d.name << " torchscript " << model.path << " "
+                    << declAt(d) << "\n";
+      } else if (model.network) {
+        line(depth) << "Model " << d.name << " " << model.network->callee
+                    << " width=" << model.width
                     << " depth=" << model.depth << " act=" << model.activation
                     << " time=fourier(" << model.timeFeatures << ") "
                     << declAt(d) << "\n";
@@ -296,6 +300,10 @@ private:
     case Expr::Kind::Number:
       line(depth) << "Number " << number(static_cast<const NumberExpr &>(e).value)
                   << shapeSuffix(e.shape) << " " << at(e.loc) << "\n";
+      return;
+    case Expr::Kind::String:
+      line(depth) << "String \"" << static_cast<const StringExpr &>(e).value << "\" "
+                  << at(e.loc) << "\n";
       return;
     case Expr::Kind::Name: {
       auto &n = static_cast<const NameExpr &>(e);

@@ -895,6 +895,10 @@ private:
     CallExpr *src = data.source.get();
     if (!src)
       return;
+    if (src->callee == "file") {
+      checkFileData(data);
+      return;
+    }
     const Generator *gen = nullptr;
     for (const Generator &g : generators())
       if (src->callee == g.name)
@@ -944,6 +948,76 @@ private:
       data.params = std::move(params);
   }
 
+  /// The file a string argument names, relative to the spec that names it,
+  /// as an absolute path; reports a missing file (or a non-string) at the
+  /// argument. The runtime reads the file, so it must exist when training.
+  std::optional<std::string> filePath(const Arg *arg, const std::string &what) {
+    Expr *e = arg ? arg->value.get() : nullptr;
+    if (!e || e->kind != Expr::Kind::String) {
+      error(e ? e->loc : Location(), what + " must be a file path in quotes, e.g. \"data/x.npy\"");
+      return std::nullopt;
+    }
+    std::filesystem::path name(static_cast<StringExpr *>(e)->value);
+    std::filesystem::path dir = std::filesystem::path(e->loc.file).parent_path();
+    std::filesystem::path path = name.is_absolute() || e->loc.file == "<stdin>" ? name : dir / name;
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(path, ec)) {
+      error(e->loc, "cannot find file '" + name.string() + "'" +
+                        (name.is_absolute() ? "" : " (looked for " + path.string() + ")"));
+      return std::nullopt;
+    }
+    return std::filesystem::absolute(path, ec).lexically_normal().string();
+  }
+
+  /// `file("x.npy", shape: [1, 28, 28], labels: "y.npy", classes: 10)`: the
+  /// samples of a .npy, .csv or IDX file, each of `shape` (required: the
+  /// kernels are compiled for it; the runtime checks the file against it),
+  /// with optional integer labels 0 .. classes - 1 from a second file.
+  void checkFileData(DataDecl &data) {
+    CallExpr &src = *data.source;
+    src.binding.kind = Binding::Kind::Builtin;
+    ArgBinding bound = bindArgs(src, {"path", "shape", "labels", "classes"}, "'file'");
+    if (!bound.ok)
+      return;
+    if (!bound.slots[0]) {
+      error(src.calleeLoc, "file(...) needs the path of the data, e.g. file(\"x.npy\", shape: [2])");
+      return;
+    }
+    auto path = filePath(bound.slots[0], "the first argument of file(...)");
+    if (!bound.slots[1]) {
+      error(src.calleeLoc, "file(...) needs the shape of one sample, e.g. "
+                           "file(\"x.npy\", shape: [2])");
+      return;
+    }
+    auto shape = evalShapeList(bound.slots[1]->value.get(), "'shape'");
+    std::optional<std::string> labels;
+    int64_t classes = 0;
+    if (bound.slots[2]) {
+      labels = filePath(bound.slots[2], "'labels'");
+      if (!bound.slots[3]) {
+        error(bound.slots[2]->loc, "labels need their number of classes, e.g. classes: 10");
+        return;
+      }
+    }
+    if (const Arg *a = bound.slots[3]) {
+      if (!bound.slots[2]) {
+        error(a->loc, "'classes' needs a labels file: labels: \"y.npy\"");
+        return;
+      }
+      auto k = evalPositiveInt(a->value.get(), "'classes'");
+      if (!k)
+        return;
+      classes = *k;
+    }
+    if (!path || !shape || (bound.slots[2] && !labels))
+      return;
+    data.path = *path;
+    data.labelsPath = labels.value_or("");
+    data.shape = *shape;
+    data.dim = Shape::tensor(*shape).numElements();
+    data.classes = classes;
+  }
+
   void checkModel(ModelDecl &model) {
     if (!model.network) {
       checkClosedFormModel(model);
@@ -954,9 +1028,24 @@ private:
       checkImageNetwork(model);
       return;
     }
+    if (net.callee == "torchscript") {
+      // A module saved from PyTorch (torch.jit.script(m).save("v.pt")); its
+      // forward takes (x [n, D], t [n, 1]) or, conditional, also y [n, 1].
+      net.binding.kind = Binding::Kind::Builtin;
+      ArgBinding bound = bindArgs(net, {"path"}, "'torchscript'");
+      if (!bound.ok)
+        return;
+      if (!bound.slots[0]) {
+        error(net.calleeLoc, "torchscript(...) needs the module's file, e.g. torchscript(\"v.pt\")");
+        return;
+      }
+      if (auto path = filePath(bound.slots[0], "the argument of torchscript(...)"))
+        model.path = *path;
+      return;
+    }
     if (net.callee != "mlp") {
-      error(net.calleeLoc,
-            "unknown network '" + net.callee + "'; expected mlp(...), unet(...) or dit(...)");
+      error(net.calleeLoc, "unknown network '" + net.callee +
+                               "'; expected mlp(...), unet(...), dit(...) or torchscript(...)");
       return;
     }
     net.binding.kind = Binding::Kind::Builtin;
@@ -1171,6 +1260,10 @@ private:
       return;
     case Expr::Kind::List:
       error(e->loc, "lists are only allowed in solver tableaux and shape lists");
+      return;
+    case Expr::Kind::String:
+      error(e->loc, "a string is only allowed as a file path: file(\"...\") and "
+                    "torchscript(\"...\")");
       return;
     case Expr::Kind::Index:
       resolveIndex(static_cast<IndexExpr &>(*e), scope);
@@ -1807,6 +1900,7 @@ private:
     case Expr::Kind::Call:
       return inferCall(static_cast<CallExpr &>(e));
     case Expr::Kind::List:
+    case Expr::Kind::String:
       return Shape();
     case Expr::Kind::Index: {
       auto &index = static_cast<IndexExpr &>(e);

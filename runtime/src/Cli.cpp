@@ -27,9 +27,9 @@ using namespace flowrt;
 
 // A change of these sizes without a new FLOWRT_ABI_VERSION would let old
 // programs pass the version check with a different layout.
-static_assert(sizeof(void *) != 8 || sizeof(flowrt_program) == 416,
+static_assert(sizeof(void *) != 8 || sizeof(flowrt_program) == 440,
               "flowrt_program changed: bump FLOWRT_ABI_VERSION and this size");
-static_assert(sizeof(void *) != 8 || sizeof(flowrt_data_desc) == 64,
+static_assert(sizeof(void *) != 8 || sizeof(flowrt_data_desc) == 80,
               "flowrt_data_desc changed: bump FLOWRT_ABI_VERSION");
 static_assert(sizeof(void *) != 8 || sizeof(flowrt_solver) == 64,
               "flowrt_solver changed: bump FLOWRT_ABI_VERSION");
@@ -254,9 +254,13 @@ TrainOptions parseTrain(const flowrt_program &program, ArgReader &reader,
       opts.steps = reader.integer(arg, 1);
     else if (arg == "--batch")
       opts.batch = reader.integer(arg, 1);
-    else if (arg == "--lr")
-      opts.lr = reader.positiveReal(arg);
-    else if (arg == "--seed")
+    else if (arg == "--lr") {
+      // 0 keeps the weights: a run that only checkpoints them (a
+      // TorchScript module's own weights, for sampling).
+      opts.lr = reader.real(arg);
+      if (opts.lr < 0)
+        throw UsageError("option --lr takes a number >= 0");
+    } else if (arg == "--seed")
       opts.seed = reader.seed(arg);
     else if (arg == "--out-dir")
       opts.outDir = reader.value(arg);
@@ -277,7 +281,7 @@ TrainOptions parseTrain(const flowrt_program &program, ArgReader &reader,
     else
       throw UsageError("unknown option '" + arg + "' for train");
   }
-  if (opts.steps < 1 || opts.batch < 1 || !(opts.lr > 0))
+  if (opts.steps < 1 || opts.batch < 1 || !(opts.lr >= 0))
     throw UsageError("the program's train defaults are invalid: give "
                      "--steps, --batch and --lr");
   return opts;

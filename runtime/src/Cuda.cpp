@@ -9,6 +9,7 @@
 #include "Cuda.h"
 #include "Context.h"
 
+#include <c10/core/impl/DeviceGuardImplInterface.h>
 #include <dlfcn.h>
 
 #include <algorithm>
@@ -130,8 +131,18 @@ void CudaKernels::launch(const std::string &kernel, int64_t rows, void **args) {
   auto [fn, threads] = it->second;
   auto blocks = static_cast<unsigned>((rows + threads - 1) / threads);
   driver->check(driver->cuLaunchKernel(fn, blocks, 1, 1, static_cast<unsigned>(threads), 1, 1,
-                                       0, /*legacy default stream*/ nullptr, args, nullptr),
+                                       0, currentStream(), args, nullptr),
                 "cuLaunchKernel", kernel);
+}
+
+void *CudaKernels::currentStream() {
+  // LibTorch's current stream of its current device, through c10's device
+  // interface (registered by libtorch_cuda), so no CUDA header is needed. It
+  // is the thread's: autograd's device thread runs a backward kernel on the
+  // stream its forward ran on, and a stream LibTorch captures into a CUDA
+  // graph receives the generated launches too.
+  c10::impl::VirtualGuardImpl impl(c10::DeviceType::CUDA);
+  return impl.getStream(impl.getDevice()).native_handle();
 }
 
 void CudaKernels::synchronize() {

@@ -5,9 +5,10 @@
 // CUDA, and a CPU-only machine never touches it. The module is loaded once
 // per device from the program's PTX (the driver JIT-compiles it for the
 // device) on the context LibTorch made current, and every function is
-// looked up once. Launches go to the legacy default stream, which is
-// LibTorch's current stream in flowrt programs (the runtime never selects
-// another), so kernels and LibTorch ops are ordered. Every driver call is
+// looked up once. Launches go to LibTorch's current stream (the legacy
+// default stream unless a caller selects another), so kernels and LibTorch
+// ops are ordered, and a stream being captured as a CUDA graph captures them
+// too. Every driver call is
 // checked; a failure throws with the call, the kernel and the driver's
 // message.
 //
@@ -39,6 +40,9 @@ public:
   /// Waits for every launch so far (for timing and for errors that only
   /// show when a kernel runs).
   void synchronize();
+
+  /// LibTorch's current CUDA stream on the current device (a CUstream).
+  static void *currentStream();
 
 private:
   struct Driver;

@@ -169,7 +169,9 @@ std::unique_ptr<DataSet> flowrt::makeDataSet(const flowrt_data_desc &desc) {
   std::map<std::string, double> params;
   for (int32_t i = 0; i < desc.num_params; ++i)
     params[desc.param_names[i]] = desc.param_values[i];
-  std::unique_ptr<DataSet> data = makeDataSet(desc.generator, params);
+  std::unique_ptr<DataSet> data = std::string(desc.generator) == "file"
+                                      ? makeFileDataSet(desc)
+                                      : makeDataSet(desc.generator, params);
   if (desc.dim != data->dim())
     throw std::invalid_argument(std::string("data set ") + desc.generator +
                                 " has " + std::to_string(data->dim()) +

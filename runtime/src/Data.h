@@ -76,10 +76,24 @@ public:
 /// They are looked for in $FLOWC_DATA_DIR/<set>/ and then where
 /// scripts/setup.sh installs them (/usr/share/datasets/<set>/).
 ///
+/// The generator "file" (a spec's file(...)) is makeFileDataSet's.
+///
 /// Throws std::invalid_argument for an unknown generator, an unknown
 /// parameter or a dimension the generator cannot produce, and
 /// std::runtime_error for image files that cannot be found or read.
 std::unique_ptr<DataSet> makeDataSet(const flowrt_data_desc &desc);
+
+/// A finite set of samples x [N, D] with labels [N] (float, 0 .. classes -
+/// 1): a batch draws rows uniformly with replacement from a CPU generator
+/// seeded with the stream key, like the toy sets.
+std::unique_ptr<DataSet> makeRowDataSet(Batch rows, int64_t classes);
+
+/// A spec's `file(...)` data (FileData.cpp): the samples of desc.path
+/// (.npy, .csv or IDX; bytes are pixels, scaled to [-1, 1], other numbers
+/// are kept) and the labels of desc.labels_path. Throws std::runtime_error
+/// naming the file for a missing or unreadable file, a sample shape other
+/// than desc.shape (both shapes shown) or a label outside 0 .. classes - 1.
+std::unique_ptr<DataSet> makeFileDataSet(const flowrt_data_desc &desc);
 
 /// The `images.*` sets of makeDataSet.
 std::unique_ptr<DataSet> makeImageDataSet(const std::string &generator,

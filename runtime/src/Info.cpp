@@ -22,6 +22,9 @@ int flowrt::runInfo(const flowrt_program &p) {
   for (int32_t i = 0; i < p.data.num_params; ++i)
     params += (i ? ", " : "") + std::string(p.data.param_names[i]) + ": " +
               std::to_string(p.data.param_values[i]);
+  if (p.data.path)
+    params = std::string("\"") + p.data.path + "\"" +
+             (p.data.labels_path ? std::string(", labels: \"") + p.data.labels_path + "\"" : "");
   std::printf("data:    %s(%s), %" PRId64 " features\n",
               orNone(p.data.generator), params.c_str(), p.data.dim);
   std::string time =
@@ -37,10 +40,14 @@ int flowrt::runInfo(const flowrt_program &p) {
                                           ", patch: " + std::to_string(p.model.patch)
                       : kind == "mlp" ? std::string(", act: ") + orNone(p.model.activation)
                                       : std::string();
-  std::printf("model:   %s(width: %" PRId64 ", depth: %" PRId64 "%s, time: %s), in/out %" PRId64
-              "%s\n",
-              kind.c_str(), p.model.width, p.model.depth, extra.c_str(), time.c_str(),
-              p.model.in_dim, classes.c_str());
+  if (kind == "torchscript")
+    std::printf("model:   torchscript(\"%s\"), in/out %" PRId64 "%s\n", orNone(p.model.path),
+                p.model.in_dim, classes.c_str());
+  else
+    std::printf("model:   %s(width: %" PRId64 ", depth: %" PRId64 "%s, time: %s), in/out %" PRId64
+                "%s\n",
+                kind.c_str(), p.model.width, p.model.depth, extra.c_str(), time.c_str(),
+                p.model.in_dim, classes.c_str());
   std::printf("train:   steps %" PRId64 ", batch %" PRId64
               ", optimizer %s(lr: %g), ema %g, seed %" PRIu64 "\n",
               p.train.steps, p.train.batch, orNone(p.train.optimizer),

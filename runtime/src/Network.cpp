@@ -207,5 +207,8 @@ Network flowrt::makeNetwork(const flowrt_program &program) {
     return std::make_shared<UNetImpl>(ImageNetOptions::fromProgram(program));
   if (kind == "dit")
     return std::make_shared<DiTImpl>(ImageNetOptions::fromProgram(program));
+  if (kind == "torchscript")
+    return makeTorchScriptNetwork(program.model.path ? program.model.path : "",
+                                  program.model.in_dim, program.model.classes);
   return std::make_shared<MlpImpl>(MlpOptions::fromDesc(program.model));
 }

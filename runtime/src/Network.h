@@ -64,6 +64,11 @@ using Network = std::shared_ptr<NetworkImpl>;
 /// whose options do not fit the data.
 Network makeNetwork(const flowrt_program &program);
 
+/// A TorchScript module saved from PyTorch (TorchScriptNetwork.cpp): its
+/// forward takes x [n, dim], t [n, 1] and, when classes > 0, labels [n, 1];
+/// throws std::runtime_error naming the file when it cannot be loaded.
+Network makeTorchScriptNetwork(const std::string &path, int64_t dim, int64_t classes);
+
 /// A copy of `net` with its own (gradient-free) parameters.
 Network cloneNetwork(const flowrt_program &program, const Network &net);
 

@@ -11,6 +11,7 @@
 
 #include <cstring>
 #include <fstream>
+#include <optional>
 #include <regex>
 #include <stdexcept>
 
@@ -75,9 +76,17 @@ torch::Tensor flowrt::readNpy(const std::string &path) {
   std::string header(length, '\0');
   if (!in.read(header.data(), length))
     throw std::runtime_error(path + ": truncated header");
-  if (header.find("'descr': '<f4'") == std::string::npos ||
-      header.find("'fortran_order': False") == std::string::npos)
-    throw std::runtime_error(path + ": only C-order '<f4' arrays are read");
+  // Little-endian numbers, as x86 and ARM hosts store them.
+  static const std::pair<const char *, torch::ScalarType> types[] = {
+      {"'<f4'", torch::kFloat}, {"'<f8'", torch::kDouble}, {"'|u1'", torch::kUInt8},
+      {"'<i4'", torch::kInt}, {"'<i8'", torch::kLong}};
+  std::optional<torch::ScalarType> type;
+  for (const auto &[descr, t] : types)
+    if (header.find(std::string("'descr': ") + descr) != std::string::npos)
+      type = t;
+  if (!type || header.find("'fortran_order': False") == std::string::npos)
+    throw std::runtime_error(path + ": only C-order arrays of float32, float64, uint8, "
+                                    "int32 or int64 are read");
   std::smatch match;
   if (!std::regex_search(header, match,
                          std::regex(R"('shape':\s*\(([0-9,\s]*)\))")))
@@ -88,9 +97,9 @@ torch::Tensor flowrt::readNpy(const std::string &path) {
   for (auto it = std::sregex_iterator(dims.begin(), dims.end(), number);
        it != std::sregex_iterator(); ++it)
     shape.push_back(std::stoll(it->str()));
-  torch::Tensor values = torch::empty(shape, torch::kFloat);
-  if (!in.read(reinterpret_cast<char *>(values.data_ptr<float>()),
-               static_cast<std::streamsize>(values.numel() * sizeof(float))))
+  torch::Tensor values = torch::empty(shape, *type);
+  if (!in.read(static_cast<char *>(values.data_ptr()),
+               static_cast<std::streamsize>(values.nbytes())))
     throw std::runtime_error(path + ": truncated data");
   return values;
 }

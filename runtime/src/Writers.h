@@ -21,7 +21,8 @@ namespace flowrt {
 /// Writes a tensor of any rank >= 1 as a float32 C-order `.npy` file.
 void writeNpy(const std::string &path, const torch::Tensor &values);
 
-/// Reads a float32 little-endian C-order `.npy` file (format 1.0 to 3.0).
+/// Reads a little-endian C-order `.npy` file (format 1.0 to 3.0) of
+/// float32, float64, uint8, int32 or int64, in that type.
 torch::Tensor readNpy(const std::string &path);
 
 /// CRC-32 (ISO 3309, as PNG uses it) of `size` bytes, continuing `crc`.

@@ -70,7 +70,8 @@ def measure(case, repeats, device="cpu"):
     torch.manual_seed(0)
     dev = torch.device(device)
     sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
-    model = FlowcMlp(2, case["width"], case["depth"]).to(dev)
+    dim = case.get("dim", 2)
+    model = FlowcMlp(dim, case["width"], case["depth"]).to(dev)
     results = {}
 
     def peer(name, fn):
@@ -81,7 +82,7 @@ def measure(case, repeats, device="cpu"):
 
     if case["kind"] == "sample":
         n, steps = case["n"], case["steps"]
-        x0 = torch.randn(n, 2, device=dev)
+        x0 = torch.randn(n, dim, device=dev)
 
         def euler_with(net):
             @torch.no_grad()
@@ -102,11 +103,11 @@ def measure(case, repeats, device="cpu"):
         return results
 
     batch, steps = case["batch"], case["steps"]
-    x1 = torch.randn(batch, 2, device=dev)
+    x1 = torch.randn(batch, dim, device=dev)
 
     def step_with(net, opt):
         def step():
-            x0 = torch.randn(batch, 2, device=dev)
+            x0 = torch.randn(batch, dim, device=dev)
             t = torch.rand(batch, 1, device=dev)
             xt = (1 - t) * x0 + t * x1
             loss = ((net(xt, t) - (x1 - x0)) ** 2).mean()
@@ -124,11 +125,11 @@ def measure(case, repeats, device="cpu"):
     peer("torch-eager", lambda: rate(step_with(model, torch.optim.Adam(model.parameters(), lr=1e-3))))
     if dev.type == "cuda":
         def compiled():
-            m = FlowcMlp(2, case["width"], case["depth"]).to(dev)
+            m = FlowcMlp(dim, case["width"], case["depth"]).to(dev)
             return rate(step_with(torch.compile(m), torch.optim.Adam(m.parameters(), lr=1e-3)))
 
         def whole_step_graph():
-            m = FlowcMlp(2, case["width"], case["depth"]).to(dev)
+            m = FlowcMlp(dim, case["width"], case["depth"]).to(dev)
             opt = torch.optim.Adam(m.parameters(), lr=1e-3, capturable=True)
             return rate(graphed(step_with(m, opt)))
 

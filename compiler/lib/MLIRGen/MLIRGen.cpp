@@ -92,9 +92,13 @@ private:
     SmallVector<NamedAttribute> params;
     for (auto &[name, value] : d.params)
       params.push_back(builder.getNamedAttr(name, builder.getF64FloatAttr(value)));
+    auto optionalString = [&](const std::string &s) {
+      return s.empty() ? StringAttr() : builder.getStringAttr(s);
+    };
     fl::DataOp::create(builder, loc(d.loc), d.name, d.source->callee, d.dim,
                        builder.getDictionaryAttr(params), d.classes,
-                       d.shape.size() > 1 ? builder.getDenseI64ArrayAttr(d.shape) : nullptr);
+                       d.shape.size() > 1 ? builder.getDenseI64ArrayAttr(d.shape) : nullptr,
+                       optionalString(d.path), optionalString(d.labelsPath));
   }
 
   void genSolver(const ast::SolverDecl &s) {
@@ -118,7 +122,8 @@ private:
     int64_t inDim = it == networkInDim.end() ? 0 : it->second;
     fl::NetworkOp::create(builder, loc(m.loc), m.name, m.network->callee, inDim,
                           m.width, m.depth, m.activation, m.timeFeatures,
-                          m.classes, m.heads, m.patch);
+                          m.classes, m.heads, m.patch,
+                          m.path.empty() ? StringAttr() : builder.getStringAttr(m.path));
   }
 
   //===--------------------------------------------------------------------===//
@@ -287,6 +292,7 @@ private:
     case ast::Expr::Kind::Call:
       return genCall(*static_cast<const ast::CallExpr *>(e), env);
     case ast::Expr::Kind::List:
+    case ast::Expr::Kind::String:
       break;
     }
     emitError(l) << "expression cannot be evaluated per sample";

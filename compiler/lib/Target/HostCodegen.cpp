@@ -494,6 +494,10 @@ private:
          << "  p.data.param_names = kDataParamNames;\n"
          << "  p.data.param_values = kDataParamValues;\n"
          << "  p.data.classes = " << data.getClasses() << ";\n";
+    if (data && data.getPath())
+      os << "  p.data.path = " << cString(*data.getPath()) << ";\n";
+    if (data && data.getLabelsPath())
+      os << "  p.data.labels_path = " << cString(*data.getLabelsPath()) << ";\n";
     if (data && data.getShape())
       os << "  p.data.rank = " << data.getShape()->size() << ";\n"
          << "  p.data.shape = kDataShape;\n";
@@ -507,6 +511,8 @@ private:
          << "  p.model.classes = " << net.getClasses() << ";\n"
          << "  p.model.heads = " << net.getHeads() << ";\n"
          << "  p.model.patch = " << net.getPatch() << ";\n";
+    if (net && net.getPath())
+      os << "  p.model.path = " << cString(*net.getPath()) << ";\n";
     if (train)
       os << "  p.train.steps = " << train.getSteps() << ";\n"
          << "  p.train.batch = " << train.getBatch() << ";\n"

@@ -23,6 +23,14 @@ namespace fl = flowc::flow;
 
 namespace {
 
+/// The largest MLP (in parameters) whose whole trajectory runs as one
+/// kernel: 2^19 floats are 2 MiB, about one CPU core's L2 cache. Each row
+/// of that kernel is a chain of matrix-vector products that reads every
+/// weight once per stage; beyond this size the weights stream from DRAM
+/// for every row, a GPU thread's activations spill, and LibTorch's batched
+/// GEMMs (the per-step path) are faster.
+constexpr int64_t kTrajectoryMaxWeights = int64_t(1) << 19;
+
 /// A kernel of per-sample arguments, some of them launch-uniform, built by
 /// `body` from the entry block's arguments.
 func::FuncOp emitKernel(ModuleOp module, StringRef name, ArrayRef<Type> args,
@@ -279,9 +287,9 @@ struct ExpandSolverPass : flowc::impl::ExpandSolverBase<ExpandSolverPass> {
       expandAdaptive(module, solver, field, prefix, sign, errorWeights, loc);
   }
 
-  /// When the field is an unguided MLP, the whole fixed-step solve in one
-  /// kernel (the network inlined, the tableau read at run time, see
-  /// TrajectoryBody.cpp):
+  /// When the field is an MLP of at most kTrajectoryMaxWeights parameters,
+  /// the whole fixed-step solve in one kernel (the network inlined, the
+  /// tableau read at run time, see TrajectoryBody.cpp):
   ///   F_trajectory(x[, label], weights, tableau, t0, h, steps[, w]) -> x
   ///   F_solve(x, tableau, t0, h, steps, rows[, labels]) launches it
   /// With guidance, the kernel evaluates the network twice per stage (the
@@ -292,7 +300,8 @@ struct ExpandSolverPass : flowc::impl::ExpandSolverBase<ExpandSolverPass> {
       return;
     auto network = SymbolTable::lookupNearestSymbolFrom<fl::NetworkOp>(
         field.net, field.net.getNetworkAttr());
-    if (!network || network.getKind() != "mlp")
+    if (!network || network.getKind() != "mlp" ||
+        mlpLayout(network).total > kTrajectoryMaxWeights)
       return;
     int64_t maxStages = 1;
     for (auto solver : module.getOps<fl::SolverOp>())

@@ -24,7 +24,7 @@
 extern "C" {
 #endif
 
-#define FLOWRT_ABI_VERSION 6
+#define FLOWRT_ABI_VERSION 7
 
 typedef struct flowrt_ctx flowrt_ctx;       /* runtime state of one command */
 typedef struct flowrt_tensor flowrt_tensor; /* float32 [rows, cols] */
@@ -41,6 +41,10 @@ typedef struct flowrt_data_desc {
    * NULL for a vector of `dim` features. */
   int32_t rank;
   const int64_t *shape;
+  /* generator "file": the samples' file (.npy, .csv or IDX) and the labels'
+   * file (NULL without labels), absolute paths. */
+  const char *path;
+  const char *labels_path;
 } flowrt_data_desc;
 
 /* The velocity network v(x, t), or v(x, t, y) with a class label y. */
@@ -55,6 +59,7 @@ typedef struct flowrt_model_desc {
                              (label -1) for guidance; 0 = unconditional */
   int64_t heads;          /* dit: attention heads */
   int64_t patch;          /* dit: patch side in pixels */
+  const char *path;       /* torchscript: the saved module's file */
 } flowrt_model_desc;
 
 /* Defaults of `train`, from the spec's train block. */

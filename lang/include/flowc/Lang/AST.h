@@ -63,7 +63,7 @@ struct FlowStmt;
 //===----------------------------------------------------------------------===//
 
 struct Expr {
-  enum class Kind { Number, Name, Unary, Binary, Call, List, Index };
+  enum class Kind { Number, String, Name, Unary, Binary, Call, List, Index };
   Kind kind;
   Location loc;
   Shape shape; // set by Sema for expressions evaluated per sample
@@ -75,6 +75,13 @@ using ExprPtr = std::unique_ptr<Expr>;
 struct NumberExpr : Expr {
   double value;
   NumberExpr(Location l, double v) : Expr(Kind::Number, std::move(l)), value(v) {}
+};
+
+/// A string literal, without its quotes: a file path, the only use strings
+/// have (file("points.npy"), torchscript("v.pt")).
+struct StringExpr : Expr {
+  std::string value;
+  StringExpr(Location l, std::string v) : Expr(Kind::String, std::move(l)), value(std::move(v)) {}
 };
 
 /// What a name refers to, filled in by Sema.
@@ -224,6 +231,9 @@ struct DataDecl : Decl {
   /// Set by Sema: the classes of the labels the generator draws with each
   /// point (`x1, y ~ moons`: y in 0 .. classes - 1).
   int64_t classes = 0;
+  /// Set by Sema for `file("x.npy", shape: [...], labels: "y.npy")`: the
+  /// files as absolute paths (labelsPath empty without labels).
+  std::string path, labelsPath;
   DataDecl() : Decl(Kind::Data) {}
 };
 
@@ -242,6 +252,7 @@ struct ModelDecl : Decl {
   std::string activation = "silu"; // silu | relu | tanh | gelu
   int64_t timeFeatures = 16;       // fourier(K)
   int64_t heads = 0, patch = 0;    // dit
+  std::string path;                // torchscript: the module's file (absolute)
   /// Set by Sema when a flow applies the network to a label, v(x, t, y):
   /// the number of classes (the network also learns a null class).
   int64_t classes = 0;

@@ -25,12 +25,16 @@ def Flow_DataOp : Flow_Op<"data", [Symbol]> {
   let description = [{
     `classes` is the number of classes of the labels drawn with each point.
     `shape`, for samples of rank > 1 (images: [C, H, W]), is their shape;
-    `dim` is always the number of features of the flat row.
+    `dim` is always the number of features of the flat row. The generator
+    "file" reads the samples from `path` (.npy, .csv or IDX) and their labels
+    from `labels_path`.
   }];
   let arguments = (ins SymbolNameAttr:$sym_name, StrAttr:$generator,
                        I64Attr:$dim, DictionaryAttr:$params,
                        DefaultValuedAttr<I64Attr, "0">:$classes,
-                       OptionalAttr<DenseI64ArrayAttr>:$shape);
+                       OptionalAttr<DenseI64ArrayAttr>:$shape,
+                       OptionalAttr<StrAttr>:$path,
+                       OptionalAttr<StrAttr>:$labels_path);
   let assemblyFormat = "$sym_name $generator `dim` $dim $params attr-dict";
 }
 
@@ -38,13 +42,16 @@ def Flow_NetworkOp : Flow_Op<"network", [Symbol]> {
   let summary = "A velocity network v(x, t[, label]) run by the runtime (LibTorch)";
   let description = [{
     A network with `classes` > 0 takes a class label (-1: the null class).
+    Kind "torchscript" is a module a user saved from PyTorch, loaded from
+    `path`.
   }];
   let arguments = (ins SymbolNameAttr:$sym_name, StrAttr:$kind,
                        I64Attr:$in_dim, I64Attr:$width, I64Attr:$depth,
                        StrAttr:$activation, I64Attr:$time_features,
                        DefaultValuedAttr<I64Attr, "0">:$classes,
                        DefaultValuedAttr<I64Attr, "0">:$heads,
-                       DefaultValuedAttr<I64Attr, "0">:$patch);
+                       DefaultValuedAttr<I64Attr, "0">:$patch,
+                       OptionalAttr<StrAttr>:$path);
   let assemblyFormat = "$sym_name $kind attr-dict";
 }
 
