@@ -65,10 +65,12 @@ std::string describeExpected(const antlr4::dfa::Vocabulary &vocab,
   std::set<size_t> types;
   for (ssize_t t : expected.toList())
     types.insert(static_cast<size_t>(t));
-  // '(' and '[' only start expressions here, as does NUMBER.
+  // '(' and '[' only start expressions here, as do NUMBER and STRING (a
+  // string is only a file path, not worth naming).
   if (types.count(FlowParser::NUMBER)) {
     parts.push_back("an expression");
-    for (size_t t : {size_t(FlowParser::NUMBER), size_t(FlowParser::IDENT)})
+    for (size_t t : {size_t(FlowParser::NUMBER), size_t(FlowParser::IDENT),
+                     size_t(FlowParser::STRING)})
       types.erase(t);
     for (const char *lit : {"'('", "'['", "'-'"})
       for (auto it = types.begin(); it != types.end(); ++it)

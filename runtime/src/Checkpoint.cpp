@@ -123,12 +123,13 @@ CheckpointInfo flowrt::loadCheckpoint(const std::string &path, torch::nn::Module
   return info;
 }
 
-Network flowrt::loadSamplingNetwork(const flowrt_program &program, const std::string &outDir) {
+Network flowrt::loadSamplingNetwork(const flowrt_program &program, const std::string &outDir,
+                                    bool raw) {
   std::string path = joinPath(outDir, CheckpointFile);
   if (!pathExists(path))
     throw std::runtime_error("no checkpoint in " + outDir + ": run `train` first");
   Network model = makeNetwork(program), ema = makeNetwork(program);
-  bool useEma = program.train.ema > 0;
+  bool useEma = program.train.ema > 0 && !raw;
   loadCheckpoint(path, *model, useEma ? ema.get() : nullptr, nullptr);
   Network net = useEma ? ema : model;
   net->eval();

@@ -45,9 +45,11 @@ CheckpointInfo loadCheckpoint(const std::string &path, torch::nn::Module &model,
                               torch::Tensor *optimizerState);
 
 /// The network `sample` and `likelihood` use: the run's EMA weights when
-/// the program trains with an EMA, else its weights, in eval mode and without
-/// gradients. Throws std::runtime_error when `outDir` has no checkpoint.
-Network loadSamplingNetwork(const flowrt_program &program, const std::string &outDir);
+/// the program trains with an EMA (and `raw` is false), else its weights,
+/// in eval mode and without gradients. Throws std::runtime_error when
+/// `outDir` has no checkpoint.
+Network loadSamplingNetwork(const flowrt_program &program, const std::string &outDir,
+                            bool raw = false);
 
 } // namespace flowrt
 

@@ -62,13 +62,17 @@ void printUsage(std::FILE *out, const char *argv0,
       "train options:\n"
       "  --steps N              training steps (default %lld)\n"
       "  --batch B              batch size (default %lld)\n"
-      "  --lr X                 Adam learning rate (default %g)\n"
+      "  --lr X                 learning rate (default %g; 0 keeps the weights)\n"
       "  --seed S               seed of weights, data and noise (default "
       "%llu)\n"
       "  --out-dir DIR          run directory (default runs/%s)\n"
       "  --resume               continue from DIR/checkpoint.pt\n"
       "  --checkpoint-every N   checkpoint every N steps and at the end "
       "(default 1000; 0: end only)\n"
+      "  --keep K               also keep the last K checkpoints as "
+      "DIR/checkpoint-STEP.pt\n"
+      "  --no-grids             image data: no DIR/grids/step-N-{raw,ema}.png "
+      "at checkpoints\n"
       "  --log-every N          steps per line of DIR/metrics.jsonl "
       "(default 10)\n"
       "  --device cpu|cuda      where to train (cuda: the program's PTX "
@@ -107,6 +111,8 @@ void printUsage(std::FILE *out, const char *argv0,
       "                         for the null class; 'balanced' (default) "
       "cycles\n"
       "  --guidance W           the guidance scale w, where the spec guides\n"
+      "  --weights ema|raw      the EMA weights (default, when the run keeps "
+      "one) or the raw ones\n"
       "  --threads N            CPU threads (default: all cores)\n"
       "\n"
       "likelihood options:\n"
@@ -278,6 +284,10 @@ TrainOptions parseTrain(const flowrt_program &program, ArgReader &reader,
       opts.quiet = true;
     else if (arg == "--test-run")
       opts.testRun = true;
+    else if (arg == "--keep")
+      opts.keep = reader.integer(arg, 0);
+    else if (arg == "--no-grids")
+      opts.grids = false;
     else
       throw UsageError("unknown option '" + arg + "' for train");
   }
@@ -330,6 +340,12 @@ SampleOptions parseSample(const flowrt_program &program, ArgReader &reader,
       opts.from = reader.value(arg);
     else if (arg == "--per-step")
       opts.perStep = true;
+    else if (arg == "--weights") {
+      std::string which = reader.value(arg);
+      if (which != "ema" && which != "raw")
+        throw UsageError("--weights takes ema or raw, not '" + which + "'");
+      opts.rawWeights = which == "raw";
+    }
     else if (arg == "--device")
       opts.device = reader.device(arg);
     else if (arg == "--out-dir")
@@ -486,6 +502,12 @@ extern "C" int flowrt_main(const flowrt_program *program, int argc,
       TrainOptions opts = parseTrain(*program, reader, threads);
       if (threads > 0)
         torch::set_num_threads(threads);
+      bool sampler =
+          findSolver(*program, program->sample.solver ? program->sample.solver : "") != nullptr;
+      if (opts.grids && program->data.rank == 3 && sampler) {
+        ArgReader none(argc, argv, argc);
+        opts.gridSample = parseSample(*program, none, threads);
+      }
       if (!opts.testRun)
         return runTrain(*program, opts);
       // One step into a directory of its own, then samples from it.
@@ -498,7 +520,7 @@ extern "C" int flowrt_main(const flowrt_program *program, int argc,
       if (int rc = runTrain(*program, opts))
         return rc;
       std::string what = "one training step";
-      if (findSolver(*program, program->sample.solver ? program->sample.solver : "")) {
+      if (sampler) {
         ArgReader none(argc, argv, argc);
         SampleOptions sample = parseSample(*program, none, threads);
         sample.outDir = opts.outDir;

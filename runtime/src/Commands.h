@@ -13,26 +13,11 @@
 #include <torch/torch.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
 namespace flowrt {
-
-/// Options of `train`; Cli.cpp fills the defaults from the program.
-struct TrainOptions {
-  int64_t steps = 0;
-  int64_t batch = 0;
-  double lr = 0;
-  uint64_t seed = 0;
-  std::string outDir;
-  bool resume = false;
-  int64_t checkpointEvery = 1000; ///< 0: only at the end.
-  int64_t logEvery = 10;          ///< Steps per line of metrics.jsonl.
-  bool quiet = false;
-  /// --test-run: one step into <out-dir>/test-run, then a few samples.
-  bool testRun = false;
-  std::string device = "cpu";     ///< --device cpu|cuda
-};
 
 /// Options of `sample`.
 struct SampleOptions {
@@ -56,6 +41,34 @@ struct SampleOptions {
   double guidanceScale = 0; ///< The guidance fn's `w`.
   /// `eval`: also judge image samples with the data set's classifier.
   bool evaluate = false;
+  /// --weights raw: the trained weights even when the run keeps an EMA.
+  bool rawWeights = false;
+  /// Only write the outputs (train's sample grids): no report, no metrics.
+  bool quiet = false;
+};
+
+/// Options of `train`; Cli.cpp fills the defaults from the program.
+struct TrainOptions {
+  int64_t steps = 0;
+  int64_t batch = 0;
+  double lr = 0;
+  uint64_t seed = 0;
+  std::string outDir;
+  bool resume = false;
+  int64_t checkpointEvery = 1000; ///< 0: only at the end.
+  int64_t logEvery = 10;          ///< Steps per line of metrics.jsonl.
+  bool quiet = false;
+  /// --test-run: one step into <out-dir>/test-run, then a few samples.
+  bool testRun = false;
+  std::string device = "cpu";     ///< --device cpu|cuda
+  /// --keep K: also keep the last K checkpoints as checkpoint-STEP.pt.
+  int64_t keep = 0;
+  /// Image data: a PNG grid from fixed noise, raw and EMA weights, at
+  /// every checkpoint (--no-grids: none).
+  bool grids = true;
+  /// How the grids are sampled (the sample block's defaults); unset when
+  /// the data are not images or the program has no sampler.
+  std::optional<SampleOptions> gridSample;
 };
 
 /// Trains (or resumes training of) the program's network.

@@ -96,7 +96,8 @@ int flowrt::runSample(const flowrt_program &program,
   int64_t n = from.defined() ? from.size(0) : opts.n;
   // A closed-form model (no network) samples at once, with no checkpoint;
   // a spec without data has no quality figure.
-  Network net = program.model.kind ? loadSamplingNetwork(program, opts.outDir) : nullptr;
+  Network net = program.model.kind ? loadSamplingNetwork(program, opts.outDir, opts.rawWeights)
+                                   : nullptr;
   std::unique_ptr<DataSet> data =
       program.data.generator ? makeDataSet(program.data) : nullptr;
 
@@ -155,12 +156,13 @@ int flowrt::runSample(const flowrt_program &program,
     how += tol;
   }
 
-  std::printf("sampled %lld points with %s, %s, %lld function evaluations in "
-              "%.4f s%s\n",
-              static_cast<long long>(n), solver->name, how.c_str(),
-              static_cast<long long>(stats.evaluations), seconds,
-              stats.fused ? " (one whole-trajectory kernel)" : "");
-  if (classes > 0)
+  if (!opts.quiet)
+    std::printf("sampled %lld points with %s, %s, %lld function evaluations in "
+                "%.4f s%s\n",
+                static_cast<long long>(n), solver->name, how.c_str(),
+                static_cast<long long>(stats.evaluations), seconds,
+                stats.fused ? " (one whole-trajectory kernel)" : "");
+  if (classes > 0 && !opts.quiet)
     std::printf("labels: %s%s\n", describeLabels(opts.label).c_str(),
                 program.sample.guidance
                     ? (", guidance " + std::string(program.sample.guidance) +
@@ -197,10 +199,11 @@ int flowrt::runSample(const flowrt_program &program,
       constexpr int64_t Size = 512;
       writePng(out, renderScatter(points, Size), Size, Size);
     }
-    std::printf("wrote %s\n", out.c_str());
+    if (!opts.quiet)
+      std::printf("wrote %s\n", out.c_str());
   }
 
-  if (!data)
+  if (!data || opts.quiet)
     return 0;
   if (opts.evaluate) {
     ImageMetrics m = evaluateImages(program.data, *data, points,

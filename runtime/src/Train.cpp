@@ -5,11 +5,14 @@
 // generated `train_loss`, backpropagates, and calls the generated optimizer
 // and EMA kernels, each one launch over all parameters. Along the way it draws the
 // progress bar, appends one JSON line per logged step to metrics.jsonl and
-// writes checkpoints atomically. A run is a function of (program, seed,
+// writes checkpoints atomically (keeping the last K numbered ones, and for
+// images a sample grid of the raw and the EMA weights beside each). A run
+// is a function of (program, seed,
 // batch, lr) only: a resumed run ends with the very weights an uninterrupted
 // run would have, because batches, kernel noise, the optimizer state and the
-// EMA all continue from what the checkpoint stored. A non-finite loss stops the run
-// before the optimizer applies it, so the last checkpoint stays good.
+// EMA all continue from what the checkpoint stored. A non-finite loss or
+// gradient stops the run before the optimizer applies it, naming the
+// tensor, so the last checkpoint stays good.
 //
 //===----------------------------------------------------------------------===//
 
@@ -22,9 +25,11 @@
 #include "Network.h"
 #include "Progress.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <optional>
 
@@ -41,6 +46,39 @@ std::string metricsLine(int64_t step, double loss, double lr, double rate,
                 "\"steps_per_sec\": %.6g, \"elapsed\": %.4f}\n",
                 static_cast<long long>(step), loss, lr, rate, elapsed);
   return line;
+}
+
+/// The numbered checkpoints checkpoint-STEP.pt in `dir`, oldest first.
+std::vector<std::pair<int64_t, std::string>> numberedCheckpoints(const std::string &dir) {
+  std::vector<std::pair<int64_t, std::string>> found;
+  std::error_code ec;
+  for (const auto &entry : std::filesystem::directory_iterator(dir, ec)) {
+    std::string name = entry.path().filename().string();
+    const std::string prefix = "checkpoint-", suffix = ".pt";
+    if (name.size() <= prefix.size() + suffix.size() || name.rfind(prefix, 0) != 0 ||
+        name.compare(name.size() - suffix.size(), suffix.size(), suffix) != 0)
+      continue;
+    std::string digits = name.substr(prefix.size(), name.size() - prefix.size() - suffix.size());
+    if (digits.find_first_not_of("0123456789") == std::string::npos)
+      found.emplace_back(std::stoll(digits), entry.path().string());
+  }
+  std::sort(found.begin(), found.end());
+  return found;
+}
+
+/// What made a step non-finite: the loss, or else the first parameter
+/// whose gradient is not finite ("" when all are).
+std::string nonFiniteTensor(double loss, const torch::nn::Module &model) {
+  if (!std::isfinite(loss))
+    return std::string("the loss is ") + (std::isnan(loss) ? "NaN" : "infinite");
+  for (const auto &p : model.named_parameters()) {
+    torch::Tensor g = p.value().grad();
+    if (g.defined() && !torch::isfinite(g).all().item<bool>())
+      return "the gradient of parameter '" + p.key() + "' is " +
+             (torch::isnan(g).any().item<bool>() ? "NaN" : "infinite") + " (the loss is " +
+             std::to_string(loss) + ")";
+  }
+  return "";
 }
 
 } // namespace
@@ -146,6 +184,33 @@ int flowrt::runTrain(const flowrt_program &program, const TrainOptions &opts) {
     info.flowName = program.flow_name ? program.flow_name : "";
     saveCheckpoint(checkpointPath, *model, ema.get(), &optimizerState,
                    info);
+    if (opts.keep > 0) {
+      std::filesystem::copy_file(checkpointPath,
+                                 joinPath(opts.outDir, "checkpoint-" + std::to_string(step) + ".pt"),
+                                 std::filesystem::copy_options::overwrite_existing);
+      auto numbered = numberedCheckpoints(opts.outDir);
+      for (size_t i = 0; i + opts.keep < numbered.size(); ++i)
+        std::filesystem::remove(numbered[i].second);
+    }
+    // Image data: grids from the same noise (the sample block's seed) for
+    // the raw and the EMA weights, so runs and steps compare image by image.
+    if (opts.gridSample) {
+      std::string dir = joinPath(opts.outDir, "grids");
+      makeDirectories(dir);
+      SampleOptions grid = *opts.gridSample;
+      grid.n = 100;
+      grid.outDir = opts.outDir;
+      grid.device = opts.device;
+      grid.quiet = true;
+      for (bool raw : {true, false}) {
+        if (!raw && !ema)
+          continue;
+        grid.rawWeights = raw;
+        grid.outputs = {joinPath(dir, "step-" + std::to_string(step) + (raw ? "-raw" : "-ema") +
+                                          ".png")};
+        runSample(program, grid);
+      }
+    }
   };
 
   using Clock = std::chrono::steady_clock;
@@ -164,13 +229,19 @@ int flowrt::runTrain(const flowrt_program &program, const TrainOptions &opts) {
     ctx.dataCalls = 0;
     flowrt_tensor *lossTensor = program.train_loss(&ctx, step);
     torch::Tensor loss = lossTensor->value;
-    double lossValue = loss.item<double>();
-    if (!std::isfinite(lossValue)) {
+    gradBuffer.zero_();
+    loss.sum().backward();
+    // One transfer for both checks: the gradients' sum is finite exactly
+    // when every gradient is (short of an overflow, a divergence too).
+    torch::Tensor checks = torch::stack({loss.detach().sum(), gradBuffer.sum()}).cpu();
+    double lossValue = checks[0].item<double>();
+    std::string bad = std::isfinite(checks[1].item<double>()) && std::isfinite(lossValue)
+                          ? std::string()
+                          : nonFiniteTensor(lossValue, *model);
+    if (!bad.empty()) {
       ctx.clearArena();
       bar.finish(done);
-      std::fprintf(stderr,
-                   "error: the loss is %s at step %lld (the run diverged); ",
-                   std::isnan(lossValue) ? "NaN" : "infinite",
+      std::fprintf(stderr, "error: %s at step %lld (the run diverged); ", bad.c_str(),
                    static_cast<long long>(step + 1));
       if (lastSaved >= 0)
         std::fprintf(stderr, "the last good checkpoint is %s (step %lld)\n",
@@ -179,8 +250,6 @@ int flowrt::runTrain(const flowrt_program &program, const TrainOptions &opts) {
         std::fprintf(stderr, "no checkpoint was written\n");
       return 1;
     }
-    gradBuffer.zero_();
-    loss.sum().backward();
     program.optimizer_step(&ctx, &params, &grads, statePointers.data(),
                            static_cast<float>(opts.lr), static_cast<float>(step + 1));
     if (ema)

@@ -13,6 +13,8 @@ Scans each Markdown file for fenced code blocks and checks them with flowc:
                        "error:" diagnostic and exit status 1 (not a crash).
   ```flow file=NAME    also written to NAME in the file's work folder first,
                        so that later blocks can `import "NAME"`.
+  ```csv file=NAME     (any other language with file=) only written to NAME,
+                       for specs that read it: file("NAME", ...).
   ```text              when it directly follows a flow-error block (only
                        blank lines between), its lines must be the first
                        lines flowc prints for that block.
@@ -87,7 +89,7 @@ def extract_blocks(path):
             last_error_block = None
             continue
         block = Block(path, start + 1, lang, parse_attrs(rest), "\n".join(body) + "\n")
-        if lang in ("flow", "flow-ast", "flow-error"):
+        if lang in ("flow", "flow-ast", "flow-error") or "file" in block.attrs:
             blocks.append(block)
         last_error_block = block if lang == "flow-error" else None
     return blocks
@@ -119,6 +121,8 @@ def check_file(flowc, emit, path, verbose):
                 with open(os.path.join(work, b.attrs["file"]), "w", encoding="utf-8") as f:
                     f.write(b.text)
         for b in blocks:
+            if b.lang not in ("flow", "flow-ast", "flow-error"):
+                continue  # a data file (```csv file=NAME), written above
             with open(os.path.join(work, "spec.flow"), "w", encoding="utf-8") as f:
                 f.write(b.text)
             rc, out = run_flowc(flowc, "ast" if b.lang == "flow-ast" else emit, work)

@@ -9,6 +9,8 @@
 //===----------------------------------------------------------------------===//
 
 #include "Checkpoint.h"
+#include "Context.h"
+#include "Network.h"
 #include "Files.h"
 #include "TestProgram.h"
 #include "Writers.h"
@@ -207,6 +209,46 @@ TEST(TrainSample, NanLossStopsAndKeepsLastGoodCheckpoint) {
   EXPECT_EQ(
       (std::set<std::string>{"checkpoint.pt", "metrics.jsonl", "spec.flow"}),
       entries(dir));
+}
+
+namespace {
+/// The test program's loss plus sqrt(0 * w) for the first weight w at step
+/// 7: the loss stays finite, w's gradient is inf * 0 = NaN.
+flowrt_tensor *nanGradientAtStep7(flowrt_ctx *ctx, int64_t step) {
+  flowrt_tensor *loss = healthyLoss(ctx, step);
+  if (step != 6)
+    return loss;
+  torch::Tensor w = ctx->net->parameters().at(0);
+  return ctx->adopt(loss->value + torch::sqrt(w.flatten()[0] * 0));
+}
+} // namespace
+
+TEST(TrainSample, NanGradientIsNamed) {
+  ScratchDir dir;
+  flowrt_program program = makeTestProgram();
+  healthyLoss = program.train_loss;
+  program.train_loss = nanGradientAtStep7;
+  CaptureStderr();
+  int status = runMain(program, {"train", "--out-dir", dir.str(), "--steps", "20", "--batch",
+                                 "32", "--checkpoint-every", "5", "--quiet"});
+  std::string err = GetCapturedStderr();
+  EXPECT_EQ(1, status);
+  std::string first = testMlp(program)->named_parameters().begin()->key();
+  EXPECT_THAT(err, HasSubstr("error: the gradient of parameter '" + first +
+                             "' is NaN (the loss is "));
+  EXPECT_THAT(err, HasSubstr(") at step 7 (the run diverged); the last good checkpoint is"));
+}
+
+TEST(TrainSample, KeepsTheLastKCheckpoints) {
+  ScratchDir dir;
+  flowrt_program program = makeTestProgram();
+  ASSERT_EQ(0, runMain(program, {"train", "--out-dir", dir.str(), "--steps", "20", "--batch",
+                                 "32", "--checkpoint-every", "5", "--keep", "2", "--quiet"}));
+  EXPECT_EQ((std::set<std::string>{"checkpoint.pt", "checkpoint-15.pt", "checkpoint-20.pt",
+                                   "metrics.jsonl", "spec.flow"}),
+            entries(dir));
+  Mlp model = testMlp(program);
+  EXPECT_EQ(15, loadCheckpoint(dir.str("checkpoint-15.pt"), *model, nullptr, nullptr).step);
 }
 
 TEST(TrainSample, ResumeWithoutCheckpointIsAnError) {
