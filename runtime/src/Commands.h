@@ -95,6 +95,16 @@ torch::Tensor logLikelihood(const flowrt_program &program, flowrt_ctx &ctx,
 /// Writes log p(x) of the points in opts.input to opts.output.
 int runLikelihood(const flowrt_program &program, const LikelihoodOptions &opts);
 
+/// Bits per dimension of discrete images [n, D] (pixel levels binWidth apart
+/// in [-1, 1]) under the flow: each image is dequantized uniformly over its
+/// pixels' bins (x + u binWidth, u ~ U[0, 1)^D, seeded), then
+/// bpd = -(log p(x + u binWidth) + D log binWidth) / (D log 2), averaged
+/// (Theis et al. 2016; FFJORD's and Flow++'s convention). `labels` [n]
+/// condition a conditional network (its conditional density, no guidance).
+double imageBitsPerDim(const flowrt_program &program, flowrt_ctx &ctx, const torch::Tensor &images,
+                       const torch::Tensor &labels, double binWidth, const flowrt_solver &solver,
+                       int64_t steps, bool hutchinson, uint64_t seed);
+
 /// The program's solver called `name`, or null.
 const flowrt_solver *findSolver(const flowrt_program &program,
                                 const std::string &name);

@@ -56,6 +56,7 @@ ClassifierData flowrt::classifierData(const flowrt_data_desc &desc, const DataSe
   ClassifierData out;
   if (generator == "images.digits") {
     out.name = "digits";
+    out.binWidth = 1.0 / 8;
     // A fixed random split: the file is ordered by writer.
     at::Generator gen = at::detail::createCPUGenerator(0);
     torch::Tensor order = torch::randperm(all->x.size(0), gen, torch::kLong);
@@ -67,6 +68,7 @@ ClassifierData flowrt::classifierData(const flowrt_data_desc &desc, const DataSe
   }
   if (generator == "images.fashion_mnist") {
     out.name = "fashion";
+    out.binWidth = 2.0 / 255;
     out.train = *makeDataSet("images.fashion_mnist", {{"test", 0}})->all();
     out.heldOut = *makeDataSet("images.fashion_mnist", {{"test", 1}})->all();
     out.reference = out.heldOut;

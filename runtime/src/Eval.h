@@ -42,6 +42,9 @@ TORCH_MODULE(Classifier);
 struct ClassifierData {
   std::string name; ///< "digits" or "fashion"
   Batch train, heldOut, reference;
+  /// One pixel level in [-1, 1] units (digits 1/8: 17 levels; Fashion-MNIST
+  /// 2/255), the bin that dequantization spreads a pixel over.
+  double binWidth = 0;
 };
 ClassifierData classifierData(const flowrt_data_desc &desc, const DataSet &data);
 

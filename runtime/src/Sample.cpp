@@ -214,6 +214,24 @@ int flowrt::runSample(const flowrt_program &program,
       std::printf("classifier accuracy on class-conditional samples = %.4f "
                   "(on held-out real images: %.4f)\n",
                   m.accuracy, m.classifierAccuracy);
+    // Bits per dimension of real images, where the source has a density;
+    // a conditional network's is log p(x | y) for each image's own label.
+    if (program.source.kind && ctx.device.is_cpu()) {
+      ClassifierData images = classifierData(program.data, *data);
+      constexpr int64_t BpdImages = 256;
+      torch::Tensor x = images.heldOut.x.slice(0, 0, BpdImages);
+      bool hutchinson = x.size(1) > 256; // exact: one JVP per pixel
+      double bpd = imageBitsPerDim(
+          program, ctx, x,
+          classes > 0 ? images.heldOut.labels.slice(0, 0, BpdImages) : torch::Tensor(),
+          images.binWidth, *solver, opts.steps, hutchinson, opts.seed);
+      std::printf("bits/dim = %.4f (%lld %s images, dequantized; %s divergence, %s, %lld "
+                  "steps)\n",
+                  bpd, static_cast<long long>(x.size(0)),
+                  images.name == "digits" ? "digits" : "Fashion-MNIST test",
+                  hutchinson ? "Hutchinson" : "exact", solver->name,
+                  static_cast<long long>(opts.steps));
+    }
     return 0;
   }
   // The reference: fresh data, only of the requested class when all samples
