@@ -2837,6 +2837,17 @@ private:
           else
             run.numbers[s.name] = *v;
         }
+      } else if (!isTrain && (s.name == "adaptive_guidance" || s.name == "guidance_momentum")) {
+        // Checked against `guidance` after the loop.
+        bool threshold = s.name == "adaptive_guidance";
+        if (auto v = evalConstant(value, what)) {
+          if (threshold ? !(*v > 0 && *v <= 1) : !(*v > -1 && *v < 1))
+            error(value->loc, what + (threshold ? " (a cosine threshold) must be in (0, 1]"
+                                                : " must be in (-1, 1)") +
+                                  " but is " + fmt(*v));
+          else
+            run.numbers[s.name] = *v;
+        }
       } else if (!isTrain && (s.name == "label" || s.name == "guidance")) {
         const ModelDecl *model = conditionalModel(run, s);
         if (model && s.name == "label") {
@@ -2858,6 +2869,10 @@ private:
     }
     if (isTrain && run.flow)
       checkOptimizer(run, run.find("optimizer"));
+    for (const char *name : {"adaptive_guidance", "guidance_momentum"})
+      if (const Setting *s = run.find(name); s && !run.find("guidance"))
+        error(s->loc, std::string("'") + name + "' needs a guidance fn in the same block, "
+                                                "e.g. guidance: cfg(w: 2)");
   }
 
   /// The conditional network of a sample block's flow, for the `label` and

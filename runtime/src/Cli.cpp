@@ -27,7 +27,7 @@ using namespace flowrt;
 
 // A change of these sizes without a new FLOWRT_ABI_VERSION would let old
 // programs pass the version check with a different layout.
-static_assert(sizeof(void *) != 8 || sizeof(flowrt_program) == 440,
+static_assert(sizeof(void *) != 8 || sizeof(flowrt_program) == 456,
               "flowrt_program changed: bump FLOWRT_ABI_VERSION and this size");
 static_assert(sizeof(void *) != 8 || sizeof(flowrt_data_desc) == 80,
               "flowrt_data_desc changed: bump FLOWRT_ABI_VERSION");
@@ -111,6 +111,10 @@ void printUsage(std::FILE *out, const char *argv0,
       "                         for the null class; 'balanced' (default) "
       "cycles\n"
       "  --guidance W           the guidance scale w, where the spec guides\n"
+      "  --adaptive-guidance C  drop a sample's unconditional call once "
+      "cos(v_c, v_u) >= C (0: off)\n"
+      "  --guidance-momentum B  guide along d = (v_c - v_u) + B d_prev "
+      "(APG's momentum; 0: off)\n"
       "  --weights ema|raw      the EMA weights (default, when the run keeps "
       "one) or the raw ones\n"
       "  --threads N            CPU threads (default: all cores)\n"
@@ -311,6 +315,8 @@ SampleOptions parseSample(const flowrt_program &program, ArgReader &reader,
   opts.atol = program.sample.atol > 0 ? program.sample.atol : 1e-5;
   bool stepsGiven = program.sample.fixed_steps != 0, cliSteps = false;
   opts.guidanceScale = program.sample.guidance_scale;
+  opts.adaptiveGuidance = program.sample.adaptive_guidance;
+  opts.guidanceMomentum = program.sample.guidance_momentum;
   opts.outDir = defaultOutDir(program);
   int64_t classes = program.model.classes;
   while (!reader.done()) {
@@ -385,6 +391,16 @@ SampleOptions parseSample(const flowrt_program &program, ArgReader &reader,
                          program.sample.guidance +
                          "' has no scale parameter 'w'");
       opts.guidanceScale = reader.real(arg);
+    } else if (arg == "--adaptive-guidance" || arg == "--guidance-momentum") {
+      if (!program.sample.guidance)
+        throw UsageError(arg + ": the spec's sample block of flow '" +
+                         std::string(program.flow_name) + "' has no guidance");
+      double v = reader.real(arg);
+      bool threshold = arg == "--adaptive-guidance";
+      if (threshold ? !(v >= 0 && v <= 1) : !(v > -1 && v < 1))
+        throw UsageError(arg + (threshold ? " takes a cosine threshold in [0, 1] (0: off)"
+                                          : " takes a number in (-1, 1) (0: off)"));
+      (threshold ? opts.adaptiveGuidance : opts.guidanceMomentum) = v;
     } else if (arg == "--threads")
       threads = static_cast<int>(reader.integer(arg, 1));
     else

@@ -39,6 +39,8 @@ struct SampleOptions {
   /// or FLOWRT_LABELS_BALANCED (sample i gets i mod classes).
   int64_t label = FLOWRT_LABELS_BALANCED;
   double guidanceScale = 0; ///< The guidance fn's `w`.
+  /// Adaptive guidance's cosine threshold and guidance momentum (0: off).
+  double adaptiveGuidance = 0, guidanceMomentum = 0;
   /// `eval`: also judge image samples with the data set's classifier.
   bool evaluate = false;
   /// --weights raw: the trained weights even when the run keeps an EMA.

@@ -107,16 +107,46 @@ flowrt_tensor *flowrt_net_guided(flowrt_ctx *ctx, flowrt_tensor *x,
   if (!ctx->net)
     throw std::runtime_error("flowrt_net_guided: no network in this command");
   ++ctx->netEvals;
-  // One call on [x; x] with labels [y; null]: a batch twice as large costs
-  // much less than two calls.
+  // One call on [x; x'] with labels [y; null]: a batch twice as large costs
+  // much less than two calls. x' is every row, or with adaptive guidance
+  // the rows whose two velocities have not agreed yet.
   int64_t n = x->value.size(0);
+  auto &state = ctx->guidanceState;
+  torch::Tensor rows;
+  if (ctx->adaptiveGuidance > 0 && state.agreed.defined())
+    rows = (~state.agreed).nonzero().reshape({-1});
+  auto pick = [&](const torch::Tensor &a) { return rows.defined() ? a.index_select(0, rows) : a; };
+  torch::Tensor tn = t->value.reshape({-1, 1}).expand({n, 1});
+  torch::Tensor xu = pick(x->value), tu = pick(tn);
+  int64_t m = xu.size(0);
   torch::Tensor labels =
-      torch::cat({y->value.reshape({n, 1}), torch::full({n, 1}, -1.0f, y->value.options())}, 0);
-  torch::Tensor v = ctx->net->forward(torch::cat({x->value, x->value}, 0),
-                                      torch::cat({t->value, t->value}, 0),
-                                      labels);
-  *unconditional = ctx->adopt(v.slice(0, n, 2 * n));
-  return ctx->adopt(v.slice(0, 0, n));
+      torch::cat({y->value.reshape({n, 1}), torch::full({m, 1}, -1.0f, y->value.options())}, 0);
+  torch::Tensor v = ctx->net->forward(torch::cat({x->value, xu}, 0),
+                                      torch::cat({tn, tu}, 0), labels);
+  torch::Tensor vc = v.slice(0, 0, n), vu = v.slice(0, n, n + m);
+  state.unconditionalRows += m;
+  state.skippedRows += n - m;
+  if (rows.defined()) // agreed rows: v_u = v_c, so every guidance fn gives v_c
+    vu = vc.clone().index_copy_(0, rows, vu);
+  if (ctx->adaptiveGuidance > 0) {
+    torch::Tensor cosine = torch::nn::functional::cosine_similarity(
+        vc, vu, torch::nn::functional::CosineSimilarityFuncOptions().dim(1));
+    torch::Tensor agreed = cosine >= ctx->adaptiveGuidance;
+    state.agreed = state.agreed.defined() ? state.agreed | agreed : agreed;
+  }
+  if (ctx->guidanceMomentum != 0) {
+    // APG's momentum (Sadat et al. 2025): d = (v_c - v_u) + beta d_prev,
+    // then v_u = v_c - d, so the guidance fn sees the running direction.
+    torch::Tensor d = vc - vu;
+    if (state.momentum.defined())
+      d = d + ctx->guidanceMomentum * state.momentum;
+    if (state.agreed.defined())
+      d = d.masked_fill(state.agreed.reshape({n, 1}), 0.0);
+    state.momentum = d;
+    vu = vc - d;
+  }
+  *unconditional = ctx->adopt(vu);
+  return ctx->adopt(vc);
 }
 
 flowrt_tensor *flowrt_net_weights(flowrt_ctx *ctx, int64_t count) {

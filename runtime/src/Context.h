@@ -43,6 +43,14 @@ struct flowrt_ctx {
   flowrt::NetworkImpl *net = nullptr;
   /// The guidance scale of `sample` (the spec's `w` or --guidance).
   double guidanceScale = 0;
+  /// Adaptive guidance's cosine threshold and guidance momentum (0: off),
+  /// and their state across the solver steps of one trajectory.
+  double adaptiveGuidance = 0, guidanceMomentum = 0;
+  struct GuidanceState {
+    torch::Tensor agreed;   ///< bool [n]: unconditional call dropped for good
+    torch::Tensor momentum; ///< [n, D]: the running guidance direction
+    int64_t unconditionalRows = 0, skippedRows = 0;
+  } guidanceState;
   /// Step-size control (sample --rtol/--atol/--max-step).
   double rtol = 1e-5, atol = 1e-5, maxStep = 1.0;
   /// The network's packed parameters (flowrt_net_weights), made once.

@@ -57,8 +57,14 @@ int flowrt::runInfo(const flowrt_program &p) {
               orNone(p.sample.solver), p.sample.steps, p.sample.n,
               p.sample.seed);
   if (p.sample.guidance)
-    std::printf("guide:   %s, w = %g\n", p.sample.guidance,
-                p.sample.guidance_scale);
+    std::printf("guide:   %s, w = %g%s%s\n", p.sample.guidance, p.sample.guidance_scale,
+                p.sample.adaptive_guidance > 0
+                    ? (", adaptive (cos >= " + std::to_string(p.sample.adaptive_guidance) + ")")
+                          .c_str()
+                    : "",
+                p.sample.guidance_momentum != 0
+                    ? (", momentum " + std::to_string(p.sample.guidance_momentum)).c_str()
+                    : "");
   std::printf("kernels: CPU%s\n", p.ptx ? " + PTX" : "");
   return 0;
 }

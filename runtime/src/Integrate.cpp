@@ -72,7 +72,11 @@ IntegrateStats flowrt::integrate(const flowrt_program &program, flowrt_ctx &ctx,
                                  const IntegrateOptions &o) {
   const flowrt_solver &solver = *o.solver;
   IntegrateStats stats;
-  if (!o.adaptive && o.fused && program.trajectory &&
+  // Guidance state across steps starts afresh with each trajectory; it
+  // lives in flowrt_net_guided, so the whole-trajectory kernel cannot keep it.
+  ctx.guidanceState = {};
+  bool statefulGuidance = ctx.adaptiveGuidance > 0 || ctx.guidanceMomentum != 0;
+  if (!o.adaptive && o.fused && program.trajectory && !statefulGuidance &&
       solver.stages <= program.trajectory_max_stages) {
     flowrt_tensor tableau{packTableau(solver, x.value.options())};
     x.value = program

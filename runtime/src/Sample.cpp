@@ -109,6 +109,8 @@ int flowrt::runSample(const flowrt_program &program,
   ctx.data = data.get();
   ctx.net = net ? net.get() : nullptr;
   ctx.guidanceScale = opts.guidanceScale;
+  ctx.adaptiveGuidance = opts.adaptiveGuidance;
+  ctx.guidanceMomentum = opts.guidanceMomentum;
   // --device cuda: every tensor on the GPU, the generated kernels from the
   // program's PTX.
   std::unique_ptr<CudaKernels> gpu;
@@ -171,6 +173,16 @@ int flowrt::runSample(const flowrt_program &program,
                             : " w = " + formatNumber(opts.guidanceScale)))
                           .c_str()
                     : "");
+  if (ctx.guidanceMomentum != 0 && !opts.quiet)
+    std::printf("guidance momentum %g\n", ctx.guidanceMomentum);
+  if (ctx.adaptiveGuidance > 0 && !opts.quiet) {
+    const auto &g = ctx.guidanceState;
+    int64_t total = g.unconditionalRows + g.skippedRows;
+    std::printf("adaptive guidance (cos >= %g): %.1f%% of the unconditional evaluations "
+                "skipped (%lld of %lld)\n",
+                ctx.adaptiveGuidance, total ? 100.0 * g.skippedRows / total : 0.0,
+                static_cast<long long>(g.skippedRows), static_cast<long long>(total));
+  }
 
   torch::Tensor points = x.value.cpu();
   source = source.cpu();

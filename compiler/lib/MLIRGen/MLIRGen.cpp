@@ -644,7 +644,9 @@ private:
         builder, l, r.name, solver, int64_t(r.number("steps", d.steps)),
         int64_t(r.number("n", d.n)), int64_t(r.number("seed", d.seed)), nullptr,
         r.label, nullptr, nullptr, nullptr, r.numbers.count("steps") > 0, nullptr, nullptr,
-        llvm::APFloat(r.number("rtol", d.rtol)), llvm::APFloat(r.number("atol", d.atol)));
+        llvm::APFloat(r.number("rtol", d.rtol)), llvm::APFloat(r.number("atol", d.atol)),
+        llvm::APFloat(r.number("adaptive_guidance", 0.0)),
+        llvm::APFloat(r.number("guidance_momentum", 0.0)));
     auto velocity = closedFormVelocity.find(r.flow);
     if (velocity != closedFormVelocity.end())
       sample.setVelocityAttr(FlatSymbolRefAttr::get(builder.getContext(), velocity->second));

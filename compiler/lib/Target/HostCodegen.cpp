@@ -533,6 +533,10 @@ private:
          << "  p.sample.fixed_steps = " << (sample.getFixedSteps() ? 1 : 0) << ";\n"
          << "  p.sample.rtol = " << cDouble(sample.getRtol().convertToDouble()) << ";\n"
          << "  p.sample.atol = " << cDouble(sample.getAtol().convertToDouble()) << ";\n"
+         << "  p.sample.adaptive_guidance = "
+         << cDouble(sample.getAdaptiveGuidance().convertToDouble()) << ";\n"
+         << "  p.sample.guidance_momentum = "
+         << cDouble(sample.getGuidanceMomentum().convertToDouble()) << ";\n"
          << "  p.num_solvers = " << std::distance(module.getOps<fl::SolverOp>().begin(),
                                                     module.getOps<fl::SolverOp>().end())
          << ";\n  p.solvers = kSolvers;\n  p.velocity = velocity;\n";

@@ -89,6 +89,12 @@ typedef struct flowrt_sample_desc {
    * parameter `w` (`sample --guidance W` overrides it). */
   const char *guidance;
   double guidance_scale;
+  /* Adaptive guidance (0: off): a sample's unconditional velocity is no
+   * longer computed once cos(v_c, v_u) >= this threshold (it is v_c from
+   * then on). Guidance momentum (0: off): the guidance direction
+   * v_c - v_u is replaced by its running sum d = (v_c - v_u) + momentum d. */
+  double adaptive_guidance;
+  double guidance_momentum;
 } flowrt_sample_desc;
 
 #define FLOWRT_LABELS_BALANCED (-2)

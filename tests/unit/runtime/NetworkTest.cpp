@@ -183,6 +183,66 @@ TEST(Mlp, GuidedCallEqualsTwoSeparateCalls) {
   EXPECT_EQ(3, ctx.netEvals); // one guided call counts once
 }
 
+// Adaptive guidance keeps state across calls: rows whose velocities agreed
+// (cos >= threshold) get no unconditional evaluation (v_u := v_c); the
+// others still get net(x, t, null). Momentum replaces v_c - v_u by the
+// running d = (v_c - v_u) + beta d_prev. Both against separate calls.
+TEST(Mlp, GuidedCallKeepsAdaptiveGuidanceAndMomentumState) {
+  MlpOptions opts;
+  opts.classes = 2;
+  opts.timeFeatures = 4;
+  Mlp net(opts);
+  flowrt_ctx ctx;
+  ctx.net = net.get();
+  torch::NoGradGuard noGrad;
+  int64_t n = 6;
+  flowrt_tensor *t = ctx.adopt(torch::full({n, 1}, 0.5f));
+  flowrt_tensor *y = ctx.adopt(torch::tensor({0.f, 1.f, 1.f, 0.f, 1.f, 0.f}).reshape({n, 1}));
+  flowrt_tensor *null = ctx.adopt(torch::full({n, 1}, -1.f));
+  auto separate = [&](flowrt_tensor *x) {
+    return std::make_pair(flowrt_net(&ctx, x, t, y)->value, flowrt_net(&ctx, x, t, null)->value);
+  };
+
+  // The first call evaluates every row and records which agreed.
+  ctx.adaptiveGuidance = 0.5;
+  flowrt_tensor *x1 = ctx.adopt(torch::randn({n, 2}));
+  flowrt_tensor *u1 = nullptr;
+  flowrt_tensor *c1 = flowrt_net_guided(&ctx, x1, t, y, &u1);
+  EXPECT_TRUE(torch::allclose(u1->value, separate(x1).second, 1e-6, 1e-6));
+  torch::Tensor cosine = (c1->value * u1->value).sum(1) /
+                         (c1->value.norm(2, 1) * u1->value.norm(2, 1));
+  EXPECT_TRUE(ctx.guidanceState.agreed.equal(cosine >= 0.5));
+  // All rows but two agreed: only those two are evaluated unconditionally.
+  ctx.guidanceState.agreed = torch::ones({n}, torch::kBool);
+  ctx.guidanceState.agreed.index_put_({torch::tensor({1, 4})}, false);
+  ctx.guidanceState.unconditionalRows = n;
+  ctx.guidanceState.skippedRows = 0;
+  ctx.adaptiveGuidance = 1.0; // no new agreement in the next call
+  flowrt_tensor *x2 = ctx.adopt(torch::randn({n, 2}));
+  flowrt_tensor *u2 = nullptr;
+  flowrt_tensor *c2 = flowrt_net_guided(&ctx, x2, t, y, &u2);
+  auto [vc2, vu2] = separate(x2);
+  EXPECT_TRUE(torch::allclose(c2->value, vc2, 1e-6, 1e-6));
+  for (int64_t i = 0; i < n; ++i)
+    EXPECT_TRUE(torch::allclose(u2->value[i], i == 1 || i == 4 ? vu2[i] : vc2[i], 1e-6, 1e-6))
+        << "row " << i;
+  EXPECT_EQ(ctx.guidanceState.unconditionalRows, n + 2);
+  EXPECT_EQ(ctx.guidanceState.skippedRows, n - 2);
+
+  // Momentum without adaptive guidance.
+  ctx.adaptiveGuidance = 0;
+  ctx.guidanceMomentum = -0.5;
+  ctx.guidanceState = {};
+  flowrt_tensor *ua = nullptr, *ub = nullptr;
+  flowrt_net_guided(&ctx, x1, t, y, &ua);
+  flowrt_tensor *cb = flowrt_net_guided(&ctx, x2, t, y, &ub);
+  auto [vc1, vu1] = separate(x1);
+  torch::Tensor d = (vc2 - vu2) - 0.5 * (vc1 - vu1);
+  EXPECT_TRUE(torch::allclose(ua->value, vu1, 1e-6, 1e-6));
+  EXPECT_TRUE(torch::allclose(cb->value, vc2, 1e-6, 1e-6));
+  EXPECT_TRUE(torch::allclose(ub->value, vc2 - d, 1e-5, 1e-6));
+}
+
 namespace {
 
 /// A program whose network is `kind` over 1x8x8 images with 10 classes.

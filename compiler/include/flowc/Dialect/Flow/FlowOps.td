@@ -110,7 +110,9 @@ def Flow_SampleOp : Flow_Op<"sample"> {
     steps too; `rtol`/`atol`: the tolerances of step-size control.
     `source_kind` ("normal" or "uniform") and `source_params` (mean and std,
     or low and high) describe a source with a closed-form density, for
-    likelihoods.
+    likelihoods. `adaptive_guidance` (a cosine threshold) and
+    `guidance_momentum` are the runtime's guidance state across solver
+    steps (0: off).
   }];
   let arguments = (ins FlatSymbolRefAttr:$flow, FlatSymbolRefAttr:$solver,
                        I64Attr:$steps, I64Attr:$n, I64Attr:$seed,
@@ -123,7 +125,9 @@ def Flow_SampleOp : Flow_Op<"sample"> {
                        OptionalAttr<StrAttr>:$source_kind,
                        OptionalAttr<DenseF64ArrayAttr>:$source_params,
                        DefaultValuedAttr<F64Attr, "1e-5">:$rtol,
-                       DefaultValuedAttr<F64Attr, "1e-5">:$atol);
+                       DefaultValuedAttr<F64Attr, "1e-5">:$atol,
+                       DefaultValuedAttr<F64Attr, "0.0">:$adaptive_guidance,
+                       DefaultValuedAttr<F64Attr, "0.0">:$guidance_momentum);
   let assemblyFormat = "$flow `with` $solver attr-dict";
 }
 
