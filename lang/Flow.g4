@@ -35,7 +35,9 @@ decl
 importDecl : IMPORT (dottedName | STRING) ;
 
 // data moons = toy.moons(noise: 0.05)
-dataDecl : DATA IDENT '=' call ;
+// `data` and `tokenizer` both declare a data set; a tokenizer is one seen
+// through an encoding (patchify(images, patch: 4)) that sampling undoes.
+dataDecl : (DATA | TOKENIZER) IDENT '=' call ;
 
 // model v = mlp(...)   |   model u(x, t) = expr  (closed form, or a block)
 modelDecl
@@ -116,7 +118,7 @@ dottedName : IDENT ('.' IDENT)* ;
 
 // Argument and setting names may be keywords (`solver: heun`).
 anyName
-  : IDENT | IMPORT | DATA | MODEL | PATH | SOLVER | FLOW | TRAIN | SAMPLE
+  : IDENT | IMPORT | DATA | TOKENIZER | MODEL | PATH | SOLVER | FLOW | TRAIN | SAMPLE
   | LOSS | DIST | FN | CONST | LET
   ;
 
@@ -126,6 +128,7 @@ anyName
 
 IMPORT : 'import' ;
 DATA : 'data' ;
+TOKENIZER : 'tokenizer' ;
 MODEL : 'model' ;
 PATH : 'path' ;
 SOLVER : 'solver' ;

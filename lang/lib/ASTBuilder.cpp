@@ -110,7 +110,8 @@ private:
 
   DeclPtr transformDataDecl(FlowParser::DataDeclContext &ctx) {
     auto decl = std::make_unique<DataDecl>();
-    decl->loc = loc(ctx.DATA());
+    decl->isTokenizer = ctx.TOKENIZER() != nullptr;
+    decl->loc = loc(ctx.DATA() ? ctx.DATA() : ctx.TOKENIZER());
     decl->name = text(ctx.IDENT());
     decl->nameLoc = loc(ctx.IDENT());
     if (ctx.call())

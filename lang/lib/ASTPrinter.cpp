@@ -130,7 +130,7 @@ private:
     }
     case Decl::Kind::Data: {
       auto &data = static_cast<const DataDecl &>(d);
-      line(depth) << "Data " << d.name;
+      line(depth) << (data.isTokenizer ? "Tokenizer " : "Data ") << d.name;
       if (data.dim)
         os << " : [" << data.dim << "]";
       os << " " << declAt(d) << "\n";

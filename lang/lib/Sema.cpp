@@ -481,6 +481,8 @@ private:
   std::set<const ModelDecl *> badModels;
   /// Consts: 1 while being evaluated, 2 done, 3 failed.
   std::map<const ConstDecl *, int> constState;
+  /// Data declarations checked so far (a tokenizer checks its data first).
+  std::set<const DataDecl *> checkedData;
   /// one_hot(k, n) calls with a valid n.
   std::map<const CallExpr *, int64_t> oneHotLength;
   /// Index expressions whose index is a valid constant integer.
@@ -893,8 +895,12 @@ private:
 
   void checkData(DataDecl &data) {
     CallExpr *src = data.source.get();
-    if (!src)
+    if (!src || !checkedData.insert(&data).second)
       return;
+    if (data.isTokenizer) {
+      checkTokenizer(data);
+      return;
+    }
     if (src->callee == "file") {
       checkFileData(data);
       return;
@@ -946,6 +952,67 @@ private:
     data.classes = gen->classes;
     if (ok)
       data.params = std::move(params);
+  }
+
+  /// `tokenizer NAME = patchify(DATA, patch: P)`: DATA's images [C, H, W]
+  /// as (H/P)(W/P) tokens of P*P*C values each (DiT's layout: a token's
+  /// values ordered by row, column, channel); sampling decodes them back.
+  void checkTokenizer(DataDecl &tok) {
+    CallExpr &src = *tok.source;
+    if (src.callee != "patchify") {
+      error(src.calleeLoc, "unknown tokenizer '" + src.callee +
+                               "'; expected patchify(DATA, patch: P)");
+      return;
+    }
+    src.binding.kind = Binding::Kind::Builtin;
+    ArgBinding bound = bindArgs(src, {"data", "patch"}, "'patchify'");
+    if (!bound.ok)
+      return;
+    Expr *e = bound.slots[0] ? bound.slots[0]->value.get() : nullptr;
+    Decl *d = e && e->kind == Expr::Kind::Name
+                  ? findGlobal(static_cast<NameExpr *>(e)->name)
+                  : nullptr;
+    auto *data = d && d->kind == Decl::Kind::Data ? static_cast<DataDecl *>(d) : nullptr;
+    if (!data || data->isTokenizer) {
+      error(e ? e->loc : src.calleeLoc,
+            "patchify(...) takes a data set as its first argument, e.g. patchify(images, patch: 4)");
+      return;
+    }
+    static_cast<NameExpr *>(e)->binding.kind = Binding::Kind::Decl;
+    static_cast<NameExpr *>(e)->binding.decl = data;
+    checkData(*data);
+    if (data->dim == 0)
+      return; // reported
+    if (data->shape.size() != 3) {
+      error(e->loc, "patchify takes images [C, H, W]; data '" + data->name +
+                        "' has samples of shape " + Shape::tensor(data->shape).str());
+      return;
+    }
+    int64_t patch = 2;
+    if (const Arg *a = bound.slots[1]) {
+      auto p = evalPositiveInt(a->value.get(), "'patch'");
+      if (!p)
+        return;
+      patch = *p;
+    }
+    int64_t c = data->shape[0], h = data->shape[1], w = data->shape[2];
+    if (h % patch || w % patch) {
+      error(bound.slots[1] ? bound.slots[1]->value->loc : src.calleeLoc,
+            "a patch of " + std::to_string(patch) + " does not tile data '" + data->name +
+                "' of shape " + Shape::tensor(data->shape).str());
+      return;
+    }
+    if (data->tokenizer) {
+      error(tok.nameLoc, "data '" + data->name + "' already has the tokenizer '" +
+                             data->tokenizer->name + "'");
+      return;
+    }
+    data->tokenizer = &tok;
+    tok.tokenized = data;
+    tok.patch = patch;
+    tok.shape = {(h / patch) * (w / patch), patch * patch * c};
+    tok.dim = data->dim;
+    tok.classes = data->classes;
   }
 
   /// The file a string argument names, relative to the spec that names it,
@@ -2451,6 +2518,9 @@ private:
         name.binding.kind = Binding::Kind::Decl;
         name.binding.decl = d;
         auto &data = static_cast<DataDecl &>(*d);
+        if (data.tokenizer)
+          error(name.loc, "data '" + data.name + "' has the tokenizer '" +
+                              data.tokenizer->name + "': draw from it instead");
         name.shape = data.dim > 0 ? Shape::tensor(data.shape) : Shape();
         return name.shape;
       }

@@ -27,9 +27,9 @@ using namespace flowrt;
 
 // A change of these sizes without a new FLOWRT_ABI_VERSION would let old
 // programs pass the version check with a different layout.
-static_assert(sizeof(void *) != 8 || sizeof(flowrt_program) == 456,
+static_assert(sizeof(void *) != 8 || sizeof(flowrt_program) == 472,
               "flowrt_program changed: bump FLOWRT_ABI_VERSION and this size");
-static_assert(sizeof(void *) != 8 || sizeof(flowrt_data_desc) == 80,
+static_assert(sizeof(void *) != 8 || sizeof(flowrt_data_desc) == 96,
               "flowrt_data_desc changed: bump FLOWRT_ABI_VERSION");
 static_assert(sizeof(void *) != 8 || sizeof(flowrt_solver) == 64,
               "flowrt_solver changed: bump FLOWRT_ABI_VERSION");
@@ -520,7 +520,7 @@ extern "C" int flowrt_main(const flowrt_program *program, int argc,
         torch::set_num_threads(threads);
       bool sampler =
           findSolver(*program, program->sample.solver ? program->sample.solver : "") != nullptr;
-      if (opts.grids && program->data.rank == 3 && sampler) {
+      if (opts.grids && !opts.testRun && program->data.rank == 3 && sampler) {
         ArgReader none(argc, argv, argc);
         opts.gridSample = parseSample(*program, none, threads);
       }

@@ -12,6 +12,7 @@
 #include "Cuda.h"
 #include "Data.h"
 #include "Network.h"
+#include "Tokenizer.h"
 
 #include <algorithm>
 #include <exception>
@@ -89,7 +90,8 @@ flowrt_tensor *flowrt_data_batch(flowrt_ctx *ctx, int64_t n,
   flowrt::Batch batch = ctx->data->draw(n, stream);
   if (labels)
     *labels = ctx->adopt(batch.labels.reshape({n, 1}).to(ctx->device));
-  return ctx->adopt(batch.x.to(ctx->device));
+  torch::Tensor x = ctx->tokenizer ? ctx->tokenizer->encode(batch.x) : batch.x;
+  return ctx->adopt(x.to(ctx->device));
 }
 
 flowrt_tensor *flowrt_net(flowrt_ctx *ctx, flowrt_tensor *x, flowrt_tensor *t,

@@ -22,6 +22,7 @@ namespace flowrt {
 class CudaKernels;
 class DataSet;
 class NetworkImpl;
+class Tokenizer;
 } // namespace flowrt
 
 /// A float32 [rows, cols] tensor handed to generated code.
@@ -39,6 +40,8 @@ struct flowrt_ctx {
   /// flowrt_data_batch calls so far in this step, so two calls differ.
   int64_t dataCalls = 0;
   flowrt::DataSet *data = nullptr;
+  /// The data's tokenizer (null: none); batches are encoded for the flow.
+  const flowrt::Tokenizer *tokenizer = nullptr;
   /// The network flowrt_net evaluates (training weights or EMA weights).
   flowrt::NetworkImpl *net = nullptr;
   /// The guidance scale of `sample` (the spec's `w` or --guidance).

@@ -16,6 +16,9 @@ ImageNetOptions ImageNetOptions::fromProgram(const flowrt_program &program) {
   std::string kind = m.kind ? m.kind : "";
   if (program.data.rank != 3 || !program.data.shape)
     throw std::invalid_argument(kind + " needs image data ([C, H, W] samples)");
+  if (program.data.tokenizer)
+    throw std::invalid_argument(kind + " takes images, not the tokens of tokenizer " +
+                                program.data.tokenizer + "; use mlp or torchscript with it");
   ImageNetOptions o;
   o.channels = program.data.shape[0];
   o.height = program.data.shape[1];

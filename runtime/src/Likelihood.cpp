@@ -19,6 +19,7 @@
 #include "Files.h"
 #include "Integrate.h"
 #include "Network.h"
+#include "Tokenizer.h"
 #include "Writers.h"
 
 #include <ATen/CPUGeneratorImpl.h>
@@ -142,6 +143,8 @@ double flowrt::imageBitsPerDim(const flowrt_program &program, flowrt_ctx &ctx,
                                bool hutchinson, uint64_t seed) {
   at::Generator gen = at::detail::createCPUGenerator(seed);
   torch::Tensor x = images + torch::rand(images.sizes(), gen, torch::kFloat) * binWidth;
+  if (ctx.tokenizer) // a permutation: no change of volume
+    x = ctx.tokenizer->encode(x);
   int64_t n = x.size(0), dim = x.size(1);
   // Chunks bound the exact divergence's memory (one JVP per feature).
   constexpr int64_t Chunk = 64;
@@ -193,6 +196,10 @@ int flowrt::runLikelihood(const flowrt_program &program, const LikelihoodOptions
     return 1;
   }
   Network net = program.model.kind ? loadSamplingNetwork(program, opts.outDir) : nullptr;
+  // Points come in the data's units; a tokenizer's flow runs on tokens.
+  std::unique_ptr<Tokenizer> tokenizer = makeTokenizer(program.data);
+  if (tokenizer)
+    x1 = tokenizer->encode(x1);
   torch::NoGradGuard noGrad;
   flowrt_ctx ctx;
   ctx.program = &program;

@@ -19,6 +19,7 @@
 #include "Integrate.h"
 #include "Metrics.h"
 #include "Network.h"
+#include "Tokenizer.h"
 #include "Writers.h"
 
 #include <chrono>
@@ -107,6 +108,8 @@ int flowrt::runSample(const flowrt_program &program,
   ctx.seed = opts.seed;
   ctx.batchSize = n;
   ctx.data = data.get();
+  std::unique_ptr<Tokenizer> tokenizer = makeTokenizer(program.data);
+  ctx.tokenizer = tokenizer.get();
   ctx.net = net ? net.get() : nullptr;
   ctx.guidanceScale = opts.guidanceScale;
   ctx.adaptiveGuidance = opts.adaptiveGuidance;
@@ -184,8 +187,13 @@ int flowrt::runSample(const flowrt_program &program,
                 static_cast<long long>(g.skippedRows), static_cast<long long>(total));
   }
 
+  // Samples in the data's units: a tokenizer's tokens decoded.
   torch::Tensor points = x.value.cpu();
   source = source.cpu();
+  if (tokenizer) {
+    points = tokenizer->decode(points);
+    source = tokenizer->decode(source);
+  }
   labels.value = labels.value.defined() ? labels.value.cpu() : labels.value;
   int64_t nonFinite = (~torch::isfinite(points)).any(1).sum().item<int64_t>();
   if (nonFinite > 0)

@@ -24,6 +24,7 @@
 #include "Files.h"
 #include "Network.h"
 #include "Progress.h"
+#include "Tokenizer.h"
 
 #include <algorithm>
 #include <chrono>
@@ -134,6 +135,24 @@ int flowrt::runTrain(const flowrt_program &program, const TrainOptions &opts) {
     std::ofstream spec(joinPath(opts.outDir, "spec.flow"));
     spec << program.spec_text;
   }
+  // The settings of this run (the spec's defaults as overridden), beside
+  // the spec; a resumed run appends its own line.
+  {
+    std::ofstream settings(joinPath(opts.outDir, "settings.jsonl"),
+                           opts.resume ? std::ios::app : std::ios::trunc);
+    char line[512];
+    std::snprintf(line, sizeof(line),
+                  "{\"flow\": \"%s\", \"steps\": %lld, \"batch\": %lld, \"lr\": %.8g, "
+                  "\"seed\": %llu, \"optimizer\": \"%s\", \"ema\": %.8g, \"device\": \"%s\", "
+                  "\"checkpoint_every\": %lld, \"keep\": %lld, \"resume_from\": %lld}\n",
+                  program.flow_name ? program.flow_name : "", static_cast<long long>(opts.steps),
+                  static_cast<long long>(opts.batch), opts.lr,
+                  static_cast<unsigned long long>(opts.seed),
+                  program.train.optimizer ? program.train.optimizer : "", emaDecay,
+                  opts.device.c_str(), static_cast<long long>(opts.checkpointEvery),
+                  static_cast<long long>(opts.keep), static_cast<long long>(start));
+    settings << line;
+  }
   std::ofstream metrics(joinPath(opts.outDir, "metrics.jsonl"),
                         opts.resume ? std::ios::app : std::ios::trunc);
 
@@ -142,6 +161,8 @@ int flowrt::runTrain(const flowrt_program &program, const TrainOptions &opts) {
   ctx.seed = opts.seed;
   ctx.batchSize = opts.batch;
   ctx.data = data.get();
+  std::unique_ptr<Tokenizer> tokenizer = makeTokenizer(program.data);
+  ctx.tokenizer = tokenizer.get();
   ctx.net = model.get();
   // --device cuda: the network, its EMA and the optimizer state on the GPU, the
   // generated kernels from the program's PTX (data are drawn on the CPU and

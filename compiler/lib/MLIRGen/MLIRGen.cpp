@@ -88,17 +88,24 @@ private:
   // Declarations
   //===--------------------------------------------------------------------===//
 
-  void genData(const ast::DataDecl &d) {
+  /// A data set, or a tokenizer as the data set it encodes plus the
+  /// encoding (a data set drawn through a tokenizer has no op of its own).
+  void genData(const ast::DataDecl &tok) {
+    if (tok.tokenizer)
+      return;
+    const ast::DataDecl &d = tok.tokenized ? *tok.tokenized : tok;
     SmallVector<NamedAttribute> params;
     for (auto &[name, value] : d.params)
       params.push_back(builder.getNamedAttr(name, builder.getF64FloatAttr(value)));
     auto optionalString = [&](const std::string &s) {
       return s.empty() ? StringAttr() : builder.getStringAttr(s);
     };
-    fl::DataOp::create(builder, loc(d.loc), d.name, d.source->callee, d.dim,
+    fl::DataOp::create(builder, loc(tok.loc), tok.name, d.source->callee, d.dim,
                        builder.getDictionaryAttr(params), d.classes,
                        d.shape.size() > 1 ? builder.getDenseI64ArrayAttr(d.shape) : nullptr,
-                       optionalString(d.path), optionalString(d.labelsPath));
+                       optionalString(d.path), optionalString(d.labelsPath),
+                       tok.tokenized ? builder.getStringAttr(tok.source->callee) : StringAttr(),
+                       tok.patch);
   }
 
   void genSolver(const ast::SolverDecl &s) {

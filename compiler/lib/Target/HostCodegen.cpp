@@ -498,6 +498,9 @@ private:
       os << "  p.data.path = " << cString(*data.getPath()) << ";\n";
     if (data && data.getLabelsPath())
       os << "  p.data.labels_path = " << cString(*data.getLabelsPath()) << ";\n";
+    if (data && data.getTokenizer())
+      os << "  p.data.tokenizer = " << cString(*data.getTokenizer()) << ";\n"
+         << "  p.data.patch = " << data.getPatch() << ";\n";
     if (data && data.getShape())
       os << "  p.data.rank = " << data.getShape()->size() << ";\n"
          << "  p.data.shape = kDataShape;\n";

@@ -45,6 +45,11 @@ typedef struct flowrt_data_desc {
    * file (NULL without labels), absolute paths. */
   const char *path;
   const char *labels_path;
+  /* A tokenizer (NULL: none): "patchify" cuts each [C, H, W] sample into
+   * (H/patch)(W/patch) tokens of patch*patch*C values; the flow runs on the
+   * tokens (dim values, as before) and samples are decoded to images. */
+  const char *tokenizer;
+  int64_t patch;
 } flowrt_data_desc;
 
 /* The velocity network v(x, t), or v(x, t, y) with a class label y. */

@@ -170,7 +170,7 @@ TEST(TrainSample, CheckpointsLeaveNoTemporaryFiles) {
                                  "30", "--batch", "32", "--checkpoint-every",
                                  "5", "--quiet"}));
   EXPECT_EQ(
-      (std::set<std::string>{"checkpoint.pt", "metrics.jsonl", "spec.flow"}),
+      (std::set<std::string>{"checkpoint.pt", "metrics.jsonl", "settings.jsonl", "spec.flow"}),
       entries(dir));
   Mlp model = testMlp(program);
   EXPECT_EQ(
@@ -207,7 +207,7 @@ TEST(TrainSample, NanLossStopsAndKeepsLastGoodCheckpoint) {
   EXPECT_EQ(
       5, loadCheckpoint(dir.str(CheckpointFile), *model, nullptr, nullptr).step);
   EXPECT_EQ(
-      (std::set<std::string>{"checkpoint.pt", "metrics.jsonl", "spec.flow"}),
+      (std::set<std::string>{"checkpoint.pt", "metrics.jsonl", "settings.jsonl", "spec.flow"}),
       entries(dir));
 }
 
@@ -245,10 +245,15 @@ TEST(TrainSample, KeepsTheLastKCheckpoints) {
   ASSERT_EQ(0, runMain(program, {"train", "--out-dir", dir.str(), "--steps", "20", "--batch",
                                  "32", "--checkpoint-every", "5", "--keep", "2", "--quiet"}));
   EXPECT_EQ((std::set<std::string>{"checkpoint.pt", "checkpoint-15.pt", "checkpoint-20.pt",
-                                   "metrics.jsonl", "spec.flow"}),
+                                   "metrics.jsonl", "settings.jsonl", "spec.flow"}),
             entries(dir));
   Mlp model = testMlp(program);
   EXPECT_EQ(15, loadCheckpoint(dir.str("checkpoint-15.pt"), *model, nullptr, nullptr).step);
+  std::ifstream settings(dir.str("settings.jsonl"));
+  std::string line;
+  std::getline(settings, line);
+  EXPECT_THAT(line, HasSubstr("\"steps\": 20, \"batch\": 32, \"lr\": 0.01"));
+  EXPECT_THAT(line, HasSubstr("\"checkpoint_every\": 5, \"keep\": 2, \"resume_from\": 0}"));
 }
 
 TEST(TrainSample, ResumeWithoutCheckpointIsAnError) {

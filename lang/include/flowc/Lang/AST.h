@@ -234,6 +234,14 @@ struct DataDecl : Decl {
   /// Set by Sema for `file("x.npy", shape: [...], labels: "y.npy")`: the
   /// files as absolute paths (labelsPath empty without labels).
   std::string path, labelsPath;
+  /// `tokenizer NAME = patchify(DATA, patch: P)`: a data set seen through
+  /// an encoding. Sema sets `tokenized` (the data it encodes), `patch`, and
+  /// `shape` to the tokens' [T, F]; the encoded data set's `tokenizer` then
+  /// points back here (it is drawn only through it).
+  bool isTokenizer = false;
+  const DataDecl *tokenized = nullptr;
+  const DataDecl *tokenizer = nullptr;
+  int64_t patch = 0;
   DataDecl() : Decl(Kind::Data) {}
 };
 

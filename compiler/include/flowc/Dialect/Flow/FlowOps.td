@@ -27,14 +27,18 @@ def Flow_DataOp : Flow_Op<"data", [Symbol]> {
     `shape`, for samples of rank > 1 (images: [C, H, W]), is their shape;
     `dim` is always the number of features of the flat row. The generator
     "file" reads the samples from `path` (.npy, .csv or IDX) and their labels
-    from `labels_path`.
+    from `labels_path`. With a `tokenizer` ("patchify" of `patch` pixels)
+    the flow draws tokens: `shape` stays the images' and the draws are typed
+    by the tokens' shape.
   }];
   let arguments = (ins SymbolNameAttr:$sym_name, StrAttr:$generator,
                        I64Attr:$dim, DictionaryAttr:$params,
                        DefaultValuedAttr<I64Attr, "0">:$classes,
                        OptionalAttr<DenseI64ArrayAttr>:$shape,
                        OptionalAttr<StrAttr>:$path,
-                       OptionalAttr<StrAttr>:$labels_path);
+                       OptionalAttr<StrAttr>:$labels_path,
+                       OptionalAttr<StrAttr>:$tokenizer,
+                       DefaultValuedAttr<I64Attr, "0">:$patch);
   let assemblyFormat = "$sym_name $generator `dim` $dim $params attr-dict";
 }
 

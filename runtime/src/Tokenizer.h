@@ -1,0 +1,40 @@
+//===- Tokenizer.h - The encoding a flow sees its data through -*- C++ -*-===//
+//
+// A spec's `tokenizer NAME = patchify(DATA, patch: P)`: the flow trains and
+// samples on tokens, the runtime encodes every data batch on the way in and
+// decodes samples on the way out, so files, grids and metrics are in the
+// data's own units. Both directions work on flat rows [n, D]. Later
+// tokenizers (an autoencoder's latents, a quantizer) implement the same two
+// functions.
+//
+//===----------------------------------------------------------------------===//
+#ifndef FLOWRT_TOKENIZER_H
+#define FLOWRT_TOKENIZER_H
+
+#include "flowrt/flowrt.h"
+
+#include <torch/torch.h>
+
+#include <memory>
+
+namespace flowrt {
+
+class Tokenizer {
+public:
+  virtual ~Tokenizer() = default;
+  /// Data rows [n, D] to token rows [n, D'].
+  virtual torch::Tensor encode(const torch::Tensor &x) const = 0;
+  /// Token rows back to data rows; decode(encode(x)) == x.
+  virtual torch::Tensor decode(const torch::Tensor &tokens) const = 0;
+};
+
+/// The data's tokenizer, or null when it has none. "patchify": images
+/// [C, H, W] to (H/P)(W/P) tokens of P*P*C values, a token's values ordered
+/// by row, column, channel (DiT's unpatchify layout), tokens row by row.
+/// Throws std::invalid_argument for an unknown tokenizer or a patch that
+/// does not tile the image.
+std::unique_ptr<Tokenizer> makeTokenizer(const flowrt_data_desc &desc);
+
+} // namespace flowrt
+
+#endif // FLOWRT_TOKENIZER_H
