@@ -26,6 +26,11 @@ config.substitutions.append(("%e2e", os.path.join(config.flowc_src_root, "tests"
 config.environment["PATH"] = os.pathsep.join(
     [config.llvm_tools_dir, config.cuda_bin_dir, config.environment.get("PATH", os.environ["PATH"])])
 config.environment["CUDA_HOME"] = "/usr/local/cuda"
+# lit runs one test per core; LibTorch's OpenMP threads spin while they
+# wait, so two programs with a thread per core each slow each other down
+# tenfold (e2e/digits.test: 66 s alone, 704 s beside e2e/tokenizer.test).
+# One thread per test keeps the cores busy without that.
+config.environment["OMP_NUM_THREADS"] = "1"
 for var in ["HOME", "TMPDIR"]:
     if var in os.environ:
         config.environment[var] = os.environ[var]
