@@ -11,6 +11,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "ArrayFiles.h"
 #include "Network.h"
 
 #include <torch/script.h>
@@ -61,12 +62,12 @@ public:
       v = module.forward(inputs).toTensor();
     } catch (const std::exception &e) {
       throw std::runtime_error("the TorchScript module " + path + " failed on x " +
-                               shapeOf(x) + (classes > 0 ? ", t and y: " : " and t: ") +
+                               shapeString(x.sizes()) + (classes > 0 ? ", t and y: " : " and t: ") +
                                firstLine(e));
     }
     if (v.dim() != 2 || v.size(0) != x.size(0) || v.size(1) != dim)
-      throw std::runtime_error("the TorchScript module " + path + " returned " + shapeOf(v) +
-                               " for x " + shapeOf(x) + "; a velocity has x's shape");
+      throw std::runtime_error("the TorchScript module " + path + " returned " + shapeString(v.sizes()) +
+                               " for x " + shapeString(x.sizes()) + "; a velocity has x's shape");
     return v;
   }
 
@@ -76,13 +77,6 @@ public:
   }
 
 private:
-  static std::string shapeOf(const torch::Tensor &t) {
-    std::string s = "[";
-    for (int64_t i = 0; i < t.dim(); ++i)
-      s += (i ? ", " : "") + std::to_string(t.size(i));
-    return s + "]";
-  }
-
   std::string path;
   int64_t dim, classes;
   torch::jit::Module module;
