@@ -77,6 +77,10 @@ void printUsage(std::FILE *out, const char *argv0,
       "(default 10)\n"
       "  --device cpu|cuda      where to train (cuda: the program's PTX "
       "kernels, LibTorch on the GPU)\n"
+      "  --autocast bf16|off    run the network under bfloat16 autocast "
+      "(default off)\n"
+      "  --no-cuda-graph        cuda: launch each step's work instead of "
+      "replaying it as a CUDA graph\n"
       "  --threads N            CPU threads (default: all cores)\n"
       "  --quiet                no progress bar or summary\n"
       "  --test-run             one step end to end into DIR/test-run (train, checkpoint,\n"
@@ -99,6 +103,9 @@ void printUsage(std::FILE *out, const char *argv0,
       "  --device cpu|cuda      where to sample (cuda: the program's PTX "
       "kernels and LibTorch\n"
       "                         on the GPU; default cpu)\n"
+      "  --autocast bf16|off    network calls under bfloat16 autocast (the "
+      "whole-trajectory\n"
+      "                         kernel computes in float32 either way)\n"
       "  --per-step             fixed steps: a kernel and a network call per "
       "stage instead of\n"
       "                         one whole-trajectory kernel (MLP networks)\n"
@@ -206,6 +213,14 @@ public:
     return text;
   }
 
+  /// --autocast: bf16 (true) or off.
+  bool autocast(const std::string &option) {
+    std::string text = value(option);
+    if (text != "bf16" && text != "off")
+      throw UsageError(option + " takes bf16 or off, not '" + text + "'");
+    return text == "bf16";
+  }
+
   double positiveReal(const std::string &option) {
     std::string text = value(option);
     double v = parseReal(text);
@@ -282,6 +297,10 @@ TrainOptions parseTrain(const flowrt_program &program, ArgReader &reader,
       opts.logEvery = reader.integer(arg, 1);
     else if (arg == "--device")
       opts.device = reader.device(arg);
+    else if (arg == "--autocast")
+      opts.bf16 = reader.autocast(arg);
+    else if (arg == "--no-cuda-graph")
+      opts.cudaGraph = false;
     else if (arg == "--threads")
       threads = static_cast<int>(reader.integer(arg, 1));
     else if (arg == "--quiet")
@@ -354,6 +373,8 @@ SampleOptions parseSample(const flowrt_program &program, ArgReader &reader,
     }
     else if (arg == "--device")
       opts.device = reader.device(arg);
+    else if (arg == "--autocast")
+      opts.bf16 = reader.autocast(arg);
     else if (arg == "--out-dir")
       opts.outDir = reader.value(arg);
     else if (arg == "--metrics-json")

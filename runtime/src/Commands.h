@@ -28,6 +28,7 @@ struct SampleOptions {
   bool fixedSteps = true;   ///< false: step-size control (adaptive tableau)
   bool perStep = false;     ///< --per-step: no whole-trajectory kernel
   std::string device = "cpu"; ///< --device cpu|cuda
+  bool bf16 = false;        ///< --autocast bf16: network calls in bfloat16
   double rtol = 1e-5, atol = 1e-5;
   int64_t maxSteps = 100000;
   double minStep = 1e-10, maxStep = 1.0;
@@ -63,6 +64,10 @@ struct TrainOptions {
   /// --test-run: one step into <out-dir>/test-run, then a few samples.
   bool testRun = false;
   std::string device = "cpu";     ///< --device cpu|cuda
+  bool bf16 = false;              ///< --autocast bf16: network calls in bfloat16
+  /// --no-cuda-graph: on a GPU, launch every step's work one by one instead
+  /// of replaying the step captured as a CUDA graph.
+  bool cudaGraph = true;
   /// --keep K: also keep the last K checkpoints as checkpoint-STEP.pt.
   int64_t keep = 0;
   /// Image data: a PNG grid from fixed noise, raw and EMA weights, at

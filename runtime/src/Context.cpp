@@ -14,6 +14,8 @@
 #include "Network.h"
 #include "Tokenizer.h"
 
+#include <ATen/autocast_mode.h>
+
 #include <algorithm>
 #include <exception>
 #include <mutex>
@@ -28,6 +30,72 @@ flowrt_tensor *flowrt_ctx::adopt(torch::Tensor value) {
     value = value.contiguous();
   arena.push_back(flowrt_tensor{std::move(value)});
   return &arena.back();
+}
+
+namespace {
+
+/// LibTorch's autocast to `type` on `device` for the scope's lifetime (what
+/// `torch.autocast(device, dtype)` does in Python), restoring the previous
+/// state after.
+class AutocastScope {
+public:
+  AutocastScope(c10::DeviceType device, torch::ScalarType type)
+      : device(device), wasEnabled(at::autocast::is_autocast_enabled(device)),
+        oldType(at::autocast::get_autocast_dtype(device)) {
+    at::autocast::set_autocast_enabled(device, true);
+    at::autocast::set_autocast_dtype(device, type);
+    at::autocast::increment_nesting();
+  }
+  ~AutocastScope() {
+    // The weights' casts are cached while autocast is on; drop them when the
+    // outermost scope ends, as Python's autocast does.
+    if (at::autocast::decrement_nesting() == 0)
+      at::autocast::clear_cache();
+    at::autocast::set_autocast_enabled(device, wasEnabled);
+    at::autocast::set_autocast_dtype(device, oldType);
+  }
+  AutocastScope(const AutocastScope &) = delete;
+  AutocastScope &operator=(const AutocastScope &) = delete;
+
+private:
+  c10::DeviceType device;
+  bool wasEnabled;
+  torch::ScalarType oldType;
+};
+
+} // namespace
+
+torch::Tensor flowrt_ctx::evaluateNet(const torch::Tensor &x, const torch::Tensor &t,
+                                      const torch::Tensor &y) {
+  if (autocast == torch::kFloat)
+    return net->forward(x, t, y);
+  AutocastScope scope(device.type(), autocast);
+  return net->forward(x, t, y).to(torch::kFloat);
+}
+
+std::pair<torch::Tensor, torch::Tensor>
+flowrt::drawStepBatch(flowrt_ctx &ctx, int64_t n, int64_t call, bool labels) {
+  // A function of (seed, step, call) only, so a resumed run draws the same.
+  uint64_t stream = mixSeed(ctx.seed, static_cast<uint64_t>(ctx.step),
+                            static_cast<uint64_t>(call));
+  Batch batch = ctx.data->draw(n, stream);
+  torch::Tensor x = ctx.tokenizer ? ctx.tokenizer->encode(batch.x) : batch.x;
+  torch::Tensor y = labels ? batch.labels.reshape({n, 1}).to(ctx.device) : torch::Tensor();
+  return {x.to(torch::kFloat).contiguous().to(ctx.device), y.defined() ? y.to(torch::kFloat) : y};
+}
+
+void flowrt::FixedBatches::fill(flowrt_ctx &ctx) {
+  for (size_t i = 0; i < calls.size(); ++i) {
+    auto [xi, yi] = drawStepBatch(ctx, calls[i].rows, static_cast<int64_t>(i), calls[i].labels);
+    if (x.size() <= i) { // the first fill makes the buffers
+      x.push_back(xi.clone());
+      labels.push_back(yi.defined() ? yi.clone() : yi);
+      continue;
+    }
+    x[i].copy_(xi);
+    if (yi.defined())
+      labels[i].copy_(yi);
+  }
 }
 
 uint64_t flowrt::mixSeed(uint64_t seed, uint64_t a, uint64_t b) {
@@ -53,6 +121,24 @@ flowrt_tensor *flowrt_full(flowrt_ctx *ctx, int64_t rows, int64_t cols,
 }
 
 int flowrt_on_gpu(const flowrt_ctx *ctx) { return ctx->gpu != nullptr; }
+
+int64_t *flowrt_gpu_step(flowrt_ctx *ctx, int64_t step) {
+  if (!ctx->gpu)
+    throw std::runtime_error("flowrt_gpu_step: not on a GPU");
+  if (!ctx->stepCounter.defined())
+    ctx->stepCounter = torch::zeros({1}, torch::dtype(torch::kLong).device(ctx->device));
+  if (ctx->capturing) {
+    // The graph replays with the counter the runtime writes: the training
+    // step. A launch drawing with another counter cannot be captured.
+    if (step != ctx->step)
+      throw std::runtime_error("flowrt_gpu_step: a kernel of the captured training step draws "
+                               "with counter " + std::to_string(step) + ", not the step " +
+                               std::to_string(ctx->step));
+  } else {
+    ctx->stepCounter.fill_(step);
+  }
+  return ctx->stepCounter.data_ptr<int64_t>();
+}
 
 void flowrt_launch(flowrt_ctx *ctx, const char *kernel, int64_t rows, void **args) {
   if (!ctx->gpu)
@@ -84,14 +170,23 @@ flowrt_tensor *flowrt_data_batch(flowrt_ctx *ctx, int64_t n,
                                  flowrt_tensor **labels) {
   if (!ctx->data)
     throw std::runtime_error("flowrt_data_batch: no data set in this command");
-  // A function of (seed, step, call) only, so a resumed run draws the same.
-  uint64_t stream = flowrt::mixSeed(ctx->seed, static_cast<uint64_t>(ctx->step),
-                                    static_cast<uint64_t>(ctx->dataCalls++));
-  flowrt::Batch batch = ctx->data->draw(n, stream);
+  int64_t call = ctx->dataCalls++;
+  flowrt::FixedBatches *fixed = ctx->fixedBatches;
+  if (fixed && !fixed->recording) { // a captured step: the refilled buffers
+    if (call >= static_cast<int64_t>(fixed->calls.size()) || fixed->calls[call].rows != n ||
+        fixed->calls[call].labels != (labels != nullptr))
+      throw std::runtime_error("flowrt_data_batch: the captured training step asks for "
+                               "other batches than the eager steps did");
+    if (labels)
+      *labels = ctx->adopt(fixed->labels[call]);
+    return ctx->adopt(fixed->x[call]);
+  }
+  if (fixed)
+    fixed->calls.push_back({n, labels != nullptr});
+  auto [x, y] = flowrt::drawStepBatch(*ctx, n, call, labels != nullptr);
   if (labels)
-    *labels = ctx->adopt(batch.labels.reshape({n, 1}).to(ctx->device));
-  torch::Tensor x = ctx->tokenizer ? ctx->tokenizer->encode(batch.x) : batch.x;
-  return ctx->adopt(x.to(ctx->device));
+    *labels = ctx->adopt(y);
+  return ctx->adopt(x);
 }
 
 flowrt_tensor *flowrt_net(flowrt_ctx *ctx, flowrt_tensor *x, flowrt_tensor *t,
@@ -99,8 +194,7 @@ flowrt_tensor *flowrt_net(flowrt_ctx *ctx, flowrt_tensor *x, flowrt_tensor *t,
   if (!ctx->net)
     throw std::runtime_error("flowrt_net: no network in this command");
   ++ctx->netEvals;
-  return ctx->adopt(
-      ctx->net->forward(x->value, t->value, y ? y->value : torch::Tensor()));
+  return ctx->adopt(ctx->evaluateNet(x->value, t->value, y ? y->value : torch::Tensor()));
 }
 
 flowrt_tensor *flowrt_net_guided(flowrt_ctx *ctx, flowrt_tensor *x,
@@ -123,8 +217,8 @@ flowrt_tensor *flowrt_net_guided(flowrt_ctx *ctx, flowrt_tensor *x,
   int64_t m = xu.size(0);
   torch::Tensor labels =
       torch::cat({y->value.reshape({n, 1}), torch::full({m, 1}, -1.0f, y->value.options())}, 0);
-  torch::Tensor v = ctx->net->forward(torch::cat({x->value, xu}, 0),
-                                      torch::cat({tn, tu}, 0), labels);
+  torch::Tensor v =
+      ctx->evaluateNet(torch::cat({x->value, xu}, 0), torch::cat({tn, tu}, 0), labels);
   torch::Tensor vc = v.slice(0, 0, n), vu = v.slice(0, n, n + m);
   state.unconditionalRows += m;
   state.skippedRows += n - m;

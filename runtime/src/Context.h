@@ -23,6 +23,24 @@ class CudaKernels;
 class DataSet;
 class NetworkImpl;
 class Tokenizer;
+
+/// The data batches of a training step captured as a CUDA graph. A replay
+/// cannot draw (host code does not run), so the graph reads its batches from
+/// these buffers, which `fill` refills before each replay with exactly what
+/// flowrt_data_batch would have drawn for that step. `record` learns the
+/// step's calls (rows, labels or not) from an eager step.
+struct FixedBatches {
+  struct Call {
+    int64_t rows;
+    bool labels;
+  };
+  std::vector<Call> calls;
+  std::vector<torch::Tensor> x, labels; ///< on the command's device
+  bool recording = false;
+
+  /// Draws the current step's batches (ctx.step) into the buffers.
+  void fill(flowrt_ctx &ctx);
+};
 } // namespace flowrt
 
 /// A float32 [rows, cols] tensor handed to generated code.
@@ -44,6 +62,9 @@ struct flowrt_ctx {
   const flowrt::Tokenizer *tokenizer = nullptr;
   /// The network flowrt_net evaluates (training weights or EMA weights).
   flowrt::NetworkImpl *net = nullptr;
+  /// `--autocast bf16`: network calls run under LibTorch's autocast to this
+  /// type on the command's device (kFloat: off); their outputs are float32.
+  torch::ScalarType autocast = torch::kFloat;
   /// The guidance scale of `sample` (the spec's `w` or --guidance).
   double guidanceScale = 0;
   /// Adaptive guidance's cosine threshold and guidance momentum (0: off),
@@ -64,11 +85,22 @@ struct flowrt_ctx {
   /// launches the program's PTX through `gpu` instead of the CPU kernels.
   torch::Device device = torch::kCPU;
   flowrt::CudaKernels *gpu = nullptr;
+  /// GPU kernels' random-number counter (flowrt_gpu_step), int64 [1].
+  torch::Tensor stepCounter;
+  /// A training step is being captured as a CUDA graph: flowrt_gpu_step
+  /// leaves the counter alone (the runtime sets it before each replay).
+  bool capturing = false;
+  /// Set while training with a captured step: flowrt_data_batch records its
+  /// calls (eager steps) or hands out the fixed buffers (the capture).
+  flowrt::FixedBatches *fixedBatches = nullptr;
   /// Tensors of the current call; a deque keeps their addresses stable.
   std::deque<flowrt_tensor> arena;
 
   /// Wraps `value` (made float32 and contiguous) as an arena tensor.
   flowrt_tensor *adopt(torch::Tensor value);
+  /// The network on (x, t, y), under `autocast`, as float32.
+  torch::Tensor evaluateNet(const torch::Tensor &x, const torch::Tensor &t,
+                            const torch::Tensor &y);
   /// Frees every tensor handed out since the last clear.
   void clearArena() { arena.clear(); }
 };
@@ -77,6 +109,10 @@ namespace flowrt {
 /// Mixes a seed with stream identifiers into a well-spread 64-bit seed
 /// (SplitMix64), so (seed, step, call) tuples give independent generators.
 uint64_t mixSeed(uint64_t seed, uint64_t a, uint64_t b = 0);
+/// Data batch number `call` of the training step ctx.step ([n, dim] and, when
+/// `labels`, [n, 1]), encoded by the tokenizer, float32 on ctx.device.
+std::pair<torch::Tensor, torch::Tensor> drawStepBatch(flowrt_ctx &ctx, int64_t n,
+                                                      int64_t call, bool labels);
 } // namespace flowrt
 
 #endif // FLOWRT_CONTEXT_H

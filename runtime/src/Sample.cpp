@@ -111,6 +111,7 @@ int flowrt::runSample(const flowrt_program &program,
   std::unique_ptr<Tokenizer> tokenizer = makeTokenizer(program.data);
   ctx.tokenizer = tokenizer.get();
   ctx.net = net ? net.get() : nullptr;
+  ctx.autocast = opts.bf16 ? torch::kBFloat16 : torch::kFloat;
   ctx.guidanceScale = opts.guidanceScale;
   ctx.adaptiveGuidance = opts.adaptiveGuidance;
   ctx.guidanceMomentum = opts.guidanceMomentum;

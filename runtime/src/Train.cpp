@@ -18,6 +18,7 @@
 
 #include "Checkpoint.h"
 #include "Cuda.h"
+#include "CudaGraph.h"
 #include "Commands.h"
 #include "Context.h"
 #include "Data.h"
@@ -143,13 +144,14 @@ int flowrt::runTrain(const flowrt_program &program, const TrainOptions &opts) {
     char line[512];
     std::snprintf(line, sizeof(line),
                   "{\"flow\": \"%s\", \"steps\": %lld, \"batch\": %lld, \"lr\": %.8g, "
-                  "\"seed\": %llu, \"optimizer\": \"%s\", \"ema\": %.8g, \"device\": \"%s\", "
+                  "\"seed\": %llu, \"optimizer\": \"%s\", \"ema\": %.8g, \"device\": \"%s\", \"autocast\": \"%s\", "
                   "\"checkpoint_every\": %lld, \"keep\": %lld, \"resume_from\": %lld}\n",
                   program.flow_name ? program.flow_name : "", static_cast<long long>(opts.steps),
                   static_cast<long long>(opts.batch), opts.lr,
                   static_cast<unsigned long long>(opts.seed),
                   program.train.optimizer ? program.train.optimizer : "", emaDecay,
-                  opts.device.c_str(), static_cast<long long>(opts.checkpointEvery),
+                  opts.device.c_str(), opts.bf16 ? "bf16" : "off",
+                  static_cast<long long>(opts.checkpointEvery),
                   static_cast<long long>(opts.keep), static_cast<long long>(start));
     settings << line;
   }
@@ -164,6 +166,7 @@ int flowrt::runTrain(const flowrt_program &program, const TrainOptions &opts) {
   std::unique_ptr<Tokenizer> tokenizer = makeTokenizer(program.data);
   ctx.tokenizer = tokenizer.get();
   ctx.net = model.get();
+  ctx.autocast = opts.bf16 ? torch::kBFloat16 : torch::kFloat;
   // --device cuda: the network, its EMA and the optimizer state on the GPU, the
   // generated kernels from the program's PTX (data are drawn on the CPU and
   // copied over).
@@ -222,6 +225,7 @@ int flowrt::runTrain(const flowrt_program &program, const TrainOptions &opts) {
       grid.n = 100;
       grid.outDir = opts.outDir;
       grid.device = opts.device;
+      grid.bf16 = opts.bf16;
       grid.quiet = true;
       for (bool raw : {true, false}) {
         if (!raw && !ema)
@@ -234,6 +238,29 @@ int flowrt::runTrain(const flowrt_program &program, const TrainOptions &opts) {
     }
   };
 
+  // On a GPU the step is captured once as a CUDA graph after a few eager
+  // steps (which warm up cuBLAS, the allocator and the kernels, and record
+  // the step's data calls) and replayed from then on: the data are drawn
+  // into fixed buffers and the kernels' counter set before each replay; the
+  // optimizer and EMA launches, whose step and decay change, follow it. The
+  // whole run uses one side stream, as captures need. Replayed steps sum the
+  // loss and the gradients on the GPU and are checked for NaN at each log
+  // line and checkpoint, not at every step (a check waits for the GPU).
+  bool graphs = gpu && opts.cudaGraph && CapturedGraph::available();
+  constexpr int64_t EagerStepsBeforeCapture = 3;
+  std::optional<SideStream> sideStream;
+  CapturedGraph graph;
+  FixedBatches fixedBatches;
+  torch::Tensor lossSum, gradSum; // over the replayed steps not checked yet
+  int64_t unchecked = 0;
+  if (graphs) {
+    gpu->synchronize(); // the weights were copied on the default stream
+    sideStream.emplace();
+    ctx.fixedBatches = &fixedBatches;
+    lossSum = torch::zeros({}, torch::dtype(torch::kFloat).device(ctx.device));
+    gradSum = torch::zeros({}, torch::dtype(torch::kFloat).device(ctx.device));
+  }
+
   using Clock = std::chrono::steady_clock;
   Clock::time_point runStart = Clock::now(), windowStart = runStart;
   auto secondsSince = [](Clock::time_point t) {
@@ -244,32 +271,60 @@ int flowrt::runTrain(const flowrt_program &program, const TrainOptions &opts) {
   double windowLoss = 0, lastLoss = 0;
   int64_t windowSteps = 0;
   int64_t done = start;
+  auto diverged = [&](const std::string &what) {
+    ctx.clearArena();
+    bar.finish(done);
+    std::fprintf(stderr, "error: %s (the run diverged); ", what.c_str());
+    if (lastSaved >= 0)
+      std::fprintf(stderr, "the last good checkpoint is %s (step %lld)\n",
+                   checkpointPath.c_str(), static_cast<long long>(lastSaved));
+    else
+      std::fprintf(stderr, "no checkpoint was written\n");
+    return 1;
+  };
   while (done < opts.steps) {
     int64_t step = done;
     ctx.step = step;
     ctx.dataCalls = 0;
-    flowrt_tensor *lossTensor = program.train_loss(&ctx, step);
-    torch::Tensor loss = lossTensor->value;
-    gradBuffer.zero_();
-    loss.sum().backward();
-    // One transfer for both checks: the gradients' sum is finite exactly
-    // when every gradient is (short of an overflow, a divergence too).
-    torch::Tensor checks = torch::stack({loss.detach().sum(), gradBuffer.sum()}).cpu();
-    double lossValue = checks[0].item<double>();
-    std::string bad = std::isfinite(checks[1].item<double>()) && std::isfinite(lossValue)
-                          ? std::string()
-                          : nonFiniteTensor(lossValue, *model);
-    if (!bad.empty()) {
-      ctx.clearArena();
-      bar.finish(done);
-      std::fprintf(stderr, "error: %s at step %lld (the run diverged); ", bad.c_str(),
-                   static_cast<long long>(step + 1));
-      if (lastSaved >= 0)
-        std::fprintf(stderr, "the last good checkpoint is %s (step %lld)\n",
-                     checkpointPath.c_str(), static_cast<long long>(lastSaved));
-      else
-        std::fprintf(stderr, "no checkpoint was written\n");
-      return 1;
+    if (graphs && step >= start + EagerStepsBeforeCapture) {
+      fixedBatches.recording = false;
+      fixedBatches.fill(ctx);
+      flowrt_gpu_step(&ctx, step);
+      if (!graph.captured()) {
+        ctx.capturing = true;
+        graph.beginCapture();
+        torch::Tensor loss = program.train_loss(&ctx, step)->value;
+        gradBuffer.zero_();
+        loss.sum().backward();
+        lossSum.add_(loss.detach().sum());
+        gradSum.add_(gradBuffer.sum());
+        graph.endCapture();
+        ctx.capturing = false;
+        ctx.clearArena();
+      }
+      graph.replay();
+      ++unchecked;
+    } else {
+      if (graphs) { // an eager step records its data calls for the capture
+        fixedBatches.calls.clear();
+        fixedBatches.recording = true;
+      }
+      flowrt_tensor *lossTensor = program.train_loss(&ctx, step);
+      torch::Tensor loss = lossTensor->value;
+      gradBuffer.zero_();
+      loss.sum().backward();
+      // One transfer for both checks: the gradients' sum is finite exactly
+      // when every gradient is (short of an overflow, a divergence too).
+      torch::Tensor checks = torch::stack({loss.detach().sum(), gradBuffer.sum()}).cpu();
+      double lossValue = checks[0].item<double>();
+      std::string bad = std::isfinite(checks[1].item<double>()) && std::isfinite(lossValue)
+                            ? std::string()
+                            : nonFiniteTensor(lossValue, *model);
+      if (!bad.empty())
+        return diverged(bad + " at step " + std::to_string(step + 1));
+      lastLoss = lossValue;
+      windowLoss += lossValue;
+      ++windowSteps;
     }
     program.optimizer_step(&ctx, &params, &grads, statePointers.data(),
                            static_cast<float>(opts.lr), static_cast<float>(step + 1));
@@ -278,11 +333,25 @@ int flowrt::runTrain(const flowrt_program &program, const TrainOptions &opts) {
                        static_cast<float>(emaDecayAt(emaDecay, step)));
     ctx.clearArena();
     done = step + 1;
-    lastLoss = lossValue;
-    windowLoss += lossValue;
-    ++windowSteps;
 
-    if (done % opts.logEvery == 0 || done == opts.steps) {
+    bool logDue = done % opts.logEvery == 0 || done == opts.steps;
+    bool checkpointDue = opts.checkpointEvery > 0 && done % opts.checkpointEvery == 0 &&
+                         done != opts.steps;
+    if (unchecked > 0 && (logDue || checkpointDue)) {
+      torch::Tensor sums = torch::stack({lossSum, gradSum}).cpu();
+      lossSum.zero_();
+      gradSum.zero_();
+      double total = sums[0].item<double>();
+      if (!std::isfinite(total) || !std::isfinite(sums[1].item<double>()))
+        return diverged("the loss or a gradient became NaN or infinite between steps " +
+                        std::to_string(done - unchecked + 1) + " and " + std::to_string(done) +
+                        " (replays of the captured step are checked at each log line)");
+      lastLoss = total / unchecked;
+      windowLoss += total;
+      windowSteps += unchecked;
+      unchecked = 0;
+    }
+    if (logDue && windowSteps > 0) {
       double windowSeconds = secondsSince(windowStart);
       double rate = windowSeconds > 0 ? windowSteps / windowSeconds : 0.0;
       metrics << metricsLine(done, windowLoss / windowSteps, opts.lr, rate,
@@ -292,9 +361,8 @@ int flowrt::runTrain(const flowrt_program &program, const TrainOptions &opts) {
       windowLoss = 0;
       windowSteps = 0;
     }
-    bar.update(done, lossValue);
-    if (opts.checkpointEvery > 0 && done % opts.checkpointEvery == 0 &&
-        done != opts.steps) {
+    bar.update(done, lastLoss);
+    if (checkpointDue) {
       save(done, elapsedBefore + secondsSince(runStart));
       lastSaved = done;
     }

@@ -73,6 +73,12 @@ def measure(case, repeats, device="cpu"):
     dim = case.get("dim", 2)
     model = FlowcMlp(dim, case["width"], case["depth"]).to(dev)
     results = {}
+    # bf16 cases: the network under autocast, as a user writes it (the
+    # state and the loss stay float32).
+    bf16 = case.get("bf16", False)
+
+    def autocast():
+        return torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16)
 
     def peer(name, fn):
         try:
@@ -89,7 +95,9 @@ def measure(case, repeats, device="cpu"):
             def euler():
                 x, h = x0.clone(), 1.0 / steps
                 for i in range(steps):
-                    x = x + h * net(x, torch.full((n, 1), i * h, device=dev))
+                    with autocast():
+                        v = net(x, torch.full((n, 1), i * h, device=dev))
+                    x = x + h * v.float()
                 return x
             return euler
 
@@ -110,7 +118,9 @@ def measure(case, repeats, device="cpu"):
             x0 = torch.randn(batch, dim, device=dev)
             t = torch.rand(batch, 1, device=dev)
             xt = (1 - t) * x0 + t * x1
-            loss = ((net(xt, t) - (x1 - x0)) ** 2).mean()
+            with autocast():
+                v = net(xt, t)
+            loss = ((v.float() - (x1 - x0)) ** 2).mean()
             opt.zero_grad(set_to_none=False)
             loss.backward()
             opt.step()

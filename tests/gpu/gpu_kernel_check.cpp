@@ -77,6 +77,10 @@ struct Args {
     add(p), add(p), add<int64_t>(0), add<int64_t>(t.size(0)), add<int64_t>(t.size(1)),
         add<int64_t>(t.size(1)), add<int64_t>(1);
   }
+  /// The random-number counter: on the GPU a one-element int64 buffer.
+  void counter(int64_t *p) {
+    add(p), add(p), add<int64_t>(0), add<int64_t>(1), add<int64_t>(1);
+  }
   std::vector<void *> pointers() {
     std::vector<void *> p;
     for (auto &s : storage)
@@ -85,7 +89,8 @@ struct Args {
   }
 };
 
-/// Runs `kernel` on the GPU with header (n, seed, step), then `buffers`
+/// Runs `kernel` on the GPU with header (n, seed, step; the step in device
+/// memory, as GPU kernels read it), then `buffers`
 /// (inputs and outputs in order) with the uniform floats `uniforms` after
 /// `uniformAfter` buffers.
 void launch(const std::string &kernel, int64_t n, int64_t seed, int64_t step,
@@ -95,7 +100,8 @@ void launch(const std::string &kernel, int64_t n, int64_t seed, int64_t step,
   check(cuModuleGetFunction(&fn, from ? from : module, kernel.c_str()),
         "cuModuleGetFunction", kernel);
   Args args;
-  args.add(n), args.add(seed), args.add(step);
+  torch::Tensor counter = torch::full({1}, step, torch::dtype(torch::kLong).device(torch::kCUDA));
+  args.add(n), args.add(seed), args.counter(counter.data_ptr<int64_t>());
   for (size_t i = 0; i <= buffers.size(); ++i) {
     if (int(i) == uniformAfter)
       for (float u : uniforms)
@@ -272,7 +278,7 @@ int main(int argc, char **argv) {
     torch::Tensor xg = x.cuda(), lg = lab.cuda(), wg = w.cuda(), tg2 = tab.cuda();
     torch::Tensor og = torch::empty({rows, 2}, torch::kCUDA);
     Args args;
-    args.add(rows), args.add(int64_t(0)), args.add(int64_t(0));
+    args.add(rows), args.add(int64_t(0)), args.counter(nullptr); // draws nothing
     args.buffer(xg);
     if (labelled)
       args.buffer(lg);

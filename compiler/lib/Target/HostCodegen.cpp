@@ -298,6 +298,15 @@ private:
     params.push_back({"int64_t", "1"});
   }
 
+  /// The random-number counter of a GPU kernel, a memref<1xi64> in device
+  /// memory (see flow-lower-kernels-to-gpu): `counter` is its address, read
+  /// once into the first parameter's local.
+  static void counterParams(SmallVectorImpl<GpuParam> &params, const std::string &counter) {
+    std::string first = "a" + std::to_string(params.size());
+    params.append({{"int64_t *", counter}, {"int64_t *", first}, {"int64_t", "0"},
+                   {"int64_t", "1"}, {"int64_t", "1"}});
+  }
+
   /// `if (flowrt_on_gpu(ctx)) {` and a flowrt_launch of `kernel` with each
   /// parameter in a local whose address goes into the driver's array; the
   /// caller closes the branch.
@@ -316,8 +325,8 @@ private:
   /// On a GPU: the launch's parameters as the CPU call has them.
   void printGpuLaunch(fl::LaunchOp l) {
     std::string rows = name(l.getRows());
-    SmallVector<GpuParam> params{
-        {"int64_t", rows}, {"int64_t", "(int64_t)flowrt_seed(ctx)"}, {"int64_t", name(l.getStep())}};
+    SmallVector<GpuParam> params{{"int64_t", rows}, {"int64_t", "(int64_t)flowrt_seed(ctx)"}};
+    counterParams(params, "flowrt_gpu_step(ctx, " + name(l.getStep()) + ")");
     auto buffer = [&](Value v) {
       auto tensor = cast<RankedTensorType>(v.getType());
       std::string data = "flowrt_data(" + name(v) + ")";
@@ -343,7 +352,9 @@ private:
     if (!lossAdapters.insert(fwd).second)
       return;
     std::string args;
-    SmallVector<GpuParam> params{{"int64_t", "n"}, {"int64_t", "0"}, {"int64_t", "0"}};
+    // Loss kernels draw nothing (draws happen before the network): no counter.
+    SmallVector<GpuParam> params{{"int64_t", "n"}, {"int64_t", "0"}};
+    counterParams(params, "nullptr");
     for (auto [i, v] : llvm::enumerate(m.getInputs())) {
       std::string in = "in[" + std::to_string(i) + "]";
       args += ", " + rowsArg(in, "n", v.getType());

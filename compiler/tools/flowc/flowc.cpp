@@ -196,6 +196,9 @@ LogicalResult build(ModuleOp kernels, llvm::StringRef spec) {
                                    "-L" TORCH_LIBRARY_DIR,
                                    "-Wl,-rpath," TORCH_LIBRARY_DIR,
                                    "-ltorch_cpu", "-lc10", "-lm", "-lpthread",
+#ifdef FLOWC_LINK_TORCH_CUDA
+                                   "-ltorch_cuda",
+#endif
 #ifdef FLOWC_LINK_ZLIB
                                    "-lz",
 #endif

@@ -24,7 +24,7 @@
 extern "C" {
 #endif
 
-#define FLOWRT_ABI_VERSION 7
+#define FLOWRT_ABI_VERSION 8
 
 typedef struct flowrt_ctx flowrt_ctx;       /* runtime state of one command */
 typedef struct flowrt_tensor flowrt_tensor; /* float32 [rows, cols] */
@@ -267,6 +267,12 @@ flowrt_tensor *flowrt_net_weights(flowrt_ctx *ctx, int64_t count);
  * the program's PTX kernels with flowrt_launch instead of calling the CPU
  * kernels. */
 int flowrt_on_gpu(const flowrt_ctx *ctx);
+/* On a GPU: the address of a device int64 holding `step`, the random-number
+ * counter of a PTX kernel about to be launched (GPU kernels read it from
+ * memory). While the runtime captures a training step as a CUDA graph it
+ * returns the buffer without writing it, and writes each step's value there
+ * before the graph's replay, so replays draw new noise. */
+int64_t *flowrt_gpu_step(flowrt_ctx *ctx, int64_t step);
 /* Launches PTX kernel `kernel` with one thread per row; args[i] points at
  * the value of its i-th parameter (the CPU kernel's parameters, in order). */
 void flowrt_launch(flowrt_ctx *ctx, const char *kernel, int64_t rows, void **args);

@@ -27,10 +27,11 @@ func.func @k(%x: tensor<3xf32>, %s: f32, %h: f32) -> (tensor<3xf32>, f32) attrib
 // CHECK-NOT: flow.
 
 // GPU: gpu.module @flow_kernels {
-// GPU: gpu.func @k(%{{.*}}: i64, %{{.*}}: i64, %{{.*}}: i64, %{{.*}}: memref<?x3xf32>, %{{.*}}: memref<?x1xf32>, %{{.*}}: f32, %{{.*}}: memref<?x3xf32>, %{{.*}}: memref<?x1xf32>) kernel
+// GPU: gpu.func @k(%{{.*}}: i64, %{{.*}}: i64, %{{.*}}: memref<1xi64>, %{{.*}}: memref<?x3xf32>, %{{.*}}: memref<?x1xf32>, %{{.*}}: f32, %{{.*}}: memref<?x3xf32>, %{{.*}}: memref<?x1xf32>) kernel
 // GPU: gpu.block_id x
 // GPU: arith.cmpi ult
 // GPU: scf.if
+// GPU-NOT: memref.load {{.*}} : memref<1xi64>
 // GPU: math.exp
 
 // Softmax: per row, max and sum of exp(x - max) by reduction loops, then
@@ -54,3 +55,16 @@ func.func @s(%x: tensor<4xf32>, %k: f32) -> (tensor<4xf32>, f32) attributes {flo
 // CHECK:   scf.for %[[J:.*]] =
 // CHECK:     arith.divf %{{.*}}, %[[SUM]]
 // CHECK:     arith.cmpf oeq
+
+// A kernel that draws reads its random-number counter from the one-element
+// buffer (on the CPU it is a plain i64 argument).
+func.func @d(%x: tensor<2xf32>) -> tensor<2xf32> attributes {flow.kernel} {
+  %n = flow.normal stream 0 : tensor<2xf32>
+  %y = arith.addf %x, %n : tensor<2xf32>
+  return %y : tensor<2xf32>
+}
+// CHECK-LABEL: func.func @d(
+// CHECK-SAME: %{{.*}}: i64, %{{.*}}: i64, %{{.*}}: i64, %{{.*}}: memref<?x2xf32>
+// GPU-LABEL: gpu.func @d(
+// GPU-SAME: %{{.*}}: i64, %{{.*}}: i64, %[[C:.*]]: memref<1xi64>, %{{.*}}: memref<?x2xf32>
+// GPU: memref.load %[[C]][%{{.*}}] : memref<1xi64>

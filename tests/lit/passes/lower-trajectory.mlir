@@ -1,4 +1,5 @@
 // RUN: %flowc-opt --flow-lower-kernels-to-loops %s | FileCheck %s
+// RUN: %flowc-opt --flow-lower-kernels-to-gpu %s | FileCheck %s --check-prefix=GPU
 
 // A trajectory kernel on the CPU: blocks of 4 rows, then single rows. In a
 // block every row of W^T loaded (vector.load) feeds the FMAs of all 4 rows,
@@ -24,3 +25,19 @@ func.func @f_trajectory(%x: tensor<2xf32>, %w: tensor<?xf32>, %tab: tensor<?xf32
 // CHECK-COUNT-8: vector.fma
 // CHECK-NOT: math.exp {{.*}} vector
 // CHECK: scf.for %{{.*}} = %[[FULL]] to
+
+// On a GPU, one row per thread. The 98 weights (3 x 16 + 16, 16 x 2 + 2)
+// fit in shared memory: every thread of the block copies a strided share
+// before the row guard, the block waits, and the network reads the copy.
+// GPU-LABEL: gpu.func @f_trajectory(
+// GPU-SAME: %{{.*}}: memref<1xi64>, %{{.*}}: memref<?x2xf32>, %[[W:[^:]*]]: memref<?xf32>
+// GPU-SAME: workgroup(%[[SH:.*]] : memref<98xf32, #gpu.address_space<workgroup>>)
+// GPU: %[[TID:.*]] = gpu.thread_id x
+// GPU: scf.for %[[I:.*]] = %[[TID]] to %{{.*}} step %{{.*}} {
+// GPU:   %[[V:.*]] = memref.load %[[W]][%[[I]]] : memref<?xf32>
+// GPU:   memref.store %[[V]], %[[SH]][%[[I]]]
+// GPU: gpu.barrier
+// GPU: scf.if
+// GPU-NOT: memref.load %[[W]]
+// GPU-NOT: vector.load %[[W]]
+// GPU: vector.load %[[SH]][

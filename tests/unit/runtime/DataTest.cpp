@@ -5,6 +5,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "Context.h"
 #include "Data.h"
 
 #include <gtest/gtest.h>
@@ -141,4 +142,56 @@ TEST(ImageData, FashionMnistSplits) {
   EXPECT_TRUE(counts.equal(torch::full({10}, 1000, torch::kLong)));
   EXPECT_THROW(makeDataSet("images.fashion_mnist", {{"split", 1}}), std::invalid_argument);
   EXPECT_THROW(makeDataSet("images.cifar"), std::invalid_argument);
+}
+
+// A training step captured as a CUDA graph reads its batches from fixed
+// buffers: after an eager step records its calls, `fill` must put there
+// exactly what flowrt_data_batch draws for the step (same seed, step and
+// call number), in place, and the captured step's calls get those buffers.
+TEST(FixedBatches, RefillsWithWhatTheStepWouldDraw) {
+  auto moons = makeDataSet("toy.moons");
+  flowrt_ctx ctx;
+  ctx.seed = 11;
+  ctx.data = moons.get();
+  FixedBatches fixed;
+  fixed.recording = true;
+  ctx.fixedBatches = &fixed;
+  ctx.step = 5;
+  flowrt_tensor *labels = nullptr;
+  flowrt_data_batch(&ctx, 64, &labels);
+  flowrt_data_batch(&ctx, 32, nullptr);
+  ASSERT_EQ(2u, fixed.calls.size());
+  EXPECT_EQ(64, fixed.calls[0].rows);
+  EXPECT_TRUE(fixed.calls[0].labels);
+  EXPECT_FALSE(fixed.calls[1].labels);
+
+  // What an eager step 9 draws, call by call.
+  flowrt_ctx eager;
+  eager.seed = 11;
+  eager.data = moons.get();
+  eager.step = 9;
+  flowrt_tensor *eagerLabels = nullptr;
+  torch::Tensor x0 = flowrt_data_batch(&eager, 64, &eagerLabels)->value;
+  torch::Tensor x1 = flowrt_data_batch(&eager, 32, nullptr)->value;
+
+  fixed.recording = false;
+  ctx.step = 9;
+  fixed.fill(ctx);
+  EXPECT_TRUE(torch::equal(x0, fixed.x[0]));
+  EXPECT_TRUE(torch::equal(eagerLabels->value, fixed.labels[0]));
+  EXPECT_TRUE(torch::equal(x1, fixed.x[1]));
+  // The captured step's calls hand out the buffers themselves.
+  ctx.dataCalls = 0;
+  flowrt_tensor *captured = flowrt_data_batch(&ctx, 64, &labels);
+  EXPECT_EQ(fixed.x[0].data_ptr(), captured->value.data_ptr());
+  EXPECT_EQ(fixed.labels[0].data_ptr(), labels->value.data_ptr());
+  // The next step refills the same storage (a graph keeps its addresses).
+  void *where = fixed.x[0].data_ptr();
+  ctx.step = 10;
+  fixed.fill(ctx);
+  EXPECT_EQ(where, fixed.x[0].data_ptr());
+  EXPECT_FALSE(torch::equal(x0, fixed.x[0]));
+  // A call the eager step did not make cannot be captured.
+  ctx.dataCalls = 0;
+  EXPECT_THROW(flowrt_data_batch(&ctx, 16, nullptr), std::runtime_error);
 }

@@ -9,6 +9,7 @@
 #include "Context.h"
 #include "Network.h"
 
+#include <ATen/autocast_mode.h>
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -328,4 +329,33 @@ TEST(ImageNetworks, OptionsThatDoNotFitTheImageAreErrors) {
   flat.data.rank = 0;
   flat.data.shape = nullptr;
   EXPECT_THROW(makeNetwork(flat), std::invalid_argument);
+}
+
+// --autocast bf16: flowrt_net runs the MLP under LibTorch's autocast. The
+// output is float32, within bfloat16's precision of the float32 call (8
+// mantissa bits: relative 2^-8 per rounding, a few roundings deep) yet not
+// equal to it (the casts happened), and gradients still reach the float32
+// parameters.
+TEST(Mlp, AutocastBf16) {
+  MlpOptions opts;
+  opts.timeFeatures = 4;
+  Mlp net(opts);
+  flowrt_ctx ctx;
+  ctx.net = net.get();
+  flowrt_tensor *x = ctx.adopt(torch::randn({32, 2}));
+  flowrt_tensor *t = ctx.adopt(torch::rand({32, 1}));
+  torch::Tensor full = flowrt_net(&ctx, x, t, nullptr)->value;
+  ctx.autocast = torch::kBFloat16;
+  torch::Tensor half = flowrt_net(&ctx, x, t, nullptr)->value;
+  EXPECT_EQ(torch::kFloat, half.scalar_type());
+  double scale = full.abs().max().item<double>();
+  double err = (half - full).abs().max().item<double>();
+  EXPECT_LT(err, 0.05 * scale);
+  EXPECT_GT(err, 1e-5 * scale);
+  EXPECT_FALSE(at::autocast::is_autocast_enabled(torch::kCPU)); // restored
+  half.pow(2).sum().backward();
+  for (const auto &p : net->parameters()) {
+    ASSERT_TRUE(p.grad().defined());
+    EXPECT_EQ(torch::kFloat, p.grad().scalar_type());
+  }
 }

@@ -91,11 +91,16 @@ def LowerKernelsToGPU : Pass<"flow-lower-kernels-to-gpu", "mlir::ModuleOp"> {
   let description = [{
     Same body as flow-lower-kernels-to-loops, inside a `gpu.func` of a
     `gpu.module @flow_kernels` where row = block_id.x * block_dim.x +
-    thread_id.x guarded by row < n.
+    thread_id.x guarded by row < n. The random-number counter (argument 2)
+    is a memref<1xi64> read by the kernels that draw, so a launch captured in
+    a CUDA graph draws anew when the runtime updates it between replays.
+    A whole-trajectory kernel whose MLP has at most 12K parameters (48 KiB)
+    first copies the weights into workgroup memory, each thread a strided
+    share, then gpu.barrier, and reads them from there.
   }];
   let dependentDialects = ["mlir::gpu::GPUDialect", "mlir::scf::SCFDialect",
                            "mlir::memref::MemRefDialect", "mlir::arith::ArithDialect",
-                           "mlir::math::MathDialect"];
+                           "mlir::math::MathDialect", "mlir::vector::VectorDialect"];
 }
 
 #endif // FLOWC_PASSES_TD
