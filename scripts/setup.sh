@@ -40,6 +40,13 @@ if ! $PY -c 'import torch, numpy, lit' >/dev/null 2>&1; then
   $PY -m pip install -q "torch==2.11.0" numpy lit ||
     $PY -m pip install -q --break-system-packages "torch==2.11.0" numpy lit
 fi
+# torchdiffeq is one of the bench's peers (tests/bench): without it that
+# row reports so, nothing else needs it.
+if ! $PY -c 'import torchdiffeq' >/dev/null 2>&1; then
+  $PY -m pip install -q --no-deps torchdiffeq ||
+    $PY -m pip install -q --no-deps --break-system-packages torchdiffeq ||
+    echo "setup: could not install torchdiffeq (the bench reports its row as missing)"
+fi
 TORCH_PREFIX=$($PY -c 'import torch; print(torch.utils.cmake_prefix_path)')
 
 if [ ! -f build/build.ninja ]; then

@@ -80,21 +80,27 @@ flowrt::drawStepBatch(flowrt_ctx &ctx, int64_t n, int64_t call, bool labels) {
                             static_cast<uint64_t>(call));
   Batch batch = ctx.data->draw(n, stream);
   torch::Tensor x = ctx.tokenizer ? ctx.tokenizer->encode(batch.x) : batch.x;
-  torch::Tensor y = labels ? batch.labels.reshape({n, 1}).to(ctx.device) : torch::Tensor();
-  return {x.to(torch::kFloat).contiguous().to(ctx.device), y.defined() ? y.to(torch::kFloat) : y};
+  return {x.to(torch::kFloat).contiguous(),
+          labels ? batch.labels.reshape({n, 1}).to(torch::kFloat) : torch::Tensor()};
 }
 
 void flowrt::FixedBatches::fill(flowrt_ctx &ctx) {
+  // On a GPU through pinned memory without waiting: the host draws the
+  // next step's batches while the GPU still runs this one (LibTorch's
+  // pinned-memory cache reuses a staging block only once its copy is done).
+  bool gpu = ctx.device.is_cuda();
+  auto put = [&](torch::Tensor &buffer, torch::Tensor host) {
+    if (!buffer.defined())
+      buffer = torch::empty_like(host, host.options().device(ctx.device));
+    buffer.copy_(gpu ? host.pin_memory() : host, /*non_blocking=*/gpu);
+  };
+  x.resize(calls.size());
+  labels.resize(calls.size());
   for (size_t i = 0; i < calls.size(); ++i) {
     auto [xi, yi] = drawStepBatch(ctx, calls[i].rows, static_cast<int64_t>(i), calls[i].labels);
-    if (x.size() <= i) { // the first fill makes the buffers
-      x.push_back(xi.clone());
-      labels.push_back(yi.defined() ? yi.clone() : yi);
-      continue;
-    }
-    x[i].copy_(xi);
+    put(x[i], xi);
     if (yi.defined())
-      labels[i].copy_(yi);
+      put(labels[i], yi);
   }
 }
 
@@ -185,8 +191,8 @@ flowrt_tensor *flowrt_data_batch(flowrt_ctx *ctx, int64_t n,
     fixed->calls.push_back({n, labels != nullptr});
   auto [x, y] = flowrt::drawStepBatch(*ctx, n, call, labels != nullptr);
   if (labels)
-    *labels = ctx->adopt(y);
-  return ctx->adopt(x);
+    *labels = ctx->adopt(y.to(ctx->device));
+  return ctx->adopt(x.to(ctx->device));
 }
 
 flowrt_tensor *flowrt_net(flowrt_ctx *ctx, flowrt_tensor *x, flowrt_tensor *t,

@@ -110,7 +110,7 @@ namespace flowrt {
 /// (SplitMix64), so (seed, step, call) tuples give independent generators.
 uint64_t mixSeed(uint64_t seed, uint64_t a, uint64_t b = 0);
 /// Data batch number `call` of the training step ctx.step ([n, dim] and, when
-/// `labels`, [n, 1]), encoded by the tokenizer, float32 on ctx.device.
+/// `labels`, [n, 1]), encoded by the tokenizer, float32 in CPU memory.
 std::pair<torch::Tensor, torch::Tensor> drawStepBatch(flowrt_ctx &ctx, int64_t n,
                                                       int64_t call, bool labels);
 } // namespace flowrt

@@ -377,5 +377,9 @@ int flowrt::runTrain(const flowrt_program &program, const TrainOptions &opts) {
                 static_cast<long long>(done), seconds,
                 seconds > 0 ? (done - start) / seconds : 0.0, lastLoss,
                 checkpointPath.c_str());
+  if (!opts.quiet && graph.captured())
+    std::printf("steps %lld to %lld replayed the step captured as a CUDA graph\n",
+                static_cast<long long>(start + EagerStepsBeforeCapture + 1),
+                static_cast<long long>(done));
   return 0;
 }

@@ -102,6 +102,22 @@ def measure(case, repeats, device="cpu"):
             return euler
 
         peer("torch-eager", lambda: {"seconds": timed(euler_with(model), repeats, sync)})
+
+        def torchdiffeq_euler():
+            # torchdiffeq's fixed-grid Euler: one step per interval of the
+            # grid, the network called as func(t, x).
+            from torchdiffeq import odeint
+            grid = torch.linspace(0, 1, steps + 1, device=dev)
+
+            @torch.no_grad()
+            def solve():
+                def field(t, x):
+                    with autocast():
+                        return model(x, t.expand(n, 1)).float()
+                return odeint(field, x0, grid, method="euler")[-1]
+            return {"seconds": timed(solve, repeats, sync)}
+
+        peer("torchdiffeq", torchdiffeq_euler)
         if dev.type == "cuda":
             peer("torch-compile", lambda: {"seconds": timed(
                 euler_with(torch.compile(model)),

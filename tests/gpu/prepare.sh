@@ -20,6 +20,9 @@ for arch in sm_80 sm_90; do
 done
 $FLOWC build examples/moons.flow --emit-project $A/moons
 tests/bench/run --flowc "$FLOWC" --emit-projects $A/bench
+# torchdiffeq (a bench peer, pure Python) for a GPU host without network.
+python3 -m pip download -q --no-deps torchdiffeq -d $A/wheels ||
+  echo "prepare: no torchdiffeq wheel (its bench row will say so)"
 # Artifacts belong to one revision: run.sh prints it (regenerate after any
 # change to the compiler, the runtime's ABI or the specs).
 git rev-parse HEAD > $A/REVISION

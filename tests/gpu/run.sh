@@ -7,7 +7,9 @@
 #   2. examples/moons.flow sampled on the GPU by the runtime itself (--device
 #      cuda: the whole-trajectory kernel, and the per-step path with
 #      LibTorch on the GPU) against the CPU, same checkpoint and seed; then
-#      trained on the GPU and scored (sliced-W2 bar 0.06, as the e2e test);
+#      trained on the GPU (the step captured as a CUDA graph, against the
+#      step launched op by op, and under bf16 autocast) and scored
+#      (sliced-W2 bar 0.06, as the e2e test);
 #   3. the benchmark rows of issue 5 (tests/bench/run --device cuda).
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -41,10 +43,21 @@ for solver in "euler --steps 100" "rk4 --steps 8"; do
   python3 $ROOT/tests/e2e/same_points.py $W/gpu_step.npy $W/cpu.npy --max-abs 1e-4 --label "GPU per-step vs CPU ($solver)"
 done
 $M sample --out-dir $W/run -n 2000 --solver dopri5 --device cuda | head -1
-echo "-- training on the GPU (PTX path and loss kernels, LibTorch network and Adam)"
-$M train --steps 3000 --quiet --device cuda --out-dir $W/gpu_run
+echo "-- training on the GPU (PTX path, loss, Adam and EMA kernels, LibTorch network;"
+echo "   the step captured as a CUDA graph, then launched op by op, then bf16 autocast)"
+$M train --steps 3000 --device cuda --out-dir $W/gpu_run | tail -2
+$M train --steps 3000 --device cuda --no-cuda-graph --out-dir $W/gpu_eager | tail -1
+$M train --steps 3000 --device cuda --autocast bf16 --out-dir $W/gpu_bf16 | tail -1
 $M sample --out-dir $W/gpu_run -n 20000 -o $W/g.npy | tail -1
-python3 $ROOT/tests/e2e/quality.py $W/g.npy --max 0.06 --label "trained on the GPU"
+$M sample --out-dir $W/gpu_eager -n 20000 -o $W/ge.npy | tail -1
+$M sample --out-dir $W/gpu_bf16 -n 20000 -o $W/gb.npy | tail -1
+python3 $ROOT/tests/e2e/quality.py $W/g.npy --max 0.06 --label "trained on the GPU (CUDA graph)"
+python3 $ROOT/tests/e2e/same_points.py $W/g.npy $W/ge.npy --max-abs 1e-2 --label "CUDA graph vs eager steps"
+python3 $ROOT/tests/e2e/quality.py $W/gb.npy --max 0.08 --label "trained on the GPU (bf16 autocast)"
 
 echo "== 3. benchmarks"
+if ! python3 -c 'import torchdiffeq' 2>/dev/null && ls $A/wheels/torchdiffeq-*.whl >/dev/null 2>&1; then
+  python3 -m pip install -q --no-deps --target $A/pylib $A/wheels/torchdiffeq-*.whl
+  export PYTHONPATH=$A/pylib${PYTHONPATH:+:$PYTHONPATH}
+fi
 python3 $ROOT/tests/bench/run --device cuda --projects $A/bench

@@ -326,7 +326,11 @@ private:
   void printGpuLaunch(fl::LaunchOp l) {
     std::string rows = name(l.getRows());
     SmallVector<GpuParam> params{{"int64_t", rows}, {"int64_t", "(int64_t)flowrt_seed(ctx)"}};
-    counterParams(params, "flowrt_gpu_step(ctx, " + name(l.getStep()) + ")");
+    // Only kernels that draw read the counter (and cost the runtime a write).
+    auto kernel = module.lookupSymbol<func::FuncOp>(l.getKernelAttr());
+    counterParams(params, kernel && kernelDraws(kernel)
+                              ? "flowrt_gpu_step(ctx, " + name(l.getStep()) + ")"
+                              : std::string("nullptr"));
     auto buffer = [&](Value v) {
       auto tensor = cast<RankedTensorType>(v.getType());
       std::string data = "flowrt_data(" + name(v) + ")";

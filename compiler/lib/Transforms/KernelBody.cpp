@@ -366,6 +366,15 @@ LogicalResult flowc::emitKernelRow(OpBuilder &b, func::FuncOp kernel, Value row,
   return RowEmitter(b, kernel, row, loweredArgs).run();
 }
 
+bool flowc::kernelDraws(func::FuncOp kernel) {
+  return kernel
+      .walk([](Operation *op) {
+        return isa<fl::NormalOp, fl::UniformOp>(op) ? WalkResult::interrupt()
+                                                    : WalkResult::advance();
+      })
+      .wasInterrupted();
+}
+
 SmallVector<func::FuncOp> flowc::collectKernels(ModuleOp module) {
   SmallVector<func::FuncOp> kernels;
   for (auto fn : module.getOps<func::FuncOp>())

@@ -24,6 +24,9 @@ llvm::SmallVector<mlir::Type> loweredKernelArgTypes(mlir::func::FuncOp kernel);
 mlir::LogicalResult emitKernelRow(mlir::OpBuilder &b, mlir::func::FuncOp kernel,
                                   mlir::Value row, mlir::ValueRange loweredArgs);
 
+/// Whether `kernel` draws noise, i.e. reads its random-number counter.
+bool kernelDraws(mlir::func::FuncOp kernel);
+
 /// Collects the kernels of `module` (func.func marked flow.kernel).
 llvm::SmallVector<mlir::func::FuncOp> collectKernels(mlir::ModuleOp module);
 

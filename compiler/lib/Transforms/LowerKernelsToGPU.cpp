@@ -34,16 +34,6 @@ namespace fl = flowc::flow;
 
 namespace {
 
-/// Whether `kernel` draws noise (reads its counter at all).
-bool draws(func::FuncOp kernel) {
-  return kernel
-      .walk([](Operation *op) {
-        return isa<fl::NormalOp, fl::UniformOp>(op) ? WalkResult::interrupt()
-                                                    : WalkResult::advance();
-      })
-      .wasInterrupted();
-}
-
 /// Most MLP weights (floats) staged in shared memory: 48 KiB, what a block
 /// may declare statically on every GPU since sm_50.
 constexpr int64_t kMaxStagedWeights = 12 * 1024;
@@ -112,7 +102,7 @@ struct LowerKernelsToGPUPass
       b.setInsertionPoint(guard.thenBlock()->getTerminator());
       // Kernels that draw nothing never touch the counter (their launches
       // may pass a null buffer).
-      args[2] = draws(kernel)
+      args[2] = kernelDraws(kernel)
                     ? memref::LoadOp::create(
                           b, loc, args[2],
                           ValueRange{arith::ConstantIndexOp::create(b, loc, 0)})
