@@ -81,6 +81,8 @@ void printUsage(std::FILE *out, const char *argv0,
       "(default off)\n"
       "  --no-cuda-graph        cuda: launch each step's work instead of "
       "replaying it as a CUDA graph\n"
+      "  --emulate-cuda-graph   (testing) the captured-step loop on the CPU, "
+      "re-running the step\n"
       "  --threads N            CPU threads (default: all cores)\n"
       "  --quiet                no progress bar or summary\n"
       "  --test-run             one step end to end into DIR/test-run (train, checkpoint,\n"
@@ -301,6 +303,8 @@ TrainOptions parseTrain(const flowrt_program &program, ArgReader &reader,
       opts.bf16 = reader.autocast(arg);
     else if (arg == "--no-cuda-graph")
       opts.cudaGraph = false;
+    else if (arg == "--emulate-cuda-graph")
+      opts.emulateCudaGraph = true;
     else if (arg == "--threads")
       threads = static_cast<int>(reader.integer(arg, 1));
     else if (arg == "--quiet")

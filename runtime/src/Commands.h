@@ -68,6 +68,9 @@ struct TrainOptions {
   /// --no-cuda-graph: on a GPU, launch every step's work one by one instead
   /// of replaying the step captured as a CUDA graph.
   bool cudaGraph = true;
+  /// --emulate-cuda-graph (tests): the captured-step loop on the CPU, each
+  /// replay re-running the step (see CapturedGraph).
+  bool emulateCudaGraph = false;
   /// --keep K: also keep the last K checkpoints as checkpoint-STEP.pt.
   int64_t keep = 0;
   /// Image data: a PNG grid from fixed noise, raw and EMA weights, at

@@ -1,8 +1,8 @@
 //===- CudaGraph.cpp - Work on the GPU captured once, replayed ------------===//
 //
-// Implements CudaGraph.h with LibTorch's CUDA graph and stream classes when
-// the runtime is built against a LibTorch with CUDA; otherwise every entry
-// point but available() reports that graphs are not built in.
+// Implements CudaGraph.h with LibTorch's CUDA graph class when the runtime
+// is built against a LibTorch with CUDA (otherwise a capture reports that
+// graphs are not built in), and with c10's stream interface.
 //
 //===----------------------------------------------------------------------===//
 
@@ -32,41 +32,42 @@ SideStream::SideStream() : impl(std::make_unique<Impl>()) {}
 SideStream::~SideStream() = default;
 
 #if FLOWRT_CUDA_GRAPHS
-
 struct CapturedGraph::Impl {
   at::cuda::CUDAGraph graph;
 };
-
 bool CapturedGraph::available() { return true; }
+#else
+struct CapturedGraph::Impl {};
+bool CapturedGraph::available() { return false; }
+#endif
+
 // The graph object touches the CUDA runtime when made: only at the capture.
-CapturedGraph::CapturedGraph() = default;
+CapturedGraph::CapturedGraph(bool emulated) : emulated(emulated) {}
 CapturedGraph::~CapturedGraph() = default;
-void CapturedGraph::beginCapture() {
-  impl = std::make_unique<Impl>();
-  impl->graph.capture_begin();
-}
-void CapturedGraph::endCapture() {
-  impl->graph.capture_end();
+
+void CapturedGraph::capture(const std::function<void()> &captured) {
+  if (emulated) {
+    work = captured;
+  } else {
+#if FLOWRT_CUDA_GRAPHS
+    impl = std::make_unique<Impl>();
+    impl->graph.capture_begin();
+    captured();
+    impl->graph.capture_end();
+#else
+    throw std::runtime_error("CUDA graphs: this runtime was built without CUDA (LibTorch "
+                             "without CUDA); train with --no-cuda-graph");
+#endif
+  }
   done = true;
 }
-void CapturedGraph::replay() { impl->graph.replay(); }
 
-#else
-
-namespace {
-[[noreturn]] void notBuilt() {
-  throw std::runtime_error("CUDA graphs: this runtime was built without CUDA (LibTorch "
-                           "without CUDA); train with --no-cuda-graph");
-}
-} // namespace
-
-struct CapturedGraph::Impl {};
-
-bool CapturedGraph::available() { return false; }
-CapturedGraph::CapturedGraph() = default;
-CapturedGraph::~CapturedGraph() = default;
-void CapturedGraph::beginCapture() { notBuilt(); }
-void CapturedGraph::endCapture() { notBuilt(); }
-void CapturedGraph::replay() { notBuilt(); }
-
+void CapturedGraph::replay() {
+  if (emulated) {
+    work();
+    return;
+  }
+#if FLOWRT_CUDA_GRAPHS
+  impl->graph.replay();
 #endif
+}

@@ -15,28 +15,34 @@
 #ifndef FLOWRT_CUDAGRAPH_H
 #define FLOWRT_CUDAGRAPH_H
 
+#include <functional>
 #include <memory>
 
 namespace flowrt {
 
-/// The work enqueued on the current stream between beginCapture and
-/// endCapture, replayed by replay(). Capturing needs a non-default stream
-/// (SideStream) and runs nothing: replay() runs the captured work. Making
-/// one touches no GPU.
+/// The work that `capture` enqueues on the current stream, replayed by
+/// replay(). Capturing needs a non-default stream (SideStream) and runs
+/// nothing: replay() runs the captured work. Making one touches no GPU.
+///
+/// An emulated graph (for tests on machines without a GPU) keeps the work
+/// and runs it again at each replay: unlike a real replay its host code
+/// runs again, but the training loop around it (refilled batches, sums on
+/// the device, NaN checks over ranges of steps) is the one a GPU runs.
 class CapturedGraph {
 public:
   /// Whether this runtime was built with CUDA graphs.
   static bool available();
-  CapturedGraph();
+  explicit CapturedGraph(bool emulated = false);
   ~CapturedGraph();
-  void beginCapture();
-  void endCapture();
+  void capture(const std::function<void()> &work);
   bool captured() const { return done; }
   void replay();
 
 private:
   struct Impl;
   std::unique_ptr<Impl> impl;
+  bool emulated;
+  std::function<void()> work; ///< an emulated graph's
   bool done = false;
 };
 

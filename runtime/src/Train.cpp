@@ -246,20 +246,31 @@ int flowrt::runTrain(const flowrt_program &program, const TrainOptions &opts) {
   // whole run uses one side stream, as captures need. Replayed steps sum the
   // loss and the gradients on the GPU and are checked for NaN at each log
   // line and checkpoint, not at every step (a check waits for the GPU).
-  bool graphs = gpu && opts.cudaGraph && CapturedGraph::available();
+  bool graphs = (gpu && opts.cudaGraph && CapturedGraph::available()) || opts.emulateCudaGraph;
   constexpr int64_t EagerStepsBeforeCapture = 3;
   std::optional<SideStream> sideStream;
-  CapturedGraph graph;
+  CapturedGraph graph(/*emulated=*/opts.emulateCudaGraph);
   FixedBatches fixedBatches;
   torch::Tensor lossSum, gradSum; // over the replayed steps not checked yet
   int64_t unchecked = 0;
   if (graphs) {
-    gpu->synchronize(); // the weights were copied on the default stream
-    sideStream.emplace();
+    if (gpu) {
+      gpu->synchronize(); // the weights were copied on the default stream
+      sideStream.emplace();
+    }
     ctx.fixedBatches = &fixedBatches;
     lossSum = torch::zeros({}, torch::dtype(torch::kFloat).device(ctx.device));
     gradSum = torch::zeros({}, torch::dtype(torch::kFloat).device(ctx.device));
   }
+  // The captured work: one step's loss and gradients, summed on the device.
+  // (ctx.step, not a copy: an emulated replay re-runs it for the new step.)
+  auto capturedStep = [&] {
+    torch::Tensor loss = program.train_loss(&ctx, ctx.step)->value;
+    gradBuffer.zero_();
+    loss.sum().backward();
+    lossSum.add_(loss.detach().sum());
+    gradSum.add_(gradBuffer.sum());
+  };
 
   using Clock = std::chrono::steady_clock;
   Clock::time_point runStart = Clock::now(), windowStart = runStart;
@@ -289,16 +300,18 @@ int flowrt::runTrain(const flowrt_program &program, const TrainOptions &opts) {
     if (graphs && step >= start + EagerStepsBeforeCapture) {
       fixedBatches.recording = false;
       fixedBatches.fill(ctx);
-      flowrt_gpu_step(&ctx, step);
+      if (gpu)
+        flowrt_gpu_step(&ctx, step);
       if (!graph.captured()) {
-        ctx.capturing = true;
-        graph.beginCapture();
-        torch::Tensor loss = program.train_loss(&ctx, step)->value;
-        gradBuffer.zero_();
-        loss.sum().backward();
-        lossSum.add_(loss.detach().sum());
-        gradSum.add_(gradBuffer.sum());
-        graph.endCapture();
+        ctx.capturing = gpu != nullptr;
+        try {
+          graph.capture(capturedStep);
+        } catch (const std::exception &e) {
+          throw std::runtime_error(std::string("capturing the training step as a CUDA graph "
+                                               "failed (train with --no-cuda-graph to launch "
+                                               "each step's work instead): ") +
+                                   e.what());
+        }
         ctx.capturing = false;
         ctx.clearArena();
       }
