@@ -187,19 +187,31 @@ flowrt_tensor *nanAtStep7(flowrt_ctx *ctx, int64_t step) {
     flowrt_data(loss)[0] = NAN;
   return loss;
 }
+
+/// Trains the test program for 20 steps of batch 32 into `dir` with its loss
+/// replaced by `loss`, checkpoints every 5 steps and the `extra` options;
+/// expects the run to fail and returns what it printed on stderr.
+std::string divergingRun(const ScratchDir &dir,
+                         flowrt_tensor *(*loss)(flowrt_ctx *, int64_t),
+                         std::vector<std::string> extra = {}) {
+  flowrt_program program = makeTestProgram();
+  healthyLoss = program.train_loss;
+  program.train_loss = loss;
+  std::vector<std::string> args = {"train", "--out-dir", dir.str(), "--steps", "20",
+                                   "--batch", "32", "--checkpoint-every", "5", "--quiet"};
+  args.insert(args.end(), extra.begin(), extra.end());
+  CaptureStderr();
+  int status = runMain(program, args);
+  std::string err = GetCapturedStderr();
+  EXPECT_EQ(1, status);
+  return err;
+}
 } // namespace
 
 TEST(TrainSample, NanLossStopsAndKeepsLastGoodCheckpoint) {
   ScratchDir dir;
   flowrt_program program = makeTestProgram();
-  healthyLoss = program.train_loss;
-  program.train_loss = nanAtStep7;
-  CaptureStderr();
-  int status =
-      runMain(program, {"train", "--out-dir", dir.str(), "--steps", "20",
-                        "--batch", "32", "--checkpoint-every", "5", "--quiet"});
-  std::string err = GetCapturedStderr();
-  EXPECT_EQ(1, status);
+  std::string err = divergingRun(dir, nanAtStep7);
   EXPECT_THAT(err, HasSubstr("the loss is NaN at step 7"));
   EXPECT_THAT(err, HasSubstr("last good checkpoint is " +
                              dir.str(CheckpointFile) + " (step 5)"));
@@ -226,13 +238,7 @@ flowrt_tensor *nanGradientAtStep7(flowrt_ctx *ctx, int64_t step) {
 TEST(TrainSample, NanGradientIsNamed) {
   ScratchDir dir;
   flowrt_program program = makeTestProgram();
-  healthyLoss = program.train_loss;
-  program.train_loss = nanGradientAtStep7;
-  CaptureStderr();
-  int status = runMain(program, {"train", "--out-dir", dir.str(), "--steps", "20", "--batch",
-                                 "32", "--checkpoint-every", "5", "--quiet"});
-  std::string err = GetCapturedStderr();
-  EXPECT_EQ(1, status);
+  std::string err = divergingRun(dir, nanGradientAtStep7);
   std::string first = testMlp(program)->named_parameters().begin()->key();
   EXPECT_THAT(err, HasSubstr("error: the gradient of parameter '" + first +
                              "' is NaN (the loss is "));
@@ -306,15 +312,7 @@ TEST(TrainSample, CapturedStepLoopTrainsAsTheEagerLoop) {
 // range of steps; the checkpoint before it stays the last good one.
 TEST(TrainSample, CapturedStepNanIsCaughtAtTheNextCheck) {
   ScratchDir dir;
-  flowrt_program program = makeTestProgram();
-  healthyLoss = program.train_loss;
-  program.train_loss = nanAtStep7;
-  CaptureStderr();
-  int status = runMain(program, {"train", "--out-dir", dir.str(), "--steps", "20", "--batch",
-                                 "32", "--log-every", "5", "--checkpoint-every", "5",
-                                 "--quiet", "--emulate-cuda-graph"});
-  std::string err = GetCapturedStderr();
-  EXPECT_EQ(1, status);
+  std::string err = divergingRun(dir, nanAtStep7, {"--log-every", "5", "--emulate-cuda-graph"});
   EXPECT_THAT(err, HasSubstr("the loss or a gradient became NaN or infinite between steps 6 "
                              "and 10"));
   EXPECT_THAT(err, HasSubstr("last good checkpoint is " + dir.str(CheckpointFile) +
