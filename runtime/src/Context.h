@@ -27,8 +27,9 @@ class Tokenizer;
 /// The data batches of a training step captured as a CUDA graph. A replay
 /// cannot draw (host code does not run), so the graph reads its batches from
 /// these buffers, which `fill` refills before each replay with exactly what
-/// flowrt_data_batch would have drawn for that step. `record` learns the
-/// step's calls (rows, labels or not) from an eager step.
+/// flowrt_data_batch would have drawn for that step. While `recording`,
+/// flowrt_data_batch appends each call of an eager step (rows, labels or
+/// not) to `calls`.
 struct FixedBatches {
   struct Call {
     int64_t rows;

@@ -144,7 +144,8 @@ int flowrt::runTrain(const flowrt_program &program, const TrainOptions &opts) {
     char line[512];
     std::snprintf(line, sizeof(line),
                   "{\"flow\": \"%s\", \"steps\": %lld, \"batch\": %lld, \"lr\": %.8g, "
-                  "\"seed\": %llu, \"optimizer\": \"%s\", \"ema\": %.8g, \"device\": \"%s\", \"autocast\": \"%s\", "
+                  "\"seed\": %llu, \"optimizer\": \"%s\", \"ema\": %.8g, \"device\": \"%s\", "
+                  "\"autocast\": \"%s\", "
                   "\"checkpoint_every\": %lld, \"keep\": %lld, \"resume_from\": %lld}\n",
                   program.flow_name ? program.flow_name : "", static_cast<long long>(opts.steps),
                   static_cast<long long>(opts.batch), opts.lr,
