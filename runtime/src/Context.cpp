@@ -146,10 +146,22 @@ int64_t *flowrt_gpu_step(flowrt_ctx *ctx, int64_t step) {
   return ctx->stepCounter.data_ptr<int64_t>();
 }
 
+float *flowrt_gpu_scalar(flowrt_ctx *ctx, const char *kernel, int32_t index, float value) {
+  if (!ctx->gpu)
+    throw std::runtime_error(std::string("flowrt_gpu_scalar(") + kernel + "): not on a GPU");
+  torch::Tensor &slot = ctx->gpuScalars[std::string(kernel) + "#" + std::to_string(index)];
+  if (!slot.defined())
+    slot = torch::zeros({1}, torch::dtype(torch::kFloat).device(ctx->device));
+  if (!ctx->capturing)
+    slot.fill_(value);
+  return slot.data_ptr<float>();
+}
+
 void flowrt_launch(flowrt_ctx *ctx, const char *kernel, int64_t rows, void **args) {
   if (!ctx->gpu)
     throw std::runtime_error(std::string("flowrt_launch(") + kernel + "): not on a GPU");
-  ctx->gpu->launch(kernel, rows, args);
+  if (!ctx->launchesOff)
+    ctx->gpu->launch(kernel, rows, args);
 }
 
 flowrt_tensor *flowrt_scale(flowrt_ctx *ctx, flowrt_tensor *x, double factor) {

@@ -17,6 +17,7 @@
 #include <torch/torch.h>
 
 #include <deque>
+#include <map>
 
 namespace flowrt {
 class CudaKernels;
@@ -88,9 +89,16 @@ struct flowrt_ctx {
   flowrt::CudaKernels *gpu = nullptr;
   /// GPU kernels' random-number counter (flowrt_gpu_step), int64 [1].
   torch::Tensor stepCounter;
-  /// A training step is being captured as a CUDA graph: flowrt_gpu_step
-  /// leaves the counter alone (the runtime sets it before each replay).
+  /// The optimizer's and EMA's uniform arguments in device memory
+  /// (flowrt_gpu_scalar), float [1] each, by "kernel#index".
+  std::map<std::string, torch::Tensor> gpuScalars;
+  /// A training step is being captured as a CUDA graph: flowrt_gpu_step and
+  /// flowrt_gpu_scalar leave their buffers alone (the runtime sets them
+  /// before each replay).
   bool capturing = false;
+  /// flowrt_launch does nothing: the runtime runs host code only for the
+  /// scalars it writes (before a replay of the captured step).
+  bool launchesOff = false;
   /// Set while training with a captured step: flowrt_data_batch records its
   /// calls (eager steps) or hands out the fixed buffers (the capture).
   flowrt::FixedBatches *fixedBatches = nullptr;

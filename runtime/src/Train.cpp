@@ -242,9 +242,9 @@ int flowrt::runTrain(const flowrt_program &program, const TrainOptions &opts) {
   // On a GPU the step is captured once as a CUDA graph after a few eager
   // steps (which warm up cuBLAS, the allocator and the kernels, and record
   // the step's data calls) and replayed from then on: the data are drawn
-  // into fixed buffers and the kernels' counter set before each replay; the
-  // optimizer and EMA launches, whose step and decay change, follow it. The
-  // whole run uses one side stream, as captures need. Replayed steps sum the
+  // into fixed buffers, and the kernels' counter and the optimizer's and
+  // EMA's scalars written to device memory, before each replay. The whole
+  // run uses one side stream, as captures need. Replayed steps sum the
   // loss and the gradients on the GPU and are checked for NaN at each log
   // line and checkpoint, not at every step (a check waits for the GPU).
   bool graphs = (gpu && opts.cudaGraph && CapturedGraph::available()) || opts.emulateCudaGraph;
@@ -263,14 +263,24 @@ int flowrt::runTrain(const flowrt_program &program, const TrainOptions &opts) {
     lossSum = torch::zeros({}, torch::dtype(torch::kFloat).device(ctx.device));
     gradSum = torch::zeros({}, torch::dtype(torch::kFloat).device(ctx.device));
   }
-  // The captured work: one step's loss and gradients, summed on the device.
-  // (ctx.step, not a copy: an emulated replay re-runs it for the new step.)
+  // The generated optimizer and EMA updates of step ctx.step.
+  auto update = [&] {
+    program.optimizer_step(&ctx, &params, &grads, statePointers.data(),
+                           static_cast<float>(opts.lr), static_cast<float>(ctx.step + 1));
+    if (ema)
+      program.ema_step(&ctx, &*emaParams, &params,
+                       static_cast<float>(emaDecayAt(emaDecay, ctx.step)));
+  };
+  // The captured work, the whole step: loss and gradients (summed on the
+  // device), then the updates. (ctx.step, not a copy: an emulated replay
+  // re-runs it for the new step.)
   auto capturedStep = [&] {
     torch::Tensor loss = program.train_loss(&ctx, ctx.step)->value;
     gradBuffer.zero_();
     loss.sum().backward();
     lossSum.add_(loss.detach().sum());
     gradSum.add_(gradBuffer.sum());
+    update();
   };
 
   using Clock = std::chrono::steady_clock;
@@ -301,8 +311,15 @@ int flowrt::runTrain(const flowrt_program &program, const TrainOptions &opts) {
     if (graphs && step >= start + EagerStepsBeforeCapture) {
       fixedBatches.recording = false;
       fixedBatches.fill(ctx);
-      if (gpu)
+      if (gpu) {
+        // The step's counter, and the updates' scalars: their host code
+        // with launches off writes this step's learning rate, Adam step
+        // and EMA decay where the captured kernels read them.
         flowrt_gpu_step(&ctx, step);
+        ctx.launchesOff = true;
+        update();
+        ctx.launchesOff = false;
+      }
       if (!graph.captured()) {
         ctx.capturing = gpu != nullptr;
         try {
@@ -339,12 +356,8 @@ int flowrt::runTrain(const flowrt_program &program, const TrainOptions &opts) {
       lastLoss = lossValue;
       windowLoss += lossValue;
       ++windowSteps;
+      update();
     }
-    program.optimizer_step(&ctx, &params, &grads, statePointers.data(),
-                           static_cast<float>(opts.lr), static_cast<float>(step + 1));
-    if (ema)
-      program.ema_step(&ctx, &*emaParams, &params,
-                       static_cast<float>(emaDecayAt(emaDecay, step)));
     ctx.clearArena();
     done = step + 1;
 

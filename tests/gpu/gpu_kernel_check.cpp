@@ -92,20 +92,29 @@ struct Args {
 /// Runs `kernel` on the GPU with header (n, seed, step; the step in device
 /// memory, as GPU kernels read it), then `buffers`
 /// (inputs and outputs in order) with the uniform floats `uniforms` after
-/// `uniformAfter` buffers.
+/// `uniformAfter` buffers, by value or, for the optimizer's and EMA's
+/// kernels (`inMemory`), each in a one-element device buffer.
 void launch(const std::string &kernel, int64_t n, int64_t seed, int64_t step,
             std::vector<torch::Tensor> &buffers, int uniformAfter = -1,
-            std::vector<float> uniforms = {}, CUmodule from = nullptr) {
+            std::vector<float> uniforms = {}, CUmodule from = nullptr, bool inMemory = false) {
   CUfunction fn;
   check(cuModuleGetFunction(&fn, from ? from : module, kernel.c_str()),
         "cuModuleGetFunction", kernel);
   Args args;
   torch::Tensor counter = torch::full({1}, step, torch::dtype(torch::kLong).device(torch::kCUDA));
   args.add(n), args.add(seed), args.counter(counter.data_ptr<int64_t>());
+  std::vector<torch::Tensor> scalars; // alive until the launch is done
   for (size_t i = 0; i <= buffers.size(); ++i) {
     if (int(i) == uniformAfter)
-      for (float u : uniforms)
-        args.add(u);
+      for (float u : uniforms) {
+        if (!inMemory) {
+          args.add(u);
+          continue;
+        }
+        scalars.push_back(torch::full({1}, u, torch::dtype(torch::kFloat).device(torch::kCUDA)));
+        float *p = scalars.back().data_ptr<float>();
+        args.add(p), args.add(p), args.add<int64_t>(0), args.add<int64_t>(1), args.add<int64_t>(1);
+      }
     if (i < buffers.size())
       args.buffer(buffers[i]);
   }
@@ -312,7 +321,7 @@ int main(int argc, char **argv) {
                    D(m, 1), D(v, 1));
       gpu[1] = gr.cuda();
       g = {gpu[0], gpu[1], gpu[2], gpu[3], gpu[0], gpu[2], gpu[3]};
-      launch("rf_optimizer", P, 0, 0, g, 4, {0.01f, float(s)}, allModule);
+      launch("rf_optimizer", P, 0, 0, g, 4, {0.01f, float(s)}, allModule, /*inMemory=*/true);
     }
     compare("adam (in place, 2 steps) parameters", p, gpu[0], 1e-6);
     compare("adam (in place, 2 steps) second moment", v, gpu[3], 1e-6);

@@ -724,6 +724,8 @@ private:
     SmallVector<bool> isUniform(buffers, false);
     isUniform.append(uniform, true);
     kernel->setAttr(fl::kUniformArgsAttr, builder.getDenseBoolArrayAttr(isUniform));
+    // Run at every training step, inside the step's CUDA graph on a GPU.
+    kernel->setAttr(fl::kUniformsInMemoryAttr, builder.getUnitAttr());
     Block *entry = kernel.addEntryBlock();
     builder.setInsertionPointToStart(entry);
     func::ReturnOp::create(builder, l, body(*entry));

@@ -302,9 +302,16 @@ private:
   /// memory (see flow-lower-kernels-to-gpu): `counter` is its address, read
   /// once into the first parameter's local.
   static void counterParams(SmallVectorImpl<GpuParam> &params, const std::string &counter) {
+    oneValueParams(params, "int64_t *", counter);
+  }
+
+  /// A one-element device buffer (memref<1xT>) at `address` (type `type`),
+  /// evaluated once into the first parameter's local.
+  static void oneValueParams(SmallVectorImpl<GpuParam> &params, const std::string &type,
+                             const std::string &address) {
     std::string first = "a" + std::to_string(params.size());
-    params.append({{"int64_t *", counter}, {"int64_t *", first}, {"int64_t", "0"},
-                   {"int64_t", "1"}, {"int64_t", "1"}});
+    params.append({{type, address}, {type, first}, {"int64_t", "0"}, {"int64_t", "1"},
+                   {"int64_t", "1"}});
   }
 
   /// `if (flowrt_on_gpu(ctx)) {` and a flowrt_launch of `kernel` with each
@@ -339,9 +346,18 @@ private:
       else
         bufferParams(params, data, rows, std::to_string(cols(v.getType())));
     };
-    for (Value v : l.getArgs()) {
+    // The optimizer's and EMA's scalars in device memory (flow-lower-kernels-
+    // to-gpu), in a slot per kernel and argument that the runtime rewrites
+    // before each replay of a captured training step.
+    bool inMemory = kernel && kernel->hasAttr(fl::kUniformsInMemoryAttr);
+    for (auto [i, v] : llvm::enumerate(l.getArgs())) {
       if (isa<RankedTensorType>(v.getType()))
         buffer(v);
+      else if (inMemory && v.getType().isF32())
+        oneValueParams(params, "float *",
+                       llvm::formatv("flowrt_gpu_scalar(ctx, \"{0}\", {1}, {2})",
+                                     l.getKernel(), i, name(v))
+                           .str());
       else
         params.push_back({v.getType().isF32() ? "float" : "int64_t", name(v)});
     }

@@ -10,6 +10,9 @@
 // arguments they were captured with; the counter in memory is what the
 // runtime can change between replays, so each replay draws fresh noise.
 //
+// Kernels marked flow.uniforms_in_memory (the optimizer's and the EMA's)
+// likewise read each launch-uniform f32 from a memref<1xf32>.
+//
 // A whole-trajectory kernel whose MLP weights fit in a block's static shared
 // memory first copies them there, all threads of the block together, and
 // evaluates the network from shared memory for every stage of every step.
@@ -83,6 +86,11 @@ struct LowerKernelsToGPUPass
       b.setInsertionPointToEnd(gpuModule.getBody());
       SmallVector<Type> types = loweredKernelArgTypes(kernel);
       types[2] = MemRefType::get({1}, b.getI64Type()); // the counter, in memory
+      bool uniformsInMemory = kernel->hasAttr(fl::kUniformsInMemoryAttr);
+      if (uniformsInMemory)
+        for (Type &t : MutableArrayRef<Type>(types).drop_front(3))
+          if (t.isF32())
+            t = MemRefType::get({1}, t);
       auto fn = gpu::GPUFuncOp::create(b, loc, kernel.getSymName(),
                                        b.getFunctionType(types, {}));
       fn->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), b.getUnitAttr());
@@ -108,6 +116,13 @@ struct LowerKernelsToGPUPass
                           ValueRange{arith::ConstantIndexOp::create(b, loc, 0)})
                           .getResult()
                     : arith::ConstantOp::create(b, loc, b.getI64IntegerAttr(0)).getResult();
+      if (uniformsInMemory)
+        for (Value &a : MutableArrayRef<Value>(args).drop_front(3))
+          if (auto m = dyn_cast<MemRefType>(a.getType()); m && m.getRank() == 1 &&
+                                                           m.getElementType().isF32() &&
+                                                           m.getDimSize(0) == 1)
+            a = memref::LoadOp::create(b, loc, a,
+                                       ValueRange{arith::ConstantIndexOp::create(b, loc, 0)});
       if (failed(emitKernelRow(b, kernel, row, args)))
         return signalPassFailure();
     }

@@ -273,6 +273,13 @@ int flowrt_on_gpu(const flowrt_ctx *ctx);
  * returns the buffer without writing it, and writes each step's value there
  * before the graph's replay, so replays draw new noise. */
 int64_t *flowrt_gpu_step(flowrt_ctx *ctx, int64_t step);
+/* On a GPU: the address of a device float holding `value`, the uniform
+ * argument `index` of PTX kernel `kernel` (the optimizer's and the EMA's
+ * kernels read theirs from memory). Like flowrt_gpu_step, it is not written
+ * while a training step is being captured: before each replay the runtime
+ * calls the optimizer and EMA host code with launches off, which writes
+ * the step's values. */
+float *flowrt_gpu_scalar(flowrt_ctx *ctx, const char *kernel, int32_t index, float value);
 /* Launches PTX kernel `kernel` with one thread per row; args[i] points at
  * the value of its i-th parameter (the CPU kernel's parameters, in order). */
 void flowrt_launch(flowrt_ctx *ctx, const char *kernel, int64_t rows, void **args);

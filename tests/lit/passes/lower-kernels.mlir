@@ -68,3 +68,19 @@ func.func @d(%x: tensor<2xf32>) -> tensor<2xf32> attributes {flow.kernel} {
 // GPU-LABEL: gpu.func @d(
 // GPU-SAME: %{{.*}}: i64, %{{.*}}: i64, %[[C:.*]]: memref<1xi64>, %{{.*}}: memref<?x2xf32>
 // GPU: memref.load %[[C]][%{{.*}}] : memref<1xi64>
+
+// An update run at every training step (the optimizer's, the EMA's) reads
+// its uniform scalars from one-element device buffers on a GPU, so a
+// captured training step sees each step's values; on the CPU they stay
+// plain arguments.
+func.func @u(%e: f32, %p: f32, %decay: f32) -> f32 attributes {flow.kernel, flow.parallel_rows, flow.uniform_args = array<i1: false, false, true>, flow.uniforms_in_memory} {
+  %m = arith.mulf %decay, %e : f32
+  %r = arith.addf %m, %p : f32
+  return %r : f32
+}
+// CHECK-LABEL: func.func @u(
+// CHECK-SAME: %{{.*}}: memref<?x1xf32>, %{{.*}}: memref<?x1xf32>, %{{.*}}: f32, %{{.*}}: memref<?x1xf32>)
+// GPU-LABEL: gpu.func @u(
+// GPU-SAME: %{{.*}}: memref<?x1xf32>, %{{.*}}: memref<?x1xf32>, %[[D:.*]]: memref<1xf32>, %{{.*}}: memref<?x1xf32>)
+// GPU: %[[DV:.*]] = memref.load %[[D]][%{{.*}}] : memref<1xf32>
+// GPU: arith.mulf %[[DV]]

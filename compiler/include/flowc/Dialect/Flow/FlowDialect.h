@@ -35,6 +35,11 @@ inline constexpr llvm::StringLiteral kParallelRowsAttr = "flow.parallel_rows";
 /// must read a row's inputs before writing its results (all per-sample values
 /// scalar), as an optimizer update over a flat parameter buffer does.
 inline constexpr llvm::StringLiteral kInPlaceAttr = "flow.in_place";
+/// On kernels: on a GPU the launch-uniform f32 arguments are read from
+/// device memory (one memref<1xf32> each), not passed by value, so a launch
+/// captured in a CUDA graph sees the values the runtime writes before each
+/// replay (the optimizer's learning rate and step, the EMA's decay).
+inline constexpr llvm::StringLiteral kUniformsInMemoryAttr = "flow.uniforms_in_memory";
 } // namespace flowc::flow
 
 #endif
