@@ -114,6 +114,22 @@ uint64_t flowrt::mixSeed(uint64_t seed, uint64_t a, uint64_t b) {
   return splitMix(splitMix(splitMix(seed) ^ a) ^ b);
 }
 
+namespace {
+/// `slot`, a one-element tensor on the GPU (made on first use), holding
+/// `value`; while a step is being captured it is left as it is (the runtime
+/// writes it before each replay).
+template <typename T>
+T *deviceValue(flowrt_ctx &ctx, torch::Tensor &slot, T value, const char *caller) {
+  if (!ctx.gpu)
+    throw std::runtime_error(std::string(caller) + ": not on a GPU");
+  if (!slot.defined())
+    slot = torch::zeros({1}, torch::dtype(c10::CppTypeToScalarType<T>::value).device(ctx.device));
+  if (!ctx.capturing)
+    slot.fill_(value);
+  return slot.data_ptr<T>();
+}
+} // namespace
+
 extern "C" {
 
 flowrt_tensor *flowrt_empty(flowrt_ctx *ctx, int64_t rows, int64_t cols) {
@@ -129,32 +145,19 @@ flowrt_tensor *flowrt_full(flowrt_ctx *ctx, int64_t rows, int64_t cols,
 int flowrt_on_gpu(const flowrt_ctx *ctx) { return ctx->gpu != nullptr; }
 
 int64_t *flowrt_gpu_step(flowrt_ctx *ctx, int64_t step) {
-  if (!ctx->gpu)
-    throw std::runtime_error("flowrt_gpu_step: not on a GPU");
-  if (!ctx->stepCounter.defined())
-    ctx->stepCounter = torch::zeros({1}, torch::dtype(torch::kLong).device(ctx->device));
-  if (ctx->capturing) {
-    // The graph replays with the counter the runtime writes: the training
-    // step. A launch drawing with another counter cannot be captured.
-    if (step != ctx->step)
-      throw std::runtime_error("flowrt_gpu_step: a kernel of the captured training step draws "
-                               "with counter " + std::to_string(step) + ", not the step " +
-                               std::to_string(ctx->step));
-  } else {
-    ctx->stepCounter.fill_(step);
-  }
-  return ctx->stepCounter.data_ptr<int64_t>();
+  // The graph replays with the counter the runtime writes: the training
+  // step. A launch drawing with another counter cannot be captured.
+  if (ctx->capturing && step != ctx->step)
+    throw std::runtime_error("flowrt_gpu_step: a kernel of the captured training step draws "
+                             "with counter " + std::to_string(step) + ", not the step " +
+                             std::to_string(ctx->step));
+  return deviceValue(*ctx, ctx->stepCounter, step, "flowrt_gpu_step");
 }
 
 float *flowrt_gpu_scalar(flowrt_ctx *ctx, const char *kernel, int32_t index, float value) {
-  if (!ctx->gpu)
-    throw std::runtime_error(std::string("flowrt_gpu_scalar(") + kernel + "): not on a GPU");
-  torch::Tensor &slot = ctx->gpuScalars[std::string(kernel) + "#" + std::to_string(index)];
-  if (!slot.defined())
-    slot = torch::zeros({1}, torch::dtype(torch::kFloat).device(ctx->device));
-  if (!ctx->capturing)
-    slot.fill_(value);
-  return slot.data_ptr<float>();
+  return deviceValue(*ctx,
+                             ctx->gpuScalars[std::string(kernel) + "#" + std::to_string(index)],
+                             value, "flowrt_gpu_scalar");
 }
 
 void flowrt_launch(flowrt_ctx *ctx, const char *kernel, int64_t rows, void **args) {

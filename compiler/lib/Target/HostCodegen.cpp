@@ -298,15 +298,10 @@ private:
     params.push_back({"int64_t", "1"});
   }
 
-  /// The random-number counter of a GPU kernel, a memref<1xi64> in device
-  /// memory (see flow-lower-kernels-to-gpu): `counter` is its address, read
-  /// once into the first parameter's local.
-  static void counterParams(SmallVectorImpl<GpuParam> &params, const std::string &counter) {
-    oneValueParams(params, "int64_t *", counter);
-  }
-
   /// A one-element device buffer (memref<1xT>) at `address` (type `type`),
-  /// evaluated once into the first parameter's local.
+  /// evaluated once into the first parameter's local: how GPU kernels take
+  /// their random-number counter and, for the optimizer and EMA, their
+  /// scalars (see flow-lower-kernels-to-gpu).
   static void oneValueParams(SmallVectorImpl<GpuParam> &params, const std::string &type,
                              const std::string &address) {
     std::string first = "a" + std::to_string(params.size());
@@ -335,7 +330,7 @@ private:
     SmallVector<GpuParam> params{{"int64_t", rows}, {"int64_t", "(int64_t)flowrt_seed(ctx)"}};
     // Only kernels that draw read the counter (and cost the runtime a write).
     auto kernel = module.lookupSymbol<func::FuncOp>(l.getKernelAttr());
-    counterParams(params, kernel && kernelDraws(kernel)
+    oneValueParams(params, "int64_t *", kernel && kernelDraws(kernel)
                               ? "flowrt_gpu_step(ctx, " + name(l.getStep()) + ")"
                               : std::string("nullptr"));
     auto buffer = [&](Value v) {
@@ -374,7 +369,7 @@ private:
     std::string args;
     // Loss kernels draw nothing (draws happen before the network): no counter.
     SmallVector<GpuParam> params{{"int64_t", "n"}, {"int64_t", "0"}};
-    counterParams(params, "nullptr");
+    oneValueParams(params, "int64_t *", "nullptr");
     for (auto [i, v] : llvm::enumerate(m.getInputs())) {
       std::string in = "in[" + std::to_string(i) + "]";
       args += ", " + rowsArg(in, "n", v.getType());

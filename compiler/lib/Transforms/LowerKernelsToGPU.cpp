@@ -84,13 +84,16 @@ struct LowerKernelsToGPUPass
     for (func::FuncOp kernel : collectKernels(module)) {
       Location loc = kernel.getLoc();
       b.setInsertionPointToEnd(gpuModule.getBody());
+      // Arguments read from one-element device buffers: the counter, and
+      // the f32 uniforms of kernels marked flow.uniforms_in_memory.
       SmallVector<Type> types = loweredKernelArgTypes(kernel);
-      types[2] = MemRefType::get({1}, b.getI64Type()); // the counter, in memory
-      bool uniformsInMemory = kernel->hasAttr(fl::kUniformsInMemoryAttr);
-      if (uniformsInMemory)
-        for (Type &t : MutableArrayRef<Type>(types).drop_front(3))
-          if (t.isF32())
-            t = MemRefType::get({1}, t);
+      SmallVector<unsigned> fromMemory{2};
+      if (kernel->hasAttr(fl::kUniformsInMemoryAttr))
+        for (unsigned i = 3; i < types.size(); ++i)
+          if (types[i].isF32())
+            fromMemory.push_back(i);
+      for (unsigned i : fromMemory)
+        types[i] = MemRefType::get({1}, types[i]);
       auto fn = gpu::GPUFuncOp::create(b, loc, kernel.getSymName(),
                                        b.getFunctionType(types, {}));
       fn->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), b.getUnitAttr());
@@ -110,19 +113,11 @@ struct LowerKernelsToGPUPass
       b.setInsertionPoint(guard.thenBlock()->getTerminator());
       // Kernels that draw nothing never touch the counter (their launches
       // may pass a null buffer).
-      args[2] = kernelDraws(kernel)
-                    ? memref::LoadOp::create(
-                          b, loc, args[2],
-                          ValueRange{arith::ConstantIndexOp::create(b, loc, 0)})
-                          .getResult()
-                    : arith::ConstantOp::create(b, loc, b.getI64IntegerAttr(0)).getResult();
-      if (uniformsInMemory)
-        for (Value &a : MutableArrayRef<Value>(args).drop_front(3))
-          if (auto m = dyn_cast<MemRefType>(a.getType()); m && m.getRank() == 1 &&
-                                                           m.getElementType().isF32() &&
-                                                           m.getDimSize(0) == 1)
-            a = memref::LoadOp::create(b, loc, a,
-                                       ValueRange{arith::ConstantIndexOp::create(b, loc, 0)});
+      Value zero = arith::ConstantIndexOp::create(b, loc, 0);
+      for (unsigned i : fromMemory)
+        args[i] = i == 2 && !kernelDraws(kernel)
+                      ? arith::ConstantOp::create(b, loc, b.getI64IntegerAttr(0)).getResult()
+                      : memref::LoadOp::create(b, loc, args[i], ValueRange{zero}).getResult();
       if (failed(emitKernelRow(b, kernel, row, args)))
         return signalPassFailure();
     }
