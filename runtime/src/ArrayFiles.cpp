@@ -95,12 +95,19 @@ torch::Tensor flowrt::readIdx(const std::string &path) {
   if (rank == 0 || bytes.size() < offset)
     throw std::runtime_error(path + ": truncated IDX header");
   std::vector<int64_t> dims;
-  size_t count = 1;
+  size_t count = 1, payload = 0;
   for (size_t i = 0; i < rank; ++i) {
     dims.push_back(bigEndian32(bytes, 4 + 4 * i));
-    count *= size_t(dims.back());
+    // Up to 255 dimensions of up to 2^32 - 1: the product can wrap around
+    // and then pass the size check below.
+    if (__builtin_mul_overflow(count, size_t(dims.back()), &count))
+      throw std::runtime_error(path + ": the IDX header's dimensions " + shapeString(dims) +
+                               "... promise more values than any file holds");
   }
-  if (bytes.size() != offset + count * type->size)
+  if (__builtin_mul_overflow(count, type->size, &payload))
+    throw std::runtime_error(path + ": the IDX header's dimensions " + shapeString(dims) +
+                             " promise more bytes than any file holds");
+  if (bytes.size() - offset != payload)
     throw std::runtime_error(path + ": the IDX header promises " + std::to_string(count) +
                              " values of " + std::to_string(type->size) +
                              " bytes but the file holds " +

@@ -42,11 +42,38 @@ std::string tensorString(const torch::Tensor &t) {
   return std::string(data, data + bytes.numel());
 }
 
+/// A short, stable fingerprint of the spec's text (FNV-1a, 64 bits).
+std::string specFingerprint(const flowrt_program &program) {
+  uint64_t h = 1469598103934665603ull;
+  for (const char *c = program.spec_text ? program.spec_text : ""; *c; ++c)
+    h = (h ^ static_cast<unsigned char>(*c)) * 1099511628211ull;
+  char text[20];
+  std::snprintf(text, sizeof(text), "%016llx", static_cast<unsigned long long>(h));
+  return text;
+}
+
 } // namespace
 
-void flowrt::saveCheckpoint(const std::string &path, torch::nn::Module &model,
-                            torch::nn::Module *ema, const torch::Tensor *optimizerState,
-                            const CheckpointInfo &info) {
+std::string flowrt::checkpointIdentity(const flowrt_program &program) {
+  const flowrt_data_desc &d = program.data;
+  const flowrt_model_desc &m = program.model;
+  std::string id = std::string("flow ") + (program.flow_name ? program.flow_name : "?");
+  id += "; data " + std::string(d.generator ? d.generator : "none");
+  for (int32_t i = 0; i < d.num_params; ++i)
+    id += std::string(i ? ", " : "(") + d.param_names[i] + ": " + c10::str(d.param_values[i]) +
+          (i + 1 == d.num_params ? ")" : "");
+  if (d.path)
+    id += std::string(" \"") + d.path + "\"";
+  id += " [" + std::to_string(d.dim) + "]";
+  id += "; model " + std::string(m.kind ? m.kind : "none") + " width " +
+        std::to_string(m.width) + " depth " + std::to_string(m.depth) + " classes " +
+        std::to_string(m.classes);
+  return id;
+}
+
+void flowrt::saveCheckpoint(const std::string &path, const flowrt_program &program,
+                            torch::nn::Module &model, torch::nn::Module *ema,
+                            const torch::Tensor *optimizerState, const CheckpointInfo &info) {
   torch::serialize::OutputArchive archive;
   torch::serialize::OutputArchive modelArchive, emaArchive;
   model.save(modelArchive);
@@ -59,7 +86,9 @@ void flowrt::saveCheckpoint(const std::string &path, torch::nn::Module &model,
     archive.write("optimizer_state", optimizerState->cpu());
   archive.write("step", torch::tensor(info.step, torch::kInt64));
   archive.write("elapsed", torch::tensor(info.elapsed, torch::kDouble));
-  archive.write("flow_name", stringTensor(info.flowName));
+  archive.write("flow_name", stringTensor(program.flow_name ? program.flow_name : ""));
+  archive.write("identity", stringTensor(checkpointIdentity(program)));
+  archive.write("spec_fingerprint", stringTensor(specFingerprint(program)));
 
   size_t slash = path.find_last_of('/');
   std::string dir = slash == std::string::npos ? "" : path.substr(0, slash);
@@ -79,13 +108,26 @@ void flowrt::saveCheckpoint(const std::string &path, torch::nn::Module &model,
   }
 }
 
-CheckpointInfo flowrt::loadCheckpoint(const std::string &path, torch::nn::Module &model,
-                                      torch::nn::Module *ema,
+CheckpointInfo flowrt::loadCheckpoint(const std::string &path, const flowrt_program &program,
+                                      torch::nn::Module &model, torch::nn::Module *ema,
                                       torch::Tensor *optimizerState) {
   CheckpointInfo info;
   try {
     torch::serialize::InputArchive archive;
     archive.load_from(path, torch::Device(torch::kCPU)); // GPU runs' too
+    // Checkpoints of older flowc versions carry no identity.
+    torch::Tensor identity, fingerprint;
+    if (archive.try_read("identity", identity) &&
+        tensorString(identity) != checkpointIdentity(program))
+      throw std::runtime_error("cannot load checkpoint " + path + ": it was written by " +
+                               tensorString(identity) + ", but this program is " +
+                               checkpointIdentity(program));
+    if (archive.try_read("spec_fingerprint", fingerprint) &&
+        tensorString(fingerprint) != specFingerprint(program))
+      std::fprintf(stderr, "warning: %s was written by flow '%s' from a spec that differs "
+                           "from this program's (the spec.flow beside it is the one it was "
+                           "trained with)\n",
+                   path.c_str(), program.flow_name ? program.flow_name : "?");
     torch::serialize::InputArchive modelArchive;
     archive.read("model", modelArchive);
     model.load(modelArchive);
@@ -130,7 +172,7 @@ Network flowrt::loadSamplingNetwork(const flowrt_program &program, const std::st
     throw std::runtime_error("no checkpoint in " + outDir + ": run `train` first");
   Network model = makeNetwork(program), ema = makeNetwork(program);
   bool useEma = program.train.ema > 0 && !raw;
-  loadCheckpoint(path, *model, useEma ? ema.get() : nullptr, nullptr);
+  loadCheckpoint(path, program, *model, useEma ? ema.get() : nullptr, nullptr);
   Network net = useEma ? ema : model;
   net->eval();
   for (auto &p : net->parameters())

@@ -26,21 +26,32 @@ struct CheckpointInfo {
   int64_t step = 0;     ///< Training steps completed.
   double elapsed = 0;   ///< Seconds of training so far, over all resumes.
   bool hasEma = false;  ///< Whether EMA weights are stored.
-  std::string flowName; ///< The flow that wrote it.
+  std::string flowName; ///< The flow that wrote it (set by saveCheckpoint).
 };
+
+/// What a checkpoint's weights mean: the flow, its data and its network, as
+/// text ("flow moons; data toy.moons [2]; model mlp 64x3 ..."). Loading
+/// refuses a checkpoint whose identity differs: another spec's network of
+/// the same architecture would otherwise load silently.
+std::string checkpointIdentity(const flowrt_program &program);
 
 /// Writes `path` atomically. `ema` and `optimizerState` (the optimizer's
 /// state buffers, [state variables, parameters]) may be null.
-void saveCheckpoint(const std::string &path, torch::nn::Module &model,
+void saveCheckpoint(const std::string &path, const flowrt_program &program,
+                    torch::nn::Module &model,
                     torch::nn::Module *ema,
                     const torch::Tensor *optimizerState,
                     const CheckpointInfo &info);
 
 /// Reads `path` into `model` and, where not null, `ema` and
 /// `optimizerState` (a CPU tensor of the expected shape, overwritten).
-/// Throws std::runtime_error naming the file if it cannot be read or does not
-/// match the network or the optimizer.
-CheckpointInfo loadCheckpoint(const std::string &path, torch::nn::Module &model,
+/// Throws std::runtime_error naming the file if it cannot be read, was
+/// written by another flow, data set or network (checkpointIdentity), or
+/// does not match the network or the optimizer. A checkpoint of the same
+/// flow from a spec edited since (its sample block, say) loads with a
+/// warning.
+CheckpointInfo loadCheckpoint(const std::string &path, const flowrt_program &program,
+                              torch::nn::Module &model,
                               torch::nn::Module *ema,
                               torch::Tensor *optimizerState);
 

@@ -1,13 +1,15 @@
 //===- Commands.h - The commands of a generated program ---------*- C++ -*-===//
 //
-// The options and entry points of `train`, `sample` and `info`, which
-// flowrt_main (Cli.cpp) calls after parsing the command line. Each returns the
-// process exit status and reports its own problems on stderr.
+// The options and entry points of the commands (train, sample, eval,
+// likelihood, info). Each command's file declares its options on the
+// command line (CommandLine.h) and runs it; the entry points return the
+// process exit status and report their own problems on stderr.
 //
 //===----------------------------------------------------------------------===//
 #ifndef FLOWRT_COMMANDS_H
 #define FLOWRT_COMMANDS_H
 
+#include "CommandLine.h"
 #include "flowrt/flowrt.h"
 
 #include <torch/torch.h>
@@ -21,19 +23,16 @@ namespace flowrt {
 
 /// Options of `sample`.
 struct SampleOptions {
+  RunSettings run;          ///< device, autocast, seed (of the source), out-dir
   int64_t n = 0;
   int64_t steps = 0;
-  uint64_t seed = 0;
   std::string solver;       ///< one of the program's solvers
   bool fixedSteps = true;   ///< false: step-size control (adaptive tableau)
   bool perStep = false;     ///< --per-step: no whole-trajectory kernel
-  std::string device = "cpu"; ///< --device cpu|cuda
-  bool bf16 = false;        ///< --autocast bf16: network calls in bfloat16
   double rtol = 1e-5, atol = 1e-5;
   int64_t maxSteps = 100000;
   double minStep = 1e-10, maxStep = 1.0;
   std::string from;         ///< `--from FILE.npy`: start here, not at x0
-  std::string outDir;
   std::vector<std::string> outputs; ///< `-o` files, by extension.
   std::string metricsJson;          ///< Empty: no JSON file.
   /// Conditional flows: the label of every sample, -1 for the null class,
@@ -50,21 +49,27 @@ struct SampleOptions {
   bool quiet = false;
 };
 
-/// Options of `train`; Cli.cpp fills the defaults from the program.
+/// `sample`'s (or with `evaluate`, `eval`'s) defaults from the program's
+/// sample block.
+SampleOptions sampleDefaults(const flowrt_program &program, bool evaluate);
+
+/// Checks that `opts.solver` is one of the program's and decides whether it
+/// runs at fixed steps (`stepsGiven`: --steps was on the command line);
+/// throws UsageError otherwise.
+void resolveSolver(const flowrt_program &program, SampleOptions &opts, bool stepsGiven);
+
+/// Options of `train`, their defaults from the program's train block.
 struct TrainOptions {
+  RunSettings run; ///< device, autocast, seed (weights, data, noise), out-dir
   int64_t steps = 0;
   int64_t batch = 0;
   double lr = 0;
-  uint64_t seed = 0;
-  std::string outDir;
   bool resume = false;
   int64_t checkpointEvery = 1000; ///< 0: only at the end.
   int64_t logEvery = 10;          ///< Steps per line of metrics.jsonl.
   bool quiet = false;
   /// --test-run: one step into <out-dir>/test-run, then a few samples.
   bool testRun = false;
-  std::string device = "cpu";     ///< --device cpu|cuda
-  bool bf16 = false;              ///< --autocast bf16: network calls in bfloat16
   /// --no-cuda-graph: on a GPU, launch every step's work one by one instead
   /// of replaying the step captured as a CUDA graph.
   bool cudaGraph = true;
@@ -86,13 +91,12 @@ int runTrain(const flowrt_program &program, const TrainOptions &opts);
 
 /// Options of `likelihood`.
 struct LikelihoodOptions {
+  RunSettings run;           ///< device, seed (of Hutchinson's probe), out-dir
   std::string input, output; ///< -i points.npy, -o logp.npy
   bool hutchinson = false;   ///< else the exact divergence
   std::string solver;
   int64_t steps = 0;
-  uint64_t seed = 0;         ///< of Hutchinson's probe
   int64_t label = -1;        ///< conditional networks: the class (-1: none)
-  std::string outDir;
 };
 
 /// log p(x1) per point by integrating the ODE and the divergence backward

@@ -20,6 +20,7 @@
 #include <exception>
 #include <mutex>
 #include <stdexcept>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -71,6 +72,48 @@ torch::Tensor flowrt_ctx::evaluateNet(const torch::Tensor &x, const torch::Tenso
     return net->forward(x, t, y);
   AutocastScope scope(device.type(), autocast);
   return net->forward(x, t, y).to(torch::kFloat);
+}
+
+void flowrt::runRowRanges(int64_t n, int64_t threads,
+                          const std::function<void(int64_t, int64_t)> &fn,
+                          const std::function<std::thread(std::function<void()>)> &spawn) {
+  std::vector<std::thread> workers;
+  std::exception_ptr failure;
+  std::mutex lock;
+  auto range = [&](int64_t i) {
+    try {
+      fn(n * i / threads, n * (i + 1) / threads);
+    } catch (...) {
+      std::lock_guard<std::mutex> guard(lock);
+      failure = std::current_exception();
+    }
+  };
+  // Ranges 1.. on their own threads while threads can be made; a failed
+  // start (std::system_error: no resources) leaves the rest to this thread,
+  // never a joinable thread left behind (std::terminate).
+  int64_t started = 1;
+  try {
+    for (; started < threads; ++started)
+      workers.push_back(spawn([&range, started] { range(started); }));
+  } catch (const std::system_error &) {
+  }
+  range(0);
+  for (int64_t i = started; i < threads; ++i)
+    range(i);
+  for (std::thread &w : workers)
+    w.join();
+  if (failure)
+    std::rethrow_exception(failure);
+}
+
+int64_t flowrt::sampleDimension(flowrt_ctx &ctx) {
+  if (ctx.program->data.dim > 0)
+    return ctx.program->data.dim;
+  if (!ctx.program->sample_source)
+    throw std::runtime_error("the program has no data and no sampler");
+  int64_t dim = flowrt_cols(ctx.program->sample_source(&ctx, 1));
+  ctx.clearArena();
+  return dim;
 }
 
 std::pair<torch::Tensor, torch::Tensor>
@@ -286,28 +329,9 @@ void flowrt_parallel_rows(flowrt_ctx *, int64_t n,
   // parallel_for is header code that needs OpenMP in this build, so the
   // threads are started here); rows are independent and costly alike.
   int64_t threads = std::max<int64_t>(1, std::min<int64_t>(at::get_num_threads(), n / 64));
-  std::vector<std::thread> workers;
-  std::exception_ptr failure;
-  std::mutex lock;
-  for (int64_t i = 1; i < threads; ++i)
-    workers.emplace_back([&, i] {
-      try {
-        fn(env, n * i / threads, n * (i + 1) / threads);
-      } catch (...) {
-        std::lock_guard<std::mutex> guard(lock);
-        failure = std::current_exception();
-      }
-    });
-  try {
-    fn(env, 0, n / threads);
-  } catch (...) {
-    std::lock_guard<std::mutex> guard(lock);
-    failure = std::current_exception();
-  }
-  for (std::thread &w : workers)
-    w.join();
-  if (failure)
-    std::rethrow_exception(failure);
+  flowrt::runRowRanges(
+      n, threads, [&](int64_t b, int64_t e) { fn(env, b, e); },
+      [](std::function<void()> work) { return std::thread(std::move(work)); });
 }
 
 double flowrt_guidance_scale(const flowrt_ctx *ctx) {

@@ -17,6 +17,8 @@
 #include <torch/torch.h>
 
 #include <deque>
+#include <functional>
+#include <thread>
 #include <map>
 
 namespace flowrt {
@@ -118,6 +120,15 @@ namespace flowrt {
 /// Mixes a seed with stream identifiers into a well-spread 64-bit seed
 /// (SplitMix64), so (seed, step, call) tuples give independent generators.
 uint64_t mixSeed(uint64_t seed, uint64_t a, uint64_t b = 0);
+/// Runs fn(begin, end) over [0, n) in `threads` contiguous ranges, ranges
+/// 1.. on threads made by `spawn` and range 0 on the calling thread, which
+/// also runs the ranges of any thread `spawn` could not start (it threw
+/// std::system_error). Rethrows the first exception of any range.
+void runRowRanges(int64_t n, int64_t threads, const std::function<void(int64_t, int64_t)> &fn,
+                  const std::function<std::thread(std::function<void()>)> &spawn);
+/// Values per sample of the flow: the data's, or for a flow without data
+/// (x0 drawn with a shape of its own) the source's, from one draw.
+int64_t sampleDimension(flowrt_ctx &ctx);
 /// Data batch number `call` of the training step ctx.step ([n, dim] and, when
 /// `labels`, [n, 1]), encoded by the tokenizer, float32 in CPU memory.
 std::pair<torch::Tensor, torch::Tensor> drawStepBatch(flowrt_ctx &ctx, int64_t n,

@@ -1,6 +1,7 @@
 //===- Files.cpp - Paths and directories without std::filesystem ----------===//
 //
-// Implements Files.h with stat(2) and mkdir(2); see there for why.
+// Implements Files.h with POSIX calls (stat, mkdir, opendir, unlink) and
+// streams; see there for why.
 //
 //===----------------------------------------------------------------------===//
 
@@ -9,6 +10,9 @@
 #include <cerrno>
 #include <cstring>
 #include <stdexcept>
+#include <cstdio>
+#include <dirent.h>
+#include <fstream>
 #include <sys/stat.h>
 
 std::string flowrt::joinPath(const std::string &dir, const std::string &name) {
@@ -46,4 +50,30 @@ std::string flowrt::extensionOf(const std::string &path) {
       dot == (slash == std::string::npos ? 0 : slash + 1))
     return "";
   return path.substr(dot);
+}
+
+std::vector<std::string> flowrt::listDirectory(const std::string &dir) {
+  std::vector<std::string> names;
+  DIR *d = ::opendir(dir.c_str());
+  if (!d)
+    return names;
+  while (const dirent *entry = ::readdir(d)) {
+    std::string name = entry->d_name;
+    if (name != "." && name != "..")
+      names.push_back(name);
+  }
+  ::closedir(d);
+  return names;
+}
+
+void flowrt::copyFile(const std::string &from, const std::string &to) {
+  std::ifstream in(from, std::ios::binary);
+  std::ofstream out(to, std::ios::binary | std::ios::trunc);
+  if (!in || !out || !(out << in.rdbuf()) || !out.flush())
+    throw std::runtime_error("cannot copy " + from + " to " + to);
+}
+
+void flowrt::removeFile(const std::string &path) {
+  if (std::remove(path.c_str()) != 0)
+    throw std::runtime_error("cannot remove " + path + ": " + std::strerror(errno));
 }

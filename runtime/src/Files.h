@@ -12,6 +12,7 @@
 #define FLOWRT_FILES_H
 
 #include <string>
+#include <vector>
 
 namespace flowrt {
 
@@ -24,6 +25,17 @@ bool pathExists(const std::string &path);
 /// Creates `path` and its missing parents (mkdir -p); throws
 /// std::runtime_error naming the path on failure.
 void makeDirectories(const std::string &path);
+
+/// The names in directory `dir` (not "." and ".."); empty when it cannot be
+/// read.
+std::vector<std::string> listDirectory(const std::string &dir);
+
+/// Copies the file `from` to `to` (replacing it); throws std::runtime_error
+/// naming the file on failure.
+void copyFile(const std::string &from, const std::string &to);
+
+/// Removes the file `path`; throws std::runtime_error naming it on failure.
+void removeFile(const std::string &path);
 
 /// The extension of the last component, with its dot ("" if none).
 std::string extensionOf(const std::string &path);

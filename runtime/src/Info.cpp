@@ -68,3 +68,9 @@ int flowrt::runInfo(const flowrt_program &p) {
   std::printf("kernels: CPU%s\n", p.ptx ? " + PTX" : "");
   return 0;
 }
+
+flowrt::Command flowrt::addInfoCommand(CLI::App &app, const flowrt_program &program) {
+  CLI::App *cmd = app.add_subcommand("info", "describe the flow, its data, network and "
+                                             "defaults");
+  return {cmd, [&program] { return runInfo(program); }};
+}

@@ -16,6 +16,7 @@
 #include "Checkpoint.h"
 #include "Commands.h"
 #include "Context.h"
+#include "Cuda.h"
 #include "Files.h"
 #include "Integrate.h"
 #include "Network.h"
@@ -63,7 +64,7 @@ private:
     if (probe.defined()) {
       div = (probe * jvp(probe)).sum(1);
     } else {
-      div = torch::zeros({x.size(0)});
+      div = torch::zeros({x.size(0)}, x.options());
       for (int64_t i = 0; i < x.size(1); ++i) {
         torch::Tensor e = torch::zeros_like(x);
         e.select(1, i).fill_(1.0);
@@ -77,7 +78,7 @@ private:
     torch::AutoGradMode grad(true);
     torch::Tensor xg = x.detach().clone().requires_grad_(true);
     double tn = program.reverse_time ? 1.0 - t : t;
-    torch::Tensor tt = torch::full({x.size(0), 1}, tn);
+    torch::Tensor tt = torch::full({x.size(0), 1}, tn, x.options());
     torch::Tensor v = ctx.net->forward(xg, tt, labels ? labels->value : torch::Tensor());
     if (program.reverse_time)
       v = -v;
@@ -87,7 +88,7 @@ private:
       torch::Tensor g = torch::autograd::grad({(v * probe).sum()}, {xg})[0];
       div = (g * probe).sum(1);
     } else {
-      div = torch::zeros({x.size(0)});
+      div = torch::zeros({x.size(0)}, x.options());
       for (int64_t i = 0; i < x.size(1); ++i) {
         torch::Tensor g = torch::autograd::grad({v.select(1, i).sum()}, {xg},
                                                 /*grad_outputs=*/{}, /*retain_graph=*/true)[0];
@@ -108,8 +109,8 @@ torch::Tensor sourceLogDensity(const flowrt_source_desc &source, const torch::Te
   }
   torch::Tensor inside = ((xd >= source.p0) & (xd < source.p1)).all(1);
   return torch::where(inside, torch::full({x.size(0)}, -d * std::log(source.p1 - source.p0),
-                                          torch::kDouble),
-                      torch::full({x.size(0)}, -INFINITY, torch::kDouble));
+                                          xd.options()),
+                      torch::full({x.size(0)}, -INFINITY, xd.options()));
 }
 
 } // namespace
@@ -121,7 +122,7 @@ torch::Tensor flowrt::logLikelihood(const flowrt_program &program, flowrt_ctx &c
   torch::Tensor probe;
   if (hutchinson) { // Rademacher, once per solve
     at::Generator gen = at::detail::createCPUGenerator(seed);
-    probe = torch::randint(0, 2, x1.sizes(), gen, torch::kFloat) * 2 - 1;
+    probe = (torch::randint(0, 2, x1.sizes(), gen, torch::kFloat) * 2 - 1).to(x1.device());
   }
   Field field(program, ctx, labels, probe);
   // (x, L) from t = 1 down to 0, with L' = div v and L(1) = 0.
@@ -131,7 +132,8 @@ torch::Tensor flowrt::logLikelihood(const flowrt_program &program, flowrt_ctx &c
         auto [v, div] = field(xs[0], t);
         return std::vector<torch::Tensor>{v, div.to(torch::kDouble)};
       },
-      {x1.to(torch::kFloat).contiguous(), torch::zeros({x1.size(0)}, torch::kDouble)}, 1.0,
+      {x1.to(torch::kFloat).contiguous(),
+       torch::zeros({x1.size(0)}, x1.options().dtype(torch::kDouble))}, 1.0,
       0.0, steps, [&] { ctx.clearArena(); });
   torch::Tensor x = state[0], logdet = state[1];
   return sourceLogDensity(program.source, x) + logdet;
@@ -182,36 +184,30 @@ int flowrt::runLikelihood(const flowrt_program &program, const LikelihoodOptions
     return 1;
   }
   const flowrt_solver *solver = findSolver(program, opts.solver);
-  if (!solver) {
-    std::fprintf(stderr, "error: unknown solver '%s'\n", opts.solver.c_str());
-    return 2;
-  }
-  torch::Tensor x1 = readNpy(opts.input).to(torch::kFloat);
-  x1 = x1.reshape({x1.dim() > 0 ? x1.size(0) : 1, -1}).contiguous();
-  if (x1.size(1) != program.data.dim) {
-    std::fprintf(stderr, "error: '%s' has %lld values per point but the flow's samples "
-                         "have %lld\n",
-                 opts.input.c_str(), static_cast<long long>(x1.size(1)),
-                 static_cast<long long>(program.data.dim));
-    return 1;
-  }
-  Network net = program.model.kind ? loadSamplingNetwork(program, opts.outDir) : nullptr;
+  if (!solver)
+    throw UsageError("--solver", "unknown solver '" + opts.solver + "'");
+  Network net =
+      program.model.kind ? loadSamplingNetwork(program, opts.run.outDir) : nullptr;
+  torch::NoGradGuard noGrad;
+  flowrt_ctx ctx;
+  std::unique_ptr<CudaKernels> gpu = setUpContext(ctx, program, opts.run);
+  ctx.net = net ? net.get() : nullptr;
+  if (net)
+    net->to(ctx.device);
+  torch::Tensor x1 = readPointRows(opts.input, sampleDimension(ctx), "the flow's samples");
   // Points come in the data's units; a tokenizer's flow runs on tokens.
   std::unique_ptr<Tokenizer> tokenizer = makeTokenizer(program.data);
   if (tokenizer)
     x1 = tokenizer->encode(x1);
-  torch::NoGradGuard noGrad;
-  flowrt_ctx ctx;
-  ctx.program = &program;
-  ctx.seed = opts.seed;
+  x1 = x1.to(ctx.device);
   ctx.batchSize = x1.size(0);
-  ctx.net = net ? net.get() : nullptr;
   flowrt_tensor labels{};
   if (program.model.kind && program.model.classes > 0)
-    labels.value = torch::full({x1.size(0), 1}, static_cast<float>(opts.label));
+    labels.value = torch::full({x1.size(0), 1}, static_cast<float>(opts.label), x1.options());
   torch::Tensor logp =
       logLikelihood(program, ctx, x1, labels.value.defined() ? &labels : nullptr, *solver,
-                    opts.steps, opts.hutchinson, opts.seed);
+                    opts.steps, opts.hutchinson, opts.run.seed)
+          .cpu();
   writeNpy(opts.output, logp.to(torch::kFloat));
   double mean = logp.mean().item<double>();
   std::printf("log-likelihood of %lld points: mean %.6f nats (%.4f bits/dim), %s "
@@ -221,4 +217,39 @@ int flowrt::runLikelihood(const flowrt_program &program, const LikelihoodOptions
               opts.hutchinson ? "Hutchinson" : "exact", solver->name,
               static_cast<long long>(opts.steps), opts.output.c_str());
   return 0;
+}
+
+Command flowrt::addLikelihoodCommand(CLI::App &app, const flowrt_program &program) {
+  auto opts = std::make_shared<LikelihoodOptions>();
+  LikelihoodOptions &o = *opts;
+  o.solver = program.sample.solver ? program.sample.solver : "";
+  o.steps = program.sample.steps > 0 ? program.sample.steps : 32;
+  o.run.outDir = defaultOutDir(program);
+  CLI::App *cmd = app.add_subcommand("likelihood", "log p(x) of points (-i FILE.npy -o "
+                                                   "logp.npy)");
+  cmd->add_option("-i,--input", o.input, "the points")->type_name("FILE.npy")->required();
+  cmd->add_option("-o,--output", o.output, "their log-likelihoods")
+      ->type_name("FILE.npy")
+      ->required();
+  cmd->add_flag("--hutchinson,!--exact", o.hutchinson,
+                "divergence: Hutchinson's estimate, or exact (the default)");
+  cmd->add_option("--solver", o.solver, "the tableau (a solver of the spec)")
+      ->capture_default_str();
+  cmd->add_option("--steps", o.steps, "fixed solver steps")
+      ->type_name("N")
+      ->capture_default_str()
+      ->check(integerAtLeast(1));
+  auto *label = cmd->add_option("--label", "conditional networks: the class, or 'none' (the "
+                                           "default)")
+                    ->type_name("K|none");
+  addRunSettings(*cmd, o.run, DeviceOption | SeedOption, "seed of Hutchinson's probe");
+  auto run = [&program, opts, label]() -> int {
+    if (*label)
+      opts->label = parseLabel("--label", label->as<std::string>(), program.model.classes,
+                               /*balanced=*/false);
+    if (program.num_solvers == 0)
+      throw std::runtime_error("this program has no solvers: add a `sample` block");
+    return runLikelihood(program, *opts);
+  };
+  return {cmd, run};
 }

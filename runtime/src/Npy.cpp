@@ -103,3 +103,26 @@ torch::Tensor flowrt::readNpy(const std::string &path) {
     throw std::runtime_error(path + ": truncated data");
   return values;
 }
+
+torch::Tensor flowrt::readPointRows(const std::string &path, int64_t dim,
+                                    const std::string &what) {
+  torch::Tensor x = readNpy(path);
+  auto shape = [&] {
+    std::string text = "[";
+    for (int64_t i = 0; i < x.dim(); ++i)
+      text += (i ? ", " : "") + std::to_string(x.size(i));
+    return text + "]";
+  };
+  if (x.dim() == 0)
+    throw std::runtime_error("'" + path + "' holds a single number (a 0-d array); expected " +
+                             "points [n, " + std::to_string(dim) + "]");
+  if (x.numel() == 0)
+    throw std::runtime_error("'" + path + "' holds no points (shape " + shape() +
+                             "); expected [n, " + std::to_string(dim) + "] with n >= 1");
+  int64_t perPoint = x.dim() == 1 ? 1 : x.numel() / x.size(0);
+  if (perPoint != dim)
+    throw std::runtime_error("'" + path + "' has shape " + shape() + ", " +
+                             std::to_string(perPoint) + " values per point, but " + what +
+                             " have " + std::to_string(dim));
+  return x.to(torch::kFloat).reshape({x.size(0), dim}).contiguous();
+}

@@ -1,10 +1,13 @@
 //===- Png.cpp - PNG writer and scatter plots -----------------------------===//
 //
-// Implements the PNG half of Writers.h without libpng or zlib: the image data
-// is a zlib stream (RFC 1950) of stored, uncompressed deflate blocks
-// (RFC 1951, at most 65535 bytes each) with an Adler-32 trailer, inside
-// IHDR/IDAT/IEND chunks that each carry a CRC-32. Files are larger than
-// compressed ones, but a 512x512 plot is only 257 KiB.
+// Implements the PNG half of Writers.h: IHDR/IDAT/IEND chunks that each
+// carry a CRC-32, the image data a zlib stream (RFC 1950) compressed with
+// zlib's deflate. zlib is the runtime's one optional dependency (a GPU host
+// may lack its headers); without it the stream holds stored, uncompressed
+// deflate blocks (RFC 1951, at most 65535 bytes each) with an Adler-32
+// trailer, which every PNG reader accepts too. We chose zlib over libpng:
+// the runtime already reads the gzipped data sets with it, and PNG's
+// container is a few lines.
 //
 //===----------------------------------------------------------------------===//
 
@@ -15,6 +18,10 @@
 #include <cmath>
 #include <fstream>
 #include <stdexcept>
+
+#ifdef FLOWRT_HAVE_ZLIB
+#include <zlib.h>
+#endif
 
 using namespace flowrt;
 
@@ -37,8 +44,9 @@ void putChunk(std::vector<uint8_t> &out, const char *type,
   putU32(out, crc32(out.data() + typeStart, out.size() - typeStart));
 }
 
-/// A zlib stream holding `raw` in stored deflate blocks.
-std::vector<uint8_t> zlibStored(const std::vector<uint8_t> &raw) {
+} // namespace
+
+std::vector<uint8_t> flowrt::zlibStored(const std::vector<uint8_t> &raw) {
   std::vector<uint8_t> out = {0x78, 0x01}; // deflate, 32K window, no dict
   size_t pos = 0;
   do {
@@ -54,6 +62,21 @@ std::vector<uint8_t> zlibStored(const std::vector<uint8_t> &raw) {
   } while (pos < raw.size());
   putU32(out, adler32(raw.data(), raw.size()));
   return out;
+}
+
+namespace {
+
+/// `raw` as a zlib stream: deflated where zlib is, else stored.
+std::vector<uint8_t> zlibStream(const std::vector<uint8_t> &raw) {
+#ifdef FLOWRT_HAVE_ZLIB
+  uLongf size = compressBound(raw.size());
+  std::vector<uint8_t> out(size);
+  if (compress2(out.data(), &size, raw.data(), raw.size(), Z_BEST_COMPRESSION) == Z_OK) {
+    out.resize(size);
+    return out;
+  }
+#endif
+  return zlibStored(raw);
 }
 
 } // namespace
@@ -105,7 +128,7 @@ std::vector<uint8_t> flowrt::encodePng(const std::vector<uint8_t> &gray,
     raw.insert(raw.end(), gray.begin() + y * width,
                gray.begin() + (y + 1) * width);
   }
-  putChunk(png, "IDAT", zlibStored(raw));
+  putChunk(png, "IDAT", zlibStream(raw));
   putChunk(png, "IEND", {});
   return png;
 }

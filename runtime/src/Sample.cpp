@@ -1,11 +1,13 @@
 //===- Sample.cpp - The sampling loop -------------------------------------===//
 //
-// Implements `sample`: loads the checkpoint (EMA weights when the program
-// trains with an EMA), draws the source with the generated `sample_source`,
-// integrates from t = 0 to 1 with the generated `solver_step` in `steps`
-// equal steps, writes the requested files and prints the sliced Wasserstein-2
-// distance to fresh data beside that of the source itself, the figure the
-// samples should beat.
+// Implements `sample` and `eval` and their options: loads the checkpoint
+// (EMA weights when the program trains with an EMA), draws the source with
+// the generated `sample_source` (or reads --from), integrates from t = 0 to
+// 1 with the program's solver, writes the requested files and reports the
+// quality: for toy data the sliced Wasserstein-2 distance to fresh data
+// beside that of the source itself, the figure the samples should beat; for
+// `eval` on images the classifier's Fréchet distance, accuracy and bits per
+// dimension. --metrics-json writes the same figures as JSON.
 //
 //===----------------------------------------------------------------------===//
 
@@ -27,6 +29,8 @@
 #include <cstdio>
 #include <fstream>
 #include <memory>
+
+#include <nlohmann/json.hpp>
 
 using namespace flowrt;
 
@@ -63,123 +67,66 @@ std::string formatNumber(double v) {
   return text;
 }
 
-} // namespace
-
-int flowrt::runSample(const flowrt_program &program,
-                      const SampleOptions &opts) {
+/// Every -o file is .npy or .png (checked before any work is done).
+void checkOutputs(const SampleOptions &opts) {
   for (const std::string &out : opts.outputs) {
     std::string ext = extensionOf(out);
-    if (ext != ".npy" && ext != ".png") {
-      std::fprintf(stderr,
-                   "error: cannot write '%s': -o takes .npy or .png files\n",
-                   out.c_str());
-      return 2;
-    }
+    if (ext != ".npy" && ext != ".png")
+      throw UsageError("-o", "cannot write '" + out + "': -o takes .npy or .png files");
   }
-  const flowrt_solver *solver = findSolver(program, opts.solver);
-  if (!program.sample_source || !solver) {
-    std::fprintf(stderr, "error: the program has no sampler\n");
-    return 1;
-  }
-  // `--from FILE.npy`: the start points, checked against the flow's shape.
-  torch::Tensor from;
-  if (!opts.from.empty()) {
-    from = readNpy(opts.from).to(torch::kFloat);
-    if (from.dim() == 1)
-      from = from.reshape({-1, 1});
-    from = from.reshape({from.size(0), -1}).contiguous();
-    if (from.size(0) < 1 || from.size(1) != program.data.dim)
-      throw std::runtime_error("'" + opts.from + "' has " +
-                               std::to_string(from.size(1)) +
-                               " values per point but the flow's samples have " +
-                               std::to_string(program.data.dim));
-  }
-  int64_t n = from.defined() ? from.size(0) : opts.n;
-  // A closed-form model (no network) samples at once, with no checkpoint;
-  // a spec without data has no quality figure.
-  Network net = program.model.kind ? loadSamplingNetwork(program, opts.outDir, opts.rawWeights)
-                                   : nullptr;
-  std::unique_ptr<DataSet> data =
-      program.data.generator ? makeDataSet(program.data) : nullptr;
+}
 
-  torch::NoGradGuard noGrad;
-  flowrt_ctx ctx;
-  ctx.program = &program;
-  ctx.seed = opts.seed;
-  ctx.batchSize = n;
-  ctx.data = data.get();
-  std::unique_ptr<Tokenizer> tokenizer = makeTokenizer(program.data);
-  ctx.tokenizer = tokenizer.get();
-  ctx.net = net ? net.get() : nullptr;
-  ctx.autocast = opts.bf16 ? torch::kBFloat16 : torch::kFloat;
-  ctx.guidanceScale = opts.guidanceScale;
-  ctx.adaptiveGuidance = opts.adaptiveGuidance;
-  ctx.guidanceMomentum = opts.guidanceMomentum;
-  // --device cuda: every tensor on the GPU, the generated kernels from the
-  // program's PTX.
-  std::unique_ptr<CudaKernels> gpu;
-  if (opts.device == "cuda") {
-    gpu = attachGpu(ctx, program.ptx);
-    if (net)
-      net->to(ctx.device);
-    if (from.defined())
-      from = from.to(ctx.device);
+/// What one sampling run made: the samples and the source they started
+/// from (in the flow's units, on the command's device), and its figures.
+struct SampleRun {
+  flowrt_tensor x, labels, source;
+  IntegrateStats stats;
+  double seconds = 0;
+  int64_t classes = 0;
+};
+
+/// The samples and their source in the data's units, on the CPU: a
+/// tokenizer's tokens decoded.
+std::pair<torch::Tensor, torch::Tensor> decodedSamples(const SampleRun &run,
+                                                       const Tokenizer *tokenizer) {
+  torch::Tensor points = run.x.value.cpu(), source = run.source.value.cpu();
+  if (tokenizer) {
+    points = tokenizer->decode(points);
+    source = tokenizer->decode(source);
   }
+  int64_t nonFinite = (~torch::isfinite(points)).any(1).sum().item<int64_t>();
+  if (nonFinite > 0)
+    std::fprintf(stderr, "warning: %lld samples are not finite\n",
+                 static_cast<long long>(nonFinite));
+  return {points, source};
+}
 
-  // A conditional network gets one label per sample.
-  int64_t classes = program.model.kind ? program.model.classes : 0;
-  flowrt_tensor labels{};
-  if (classes > 0)
-    labels.value = sampleLabels(n, classes, opts.label).to(ctx.device);
-
-  auto start = std::chrono::steady_clock::now();
-  // x outlives the arena, which is cleared after every solver step.
-  flowrt_tensor x{from.defined() ? from : program.sample_source(&ctx, n)->value};
-  torch::Tensor source = x.value.clone();
-  ctx.clearArena();
-  IntegrateOptions integration;
-  integration.solver = solver;
-  integration.adaptive = !opts.fixedSteps;
-  integration.steps = opts.steps;
-  integration.fused = !opts.perStep;
-  integration.rtol = opts.rtol;
-  integration.atol = opts.atol;
-  integration.maxSteps = opts.maxSteps;
-  integration.minStep = opts.minStep;
-  integration.maxStep = opts.maxStep;
-  IntegrateStats stats =
-      integrate(program, ctx, x, classes > 0 ? &labels : nullptr, integration);
-  if (gpu)
-    gpu->synchronize();
-  double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
-          .count();
-  std::string how = std::to_string(stats.steps) + " steps";
+/// Prints how the samples were made.
+void reportRun(const flowrt_program &program, const SampleOptions &opts, const flowrt_ctx &ctx,
+               const SampleRun &run, const IntegrateOptions &integration) {
+  std::string how = std::to_string(run.stats.steps) + " steps";
   if (integration.adaptive) {
     char tol[96];
     std::snprintf(tol, sizeof(tol), " (adaptive per sample, rtol %g, atol %g)", opts.rtol,
                   opts.atol);
     how += tol;
   }
-
-  if (!opts.quiet)
-    std::printf("sampled %lld points with %s, %s, %lld function evaluations in "
-                "%.4f s%s\n",
-                static_cast<long long>(n), solver->name, how.c_str(),
-                static_cast<long long>(stats.evaluations), seconds,
-                stats.fused ? " (one whole-trajectory kernel)" : "");
-  if (classes > 0 && !opts.quiet)
-    std::printf("labels: %s%s\n", describeLabels(opts.label).c_str(),
-                program.sample.guidance
-                    ? (", guidance " + std::string(program.sample.guidance) +
-                       (std::isnan(opts.guidanceScale)
-                            ? std::string()
-                            : " w = " + formatNumber(opts.guidanceScale)))
-                          .c_str()
-                    : "");
-  if (ctx.guidanceMomentum != 0 && !opts.quiet)
+  std::printf("sampled %lld points with %s, %s, %lld function evaluations in "
+              "%.4f s%s\n",
+              static_cast<long long>(run.x.value.size(0)), integration.solver->name,
+              how.c_str(), static_cast<long long>(run.stats.evaluations), run.seconds,
+              run.stats.fused ? " (one whole-trajectory kernel)" : "");
+  if (run.classes > 0) {
+    std::string guidance;
+    if (program.sample.guidance)
+      guidance = ", guidance " + std::string(program.sample.guidance) +
+                 (std::isnan(opts.guidanceScale) ? std::string()
+                                                 : " w = " + formatNumber(opts.guidanceScale));
+    std::printf("labels: %s%s\n", describeLabels(opts.label).c_str(), guidance.c_str());
+  }
+  if (ctx.guidanceMomentum != 0)
     std::printf("guidance momentum %g\n", ctx.guidanceMomentum);
-  if (ctx.adaptiveGuidance > 0 && !opts.quiet) {
+  if (ctx.adaptiveGuidance > 0) {
     const auto &g = ctx.guidanceState;
     int64_t total = g.unconditionalRows + g.skippedRows;
     std::printf("adaptive guidance (cos >= %g): %.1f%% of the unconditional evaluations "
@@ -187,19 +134,12 @@ int flowrt::runSample(const flowrt_program &program,
                 ctx.adaptiveGuidance, total ? 100.0 * g.skippedRows / total : 0.0,
                 static_cast<long long>(g.skippedRows), static_cast<long long>(total));
   }
+}
 
-  // Samples in the data's units: a tokenizer's tokens decoded.
-  torch::Tensor points = x.value.cpu();
-  source = source.cpu();
-  if (tokenizer) {
-    points = tokenizer->decode(points);
-    source = tokenizer->decode(source);
-  }
-  labels.value = labels.value.defined() ? labels.value.cpu() : labels.value;
-  int64_t nonFinite = (~torch::isfinite(points)).any(1).sum().item<int64_t>();
-  if (nonFinite > 0)
-    std::fprintf(stderr, "warning: %lld samples are not finite\n",
-                 static_cast<long long>(nonFinite));
+/// Writes each -o file: .npy in the data's shape, .png as a scatter plot of
+/// 2-D points or a grid of images.
+void writeOutputs(const flowrt_program &program, const SampleOptions &opts,
+                  const torch::Tensor &points) {
   // Samples in the data's own shape: [n, C, H, W] for images.
   std::vector<int64_t> shape = {points.size(0)};
   for (int32_t i = 0; i < program.data.rank; ++i)
@@ -223,92 +163,182 @@ int flowrt::runSample(const flowrt_program &program,
     if (!opts.quiet)
       std::printf("wrote %s\n", out.c_str());
   }
+}
 
-  if (!data || opts.quiet)
-    return 0;
-  if (opts.evaluate) {
-    ImageMetrics m = evaluateImages(program.data, *data, points,
-                                    classes > 0 ? labels.value : torch::full({n}, -1.0),
-                                    opts.outDir);
+/// `eval`: the classifier's figures and, where the source has a density,
+/// bits per dimension of held-out images.
+void evaluateImageSamples(const flowrt_program &program, const SampleOptions &opts,
+                          flowrt_ctx &ctx, const DataSet &data, const SampleRun &run,
+                          const torch::Tensor &points, const flowrt_solver &solver,
+                          nlohmann::ordered_json &metrics) {
+  int64_t n = points.size(0);
+  ImageMetrics m = evaluateImages(program.data, data, points,
+                                  run.classes > 0 ? run.labels.value.cpu() : torch::full({n}, -1.0),
+                                  opts.run.outDir);
+  metrics["fd_name"] = m.fdName;
+  metrics["fd"] = m.fd;
+  metrics["classifier_accuracy_on_samples"] = m.accuracy;
+  metrics["classifier_accuracy_held_out"] = m.classifierAccuracy;
+  if (!opts.quiet) {
     std::printf("%s = %.4f\n", m.fdName.c_str(), m.fd);
     if (!std::isnan(m.accuracy))
       std::printf("classifier accuracy on class-conditional samples = %.4f "
                   "(on held-out real images: %.4f)\n",
                   m.accuracy, m.classifierAccuracy);
-    // Bits per dimension of real images, where the source has a density;
-    // a conditional network's is log p(x | y) for each image's own label.
-    if (program.source.kind && ctx.device.is_cpu()) {
-      ClassifierData images = classifierData(program.data, *data);
-      constexpr int64_t BpdImages = 256;
-      torch::Tensor x = images.heldOut.x.slice(0, 0, BpdImages);
-      bool hutchinson = x.size(1) > 256; // exact: one JVP per pixel
-      double bpd = imageBitsPerDim(
-          program, ctx, x,
-          classes > 0 ? images.heldOut.labels.slice(0, 0, BpdImages) : torch::Tensor(),
-          images.binWidth, *solver, opts.steps, hutchinson, opts.seed);
-      std::printf("bits/dim = %.4f (%lld %s images, dequantized; %s divergence, %s, %lld "
-                  "steps)\n",
-                  bpd, static_cast<long long>(x.size(0)),
-                  images.name == "digits" ? "digits" : "Fashion-MNIST test",
-                  hutchinson ? "Hutchinson" : "exact", solver->name,
-                  static_cast<long long>(opts.steps));
-    }
-    return 0;
   }
-  // The reference: fresh data, only of the requested class when all samples
-  // have one label.
-  Batch freshBatch =
-      data->draw(FreshFactor * n, mixSeed(opts.seed, FreshDataStream));
+  // Bits per dimension of real images, where the source has a density;
+  // a conditional network's is log p(x | y) for each image's own label.
+  if (!program.source.kind || !ctx.device.is_cpu())
+    return;
+  ClassifierData images = classifierData(program.data, data);
+  constexpr int64_t BpdImages = 256;
+  torch::Tensor x = images.heldOut.x.slice(0, 0, BpdImages);
+  bool hutchinson = x.size(1) > 256; // exact: one JVP per pixel
+  double bpd = imageBitsPerDim(
+      program, ctx, x,
+      run.classes > 0 ? images.heldOut.labels.slice(0, 0, BpdImages) : torch::Tensor(),
+      images.binWidth, solver, opts.steps, hutchinson, opts.run.seed);
+  metrics["bits_per_dim"] = bpd;
+  if (!opts.quiet)
+    std::printf("bits/dim = %.4f (%lld %s images, dequantized; %s divergence, %s, %lld "
+                "steps)\n",
+                bpd, static_cast<long long>(x.size(0)),
+                images.name == "digits" ? "digits" : "Fashion-MNIST test",
+                hutchinson ? "Hutchinson" : "exact", solver.name,
+                static_cast<long long>(opts.steps));
+}
+
+/// The samples against fresh data (of the requested class when all samples
+/// have one label): sliced-W2 beside the source's, the RBF MMD and, for
+/// conditional samples, how often the nearest fresh point has their label.
+void compareWithData(const SampleOptions &opts, const DataSet &data, const SampleRun &run,
+                     const torch::Tensor &points, const torch::Tensor &source,
+                     nlohmann::ordered_json &metrics) {
+  int64_t n = points.size(0);
+  Batch freshBatch = data.draw(FreshFactor * n, mixSeed(opts.run.seed, FreshDataStream));
   torch::Tensor fresh = freshBatch.x;
-  if (classes > 0 && opts.label >= 0)
+  if (run.classes > 0 && opts.label >= 0)
     fresh = fresh.index({freshBatch.labels == static_cast<float>(opts.label)});
   int64_t compared = std::min(n, fresh.size(0));
   fresh = fresh.slice(0, 0, compared);
-  double sw2 = slicedWasserstein2(points.slice(0, 0, compared), fresh, 128,
-                                  ProjectionSeed);
-  double sw2Source = slicedWasserstein2(source.slice(0, 0, compared), fresh,
-                                        128, ProjectionSeed);
+  double sw2 = slicedWasserstein2(points.slice(0, 0, compared), fresh, 128, ProjectionSeed);
+  double sw2Source =
+      slicedWasserstein2(source.slice(0, 0, compared), fresh, 128, ProjectionSeed);
   int64_t m = std::min(compared, MmdPoints);
-  double mmd2 =
-      m >= 2 ? rbfMmd2(points.slice(0, 0, m), fresh.slice(0, 0, m)) : 0.0;
-  std::printf("quality: sliced-W2 to fresh data%s = %.4f (%s: %.4f)\n",
-              classes > 0 && opts.label >= 0
-                  ? (" of class " + std::to_string(opts.label)).c_str()
-                  : "",
-              sw2, from.defined() ? "start points" : "gaussian source", sw2Source);
-  // Conditional samples: how often the nearest fresh data point has the
-  // label the sample was drawn for.
-  double accuracy = std::nan("");
-  if (classes > 0 && opts.label != -1) {
-    int64_t k = std::min(n, MmdPoints);
-    accuracy = nearestNeighbourAccuracy(points.slice(0, 0, k),
-                                        labels.value.reshape({-1}).slice(0, 0, k),
-                                        freshBatch.x.slice(0, 0, 4 * MmdPoints),
-                                        freshBatch.labels.slice(0, 0, 4 * MmdPoints));
+  double mmd2 = m >= 2 ? rbfMmd2(points.slice(0, 0, m), fresh.slice(0, 0, m)) : 0.0;
+  metrics["sliced_w2"] = sw2;
+  metrics["sliced_w2_source"] = sw2Source;
+  metrics["rbf_mmd2"] = mmd2;
+  metrics["mmd_points"] = m;
+  if (!opts.quiet)
+    std::printf("quality: sliced-W2 to fresh data%s = %.4f (%s: %.4f)\n",
+                run.classes > 0 && opts.label >= 0
+                    ? (" of class " + std::to_string(opts.label)).c_str()
+                    : "",
+                sw2, opts.from.empty() ? "gaussian source" : "start points", sw2Source);
+  metrics["conditional_accuracy"] = nullptr;
+  if (run.classes == 0 || opts.label == -1)
+    return;
+  int64_t k = std::min(n, MmdPoints);
+  double accuracy = nearestNeighbourAccuracy(
+      points.slice(0, 0, k), run.labels.value.cpu().reshape({-1}).slice(0, 0, k),
+      freshBatch.x.slice(0, 0, 4 * MmdPoints), freshBatch.labels.slice(0, 0, 4 * MmdPoints));
+  metrics["conditional_accuracy"] = accuracy;
+  if (!opts.quiet)
     std::printf("conditional accuracy (1-nearest fresh data point has the "
                 "sample's label) = %.4f\n",
                 accuracy);
+}
+
+/// Writes `metrics` to `path` (non-finite numbers as null, which JSON has).
+void writeMetricsJson(const std::string &path, const nlohmann::ordered_json &metrics) {
+  std::ofstream json(path);
+  json << metrics.dump() << "\n";
+  if (!json)
+    throw std::runtime_error("cannot write " + path);
+}
+
+} // namespace
+
+int flowrt::runSample(const flowrt_program &program, const SampleOptions &opts) {
+  checkOutputs(opts);
+  const flowrt_solver *solver = findSolver(program, opts.solver);
+  if (!program.sample_source || !solver) {
+    std::fprintf(stderr, "error: the program has no sampler\n");
+    return 1;
   }
-  if (!opts.metricsJson.empty()) {
-    std::ofstream json(opts.metricsJson);
-    char text[512];
-    std::snprintf(text, sizeof(text),
-                  "{\"samples\": %lld, \"solver\": \"%s\", \"steps\": %lld, "
-                  "\"function_evals\": %lld, \"seconds\": %.6g, "
-                  "\"sliced_w2\": %.8g, \"sliced_w2_source\": %.8g, "
-                  "\"rbf_mmd2\": %.8g, \"mmd_points\": %lld, "
-                  "\"label\": %lld, \"conditional_accuracy\": %s}\n",
-                  static_cast<long long>(n), solver->name,
-                  static_cast<long long>(stats.steps),
-                  static_cast<long long>(stats.evaluations), seconds, sw2, sw2Source,
-                  mmd2, static_cast<long long>(m),
-                  static_cast<long long>(classes > 0 ? opts.label : -1),
-                  std::isnan(accuracy) ? "null"
-                                       : formatNumber(accuracy).c_str());
-    json << text;
-    if (!json)
-      throw std::runtime_error("cannot write " + opts.metricsJson);
+  // A closed-form model (no network) samples at once, with no checkpoint;
+  // a spec without data has no quality figure.
+  Network net = program.model.kind
+                    ? loadSamplingNetwork(program, opts.run.outDir, opts.rawWeights)
+                    : nullptr;
+  std::unique_ptr<DataSet> data = program.data.generator ? makeDataSet(program.data) : nullptr;
+
+  torch::NoGradGuard noGrad;
+  flowrt_ctx ctx;
+  std::unique_ptr<CudaKernels> gpu = setUpContext(ctx, program, opts.run);
+  ctx.data = data.get();
+  std::unique_ptr<Tokenizer> tokenizer = makeTokenizer(program.data);
+  ctx.tokenizer = tokenizer.get();
+  ctx.net = net ? net.get() : nullptr;
+  if (net)
+    net->to(ctx.device);
+  ctx.guidanceScale = opts.guidanceScale;
+  ctx.adaptiveGuidance = opts.adaptiveGuidance;
+  ctx.guidanceMomentum = opts.guidanceMomentum;
+
+  // `--from FILE.npy`: the start points, checked against the flow's shape.
+  torch::Tensor from;
+  if (!opts.from.empty())
+    from = readPointRows(opts.from, sampleDimension(ctx), "the flow's samples").to(ctx.device);
+  int64_t n = from.defined() ? from.size(0) : opts.n;
+  ctx.batchSize = n;
+
+  SampleRun run;
+  // A conditional network gets one label per sample.
+  run.classes = program.model.kind ? program.model.classes : 0;
+  if (run.classes > 0)
+    run.labels.value = sampleLabels(n, run.classes, opts.label).to(ctx.device);
+  auto start = std::chrono::steady_clock::now();
+  // x outlives the arena, which is cleared after every solver step.
+  run.x.value = from.defined() ? from : program.sample_source(&ctx, n)->value;
+  run.source.value = run.x.value.clone();
+  ctx.clearArena();
+  IntegrateOptions integration;
+  integration.solver = solver;
+  integration.adaptive = !opts.fixedSteps;
+  integration.steps = opts.steps;
+  integration.fused = !opts.perStep;
+  integration.rtol = opts.rtol;
+  integration.atol = opts.atol;
+  integration.maxSteps = opts.maxSteps;
+  integration.minStep = opts.minStep;
+  integration.maxStep = opts.maxStep;
+  run.stats = integrate(program, ctx, run.x, run.classes > 0 ? &run.labels : nullptr, integration);
+  if (gpu)
+    gpu->synchronize();
+  run.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (!opts.quiet)
+    reportRun(program, opts, ctx, run, integration);
+
+  auto [points, source] = decodedSamples(run, tokenizer.get());
+  writeOutputs(program, opts, points);
+
+  nlohmann::ordered_json metrics = {{"samples", n},
+                            {"solver", solver->name},
+                            {"steps", run.stats.steps},
+                            {"function_evals", run.stats.evaluations},
+                            {"seconds", run.seconds},
+                            {"label", run.classes > 0 ? opts.label : -1}};
+  bool wantMetrics = !opts.quiet || !opts.metricsJson.empty();
+  if (data && wantMetrics) {
+    if (opts.evaluate)
+      evaluateImageSamples(program, opts, ctx, *data, run, points, *solver, metrics);
+    else
+      compareWithData(opts, *data, run, points, source, metrics);
   }
+  if (!opts.metricsJson.empty())
+    writeMetricsJson(opts.metricsJson, metrics);
   return 0;
 }
 
@@ -318,4 +348,140 @@ const flowrt_solver *flowrt::findSolver(const flowrt_program &program,
     if (name == program.solvers[i].name)
       return &program.solvers[i];
   return nullptr;
+}
+
+Command flowrt::addSampleCommand(CLI::App &app, const flowrt_program &program, bool evaluate) {
+  auto opts = std::make_shared<SampleOptions>(sampleDefaults(program, evaluate));
+  SampleOptions &o = *opts;
+
+  CLI::App *cmd =
+      evaluate ? app.add_subcommand("eval", "image sets: FD-<set>-classifier and the "
+                                            "classifier's accuracy on class-conditional "
+                                            "samples (trains the classifier once, kept in "
+                                            "the run directory)")
+               : app.add_subcommand("sample", "draw samples with the trained network");
+  cmd->add_option("-n", o.n, "samples")->type_name("N")->capture_default_str()->check(
+      integerAtLeast(1));
+  cmd->add_option("-o,--output", o.outputs,
+                  "write the samples to FILE.npy or plot them to FILE.png; repeatable")
+      ->type_name("FILE")
+      ->allow_extra_args(false);
+  cmd->add_option("--solver", o.solver, "a solver of the spec")->capture_default_str();
+  auto *steps = cmd->add_option("--steps", o.steps, "fixed solver steps")
+                    ->type_name("N")
+                    ->capture_default_str()
+                    ->check(integerAtLeast(1));
+  cmd->add_option("--rtol", o.rtol, "adaptive solvers: relative tolerance")
+      ->capture_default_str()
+      ->check(positiveNumber());
+  cmd->add_option("--atol", o.atol, "adaptive solvers: absolute tolerance")
+      ->capture_default_str()
+      ->check(positiveNumber());
+  cmd->add_option("--max-steps", o.maxSteps, "adaptive solvers: most steps")
+      ->capture_default_str()
+      ->check(integerAtLeast(1));
+  cmd->add_option("--min-step", o.minStep, "adaptive solvers: smallest step")
+      ->capture_default_str()
+      ->check(positiveNumber());
+  cmd->add_option("--max-step", o.maxStep, "adaptive solvers: largest step")
+      ->capture_default_str()
+      ->check(positiveNumber());
+  cmd->add_option("--from", o.from, "integrate from these points, not from source draws")
+      ->type_name("FILE.npy");
+  cmd->add_flag("--per-step", o.perStep,
+                "fixed steps: a kernel and a network call per stage instead of one "
+                "whole-trajectory kernel (MLP networks)");
+  cmd->add_option_function<std::string>(
+         "--weights", [&o](const std::string &w) { o.rawWeights = w == "raw"; },
+         "the EMA weights (default, when the run keeps one) or the raw ones")
+      ->type_name("ema|raw")
+      ->check(oneOf({"ema", "raw"}));
+  cmd->add_option("--metrics-json", o.metricsJson, "also write the quality figures as JSON")
+      ->type_name("FILE");
+  cmd->add_flag("--quiet", o.quiet, "print nothing; only write the files");
+  auto *label = cmd->add_option("--label", "conditional flows: every sample of class K; "
+                                           "'none' for the null class; 'balanced' cycles")
+                    ->type_name("K|none|balanced");
+  auto *guidance =
+      cmd->add_option("--guidance", o.guidanceScale, "the guidance scale w, where the spec "
+                                                     "guides")
+          ->type_name("W")
+          ->check(finiteNumber());
+  auto *adaptive = cmd->add_option("--adaptive-guidance", o.adaptiveGuidance,
+                                   "drop a sample's unconditional call once cos(v_c, v_u) >= C "
+                                   "(0: off)")
+                       ->type_name("C")
+                       ->check(CLI::Range(0.0, 1.0));
+  auto *momentum = cmd->add_option("--guidance-momentum", o.guidanceMomentum,
+                                   "guide along d = (v_c - v_u) + B d_prev (APG's momentum; "
+                                   "0: off)")
+                       ->type_name("B")
+                       ->check(finiteNumber());
+  addRunSettings(*cmd, o.run, AllRunSettings, "seed of the source");
+
+  auto run = [&program, opts, label, steps, guidance, adaptive, momentum]() -> int {
+    SampleOptions &o = *opts;
+    std::string flow = program.flow_name ? program.flow_name : "flow";
+    int64_t classes = program.model.classes;
+    if (*label) {
+      if (classes == 0)
+        throw UsageError("--label", "the network of flow '" + flow +
+                                        "' is not conditioned on labels");
+      o.label = parseLabel("--label", label->as<std::string>(), classes, /*balanced=*/true);
+    }
+    if (*guidance && !program.sample.guidance)
+      throw UsageError("--guidance", "the spec's sample block of flow '" + flow +
+                                         "' has no guidance (e.g. guidance: cfg(w: 2))");
+    if (*guidance && std::isnan(program.sample.guidance_scale))
+      throw UsageError("--guidance", std::string("the guidance fn '") +
+                                         program.sample.guidance +
+                                         "' has no scale parameter 'w'");
+    for (CLI::Option *opt : {adaptive, momentum})
+      if (*opt && !program.sample.guidance)
+        throw UsageError(opt->get_name(), "the spec's sample block of flow '" + flow +
+                                              "' has no guidance");
+    if (*momentum && !(o.guidanceMomentum > -1 && o.guidanceMomentum < 1))
+      throw UsageError("--guidance-momentum", "takes a number in (-1, 1) (0: off)");
+    resolveSolver(program, o, /*stepsGiven=*/steps->count() > 0);
+    return runSample(program, o);
+  };
+  return {cmd, run};
+}
+
+SampleOptions flowrt::sampleDefaults(const flowrt_program &program, bool evaluate) {
+  SampleOptions o;
+  o.evaluate = evaluate;
+  // eval: 100 samples of each class (1000 without labels).
+  o.n = evaluate ? 100 * std::max<int64_t>(program.model.classes, 10) : program.sample.n;
+  o.steps = program.sample.steps;
+  o.run.seed = program.sample.seed;
+  o.run.outDir = defaultOutDir(program);
+  o.label = program.sample.label;
+  o.solver = program.sample.solver ? program.sample.solver : "";
+  o.rtol = program.sample.rtol > 0 ? program.sample.rtol : 1e-5;
+  o.atol = program.sample.atol > 0 ? program.sample.atol : 1e-5;
+  o.guidanceScale = program.sample.guidance_scale;
+  o.adaptiveGuidance = program.sample.adaptive_guidance;
+  o.guidanceMomentum = program.sample.guidance_momentum;
+  return o;
+}
+
+void flowrt::resolveSolver(const flowrt_program &program, SampleOptions &o, bool stepsGiven) {
+  if (program.num_solvers == 0)
+    throw std::runtime_error("this program has no sampler: add a `sample` block to the "
+                             "spec, e.g. sample FLOW { solver: euler(steps: 32) }");
+  const flowrt_solver *solver = findSolver(program, o.solver);
+  if (!solver) {
+    std::string names;
+    for (int32_t i = 0; i < program.num_solvers; ++i)
+      names += (i ? ", " : "") + std::string(program.solvers[i].name);
+    throw UsageError("--solver", "unknown solver '" + o.solver + "'; this program has " +
+                                     names);
+  }
+  // Adaptive tableaux control their step size unless steps were given: on
+  // the command line, or in the sample block for its own solver.
+  bool blockSolver = program.sample.solver && o.solver == program.sample.solver;
+  o.fixedSteps = !solver->adaptive || stepsGiven || (program.sample.fixed_steps && blockSolver);
+  if (o.n < 1 || o.steps < 1)
+    throw UsageError("-n", "the program's sample defaults are invalid: give -n and --steps");
 }

@@ -31,38 +31,36 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <filesystem>
 #include <fstream>
 #include <optional>
+
+#include <nlohmann/json.hpp>
 
 using namespace flowrt;
 
 namespace {
 
 /// One line of metrics.jsonl.
-std::string metricsLine(int64_t step, double loss, double lr, double rate,
-                        double elapsed) {
-  char line[256];
-  std::snprintf(line, sizeof(line),
-                "{\"step\": %lld, \"loss\": %.8g, \"lr\": %.8g, "
-                "\"steps_per_sec\": %.6g, \"elapsed\": %.4f}\n",
-                static_cast<long long>(step), loss, lr, rate, elapsed);
-  return line;
+std::string metricsLine(int64_t step, double loss, double lr, double rate, double elapsed) {
+  nlohmann::ordered_json line = {{"step", step},
+                         {"loss", loss},
+                         {"lr", lr},
+                         {"steps_per_sec", rate},
+                         {"elapsed", elapsed}};
+  return line.dump() + "\n";
 }
 
 /// The numbered checkpoints checkpoint-STEP.pt in `dir`, oldest first.
 std::vector<std::pair<int64_t, std::string>> numberedCheckpoints(const std::string &dir) {
   std::vector<std::pair<int64_t, std::string>> found;
-  std::error_code ec;
-  for (const auto &entry : std::filesystem::directory_iterator(dir, ec)) {
-    std::string name = entry.path().filename().string();
+  for (const std::string &name : listDirectory(dir)) {
     const std::string prefix = "checkpoint-", suffix = ".pt";
     if (name.size() <= prefix.size() + suffix.size() || name.rfind(prefix, 0) != 0 ||
         name.compare(name.size() - suffix.size(), suffix.size(), suffix) != 0)
       continue;
     std::string digits = name.substr(prefix.size(), name.size() - prefix.size() - suffix.size());
     if (digits.find_first_not_of("0123456789") == std::string::npos)
-      found.emplace_back(std::stoll(digits), entry.path().string());
+      found.emplace_back(std::stoll(digits), joinPath(dir, name));
   }
   std::sort(found.begin(), found.end());
   return found;
@@ -83,178 +81,192 @@ std::string nonFiniteTensor(double loss, const torch::nn::Module &model) {
   return "";
 }
 
-} // namespace
+using Clock = std::chrono::steady_clock;
 
-int flowrt::runTrain(const flowrt_program &program, const TrainOptions &opts) {
-  if (!program.train_loss || !program.model.kind || !program.optimizer_step) {
-    std::fprintf(stderr, "error: the program has no training step\n");
-    return 1;
-  }
-  std::unique_ptr<DataSet> data = makeDataSet(program.data);
-  double emaDecay = program.train.ema;
+double secondsSince(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
 
-  // Initial weights are a function of the seed.
-  torch::manual_seed(opts.seed);
-  Network model = makeNetwork(program);
-  Network ema;
-  if (emaDecay > 0)
-    ema = cloneNetwork(program, model);
-  int64_t numParams = 0;
-  for (auto &p : model->parameters())
-    numParams += p.numel();
-  // The optimizer's state variables, one row each, start at 0.
-  torch::Tensor optimizerState = torch::zeros({program.optimizer_state, numParams});
+/// One `train` run, cut into its steps: set up the networks and their flat
+/// buffers, resume, write the run's files, then loop over training steps
+/// (eager, or replays of the step captured as a CUDA graph), logging and
+/// checkpointing along the way.
+class Trainer {
+public:
+  Trainer(const flowrt_program &program, const TrainOptions &opts)
+      : program(program), opts(opts), graph(/*emulated=*/opts.emulateCudaGraph) {}
 
-  makeDirectories(opts.outDir);
-  std::string checkpointPath = joinPath(opts.outDir, CheckpointFile);
-  int64_t start = 0;
-  double elapsedBefore = 0;
-  if (opts.resume) {
-    if (!pathExists(checkpointPath)) {
-      std::fprintf(stderr,
-                   "error: no checkpoint in %s to resume from: run `train` "
-                   "without --resume\n",
-                   opts.outDir.c_str());
+  int run() {
+    if (!program.train_loss || !program.model.kind || !program.optimizer_step) {
+      std::fprintf(stderr, "error: the program has no training step\n");
       return 1;
     }
-    CheckpointInfo info = loadCheckpoint(checkpointPath, *model,
-                                         ema.get(), &optimizerState);
+    buildNetworks();
+    makeDirectories(opts.run.outDir);
+    checkpointPath = joinPath(opts.run.outDir, CheckpointFile);
+    if (opts.resume) {
+      if (int rc = resume(); rc >= 0)
+        return rc;
+    }
+    writeRunFiles();
+    if (int rc = setUpDevice(); rc != 0)
+      return rc;
+    makeFlatBuffers();
+    prepareCapture();
+    return loop();
+  }
+
+private:
+  const flowrt_program &program;
+  const TrainOptions &opts;
+  std::unique_ptr<DataSet> data;
+  std::unique_ptr<Tokenizer> tokenizer;
+  Network model, ema;
+  torch::Tensor optimizerState;
+  std::string checkpointPath;
+  int64_t start = 0;
+  double elapsedBefore = 0;
+  std::ofstream metrics;
+
+  flowrt_ctx ctx;
+  std::unique_ptr<CudaKernels> gpu;
+  // The flat buffers the generated optimizer and EMA kernels update.
+  flowrt_tensor params, grads;
+  torch::Tensor gradBuffer;
+  std::optional<flowrt_tensor> emaParams;
+  std::vector<flowrt_tensor> state;
+  std::vector<flowrt_tensor *> statePointers;
+
+  // The step captured as a CUDA graph (on a GPU, or emulated).
+  static constexpr int64_t EagerStepsBeforeCapture = 3;
+  bool graphs = false;
+  std::optional<SideStream> sideStream;
+  CapturedGraph graph;
+  FixedBatches fixedBatches;
+  torch::Tensor lossSum, gradSum; // over the replayed steps not checked yet
+  int64_t unchecked = 0;
+
+  // Progress of the loop.
+  Clock::time_point runStart, windowStart;
+  int64_t lastSaved = -1, done = 0, windowSteps = 0;
+  double windowLoss = 0, lastLoss = 0;
+
+  /// The network (initial weights a function of the seed), its EMA copy and
+  /// the optimizer's state (one row per state variable, zeros).
+  void buildNetworks() {
+    data = makeDataSet(program.data);
+    tokenizer = makeTokenizer(program.data);
+    torch::manual_seed(opts.run.seed);
+    model = makeNetwork(program);
+    if (program.train.ema > 0)
+      ema = cloneNetwork(program, model);
+    int64_t numParams = 0;
+    for (auto &p : model->parameters())
+      numParams += p.numel();
+    optimizerState = torch::zeros({program.optimizer_state, numParams});
+  }
+
+  /// --resume: loads the checkpoint. Returns the exit status when the run
+  /// ends here (nothing to do, or no checkpoint), else -1.
+  int resume() {
+    if (!pathExists(checkpointPath)) {
+      std::fprintf(stderr, "error: no checkpoint in %s to resume from: run `train` without "
+                           "--resume\n",
+                   opts.run.outDir.c_str());
+      return 1;
+    }
+    CheckpointInfo info = loadCheckpoint(checkpointPath, program, *model, ema.get(),
+                                         &optimizerState);
     start = info.step;
     elapsedBefore = info.elapsed;
+    lastSaved = start;
     if (start >= opts.steps) {
-      std::fprintf(stderr,
-                   "%s is already at step %lld (--steps %lld): nothing to do\n",
+      std::fprintf(stderr, "%s is already at step %lld (--steps %lld): nothing to do\n",
                    checkpointPath.c_str(), static_cast<long long>(start),
                    static_cast<long long>(opts.steps));
       return 0;
     }
     if (!opts.quiet)
-      std::fprintf(stderr, "resuming %s from step %lld\n",
-                   checkpointPath.c_str(), static_cast<long long>(start));
+      std::fprintf(stderr, "resuming %s from step %lld\n", checkpointPath.c_str(),
+                   static_cast<long long>(start));
+    return -1;
   }
-  if (program.spec_text) {
-    std::ofstream spec(joinPath(opts.outDir, "spec.flow"));
-    spec << program.spec_text;
-  }
-  // The settings of this run (the spec's defaults as overridden), beside
-  // the spec; a resumed run appends its own line.
-  {
-    std::ofstream settings(joinPath(opts.outDir, "settings.jsonl"),
-                           opts.resume ? std::ios::app : std::ios::trunc);
-    char line[512];
-    std::snprintf(line, sizeof(line),
-                  "{\"flow\": \"%s\", \"steps\": %lld, \"batch\": %lld, \"lr\": %.8g, "
-                  "\"seed\": %llu, \"optimizer\": \"%s\", \"ema\": %.8g, \"device\": \"%s\", "
-                  "\"autocast\": \"%s\", "
-                  "\"checkpoint_every\": %lld, \"keep\": %lld, \"resume_from\": %lld}\n",
-                  program.flow_name ? program.flow_name : "", static_cast<long long>(opts.steps),
-                  static_cast<long long>(opts.batch), opts.lr,
-                  static_cast<unsigned long long>(opts.seed),
-                  program.train.optimizer ? program.train.optimizer : "", emaDecay,
-                  opts.device.c_str(), opts.bf16 ? "bf16" : "off",
-                  static_cast<long long>(opts.checkpointEvery),
-                  static_cast<long long>(opts.keep), static_cast<long long>(start));
-    settings << line;
-  }
-  std::ofstream metrics(joinPath(opts.outDir, "metrics.jsonl"),
-                        opts.resume ? std::ios::app : std::ios::trunc);
 
-  flowrt_ctx ctx;
-  ctx.program = &program;
-  ctx.seed = opts.seed;
-  ctx.batchSize = opts.batch;
-  ctx.data = data.get();
-  std::unique_ptr<Tokenizer> tokenizer = makeTokenizer(program.data);
-  ctx.tokenizer = tokenizer.get();
-  ctx.net = model.get();
-  ctx.autocast = opts.bf16 ? torch::kBFloat16 : torch::kFloat;
-  // --device cuda: the network, its EMA and the optimizer state on the GPU, the
-  // generated kernels from the program's PTX (data are drawn on the CPU and
-  // copied over).
-  std::unique_ptr<CudaKernels> gpu;
-  if (opts.device == "cuda") {
-    if (opts.resume) {
+  /// spec.flow, settings.jsonl (the spec's defaults as overridden; a resumed
+  /// run appends its line) and metrics.jsonl (appended on resume).
+  void writeRunFiles() {
+    auto mode = opts.resume ? std::ios::app : std::ios::trunc;
+    if (program.spec_text) {
+      std::ofstream spec(joinPath(opts.run.outDir, "spec.flow"));
+      spec << program.spec_text;
+    }
+    nlohmann::ordered_json settings = {
+        {"flow", program.flow_name ? program.flow_name : ""},
+        {"steps", opts.steps},
+        {"batch", opts.batch},
+        {"lr", opts.lr},
+        {"seed", opts.run.seed},
+        {"optimizer", program.train.optimizer ? program.train.optimizer : ""},
+        {"ema", program.train.ema},
+        {"device", opts.run.device},
+        {"autocast", opts.run.bf16 ? "bf16" : "off"},
+        {"checkpoint_every", opts.checkpointEvery},
+        {"keep", opts.keep},
+        {"resume_from", start}};
+    std::ofstream(joinPath(opts.run.outDir, "settings.jsonl"), mode) << settings.dump() << "\n";
+    metrics.open(joinPath(opts.run.outDir, "metrics.jsonl"), mode);
+  }
+
+  /// The context of the generated code; --device cuda puts the network,
+  /// its EMA and the optimizer state on the GPU and launches the program's
+  /// PTX (data are drawn on the CPU and copied over).
+  int setUpDevice() {
+    if (opts.run.device == "cuda" && opts.resume) {
       std::fprintf(stderr, "error: train --resume --device cuda is not supported yet\n");
       return 1;
     }
-    gpu = attachGpu(ctx, program.ptx);
-    model->to(ctx.device);
-    if (ema)
-      ema->to(ctx.device);
-    optimizerState = optimizerState.to(ctx.device);
+    gpu = setUpContext(ctx, program, opts.run);
+    ctx.batchSize = opts.batch;
+    ctx.data = data.get();
+    ctx.tokenizer = tokenizer.get();
+    ctx.net = model.get();
+    if (gpu) {
+      model->to(ctx.device);
+      if (ema)
+        ema->to(ctx.device);
+      optimizerState = optimizerState.to(ctx.device);
+    }
+    return 0;
   }
-  // One flat buffer each for the weights, their gradients and the EMA: the
-  // generated optimizer and EMA kernels update all parameters in one launch.
-  auto rows = [&](const torch::Tensor &flat) {
-    return flowrt_tensor{flat.view({-1, 1})};
-  };
-  flowrt_tensor params = rows(flattenParameters(*model));
-  torch::Tensor gradBuffer = flatGradients(*model);
-  flowrt_tensor grads = rows(gradBuffer);
-  std::optional<flowrt_tensor> emaParams;
-  if (ema)
-    emaParams = rows(flattenParameters(*ema));
-  std::vector<flowrt_tensor> state;
-  for (int64_t i = 0; i < program.optimizer_state; ++i)
-    state.push_back(rows(optimizerState[i]));
-  std::vector<flowrt_tensor *> statePointers;
-  for (flowrt_tensor &s : state)
-    statePointers.push_back(&s);
 
-  auto save = [&](int64_t step, double elapsed) {
-    CheckpointInfo info;
-    info.step = step;
-    info.elapsed = elapsed;
-    info.hasEma = ema != nullptr;
-    info.flowName = program.flow_name ? program.flow_name : "";
-    saveCheckpoint(checkpointPath, *model, ema.get(), &optimizerState,
-                   info);
-    if (opts.keep > 0) {
-      std::filesystem::copy_file(checkpointPath,
-                                 joinPath(opts.outDir, "checkpoint-" + std::to_string(step) + ".pt"),
-                                 std::filesystem::copy_options::overwrite_existing);
-      auto numbered = numberedCheckpoints(opts.outDir);
-      for (size_t i = 0; i + opts.keep < numbered.size(); ++i)
-        std::filesystem::remove(numbered[i].second);
-    }
-    // Image data: grids from the same noise (the sample block's seed) for
-    // the raw and the EMA weights, so runs and steps compare image by image.
-    if (opts.gridSample) {
-      std::string dir = joinPath(opts.outDir, "grids");
-      makeDirectories(dir);
-      SampleOptions grid = *opts.gridSample;
-      grid.n = 100;
-      grid.outDir = opts.outDir;
-      grid.device = opts.device;
-      grid.bf16 = opts.bf16;
-      grid.quiet = true;
-      for (bool raw : {true, false}) {
-        if (!raw && !ema)
-          continue;
-        grid.rawWeights = raw;
-        grid.outputs = {joinPath(dir, "step-" + std::to_string(step) + (raw ? "-raw" : "-ema") +
-                                          ".png")};
-        runSample(program, grid);
-      }
-    }
-  };
+  /// One flat buffer each for the weights, their gradients, the EMA and
+  /// each optimizer state: the generated kernels update all parameters in
+  /// one launch.
+  void makeFlatBuffers() {
+    auto rows = [](const torch::Tensor &flat) { return flowrt_tensor{flat.view({-1, 1})}; };
+    params = rows(flattenParameters(*model));
+    gradBuffer = flatGradients(*model);
+    grads = rows(gradBuffer);
+    if (ema)
+      emaParams = rows(flattenParameters(*ema));
+    for (int64_t i = 0; i < program.optimizer_state; ++i)
+      state.push_back(rows(optimizerState[i]));
+    for (flowrt_tensor &s : state)
+      statePointers.push_back(&s);
+  }
 
-  // On a GPU the step is captured once as a CUDA graph after a few eager
-  // steps (which warm up cuBLAS, the allocator and the kernels, and record
-  // the step's data calls) and replayed from then on: the data are drawn
-  // into fixed buffers, and the kernels' counter and the optimizer's and
-  // EMA's scalars written to device memory, before each replay. The whole
-  // run uses one side stream, as captures need. Replayed steps sum the
-  // loss and the gradients on the GPU and are checked for NaN at each log
-  // line and checkpoint, not at every step (a check waits for the GPU).
-  bool graphs = (gpu && opts.cudaGraph && CapturedGraph::available()) || opts.emulateCudaGraph;
-  constexpr int64_t EagerStepsBeforeCapture = 3;
-  std::optional<SideStream> sideStream;
-  CapturedGraph graph(/*emulated=*/opts.emulateCudaGraph);
-  FixedBatches fixedBatches;
-  torch::Tensor lossSum, gradSum; // over the replayed steps not checked yet
-  int64_t unchecked = 0;
-  if (graphs) {
+  /// On a GPU the step is captured once as a CUDA graph after a few eager
+  /// steps (which warm up cuBLAS, the allocator and the kernels, and record
+  /// the step's data calls) and replayed from then on: the data are drawn
+  /// into fixed buffers, and the kernels' counter and the optimizer's and
+  /// EMA's scalars written to device memory, before each replay. The whole
+  /// run uses one side stream, as captures need. Replayed steps sum the
+  /// loss and the gradients on the GPU and are checked for NaN at each log
+  /// line and checkpoint, not at every step (a check waits for the GPU).
+  void prepareCapture() {
+    graphs = (gpu && opts.cudaGraph && CapturedGraph::available()) || opts.emulateCudaGraph;
+    if (!graphs)
+      return;
     if (gpu) {
       gpu->synchronize(); // the weights were copied on the default stream
       sideStream.emplace();
@@ -263,37 +275,114 @@ int flowrt::runTrain(const flowrt_program &program, const TrainOptions &opts) {
     lossSum = torch::zeros({}, torch::dtype(torch::kFloat).device(ctx.device));
     gradSum = torch::zeros({}, torch::dtype(torch::kFloat).device(ctx.device));
   }
-  // The generated optimizer and EMA updates of step ctx.step.
-  auto update = [&] {
+
+  /// The generated optimizer and EMA updates of step ctx.step.
+  void update() {
     program.optimizer_step(&ctx, &params, &grads, statePointers.data(),
                            static_cast<float>(opts.lr), static_cast<float>(ctx.step + 1));
     if (ema)
       program.ema_step(&ctx, &*emaParams, &params,
-                       static_cast<float>(emaDecayAt(emaDecay, ctx.step)));
-  };
-  // The captured work, the whole step: loss and gradients (summed on the
-  // device), then the updates. (ctx.step, not a copy: an emulated replay
-  // re-runs it for the new step.)
-  auto capturedStep = [&] {
+                       static_cast<float>(emaDecayAt(program.train.ema, ctx.step)));
+  }
+
+  /// The captured work, the whole step: loss and gradients (summed on the
+  /// device), then the updates. (ctx.step, not a copy: an emulated replay
+  /// re-runs it for the new step.)
+  void capturedStep() {
     torch::Tensor loss = program.train_loss(&ctx, ctx.step)->value;
     gradBuffer.zero_();
     loss.sum().backward();
     lossSum.add_(loss.detach().sum());
     gradSum.add_(gradBuffer.sum());
     update();
-  };
+  }
 
-  using Clock = std::chrono::steady_clock;
-  Clock::time_point runStart = Clock::now(), windowStart = runStart;
-  auto secondsSince = [](Clock::time_point t) {
-    return std::chrono::duration<double>(Clock::now() - t).count();
-  };
-  ProgressBar bar(start, opts.steps, !opts.quiet);
-  int64_t lastSaved = opts.resume ? start : -1;
-  double windowLoss = 0, lastLoss = 0;
-  int64_t windowSteps = 0;
-  int64_t done = start;
-  auto diverged = [&](const std::string &what) {
+  /// A step replayed from the graph (captured at the first such step).
+  void replayStep(int64_t step) {
+    fixedBatches.recording = false;
+    fixedBatches.fill(ctx);
+    if (gpu) {
+      // The step's counter, and the updates' scalars: their host code with
+      // launches off writes this step's learning rate, Adam step and EMA
+      // decay where the captured kernels read them.
+      flowrt_gpu_step(&ctx, step);
+      ctx.launchesOff = true;
+      update();
+      ctx.launchesOff = false;
+    }
+    if (!graph.captured()) {
+      ctx.capturing = gpu != nullptr;
+      try {
+        graph.capture([this] { capturedStep(); });
+      } catch (const std::exception &e) {
+        throw std::runtime_error(std::string("capturing the training step as a CUDA graph "
+                                             "failed (train with --no-cuda-graph to launch "
+                                             "each step's work instead): ") +
+                                 e.what());
+      }
+      ctx.capturing = false;
+      ctx.clearArena();
+    }
+    graph.replay();
+    ++unchecked;
+  }
+
+  /// A step run op by op, checked at once. Returns what became non-finite
+  /// ("" when nothing did).
+  std::string eagerStep(int64_t step) {
+    if (graphs) { // an eager step records its data calls for the capture
+      fixedBatches.calls.clear();
+      fixedBatches.recording = true;
+    }
+    torch::Tensor loss = program.train_loss(&ctx, step)->value;
+    gradBuffer.zero_();
+    loss.sum().backward();
+    // One transfer for both checks: the gradients' sum is finite exactly
+    // when every gradient is (short of an overflow, a divergence too).
+    torch::Tensor checks = torch::stack({loss.detach().sum(), gradBuffer.sum()}).cpu();
+    double lossValue = checks[0].item<double>();
+    if (!std::isfinite(checks[1].item<double>()) || !std::isfinite(lossValue))
+      return nonFiniteTensor(lossValue, *model) + " at step " + std::to_string(step + 1);
+    lastLoss = lossValue;
+    windowLoss += lossValue;
+    ++windowSteps;
+    update();
+    return "";
+  }
+
+  /// The replays since the last check: their summed loss and gradients.
+  /// Returns what became non-finite ("" when nothing did).
+  std::string checkReplays() {
+    torch::Tensor sums = torch::stack({lossSum, gradSum}).cpu();
+    lossSum.zero_();
+    gradSum.zero_();
+    double total = sums[0].item<double>();
+    if (!std::isfinite(total) || !std::isfinite(sums[1].item<double>()))
+      return "the loss or a gradient became NaN or infinite between steps " +
+             std::to_string(done - unchecked + 1) + " and " + std::to_string(done) +
+             " (replays of the captured step are checked at each log line)";
+    lastLoss = total / unchecked;
+    windowLoss += total;
+    windowSteps += unchecked;
+    unchecked = 0;
+    return "";
+  }
+
+  /// A line of metrics.jsonl: the mean loss since the previous line.
+  void logWindow() {
+    double windowSeconds = secondsSince(windowStart);
+    double rate = windowSeconds > 0 ? windowSteps / windowSeconds : 0.0;
+    metrics << metricsLine(done, windowLoss / windowSteps, opts.lr, rate,
+                           elapsedBefore + secondsSince(runStart));
+    metrics.flush();
+    windowStart = Clock::now();
+    windowLoss = 0;
+    windowSteps = 0;
+  }
+
+  /// Stops a diverged run, naming what diverged and the last good
+  /// checkpoint.
+  int diverged(const std::string &what, ProgressBar &bar) {
     ctx.clearArena();
     bar.finish(done);
     std::fprintf(stderr, "error: %s (the run diverged); ", what.c_str());
@@ -303,110 +392,199 @@ int flowrt::runTrain(const flowrt_program &program, const TrainOptions &opts) {
     else
       std::fprintf(stderr, "no checkpoint was written\n");
     return 1;
-  };
-  while (done < opts.steps) {
-    int64_t step = done;
-    ctx.step = step;
-    ctx.dataCalls = 0;
-    if (graphs && step >= start + EagerStepsBeforeCapture) {
-      fixedBatches.recording = false;
-      fixedBatches.fill(ctx);
-      if (gpu) {
-        // The step's counter, and the updates' scalars: their host code
-        // with launches off writes this step's learning rate, Adam step
-        // and EMA decay where the captured kernels read them.
-        flowrt_gpu_step(&ctx, step);
-        ctx.launchesOff = true;
-        update();
-        ctx.launchesOff = false;
-      }
-      if (!graph.captured()) {
-        ctx.capturing = gpu != nullptr;
-        try {
-          graph.capture(capturedStep);
-        } catch (const std::exception &e) {
-          throw std::runtime_error(std::string("capturing the training step as a CUDA graph "
-                                               "failed (train with --no-cuda-graph to launch "
-                                               "each step's work instead): ") +
-                                   e.what());
-        }
-        ctx.capturing = false;
-        ctx.clearArena();
-      }
-      graph.replay();
-      ++unchecked;
-    } else {
-      if (graphs) { // an eager step records its data calls for the capture
-        fixedBatches.calls.clear();
-        fixedBatches.recording = true;
-      }
-      flowrt_tensor *lossTensor = program.train_loss(&ctx, step);
-      torch::Tensor loss = lossTensor->value;
-      gradBuffer.zero_();
-      loss.sum().backward();
-      // One transfer for both checks: the gradients' sum is finite exactly
-      // when every gradient is (short of an overflow, a divergence too).
-      torch::Tensor checks = torch::stack({loss.detach().sum(), gradBuffer.sum()}).cpu();
-      double lossValue = checks[0].item<double>();
-      std::string bad = std::isfinite(checks[1].item<double>()) && std::isfinite(lossValue)
-                            ? std::string()
-                            : nonFiniteTensor(lossValue, *model);
-      if (!bad.empty())
-        return diverged(bad + " at step " + std::to_string(step + 1));
-      lastLoss = lossValue;
-      windowLoss += lossValue;
-      ++windowSteps;
-      update();
-    }
-    ctx.clearArena();
-    done = step + 1;
+  }
 
-    bool logDue = done % opts.logEvery == 0 || done == opts.steps;
-    bool checkpointDue = opts.checkpointEvery > 0 && done % opts.checkpointEvery == 0 &&
-                         done != opts.steps;
-    if (unchecked > 0 && (logDue || checkpointDue)) {
-      torch::Tensor sums = torch::stack({lossSum, gradSum}).cpu();
-      lossSum.zero_();
-      gradSum.zero_();
-      double total = sums[0].item<double>();
-      if (!std::isfinite(total) || !std::isfinite(sums[1].item<double>()))
-        return diverged("the loss or a gradient became NaN or infinite between steps " +
-                        std::to_string(done - unchecked + 1) + " and " + std::to_string(done) +
-                        " (replays of the captured step are checked at each log line)");
-      lastLoss = total / unchecked;
-      windowLoss += total;
-      windowSteps += unchecked;
-      unchecked = 0;
+  /// checkpoint.pt, the numbered copies --keep asks for and, for images,
+  /// the sample grids.
+  void save(int64_t step, double elapsed) {
+    CheckpointInfo info;
+    info.step = step;
+    info.elapsed = elapsed;
+    info.hasEma = ema != nullptr;
+    saveCheckpoint(checkpointPath, program, *model, ema.get(), &optimizerState, info);
+    if (opts.keep > 0) {
+      copyFile(checkpointPath,
+               joinPath(opts.run.outDir, "checkpoint-" + std::to_string(step) + ".pt"));
+      auto numbered = numberedCheckpoints(opts.run.outDir);
+      for (size_t i = 0; i + opts.keep < numbered.size(); ++i)
+        removeFile(numbered[i].second);
     }
-    if (logDue && windowSteps > 0) {
-      double windowSeconds = secondsSince(windowStart);
-      double rate = windowSeconds > 0 ? windowSteps / windowSeconds : 0.0;
-      metrics << metricsLine(done, windowLoss / windowSteps, opts.lr, rate,
-                             elapsedBefore + secondsSince(runStart));
-      metrics.flush();
-      windowStart = Clock::now();
-      windowLoss = 0;
-      windowSteps = 0;
-    }
-    bar.update(done, lastLoss);
-    if (checkpointDue) {
-      save(done, elapsedBefore + secondsSince(runStart));
-      lastSaved = done;
+    if (opts.gridSample)
+      writeGrids(step);
+  }
+
+  /// Image data: grids from the same noise (the sample block's seed) for
+  /// the raw and the EMA weights, so runs and steps compare image by image.
+  void writeGrids(int64_t step) {
+    std::string dir = joinPath(opts.run.outDir, "grids");
+    makeDirectories(dir);
+    SampleOptions grid = *opts.gridSample;
+    grid.n = 100;
+    grid.run.outDir = opts.run.outDir;
+    grid.run.device = opts.run.device;
+    grid.run.bf16 = opts.run.bf16;
+    grid.quiet = true;
+    for (bool raw : {true, false}) {
+      if (!raw && !ema)
+        continue;
+      grid.rawWeights = raw;
+      grid.outputs = {
+          joinPath(dir, "step-" + std::to_string(step) + (raw ? "-raw" : "-ema") + ".png")};
+      runSample(program, grid);
     }
   }
-  double seconds = secondsSince(runStart);
-  save(done, elapsedBefore + seconds);
-  bar.finish(done);
-  if (!opts.quiet)
-    std::printf("trained %s to step %lld in %.1f s (%.1f steps/s), loss "
-                "%.4f; checkpoint %s\n",
-                program.flow_name ? program.flow_name : "flow",
-                static_cast<long long>(done), seconds,
-                seconds > 0 ? (done - start) / seconds : 0.0, lastLoss,
-                checkpointPath.c_str());
-  if (!opts.quiet && graph.captured())
-    std::printf("steps %lld to %lld replayed the step captured as a CUDA graph\n",
-                static_cast<long long>(start + EagerStepsBeforeCapture + 1),
-                static_cast<long long>(done));
+
+  /// The training loop from `start` to opts.steps.
+  int loop() {
+    runStart = windowStart = Clock::now();
+    ProgressBar bar(start, opts.steps, !opts.quiet);
+    done = start;
+    while (done < opts.steps) {
+      int64_t step = done;
+      ctx.step = step;
+      ctx.dataCalls = 0;
+      if (graphs && step >= start + EagerStepsBeforeCapture) {
+        replayStep(step);
+      } else if (std::string bad = eagerStep(step); !bad.empty()) {
+        return diverged(bad, bar);
+      }
+      ctx.clearArena();
+      done = step + 1;
+
+      bool logDue = done % opts.logEvery == 0 || done == opts.steps;
+      bool checkpointDue =
+          opts.checkpointEvery > 0 && done % opts.checkpointEvery == 0 && done != opts.steps;
+      if (unchecked > 0 && (logDue || checkpointDue))
+        if (std::string bad = checkReplays(); !bad.empty())
+          return diverged(bad, bar);
+      if (logDue && windowSteps > 0)
+        logWindow();
+      bar.update(done, lastLoss);
+      if (checkpointDue) {
+        save(done, elapsedBefore + secondsSince(runStart));
+        lastSaved = done;
+      }
+    }
+    double seconds = secondsSince(runStart);
+    save(done, elapsedBefore + seconds);
+    bar.finish(done);
+    if (!opts.quiet)
+      std::printf("trained %s to step %lld in %.1f s (%.1f steps/s), loss %.4f; checkpoint "
+                  "%s\n",
+                  program.flow_name ? program.flow_name : "flow", static_cast<long long>(done),
+                  seconds, seconds > 0 ? (done - start) / seconds : 0.0, lastLoss,
+                  checkpointPath.c_str());
+    if (!opts.quiet && graph.captured())
+      std::printf("steps %lld to %lld replayed the step captured as a CUDA graph\n",
+                  static_cast<long long>(start + EagerStepsBeforeCapture + 1),
+                  static_cast<long long>(done));
+    return 0;
+  }
+};
+
+} // namespace
+
+int flowrt::runTrain(const flowrt_program &program, const TrainOptions &opts) {
+  return Trainer(program, opts).run();
+}
+
+namespace {
+
+/// `train --test-run`: one step into DIR/test-run, then 16 samples from it.
+int runTestRun(const flowrt_program &program, TrainOptions opts) {
+  if (opts.resume)
+    throw UsageError("--test-run", "starts afresh; it takes no --resume");
+  opts.run.outDir = joinPath(opts.run.outDir, "test-run");
+  opts.steps = 1;
+  opts.checkpointEvery = 0;
+  opts.quiet = true;
+  if (int rc = runTrain(program, opts))
+    return rc;
+  std::string what = "one training step";
+  if (findSolver(program, program.sample.solver ? program.sample.solver : "")) {
+    SampleOptions sample = sampleDefaults(program, /*evaluate=*/false);
+    resolveSolver(program, sample, /*stepsGiven=*/false);
+    sample.run.outDir = opts.run.outDir;
+    sample.run.device = opts.run.device;
+    sample.n = 16;
+    if (int rc = runSample(program, sample))
+      return rc;
+    what += " and 16 samples";
+  }
+  std::printf("test run: ok (%s in %s)\n", what.c_str(), opts.run.outDir.c_str());
   return 0;
+}
+
+} // namespace
+
+Command flowrt::addTrainCommand(CLI::App &app, const flowrt_program &program) {
+  auto opts = std::make_shared<TrainOptions>();
+  TrainOptions &o = *opts;
+  o.steps = program.train.steps;
+  o.batch = program.train.batch;
+  o.lr = program.train.lr;
+  o.run.seed = program.train.seed;
+  o.run.outDir = defaultOutDir(program);
+  CLI::App *cmd =
+      app.add_subcommand("train", "train the network, writing checkpoints and metrics");
+  cmd->add_option("--steps", o.steps, "training steps")
+      ->type_name("N")
+      ->capture_default_str()
+      ->check(integerAtLeast(1));
+  cmd->add_option("--batch", o.batch, "batch size")
+      ->type_name("B")
+      ->capture_default_str()
+      ->check(integerAtLeast(1));
+  // 0 keeps the weights: a run that only checkpoints them (a TorchScript
+  // module's own weights, for sampling).
+  cmd->add_option("--lr", o.lr, "learning rate (0 keeps the weights)")
+      ->type_name("X")
+      ->capture_default_str()
+      ->check(nonNegativeNumber());
+  cmd->add_flag("--resume", o.resume, "continue from DIR/checkpoint.pt");
+  cmd->add_option("--checkpoint-every", o.checkpointEvery,
+                  "checkpoint every N steps and at the end (0: end only)")
+      ->type_name("N")
+      ->capture_default_str()
+      ->check(integerAtLeast(0));
+  cmd->add_option("--keep", o.keep, "also keep the last K checkpoints as DIR/checkpoint-STEP.pt")
+      ->type_name("K")
+      ->check(integerAtLeast(0));
+  cmd->add_flag("!--no-grids", o.grids,
+                "image data: no DIR/grids/step-N-{raw,ema}.png at checkpoints");
+  cmd->add_option("--log-every", o.logEvery, "steps per line of DIR/metrics.jsonl")
+      ->type_name("N")
+      ->capture_default_str()
+      ->check(integerAtLeast(1));
+  cmd->add_flag("!--no-cuda-graph", o.cudaGraph,
+                "cuda: launch each step's work instead of replaying it as a CUDA graph");
+  cmd->add_flag("--emulate-cuda-graph", o.emulateCudaGraph,
+                "(testing) the captured-step loop on the CPU, re-running the step");
+  cmd->add_flag("--quiet", o.quiet, "no progress bar or summary");
+  cmd->add_flag("--test-run", o.testRun,
+                "one step end to end into DIR/test-run (train, checkpoint, 16 samples): "
+                "checks a spec and its data quickly");
+  addRunSettings(*cmd, o.run, AllRunSettings, "seed of weights, data and noise");
+
+  auto run = [&program, opts]() -> int {
+    TrainOptions &o = *opts;
+    if (!program.train_loss || !program.model.kind)
+      throw std::runtime_error(std::string("flow '") + program.flow_name +
+                               "' has nothing to train (its model is closed-form or it has no "
+                               "loss); `sample` runs as it is");
+    if (o.steps < 1 || o.batch < 1 || !(o.lr >= 0))
+      throw UsageError("--steps", "the program's train defaults are invalid: give --steps, "
+                                  "--batch and --lr");
+    if (o.testRun)
+      return runTestRun(program, o);
+    // Image data: sample grids at checkpoints, as `sample` would by default.
+    bool sampler = findSolver(program, program.sample.solver ? program.sample.solver : "");
+    if (o.grids && program.data.rank == 3 && sampler) {
+      SampleOptions grid = sampleDefaults(program, /*evaluate=*/false);
+      resolveSolver(program, grid, /*stepsGiven=*/false);
+      o.gridSample = grid;
+    }
+    return runTrain(program, o);
+  };
+  return {cmd, run};
 }

@@ -1,10 +1,10 @@
 //===- Writers.h - Sample files: NumPy arrays and PNG plots -----*- C++ -*-===//
 //
-// Writers for what `sample` produces, with no library beyond the C++
-// standard one: `.npy` arrays (NumPy format version 1.0, little-endian
-// float32) and PNG images (8-bit grayscale, zlib stream of stored deflate
-// blocks), plus the 2-D histogram that turns points into a picture. The
-// readers and checksums are public so tests can check the files byte by byte.
+// Writers for what `sample` produces: `.npy` arrays (NumPy format version
+// 1.0, little-endian float32) and PNG images (8-bit grayscale, deflated with
+// zlib where the runtime has it, else in stored blocks), plus the 2-D
+// histogram that turns points into a picture. The readers and checksums are
+// public so tests can check the files byte by byte.
 //
 //===----------------------------------------------------------------------===//
 #ifndef FLOWRT_WRITERS_H
@@ -25,11 +25,21 @@ void writeNpy(const std::string &path, const torch::Tensor &values);
 /// float32, float64, uint8, int32 or int64, in that type.
 torch::Tensor readNpy(const std::string &path);
 
+/// Points [n, dim] (float32) from a `.npy` file of n >= 1 points of `dim`
+/// values each ([n, ...] of any rank, or [n] when dim is 1). Throws
+/// std::runtime_error naming the file for anything else: `what` names
+/// whose shape the points must have ("the flow's samples").
+torch::Tensor readPointRows(const std::string &path, int64_t dim, const std::string &what);
+
 /// CRC-32 (ISO 3309, as PNG uses it) of `size` bytes, continuing `crc`.
 uint32_t crc32(const uint8_t *data, size_t size, uint32_t crc = 0);
 
 /// Adler-32 (RFC 1950) of `size` bytes.
 uint32_t adler32(const uint8_t *data, size_t size);
+
+/// A zlib stream (RFC 1950) of `raw` in stored (uncompressed) deflate
+/// blocks: PNG's image data where the runtime has no zlib.
+std::vector<uint8_t> zlibStored(const std::vector<uint8_t> &raw);
 
 /// A PNG file of an 8-bit grayscale image, rows top to bottom.
 std::vector<uint8_t> encodePng(const std::vector<uint8_t> &gray, int64_t width,

@@ -11,6 +11,11 @@ with closed-form fields (no training):
             log N(exp(-A) x; 0, I) - tr A (1e-3); Hutchinson's estimate
             differs from it by tr A - e^T A e per point, whose mean over
             4000 points must be 0 within 3 standard errors (unbiased)
+  no data   Inputs/gaussian_no_data.flow, the same Gaussian field in 3-D with
+            no data (x0 ~ normal(shape: [3])): `sample --from` maps x0 to
+            2 + 0.5 x0 (1e-3), `likelihood -i` equals the Gaussian
+            log-density (1e-3), and files of the wrong shape, 0-d or
+            empty arrays are refused with a message naming the file
 Prints every measured number; exits non-zero on a failure.
 """
 import os
@@ -76,4 +81,28 @@ se = diff.std(ddof=1) / np.sqrt(len(diff))
 check("Hutchinson unbiased for v = Ax", abs(diff.mean()) <= 3 * se and diff.std() > 0,
       f"mean(hutchinson - exact) = {diff.mean():.4f}, 3 SE = {3 * se:.4f}, "
       f"so the mean divergence estimate is tr A = 0.7 within 3 SE")
+nodata = build(os.path.join(inputs, "gaussian_no_data.flow"), "nodata")
+x0 = rng.standard_normal((500, 3))
+start, out = os.path.join(work, "x0.npy"), os.path.join(work, "x1.npy")
+np.save(start, x0.astype(np.float32))
+subprocess.run([nodata, "sample", "--threads", "1", "--from", start, "-o", out], check=True,
+               capture_output=True)
+err = np.abs(np.load(out) - (2 + 0.5 * x0)).max()
+check("no data: sample --from maps x0 to 2 + 0.5 x0", err <= 1e-3, f"max error {err:.2e}")
+x = 2 + 0.5 * rng.standard_normal((1000, 3))
+logp = likelihood(nodata, x, "--exact", "--solver", "rk4", "--steps", "64")
+err = np.abs(logp - log_normal(x, 2.0, 0.5)).max()
+check("no data: likelihood = log N(x; 2, 0.5^2 I)", err <= 1e-3, f"max error {err:.2e}")
+
+
+def refused(path, array, words):
+    np.save(path, array)
+    run = subprocess.run([nodata, "sample", "--from", path], capture_output=True, text=True)
+    ok = run.returncode == 1 and path in run.stderr and words in run.stderr
+    check(f"no data: sample --from refuses {os.path.basename(path)}", ok, run.stderr.strip())
+
+
+refused(os.path.join(work, "two.npy"), np.zeros((4, 2), np.float32), "values per point")
+refused(os.path.join(work, "scalar.npy"), np.float32(1.0), "0-d array")
+refused(os.path.join(work, "empty.npy"), np.zeros((0, 3), np.float32), "no points")
 sys.exit(1 if failures else 0)

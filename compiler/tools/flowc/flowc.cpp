@@ -114,6 +114,28 @@ LogicalResult writeText(llvm::StringRef path, llvm::StringRef text) {
   return success();
 }
 
+/// Copies the folder `from` and everything under it into `to`.
+LogicalResult copyTree(llvm::StringRef from, llvm::StringRef to) {
+  std::error_code ec;
+  for (llvm::sys::fs::recursive_directory_iterator it(from, ec), end; it != end && !ec;
+       it.increment(ec)) {
+    llvm::SmallString<256> target(to);
+    llvm::sys::path::append(target, it->path().substr(from.size()));
+    if (it->type() == llvm::sys::fs::file_type::directory_file)
+      ec = llvm::sys::fs::create_directories(target);
+    else if (!(ec = llvm::sys::fs::create_directories(llvm::sys::path::parent_path(target))))
+      ec = llvm::sys::fs::copy_file(it->path(), target);
+    if (ec)
+      break;
+  }
+  if (ec) {
+    llvm::errs() << "flowc: error: cannot copy " << from << " to " << to << ": "
+                 << ec.message() << "\n";
+    return failure();
+  }
+  return success();
+}
+
 /// Everything a program needs, from a spec module after the flow passes.
 struct Artifacts {
   std::string hostCpp, ptx;
@@ -157,6 +179,8 @@ LogicalResult build(ModuleOp kernels, llvm::StringRef spec) {
         " LANGUAGES C CXX)\n"
         "set(FLOWRT_SOURCE_DIR \"" FLOWC_RUNTIME_SOURCE_DIR "\" CACHE PATH "
         "\"flowc's runtime/ folder\")\n"
+        "# The runtime's header-only libraries travel with the project.\n"
+        "set(FLOWRT_THIRD_PARTY_DIR \"${CMAKE_CURRENT_SOURCE_DIR}/third_party\")\n"
         "add_subdirectory(${FLOWRT_SOURCE_DIR} flowrt)\n"
         "add_executable(" + base + " host.cpp kernels.o)\n"
         "target_link_libraries(" + base + " PRIVATE flowrt)\n";
@@ -167,7 +191,9 @@ LogicalResult build(ModuleOp kernels, llvm::StringRef spec) {
     };
     if (failed(writeText(path("host.cpp"), art->hostCpp)) ||
         failed(writeText(path("kernels.ptx"), art->ptx)) ||
-        failed(writeText(path("CMakeLists.txt"), cmake)))
+        failed(writeText(path("CMakeLists.txt"), cmake)) ||
+        failed(copyTree(FLOWC_CLI11_DIR, path("third_party/CLI"))) ||
+        failed(copyTree(FLOWC_JSON_DIR, path("third_party/nlohmann"))))
       return failure();
     llvm::outs() << "flowc: wrote CMake project " << emitProject << "\n";
     return success();

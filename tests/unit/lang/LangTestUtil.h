@@ -105,10 +105,10 @@ T *findDecl(ast::Module &module, const std::string &name) {
   return nullptr;
 }
 
-/// The running example of DESIGN.md, without imports (paths and solvers
+/// The language's running example (docs/language.md), without imports (paths and solvers
 /// defined inline).
 inline const char *designExample() {
-  return R"(// The DESIGN.md example.
+  return R"(// The running example.
 data moons = toy.moons(noise: 0.05)
 model v = mlp(width: 256, depth: 3, act: silu, time: fourier(16))
 path linear(x0, x1, t) = (1 - t) * x0 + t * x1

@@ -1,6 +1,6 @@
 //===- ParserTest.cpp - Grammar, AST builder and syntax errors ------------===//
 //
-// Parses the DESIGN.md example and small snippets and checks the AST shape
+// Parses the running example and small snippets and checks the AST shape
 // (declarations, statements, operator precedence, locations), and that syntax
 // errors are reported once, at the offending token, with a clean message.
 //

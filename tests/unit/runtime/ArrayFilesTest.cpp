@@ -97,6 +97,19 @@ TEST(ArrayFiles, IdxIsBigEndian) {
             std::string::npos);
 }
 
+TEST(ArrayFiles, IdxDimensionsThatOverflowAreRefused) {
+  // 65536^4 = 2^64 wraps to 0 in 64 bits, which matched an empty payload
+  // and passed the size check before the product was bounded.
+  flowrt_test::ScratchDir dir;
+  writeBytes(dir.str("huge.idx"), idxHeader(0x08, {65536, 65536, 65536, 65536}));
+  std::string error = errorOf([&] { readIdx(dir.str("huge.idx")); });
+  EXPECT_NE(error.find("promise more values than any file holds"), std::string::npos) << error;
+  // (2^32 - 1)^2 values fit in 64 bits; of 4 bytes each they do not.
+  writeBytes(dir.str("big.idx"), idxHeader(0x0D, {0xFFFFFFFFu, 0xFFFFFFFFu}) + "abcd");
+  EXPECT_NE(errorOf([&] { readIdx(dir.str("big.idx")); }).find("promise more bytes"),
+            std::string::npos);
+}
+
 TEST(ArrayFiles, CsvSkipsAHeaderAndNamesBadLines) {
   flowrt_test::ScratchDir dir;
   writeBytes(dir.str("a.csv"), "x,y\n1,2\r\n3.5, -4e1\n\n5,6\n");
