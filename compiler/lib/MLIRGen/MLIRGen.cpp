@@ -393,7 +393,9 @@ private:
 
   /// `sum(x, axis: k)`: flow.reduce_to the shape with axis k of size 1, then
   /// a reshape that drops it (a vector gives flow.sum); mean divides by the
-  /// axis's size, norm is sqrt(sum(x * x, axis: k)).
+  /// axis's size, norm is sqrt(sum(x * x, axis: k)). Types come from x, not
+  /// from the call's AST shape: inside a definition that holds the shape of
+  /// the last call Sema checked, and each call is inlined with its own.
   Value genAxisReduction(const ast::CallExpr &call, Env &env) {
     Location l = loc(call.loc);
     Value x = genExpr(call.args[0].value.get(), env);
@@ -401,6 +403,8 @@ private:
       return nullptr;
     auto type = cast<RankedTensorType>(x.getType());
     auto axis = static_cast<int64_t>(call.constantArgs[0]);
+    if (axis < 0) // counted from the last axis
+      axis += type.getRank();
     BuiltinOp op = lookupBuiltin(call.callee)->op;
     if (op == BuiltinOp::Norm)
       x = arith::MulFOp::create(builder, l, x, x);
@@ -412,7 +416,10 @@ private:
       kept[axis] = 1;
       Value reduced = fl::ReduceToOp::create(
           builder, l, RankedTensorType::get(kept, builder.getF32Type()), x);
-      sum = fl::ReshapeOp::create(builder, l, sampleType(call.shape), reduced);
+      SmallVector<int64_t> dropped(type.getShape());
+      dropped.erase(dropped.begin() + axis);
+      sum = fl::ReshapeOp::create(
+          builder, l, RankedTensorType::get(dropped, builder.getF32Type()), reduced);
     }
     if (op == BuiltinOp::Mean)
       return genBinary(l, '/', sum, constant(l, double(type.getDimSize(axis))));
@@ -461,9 +468,12 @@ private:
       return genStandardDraw(call, env);
     case BuiltinKind::Drop:
       return genDrop(call, env);
-    case BuiltinKind::Reshape: {
+    case BuiltinKind::Reshape: { // to the dims Sema evaluated
       Value x = genExpr(call.args[0].value.get(), env);
-      return x ? fl::ReshapeOp::create(builder, l, sampleType(call.shape), x) : nullptr;
+      SmallVector<int64_t> dims(call.constantArgs.begin(), call.constantArgs.end());
+      return x ? fl::ReshapeOp::create(builder, l,
+                                       RankedTensorType::get(dims, builder.getF32Type()), x)
+               : nullptr;
     }
     case BuiltinKind::Reduce:
       if (call.args.size() == 2) // over one axis (Sema set constantArgs)

@@ -241,9 +241,10 @@ Shape Sema::inferBuiltin(CallExpr &call) {
                                               " is out of range for " + in[0].str());
       return Shape();
     }
+    // The axis as written stays in constantArgs: a definition's body is
+    // checked once per shape of its arguments, and ranks may differ.
     if (axis < 0)
       axis += rank;
-    call.constantArgs[0] = static_cast<double>(axis);
     std::vector<int64_t> dims = in[0].dims;
     dims.erase(dims.begin() + axis);
     return Shape::tensor(dims);
