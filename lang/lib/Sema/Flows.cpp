@@ -196,9 +196,12 @@ void Sema::checkFlow(FlowDecl &flow) {
     error(flow.nameLoc, "flow '" + flow.name + "' defines no source 'x0'");
   } else {
     flow.sourceStmt = x0->second.stmt;
+    const Location &at = x0->second.stmt->nameLocs[x0->second.index];
+    Shape s = x0->second.stmt->shapes[x0->second.index];
     if (x0->second.stmt->kind != FlowStmt::Kind::Draw)
-      error(x0->second.stmt->nameLocs[x0->second.index],
-            "source 'x0' must be drawn with '~'");
+      error(at, "source 'x0' must be drawn with '~'");
+    else if (s.isKnown() && !s.isTensor()) // samplers start from a batch of x0
+      error(at, "source 'x0' must be a tensor but is scalar");
   }
   checkFlowModel(flow);
 }

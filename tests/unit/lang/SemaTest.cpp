@@ -175,7 +175,7 @@ TEST(Sema, NamedPathArguments) {
   EXPECT_EQ(call.orderedArgs[2], call.args[0].value.get());
   EXPECT_EQ(call.shape, Shape::vector(2));
 
-  EXPECT_EQ(errorsOf("path p(a, b) = a + b\nflow f { x0 ~ normal()\n"
+  EXPECT_EQ(errorsOf("path p(a, b) = a + b\nflow f { x0 ~ normal(shape: [2])\n"
                      "  y = p(a: 1, a: 2)\n  z = p(b: 1, 2) }"),
             (Errors{"3:15: parameter 'a' of path 'p' is given twice",
                     "4:15: positional argument after named argument",
