@@ -4,7 +4,9 @@
 // network, solver, train and sample block, and for each flow a per-sample body
 // in `flow`/`arith`/`math`. Paths are inlined by evaluating their bodies with
 // the parameters bound to the argument values; broadcasting follows the value
-// types (a scalar meets a vector through `flow.broadcast`).
+// types (a scalar meets a vector through `flow.broadcast`). Built-in calls
+// are emitted by their row of the shared table (flowc/Lang/Builtins.h). The
+// errors here are internal checks: Sema reports the mistakes of a spec.
 //
 //===----------------------------------------------------------------------===//
 #include "flowc/MLIRGen/MLIRGen.h"

@@ -159,6 +159,7 @@ private:
   // Sema.cpp
   //===--------------------------------------------------------------------===//
 
+  /// Reports an error at `loc` (Sema keeps going).
   void error(const Location &loc, const std::string &message);
 
   /// "path 'p'", "dist 'd'", "fn 'f'", "model 'u'".
@@ -168,8 +169,11 @@ private:
   // Imports.cpp
   //===--------------------------------------------------------------------===//
 
+  /// The path without `.` and `..` parts, so a file is loaded once.
   static std::string normalize(const std::string &path);
 
+  /// Parses every imported file once (breadth-first), appending its
+  /// declarations to the module, then orders all of them (logicalOrder).
   void loadImports();
 
   /// A train block's optimizer (default adam) that no file of the spec
@@ -180,11 +184,15 @@ private:
   /// The fn a train block's `optimizer:` names ("" for a malformed value).
   static std::string optimizerName(const RunDecl &run);
 
+  /// Appends module.decls[begin, end) to logicalOrder, each import replaced by
+  /// the declarations it brought in.
   void addInLogicalOrder(size_t begin, size_t end,
                          std::set<const Decl *> &visited);
 
+  /// Fills `globals`; reports redefinitions and names of built-ins.
   void collectGlobals();
 
+  /// The top-level declaration called `name`, or null.
   Decl *findGlobal(const std::string &name);
 
   //===--------------------------------------------------------------------===//
@@ -202,6 +210,7 @@ private:
   std::optional<int64_t> evalInteger(Expr *e, const std::string &what,
                                      int64_t min, const char *description);
 
+  /// `evalInteger` with a minimum of 1.
   std::optional<int64_t> evalPositiveInt(Expr *e, const std::string &what);
 
   /// Evaluates a list of constants; nullopt (after reporting) on errors.
@@ -216,6 +225,9 @@ private:
   // Declarations.cpp
   //===--------------------------------------------------------------------===//
 
+  /// `data NAME = toy.moons(...)`, `images.digits()`, `file(...)` or a
+  /// tokenizer: fills the DataDecl's shape, classes and parameters. Checks
+  /// each data declaration once.
   void checkData(DataDecl &data);
 
   /// `tokenizer NAME = patchify(DATA, patch: P)`: DATA's images [C, H, W]
@@ -234,6 +246,8 @@ private:
   /// with optional integer labels 0 .. classes - 1 from a second file.
   void checkFileData(DataDecl &data);
 
+  /// A network (mlp, unet, dit, torchscript: its settings) or a closed-form
+  /// model.
   void checkModel(ModelDecl &model);
 
   /// `unet(width: 32, depth: 2, time: fourier(16))` (width: base channels,
@@ -242,6 +256,7 @@ private:
   /// Both take images [C, H, W]; the runtime checks the image fits.
   void checkImageNetwork(ModelDecl &model);
 
+  /// `time: fourier(K)`: K even and positive.
   void checkTimeEmbedding(Expr *value, ModelDecl &model);
 
   /// `model u(x, t) = expr`: two parameters without defaults; the body is
@@ -249,8 +264,11 @@ private:
   /// each call.
   void checkClosedFormModel(ModelDecl &model);
 
+  /// Parameters: each name once, none a built-in.
   void checkParamNames(const std::vector<Param> &params);
 
+  /// A path, dist or fn: its parameters, defaults (trailing constants) and
+  /// body (names only; shapes at each call).
   void checkFunction(FunctionDecl &fn);
 
   /// Resolves the `let`s and the final expression of a definition.
@@ -266,6 +284,7 @@ private:
   // Solvers.cpp
   //===--------------------------------------------------------------------===//
 
+  /// Checks the tableau and fills the SolverDecl's c, a, b, b_err and order.
   void checkSolver(SolverDecl &solver);
 
   /// Checks `a` against `c`: s-1 rows, row k (1-based) with k entries
@@ -287,8 +306,11 @@ private:
   /// `x[i]`: i must be a constant integer; the range is checked with shapes.
   void resolveIndex(IndexExpr &index, Scope &scope);
 
+  /// Binds a name: a flow local or `let`, a parameter, a built-in constant or
+  /// a const; any other declaration or function is not a value.
   void resolveName(NameExpr &name, Scope &scope);
 
+  /// Resolves a call's argument expressions (shape lists are constants).
   void resolveArgs(CallExpr &call, Scope &scope);
 
   /// A call of a definition, a model or a built-in.
@@ -321,6 +343,8 @@ private:
   /// (positional, then named; defaulted ones may be left out).
   void resolveDefCall(CallExpr &call, FunctionDecl &def, Scope &scope);
 
+  /// A model applied as v(x, t) or, for a network, v(x, t, label); only in
+  /// flows.
   void resolveModelCall(CallExpr &call, ModelDecl &model, Scope &scope);
 
   /// A network is applied with a label everywhere or nowhere, and always to
@@ -362,6 +386,8 @@ private:
   // Shapes.cpp
   //===--------------------------------------------------------------------===//
 
+  /// Reports a shape error at `loc`, or inside a definition's body at the
+  /// outermost call ("in path 'p': ...", once per call).
   void shapeError(const Location &loc, const std::string &message);
 
   /// Broadcasts two shapes (scalar with anything); nullopt if they clash.
@@ -373,21 +399,28 @@ private:
   /// new error) wherever resolution already failed.
   Shape infer(Expr *e);
 
+  /// The shape of `e` from those of its operands (see `infer`).
   Shape inferImpl(Expr &e);
 
+  /// A call's shape: its arguments first, then by what it calls.
   Shape inferCall(CallExpr &call);
 
   /// Checks the body of a path, dist or fn with the shapes of this call's
   /// arguments (a left-out argument takes its scalar default).
   Shape inferDefCall(CallExpr &call, FunctionDecl &def);
 
+  /// The shape of a definition's body with its parameters' current shapes,
+  /// cached per combination of parameter shapes.
   Shape inferBody(CallExpr &call, const Decl &def,
                   std::vector<std::unique_ptr<FlowStmt>> &lets, Expr *body);
 
+  /// Infers the lets and the body (inferBody's work), bounded in depth.
   Shape inferBodyUncached(CallExpr &call, const Decl &def,
                           std::vector<std::unique_ptr<FlowStmt>> &lets,
                           Expr *body);
 
+  /// A model call: x a tensor, t a scalar; a network returns x's shape, a
+  /// closed-form model's body must.
   Shape inferModelCall(CallExpr &call, ModelDecl &model);
 
   /// A network is compiled for one input shape: records it (ModelDecl's
@@ -398,6 +431,7 @@ private:
   // Flows.cpp
   //===--------------------------------------------------------------------===//
 
+  /// Whether `e` applies a network, directly or through a flow local.
   bool usesNetwork(const Expr *e,
                    const std::map<std::string, FlowLocal> &locals);
 
@@ -412,8 +446,11 @@ private:
   /// `time: forward` (the default: t = 0 source, t = 1 data) or `reverse`.
   void checkFlowOptions(FlowDecl &flow);
 
+  /// Checks a flow statement by statement, then its time `t`, its source `x0`
+  /// and its model.
   void checkFlow(FlowDecl &flow);
 
+  /// Binds the i-th name of a flow statement, reporting redefinitions.
   void defineLocal(const FlowStmt &stmt, size_t i, bool network,
                    std::map<std::string, FlowLocal> &locals);
 
@@ -426,12 +463,16 @@ private:
   /// normal(mean, std, like: x) and uniform(low, high, like: x).
   Shape checkDistribution(CallExpr &call, Scope &scope);
 
+  /// `loss mse(prediction, target)`: two arguments of one shape, one of them
+  /// using a network.
   void checkLoss(FlowStmt &stmt, Scope &scope);
 
   //===--------------------------------------------------------------------===//
   // RunSettings.cpp
   //===--------------------------------------------------------------------===//
 
+  /// A train or sample block: its flow and each setting, filling the
+  /// RunDecl's numbers, optimizer, solver, label and guidance.
   void checkRun(RunDecl &run);
 
   /// The conditional network of a sample block's flow, for the `label` and
@@ -441,8 +482,10 @@ private:
   /// `guidance: FN` or `guidance: FN(name: CONST, ...)` (see RunDecl).
   void checkGuidance(RunDecl &run, Expr &value);
 
+  /// A learning rate: a positive constant.
   std::optional<double> evalLearningRate(Expr *value);
 
+  /// Sets the run's lr, reporting one given twice (`lr:` and adam(lr: ...)).
   void setLearningRate(RunDecl &run, double lr, const Location &loc);
 
   /// `optimizer: NAME` or `NAME(setting: CONST, ...)`, default adam: the fn
@@ -461,9 +504,11 @@ private:
   /// Checks that an optimizer fn (or a state's update fn) binds only what
   /// the trainer knows and returns a scalar.
   bool checkOptimizerBody(FunctionDecl &f, const std::string &optimizer,
-                          const Location &at, const std::set<std::string> &state,
+                          const Location &at,
+                          const std::set<std::string> &state,
                           const std::map<std::string, double> &constants);
 
+  /// `solver: NAME` or `solver: NAME(steps: N)`, NAME a solver declaration.
   void checkSolverSetting(RunDecl &run, Expr &value,
                           const Setting *stepsSetting);
 };
