@@ -7,8 +7,6 @@
 
 #include "flowc/Lang/Builtins.h"
 
-#include <iterator>
-
 using namespace flowc;
 
 namespace {
@@ -16,7 +14,7 @@ namespace {
 using K = BuiltinKind;
 using Op = BuiltinOp;
 
-const BuiltinFunction kBuiltins[] = {
+const std::vector<BuiltinFunction> kBuiltins = {
     {"exp", Op::Exp, K::Math, 1},
     {"log", Op::Log, K::Math, 1},
     {"log1p", Op::Log1p, K::Math, 1},
@@ -46,6 +44,10 @@ const BuiltinFunction kBuiltins[] = {
 };
 
 } // namespace
+
+const std::vector<BuiltinFunction> &flowc::builtinFunctions() {
+  return kBuiltins;
+}
 
 const BuiltinFunction *flowc::lookupBuiltin(std::string_view name) {
   for (const BuiltinFunction &fn : kBuiltins)

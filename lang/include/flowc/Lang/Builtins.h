@@ -12,6 +12,7 @@
 
 #include <optional>
 #include <string_view>
+#include <vector>
 
 namespace flowc {
 
@@ -53,6 +54,9 @@ struct BuiltinFunction {
   /// by name (mean, std / low, high, like, shape).
   int arity;
 };
+
+/// Every built-in function, one row each.
+const std::vector<BuiltinFunction> &builtinFunctions();
 
 /// The built-in function called `name`, or null.
 const BuiltinFunction *lookupBuiltin(std::string_view name);
