@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Builds the front-end fuzzer: tests/fuzz/build.sh [OUT_DIR]
 #
-# Compiles lang/lib/*.cpp, the ANTLR-generated lexer and parser (regenerated
-# here from lang/Flow.g4 with `antlr4`) and frontend_fuzzer.cpp with clang and
+# Compiles lang/lib/*.cpp and lang/lib/Sema/*.cpp, the ANTLR-generated lexer
+# and parser (regenerated here from lang/Flow.g4 with `antlr4`) and
+# frontend_fuzzer.cpp with clang and
 # -fsanitize=fuzzer,address,undefined, linked against the system ANTLR4 C++
 # runtime. Needs clang++ (14 or later; Debian: apt-get install clang-14
 # libclang-rt-14-dev). OUT_DIR defaults to build-fuzz/ in the repository root;
@@ -42,14 +43,18 @@ flags=(-std=c++17 -g -O1 -fno-omit-frame-pointer
        -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined
        -I"$root/lang/include" -I"$root/lang/lib" -I"$out/grammar" -isystem "$antlr_inc"
        -Wno-attributes -DFLOWC_STDLIB_DIR="\"$root/stdlib\"")
-sources=("$root"/lang/lib/*.cpp "$out/grammar/FlowLexer.cpp" "$out/grammar/FlowParser.cpp"
+sources=("$root"/lang/lib/*.cpp "$root"/lang/lib/Sema/*.cpp "$out/grammar/FlowLexer.cpp" "$out/grammar/FlowParser.cpp"
          "$here/frontend_fuzzer.cpp")
+# An object is rebuilt when its source or any front-end header is newer.
+headers=("$root"/lang/include/flowc/Lang/*.h "$root"/lang/lib/*.h "$root"/lang/lib/Sema/*.h)
+newest_header="${headers[0]}"
+for h in "${headers[@]}"; do [[ "$h" -nt "$newest_header" ]] && newest_header="$h"; done
 objs=()
 pids=()
 for src in "${sources[@]}"; do
   obj="$out/obj/$(basename "${src%.cpp}").o"
   objs+=("$obj")
-  if [[ ! -f "$obj" || "$src" -nt "$obj" || "$root/lang/include/flowc/Lang/AST.h" -nt "$obj" ]]; then
+  if [[ ! -f "$obj" || "$src" -nt "$obj" || "$newest_header" -nt "$obj" ]]; then
     "$CXX" "${flags[@]}" -c "$src" -o "$obj" &
     pids+=($!)
     if (( ${#pids[@]} >= jobs )); then wait "${pids[0]}"; pids=("${pids[@]:1}"); fi

@@ -4,12 +4,15 @@
 // network, solver, train and sample block, and for each flow a per-sample body
 // in `flow`/`arith`/`math`. Paths are inlined by evaluating their bodies with
 // the parameters bound to the argument values; broadcasting follows the value
-// types (a scalar meets a vector through `flow.broadcast`).
+// types (a scalar meets a vector through `flow.broadcast`). Built-in calls
+// are emitted by their row of the shared table (flowc/Lang/Builtins.h). The
+// errors here are internal checks: Sema reports the mistakes of a spec.
 //
 //===----------------------------------------------------------------------===//
 #include "flowc/MLIRGen/MLIRGen.h"
 
 #include "flowc/Dialect/Flow/FlowDialect.h"
+#include "flowc/Lang/Builtins.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -55,7 +58,7 @@ public:
         if (failed(genFlow(*flowDecl)))
           return nullptr;
     }
-    // Networks after flows: their input width comes from how flows use them.
+    // Networks after flows (Sema recorded each one's input width).
     for (auto &d : m.decls)
       if (auto *model = dynamic_cast<const ast::ModelDecl *>(d.get()))
         genNetwork(*model);
@@ -71,7 +74,6 @@ public:
 private:
   OpBuilder builder;
   OwningOpRef<ModuleOp> module;
-  llvm::StringMap<int64_t> networkInDim;
   /// The flow being generated, and the velocity kernel of each flow whose
   /// model is closed-form (what its sampler launches instead of a network).
   const ast::FlowDecl *currentFlow = nullptr;
@@ -125,9 +127,7 @@ private:
   void genNetwork(const ast::ModelDecl &m) {
     if (!m.network)
       return;
-    auto it = networkInDim.find(m.name);
-    int64_t inDim = it == networkInDim.end() ? 0 : it->second;
-    fl::NetworkOp::create(builder, loc(m.loc), m.name, m.network->callee, inDim,
+    fl::NetworkOp::create(builder, loc(m.loc), m.name, m.network->callee, m.inputDim,
                           m.width, m.depth, m.activation, m.timeFeatures,
                           m.classes, m.heads, m.patch,
                           m.path.empty() ? StringAttr() : builder.getStringAttr(m.path));
@@ -219,53 +219,63 @@ private:
     return arith::SelectOp::create(builder, l, nonzero, x, y);
   }
 
-  Value genMath(Location l, llvm::StringRef fn, ArrayRef<Value> a) {
+  /// The element-wise built-ins (and sum, mean, norm, softmax over a whole
+  /// tensor): null when `fn` is none of them or its arguments do not fit.
+  Value genMath(Location l, BuiltinOp fn, ArrayRef<Value> a) {
     if (a.size() == 1) {
       Value x = a[0];
-      if (fn == "exp") return math::ExpOp::create(builder, l, x);
-      if (fn == "log") return math::LogOp::create(builder, l, x);
-      if (fn == "log1p") return math::Log1pOp::create(builder, l, x);
-      if (fn == "expm1") return math::ExpM1Op::create(builder, l, x);
-      if (fn == "sin") return math::SinOp::create(builder, l, x);
-      if (fn == "cos") return math::CosOp::create(builder, l, x);
-      if (fn == "tan") return math::TanOp::create(builder, l, x);
-      if (fn == "sqrt") return math::SqrtOp::create(builder, l, x);
-      if (fn == "tanh") return math::TanhOp::create(builder, l, x);
-      if (fn == "abs") return math::AbsFOp::create(builder, l, x);
-      if (fn == "sigmoid") { // 1 / (1 + exp(-x))
+      switch (fn) {
+      case BuiltinOp::Exp: return math::ExpOp::create(builder, l, x);
+      case BuiltinOp::Log: return math::LogOp::create(builder, l, x);
+      case BuiltinOp::Log1p: return math::Log1pOp::create(builder, l, x);
+      case BuiltinOp::Expm1: return math::ExpM1Op::create(builder, l, x);
+      case BuiltinOp::Sin: return math::SinOp::create(builder, l, x);
+      case BuiltinOp::Cos: return math::CosOp::create(builder, l, x);
+      case BuiltinOp::Tan: return math::TanOp::create(builder, l, x);
+      case BuiltinOp::Sqrt: return math::SqrtOp::create(builder, l, x);
+      case BuiltinOp::Tanh: return math::TanhOp::create(builder, l, x);
+      case BuiltinOp::Abs: return math::AbsFOp::create(builder, l, x);
+      case BuiltinOp::Sigmoid: { // 1 / (1 + exp(-x))
         Value one = broadcastTo(l, constant(l, 1.0), x.getType());
         Value e = math::ExpOp::create(builder, l, arith::NegFOp::create(builder, l, x));
         return arith::DivFOp::create(builder, l, one,
                                      arith::AddFOp::create(builder, l, one, e));
       }
+      default:
+        break;
+      }
       if (!isa<RankedTensorType>(x.getType()))
         return nullptr;
       Type f32 = builder.getF32Type();
-      if (fn == "sum") return fl::SumOp::create(builder, l, f32, x);
-      if (fn == "mean") return fl::MeanOp::create(builder, l, f32, x);
-      if (fn == "norm") { // sqrt(sum(x * x))
+      switch (fn) {
+      case BuiltinOp::Sum: return fl::SumOp::create(builder, l, f32, x);
+      case BuiltinOp::Mean: return fl::MeanOp::create(builder, l, f32, x);
+      case BuiltinOp::Norm: { // sqrt(sum(x * x))
         Value sq = arith::MulFOp::create(builder, l, x, x);
         return math::SqrtOp::create(builder, l, fl::SumOp::create(builder, l, f32, sq));
       }
-      if (fn == "softmax") return fl::SoftmaxOp::create(builder, l, x.getType(), x);
-    }
-    if (a.size() == 2) {
-      auto [x, y] = unify(l, a[0], a[1]);
-      if (fn == "min") return arith::MinimumFOp::create(builder, l, x, y);
-      if (fn == "max") return arith::MaximumFOp::create(builder, l, x, y);
-    }
-    if (a.size() == 3) {
-      if (fn == "where")
-        return genWhere(l, a[0], a[1], a[2]);
-      if (fn == "clamp") { // min(max(x, lo), hi)
-        auto [x, lo] = unify(l, a[0], a[1]);
-        Value low = arith::MaximumFOp::create(builder, l, x, lo);
-        auto [y, hi] = unify(l, low, a[2]);
-        return arith::MinimumFOp::create(builder, l, y, hi);
+      case BuiltinOp::Softmax: return fl::SoftmaxOp::create(builder, l, x.getType(), x);
+      default:
+        return nullptr;
       }
+    }
+    if (a.size() == 2 && (fn == BuiltinOp::Min || fn == BuiltinOp::Max)) {
+      auto [x, y] = unify(l, a[0], a[1]);
+      if (fn == BuiltinOp::Min)
+        return arith::MinimumFOp::create(builder, l, x, y);
+      return arith::MaximumFOp::create(builder, l, x, y);
+    }
+    if (a.size() == 3 && fn == BuiltinOp::Where)
+      return genWhere(l, a[0], a[1], a[2]);
+    if (a.size() == 3 && fn == BuiltinOp::Clamp) { // min(max(x, lo), hi)
+      auto [x, lo] = unify(l, a[0], a[1]);
+      Value low = arith::MaximumFOp::create(builder, l, x, lo);
+      auto [y, hi] = unify(l, low, a[2]);
+      return arith::MinimumFOp::create(builder, l, y, hi);
     }
     return nullptr;
   }
+
 
   Value genExpr(const ast::Expr *e, Env &env) {
     Location l = loc(e->loc);
@@ -348,7 +358,7 @@ private:
     } else if (call.shape.isTensor()) {
       type = sampleType(call.shape);
     }
-    bool isNormal = call.callee == "normal";
+    bool isNormal = builtinKind(call.callee) == BuiltinKind::Normal;
     Value z = isNormal ? Value(fl::NormalOp::create(builder, l, type, nextStream++))
                        : Value(fl::UniformOp::create(builder, l, type, nextStream++));
     // Defaults written out (normal(0, 1), uniform(0, 1)) add no arithmetic.
@@ -385,7 +395,9 @@ private:
 
   /// `sum(x, axis: k)`: flow.reduce_to the shape with axis k of size 1, then
   /// a reshape that drops it (a vector gives flow.sum); mean divides by the
-  /// axis's size, norm is sqrt(sum(x * x, axis: k)).
+  /// axis's size, norm is sqrt(sum(x * x, axis: k)). Types come from x, not
+  /// from the call's AST shape: inside a definition that holds the shape of
+  /// the last call Sema checked, and each call is inlined with its own.
   Value genAxisReduction(const ast::CallExpr &call, Env &env) {
     Location l = loc(call.loc);
     Value x = genExpr(call.args[0].value.get(), env);
@@ -393,7 +405,10 @@ private:
       return nullptr;
     auto type = cast<RankedTensorType>(x.getType());
     auto axis = static_cast<int64_t>(call.constantArgs[0]);
-    if (call.callee == "norm")
+    if (axis < 0) // counted from the last axis
+      axis += type.getRank();
+    BuiltinOp op = lookupBuiltin(call.callee)->op;
+    if (op == BuiltinOp::Norm)
       x = arith::MulFOp::create(builder, l, x, x);
     Value sum;
     if (type.getRank() == 1) {
@@ -403,11 +418,14 @@ private:
       kept[axis] = 1;
       Value reduced = fl::ReduceToOp::create(
           builder, l, RankedTensorType::get(kept, builder.getF32Type()), x);
-      sum = fl::ReshapeOp::create(builder, l, sampleType(call.shape), reduced);
+      SmallVector<int64_t> dropped(type.getShape());
+      dropped.erase(dropped.begin() + axis);
+      sum = fl::ReshapeOp::create(
+          builder, l, RankedTensorType::get(dropped, builder.getF32Type()), reduced);
     }
-    if (call.callee == "mean")
+    if (op == BuiltinOp::Mean)
       return genBinary(l, '/', sum, constant(l, double(type.getDimSize(axis))));
-    if (call.callee == "norm")
+    if (op == BuiltinOp::Norm)
       return math::SqrtOp::create(builder, l, sum);
     return sum;
   }
@@ -433,29 +451,44 @@ private:
       if (auto *model = dynamic_cast<const ast::ModelDecl *>(b.decl))
         return genModelCall(call, *model, env);
     }
-    if (call.callee == "ddt" && call.args.size() == 1) {
+    // Anything else Sema bound to a built-in of the shared table.
+    const BuiltinFunction *fn = lookupBuiltin(call.callee);
+    if (!fn || b.kind != ast::Binding::Kind::Builtin) {
+      emitError(l) << "cannot generate a call to '" << call.callee << "'";
+      return nullptr;
+    }
+    switch (fn->kind) {
+    case BuiltinKind::Ddt: {
       Value v = genExpr(call.args[0].value.get(), env);
       auto t = env.find("t");
       if (!v || t == env.end())
         return nullptr;
       return fl::DdtOp::create(builder, l, v.getType(), v, t->second);
     }
-    if (call.callee == "normal" || call.callee == "uniform")
+    case BuiltinKind::Normal:
+    case BuiltinKind::Uniform:
       return genStandardDraw(call, env);
-    if (call.callee == "drop" && call.args.size() == 2 && call.constantArgs.size() == 1)
+    case BuiltinKind::Drop:
       return genDrop(call, env);
-    if (call.callee == "reshape" && call.args.size() == 2) {
+    case BuiltinKind::Reshape: { // to the dims Sema evaluated
       Value x = genExpr(call.args[0].value.get(), env);
-      return x ? fl::ReshapeOp::create(builder, l, sampleType(call.shape), x) : nullptr;
+      SmallVector<int64_t> dims(call.constantArgs.begin(), call.constantArgs.end());
+      return x ? fl::ReshapeOp::create(builder, l,
+                                       RankedTensorType::get(dims, builder.getF32Type()), x)
+               : nullptr;
     }
-    if ((call.callee == "sum" || call.callee == "mean" || call.callee == "norm") &&
-        call.args.size() == 2 && call.constantArgs.size() == 1)
-      return genAxisReduction(call, env);
-    if (call.callee == "one_hot" && call.args.size() == 2) {
+    case BuiltinKind::Reduce:
+      if (call.args.size() == 2) // over one axis (Sema set constantArgs)
+        return genAxisReduction(call, env);
+      break;
+    case BuiltinKind::OneHot: {
       Value k = genExpr(call.args[0].value.get(), env);
       if (!k || !call.shape.isTensor())
         return nullptr;
       return fl::OneHotOp::create(builder, l, sampleType(call.shape), k);
+    }
+    default:
+      break;
     }
     SmallVector<Value> args;
     for (auto &a : call.args) {
@@ -464,7 +497,7 @@ private:
         return nullptr;
       args.push_back(v);
     }
-    if (Value r = genMath(l, call.callee, args))
+    if (Value r = genMath(l, fn->op, args))
       return r;
     emitError(l) << "cannot generate a call to '" << call.callee << "'";
     return nullptr;
@@ -487,7 +520,6 @@ private:
     Value label = call.args.size() == 3 ? genExpr(call.args[2].value.get(), env) : Value();
     if (!x || !t || (call.args.size() == 3 && !label))
       return nullptr;
-    networkInDim[model.name] = cast<RankedTensorType>(x.getType()).getNumElements();
     return fl::ApplyNetOp::create(builder, l, x.getType(),
                                   SymbolRefAttr::get(builder.getContext(), model.name),
                                   x, t, label);
@@ -566,7 +598,7 @@ private:
   Value genLoss(const ast::FlowStmt &s, Env &env) {
     Location l = loc(s.loc);
     auto *call = dynamic_cast<const ast::CallExpr *>(s.value.get());
-    if (!call || call->callee != "mse" || call->args.size() != 2) {
+    if (!call || builtinKind(call->callee) != BuiltinKind::Mse || call->args.size() != 2) {
       emitError(l) << "unsupported loss";
       return nullptr;
     }
@@ -644,9 +676,8 @@ private:
     }
     SampleDefaults d;
     std::string solver = r.solver ? r.solver->name : "euler";
-    if (!SymbolTable::lookupSymbolIn(*module, solver))
-      return emitError(l) << "no solver given and 'euler' is not defined "
-                             "(import std.solvers)";
+    if (!SymbolTable::lookupSymbolIn(*module, solver)) // Sema checked it
+      return emitError(l) << "solver '" << solver << "' was not emitted";
     auto sample = fl::SampleOp::create(
         builder, l, r.name, solver, int64_t(r.number("steps", d.steps)),
         int64_t(r.number("n", d.n)), int64_t(r.number("seed", d.seed)), nullptr,
@@ -677,7 +708,8 @@ private:
     auto *call = flow && flow->sourceStmt
                      ? dynamic_cast<const ast::CallExpr *>(flow->sourceStmt->value.get())
                      : nullptr;
-    if (!call || (call->callee != "normal" && call->callee != "uniform") ||
+    BuiltinKind kind = call ? builtinKind(call->callee) : BuiltinKind::None;
+    if ((kind != BuiltinKind::Normal && kind != BuiltinKind::Uniform) ||
         call->binding.kind != ast::Binding::Kind::Builtin || call->orderedArgs.size() < 2)
       return;
     std::optional<double> p0 = 0.0, p1 = 1.0;

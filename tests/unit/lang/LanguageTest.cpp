@@ -293,7 +293,9 @@ TEST(Language, ClosedFormModels) {
                     "model u(x, t) { let s = shrink(x, t); s + 0 * x[1] }\n"
                     "flow g {\n  x1 ~ moons\n  x0 ~ normal(like: x1)\n"
                     "  t ~ uniform()\n  y = u(x0, t)\n}\n"
-                    "sample g { n: 10 }\n",
+                    "sample g { n: 10 }\n"
+                    // The default solver (std.solvers defines it so).
+                    "solver euler = tableau(c: [0], a: [], b: [1])\n",
                     module, diags))
       << diags.dump();
   auto &call = static_cast<CallExpr &>(*stmt(module, 3, "g").value);

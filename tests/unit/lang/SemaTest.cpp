@@ -8,6 +8,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "LangTestUtil.h"
+#include "flowc/Lang/Builtins.h"
 
 #include <gtest/gtest.h>
 
@@ -175,13 +176,48 @@ TEST(Sema, NamedPathArguments) {
   EXPECT_EQ(call.orderedArgs[2], call.args[0].value.get());
   EXPECT_EQ(call.shape, Shape::vector(2));
 
-  EXPECT_EQ(errorsOf("path p(a, b) = a + b\nflow f { x0 ~ normal()\n"
+  EXPECT_EQ(errorsOf("path p(a, b) = a + b\nflow f { x0 ~ normal(shape: [2])\n"
                      "  y = p(a: 1, a: 2)\n  z = p(b: 1, 2) }"),
             (Errors{"3:15: parameter 'a' of path 'p' is given twice",
                     "4:15: positional argument after named argument",
                     "2:6: flow 'f' defines no time variable 't'",
                     "2:6: flow 'f' applies no model; a flow must apply "
                     "exactly one network or closed-form model"}));
+}
+
+/// The built-ins of vectors in and out take the number of arguments the
+/// language reference gives (docs/language.md): Sema, which takes arities
+/// from the shared table (Builtins.h), accepts that many and rejects one more
+/// with that count. Every such row of the table is listed here.
+TEST(Sema, BuiltinArities) {
+  const std::map<std::string, int> documented = {
+      {"exp", 1},  {"log", 1},     {"sin", 1},  {"cos", 1},   {"tan", 1},
+      {"sqrt", 1}, {"tanh", 1},    {"abs", 1},  {"log1p", 1}, {"expm1", 1},
+      {"sigmoid", 1}, {"softmax", 1}, {"min", 2}, {"max", 2}, {"where", 3},
+      {"clamp", 3}};
+  for (const BuiltinFunction &fn : builtinFunctions())
+    if (fn.kind == BuiltinKind::Math || fn.kind == BuiltinKind::Softmax ||
+        fn.kind == BuiltinKind::MinMax || fn.kind == BuiltinKind::Where ||
+        fn.kind == BuiltinKind::Clamp)
+      EXPECT_TRUE(documented.count(fn.name)) << fn.name;
+  const std::string head = prelude + "flow f {\n"
+                                     "  x1 ~ moons\n"
+                                     "  x0 ~ normal(like: x1)\n"
+                                     "  t ~ uniform(0, 1)\n";
+  const std::string tail = "  loss mse(v(x0, t), x1)\n}\n";
+  for (const auto &[name, arity] : documented) {
+    ASSERT_TRUE(lookupBuiltin(name)) << name;
+    std::string args = "x1";
+    for (int i = 1; i < arity; ++i)
+      args += ", x1";
+    EXPECT_EQ(errorsOf(head + "  y = " + name + "(" + args + ")\n" + tail), Errors{})
+        << name;
+    EXPECT_EQ(errorsOf(head + "  y = " + name + "(" + args + ", x1)\n" + tail),
+              Errors{"8:7: '" + name + "' takes " + std::to_string(arity) +
+                     (arity == 1 ? " argument" : " arguments") + " but " +
+                     std::to_string(arity + 1) + " were given"})
+        << name;
+  }
 }
 
 TEST(Sema, ShapeRules) {

@@ -264,6 +264,9 @@ struct ModelDecl : Decl {
   /// Set by Sema when a flow applies the network to a label, v(x, t, y):
   /// the number of classes (the network also learns a null class).
   int64_t classes = 0;
+  /// Set by Sema for network models: the number of elements of x where
+  /// flows apply the network (one shape everywhere); 0 if none does.
+  int64_t inputDim = 0;
   ModelDecl() : Decl(Kind::Model) {}
 };
 

@@ -1,0 +1,296 @@
+//===- BuiltinCalls.cpp - Calls of built-in functions ---------------------===//
+//
+// Resolves and infers the shapes of calls of the built-in functions of the
+// shared table (flowc/Lang/Builtins.h): their arity, the constant arguments
+// some take (an axis, a shape list, a length, a probability), where each may
+// appear, and each kind's shape rule.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Sema.h"
+
+using namespace flowc;
+using namespace flowc::ast;
+using namespace flowc::sema;
+
+bool Sema::isShapeList(const CallExpr &call, const Arg &arg) {
+  if (!arg.value || arg.value->kind != Expr::Kind::List)
+    return false;
+  BuiltinKind fn = builtinKind(call.callee);
+  if (fn == BuiltinKind::Reshape)
+    return &arg == &call.args.back() && call.args.size() == 2;
+  return (fn == BuiltinKind::Normal || fn == BuiltinKind::Uniform) &&
+         arg.name == "shape";
+}
+
+bool Sema::checkBuiltinArity(CallExpr &call, int arity) {
+  auto n = static_cast<size_t>(arity);
+  bool ok = true;
+  for (const Arg &arg : call.args)
+    if (!arg.name.empty()) {
+      error(arg.loc, "'" + call.callee + "' does not take named arguments");
+      ok = false;
+    }
+  if (ok && call.args.size() != n) {
+    error(call.calleeLoc, "'" + call.callee + "' takes " +
+                              plural(n, "argument", "arguments") + " but " +
+                              std::to_string(call.args.size()) +
+                              (call.args.size() == 1 ? " was" : " were") +
+                              " given");
+    ok = false;
+  }
+  return ok;
+}
+
+void Sema::resolveBuiltinCall(CallExpr &call, const BuiltinFunction &fn,
+                              Scope &scope) {
+  switch (fn.kind) {
+  case BuiltinKind::Reduce:
+    if (call.args.size() >= 2) {
+      resolveAxis(call);
+      return;
+    }
+    [[fallthrough]];
+  case BuiltinKind::Math:
+  case BuiltinKind::Softmax:
+  case BuiltinKind::MinMax:
+  case BuiltinKind::Where:
+  case BuiltinKind::Clamp:
+    if (checkBuiltinArity(call, fn.arity))
+      call.binding.kind = Binding::Kind::Builtin;
+    return;
+  case BuiltinKind::Reshape:
+    if (!checkBuiltinArity(call, fn.arity))
+      return;
+    if (auto dims = evalShapeList(call.args[1].value.get(), "the shape of 'reshape'")) {
+      call.constantArgs.assign(dims->begin(), dims->end());
+      call.binding.kind = Binding::Kind::Builtin;
+    }
+    return;
+  case BuiltinKind::OneHot:
+    if (!checkBuiltinArity(call, fn.arity))
+      return;
+    if (auto n = evalPositiveInt(call.args[1].value.get(),
+                                 "the length of 'one_hot'")) {
+      call.binding.kind = Binding::Kind::Builtin;
+      oneHotLength[&call] = *n;
+    }
+    return;
+  case BuiltinKind::Drop:
+    resolveDrop(call, fn, scope);
+    return;
+  case BuiltinKind::Ddt:
+    if (!scope.flow) {
+      error(call.calleeLoc, "'ddt' can only be used inside a flow");
+      return;
+    }
+    if (!scope.locals || !scope.locals->count("t")) {
+      error(call.calleeLoc,
+            "'ddt' needs the time variable 't' defined earlier in flow '" +
+                scope.flow->name + "'");
+      return;
+    }
+    if (checkBuiltinArity(call, fn.arity))
+      call.binding.kind = Binding::Kind::Builtin;
+    return;
+  case BuiltinKind::Normal:
+  case BuiltinKind::Uniform:
+    if (scope.def && scope.def->kind == Decl::Kind::Dist) {
+      resolveStandardDraw(call, scope);
+      return;
+    }
+    if (scope.def) {
+      error(call.calleeLoc,
+            describe(*scope.def) + " cannot draw random numbers");
+      return;
+    }
+    error(call.calleeLoc,
+          "'" + call.callee + "' can only be used on the right of '~'");
+    return;
+  case BuiltinKind::Mse:
+    error(call.calleeLoc, "'mse' can only be used as a flow's loss");
+    return;
+  case BuiltinKind::None:
+    break;
+  }
+  error(call.calleeLoc, "unknown function '" + call.callee + "'");
+}
+
+void Sema::resolveAxis(CallExpr &call) {
+  if (call.args.size() > 2) {
+    error(call.calleeLoc, "'" + call.callee + "' takes 1 or 2 arguments (x, axis) but " +
+                              std::to_string(call.args.size()) + " were given");
+    return;
+  }
+  bool ok = true;
+  if (!call.args[0].name.empty()) {
+    error(call.args[0].loc, "'" + call.callee + "' takes 'axis' as its only named argument");
+    ok = false;
+  }
+  for (size_t i = 1; i < call.args.size(); ++i) {
+    const Arg &arg = call.args[i];
+    if (!arg.name.empty() && arg.name != "axis") {
+      error(arg.loc, "'" + call.callee + "' takes 'axis' as its only named argument");
+      ok = false;
+    }
+  }
+  if (!ok)
+    return;
+  Expr *axis = call.args[1].value.get();
+  auto v = evalConstant(axis, "an axis");
+  if (!v)
+    return;
+  if (!isInteger(*v)) {
+    error(axis->loc, "axis must be an integer but is " + fmt(*v));
+    return;
+  }
+  call.constantArgs = {*v};
+  call.binding.kind = Binding::Kind::Builtin;
+}
+
+void Sema::resolveDrop(CallExpr &call, const BuiltinFunction &fn,
+                       Scope &scope) {
+  if (scope.def) {
+    error(call.calleeLoc, describe(*scope.def) + " cannot draw random numbers");
+    return;
+  }
+  if (!checkBuiltinArity(call, fn.arity))
+    return;
+  Expr *label = call.args[0].value.get();
+  if (label && labelClasses(label) == 0) {
+    error(label->loc, "first argument of 'drop' must be a class label drawn "
+                      "with the data, as y in 'x1, y ~ moons'");
+    return;
+  }
+  Expr *prob = call.args[1].value.get();
+  auto p = evalConstant(prob, "the probability of 'drop'");
+  if (!p)
+    return;
+  if (*p < 0 || *p > 1) {
+    error(prob->loc,
+          "the probability of 'drop' must be in [0, 1] but is " + fmt(*p));
+    return;
+  }
+  call.constantArgs = {*p};
+  call.binding.kind = Binding::Kind::Builtin;
+}
+
+void Sema::resolveStandardDraw(CallExpr &call, Scope &scope) {
+  const Expr *like = nullptr;
+  for (const Arg &arg : call.args) {
+    const Expr *v = arg.value.get();
+    bool namesParam =
+        v && v->kind == Expr::Kind::Name &&
+        static_cast<const NameExpr *>(v)->binding.kind ==
+            Binding::Kind::PathParam;
+    if (arg.name != "like" || !namesParam || like) {
+      error(arg.loc, "inside " + describe(*scope.def) + ", '" +
+                         call.callee +
+                         "' takes no arguments other than 'like: PARAM'");
+      return;
+    }
+    like = v;
+  }
+  call.binding.kind = Binding::Kind::Builtin;
+  call.orderedArgs = {nullptr, nullptr, like};
+}
+
+Shape Sema::inferBuiltin(CallExpr &call) {
+  std::vector<Shape> in;
+  for (const Arg &arg : call.args) {
+    if (isShapeList(call, arg)) { // a constant, not a per-sample value
+      in.push_back(Shape());
+      continue;
+    }
+    if (!arg.value || !arg.value->shape.isKnown())
+      return Shape();
+    in.push_back(arg.value->shape);
+  }
+  const std::string &name = call.callee;
+  switch (builtinKind(name)) {
+  case BuiltinKind::Normal:
+  case BuiltinKind::Uniform: // inside a dist: standard draws
+    if (call.orderedArgs.size() == 3 && call.orderedArgs[2])
+      return call.orderedArgs[2]->shape;
+    return Shape::scalar();
+  case BuiltinKind::Math:
+  case BuiltinKind::Ddt:
+    return in.size() == 1 ? in[0] : Shape();
+  case BuiltinKind::Reduce:
+  case BuiltinKind::Softmax: {
+    bool softmax = builtinKind(name) == BuiltinKind::Softmax;
+    if (in.empty())
+      return Shape();
+    if (!in[0].isTensor() || (softmax && in[0].rank() != 1)) {
+      shapeError(call.calleeLoc,
+                 "'" + name + "' needs a " + (softmax ? "vector" : "tensor") +
+                     " but its argument is " +
+                     (in[0].isScalar() ? std::string("a scalar")
+                                       : in[0].str()));
+      return Shape();
+    }
+    if (softmax)
+      return in[0];
+    if (call.constantArgs.empty()) // over every element
+      return Shape::scalar();
+    // Over one axis: that axis goes.
+    int64_t rank = static_cast<int64_t>(in[0].rank());
+    auto axis = static_cast<int64_t>(call.constantArgs[0]);
+    if (axis < -rank || axis >= rank) {
+      shapeError(call.args[1].value->loc, "axis " + std::to_string(axis) +
+                                              " is out of range for " + in[0].str());
+      return Shape();
+    }
+    // The axis as written stays in constantArgs: a definition's body is
+    // checked once per shape of its arguments, and ranks may differ.
+    if (axis < 0)
+      axis += rank;
+    std::vector<int64_t> dims = in[0].dims;
+    dims.erase(dims.begin() + axis);
+    return Shape::tensor(dims);
+  }
+  case BuiltinKind::Reshape: {
+    if (in.size() != 2 || call.constantArgs.empty())
+      return Shape();
+    std::vector<int64_t> dims(call.constantArgs.begin(), call.constantArgs.end());
+    Shape to = Shape::tensor(dims);
+    if (!in[0].isTensor() || in[0].numElements() != to.numElements()) {
+      shapeError(call.calleeLoc, "cannot reshape " + in[0].str() + " into " + to.str() +
+                                     ": they have different numbers of elements");
+      return Shape();
+    }
+    return to;
+  }
+  case BuiltinKind::Where:
+  case BuiltinKind::Clamp:
+  case BuiltinKind::MinMax: {
+    Shape result = Shape::scalar();
+    for (const Shape &s : in) {
+      auto b = broadcast(result, s);
+      if (!b) {
+        shapeError(call.calleeLoc, "shape mismatch in '" + name + "': " +
+                                       result.str() + " and " + s.str());
+        return Shape();
+      }
+      result = *b;
+    }
+    return result;
+  }
+  case BuiltinKind::OneHot: {
+    auto it = oneHotLength.find(&call);
+    if (in.size() != 2 || it == oneHotLength.end())
+      return Shape();
+    if (!in[0].isScalar()) {
+      shapeError(call.args[0].value->loc,
+                 "first argument of 'one_hot' must be a scalar but is " +
+                     in[0].str());
+      return Shape();
+    }
+    return Shape::vector(it->second);
+  }
+  case BuiltinKind::Drop: // labels are scalars
+    return in.size() == 2 ? Shape::scalar() : Shape();
+  default:
+    return Shape();
+  }
+}

@@ -1,0 +1,457 @@
+//===- Declarations.cpp - Data, models and definitions --------------------===//
+//
+// Checks the top-level declarations other than flows, solvers and run
+// blocks: data sets (built-in generators, files, tokenizers), networks (mlp,
+// unet, dit, torchscript) and closed-form models, and the parameters, defaults
+// and `let`s of paths, dists and fns, then the call cycles between
+// definitions. Bodies get shapes later, at each call (Shapes.cpp).
+//
+//===----------------------------------------------------------------------===//
+
+#include "Sema.h"
+
+#include <algorithm>
+#include <filesystem>
+
+using namespace flowc;
+using namespace flowc::ast;
+using namespace flowc::sema;
+
+namespace {
+
+/// A built-in data generator: its name, parameters with defaults, the
+/// shape of a sample and the number of classes of its labels.
+struct Generator {
+  const char *name;
+  std::vector<std::pair<std::string, double>> params;
+  std::vector<int64_t> shape;
+  int64_t classes;
+};
+
+const std::vector<Generator> &generators() {
+  static const std::vector<Generator> gens = {
+      {"toy.moons", {{"noise", 0.05}}, {2}, 2},
+      {"toy.eight_gaussians", {{"scale", 4.0}, {"noise", 0.1}}, {2}, 8},
+      {"toy.checkerboard", {{"scale", 4.0}}, {2}, 8},
+      {"toy.circles", {{"noise", 0.05}, {"factor", 0.8}}, {2}, 2}, // sklearn defaults
+      // Images in [-1, 1], channels first (runtime/src/ImageData.cpp).
+      {"images.digits", {}, {1, 8, 8}, 10},
+      {"images.fashion_mnist", {{"test", 0.0}}, {1, 28, 28}, 10},
+  };
+  return gens;
+}
+
+} // namespace
+
+void Sema::checkData(DataDecl &data) {
+  CallExpr *src = data.source.get();
+  if (!src || !checkedData.insert(&data).second)
+    return;
+  if (data.isTokenizer) {
+    checkTokenizer(data);
+    return;
+  }
+  if (src->callee == "file") {
+    checkFileData(data);
+    return;
+  }
+  const Generator *gen = nullptr;
+  for (const Generator &g : generators())
+    if (src->callee == g.name)
+      gen = &g;
+  if (!gen) {
+    error(src->calleeLoc, "unknown data generator '" + src->callee + "'");
+    return;
+  }
+  src->binding.kind = Binding::Kind::Builtin;
+  std::vector<std::string> names;
+  for (auto &p : gen->params)
+    names.push_back(p.first);
+  ArgBinding bound = bindArgs(*src, names, "'" + src->callee + "'");
+  bool ok = bound.ok;
+  std::vector<std::pair<std::string, double>> params = gen->params;
+  for (size_t i = 0; i < names.size(); ++i) {
+    const Arg *arg = bound.slots[i];
+    if (!arg)
+      continue;
+    Expr *value = arg->value.get();
+    auto v = evalConstant(value, "'" + names[i] + "'");
+    if (!v) {
+      ok = false;
+      continue;
+    }
+    const std::string &n = names[i];
+    std::string bad;
+    if (n == "noise" && *v < 0)
+      bad = "must be >= 0";
+    else if (n == "scale" && *v <= 0)
+      bad = "must be > 0";
+    else if (n == "factor" && (*v <= 0 || *v >= 1))
+      bad = "must be between 0 and 1 (exclusive)";
+    else if (n == "test" && *v != 0 && *v != 1)
+      bad = "must be 0 (the training images) or 1 (the test images)";
+    if (!bad.empty()) {
+      error(value->loc, "'" + n + "' " + bad + " but is " + fmt(*v));
+      ok = false;
+      continue;
+    }
+    params[i].second = *v;
+  }
+  data.shape = gen->shape;
+  data.dim = Shape::tensor(gen->shape).numElements();
+  data.classes = gen->classes;
+  if (ok)
+    data.params = std::move(params);
+}
+
+void Sema::checkTokenizer(DataDecl &tok) {
+  CallExpr &src = *tok.source;
+  if (src.callee != "patchify") {
+    error(src.calleeLoc, "unknown tokenizer '" + src.callee +
+                             "'; expected patchify(DATA, patch: P)");
+    return;
+  }
+  src.binding.kind = Binding::Kind::Builtin;
+  ArgBinding bound = bindArgs(src, {"data", "patch"}, "'patchify'");
+  if (!bound.ok)
+    return;
+  Expr *e = bound.slots[0] ? bound.slots[0]->value.get() : nullptr;
+  Decl *d = e && e->kind == Expr::Kind::Name
+                ? findGlobal(static_cast<NameExpr *>(e)->name)
+                : nullptr;
+  auto *data = d && d->kind == Decl::Kind::Data ? static_cast<DataDecl *>(d) : nullptr;
+  if (!data || data->isTokenizer) {
+    error(e ? e->loc : src.calleeLoc,
+          "patchify(...) takes a data set as its first argument, e.g. patchify(images, patch: 4)");
+    return;
+  }
+  static_cast<NameExpr *>(e)->binding.kind = Binding::Kind::Decl;
+  static_cast<NameExpr *>(e)->binding.decl = data;
+  checkData(*data);
+  if (data->dim == 0)
+    return; // reported
+  if (data->shape.size() != 3) {
+    error(e->loc, "patchify takes images [C, H, W]; data '" + data->name +
+                      "' has samples of shape " + Shape::tensor(data->shape).str());
+    return;
+  }
+  int64_t patch = 2;
+  if (const Arg *a = bound.slots[1]) {
+    auto p = evalPositiveInt(a->value.get(), "'patch'");
+    if (!p)
+      return;
+    patch = *p;
+  }
+  int64_t c = data->shape[0], h = data->shape[1], w = data->shape[2];
+  if (h % patch || w % patch) {
+    error(bound.slots[1] ? bound.slots[1]->value->loc : src.calleeLoc,
+          "a patch of " + std::to_string(patch) + " does not tile data '" + data->name +
+              "' of shape " + Shape::tensor(data->shape).str());
+    return;
+  }
+  if (data->tokenizer) {
+    error(tok.nameLoc, "data '" + data->name + "' already has the tokenizer '" +
+                           data->tokenizer->name + "'");
+    return;
+  }
+  data->tokenizer = &tok;
+  tok.tokenized = data;
+  tok.patch = patch;
+  tok.shape = {(h / patch) * (w / patch), patch * patch * c};
+  tok.dim = data->dim;
+  tok.classes = data->classes;
+}
+
+std::optional<std::string> Sema::filePath(const Arg *arg,
+                                          const std::string &what) {
+  Expr *e = arg ? arg->value.get() : nullptr;
+  if (!e || e->kind != Expr::Kind::String) {
+    error(e ? e->loc : Location(), what + " must be a file path in quotes, e.g. \"data/x.npy\"");
+    return std::nullopt;
+  }
+  std::filesystem::path name(static_cast<StringExpr *>(e)->value);
+  std::filesystem::path dir = std::filesystem::path(e->loc.file).parent_path();
+  std::filesystem::path path = name.is_absolute() || e->loc.file == "<stdin>" ? name : dir / name;
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) {
+    error(e->loc, "cannot find file '" + name.string() + "'" +
+                      (name.is_absolute() ? "" : " (looked for " + path.string() + ")"));
+    return std::nullopt;
+  }
+  return std::filesystem::absolute(path, ec).lexically_normal().string();
+}
+
+void Sema::checkFileData(DataDecl &data) {
+  CallExpr &src = *data.source;
+  src.binding.kind = Binding::Kind::Builtin;
+  ArgBinding bound = bindArgs(src, {"path", "shape", "labels", "classes"}, "'file'");
+  if (!bound.ok)
+    return;
+  if (!bound.slots[0]) {
+    error(src.calleeLoc, "file(...) needs the path of the data, e.g. file(\"x.npy\", shape: [2])");
+    return;
+  }
+  auto path = filePath(bound.slots[0], "the first argument of file(...)");
+  if (!bound.slots[1]) {
+    error(src.calleeLoc, "file(...) needs the shape of one sample, e.g. "
+                         "file(\"x.npy\", shape: [2])");
+    return;
+  }
+  auto shape = evalShapeList(bound.slots[1]->value.get(), "'shape'");
+  std::optional<std::string> labels;
+  int64_t classes = 0;
+  if (bound.slots[2]) {
+    labels = filePath(bound.slots[2], "'labels'");
+    if (!bound.slots[3]) {
+      error(bound.slots[2]->loc, "labels need their number of classes, e.g. classes: 10");
+      return;
+    }
+  }
+  if (const Arg *a = bound.slots[3]) {
+    if (!bound.slots[2]) {
+      error(a->loc, "'classes' needs a labels file: labels: \"y.npy\"");
+      return;
+    }
+    auto k = evalPositiveInt(a->value.get(), "'classes'");
+    if (!k)
+      return;
+    classes = *k;
+  }
+  if (!path || !shape || (bound.slots[2] && !labels))
+    return;
+  data.path = *path;
+  data.labelsPath = labels.value_or("");
+  data.shape = *shape;
+  data.dim = Shape::tensor(*shape).numElements();
+  data.classes = classes;
+}
+
+void Sema::checkModel(ModelDecl &model) {
+  if (!model.network) {
+    checkClosedFormModel(model);
+    return;
+  }
+  CallExpr &net = *model.network;
+  if (net.callee == "unet" || net.callee == "dit") {
+    checkImageNetwork(model);
+    return;
+  }
+  if (net.callee == "torchscript") {
+    // A module saved from PyTorch (torch.jit.script(m).save("v.pt")); its
+    // forward takes (x [n, D], t [n, 1]) or, conditional, also y [n, 1].
+    net.binding.kind = Binding::Kind::Builtin;
+    ArgBinding bound = bindArgs(net, {"path"}, "'torchscript'");
+    if (!bound.ok)
+      return;
+    if (!bound.slots[0]) {
+      error(net.calleeLoc, "torchscript(...) needs the module's file, e.g. torchscript(\"v.pt\")");
+      return;
+    }
+    if (auto path = filePath(bound.slots[0], "the argument of torchscript(...)"))
+      model.path = *path;
+    return;
+  }
+  if (net.callee != "mlp") {
+    error(net.calleeLoc, "unknown network '" + net.callee +
+                             "'; expected mlp(...), unet(...), dit(...) or torchscript(...)");
+    return;
+  }
+  net.binding.kind = Binding::Kind::Builtin;
+  ArgBinding bound =
+      bindArgs(net, {"width", "depth", "act", "time"}, "'mlp'");
+  if (const Arg *a = bound.slots[0])
+    if (auto v = evalPositiveInt(a->value.get(), "'width'"))
+      model.width = *v;
+  if (const Arg *a = bound.slots[1])
+    if (auto v = evalPositiveInt(a->value.get(), "'depth'"))
+      model.depth = *v;
+  if (const Arg *a = bound.slots[2]) {
+    Expr *value = a->value.get();
+    auto *name = value && value->kind == Expr::Kind::Name
+                     ? static_cast<NameExpr *>(value)
+                     : nullptr;
+    static const std::set<std::string> acts = {"silu", "relu", "tanh",
+                                               "gelu"};
+    if (name && acts.count(name->name)) {
+      name->binding.kind = Binding::Kind::Builtin;
+      model.activation = name->name;
+    } else if (value) {
+      std::string shown = name ? name->name
+                          : value->kind == Expr::Kind::Call
+                              ? static_cast<CallExpr *>(value)->callee
+                              : std::string("expression");
+      error(value->loc, "unknown activation '" + shown +
+                            "'; expected silu, relu, tanh or gelu");
+    }
+  }
+  if (const Arg *a = bound.slots[3])
+    checkTimeEmbedding(a->value.get(), model);
+}
+
+void Sema::checkImageNetwork(ModelDecl &model) {
+  CallExpr &net = *model.network;
+  bool unet = net.callee == "unet";
+  net.binding.kind = Binding::Kind::Builtin;
+  model.width = unet ? 32 : 96;
+  model.depth = unet ? 2 : 4;
+  model.heads = unet ? 0 : 4;
+  model.patch = unet ? 0 : 2;
+  std::vector<std::string> names = {"width", "depth", "time"};
+  if (!unet)
+    names.insert(names.end(), {"heads", "patch"});
+  ArgBinding bound = bindArgs(net, names, "'" + net.callee + "'");
+  int64_t *fields[] = {&model.width, &model.depth, nullptr, &model.heads, &model.patch};
+  for (size_t i = 0; i < names.size(); ++i)
+    if (const Arg *a = bound.slots[i]) {
+      if (!fields[i])
+        checkTimeEmbedding(a->value.get(), model);
+      else if (auto v = evalPositiveInt(a->value.get(), "'" + names[i] + "'"))
+        *fields[i] = *v;
+    }
+  if (unet && model.width % 8)
+    error(net.calleeLoc, "unet's width (base channels) must be a multiple of 8 but is " +
+                             std::to_string(model.width));
+  if (!unet && model.width % model.heads)
+    error(net.calleeLoc, "dit's width " + std::to_string(model.width) +
+                             " must be a multiple of its heads " + std::to_string(model.heads));
+}
+
+void Sema::checkTimeEmbedding(Expr *value, ModelDecl &model) {
+  if (!value)
+    return;
+  if (value->kind != Expr::Kind::Call ||
+      static_cast<CallExpr *>(value)->callee != "fourier") {
+    error(value->loc, "'time' must be fourier(K)");
+    return;
+  }
+  auto &call = static_cast<CallExpr &>(*value);
+  call.binding.kind = Binding::Kind::Builtin;
+  if (call.args.size() != 1) {
+    error(call.calleeLoc, "'fourier' takes 1 argument but " +
+                              std::to_string(call.args.size()) +
+                              (call.args.size() == 1 ? " was" : " were") +
+                              " given");
+    return;
+  }
+  // Features come in sin/cos pairs, one pair per frequency.
+  if (auto v = evalInteger(call.args[0].value.get(),
+                           "number of Fourier features", 1,
+                           "a positive integer")) {
+    if (*v % 2)
+      error(call.args[0].value->loc,
+            "number of Fourier features must be even (sin/cos pairs) but is " +
+                std::to_string(*v));
+    model.timeFeatures = *v;
+  }
+}
+
+void Sema::checkClosedFormModel(ModelDecl &model) {
+  checkParamNames(model.params);
+  for (const Param &p : model.params)
+    if (p.defaultValue) {
+      error(p.loc, "parameters of model '" + model.name +
+                       "' cannot have default values");
+      badModels.insert(&model);
+    }
+  if (model.params.size() != 2) {
+    error(model.nameLoc, "closed-form model '" + model.name +
+                             "' takes 2 parameters (x, t) but has " +
+                             std::to_string(model.params.size()));
+    badModels.insert(&model);
+  }
+  checkBody(model, model.params, model.lets, model.body.get());
+}
+
+void Sema::checkParamNames(const std::vector<Param> &params) {
+  std::set<std::string> seen;
+  for (const Param &p : params) {
+    if (isBuiltinName(p.name))
+      error(p.loc, "cannot redefine built-in '" + p.name + "'");
+    else if (!seen.insert(p.name).second)
+      error(p.loc, "duplicate parameter '" + p.name + "'");
+  }
+}
+
+void Sema::checkFunction(FunctionDecl &fn) {
+  checkParamNames(fn.params);
+  // Defaults: constants, and only on trailing parameters.
+  const Param *firstDefault = nullptr;
+  for (Param &p : fn.params) {
+    if (p.defaultValue) {
+      if (!firstDefault)
+        firstDefault = &p;
+      if (evalConstant(p.defaultValue.get(),
+                       "the default of '" + p.name + "'"))
+        infer(p.defaultValue.get());
+    } else if (firstDefault) {
+      error(p.loc, "parameter '" + p.name +
+                       "' needs a default value because it follows '" +
+                       firstDefault->name + "', which has one");
+    }
+  }
+  checkBody(fn, fn.params, fn.lets, fn.body.get());
+}
+
+void Sema::checkBody(Decl &def, std::vector<Param> &params,
+                     std::vector<std::unique_ptr<FlowStmt>> &lets, Expr *body) {
+  auto &locals = defLets[&def];
+  Scope scope;
+  scope.def = &def;
+  scope.params = &params;
+  scope.locals = &locals;
+  for (auto &let : lets) {
+    if (!let || let->names.empty() || let->nameLocs.empty())
+      continue;
+    let->shapes.assign(1, Shape());
+    resolve(let->value.get(), scope);
+    const std::string &name = let->names[0];
+    const Location &loc = let->nameLocs[0];
+    bool isParam = false;
+    for (const Param &p : params)
+      isParam |= p.name == name;
+    if (isBuiltinName(name))
+      error(loc, "cannot redefine built-in '" + name + "'");
+    else if (isParam || locals.count(name) || findGlobal(name))
+      error(loc, "redefinition of '" + name + "'");
+    else
+      locals[name] = FlowLocal{let.get(), 0, false};
+  }
+  resolve(body, scope);
+}
+
+void Sema::checkCallCycles() {
+  enum class Color { White, Gray, Black };
+  std::map<FunctionDecl *, Color> color;
+  std::vector<FunctionDecl *> stack;
+  std::function<void(FunctionDecl *)> visit = [&](FunctionDecl *p) {
+    // Deeper chains are visited from their own roots (recursion bound);
+    // a cycle longer than this is caught by the depth bound of inference.
+    if (stack.size() >= kMaxCallDepth)
+      return;
+    color[p] = Color::Gray;
+    stack.push_back(p);
+    for (auto &[callee, site] : defCallees[p]) {
+      Color c = color[callee];
+      if (c == Color::Gray) {
+        auto it = std::find(stack.begin(), stack.end(), callee);
+        for (auto j = it; j != stack.end(); ++j)
+          recursiveDefs.insert(*j);
+        if (callee == p)
+          error(site->calleeLoc, describe(*p) + " calls itself");
+        else
+          error(site->calleeLoc, describe(*p) + " calls itself through '" +
+                                     callee->name + "'");
+      } else if (c == Color::White) {
+        visit(callee);
+      }
+    }
+    stack.pop_back();
+    color[p] = Color::Black;
+  };
+  for (Decl *d : logicalOrder)
+    if (isFunctionDecl(d)) {
+      auto *p = static_cast<FunctionDecl *>(d);
+      if (color[p] == Color::White)
+        visit(p);
+    }
+}

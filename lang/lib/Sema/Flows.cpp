@@ -1,0 +1,386 @@
+//===- Flows.cpp - Flow declarations --------------------------------------===//
+//
+// Checks each flow statement by statement: draws (data, normal, uniform, a
+// dist), lets and the loss, each name defined once; then that the flow defines
+// its time `t` and source `x0` and applies exactly one model, and records
+// which flows train a network.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Sema.h"
+
+using namespace flowc;
+using namespace flowc::ast;
+using namespace flowc::sema;
+
+bool Sema::usesNetwork(const Expr *e,
+                       const std::map<std::string, FlowLocal> &locals) {
+  if (!e)
+    return false;
+  switch (e->kind) {
+  case Expr::Kind::Name: {
+    auto &n = static_cast<const NameExpr &>(*e);
+    if (n.binding.kind != Binding::Kind::FlowLocal)
+      return false;
+    auto it = locals.find(n.name);
+    return it != locals.end() && it->second.usesNetwork;
+  }
+  case Expr::Kind::Unary:
+    return usesNetwork(static_cast<const UnaryExpr &>(*e).operand.get(),
+                       locals);
+  case Expr::Kind::Binary: {
+    auto &b = static_cast<const BinaryExpr &>(*e);
+    return usesNetwork(b.lhs.get(), locals) ||
+           usesNetwork(b.rhs.get(), locals);
+  }
+  case Expr::Kind::Call: {
+    auto &c = static_cast<const CallExpr &>(*e);
+    if (c.binding.kind == Binding::Kind::Decl && c.binding.decl &&
+        c.binding.decl->kind == Decl::Kind::Model &&
+        static_cast<const ModelDecl *>(c.binding.decl)->network)
+      return true;
+    for (const Arg &arg : c.args)
+      if (usesNetwork(arg.value.get(), locals))
+        return true;
+    return false;
+  }
+  case Expr::Kind::Index:
+    return usesNetwork(static_cast<const IndexExpr &>(*e).base.get(),
+                       locals);
+  default:
+    return false;
+  }
+}
+
+void Sema::collectModelCalls(const Expr *e,
+                             std::vector<const CallExpr *> &calls) {
+  if (!e)
+    return;
+  switch (e->kind) {
+  case Expr::Kind::Unary:
+    collectModelCalls(static_cast<const UnaryExpr &>(*e).operand.get(),
+                      calls);
+    return;
+  case Expr::Kind::Binary:
+    collectModelCalls(static_cast<const BinaryExpr &>(*e).lhs.get(), calls);
+    collectModelCalls(static_cast<const BinaryExpr &>(*e).rhs.get(), calls);
+    return;
+  case Expr::Kind::Index:
+    collectModelCalls(static_cast<const IndexExpr &>(*e).base.get(), calls);
+    return;
+  case Expr::Kind::Call: {
+    auto &c = static_cast<const CallExpr &>(*e);
+    if (c.binding.kind == Binding::Kind::Decl && c.binding.decl &&
+        c.binding.decl->kind == Decl::Kind::Model)
+      calls.push_back(&c);
+    for (const Arg &arg : c.args)
+      collectModelCalls(arg.value.get(), calls);
+    return;
+  }
+  default:
+    return;
+  }
+}
+
+void Sema::checkFlowModel(FlowDecl &flow) {
+  std::vector<const CallExpr *> calls;
+  for (auto &stmt : flow.body)
+    if (stmt)
+      collectModelCalls(stmt->value.get(), calls);
+  const ModelDecl *model = nullptr;
+  for (const CallExpr *call : calls) {
+    auto *m = static_cast<const ModelDecl *>(call->binding.decl);
+    if (!model) {
+      model = m;
+    } else if (m != model) {
+      error(call->calleeLoc, "flow '" + flow.name + "' applies model '" +
+                                 m->name + "' and model '" + model->name +
+                                 "'; a flow must apply exactly one model");
+      return;
+    }
+  }
+  if (!model) {
+    // A flow with a loss gets "loss of flow 'f' uses no network" instead.
+    if (!flow.lossStmt)
+      error(flow.nameLoc, "flow '" + flow.name +
+                              "' applies no model; a flow must apply "
+                              "exactly one network or closed-form model");
+    return;
+  }
+  flowModel[&flow] = model;
+  if (!model->network)
+    closedFormFlows.insert(&flow);
+  if (model->network) {
+    flowsWithNetwork.insert(&flow);
+    if (!flow.lossStmt)
+      error(flow.nameLoc, "flow '" + flow.name + "' applies network '" +
+                              model->name + "' but has no loss");
+  }
+}
+
+void Sema::checkFlowOptions(FlowDecl &flow) {
+  std::set<std::string> seen;
+  for (Setting &option : flow.options) {
+    if (!seen.insert(option.name).second) {
+      error(option.loc, "duplicate option '" + option.name + "'");
+      continue;
+    }
+    if (option.name != "time") {
+      error(option.loc, "unknown option '" + option.name + "' for flow '" +
+                            flow.name + "'; expected time: forward or reverse");
+      continue;
+    }
+    auto *value = dynamic_cast<NameExpr *>(option.value.get());
+    if (!value || (value->name != "forward" && value->name != "reverse")) {
+      error(option.value ? option.value->loc : option.loc,
+            "'time' must be forward (t = 0 source, t = 1 data) or reverse "
+            "(t = 1 source, t = 0 data)");
+      continue;
+    }
+    value->binding.kind = Binding::Kind::Builtin;
+    flow.reverseTime = value->name == "reverse";
+  }
+}
+
+void Sema::checkFlow(FlowDecl &flow) {
+  checkFlowOptions(flow);
+  std::map<std::string, FlowLocal> locals;
+  Scope scope;
+  scope.flow = &flow;
+  scope.locals = &locals;
+  for (auto &stmtPtr : flow.body) {
+    if (!stmtPtr)
+      continue;
+    FlowStmt &stmt = *stmtPtr;
+    stmt.shapes.assign(stmt.names.size(), Shape());
+    bool network = false;
+    switch (stmt.kind) {
+    case FlowStmt::Kind::Draw:
+      if (!stmt.shapes.empty())
+        stmt.shapes[0] = checkDraw(stmt.value.get(), scope);
+      if (stmt.names.size() > 1 && stmt.nameLocs.size() > 1)
+        checkLabelledDraw(stmt);
+      break;
+    case FlowStmt::Kind::Let:
+      resolve(stmt.value.get(), scope);
+      if (!stmt.shapes.empty())
+        stmt.shapes[0] = infer(stmt.value.get());
+      network = usesNetwork(stmt.value.get(), locals);
+      break;
+    case FlowStmt::Kind::Loss:
+      if (flow.lossStmt)
+        error(stmt.loc, "flow '" + flow.name + "' has more than one loss");
+      else
+        flow.lossStmt = &stmt;
+      checkLoss(stmt, scope);
+      break;
+    }
+    for (size_t i = 0; i < stmt.names.size() && i < stmt.nameLocs.size();
+         ++i)
+      defineLocal(stmt, i, network, locals);
+  }
+
+  auto t = locals.find("t");
+  if (t == locals.end()) {
+    error(flow.nameLoc,
+          "flow '" + flow.name + "' defines no time variable 't'");
+  } else {
+    flow.timeStmt = t->second.stmt;
+    Shape s = t->second.stmt->shapes[t->second.index];
+    if (s.isKnown() && !s.isScalar())
+      error(t->second.stmt->nameLocs[t->second.index],
+            "time variable 't' must be a scalar but is " + s.str());
+  }
+  auto x0 = locals.find("x0");
+  if (x0 == locals.end()) {
+    error(flow.nameLoc, "flow '" + flow.name + "' defines no source 'x0'");
+  } else {
+    flow.sourceStmt = x0->second.stmt;
+    const Location &at = x0->second.stmt->nameLocs[x0->second.index];
+    Shape s = x0->second.stmt->shapes[x0->second.index];
+    if (x0->second.stmt->kind != FlowStmt::Kind::Draw)
+      error(at, "source 'x0' must be drawn with '~'");
+    else if (s.isKnown() && !s.isTensor()) // samplers start from a batch of x0
+      error(at, "source 'x0' must be a tensor but is scalar");
+  }
+  checkFlowModel(flow);
+}
+
+void Sema::defineLocal(const FlowStmt &stmt, size_t i, bool network,
+                       std::map<std::string, FlowLocal> &locals) {
+  const std::string &name = stmt.names[i];
+  const Location &loc = stmt.nameLocs[i];
+  if (isBuiltinName(name)) {
+    error(loc, "cannot redefine built-in '" + name + "'");
+    return;
+  }
+  if (locals.count(name) || findGlobal(name)) {
+    error(loc, "redefinition of '" + name + "'");
+    return;
+  }
+  locals[name] = FlowLocal{&stmt, static_cast<unsigned>(i), network};
+}
+
+void Sema::checkLabelledDraw(FlowStmt &stmt) {
+  if (!drawnData(stmt.value.get())) {
+    if (stmt.shapes[0].isKnown())
+      error(stmt.nameLocs[1], "only a data set draws two values (a point "
+                              "and its label), as in 'x1, y ~ moons'");
+    return;
+  }
+  if (stmt.nameLocs.size() > 2) {
+    error(stmt.nameLocs[2], "a data draw gives a point and its label: at "
+                            "most two names");
+    return;
+  }
+  stmt.shapes[1] = Shape::scalar();
+}
+
+Shape Sema::checkDraw(Expr *value, Scope &scope) {
+  if (!value)
+    return Shape();
+  if (value->kind == Expr::Kind::Name) {
+    auto &name = static_cast<NameExpr &>(*value);
+    Decl *d = findGlobal(name.name);
+    if (d && d->kind == Decl::Kind::Data &&
+        !(scope.locals && scope.locals->count(name.name))) {
+      name.binding.kind = Binding::Kind::Decl;
+      name.binding.decl = d;
+      auto &data = static_cast<DataDecl &>(*d);
+      if (data.tokenizer)
+        error(name.loc, "data '" + data.name + "' has the tokenizer '" +
+                            data.tokenizer->name + "': draw from it instead");
+      name.shape = data.dim > 0 ? Shape::tensor(data.shape) : Shape();
+      return name.shape;
+    }
+    bool isLocal = scope.locals && scope.locals->count(name.name);
+    bool known = d || isBuiltinName(name.name) || isLocal;
+    if (!known)
+      error(name.loc, "use of undefined name '" + name.name + "'");
+    else if (d && d->kind == Decl::Kind::Dist && !isLocal)
+      error(name.loc, "cannot draw from '" + name.name +
+                          "' without a call; write " + name.name + "()");
+    else
+      error(name.loc, "cannot draw from '" + name.name + "'");
+    return Shape();
+  }
+  if (value->kind == Expr::Kind::Call) {
+    auto &call = static_cast<CallExpr &>(*value);
+    bool isLocal = scope.locals && scope.locals->count(call.callee);
+    Decl *d = isLocal ? nullptr : findGlobal(call.callee);
+    if (d && d->kind == Decl::Kind::Dist) {
+      // A user-defined distribution: its arguments are flow expressions.
+      resolveArgs(call, scope);
+      resolveDefCall(call, static_cast<FunctionDecl &>(*d), scope);
+      return infer(&call);
+    }
+    BuiltinKind fn = builtinKind(call.callee);
+    if (!d && !isLocal &&
+        (fn == BuiltinKind::Normal || fn == BuiltinKind::Uniform))
+      return checkDistribution(call, scope);
+    if (d && d->kind != Decl::Kind::Data)
+      error(call.calleeLoc, "cannot draw from '" + call.callee + "'; " +
+                                describe(*d) + " is not a dist");
+    else
+      error(call.calleeLoc, "cannot draw from '" + call.callee + "'");
+    return Shape();
+  }
+  error(value->loc, "cannot draw from an expression; expected data, a dist, "
+                    "normal(...) or uniform(...)");
+  return Shape();
+}
+
+Shape Sema::checkDistribution(CallExpr &call, Scope &scope) {
+  bool isNormal = call.callee == "normal";
+  std::vector<std::string> params =
+      isNormal ? std::vector<std::string>{"mean", "std", "like", "shape"}
+               : std::vector<std::string>{"low", "high", "like", "shape"};
+  ArgumentMessages messages;
+  messages.unknown = [&](const std::string &n) {
+    return "unknown argument '" + n + "' for '" + call.callee + "'";
+  };
+  messages.twice = [&](const std::string &n) {
+    return "argument '" + n + "' of '" + call.callee + "' is given twice";
+  };
+  messages.tooManyPositional = [&](size_t given) {
+    return "'" + call.callee + "' takes at most 2 positional arguments but " +
+           std::to_string(given) + " were given";
+  };
+  std::vector<const Arg *> slots;
+  bool ok = bindArguments(call, params, 2, messages, slots);
+  // Check every argument expression, even after an error above.
+  resolveArgs(call, scope);
+  for (Arg &arg : call.args)
+    if (!isShapeList(call, arg))
+      infer(arg.value.get());
+  if (!ok)
+    return Shape();
+  call.binding.kind = Binding::Kind::Builtin;
+  call.orderedArgs.clear();
+  for (const Arg *a : slots)
+    call.orderedArgs.push_back(a ? a->value.get() : nullptr);
+
+  // The drawn shape: that of `like` or `shape`, else the broadcast of the
+  // parameters.
+  Shape result = Shape::scalar();
+  if (slots[2] && slots[3]) {
+    error(slots[3]->loc, "give 'like' or 'shape' to '" + call.callee + "', not both");
+    return Shape();
+  }
+  if (slots[2]) {
+    result = slots[2]->value ? slots[2]->value->shape : Shape();
+    if (!result.isKnown())
+      return Shape();
+  }
+  if (slots[3]) {
+    auto dims = evalShapeList(slots[3]->value.get(), "'shape'");
+    if (!dims)
+      return Shape();
+    result = Shape::tensor(*dims);
+  }
+  for (size_t i = 0; i < 2; ++i) {
+    if (!slots[i] || !slots[i]->value)
+      continue;
+    Shape s = slots[i]->value->shape;
+    if (!s.isKnown())
+      return Shape();
+    auto b = broadcast(result, s);
+    if (!b || ((slots[2] || slots[3]) && *b != result)) {
+      error(slots[i]->value->loc,
+            "shape mismatch: " + s.str() + " and " + result.str());
+      return Shape();
+    }
+    result = *b;
+  }
+  call.shape = result;
+  return result;
+}
+
+void Sema::checkLoss(FlowStmt &stmt, Scope &scope) {
+  Expr *value = stmt.value.get();
+  if (!value)
+    return;
+  if (value->kind != Expr::Kind::Call ||
+      builtinKind(static_cast<CallExpr *>(value)->callee) != BuiltinKind::Mse) {
+    error(value->loc, "loss must be mse(prediction, target)");
+    return;
+  }
+  auto &call = static_cast<CallExpr &>(*value);
+  resolveArgs(call, scope);
+  for (Arg &arg : call.args)
+    infer(arg.value.get());
+  if (!checkBuiltinArity(call, lookupBuiltin("mse")->arity))
+    return;
+  call.binding.kind = Binding::Kind::Builtin;
+  call.orderedArgs = {call.args[0].value.get(), call.args[1].value.get()};
+  Shape a = call.args[0].value ? call.args[0].value->shape : Shape();
+  Shape b = call.args[1].value ? call.args[1].value->shape : Shape();
+  if (a.isKnown() && b.isKnown() && a != b)
+    error(call.calleeLoc, "'mse' arguments have different shapes: " +
+                              a.str() + " and " + b.str());
+  if (!usesNetwork(call.args[0].value.get(), *scope.locals) &&
+      !usesNetwork(call.args[1].value.get(), *scope.locals))
+    error(stmt.loc,
+          "loss of flow '" + scope.flow->name + "' uses no network");
+  call.shape = Shape::scalar();
+}

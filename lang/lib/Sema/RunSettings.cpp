@@ -1,0 +1,447 @@
+//===- RunSettings.cpp - Train and sample blocks --------------------------===//
+//
+// Checks train and sample blocks against their flow: each setting's name and
+// value (steps, batch, lr, ema, seed, n, solver, tolerances, label), the
+// optimizer fn and the fns that update its state (std.optimizers), and the
+// guidance fn of a sample block, whose body must return a velocity.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Sema.h"
+
+#include <algorithm>
+
+using namespace flowc;
+using namespace flowc::ast;
+using namespace flowc::sema;
+
+/// The parameters of an optimizer fn that the trainer supplies: the
+/// parameter p, its gradient g, the step number and the learning rate.
+static bool isTrainerSupplied(const std::string &param) {
+  return param == "p" || param == "g" || param == "step" || param == "lr";
+}
+
+void Sema::checkRun(RunDecl &run) {
+  bool isTrain = run.kind == Decl::Kind::Train;
+  Decl *target = findGlobal(run.name);
+  if (!target)
+    error(run.nameLoc, "unknown flow '" + run.name + "'");
+  else if (target->kind != Decl::Kind::Flow)
+    error(run.nameLoc, "'" + run.name + "' is not a flow");
+  else
+    run.flow = static_cast<FlowDecl *>(target);
+  // A closed-form flow only samples.
+  if (isTrain && run.flow && closedFormFlows.count(run.flow))
+    error(run.nameLoc, "flow '" + run.name + "' has no network to train");
+
+  std::set<std::string> seen;
+  const Setting *solverStepsFrom = nullptr;
+  for (Setting &s : run.settings) {
+    if (!seen.insert(s.name).second) {
+      error(s.loc, "duplicate setting '" + s.name + "'");
+      continue;
+    }
+    Expr *value = s.value.get();
+    if (!value)
+      continue;
+    std::string what = "'" + s.name + "'";
+    if (s.name == "seed") {
+      if (auto v = evalInteger(value, what, 0, "a non-negative integer"))
+        run.numbers["seed"] = static_cast<double>(*v);
+    } else if (isTrain && (s.name == "steps" || s.name == "batch")) {
+      if (auto v = evalPositiveInt(value, what))
+        run.numbers[s.name] = static_cast<double>(*v);
+    } else if (isTrain && s.name == "lr") {
+      if (auto v = evalLearningRate(value))
+        setLearningRate(run, *v, s.loc);
+    } else if (isTrain && s.name == "ema") {
+      if (auto v = evalConstant(value, what)) {
+        if (*v < 0 || *v >= 1)
+          error(value->loc, "'ema' must be in [0, 1) but is " + fmt(*v));
+        else
+          run.numbers["ema"] = *v;
+      }
+    } else if (isTrain && s.name == "optimizer") {
+      // checked after the loop, which may still set lr
+    } else if (!isTrain && (s.name == "steps" || s.name == "n")) {
+      if (auto v = evalPositiveInt(value, what)) {
+        if (s.name == "steps" && run.numbers.count("steps"))
+          error(s.loc, "solver steps are given twice");
+        else
+          run.numbers[s.name] = static_cast<double>(*v);
+        if (s.name == "steps")
+          solverStepsFrom = &s;
+      }
+    } else if (!isTrain && s.name == "solver") {
+      checkSolverSetting(run, *value, solverStepsFrom);
+    } else if (!isTrain && (s.name == "rtol" || s.name == "atol")) {
+      if (auto v = evalConstant(value, what)) {
+        if (!(*v > 0))
+          error(value->loc, what + " must be a positive number but is " + fmt(*v));
+        else
+          run.numbers[s.name] = *v;
+      }
+    } else if (!isTrain && (s.name == "adaptive_guidance" || s.name == "guidance_momentum")) {
+      // Checked against `guidance` after the loop.
+      bool threshold = s.name == "adaptive_guidance";
+      if (auto v = evalConstant(value, what)) {
+        if (threshold ? !(*v > 0 && *v <= 1) : !(*v > -1 && *v < 1))
+          error(value->loc, what + (threshold ? " (a cosine threshold) must be in (0, 1]"
+                                              : " must be in (-1, 1)") +
+                                " but is " + fmt(*v));
+        else
+          run.numbers[s.name] = *v;
+      }
+    } else if (!isTrain && (s.name == "label" || s.name == "guidance")) {
+      const ModelDecl *model = conditionalModel(run, s);
+      if (model && s.name == "label") {
+        if (auto v = evalInteger(value, "'label'", 0, "a non-negative integer")) {
+          if (*v >= model->classes)
+            error(value->loc, "'label' must be a class of 0.." +
+                                  std::to_string(model->classes - 1) +
+                                  " but is " + std::to_string(*v));
+          else
+            run.label = *v;
+        }
+      } else if (model) {
+        checkGuidance(run, *value);
+      }
+    } else {
+      error(s.loc, "unknown setting '" + s.name + "' in " +
+                       (isTrain ? "train" : "sample") + " block");
+    }
+  }
+  if (isTrain && run.flow)
+    checkOptimizer(run, run.find("optimizer"));
+  // Without `solver:`, the sampler integrates with std.solvers' euler.
+  if (!isTrain && run.flow && !run.find("solver")) {
+    Decl *euler = findGlobal("euler");
+    if (!euler || euler->kind != Decl::Kind::Solver)
+      error(run.loc, "no solver given and 'euler' is not defined (import "
+                     "std.solvers)");
+  }
+  for (const char *name : {"adaptive_guidance", "guidance_momentum"})
+    if (const Setting *s = run.find(name); s && !run.find("guidance"))
+      error(s->loc, std::string("'") + name + "' needs a guidance fn in the same block, "
+                                              "e.g. guidance: cfg(w: 2)");
+}
+
+const ModelDecl *Sema::conditionalModel(const RunDecl &run, const Setting &s) {
+  if (!run.flow)
+    return nullptr;
+  auto it = flowModel.find(run.flow);
+  if (it == flowModel.end())
+    return nullptr;
+  if (!it->second->network || it->second->classes == 0) {
+    error(s.loc, "'" + s.name + "' needs a network applied to a label, "
+                                "as v(xt, t, y); flow '" +
+                     run.flow->name + "' has none");
+    return nullptr;
+  }
+  return it->second;
+}
+
+void Sema::checkGuidance(RunDecl &run, Expr &value) {
+  CallExpr *call = value.kind == Expr::Kind::Call
+                       ? static_cast<CallExpr *>(&value)
+                       : nullptr;
+  std::string name = call ? call->callee
+                     : value.kind == Expr::Kind::Name
+                         ? static_cast<NameExpr &>(value).name
+                         : std::string();
+  Location at = call ? call->calleeLoc : value.loc;
+  Decl *d = name.empty() ? nullptr : findGlobal(name);
+  if (!d || d->kind != Decl::Kind::Fn) {
+    error(at, name.empty() || !d
+                  ? "expected a guidance fn, e.g. cfg(w: 2) (import "
+                    "std.guidance)"
+                  : "'" + name + "' is not a fn; guidance is a fn such as "
+                                 "cfg (import std.guidance)");
+    return;
+  }
+  auto &fn = static_cast<FunctionDecl &>(*d);
+  if (fn.params.size() < 2) {
+    error(at, "guidance fn '" + name + "' must take the conditional and "
+                                       "unconditional velocities as its "
+                                       "first two parameters");
+    return;
+  }
+  auto isSupplied = [&](size_t i) {
+    return i < 2 || fn.params[i].name == "x" || fn.params[i].name == "t";
+  };
+  std::map<std::string, double> given;
+  bool ok = true;
+  if (call)
+    for (Arg &arg : call->args) {
+      auto param = std::find_if(fn.params.begin(), fn.params.end(),
+                                [&](const Param &p) { return p.name == arg.name; });
+      if (arg.name.empty()) {
+        error(arg.loc, "arguments of guidance fn '" + name + "' must be named");
+        ok = false;
+      } else if (param == fn.params.end()) {
+        error(arg.loc, "fn '" + name + "' has no parameter '" + arg.name + "'");
+        ok = false;
+      } else if (isSupplied(param - fn.params.begin())) {
+        error(arg.loc, "parameter '" + arg.name + "' of guidance fn '" + name +
+                           "' is given by the sampler");
+        ok = false;
+      } else if (auto v = evalConstant(arg.value.get(), "'" + arg.name + "'")) {
+        if (!given.emplace(arg.name, *v).second) {
+          error(arg.loc, "parameter '" + arg.name + "' of fn '" + name +
+                             "' is given twice");
+          ok = false;
+        }
+      } else {
+        ok = false;
+      }
+    }
+  // Every other parameter: given, or its default.
+  Shape x = run.flow && run.flow->sourceStmt && !run.flow->sourceStmt->shapes.empty()
+                ? run.flow->sourceStmt->shapes[0]
+                : Shape();
+  for (size_t i = 0; i < fn.params.size(); ++i) {
+    Param &p = fn.params[i];
+    p.shape = i < 2 || p.name == "x" ? x : Shape::scalar();
+    if (isSupplied(i))
+      continue;
+    auto it = given.find(p.name);
+    std::optional<double> v;
+    if (it != given.end())
+      v = it->second;
+    else if (p.defaultValue)
+      v = evalConstant(p.defaultValue.get(), "the default of '" + p.name + "'");
+    if (!v) {
+      if (!p.defaultValue) {
+        error(at, "guidance fn '" + name + "' is missing argument '" + p.name + "'");
+        ok = false;
+      }
+      continue;
+    }
+    if (p.name == "w") {
+      run.guidanceScale = *v;
+      run.guidanceHasScale = true;
+    } else {
+      run.guidanceConstants[p.name] = *v;
+    }
+  }
+  if (!ok || !x.isKnown() || recursiveDefs.count(&fn))
+    return;
+  // The body's shape with these parameters: a velocity, like x.
+  CallExpr site(value.loc, name);
+  site.calleeLoc = at;
+  Shape result = inferBody(site, fn, fn.lets, fn.body.get());
+  if (!result.isKnown())
+    return;
+  if (result != x) {
+    error(at, "guidance fn '" + name + "' returns " + result.str() +
+                  " but the velocity is " + x.str());
+    return;
+  }
+  run.guidance = &fn;
+}
+
+std::optional<double> Sema::evalLearningRate(Expr *value) {
+  auto v = evalConstant(value, "'lr'");
+  if (v && *v <= 0) {
+    error(value->loc, "'lr' must be a positive number but is " + fmt(*v));
+    return std::nullopt;
+  }
+  return v;
+}
+
+void Sema::setLearningRate(RunDecl &run, double lr, const Location &loc) {
+  if (run.numbers.count("lr")) {
+    error(loc, "learning rate is given twice");
+    return;
+  }
+  run.numbers["lr"] = lr;
+}
+
+void Sema::checkOptimizer(RunDecl &run, const Setting *setting) {
+  Expr *value = setting ? setting->value.get() : nullptr;
+  CallExpr *call = value && value->kind == Expr::Kind::Call
+                       ? static_cast<CallExpr *>(value)
+                       : nullptr;
+  std::string name = optimizerName(run);
+  Location at = call ? call->calleeLoc : value ? value->loc : run.nameLoc;
+  Decl *d = name.empty() ? nullptr : findGlobal(name);
+  if (!d || d->kind != Decl::Kind::Fn) {
+    error(at, name.empty() || !d
+                  ? "unknown optimizer '" + (name.empty() ? "expression" : name) +
+                        "'; expected a fn such as adam(lr: ...) or adamw "
+                        "(std.optimizers)"
+                  : "'" + name + "' is not a fn; an optimizer is a fn such as "
+                                 "adam (std.optimizers)");
+    return;
+  }
+  auto &fn = static_cast<FunctionDecl &>(*d);
+  if (value && value->kind == Expr::Kind::Name) {
+    auto &n = static_cast<NameExpr &>(*value);
+    n.binding.kind = Binding::Kind::Decl;
+    n.binding.decl = &fn;
+  } else if (call) {
+    call->binding.kind = Binding::Kind::Decl;
+    call->binding.decl = &fn;
+  }
+  // The fn's parameters: supplied by the trainer, state, or settings.
+  std::set<std::string> state;
+  for (const Param &p : fn.params)
+    if (!isTrainerSupplied(p.name) && !p.defaultValue)
+      state.insert(p.name);
+  if (std::none_of(fn.params.begin(), fn.params.end(),
+                   [](const Param &p) { return p.name == "p"; })) {
+    error(at, "optimizer fn '" + name + "' must take the parameter as 'p'");
+    return;
+  }
+  std::map<std::string, double> constants;
+  bool ok = bindOptimizerSettings(run, fn, call, state, constants);
+  // Each state variable's update fn, and every fn's parameters bound by
+  // name to what the trainer knows.
+  std::vector<std::pair<std::string, const FunctionDecl *>> updates;
+  for (const std::string &s : state) {
+    Decl *u = findGlobal(name + "_" + s);
+    if (!u || u->kind != Decl::Kind::Fn) {
+      error(at, "optimizer '" + name + "' has state '" + s +
+                    "' (a parameter without a default) but no fn '" + name + "_" +
+                    s + "' that updates it");
+      ok = false;
+      continue;
+    }
+    updates.push_back({s, static_cast<const FunctionDecl *>(u)});
+  }
+  if (!ok)
+    return;
+  if (!checkOptimizerBody(fn, name, at, state, constants))
+    return;
+  for (auto &[s, u] : updates)
+    if (!checkOptimizerBody(const_cast<FunctionDecl &>(*u), name, at, state,
+                            constants))
+      return;
+  run.optimizer = &fn;
+  run.optimizerState = std::move(updates);
+  run.optimizerConstants = std::move(constants);
+}
+
+bool Sema::bindOptimizerSettings(RunDecl &run, FunctionDecl &fn,
+                                 CallExpr *call,
+                                 const std::set<std::string> &state,
+                                 std::map<std::string, double> &constants) {
+  const std::string &name = fn.name;
+  bool ok = true;
+  // Settings given in the call: constants for parameters with defaults.
+  std::map<std::string, double> given;
+  if (call)
+    for (Arg &arg : call->args) {
+      auto param = std::find_if(fn.params.begin(), fn.params.end(),
+                                [&](const Param &p) { return p.name == arg.name; });
+      if (arg.name.empty()) {
+        error(arg.loc, "arguments of optimizer '" + name + "' must be named");
+        ok = false;
+      } else if (param == fn.params.end()) {
+        error(arg.loc, "optimizer '" + name + "' has no setting '" + arg.name + "'");
+        ok = false;
+      } else if (arg.name == "lr") {
+        if (auto v = evalLearningRate(arg.value.get()))
+          setLearningRate(run, *v, arg.loc);
+      } else if (isTrainerSupplied(arg.name) || state.count(arg.name)) {
+        error(arg.loc, "'" + arg.name + "' of optimizer '" + name +
+                           "' is given by the trainer, not a setting");
+        ok = false;
+      } else if (auto v = evalConstant(arg.value.get(), "'" + arg.name + "'")) {
+        if (!given.emplace(arg.name, *v).second) {
+          error(arg.loc, "setting '" + arg.name + "' is given twice");
+          ok = false;
+        }
+      } else {
+        ok = false;
+      }
+    }
+  // Every other parameter with a default: given, or its default.
+  for (const Param &p : fn.params) {
+    if (p.name == "lr" && p.defaultValue && !run.numbers.count("lr"))
+      if (auto v = evalLearningRate(p.defaultValue.get()))
+        run.numbers["lr"] = *v;
+    if (isTrainerSupplied(p.name) || state.count(p.name))
+      continue;
+    auto it = given.find(p.name);
+    std::optional<double> v =
+        it != given.end() ? std::optional<double>(it->second)
+                          : evalConstant(p.defaultValue.get(),
+                                         "the default of '" + p.name + "'");
+    if (!v)
+      ok = false;
+    else
+      constants[p.name] = *v;
+  }
+  return ok;
+}
+
+bool Sema::checkOptimizerBody(FunctionDecl &f, const std::string &optimizer,
+                              const Location &at,
+                              const std::set<std::string> &state,
+                              const std::map<std::string, double> &constants) {
+  for (Param &p : f.params) {
+    if (!isTrainerSupplied(p.name) && !state.count(p.name) &&
+        !constants.count(p.name) && !p.defaultValue) {
+      error(at, "parameter '" + p.name + "' of fn '" + f.name +
+                    "' is not one the optimizer binds (p, g, step, lr, its "
+                    "state or settings of '" + optimizer + "')");
+      return false;
+    }
+    p.shape = Shape::scalar();
+  }
+  if (recursiveDefs.count(&f))
+    return false;
+  CallExpr site(at, f.name);
+  site.calleeLoc = at;
+  Shape result = inferBody(site, f, f.lets, f.body.get());
+  if (!result.isKnown())
+    return false;
+  if (!result.isScalar()) {
+    error(at, "optimizer fn '" + f.name + "' returns " + result.str() +
+                  " but must return a scalar (it updates one parameter)");
+    return false;
+  }
+  return true;
+}
+
+void Sema::checkSolverSetting(RunDecl &run, Expr &value,
+                              const Setting *stepsSetting) {
+  std::string name;
+  CallExpr *call = nullptr;
+  Binding *binding = nullptr;
+  if (value.kind == Expr::Kind::Name) {
+    name = static_cast<NameExpr &>(value).name;
+    binding = &static_cast<NameExpr &>(value).binding;
+  } else if (value.kind == Expr::Kind::Call) {
+    call = &static_cast<CallExpr &>(value);
+    name = call->callee;
+    binding = &call->binding;
+  } else {
+    error(value.loc, "expected a solver name, e.g. heun or heun(steps: 32)");
+    return;
+  }
+  Decl *d = findGlobal(name);
+  if (!d) {
+    error(value.loc, "unknown solver '" + name + "'");
+    return;
+  }
+  if (d->kind != Decl::Kind::Solver) {
+    error(value.loc, "'" + name + "' is not a solver");
+    return;
+  }
+  binding->kind = Binding::Kind::Decl;
+  binding->decl = d;
+  run.solver = static_cast<SolverDecl *>(d);
+  if (!call)
+    return;
+  ArgBinding bound = bindArgs(*call, {"steps"}, "solver '" + name + "'");
+  if (const Arg *steps = bound.slots[0])
+    if (auto v = evalPositiveInt(steps->value.get(), "'steps'")) {
+      if (run.numbers.count("steps"))
+        error(stepsSetting ? stepsSetting->loc : steps->loc,
+              "solver steps are given twice");
+      else
+        run.numbers["steps"] = static_cast<double>(*v);
+    }
+}

@@ -1,0 +1,280 @@
+//===- Shapes.cpp - Per-sample shape inference ----------------------------===//
+//
+// Infers the per-sample shape of every resolved expression (numpy
+// broadcasting for arithmetic), checking the body of each path, dist, fn and
+// closed-form model once per combination of its parameters' shapes at the
+// calls. A shape error inside a body is reported at the outermost call, as
+// "in path 'p': ...".
+//
+//===----------------------------------------------------------------------===//
+
+#include "Sema.h"
+
+#include <algorithm>
+
+using namespace flowc;
+using namespace flowc::ast;
+using namespace flowc::sema;
+
+void Sema::shapeError(const Location &loc, const std::string &message) {
+  if (!pathSite) {
+    error(loc, message);
+    return;
+  }
+  shapeMessages.push_back(message);
+  if (pathSiteReported)
+    return;
+  pathSiteReported = true;
+  error(pathSite->calleeLoc, "in " + describe(*pathSiteDecl) + ": " + message);
+}
+
+std::optional<Shape> Sema::broadcast(const Shape &a, const Shape &b) {
+  if (!a.isKnown() || !b.isKnown())
+    return Shape();
+  if (a.isScalar())
+    return b;
+  if (b.isScalar())
+    return a;
+  const Shape &longer = a.rank() >= b.rank() ? a : b;
+  const Shape &shorter = a.rank() >= b.rank() ? b : a;
+  std::vector<int64_t> dims = longer.dims;
+  size_t offset = longer.rank() - shorter.rank();
+  for (size_t i = 0; i < shorter.rank(); ++i) {
+    int64_t &d = dims[offset + i];
+    int64_t e = shorter.dims[i];
+    if (d != e && d != 1 && e != 1)
+      return std::nullopt;
+    d = std::max(d, e);
+  }
+  return Shape::tensor(dims);
+}
+
+Shape Sema::infer(Expr *e) {
+  if (!e)
+    return Shape();
+  Shape s = inferImpl(*e);
+  e->shape = s;
+  return s;
+}
+
+Shape Sema::inferImpl(Expr &e) {
+  switch (e.kind) {
+  case Expr::Kind::Number:
+    return Shape::scalar();
+  case Expr::Kind::Name: {
+    const Binding &b = static_cast<NameExpr &>(e).binding;
+    switch (b.kind) {
+    case Binding::Kind::Constant:
+      return Shape::scalar();
+    case Binding::Kind::FlowLocal:
+      if (b.stmt && b.stmtIndex < b.stmt->shapes.size())
+        return b.stmt->shapes[b.stmtIndex];
+      return Shape();
+    case Binding::Kind::PathParam:
+      return b.param ? b.param->shape : Shape();
+    default:
+      return Shape();
+    }
+  }
+  case Expr::Kind::Unary:
+    return infer(static_cast<UnaryExpr &>(e).operand.get());
+  case Expr::Kind::Binary: {
+    auto &b = static_cast<BinaryExpr &>(e);
+    Shape l = infer(b.lhs.get());
+    Shape r = infer(b.rhs.get());
+    if (b.op == '^') {
+      if (r.isKnown() && !r.isScalar()) {
+        shapeError(b.loc, "exponent must be a scalar but is " + r.str());
+        return Shape();
+      }
+      return l;
+    }
+    auto s = broadcast(l, r);
+    if (!s) {
+      shapeError(b.loc, "shape mismatch: " + l.str() + " and " + r.str());
+      return Shape();
+    }
+    return *s;
+  }
+  case Expr::Kind::Call:
+    return inferCall(static_cast<CallExpr &>(e));
+  case Expr::Kind::List:
+  case Expr::Kind::String:
+    return Shape();
+  case Expr::Kind::Index: {
+    auto &index = static_cast<IndexExpr &>(e);
+    Shape base = infer(index.base.get());
+    if (!base.isKnown() || !constantIndex.count(&index))
+      return Shape();
+    if (!base.isTensor()) {
+      shapeError(index.loc, "cannot index a scalar");
+      return Shape();
+    }
+    if (index.position < 0 || index.position >= base.dims[0]) {
+      shapeError(index.index ? index.index->loc : index.loc,
+                 "index " + std::to_string(index.position) +
+                     " is out of range for " + base.str());
+      return Shape();
+    }
+    // Along the first axis: a vector gives a scalar, [n, d...] gives [d...].
+    return Shape::tensor({base.dims.begin() + 1, base.dims.end()});
+  }
+  }
+  return Shape();
+}
+
+Shape Sema::inferCall(CallExpr &call) {
+  for (Arg &arg : call.args)
+    infer(arg.value.get());
+  const Binding &b = call.binding;
+  if (b.kind == Binding::Kind::Builtin)
+    return inferBuiltin(call);
+  if (b.kind != Binding::Kind::Decl || !b.decl)
+    return Shape();
+  if (isFunctionDecl(b.decl))
+    return inferDefCall(call, const_cast<FunctionDecl &>(
+                                  static_cast<const FunctionDecl &>(*b.decl)));
+  if (b.decl->kind == Decl::Kind::Model)
+    return inferModelCall(
+        call, const_cast<ModelDecl &>(static_cast<const ModelDecl &>(*b.decl)));
+  return Shape();
+}
+
+Shape Sema::inferDefCall(CallExpr &call, FunctionDecl &def) {
+  if (call.orderedArgs.size() != def.params.size() || !def.body)
+    return Shape();
+  for (size_t i = 0; i < def.params.size(); ++i) {
+    const Expr *arg = call.orderedArgs[i];
+    if (arg ? !arg->shape.isKnown() : !def.params[i].defaultValue)
+      return Shape();
+  }
+  if (recursiveDefs.count(&def) || defsInProgress.count(&def))
+    return Shape();
+  for (size_t i = 0; i < def.params.size(); ++i)
+    def.params[i].shape = call.orderedArgs[i] ? call.orderedArgs[i]->shape
+                                              : Shape::scalar();
+  return inferBody(call, def, def.lets, def.body.get());
+}
+
+Shape Sema::inferBody(CallExpr &call, const Decl &def,
+                      std::vector<std::unique_ptr<FlowStmt>> &lets,
+                      Expr *body) {
+  // A body is checked once per combination of parameter shapes: without
+  // this, definitions that call each other twice per level would take
+  // exponential time.
+  const std::vector<Param> &params =
+      def.kind == Decl::Kind::Model
+          ? static_cast<const ModelDecl &>(def).params
+          : static_cast<const FunctionDecl &>(def).params;
+  BodyKey key{&def, {}};
+  for (const Param &p : params)
+    key.second.push_back({int(p.shape.kind), p.shape.dims});
+  auto cached = bodyCache.find(key);
+  if (cached != bodyCache.end()) {
+    const std::string &message = cached->second.second;
+    if (!message.empty()) {
+      if (!pathSite)
+        error(call.calleeLoc, "in " + describe(def) + ": " + message);
+      else
+        shapeError(call.calleeLoc, message);
+    }
+    return cached->second.first;
+  }
+  size_t messagesBefore = shapeMessages.size();
+  Shape result = inferBodyUncached(call, def, lets, body);
+  bodyCache[key] = {result, shapeMessages.size() > messagesBefore
+                                ? shapeMessages[messagesBefore]
+                                : std::string()};
+  return result;
+}
+
+Shape Sema::inferBodyUncached(CallExpr &call, const Decl &def,
+                              std::vector<std::unique_ptr<FlowStmt>> &lets,
+                              Expr *body) {
+  // Each level of calls recurses in Sema; bound it so that a long chain of
+  // definitions cannot overflow the stack.
+  if (bodyDepth >= kMaxCallDepth) {
+    shapeError(call.calleeLoc, "definitions call each other more than " +
+                                   std::to_string(kMaxCallDepth) +
+                                   " levels deep");
+    return Shape();
+  }
+  struct DepthGuard {
+    unsigned &d;
+    explicit DepthGuard(unsigned &d) : d(d) { ++d; }
+    ~DepthGuard() { --d; }
+  } guard(bodyDepth);
+  bool outermost = !pathSite;
+  if (outermost) {
+    pathSite = &call;
+    pathSiteDecl = &def;
+    pathSiteReported = false;
+  }
+  defsInProgress.insert(&def);
+  for (auto &let : lets)
+    if (let) {
+      Shape s = infer(let->value.get());
+      let->shapes.assign(1, s);
+    }
+  Shape result = infer(body);
+  defsInProgress.erase(&def);
+  if (outermost) {
+    pathSite = nullptr;
+    pathSiteDecl = nullptr;
+  }
+  return result;
+}
+
+Shape Sema::inferModelCall(CallExpr &call, ModelDecl &model) {
+  if (call.orderedArgs.size() < 2 || !call.orderedArgs[0] ||
+      !call.orderedArgs[1])
+    return Shape();
+  Shape x = call.orderedArgs[0]->shape;
+  Shape t = call.orderedArgs[1]->shape;
+  bool ok = x.isKnown() && t.isKnown();
+  if (x.isKnown() && !x.isTensor()) {
+    error(call.orderedArgs[0]->loc, "first argument of model '" +
+                                        model.name +
+                                        "' must be a vector but is " +
+                                        x.str());
+    ok = false;
+  }
+  if (t.isKnown() && !t.isScalar()) {
+    error(call.orderedArgs[1]->loc,
+          "second argument of model '" + model.name +
+              "' (time) must be a scalar but is " + t.str());
+    ok = false;
+  }
+  if (!ok)
+    return Shape();
+  if (model.network) {
+    checkNetworkInput(model, x, call.orderedArgs[0]->loc);
+    return x;
+  }
+  // Closed form: check the body with x and t, once per call.
+  if (badModels.count(&model) || model.params.size() != 2 || !model.body ||
+      defsInProgress.count(&model))
+    return Shape();
+  model.params[0].shape = x;
+  model.params[1].shape = t;
+  Shape result = inferBody(call, model, model.lets, model.body.get());
+  if (result.isKnown() && result != x) {
+    error(call.calleeLoc, "model '" + model.name + "' returns " +
+                              result.str() + " but its input x is " +
+                              x.str() + "; a velocity has the shape of x");
+    return Shape();
+  }
+  return result.isKnown() ? x : Shape();
+}
+
+void Sema::checkNetworkInput(ModelDecl &model, const Shape &x,
+                             const Location &loc) {
+  auto [first, inserted] = networkInput.emplace(&model, x);
+  if (!inserted && first->second != x) {
+    error(loc, "model '" + model.name + "' is applied to x of shape " + x.str() +
+                   " here but of " + first->second.str() +
+                   " elsewhere; a network takes one input shape");
+    return;
+  }
+  model.inputDim = x.numElements();
+}
