@@ -87,21 +87,20 @@ LogicalResult checkDeclaration(Operation *op, SymbolTableCollection &symbols,
 }
 
 /// `entries` (solver_steps or adaptive_steps) maps exactly the solvers that
-/// `wanted` selects to host functions of the type `typeOf` gives.
+/// `wanted` selects (`kind`: "a", "an adaptive") to host functions of the
+/// type `typeOf` gives.
 LogicalResult checkSolverTable(SampleOp op, SymbolTableCollection &symbols, StringRef attr,
-                               DictionaryAttr entries,
+                               DictionaryAttr entries, StringRef kind,
                                llvm::function_ref<bool(SolverOp)> wanted,
                                llvm::function_ref<FunctionType(SolverOp)> typeOf) {
   if (!entries)
     return success();
-  auto module = op->getParentOfType<ModuleOp>();
   for (NamedAttribute entry : entries) {
     auto solver = symbols.lookupNearestSymbolFrom<SolverOp>(
         op, FlatSymbolRefAttr::get(entry.getName()));
     if (!solver || !wanted(solver))
       return op.emitOpError("'") << attr << "' has an entry for @" << entry.getName().getValue()
-                                 << ", which is not " << (attr == "solver_steps" ? "a" : "an adaptive")
-                                 << " flow.solver";
+                                 << ", which is not " << kind << " flow.solver";
     auto ref = dyn_cast<FlatSymbolRefAttr>(entry.getValue());
     if (!ref)
       return op.emitOpError("'") << attr << "' entry '" << entry.getName().getValue()
@@ -109,6 +108,7 @@ LogicalResult checkSolverTable(SampleOp op, SymbolTableCollection &symbols, Stri
     if (failed(checkHost(op, symbols, attr, ref, typeOf(solver))))
       return failure();
   }
+  auto module = op->getParentOfType<ModuleOp>();
   for (auto solver : module.getOps<SolverOp>())
     if (wanted(solver) && !entries.get(solver.getSymName()))
       return op.emitOpError("'") << attr << "' has no entry for solver @"
@@ -215,9 +215,10 @@ LogicalResult SampleOp::verifySymbolUses(SymbolTableCollection &symbols) {
   auto controlledStep = [&](SolverOp) {
     return b.getFunctionType(withLabels({x, column, column, i64}), {x, column, column});
   };
-  if (failed(checkSolverTable(*this, symbols, "solver_steps", getSolverStepsAttr(),
+  if (failed(checkSolverTable(*this, symbols, "solver_steps", getSolverStepsAttr(), "a",
                               [](SolverOp) { return true; }, fixedStep)) ||
       failed(checkSolverTable(*this, symbols, "adaptive_steps", getAdaptiveStepsAttr(),
+                              "an adaptive",
                               [](SolverOp s) { return s.getBErr().has_value(); },
                               controlledStep)))
     return failure();
