@@ -3,7 +3,9 @@
 // Prints the host schedule (func.func marked flow.host) as C++ that calls the
 // runtime's extern "C" interface (runtime/include/flowrt/flowrt.h) and the
 // kernels, plus the flowrt_program descriptor built from the flow.data,
-// flow.network, flow.train and flow.sample ops. Kernels themselves are never
+// flow.network, flow.train and flow.sample ops. The host functions it calls
+// are the ones the flow passes recorded on flow.train and flow.sample
+// (verified there), never found by name. Kernels themselves are never
 // printed as source: they arrive as object code (CPU) and PTX (GPU).
 //
 //===----------------------------------------------------------------------===//
