@@ -1,9 +1,11 @@
 //===- CPUObject.cpp - Loop kernels to LLVM IR and a native object --------===//
 //
-// Lowers the loop-level kernels to the LLVM dialect (bare-pointer calling
-// convention, so a kernel is `void k(int64_t n, int64_t seed, int64_t step,
-// float *in..., float *out...)`), translates to LLVM IR, optimises at O3 for
-// the host CPU and writes an object file.
+// Lowers the loop-level kernels to the LLVM dialect with MLIR's standard
+// memref calling convention: a kernel is `void k(int64_t n, int64_t seed,
+// int64_t step, ...)` where each [rows, cols] buffer is passed as (allocated,
+// aligned, offset, rows, cols, cols, 1), a flat one as (allocated, aligned,
+// offset, size, 1), and uniform scalars by value. Then translates to LLVM
+// IR, optimises at O3 for the host CPU and writes an object file.
 //
 //===----------------------------------------------------------------------===//
 #include "flowc/Target/Target.h"

@@ -3,7 +3,9 @@
 // Prints the host schedule (func.func marked flow.host) as C++ that calls the
 // runtime's extern "C" interface (runtime/include/flowrt/flowrt.h) and the
 // kernels, plus the flowrt_program descriptor built from the flow.data,
-// flow.network, flow.train and flow.sample ops. Kernels themselves are never
+// flow.network, flow.train and flow.sample ops. The host functions it calls
+// are the ones the flow passes recorded on flow.train and flow.sample
+// (verified there), never found by name. Kernels themselves are never
 // printed as source: they arrive as object code (CPU) and PTX (GPU).
 //
 //===----------------------------------------------------------------------===//
@@ -88,7 +90,8 @@ public:
       if (fn->hasAttr(fl::kHostAttr))
         if (failed(printHostFunction(fn)))
           return failure();
-    printEntryPoints(flow, train, sample);
+    if (failed(printEntryPoints(train, sample)))
+      return failure();
     os << "} // namespace\n\n";
     printProgram(flow, specText, ptx, data, net, train, sample);
     return success();
@@ -394,67 +397,97 @@ private:
        << ");\n  }\n}\n\n";
   }
 
-  void printEntryPoints(const std::string &flow, fl::TrainOp train,
-                        fl::SampleOp sample) {
+  /// The host function `ref` names (verified by the op that holds it), or
+  /// an error when the flow passes did not record it.
+  FailureOr<std::string> recorded(Operation *op, llvm::StringRef attr, FlatSymbolRefAttr ref) {
+    if (!ref)
+      return op->emitError("host codegen: '")
+             << op->getName() << "' has no '" << attr
+             << "': run the kernel pipeline (--flow-kernel-pipeline) first";
+    return ref.getValue().str();
+  }
+
+  /// The runtime's entry points (flowrt_program's function pointers), each
+  /// calling the host function that the flow passes recorded for it on
+  /// flow.train and flow.sample.
+  LogicalResult printEntryPoints(fl::TrainOp train, fl::SampleOp sample) {
     if (train) {
+      auto loss = recorded(train, "train_loss", train.getTrainLossAttr());
+      auto optimizer = recorded(train, "optimizer_step", train.getOptimizerStepAttr());
+      auto ema = recorded(train, "ema_step", train.getEmaStepAttr());
+      if (failed(loss) || failed(optimizer) || failed(ema))
+        return failure();
       os << "flowrt_tensor *train_loss(flowrt_ctx *ctx, int64_t step) {\n"
-         << "  return " << flow << "_train_loss(ctx, step, flowrt_batch_size(ctx));\n}\n\n";
+         << "  return " << *loss << "(ctx, step, flowrt_batch_size(ctx));\n}\n\n";
       os << "void optimizer_step(flowrt_ctx *ctx, flowrt_tensor *params, flowrt_tensor *grads,\n"
          << "    flowrt_tensor *const *state, float lr, float step) {\n"
-         << "  " << flow << "_optimizer_step(ctx, params, grads";
-      for (int64_t i = 0; i < optimizerState(flow); ++i)
+         << "  " << *optimizer << "(ctx, params, grads";
+      for (int64_t i = 0; i < optimizerState(train); ++i)
         os << ", state[" << i << "]";
       os << ", lr, step, flowrt_rows(params));\n}\n\n"
          << "void ema_step(flowrt_ctx *ctx, flowrt_tensor *ema, flowrt_tensor *params,\n"
          << "    float decay) {\n"
-         << "  " << flow << "_ema_step(ctx, ema, params, decay, flowrt_rows(params));\n}\n\n";
+         << "  " << *ema << "(ctx, ema, params, decay, flowrt_rows(params));\n}\n\n";
     }
+    auto source = train ? recorded(train, "sample_source", train.getSampleSourceAttr())
+                        : recorded(sample, "sample_source", sample.getSampleSourceAttr());
+    if (failed(source))
+      return failure();
     os << "flowrt_tensor *sample_source(flowrt_ctx *ctx, int64_t n) {\n"
-       << "  return " << flow << "_sample_source(ctx, n);\n}\n\n";
+       << "  return " << *source << "(ctx, n);\n}\n\n";
     if (!sample)
-      return;
+      return success();
+    auto field = recorded(sample, "field", sample.getFieldAttr());
+    if (failed(field))
+      return failure();
     // Host steps take the labels last when the network has them.
-    auto velocity = module.lookupSymbol<func::FuncOp>(flow + "_velocity");
-    bool labelled = velocity && velocity.getNumArguments() == 4;
+    bool labelled = sample.getLabelled();
     std::string labels = labelled ? ", labels" : "";
     os << "flowrt_tensor *velocity(flowrt_ctx *ctx, flowrt_tensor *x, flowrt_tensor *labels,\n"
        << "                        double t) {\n"
-       << (labelled ? "" : "  (void)labels;\n") << "  return " << flow
-       << "_velocity(ctx, x, t, flowrt_rows(x)" << labels << ");\n}\n\n";
-    if (module.lookupSymbol<func::FuncOp>(flow + "_jvp"))
+       << (labelled ? "" : "  (void)labels;\n") << "  return " << *field
+       << "(ctx, x, t, flowrt_rows(x)" << labels << ");\n}\n\n";
+    if (auto jvp = sample.getFieldJvpAttr())
       os << "flowrt_tensor *jvp(flowrt_ctx *ctx, flowrt_tensor *x, flowrt_tensor *labels,\n"
          << "                   double t, flowrt_tensor *e) {\n  (void)labels;\n"
-         << "  return " << flow << "_jvp(ctx, x, t, e, flowrt_rows(x));\n}\n\n";
-    if (module.lookupSymbol<func::FuncOp>(flow + "_solve"))
+         << "  return " << jvp.getValue() << "(ctx, x, t, e, flowrt_rows(x));\n}\n\n";
+    if (auto solve = sample.getSolveAttr())
       os << "flowrt_tensor *trajectory(flowrt_ctx *ctx, flowrt_tensor *x, flowrt_tensor *labels,\n"
          << "    flowrt_tensor *tableau, double t0, double h, int64_t steps) {\n"
-         << (labelled ? "" : "  (void)labels;\n") << "  return " << flow
-         << "_solve(ctx, x, tableau, t0, h, steps, flowrt_rows(x)" << labels << ");\n}\n\n";
+         << (labelled ? "" : "  (void)labels;\n") << "  return " << solve.getValue()
+         << "(ctx, x, tableau, t0, h, steps, flowrt_rows(x)" << labels << ");\n}\n\n";
+    DictionaryAttr steps = sample.getSolverStepsAttr();
+    DictionaryAttr adaptiveSteps = sample.getAdaptiveStepsAttr();
     for (auto solver : module.getOps<fl::SolverOp>()) {
       std::string name = solver.getSymName().str();
+      auto step = steps ? steps.getAs<FlatSymbolRefAttr>(name) : FlatSymbolRefAttr();
+      auto astep = adaptiveSteps ? adaptiveSteps.getAs<FlatSymbolRefAttr>(name)
+                                 : FlatSymbolRefAttr();
       bool adaptive = solver.getBErr().has_value();
+      if (!step || (adaptive && !astep))
+        return sample.emitError("host codegen: no host step recorded for solver @") << name;
       os << "void step_" << name << "(flowrt_ctx *ctx, flowrt_tensor *x, "
          << "flowrt_tensor *labels, double t,\n    double h, flowrt_tensor **next, "
          << "flowrt_tensor **error) {\n"
          << (labelled ? "" : "  (void)labels;\n") << (adaptive ? "" : "  *error = nullptr;\n")
-         << "  " << (adaptive ? "" : "*next = ") << flow << "_" << name
-         << "_step(ctx, x, t, h, flowrt_rows(x)" << labels
+         << "  " << (adaptive ? "" : "*next = ") << step.getValue()
+         << "(ctx, x, t, h, flowrt_rows(x)" << labels
          << (adaptive ? ", next, error" : "") << ");\n}\n\n";
       if (adaptive)
         os << "void astep_" << name << "(flowrt_ctx *ctx, flowrt_tensor *x, flowrt_tensor *t,\n"
            << "    flowrt_tensor *h, flowrt_tensor *labels, flowrt_tensor **x_next,\n"
            << "    flowrt_tensor **t_next, flowrt_tensor **h_next) {\n"
-           << (labelled ? "" : "  (void)labels;\n") << "  " << flow << "_" << name
-           << "_astep(ctx, x, t, h, flowrt_rows(x)" << labels
+           << (labelled ? "" : "  (void)labels;\n") << "  " << astep.getValue()
+           << "(ctx, x, t, h, flowrt_rows(x)" << labels
            << ", x_next, t_next, h_next);\n}\n\n";
     }
+    return success();
   }
 
-  /// State variables per parameter of the flow's optimizer: the arguments
-  /// of `F_optimizer_step` beyond (p, g, ..., lr, step, rows).
-  int64_t optimizerState(const std::string &flow) {
-    auto step = module.lookupSymbol<func::FuncOp>(flow + "_optimizer_step");
-    return step ? int64_t(step.getNumArguments()) - 5 : 0;
+  /// State variables per parameter of the train block's optimizer.
+  int64_t optimizerState(fl::TrainOp train) {
+    auto step = module.lookupSymbol<func::FuncOp>(train.getOptimizerStepAttr());
+    return step ? fl::optimizerStateCount(step.getFunctionType()) : 0;
   }
 
   /// The flowrt_program descriptor. Parts the spec lacks stay zero: no
@@ -551,7 +584,7 @@ private:
          << "  p.train.seed = " << train.getSeed() << ";\n"
          << "  p.train_loss = train_loss;\n"
          << "  p.optimizer_step = optimizer_step;\n"
-         << "  p.optimizer_state = " << optimizerState(flow) << ";\n"
+         << "  p.optimizer_state = " << optimizerState(train) << ";\n"
          << "  p.ema_step = ema_step;\n";
     if (sample)
       os << "  p.sample.solver = " << cString(sample.getSolver()) << ";\n"
@@ -569,11 +602,13 @@ private:
          << "  p.num_solvers = " << std::distance(module.getOps<fl::SolverOp>().begin(),
                                                     module.getOps<fl::SolverOp>().end())
          << ";\n  p.solvers = kSolvers;\n  p.velocity = velocity;\n";
-    if (auto traj = module.lookupSymbol<func::FuncOp>(flow + "_trajectory"))
+    if (auto traj = sample && sample.getTrajectoryAttr()
+                        ? module.lookupSymbol<func::FuncOp>(sample.getTrajectoryAttr())
+                        : func::FuncOp())
       for (auto integrate : traj.getOps<fl::IntegrateOp>())
         os << "  p.trajectory = trajectory;\n  p.trajectory_max_stages = "
            << integrate.getMaxStages() << ";\n";
-    if (sample && module.lookupSymbol<func::FuncOp>(flow + "_jvp"))
+    if (sample && sample.getFieldJvpAttr())
       os << "  p.jvp = jvp;\n";
     if (auto flowOp = module.lookupSymbol<fl::FlowOp>(flow); flowOp && flowOp.getReverseTime())
       os << "  p.reverse_time = 1;\n";

@@ -1,8 +1,12 @@
 //===- PTX.cpp - Kernels to PTX through MLIR's GPU/NVVM path --------------===//
 //
 // Lowers the kernels to a gpu.module (flow-lower-kernels-to-gpu), then runs
-// MLIR's own NVVM pipeline and serialises to PTX text (`format=isa`). The
-// bare-pointer convention keeps kernel parameters identical to the CPU ones.
+// MLIR's own NVVM pipeline and serialises to PTX text (`format=isa`). Kernel
+// parameters follow MLIR's standard memref convention, as on the CPU: a
+// [rows, cols] buffer is (allocated, aligned, offset, rows, cols, cols, 1).
+// They differ from the CPU's where a value must be read at launch time from
+// device memory (the counter; the optimizer's and EMA's f32 uniforms), which
+// arrive as memref<1 x T> (see flow-lower-kernels-to-gpu).
 //
 //===----------------------------------------------------------------------===//
 #include "flowc/Target/Target.h"

@@ -1,7 +1,8 @@
 //===- Pipeline.cpp - Registration and the flow pass pipeline -------------===//
 //
 // Which dialects, passes and translations flowc uses, and the order of the
-// flow passes (see Passes.td for what each does).
+// flow passes (see Passes.td for what each does), registered as the pipeline
+// `flow-kernel-pipeline` so that flowc-opt runs exactly what flowc runs.
 //
 //===----------------------------------------------------------------------===//
 #include "flowc/Dialect/Flow/FlowDialect.h"
@@ -24,6 +25,7 @@
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/InitAllExtensions.h"
 #include "mlir/Pass/PassManager.h"
+#include "mlir/Pass/PassRegistry.h"
 #include "mlir/Target/LLVM/NVVM/Target.h"
 #include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/GPU/GPUToLLVMIRTranslation.h"
@@ -52,16 +54,24 @@ void flowc::registerPasses() {
   registerGPUPasses();
   memref::registerMemRefPasses(); // expand-strided-metadata
   registerTransformsPasses();
+  PassPipelineRegistration<>(
+      "flow-kernel-pipeline",
+      "The flow passes flowc runs: from the flow dialect to kernels and host schedule",
+      buildKernelPipeline);
 }
 
-LogicalResult flowc::runKernelPipeline(ModuleOp module) {
-  PassManager pm(module.getContext());
+void flowc::buildKernelPipeline(OpPassManager &pm) {
   pm.addPass(createDifferentiateTime());
   pm.addPass(createOutlineKernels());
   pm.addPass(createDifferentiateLoss());
   pm.addPass(createExpandSolver());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
+}
+
+LogicalResult flowc::runKernelPipeline(ModuleOp module) {
+  PassManager pm(module.getContext());
+  buildKernelPipeline(pm);
   return pm.run(module);
 }
 

@@ -192,6 +192,8 @@ struct ExpandSolverPass : flowc::impl::ExpandSolverBase<ExpandSolverPass> {
       if (field.reverse)
         v = arith::NegFOp::create(b, loc, v);
       func::ReturnOp::create(b, loc, v);
+      sample.setFieldAttr(FlatSymbolRefAttr::get(host.getSymNameAttr()));
+      sample.setLabelled(field.labelled());
     }
     // A closed-form field's Jacobian-vector product, for divergences:
     // F_jvp(x, t, e, rows) = J e of the canonical field.
@@ -220,17 +222,36 @@ struct ExpandSolverPass : flowc::impl::ExpandSolverBase<ExpandSolverPass> {
         if (field.reverse)
           je = arith::NegFOp::create(b, loc, je);
         func::ReturnOp::create(b, loc, je);
+        sample.setFieldJvpAttr(FlatSymbolRefAttr::get(host.getSymNameAttr()));
       }
     }
     // Every solver of the module, so that `sample --solver NAME` can choose.
-    for (auto solver : llvm::to_vector(module.getOps<fl::SolverOp>()))
-      expandSolver(module, solver, field, prefix + "_" + solver.getSymName().str(), loc);
-    expandTrajectory(module, field, prefix, loc);
+    NamedAttrList steps, adaptiveSteps;
+    for (auto solver : llvm::to_vector(module.getOps<fl::SolverOp>())) {
+      auto [step, adaptive] = expandSolver(
+          module, solver, field, prefix + "_" + solver.getSymName().str(), loc);
+      steps.append(solver.getSymNameAttr(), FlatSymbolRefAttr::get(step.getSymNameAttr()));
+      if (adaptive)
+        adaptiveSteps.append(solver.getSymNameAttr(),
+                             FlatSymbolRefAttr::get(adaptive.getSymNameAttr()));
+    }
+    MLIRContext *ctx = module.getContext();
+    sample.setSolverStepsAttr(steps.getDictionary(ctx));
+    if (!adaptiveSteps.empty())
+      sample.setAdaptiveStepsAttr(adaptiveSteps.getDictionary(ctx));
+    if (auto [kernel, solve] = expandTrajectory(module, field, prefix, loc); kernel) {
+      sample.setTrajectoryAttr(FlatSymbolRefAttr::get(kernel.getSymNameAttr()));
+      sample.setSolveAttr(FlatSymbolRefAttr::get(solve.getSymNameAttr()));
+    }
     return success();
   }
 
-  void expandSolver(ModuleOp module, fl::SolverOp solver, const Field &field,
-                    const std::string &prefix, Location loc) {
+  /// Emits the stage kernels and host steps of `solver`; returns the fixed
+  /// step F_S_step and, for an adaptive tableau, the controlled F_S_astep.
+  std::pair<func::FuncOp, func::FuncOp> expandSolver(ModuleOp module, fl::SolverOp solver,
+                                                     const Field &field,
+                                                     const std::string &prefix,
+                                                     Location loc) {
     unsigned s = solver.getNumStages();
     double sign = field.reverse ? -1.0 : 1.0;
     // Stage kernels x_i = x + h sum_j a[i][j] k_j, and the update (with the
@@ -283,8 +304,9 @@ struct ExpandSolverPass : flowc::impl::ExpandSolverBase<ExpandSolverPass> {
       ks.push_back(field.emit(b, loc, xi, field.timeBatch(b, loc, ti, rows), rows, labels, w));
     }
     func::ReturnOp::create(b, loc, launch(prefix + "_update", ks, results));
-    if (!errorWeights.empty())
-      expandAdaptive(module, solver, field, prefix, sign, errorWeights, loc);
+    if (errorWeights.empty())
+      return {host, func::FuncOp()};
+    return {host, expandAdaptive(module, solver, field, prefix, sign, errorWeights, loc)};
   }
 
   /// When the field is an MLP of at most kTrajectoryMaxWeights parameters,
@@ -294,15 +316,17 @@ struct ExpandSolverPass : flowc::impl::ExpandSolverBase<ExpandSolverPass> {
   ///   F_solve(x, tableau, t0, h, steps, rows[, labels]) launches it
   /// With guidance, the kernel evaluates the network twice per stage (the
   /// label and the null class) and applies the guidance kernel in between.
-  void expandTrajectory(ModuleOp module, const Field &field, const std::string &prefix,
-                        Location loc) {
+  /// Returns the kernel and F_solve, or nulls when the field is no such MLP.
+  std::pair<func::FuncOp, func::FuncOp> expandTrajectory(ModuleOp module, const Field &field,
+                                                         const std::string &prefix,
+                                                         Location loc) {
     if (!field.net)
-      return;
+      return {};
     auto network = SymbolTable::lookupNearestSymbolFrom<fl::NetworkOp>(
         field.net, field.net.getNetworkAttr());
     if (!network || network.getKind() != "mlp" ||
         mlpLayout(network).total > kTrajectoryMaxWeights)
-      return;
+      return {};
     int64_t maxStages = 1;
     for (auto solver : module.getOps<fl::SolverOp>())
       maxStages = std::max<int64_t>(maxStages, solver.getNumStages());
@@ -358,6 +382,7 @@ struct ExpandSolverPass : flowc::impl::ExpandSolverBase<ExpandSolverPass> {
         fl::LaunchOp::create(b, loc, TypeRange{xType}, SymbolRefAttr::get(kernel.getSymNameAttr()),
                              host.getArgument(5), zero, operands)
             .getResult(0));
+    return {kernel, host};
   }
 
   /// Per-sample step-size control for a tableau with an error estimate:
@@ -370,9 +395,9 @@ struct ExpandSolverPass : flowc::impl::ExpandSolverBase<ExpandSolverPass> {
   ///   F_S_control(x, x', err, t, h, rtol, atol, max_step) -> (x, t, h) after
   ///   the step
   ///   F_S_astep(x, t, h, rows[, labels]) -> (x, t, h): one controlled step
-  void expandAdaptive(ModuleOp module, fl::SolverOp solver, const Field &field,
-                      const std::string &prefix, double sign, ArrayRef<double> errorWeights,
-                      Location loc) {
+  func::FuncOp expandAdaptive(ModuleOp module, fl::SolverOp solver, const Field &field,
+                              const std::string &prefix, double sign,
+                              ArrayRef<double> errorWeights, Location loc) {
     RankedTensorType T = field.type;
     OpBuilder ob(module.getContext());
     Type f32 = ob.getF32Type();
@@ -445,6 +470,7 @@ struct ExpandSolverPass : flowc::impl::ExpandSolverBase<ExpandSolverPass> {
                        {x, update[0], update[1], t, h, rtol, atol, maxStep},
                        {xType, tType, tType});
     func::ReturnOp::create(b, loc, next);
+    return host;
   }
 
   /// F_S_control(x, x', err, t, h, rtol, atol, max_step) -> (x, t, h) for one

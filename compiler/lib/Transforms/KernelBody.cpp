@@ -16,7 +16,6 @@
 #include "KernelBody.h"
 
 #include "Philox.h"
-#include "TrajectoryBody.h"
 #include "flowc/Dialect/Flow/FlowDialect.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -361,8 +360,6 @@ SmallVector<Type> flowc::loweredKernelArgTypes(func::FuncOp kernel) {
 
 LogicalResult flowc::emitKernelRow(OpBuilder &b, func::FuncOp kernel, Value row,
                                    ValueRange loweredArgs) {
-  if (trajectoryOf(kernel))
-    return emitTrajectoryRows(b, kernel, row, /*lanes=*/1, loweredArgs);
   return RowEmitter(b, kernel, row, loweredArgs).run();
 }
 

@@ -2,7 +2,8 @@
 //
 // Shared by the CPU and GPU lowerings: both iterate over rows (a loop or a
 // thread index) and emit the same per-row code, so a kernel computes the same
-// numbers on both.
+// numbers on both. The bottom layer of the kernel lowering: TrajectoryBody
+// builds on it (a guidance kernel inside a trajectory), never the reverse.
 //
 //===----------------------------------------------------------------------===//
 #ifndef FLOWC_TRANSFORMS_KERNELBODY_H
@@ -19,8 +20,9 @@ namespace flowc {
 llvm::SmallVector<mlir::Type> loweredKernelArgTypes(mlir::func::FuncOp kernel);
 
 /// Emits, at `b`'s insertion point, the code computing row `row` (an index) of
-/// `kernel`. `loweredArgs` are the lowered function's arguments in the order
-/// of loweredKernelArgTypes.
+/// `kernel`, whose body is per-sample arith/math/flow ops (not a trajectory
+/// kernel: see emitAnyKernelRow). `loweredArgs` are the lowered function's
+/// arguments in the order of loweredKernelArgTypes.
 mlir::LogicalResult emitKernelRow(mlir::OpBuilder &b, mlir::func::FuncOp kernel,
                                   mlir::Value row, mlir::ValueRange loweredArgs);
 

@@ -118,7 +118,7 @@ struct LowerKernelsToGPUPass
         args[i] = i == 2 && !kernelDraws(kernel)
                       ? arith::ConstantOp::create(b, loc, b.getI64IntegerAttr(0)).getResult()
                       : memref::LoadOp::create(b, loc, args[i], ValueRange{zero}).getResult();
-      if (failed(emitKernelRow(b, kernel, row, args)))
+      if (failed(emitAnyKernelRow(b, kernel, row, args)))
         return signalPassFailure();
     }
     eraseAllBut(module, {gpuModule});

@@ -103,7 +103,7 @@ struct LowerKernelsToLoopsPass
       }
       auto rows = scf::ForOp::create(b, loc, start, n, one);
       b.setInsertionPoint(rows.getBody()->getTerminator());
-      if (failed(emitKernelRow(b, kernel, rows.getInductionVar(), entry->getArguments())))
+      if (failed(emitAnyKernelRow(b, kernel, rows.getInductionVar(), entry->getArguments())))
         return signalPassFailure();
       lowered.push_back(fn);
     }

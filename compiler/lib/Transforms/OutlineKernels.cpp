@@ -21,13 +21,6 @@ using namespace mlir;
 using namespace flowc;
 namespace fl = flowc::flow;
 
-Type flowc::batchedType(Type sampleType) {
-  auto f32 = Float32Type::get(sampleType.getContext());
-  if (auto t = dyn_cast<RankedTensorType>(sampleType))
-    return RankedTensorType::get({ShapedType::kDynamic, t.getNumElements()}, f32);
-  return RankedTensorType::get({ShapedType::kDynamic, 1}, f32);
-}
-
 func::FuncOp flowc::createHostFunction(ModuleOp module, StringRef name,
                                        TypeRange argTypes, TypeRange resultTypes,
                                        Location loc) {
@@ -128,6 +121,13 @@ struct OutlineKernelsPass
           SymbolRefAttr::get(b.getContext(), (name + "_source").str()),
           host.getArgument(0), zero, ValueRange{});
       func::ReturnOp::create(b, loc, launch.getResults());
+      auto ref = FlatSymbolRefAttr::get(host.getSymNameAttr());
+      for (auto train : module.getOps<fl::TrainOp>())
+        if (train.getFlow() == name)
+          train.setSampleSourceAttr(ref);
+      for (auto sample : module.getOps<fl::SampleOp>())
+        if (sample.getFlow() == name)
+          sample.setSampleSourceAttr(ref);
     }
 
     auto losses = body.getOps<fl::LossOp>();
@@ -220,7 +220,30 @@ struct OutlineKernelsPass
         b, loc, lossType, SymbolRefAttr::get(b.getContext(), lossName),
         SymbolRefAttr::get(b.getContext(), lossName + "_grad"), lossOperands);
     func::ReturnOp::create(b, loc, l);
+    recordTrainingFunctions(module, name, host);
     return success();
+  }
+
+  /// Records on the flow's flow.train the host functions the generated
+  /// program calls at each step: the loss, and the optimizer and EMA steps
+  /// that MLIRGen wrote for the train block (as F_optimizer_step and
+  /// F_ema_step) unless it recorded them itself.
+  static void recordTrainingFunctions(ModuleOp module, StringRef flow, func::FuncOp loss) {
+    MLIRContext *ctx = module.getContext();
+    auto existing = [&](StringRef suffix) {
+      std::string name = (flow + suffix).str();
+      return module.lookupSymbol<func::FuncOp>(name) ? FlatSymbolRefAttr::get(ctx, name)
+                                                     : FlatSymbolRefAttr();
+    };
+    for (auto train : module.getOps<fl::TrainOp>()) {
+      if (train.getFlow() != flow)
+        continue;
+      train.setTrainLossAttr(FlatSymbolRefAttr::get(loss.getSymNameAttr()));
+      if (!train.getOptimizerStepAttr())
+        train.setOptimizerStepAttr(existing("_optimizer_step"));
+      if (!train.getEmaStepAttr())
+        train.setEmaStepAttr(existing("_ema_step"));
+    }
   }
 };
 

@@ -8,9 +8,7 @@
 
 namespace flowc {
 
-/// The host type of a per-sample type: f32 -> tensor<?x1xf32>,
-/// tensor<D x f32> -> tensor<? x D x f32>.
-mlir::Type batchedType(mlir::Type sampleType);
+using flow::batchedType;
 
 /// Creates `func.func @name(inputs' types) -> outputs' types` marked as a
 /// kernel at the end of `module`, holding clones of the ops of `body` that

@@ -476,3 +476,10 @@ LogicalResult flowc::emitTrajectoryRows(OpBuilder &b, func::FuncOp kernel, Value
   }
   return status;
 }
+
+LogicalResult flowc::emitAnyKernelRow(OpBuilder &b, func::FuncOp kernel, Value row,
+                                      ValueRange loweredArgs) {
+  if (trajectoryOf(kernel))
+    return emitTrajectoryRows(b, kernel, row, /*lanes=*/1, loweredArgs);
+  return emitKernelRow(b, kernel, row, loweredArgs);
+}

@@ -46,6 +46,11 @@ mlir::LogicalResult emitTrajectoryRows(mlir::OpBuilder &b, mlir::func::FuncOp ke
                                        mlir::Value row, int64_t lanes,
                                        mlir::ValueRange loweredArgs);
 
+/// Row `row` of any kernel: a trajectory kernel's whole solve
+/// (emitTrajectoryRows, one lane), any other through emitKernelRow.
+mlir::LogicalResult emitAnyKernelRow(mlir::OpBuilder &b, mlir::func::FuncOp kernel,
+                                     mlir::Value row, mlir::ValueRange loweredArgs);
+
 } // namespace flowc
 
 #endif

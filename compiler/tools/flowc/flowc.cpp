@@ -2,6 +2,7 @@
 //
 //   flowc [--emit=STAGE] SPEC.flow      print one stage of the pipeline
 //   flowc build SPEC.flow -o EXE        compile, then link with libflowrt
+//                                       (PTX for --gpu-arch, default sm_80)
 //   flowc build SPEC.flow --emit-project DIR
 //
 // Stages, in pipeline order (each prints what the next one consumes):
@@ -17,6 +18,7 @@
 
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/MLIRContext.h"
+#include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/InitLLVM.h"
@@ -54,8 +56,11 @@ cl::opt<std::string> outputFile("o", cl::desc("Output file"), cl::init("-"));
 cl::opt<std::string> emitProject("emit-project",
                                  cl::desc("build: write a CMake project to DIR"),
                                  cl::init(""));
-cl::opt<std::string> gpuArch("gpu-arch", cl::desc("GPU architecture for PTX"),
-                             cl::init("sm_90"));
+// Any sm_80+ GPU can JIT sm_80 PTX (the runtime compiles it for its device),
+// so that is the portable default; a newer one lets ptxas use its features.
+cl::opt<std::string> gpuArch("gpu-arch",
+                             cl::desc("GPU architecture of the PTX (--emit=ptx, build)"),
+                             cl::init("sm_80"));
 cl::opt<std::string> cpuName("cpu",
                              cl::desc("CPU for --emit=llvm/obj (default: this one)"),
                              cl::init(""));
@@ -136,13 +141,23 @@ LogicalResult copyTree(llvm::StringRef from, llvm::StringRef to) {
   return success();
 }
 
+/// Whether `arch` names an NVIDIA architecture: sm_ and digits, optionally
+/// an "a" suffix (sm_90a).
+bool validGpuArch(llvm::StringRef arch) {
+  if (!arch.consume_front("sm_"))
+    return false;
+  arch.consume_back("a");
+  return !arch.empty() && llvm::all_of(arch, llvm::isDigit);
+}
+
 /// Everything a program needs, from a spec module after the flow passes.
 struct Artifacts {
   std::string hostCpp, ptx;
 };
 
 FailureOr<Artifacts> generate(ModuleOp kernels, llvm::StringRef spec,
-                              llvm::StringRef objectPath, llvm::StringRef cpu) {
+                              llvm::StringRef objectPath, llvm::StringRef cpu,
+                              llvm::StringRef chip) {
   OwningOpRef<ModuleOp> loops = flowc::lowerKernelsForCPU(kernels);
   if (!loops)
     return failure();
@@ -150,8 +165,7 @@ FailureOr<Artifacts> generate(ModuleOp kernels, llvm::StringRef spec,
   auto llvmModule = flowc::translateToLLVMIR(*loops, llvmContext, cpu);
   if (!llvmModule || failed(flowc::writeObjectFile(*llvmModule, objectPath, cpu)))
     return emitError(kernels.getLoc()) << "could not generate CPU code";
-  // Any sm_80+ GPU can JIT sm_80 PTX; the runtime compiles it for its device.
-  FailureOr<std::string> ptx = flowc::emitPTX(kernels, "sm_80");
+  FailureOr<std::string> ptx = flowc::emitPTX(kernels, chip);
   if (failed(ptx))
     return emitError(kernels.getLoc()) << "could not generate PTX";
   FailureOr<std::string> cpp = flowc::emitHostCpp(kernels, spec, *ptx);
@@ -170,7 +184,7 @@ LogicalResult build(ModuleOp kernels, llvm::StringRef spec) {
     llvm::SmallString<256> object(emitProject);
     llvm::sys::path::append(object, "kernels.o");
     // A portable x86-64 baseline: the project may build on another host.
-    auto art = generate(kernels, spec, object, "x86-64-v2");
+    auto art = generate(kernels, spec, object, "x86-64-v2", gpuArch);
     if (failed(art))
       return failure();
     std::string cmake =
@@ -207,7 +221,7 @@ LogicalResult build(ModuleOp kernels, llvm::StringRef spec) {
     llvm::sys::path::append(p, name);
     return std::string(p);
   };
-  auto art = generate(kernels, spec, path("kernels.o"), "");
+  auto art = generate(kernels, spec, path("kernels.o"), "", gpuArch);
   if (failed(art) || failed(writeText(path("host.cpp"), art->hostCpp)))
     return failure();
   auto cxx = llvm::sys::findProgramByName("c++");
@@ -261,6 +275,11 @@ int run(MLIRContext &context, llvm::SourceMgr &sourceMgr) {
   }
   std::string spec = (*buffer)->getBuffer().str();
   sourceMgr.AddNewSourceBuffer(std::move(*buffer), llvm::SMLoc());
+  if (!validGpuArch(gpuArch)) {
+    llvm::errs() << "flowc: error: --gpu-arch must be sm_NN (sm_80, sm_90, ...), not '"
+                 << gpuArch << "'\n";
+    return 1;
+  }
 
   // Front end.
   MLIRDiagnostics diags(context);

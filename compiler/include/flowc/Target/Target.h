@@ -21,17 +21,24 @@
 namespace llvm {
 class TargetMachine;
 }
+namespace mlir {
+class OpPassManager;
+}
 
 namespace flowc {
 
 /// Registers the dialects, passes and translations flowc uses.
 void registerAll(mlir::DialectRegistry &registry);
 
-/// Registers flowc's passes and the upstream ones its textual pipelines name.
+/// Registers flowc's passes, the upstream ones its textual pipelines name,
+/// and the kernel pipeline as `flow-kernel-pipeline`. Call it once.
 void registerPasses();
 
-/// Runs the flow passes: differentiate time, outline kernels, differentiate
-/// losses, expand solvers, then canonicalize and CSE. In place.
+/// Adds the flow passes to `pm`: differentiate time, outline kernels,
+/// differentiate losses, expand solvers, then canonicalize and CSE.
+void buildKernelPipeline(mlir::OpPassManager &pm);
+
+/// Runs buildKernelPipeline's passes on `module`, in place.
 mlir::LogicalResult runKernelPipeline(mlir::ModuleOp module);
 
 /// A copy of `module` holding only its kernels, lowered to loops over rows

@@ -40,6 +40,15 @@ inline constexpr llvm::StringLiteral kInPlaceAttr = "flow.in_place";
 /// captured in a CUDA graph sees the values the runtime writes before each
 /// replay (the optimizer's learning rate and step, the EMA's decay).
 inline constexpr llvm::StringLiteral kUniformsInMemoryAttr = "flow.uniforms_in_memory";
+
+/// The host type of a per-sample type, what a flow.launch passes for a
+/// per-sample kernel argument: f32 -> tensor<?x1xf32>, tensor<D1 x ... x
+/// f32> -> tensor<? x (D1 * ...) x f32>.
+mlir::Type batchedType(mlir::Type sampleType);
+
+/// The number of state buffers of a `flow.train`'s verified
+/// `optimizer_step(p, g, state..., lr, step, rows)`.
+int64_t optimizerStateCount(mlir::FunctionType optimizerStep);
 } // namespace flowc::flow
 
 #endif

@@ -93,15 +93,40 @@ def Flow_FlowOp : Flow_Op<"flow", [Symbol, SingleBlock, NoTerminator,
   let assemblyFormat = "$sym_name attr-dict-with-keyword $body";
 }
 
-def Flow_TrainOp : Flow_Op<"train"> {
+def Flow_TrainOp : Flow_Op<"train",
+    [DeclareOpInterfaceMethods<SymbolUserOpInterface>]> {
   let summary = "Training settings of a flow";
+  let description = [{
+    The flow passes record here the host functions the generated program
+    calls, so that codegen finds them by reference, never by name:
+    `train_loss(step, rows) -> loss` (flow-outline-kernels),
+    `optimizer_step(p, g, s..., lr, step, rows)` and
+    `ema_step(e, p, decay, rows)`, which run the optimizer and the EMA in
+    place over [rows, 1] buffers (one state buffer `s` per optimizer state
+    variable), and `sample_source(rows) -> x0`. The verifier checks that
+    each names a `flow.host` function of that signature.
+  }];
   let arguments = (ins FlatSymbolRefAttr:$flow, I64Attr:$steps, I64Attr:$batch,
                        StrAttr:$optimizer, F64Attr:$lr, F64Attr:$ema,
-                       I64Attr:$seed);
+                       I64Attr:$seed,
+                       OptionalAttr<FlatSymbolRefAttr>:$train_loss,
+                       OptionalAttr<FlatSymbolRefAttr>:$optimizer_step,
+                       OptionalAttr<FlatSymbolRefAttr>:$ema_step,
+                       OptionalAttr<FlatSymbolRefAttr>:$sample_source);
   let assemblyFormat = "$flow attr-dict";
+  // The settings alone, as MLIRGen creates the op: the passes add the rest.
+  let builders = [
+    OpBuilder<(ins "llvm::StringRef":$flow, "int64_t":$steps, "int64_t":$batch,
+                   "llvm::StringRef":$optimizer, "llvm::APFloat":$lr,
+                   "llvm::APFloat":$ema, "int64_t":$seed), [{
+      build($_builder, $_state, flow, steps, batch, optimizer, lr, ema, seed,
+            nullptr, nullptr, nullptr, nullptr);
+    }]>
+  ];
 }
 
-def Flow_SampleOp : Flow_Op<"sample"> {
+def Flow_SampleOp : Flow_Op<"sample",
+    [DeclareOpInterfaceMethods<SymbolUserOpInterface>]> {
   let summary = "Sampling settings of a flow";
   let description = [{
     `velocity`, when present, names the kernel of a closed-form model that
@@ -117,6 +142,21 @@ def Flow_SampleOp : Flow_Op<"sample"> {
     likelihoods. `adaptive_guidance` (a cosine threshold) and
     `guidance_momentum` are the runtime's guidance state across solver
     steps (0: off).
+
+    The flow passes record the host functions the generated program calls,
+    on batches x of type X = tensor<? x D x f32>, t and h f64, and with
+    `labelled` the batch's labels L = tensor<? x 1 x f32> last:
+    `sample_source(rows) -> x0` (flow-outline-kernels); from
+    flow-expand-solver `field(x, t, rows[, L]) -> v`, the field alone;
+    `field_jvp(x, t, e, rows) -> J e` for a closed-form field;
+    `solver_steps`, one fixed step `(x, t, h, rows[, L]) -> x'` (adaptive
+    tableaux: `-> (x', error)`) per `flow.solver` of the module, keyed by
+    its name; `adaptive_steps`, for each tableau with `b_err`, a controlled
+    step `(x, t, h, rows[, L]) -> (x, t, h)` on per-sample [rows, 1] times
+    and steps; and, for a small enough MLP, `trajectory` (the kernel whose
+    body is one `flow.integrate`) with `solve(x, tableau, t0, h, steps,
+    rows[, L]) -> x`, which launches it. The verifier checks every
+    reference: its kind (`flow.kernel` or `flow.host`) and signature.
   }];
   let arguments = (ins FlatSymbolRefAttr:$flow, FlatSymbolRefAttr:$solver,
                        I64Attr:$steps, I64Attr:$n, I64Attr:$seed,
@@ -131,8 +171,33 @@ def Flow_SampleOp : Flow_Op<"sample"> {
                        DefaultValuedAttr<F64Attr, "1e-5">:$rtol,
                        DefaultValuedAttr<F64Attr, "1e-5">:$atol,
                        DefaultValuedAttr<F64Attr, "0.0">:$adaptive_guidance,
-                       DefaultValuedAttr<F64Attr, "0.0">:$guidance_momentum);
+                       DefaultValuedAttr<F64Attr, "0.0">:$guidance_momentum,
+                       OptionalAttr<FlatSymbolRefAttr>:$sample_source,
+                       OptionalAttr<FlatSymbolRefAttr>:$field,
+                       OptionalAttr<FlatSymbolRefAttr>:$field_jvp,
+                       OptionalAttr<DictionaryAttr>:$solver_steps,
+                       OptionalAttr<DictionaryAttr>:$adaptive_steps,
+                       OptionalAttr<FlatSymbolRefAttr>:$trajectory,
+                       OptionalAttr<FlatSymbolRefAttr>:$solve,
+                       UnitAttr:$labelled);
   let assemblyFormat = "$flow `with` $solver attr-dict";
+  // The settings alone, as MLIRGen creates the op: the passes add the rest.
+  let builders = [
+    OpBuilder<(ins "llvm::StringRef":$flow, "llvm::StringRef":$solver,
+                   "int64_t":$steps, "int64_t":$n, "int64_t":$seed,
+                   "mlir::FlatSymbolRefAttr":$velocity, "int64_t":$label,
+                   "mlir::FlatSymbolRefAttr":$guidance, "mlir::StringAttr":$guidance_fn,
+                   "mlir::FloatAttr":$guidance_scale, "bool":$fixed_steps,
+                   "mlir::StringAttr":$source_kind,
+                   "mlir::DenseF64ArrayAttr":$source_params, "llvm::APFloat":$rtol,
+                   "llvm::APFloat":$atol, "llvm::APFloat":$adaptive_guidance,
+                   "llvm::APFloat":$guidance_momentum), [{
+      build($_builder, $_state, flow, solver, steps, n, seed, velocity, label, guidance,
+            guidance_fn, guidance_scale, fixed_steps, source_kind, source_params, rtol,
+            atol, adaptive_guidance, guidance_momentum, nullptr, nullptr, nullptr,
+            nullptr, nullptr, nullptr, nullptr);
+    }]>
+  ];
 }
 
 //===----------------------------------------------------------------------===//
@@ -321,13 +386,17 @@ def Flow_BatchDataOp : Flow_Op<"batch_data"> {
   let assemblyFormat = "$data `(` $rows `)` attr-dict `:` type($result) (`,` type($labels)^)?";
 }
 
-def Flow_LaunchOp : Flow_Op<"launch"> {
+def Flow_LaunchOp : Flow_Op<"launch",
+    [DeclareOpInterfaceMethods<SymbolUserOpInterface>]> {
   let summary = "Run an outlined kernel over the rows of its batched operands";
   let description = [{
     Batched operands (tensor<? x ...>) map to the kernel's per-sample
     arguments; f32 and i64 operands, and flat buffers (rank 1, such as
     flow.net_weights), to its launch-uniform arguments. `step` feeds the
-    random-number counter of kernels that draw.
+    random-number counter of kernels that draw. The verifier checks the
+    operands and results against the kernel's signature: a per-sample
+    argument of type T takes a batch tensor<? x numel(T) x f32>, a uniform
+    one its own type.
   }];
   let arguments = (ins FlatSymbolRefAttr:$kernel, I64:$rows, I64:$step,
                        Variadic<AnyTypeOf<[Flow_BatchType, F32, I64]>>:$args);

@@ -1,0 +1,276 @@
+//===- FlowContract.cpp - What the passes hand to codegen, verified -------===//
+//
+// The flow passes record the kernels and host functions they create on the
+// ops that own them (`flow.train`, `flow.sample`), and codegen reads those
+// references instead of guessing names. This file verifies that contract:
+// every reference names a `func.func` of the right kind (`flow.kernel` or
+// `flow.host`) and signature, and every `flow.launch` matches its kernel.
+//
+//===----------------------------------------------------------------------===//
+#include "flowc/Dialect/Flow/FlowDialect.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+
+using namespace mlir;
+using namespace flowc::flow;
+
+Type flowc::flow::batchedType(Type sampleType) {
+  auto f32 = Float32Type::get(sampleType.getContext());
+  if (auto t = dyn_cast<RankedTensorType>(sampleType))
+    return RankedTensorType::get({ShapedType::kDynamic, t.getNumElements()}, f32);
+  return RankedTensorType::get({ShapedType::kDynamic, 1}, f32);
+}
+
+int64_t flowc::flow::optimizerStateCount(FunctionType optimizerStep) {
+  return int64_t(optimizerStep.getNumInputs()) - 5; // p, g, lr, step, rows
+}
+
+namespace {
+
+/// A host batch: tensor<? x D x f32>.
+bool isBatch(Type t) {
+  auto tensor = dyn_cast<RankedTensorType>(t);
+  return tensor && tensor.getRank() == 2 && tensor.isDynamicDim(0) &&
+         !tensor.isDynamicDim(1) && tensor.getElementType().isF32();
+}
+
+/// Whether argument `i` of `kernel` is launch-uniform (flow.uniform_args).
+bool isUniformArg(func::FuncOp kernel, unsigned i) {
+  auto attr = kernel->getAttrOfType<DenseBoolArrayAttr>(kUniformArgsAttr);
+  return attr && i < attr.size() && attr[i];
+}
+
+/// Resolves `ref`, the value of `op`'s attribute `attr`, to a func.func
+/// marked `kind` (kKernelAttr or kHostAttr); reports and returns null if
+/// it is not one.
+func::FuncOp lookupFunction(Operation *op, SymbolTableCollection &symbols,
+                            StringRef attr, FlatSymbolRefAttr ref, StringRef kind) {
+  auto fn = symbols.lookupNearestSymbolFrom<func::FuncOp>(op, ref);
+  if (!fn) {
+    op->emitOpError("'") << attr << "' refers to " << ref << ", which is not a function";
+    return nullptr;
+  }
+  if (!fn->hasAttr(kind)) {
+    op->emitOpError("'") << attr << "' refers to " << ref << ", which is not marked "
+                         << kind;
+    return nullptr;
+  }
+  return fn;
+}
+
+/// Checks that `fn` (the target of `attr`) has type `expected`.
+LogicalResult checkType(Operation *op, StringRef attr, func::FuncOp fn,
+                        FunctionType expected) {
+  if (fn.getFunctionType() == expected)
+    return success();
+  return op->emitOpError("'") << attr << "' refers to @" << fn.getSymName() << " of type "
+                              << fn.getFunctionType() << ", expected " << expected;
+}
+
+/// A host function `attr` of type `expected`, when `ref` is set.
+LogicalResult checkHost(Operation *op, SymbolTableCollection &symbols, StringRef attr,
+                        FlatSymbolRefAttr ref, FunctionType expected) {
+  if (!ref)
+    return success();
+  func::FuncOp fn = lookupFunction(op, symbols, attr, ref, kHostAttr);
+  return fn ? checkType(op, attr, fn, expected) : failure();
+}
+
+/// `attr` names an op of type OpTy (a flow.flow, a flow.solver).
+template <typename OpTy>
+LogicalResult checkDeclaration(Operation *op, SymbolTableCollection &symbols,
+                               StringRef attr, FlatSymbolRefAttr ref) {
+  if (symbols.lookupNearestSymbolFrom<OpTy>(op, ref))
+    return success();
+  return op->emitOpError("'") << attr << "' refers to " << ref << ", which is not a "
+                              << OpTy::getOperationName();
+}
+
+/// `entries` (solver_steps or adaptive_steps) maps exactly the solvers that
+/// `wanted` selects (`kind`: "a", "an adaptive") to host functions of the
+/// type `typeOf` gives.
+LogicalResult checkSolverTable(SampleOp op, SymbolTableCollection &symbols, StringRef attr,
+                               DictionaryAttr entries, StringRef kind,
+                               llvm::function_ref<bool(SolverOp)> wanted,
+                               llvm::function_ref<FunctionType(SolverOp)> typeOf) {
+  if (!entries)
+    return success();
+  for (NamedAttribute entry : entries) {
+    auto solver = symbols.lookupNearestSymbolFrom<SolverOp>(
+        op, FlatSymbolRefAttr::get(entry.getName()));
+    if (!solver || !wanted(solver))
+      return op.emitOpError("'") << attr << "' has an entry for @" << entry.getName().getValue()
+                                 << ", which is not " << kind << " flow.solver";
+    auto ref = dyn_cast<FlatSymbolRefAttr>(entry.getValue());
+    if (!ref)
+      return op.emitOpError("'") << attr << "' entry '" << entry.getName().getValue()
+                                 << "' is not a symbol reference";
+    if (failed(checkHost(op, symbols, attr, ref, typeOf(solver))))
+      return failure();
+  }
+  auto module = op->getParentOfType<ModuleOp>();
+  for (auto solver : module.getOps<SolverOp>())
+    if (wanted(solver) && !entries.get(solver.getSymName()))
+      return op.emitOpError("'") << attr << "' has no entry for solver @"
+                                 << solver.getSymName();
+  return success();
+}
+
+/// `sample_source(rows) -> x0`, a batch of type `x` when known.
+LogicalResult checkSource(Operation *op, SymbolTableCollection &symbols,
+                          FlatSymbolRefAttr ref, Type x) {
+  if (!ref)
+    return success();
+  func::FuncOp fn = lookupFunction(op, symbols, "sample_source", ref, kHostAttr);
+  if (!fn)
+    return failure();
+  Builder b(op->getContext());
+  FunctionType type = fn.getFunctionType();
+  if (x)
+    return checkType(op, "sample_source", fn, b.getFunctionType({b.getI64Type()}, x));
+  if (type.getNumInputs() != 1 || !type.getInput(0).isInteger(64) ||
+      type.getNumResults() != 1 || !isBatch(type.getResult(0)))
+    return op->emitOpError("'sample_source' refers to ")
+           << ref << " of type " << type << ", expected (i64) -> tensor<?xDxf32>";
+  return success();
+}
+
+} // namespace
+
+LogicalResult TrainOp::verifySymbolUses(SymbolTableCollection &symbols) {
+  Operation *op = *this;
+  if (failed(checkDeclaration<FlowOp>(op, symbols, "flow", getFlowAttr())))
+    return failure();
+  Builder b(getContext());
+  Type i64 = b.getI64Type(), f32 = b.getF32Type();
+  Type rows = batchedType(f32); // [rows, 1] parameter buffers
+  if (failed(checkHost(op, symbols, "train_loss", getTrainLossAttr(),
+                       b.getFunctionType({i64, i64}, RankedTensorType::get({}, f32)))) ||
+      failed(checkHost(op, symbols, "ema_step", getEmaStepAttr(),
+                       b.getFunctionType({rows, rows, f32, i64}, {}))))
+    return failure();
+  if (auto ref = getOptimizerStepAttr()) {
+    func::FuncOp fn = lookupFunction(op, symbols, "optimizer_step", ref, kHostAttr);
+    if (!fn)
+      return failure();
+    // (p, g, state..., lr, step, rows): as many state buffers as it has.
+    int64_t state = std::max<int64_t>(optimizerStateCount(fn.getFunctionType()), 0);
+    SmallVector<Type> args(2 + state, rows);
+    args.append({f32, f32, i64});
+    if (failed(checkType(op, "optimizer_step", fn, b.getFunctionType(args, {}))))
+      return failure();
+  }
+  return checkSource(op, symbols, getSampleSourceAttr(), Type());
+}
+
+LogicalResult SampleOp::verifySymbolUses(SymbolTableCollection &symbols) {
+  Operation *op = *this;
+  if (failed(checkDeclaration<FlowOp>(op, symbols, "flow", getFlowAttr())) ||
+      failed(checkDeclaration<SolverOp>(op, symbols, "solver", getSolverAttr())))
+    return failure();
+  for (auto [attr, ref] : {std::pair{"velocity", getVelocityAttr()},
+                           std::pair{"guidance", getGuidanceAttr()}})
+    if (ref && !lookupFunction(op, symbols, attr, ref, kKernelAttr))
+      return failure();
+
+  // The batch type X of the sampled state, from the field's signature:
+  // (X, t, rows[, labels]) -> X.
+  Builder b(getContext());
+  Type f32 = b.getF32Type(), f64 = b.getF64Type(), i64 = b.getI64Type();
+  Type column = batchedType(f32); // labels, per-sample times and steps
+  Type x;
+  if (auto ref = getFieldAttr()) {
+    func::FuncOp fn = lookupFunction(op, symbols, "field", ref, kHostAttr);
+    if (!fn)
+      return failure();
+    FunctionType type = fn.getFunctionType();
+    x = type.getNumResults() == 1 ? type.getResult(0) : Type();
+    if (!x || !isBatch(x))
+      return emitOpError("'field' refers to ")
+             << ref << " of type " << type
+             << ", expected (x, f64, i64[, labels]) -> x with x a tensor<?xDxf32>";
+    SmallVector<Type> args{x, f64, i64};
+    if (getLabelled())
+      args.push_back(column);
+    if (failed(checkType(op, "field", fn, b.getFunctionType(args, x))))
+      return failure();
+  } else if (getFieldJvpAttr() || getSolverStepsAttr() || getAdaptiveStepsAttr() ||
+             getSolveAttr()) {
+    return emitOpError("host steps need 'field', which gives the state's type");
+  }
+  if (failed(checkSource(op, symbols, getSampleSourceAttr(), x)) ||
+      failed(checkHost(op, symbols, "field_jvp", getFieldJvpAttr(),
+                       b.getFunctionType({x, f64, x, i64}, x))))
+    return failure();
+
+  auto withLabels = [&](SmallVector<Type> args) {
+    if (getLabelled())
+      args.push_back(column);
+    return args;
+  };
+  auto fixedStep = [&](SolverOp solver) {
+    SmallVector<Type> results(solver.getBErr() ? 2 : 1, x);
+    return b.getFunctionType(withLabels({x, f64, f64, i64}), results);
+  };
+  auto controlledStep = [&](SolverOp) {
+    return b.getFunctionType(withLabels({x, column, column, i64}), {x, column, column});
+  };
+  if (failed(checkSolverTable(*this, symbols, "solver_steps", getSolverStepsAttr(), "a",
+                              [](SolverOp) { return true; }, fixedStep)) ||
+      failed(checkSolverTable(*this, symbols, "adaptive_steps", getAdaptiveStepsAttr(),
+                              "an adaptive",
+                              [](SolverOp s) { return s.getBErr().has_value(); },
+                              controlledStep)))
+    return failure();
+
+  if (bool(getTrajectoryAttr()) != bool(getSolveAttr()))
+    return emitOpError("'trajectory' and 'solve' go together");
+  if (auto ref = getTrajectoryAttr()) {
+    func::FuncOp kernel = lookupFunction(op, symbols, "trajectory", ref, kKernelAttr);
+    if (!kernel)
+      return failure();
+    if (kernel.getBody().empty() || !isa<IntegrateOp>(kernel.front().front()))
+      return emitOpError("'trajectory' refers to ")
+             << ref << ", whose body is not one flow.integrate";
+    auto flat = RankedTensorType::get({ShapedType::kDynamic}, f32);
+    if (failed(checkHost(op, symbols, "solve", getSolveAttr(),
+                         b.getFunctionType(withLabels({x, flat, f64, f64, i64, i64}), x))))
+      return failure();
+  }
+  return success();
+}
+
+LogicalResult LaunchOp::verifySymbolUses(SymbolTableCollection &symbols) {
+  func::FuncOp kernel = lookupFunction(*this, symbols, "kernel", getKernelAttr(), kKernelAttr);
+  if (!kernel)
+    return failure();
+  FunctionType type = kernel.getFunctionType();
+  if (type.getNumInputs() != getArgs().size())
+    return emitOpError("has ") << getArgs().size() << " operands, but kernel "
+                               << getKernelAttr() << " takes " << type.getNumInputs();
+  if (type.getNumResults() != getNumResults())
+    return emitOpError("has ") << getNumResults() << " results, but kernel "
+                               << getKernelAttr() << " returns " << type.getNumResults();
+  // Per-sample values travel as batches; uniform ones as they are.
+  for (auto [i, operand] : llvm::enumerate(getArgs())) {
+    Type want = isUniformArg(kernel, i) ? type.getInput(i) : batchedType(type.getInput(i));
+    if (operand.getType() != want)
+      return emitOpError("operand ") << i << " has type " << operand.getType() << ", but "
+                                     << getKernelAttr() << " needs " << want;
+  }
+  for (auto [i, result] : llvm::enumerate(getResults())) {
+    Type want = batchedType(type.getResult(i));
+    if (result.getType() != want)
+      return emitOpError("result ") << i << " has type " << result.getType() << ", but "
+                                    << getKernelAttr() << " returns " << want;
+  }
+  if (auto inPlace = (*this)->getAttrOfType<DenseI64ArrayAttr>(kInPlaceAttr)) {
+    if (inPlace.size() != getNumResults())
+      return emitOpError("needs one ") << kInPlaceAttr << " operand per result";
+    for (auto [i, j] : llvm::enumerate(inPlace.asArrayRef()))
+      if (j < 0 || j >= int64_t(getArgs().size()) ||
+          getArgs()[j].getType() != getResult(i).getType())
+        return emitOpError("result ") << i << " cannot overwrite operand " << j;
+  }
+  return success();
+}
