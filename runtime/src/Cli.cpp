@@ -58,6 +58,8 @@ void printUsage(std::FILE *out, const char *argv0,
       "            on class-conditional samples (sample's options; -n default 100\n"
       "            per class; trains the classifier once, kept in the run directory)\n"
       "  info      describe the flow, its data, network and defaults\n"
+      "  export    write the trained network as TorchScript (-o FILE.pt; --out-dir\n"
+      "            DIR, --weights ema|raw): torch.jit.load(FILE) in PyTorch\n"
       "\n"
       "train options:\n"
       "  --steps N              training steps (default %lld)\n"
@@ -493,6 +495,28 @@ LikelihoodOptions parseLikelihood(const flowrt_program &program, ArgReader &read
   return opts;
 }
 
+ExportOptions parseExport(const flowrt_program &program, ArgReader &reader) {
+  ExportOptions opts;
+  opts.outDir = defaultOutDir(program);
+  while (!reader.done()) {
+    std::string arg = reader.next();
+    if (arg == "-o" || arg == "--output")
+      opts.output = reader.value(arg);
+    else if (arg == "--out-dir")
+      opts.outDir = reader.value(arg);
+    else if (arg == "--weights") {
+      std::string which = reader.value(arg);
+      if (which != "ema" && which != "raw")
+        throw UsageError("--weights takes ema or raw, not '" + which + "'");
+      opts.rawWeights = which == "raw";
+    } else
+      throw UsageError("unknown option '" + arg + "' for export");
+  }
+  if (opts.output.empty())
+    throw UsageError("export needs -o FILE.pt");
+  return opts;
+}
+
 bool wantsHelp(int argc, char **argv) {
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
@@ -592,6 +616,8 @@ extern "C" int flowrt_main(const flowrt_program *program, int argc,
         torch::set_num_threads(threads);
       return runLikelihood(*program, opts);
     }
+    if (command == "export")
+      return runExport(*program, parseExport(*program, reader));
     if (command == "info") {
       if (!reader.done())
         throw UsageError("info takes no options");

@@ -1,8 +1,8 @@
 //===- Commands.h - The commands of a generated program ---------*- C++ -*-===//
 //
-// The options and entry points of `train`, `sample` and `info`, which
-// flowrt_main (Cli.cpp) calls after parsing the command line. Each returns the
-// process exit status and reports its own problems on stderr.
+// The options and entry points of `train`, `sample`, `info` and the other
+// commands, which flowrt_main (Cli.cpp) calls after parsing the command line.
+// Each returns the process exit status and reports its own problems on stderr.
 //
 //===----------------------------------------------------------------------===//
 #ifndef FLOWRT_COMMANDS_H
@@ -124,6 +124,18 @@ int runSample(const flowrt_program &program, const SampleOptions &opts);
 
 /// Prints what the program is: its flow, data, network and defaults.
 int runInfo(const flowrt_program &program);
+
+/// Options of `export`.
+struct ExportOptions {
+  std::string output;      ///< -o FILE: the TorchScript module
+  std::string outDir;      ///< the run whose checkpoint is exported
+  bool rawWeights = false; ///< --weights raw: not the EMA weights
+};
+
+/// Writes the trained network (as `sample` would use it) as a TorchScript
+/// module with forward(x, t[, y]) that PyTorch loads without flowc
+/// (Export.cpp).
+int runExport(const flowrt_program &program, const ExportOptions &opts);
 
 /// The seed stream of the fresh data `sample` compares against, apart from
 /// the streams of training batches.
