@@ -127,6 +127,31 @@ TEST(Export, ImageNetworksMatchTheRuntimeAfterSaveAndLoad) {
   }
 }
 
+// An exported MLP is a module `torchscript(...)` takes; once its weights
+// have changed (as training changes them), exporting that network writes
+// the new weights, not the file's.
+TEST(Export, TorchScriptNetworkIsSavedWithItsTrainedWeights) {
+  ScratchDir dir;
+  MlpOptions opts;
+  opts.timeFeatures = 4;
+  opts.classes = 2;
+  Mlp mlp(opts);
+  std::string user = dir.str("user.pt");
+  scriptMlp(*mlp).save(user);
+  flowrt_program program{};
+  program.model.kind = "torchscript";
+  program.model.path = user.c_str();
+  program.model.in_dim = 2;
+  program.model.classes = 2;
+  Network net = makeNetwork(program);
+  torch::jit::Module file = torch::jit::load(user);
+  EXPECT_LE(maxDifference(file, *net, 2, 2), 1e-6);
+  randomize(*net);
+  torch::jit::Module module = roundTrip(scriptNetwork(program, net), dir);
+  EXPECT_LE(maxDifference(module, *net, 2, 2), 1e-6);
+  EXPECT_GT(maxDifference(module, *mlp, 2, 2), 1e-3);
+}
+
 TEST(Export, CommandWritesEmaOrRawWeights) {
   flowrt_program program = flowrt_test::makeTestProgram();
   ScratchDir dir;
