@@ -7,6 +7,7 @@ start points (`PROG sample --from x0.npy -o samples.npy`):
         [--label K [--cfg W]] (--max-abs TOL | --min-abs TOL)
 
 Loads v.pt with torch.jit.load alone (no flowc), solves dx/dt = v(x, t)
+(x flat rows, as the network takes them)
 from t = 0 to 1 with torchdiffeq's fixed-grid METHOD on STEPS equal steps
 in float32, and prints max |samples - result|. With --label K the field is
 v(x, t, K), and with --cfg W classifier-free guidance
@@ -37,7 +38,9 @@ def main():
     args = p.parse_args()
 
     v = torch.jit.load(args.module)
+    # The network takes flat rows (an image's C*H*W values).
     x0 = torch.from_numpy(np.load(args.x0)).float()
+    x0 = x0.reshape(x0.shape[0], -1)
 
     def field(t, x):
         if args.label is None:
@@ -51,7 +54,7 @@ def main():
     grid = torch.linspace(0.0, 1.0, args.steps + 1)
     with torch.no_grad():
         x1 = torchdiffeq.odeint(field, x0, grid, method=args.method)[-1]
-    got = np.load(args.samples)
+    got = np.load(args.samples).reshape(x0.shape[0], -1)
     diff = float(np.abs(got - x1.numpy()).max())
     if args.max_abs is not None:
         ok = diff <= args.max_abs
