@@ -170,9 +170,10 @@ std::string ditBlockLines(const std::string &b, const ImageNetOptions &o, int64_
   return s.str();
 }
 
-/// What the runtime's network and the module it exports to compute for the
-/// same random inputs: the largest difference, relative to the output's
-/// scale, after which a mismatch is an internal error.
+/// Runs the runtime's network and the module exported from it on the same
+/// random inputs, and throws (an internal error: the generated source and
+/// the C++ forward have drifted apart) when they differ by more than 1e-5
+/// of the output's scale.
 void checkAgainstRuntime(const flowrt_program &program, const Network &net,
                          torch::jit::Module &module) {
   torch::NoGradGuard noGrad;

@@ -58,8 +58,8 @@ def main():
     diff = float(np.abs(got - x1.numpy()).max())
     if args.max_abs is not None:
         ok = diff <= args.max_abs
-        print(f"{'ok' if ok else 'FAIL'}: program vs torchdiffeq {args.method}, {args.steps} steps: "
-              f"max |diff| = {diff:.3g} (bar <= {args.max_abs})")
+        print(f"{'ok' if ok else 'FAIL'}: program vs torchdiffeq {args.method}, "
+              f"{args.steps} steps: max |diff| = {diff:.3g} (bar <= {args.max_abs})")
     else:
         ok = diff >= args.min_abs
         print(f"{'ok' if ok else 'FAIL'}: baseline {args.module}, {args.method}, {args.steps} "
