@@ -82,6 +82,7 @@ extern "C" int flowrt_main(const flowrt_program *program, int argc, char **argv)
       addLikelihoodCommand(app, *program),
       addSampleCommand(app, *program, /*evaluate=*/true),
       addInfoCommand(app, *program),
+      addExportCommand(app, *program),
   };
   const Command *chosen = nullptr;
   try {

@@ -94,6 +94,7 @@ Command addTrainCommand(CLI::App &app, const flowrt_program &program);
 Command addSampleCommand(CLI::App &app, const flowrt_program &program, bool evaluate);
 Command addLikelihoodCommand(CLI::App &app, const flowrt_program &program);
 Command addInfoCommand(CLI::App &app, const flowrt_program &program);
+Command addExportCommand(CLI::App &app, const flowrt_program &program);
 
 } // namespace flowrt
 

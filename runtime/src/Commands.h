@@ -1,7 +1,7 @@
 //===- Commands.h - The commands of a generated program ---------*- C++ -*-===//
 //
 // The options and entry points of the commands (train, sample, eval,
-// likelihood, info). Each command's file declares its options on the
+// likelihood, info, export). Each command's file declares its options on the
 // command line (CommandLine.h) and runs it; the entry points return the
 // process exit status and report their own problems on stderr.
 //
@@ -128,6 +128,18 @@ int runSample(const flowrt_program &program, const SampleOptions &opts);
 
 /// Prints what the program is: its flow, data, network and defaults.
 int runInfo(const flowrt_program &program);
+
+/// Options of `export`.
+struct ExportOptions {
+  std::string output;      ///< -o FILE: the TorchScript module
+  std::string outDir;      ///< the run whose checkpoint is exported
+  bool rawWeights = false; ///< --weights raw: not the EMA weights
+};
+
+/// Writes the trained network (as `sample` would use it) as a TorchScript
+/// module with forward(x, t[, y]) that PyTorch loads without flowc
+/// (Export.cpp).
+int runExport(const flowrt_program &program, const ExportOptions &opts);
 
 /// The seed stream of the fresh data `sample` compares against, apart from
 /// the streams of training batches.
