@@ -7,6 +7,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "Data.h"
+#include "flowrt/shared.h"
 
 #include <ATen/CPUGeneratorImpl.h>
 
@@ -23,25 +24,31 @@ constexpr double Pi = 3.14159265358979323846;
 /// A parameter list with defaults that rejects names a generator lacks.
 class Params {
 public:
-  Params(std::string generator, std::map<std::string, double> values)
-      : generator(std::move(generator)), values(std::move(values)) {}
+  Params(const GeneratorInfo &info, std::map<std::string, double> values)
+      : info(info), values(std::move(values)) {}
 
-  double get(const std::string &name, double fallback) {
+  /// The value given for `name`, or its default (shared.h).
+  double get(const std::string &name) {
     known.insert(name);
     auto it = values.find(name);
-    return it == values.end() ? fallback : it->second;
+    if (it != values.end())
+      return it->second;
+    for (const auto &[param, fallback] : info.params)
+      if (name == param)
+        return fallback;
+    throw std::logic_error("data set " + std::string(info.name) + " has no default for " + name);
   }
 
   /// Throws if a parameter was given that no get() asked for.
   void checkAllKnown() const {
     for (const auto &[name, value] : values)
       if (!known.count(name))
-        throw std::invalid_argument("data set " + generator +
+        throw std::invalid_argument("data set " + std::string(info.name) +
                                     " has no parameter '" + name + "'");
   }
 
 private:
-  std::string generator;
+  const GeneratorInfo &info;
   std::map<std::string, double> values;
   std::set<std::string> known;
 };
@@ -129,38 +136,38 @@ flowrt::makeDataSet(const std::string &generator,
                     const std::map<std::string, double> &values) {
   if (generator.rfind("images.", 0) == 0)
     return makeImageDataSet(generator, values);
-  Params params(generator, values);
-  ToyDataSet::Draw draw;
-  int64_t classes = 2;
-  if (generator == "toy.moons") {
-    double noise = params.get("noise", 0.05);
-    draw = [=](int64_t n, at::Generator &gen) { return moons(n, gen, noise); };
-  } else if (generator == "toy.eight_gaussians") {
-    double scale = params.get("scale", 4.0), noise = params.get("noise", 0.1);
-    classes = 8;
-    draw = [=](int64_t n, at::Generator &gen) {
-      return eightGaussians(n, gen, scale, noise);
-    };
-  } else if (generator == "toy.checkerboard") {
-    double scale = params.get("scale", 4.0);
-    classes = 8;
-    draw = [=](int64_t n, at::Generator &gen) {
-      return checkerboard(n, gen, scale);
-    };
-  } else if (generator == "toy.circles") {
-    double noise = params.get("noise", 0.05);
-    double factor = params.get("factor", 0.8);
-    draw = [=](int64_t n, at::Generator &gen) {
-      return circles(n, gen, noise, factor);
-    };
-  } else {
+  const GeneratorInfo *info = findGenerator(generator.c_str());
+  if (!info)
     throw std::invalid_argument(
         "unknown data set '" + generator +
         "' (built-in: toy.moons, toy.eight_gaussians, toy.checkerboard, "
         "toy.circles)");
+  Params params(*info, values);
+  ToyDataSet::Draw draw;
+  if (generator == "toy.moons") {
+    double noise = params.get("noise");
+    draw = [=](int64_t n, at::Generator &gen) { return moons(n, gen, noise); };
+  } else if (generator == "toy.eight_gaussians") {
+    double scale = params.get("scale"), noise = params.get("noise");
+    draw = [=](int64_t n, at::Generator &gen) {
+      return eightGaussians(n, gen, scale, noise);
+    };
+  } else if (generator == "toy.checkerboard") {
+    double scale = params.get("scale");
+    draw = [=](int64_t n, at::Generator &gen) {
+      return checkerboard(n, gen, scale);
+    };
+  } else if (generator == "toy.circles") {
+    double noise = params.get("noise");
+    double factor = params.get("factor");
+    draw = [=](int64_t n, at::Generator &gen) {
+      return circles(n, gen, noise, factor);
+    };
+  } else {
+    throw std::logic_error("data set " + generator + " is in shared.h but not drawn here");
   }
   params.checkAllKnown();
-  return std::make_unique<ToyDataSet>(std::move(draw), classes);
+  return std::make_unique<ToyDataSet>(std::move(draw), info->classes);
 }
 
 std::unique_ptr<DataSet> flowrt::makeDataSet(const flowrt_data_desc &desc) {

@@ -113,16 +113,23 @@ torch::Tensor MlpImpl::forward(const torch::Tensor &x, const torch::Tensor &t,
 }
 
 torch::Tensor MlpImpl::packed() {
+  // At the offsets the compiler's trajectory kernels read (shared.h); a
+  // layer of another shape than the layout's fails the copy.
   torch::NoGradGuard noGrad;
-  std::vector<torch::Tensor> parts;
-  for (const auto &module : *layers) {
-    auto linear = module->as<torch::nn::Linear>();
-    parts.push_back(linear->weight.t().contiguous().reshape({-1}));
-    parts.push_back(linear->bias.reshape({-1}));
+  MlpLayout layout =
+      mlpLayout(opts.inDim, opts.width, opts.depth, opts.timeFeatures, opts.classes);
+  torch::Tensor flat = torch::empty(
+      {layout.total}, torch::dtype(torch::kFloat).device(parameters().at(0).device()));
+  for (size_t l = 0; l < layers->size(); ++l) {
+    auto linear = (*layers)[l]->as<torch::nn::Linear>();
+    flat.narrow(0, layout.weightOffset[l], layout.in[l] * layout.out[l])
+        .copy_(linear->weight.t().reshape({-1}));
+    flat.narrow(0, layout.biasOffset[l], layout.out[l]).copy_(linear->bias);
   }
   if (classEmbedding)
-    parts.push_back(classEmbedding->weight.reshape({-1}));
-  return torch::cat(parts).to(torch::kFloat).reshape({1, -1}).contiguous();
+    flat.narrow(0, layout.embeddingOffset, (opts.classes + 1) * layout.embedDim)
+        .copy_(classEmbedding->weight.reshape({-1}));
+  return flat.reshape({1, -1});
 }
 
 torch::Tensor flowrt::classIndex(const torch::Tensor &labels, int64_t classes) {

@@ -11,6 +11,7 @@
 #define FLOWRT_NETWORK_H
 
 #include "flowrt/flowrt.h"
+#include "flowrt/shared.h"
 
 #include <torch/torch.h>
 
@@ -42,8 +43,8 @@ std::vector<double> fourierFrequencies(int64_t features);
 /// with f_i from fourierFrequencies, giving [n, features]. `features` is even.
 torch::Tensor fourierEmbedding(const torch::Tensor &t, int64_t features);
 
-/// Width of the learned class embedding of a conditional MLP.
-constexpr int64_t ClassEmbeddingDim = 32;
+// ClassEmbeddingDim (the class embedding's width) and MlpLayout (the
+// packed parameters) are in flowrt/shared.h, which the compiler reads too.
 
 /// A velocity network on flat rows: x [n, D] (an image's C*H*W values row
 /// by row), t [n, 1], labels [n, 1] or [n] (undefined when the network is

@@ -41,7 +41,7 @@ if [[ ! -f "$antlr_inc/antlr4-runtime.h" ]]; then
 fi
 flags=(-std=c++17 -g -O1 -fno-omit-frame-pointer
        -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined
-       -I"$root/lang/include" -I"$root/lang/lib" -I"$out/grammar" -isystem "$antlr_inc"
+       -I"$root/lang/include" -I"$root/lang/lib" -I"$root/runtime/include" -I"$out/grammar" -isystem "$antlr_inc"
        -Wno-attributes -DFLOWC_STDLIB_DIR="\"$root/stdlib\"")
 sources=("$root"/lang/lib/*.cpp "$root"/lang/lib/Sema/*.cpp "$out/grammar/FlowLexer.cpp" "$out/grammar/FlowParser.cpp"
          "$here/frontend_fuzzer.cpp")

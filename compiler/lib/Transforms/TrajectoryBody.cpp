@@ -41,25 +41,13 @@ namespace fl = flowc::flow;
 
 MlpLayout flowc::mlpLayout(fl::NetworkOp network) {
   MlpLayout l;
+  static_cast<flowrt::MlpLayout &>(l) =
+      flowrt::mlpLayout(network.getInDim(), network.getWidth(), network.getDepth(),
+                        network.getTimeFeatures(), network.getClasses());
   l.dim = network.getInDim();
   l.timeFeatures = network.getTimeFeatures();
   l.classes = network.getClasses();
-  l.embedDim = l.classes > 0 ? kClassEmbeddingDim : 0;
   l.activation = network.getActivation().str();
-  int64_t in = l.dim + (l.timeFeatures > 0 ? l.timeFeatures : 1) + l.embedDim;
-  int64_t depth = network.getDepth();
-  for (int64_t i = 0; i <= depth; ++i) {
-    int64_t out = i < depth ? network.getWidth() : l.dim;
-    l.in.push_back(in);
-    l.out.push_back(out);
-    l.weightOffset.push_back(l.total);
-    l.biasOffset.push_back(l.total + in * out);
-    l.total += in * out + out;
-    in = out;
-  }
-  l.embeddingOffset = l.total;
-  if (l.classes > 0)
-    l.total += (l.classes + 1) * l.embedDim;
   return l;
 }
 

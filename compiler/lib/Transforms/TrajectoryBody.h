@@ -11,29 +11,23 @@
 #define FLOWC_TRANSFORMS_TRAJECTORYBODY_H
 
 #include "flowc/Dialect/Flow/FlowDialect.h"
+#include "flowrt/shared.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Builders.h"
 
 namespace flowc {
 
-/// Where each parameter of an MLP network sits in the flat buffer of
-/// flowrt_net_weights: layer l's W^T ([in_l, out_l] row-major) at
-/// weightOffset[l] then its bias at biasOffset[l]; then, for a conditional
-/// network, the class embedding ([classes + 1, embedDim] row-major).
-struct MlpLayout {
-  int64_t dim = 0, timeFeatures = 0, classes = 0, embedDim = 0;
+/// An MLP network as a trajectory kernel evaluates it: its sizes and
+/// activation, and where each parameter sits in the flat buffer of
+/// flowrt_net_weights (flowrt::MlpLayout, the layout the runtime packs).
+struct MlpLayout : flowrt::MlpLayout {
+  int64_t dim = 0, timeFeatures = 0, classes = 0;
   std::string activation;
-  llvm::SmallVector<int64_t> in, out, weightOffset, biasOffset;
-  int64_t embeddingOffset = 0, total = 0;
 };
 
 /// The layout of `network` (an "mlp"), as the runtime packs it.
 MlpLayout mlpLayout(flow::NetworkOp network);
-
-/// Width of a conditional MLP's class embedding (the runtime's
-/// ClassEmbeddingDim).
-inline constexpr int64_t kClassEmbeddingDim = 32;
 
 /// The flow.integrate of a trajectory kernel (its body is that one op), or
 /// null for other kernels.

@@ -9,6 +9,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "Sema.h"
+#include "flowrt/shared.h"
 
 #include <algorithm>
 #include <filesystem>
@@ -17,31 +18,6 @@ using namespace flowc;
 using namespace flowc::ast;
 using namespace flowc::sema;
 
-namespace {
-
-/// A built-in data generator: its name, parameters with defaults, the
-/// shape of a sample and the number of classes of its labels.
-struct Generator {
-  const char *name;
-  std::vector<std::pair<std::string, double>> params;
-  std::vector<int64_t> shape;
-  int64_t classes;
-};
-
-const std::vector<Generator> &generators() {
-  static const std::vector<Generator> gens = {
-      {"toy.moons", {{"noise", 0.05}}, {2}, 2},
-      {"toy.eight_gaussians", {{"scale", 4.0}, {"noise", 0.1}}, {2}, 8},
-      {"toy.checkerboard", {{"scale", 4.0}}, {2}, 8},
-      {"toy.circles", {{"noise", 0.05}, {"factor", 0.8}}, {2}, 2}, // sklearn defaults
-      // Images in [-1, 1], channels first (runtime/src/ImageData.cpp).
-      {"images.digits", {}, {1, 8, 8}, 10},
-      {"images.fashion_mnist", {{"test", 0.0}}, {1, 28, 28}, 10},
-  };
-  return gens;
-}
-
-} // namespace
 
 void Sema::checkData(DataDecl &data) {
   CallExpr *src = data.source.get();
@@ -55,10 +31,8 @@ void Sema::checkData(DataDecl &data) {
     checkFileData(data);
     return;
   }
-  const Generator *gen = nullptr;
-  for (const Generator &g : generators())
-    if (src->callee == g.name)
-      gen = &g;
+  // The table the runtime's data sets read too (flowrt/shared.h).
+  const flowrt::GeneratorInfo *gen = flowrt::findGenerator(src->callee.c_str());
   if (!gen) {
     error(src->calleeLoc, "unknown data generator '" + src->callee + "'");
     return;
@@ -69,7 +43,7 @@ void Sema::checkData(DataDecl &data) {
     names.push_back(p.first);
   ArgBinding bound = bindArgs(*src, names, "'" + src->callee + "'");
   bool ok = bound.ok;
-  std::vector<std::pair<std::string, double>> params = gen->params;
+  std::vector<std::pair<std::string, double>> params(gen->params.begin(), gen->params.end());
   for (size_t i = 0; i < names.size(); ++i) {
     const Arg *arg = bound.slots[i];
     if (!arg)

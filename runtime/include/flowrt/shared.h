@@ -1,0 +1,88 @@
+//===- shared.h - Facts the compiler and the runtime both rely on --*- C++ -*-===//
+//
+// What flowc compiles and what libflowrt runs must agree on a few facts that
+// are not in the C interface (flowrt.h): how the MLP's parameters are packed
+// for kernels that evaluate it themselves, the width of its class
+// embedding, and the built-in data generators with their parameters'
+// defaults, the shape of a sample and the number of classes. They are
+// written here once; Sema, the trajectory lowering, the runtime's networks
+// and its data sets all include this header. Plain C++17, no dependencies.
+//
+//===----------------------------------------------------------------------===//
+#ifndef FLOWRT_SHARED_H
+#define FLOWRT_SHARED_H
+
+#include <cstdint>
+#include <cstring>
+#include <utility>
+#include <vector>
+
+namespace flowrt {
+
+/// Width of the learned class embedding of a conditional MLP.
+inline constexpr int64_t ClassEmbeddingDim = 32;
+
+/// Where an MLP's parameters live in its packed buffer (flowrt_net_weights):
+/// for layers l = 0..depth (depth hidden layers, then the output layer), W_l
+/// transposed ([in_l, out_l] row-major) then the bias [out_l]; then, for a
+/// conditional network, the class embedding table [classes + 1, embedDim]
+/// (the last row the null class). The first layer's inputs are x, the time
+/// features (t itself when there are none) and the class embedding.
+struct MlpLayout {
+  std::vector<int64_t> in, out, weightOffset, biasOffset;
+  int64_t embedDim = 0, embeddingOffset = 0, total = 0;
+};
+
+inline MlpLayout mlpLayout(int64_t dim, int64_t width, int64_t depth, int64_t timeFeatures,
+                           int64_t classes) {
+  MlpLayout l;
+  l.embedDim = classes > 0 ? ClassEmbeddingDim : 0;
+  int64_t in = dim + (timeFeatures > 0 ? timeFeatures : 1) + l.embedDim;
+  for (int64_t i = 0; i <= depth; ++i) {
+    int64_t out = i < depth ? width : dim;
+    l.in.push_back(in);
+    l.out.push_back(out);
+    l.weightOffset.push_back(l.total);
+    l.biasOffset.push_back(l.total + in * out);
+    l.total += in * out + out;
+    in = out;
+  }
+  l.embeddingOffset = l.total;
+  if (classes > 0)
+    l.total += (classes + 1) * l.embedDim;
+  return l;
+}
+
+/// A built-in data generator: its name, its parameters with their defaults,
+/// the shape of one sample and the number of classes of its labels.
+struct GeneratorInfo {
+  const char *name;
+  std::vector<std::pair<const char *, double>> params;
+  std::vector<int64_t> shape;
+  int64_t classes;
+};
+
+inline const std::vector<GeneratorInfo> &builtinGenerators() {
+  static const std::vector<GeneratorInfo> generators = {
+      {"toy.moons", {{"noise", 0.05}}, {2}, 2},
+      {"toy.eight_gaussians", {{"scale", 4.0}, {"noise", 0.1}}, {2}, 8},
+      {"toy.checkerboard", {{"scale", 4.0}}, {2}, 8},
+      {"toy.circles", {{"noise", 0.05}, {"factor", 0.8}}, {2}, 2}, // sklearn defaults
+      // Images in [-1, 1], channels first.
+      {"images.digits", {}, {1, 8, 8}, 10},
+      {"images.fashion_mnist", {{"test", 0.0}}, {1, 28, 28}, 10},
+  };
+  return generators;
+}
+
+/// The built-in generator called `name`, or null.
+inline const GeneratorInfo *findGenerator(const char *name) {
+  for (const GeneratorInfo &g : builtinGenerators())
+    if (std::strcmp(g.name, name) == 0)
+      return &g;
+  return nullptr;
+}
+
+} // namespace flowrt
+
+#endif // FLOWRT_SHARED_H
