@@ -8,8 +8,9 @@
 // pass's own "cannot ..." message); what is a bug: a crash or sanitizer
 // report, a failure with no error, or IR that fails the verifier (an op's
 // "'name' op ..." message or a dominance or terminator error, from
-// MLIRGen's output or between passes). PIPELINE_FUZZER_VERBOSE=1 prints
-// each later refusal: errors Sema could have given.
+// MLIRGen's output or between passes). PIPELINE_FUZZER_VERBOSE=1 prints,
+// at exit, how many specs compiled and the later refusals by message:
+// errors Sema could have given.
 //
 // Built by tests/fuzz/build.sh against the CMake build's libFlowCompiler.a
 // (GCC, uninstrumented) and MLIR 22; the front end is instrumented, so
@@ -47,6 +48,7 @@ public:
 /// Serves `<stdlib>/std/*.flow` from memory; every other path fails.
 class StdlibLoader : public flowc::FileLoader {
 public:
+  StdlibLoader() { stdlibDir = FLOWC_STDLIB_DIR; }
   std::optional<std::string> load(const std::string &path) override {
     static std::map<std::string, std::optional<std::string>> cache;
     auto it = cache.find(path);
@@ -90,6 +92,21 @@ bool isVerifierError(const std::string &message) {
          message.find("failed to verify") != std::string::npos;
 }
 
+/// How far the specs Sema accepted got, printed at exit with
+/// PIPELINE_FUZZER_VERBOSE=1.
+struct Tally {
+  long accepted = 0, compiled = 0;
+  std::map<std::string, long> refused; // by stage and message
+  ~Tally() {
+    if (!std::getenv("PIPELINE_FUZZER_VERBOSE"))
+      return;
+    std::fprintf(stderr, "pipeline_fuzzer: %ld specs passed Sema, %ld compiled\n",
+                 accepted, compiled);
+    for (const auto &[what, count] : refused)
+      std::fprintf(stderr, "pipeline_fuzzer: %ld refused by %s\n", count, what.c_str());
+  }
+} tally;
+
 [[noreturn]] void bug(const char *stage, const std::string &message) {
   std::fprintf(stderr, "pipeline_fuzzer: %s: %s\n", stage, message.c_str());
   std::abort();
@@ -109,6 +126,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (!ok)
     return 0;
 
+  ++tally.accepted;
   mlir::MLIRContext &ctx = context();
   int errors = 0;
   std::string lastError;
@@ -136,12 +154,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     stage = "host C++";
     accepted = mlir::succeeded(flowc::emitHostCpp(*ir, text, ""));
   }
-  if (accepted)
+  if (accepted) {
+    ++tally.compiled;
     return 0;
+  }
   if (errors == 0)
     bug(stage, "failed without an error");
-  if (std::getenv("PIPELINE_FUZZER_VERBOSE"))
-    std::fprintf(stderr, "pipeline_fuzzer: %s refused a spec Sema accepted: %s\n",
-                 stage, lastError.c_str());
+  ++tally.refused[std::string(stage) + ": " + lastError];
   return 0;
 }
