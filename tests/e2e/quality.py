@@ -188,7 +188,8 @@ def main():
     p.add_argument("--cell-tolerance", type=float, default=0.025)
     p.add_argument("--baseline", action="store_true")
     args = p.parse_args()
-    if (args.modes and args.data != "toy.eight_gaussians") or (args.cells and args.data != "toy.checkerboard"):
+    if ((args.modes and args.data != "toy.eight_gaussians")
+            or (args.cells and args.data != "toy.checkerboard")):
         sys.exit("quality.py: --modes is for toy.eight_gaussians, --cells for toy.checkerboard")
     if args.baseline and not (args.modes or args.cells):
         sys.exit("quality.py: --baseline goes with --modes or --cells")

@@ -1,11 +1,12 @@
 //===- MetricsTest.cpp - Sliced W2, RBF MMD and the Fréchet distance -----===//
 //
 // Pins the distances to closed forms, and the Fréchet distance on correlated
-// features also to an independent reference (numpy + scipy, run here). Sliced W2: two samples of one
-// distribution are close; a shift by mu gives |mu| exactly in 1-D and
-// |mu| / sqrt(d) in d dimensions (E[(theta . mu)^2] = |mu|^2 / d over unit
-// directions). MMD^2 with kernel exp(-z^2 / (2 s^2)) between N(0, 1) and
-// N(mu, 1) is 2 s / sqrt(s^2 + 2) * (1 - exp(-mu^2 / (2 (s^2 + 2)))).
+// features also to an independent reference (numpy + scipy, run here).
+// Sliced W2: two samples of one distribution are close; a shift by mu gives
+// |mu| exactly in 1-D and |mu| / sqrt(d) in d dimensions (E[(theta . mu)^2]
+// = |mu|^2 / d over unit directions). MMD^2 with kernel exp(-z^2 / (2 s^2))
+// between N(0, 1) and N(mu, 1) is
+// 2 s / sqrt(s^2 + 2) * (1 - exp(-mu^2 / (2 (s^2 + 2)))).
 //
 //===----------------------------------------------------------------------===//
 
