@@ -31,6 +31,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <sstream>
 #include <string>
 
@@ -70,16 +71,18 @@ public:
   }
 };
 
-/// One context for the whole run: registering the dialects per input would
-/// cost more than the passes.
+/// A context shared by many inputs (registering the dialects per input would
+/// cost more than the passes), renewed every 1000 so that what it uniques
+/// (attributes, locations) does not grow past the fuzzer's memory limit.
 mlir::MLIRContext &context() {
-  static mlir::MLIRContext *ctx = [] {
+  static std::unique_ptr<mlir::MLIRContext> ctx;
+  static int uses = 0;
+  if (!ctx || ++uses % 1000 == 0) {
     mlir::DialectRegistry registry;
     flowc::registerAll(registry);
-    auto *c = new mlir::MLIRContext(registry);
-    c->loadAllAvailableDialects();
-    return c;
-  }();
+    ctx = std::make_unique<mlir::MLIRContext>(registry);
+    ctx->loadAllAvailableDialects();
+  }
   return *ctx;
 }
 
