@@ -36,10 +36,10 @@ fi
 
 # LibTorch comes from the torch wheel; pin the GPU hosts' minor version.
 PY=${PYTHON:-python3}
-if ! $PY -c 'import torch, numpy, lit' >/dev/null 2>&1; then
-  echo "setup: installing torch, numpy, lit with pip"
-  $PY -m pip install -q "torch==2.11.0" numpy lit ||
-    $PY -m pip install -q --break-system-packages "torch==2.11.0" numpy lit
+if ! $PY -c 'import torch, numpy, lit, PIL, scipy' >/dev/null 2>&1; then
+  echo "setup: installing torch, numpy, lit, pillow, scipy with pip"
+  $PY -m pip install -q "torch==2.11.0" numpy lit pillow scipy ||
+    $PY -m pip install -q --break-system-packages "torch==2.11.0" numpy lit pillow scipy
 fi
 # torchdiffeq is one of the bench's peers (tests/bench): without it that
 # row reports so, nothing else needs it.

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the front-end fuzzer: tests/fuzz/build.sh [OUT_DIR]
+# Builds the fuzzers: tests/fuzz/build.sh [OUT_DIR]
 #
 # Compiles lang/lib/*.cpp and lang/lib/Sema/*.cpp, the ANTLR-generated lexer
 # and parser (regenerated here from lang/Flow.g4 with `antlr4`) and
@@ -8,6 +8,10 @@
 # runtime. Needs clang++ (14 or later; Debian: apt-get install clang-14
 # libclang-rt-14-dev). OUT_DIR defaults to build-fuzz/ in the repository root;
 # the fuzzer is OUT_DIR/frontend_fuzzer.
+# Where the CMake build (FLOWC_BUILD_DIR, default build/) has built flowc,
+# also OUT_DIR/pipeline_fuzzer: the same front end objects, then
+# pipeline_fuzzer.cpp linked with that build's libFlowCompiler.a (MLIRGen and
+# the passes, compiled by GCC, not instrumented) and MLIR/LLVM 22.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
@@ -63,3 +67,21 @@ done
 for p in "${pids[@]}"; do wait "$p"; done
 "$CXX" -fsanitize=fuzzer,address,undefined "${objs[@]}" -lantlr4-runtime -o "$out/frontend_fuzzer"
 echo "built $out/frontend_fuzzer"
+
+build="${FLOWC_BUILD_DIR:-$root/build}"
+compiler_lib="$build/compiler/lib/libFlowCompiler.a"
+[[ -f "$compiler_lib" ]] || { echo "build.sh: no $compiler_lib, pipeline_fuzzer skipped"; exit 0; }
+llvm=/usr/lib/llvm-22
+front=("${objs[@]}")
+unset 'front[${#front[@]}-1]' # all but frontend_fuzzer.o
+pobj="$out/obj/pipeline_fuzzer.o"
+if [[ ! -f "$pobj" || "$here/pipeline_fuzzer.cpp" -nt "$pobj" || "$compiler_lib" -nt "$pobj" ]]; then
+  # NDEBUG as in the CMake build (LLVM headers' layout depends on it); no
+  # vptr check, as MLIR's classes have no RTTI.
+  "$CXX" "${flags[@]}" -DNDEBUG -fno-sanitize=vptr -I"$root/compiler/include" \
+    -I"$build/compiler/include" -isystem "$llvm/include" \
+    -c "$here/pipeline_fuzzer.cpp" -o "$pobj"
+fi
+"$CXX" -fsanitize=fuzzer,address,undefined "$pobj" "${front[@]}" "$compiler_lib" \
+  -L"$llvm/lib" -Wl,-rpath,"$llvm/lib" -lMLIR -lLLVM -lantlr4-runtime -o "$out/pipeline_fuzzer"
+echo "built $out/pipeline_fuzzer"
