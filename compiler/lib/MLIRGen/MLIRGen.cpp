@@ -47,7 +47,12 @@ public:
   explicit MLIRGenImpl(MLIRContext &ctx) : builder(&ctx) {}
 
   OwningOpRef<ModuleOp> gen(const ast::Module &m) {
-    module = ModuleOp::create(builder.getUnknownLoc());
+    // The module stands for the spec file: an error about the whole spec
+    // (no train or sample block) points at its first line.
+    Location specLoc = builder.getUnknownLoc();
+    if (!m.decls.empty() && !m.decls.front()->loc.file.empty())
+      specLoc = FileLineColLoc::get(builder.getStringAttr(m.decls.front()->loc.file), 1, 1);
+    module = ModuleOp::create(specLoc);
     builder.setInsertionPointToEnd(module->getBody());
     for (auto &d : m.decls) {
       if (auto *data = dynamic_cast<const ast::DataDecl *>(d.get()))

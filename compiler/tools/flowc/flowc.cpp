@@ -366,6 +366,8 @@ int main(int argc, char **argv) {
   flowc::registerPasses();
   MLIRContext context(registry);
   context.loadAllAvailableDialects();
+  // A diagnostic names its place in the spec; the op's IR is no help there.
+  context.printOpOnDiagnostic(false);
   llvm::SourceMgr sourceMgr;
   if (verifyDiagnostics) {
     SourceMgrDiagnosticVerifierHandler handler(sourceMgr, &context);
