@@ -97,14 +97,14 @@ def Flow_TrainOp : Flow_Op<"train",
     [DeclareOpInterfaceMethods<SymbolUserOpInterface>]> {
   let summary = "Training settings of a flow";
   let description = [{
-    The flow passes record here the host functions the generated program
-    calls, so that codegen finds them by reference, never by name:
-    `train_loss(step, rows) -> loss` (flow-outline-kernels),
-    `optimizer_step(p, g, s..., lr, step, rows)` and
-    `ema_step(e, p, decay, rows)`, which run the optimizer and the EMA in
-    place over [rows, 1] buffers (one state buffer `s` per optimizer state
-    variable), and `sample_source(rows) -> x0`. The verifier checks that
-    each names a `flow.host` function of that signature.
+    MLIRGen and the flow passes record here the host functions the
+    generated program calls, so that later stages find them by reference,
+    never by name: from MLIRGen `optimizer_step(p, g, s..., lr, step, rows)`
+    and `ema_step(e, p, decay, rows)`, which run the optimizer and the EMA
+    in place over [rows, 1] buffers (one state buffer `s` per optimizer
+    state variable); from flow-outline-kernels `train_loss(step, rows) ->
+    loss` and `sample_source(rows) -> x0`. The verifier checks that each
+    names a `flow.host` function of that signature.
   }];
   let arguments = (ins FlatSymbolRefAttr:$flow, I64Attr:$steps, I64Attr:$batch,
                        StrAttr:$optimizer, F64Attr:$lr, F64Attr:$ema,
@@ -129,8 +129,11 @@ def Flow_SampleOp : Flow_Op<"sample",
     [DeclareOpInterfaceMethods<SymbolUserOpInterface>]> {
   let summary = "Sampling settings of a flow";
   let description = [{
-    `velocity`, when present, names the kernel of a closed-form model that
-    the sampler launches instead of evaluating a network. For a network
+    `velocity`, when present, names the kernel `(x, t) -> v` of a
+    closed-form model that the sampler launches instead of evaluating a
+    network, and `velocity_jvp` its Jacobian-vector product kernel
+    `(x, t, e, s) -> J e` (s uniform, passed as 0); MLIRGen creates and
+    records both, and the guidance kernel. For a network
     applied to labels, `label` is every sample's class (-2: balanced, sample
     i gets i mod classes) and `guidance` names the kernel that combines the
     conditional and unconditional velocities: guidance(v_c, v_u, x, t, w),
@@ -161,6 +164,7 @@ def Flow_SampleOp : Flow_Op<"sample",
   let arguments = (ins FlatSymbolRefAttr:$flow, FlatSymbolRefAttr:$solver,
                        I64Attr:$steps, I64Attr:$n, I64Attr:$seed,
                        OptionalAttr<FlatSymbolRefAttr>:$velocity,
+                       OptionalAttr<FlatSymbolRefAttr>:$velocity_jvp,
                        DefaultValuedAttr<I64Attr, "-2">:$label,
                        OptionalAttr<FlatSymbolRefAttr>:$guidance,
                        OptionalAttr<StrAttr>:$guidance_fn,
@@ -181,6 +185,10 @@ def Flow_SampleOp : Flow_Op<"sample",
                        OptionalAttr<FlatSymbolRefAttr>:$solve,
                        UnitAttr:$labelled);
   let assemblyFormat = "$flow `with` $solver attr-dict";
+  let extraClassDeclaration = [{
+    /// Checks `velocity`, `velocity_jvp` and `guidance` (FlowContract.cpp).
+    mlir::LogicalResult verifyModelKernels(mlir::SymbolTableCollection &symbols);
+  }];
   // The settings alone, as MLIRGen creates the op: the passes add the rest.
   let builders = [
     OpBuilder<(ins "llvm::StringRef":$flow, "llvm::StringRef":$solver,
@@ -192,9 +200,9 @@ def Flow_SampleOp : Flow_Op<"sample",
                    "mlir::DenseF64ArrayAttr":$source_params, "llvm::APFloat":$rtol,
                    "llvm::APFloat":$atol, "llvm::APFloat":$adaptive_guidance,
                    "llvm::APFloat":$guidance_momentum), [{
-      build($_builder, $_state, flow, solver, steps, n, seed, velocity, label, guidance,
-            guidance_fn, guidance_scale, fixed_steps, source_kind, source_params, rtol,
-            atol, adaptive_guidance, guidance_momentum, nullptr, nullptr, nullptr,
+      build($_builder, $_state, flow, solver, steps, n, seed, velocity, nullptr, label,
+            guidance, guidance_fn, guidance_scale, fixed_steps, source_kind, source_params,
+            rtol, atol, adaptive_guidance, guidance_momentum, nullptr, nullptr, nullptr,
             nullptr, nullptr, nullptr, nullptr);
     }]>
   ];
