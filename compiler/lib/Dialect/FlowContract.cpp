@@ -1,10 +1,11 @@
 //===- FlowContract.cpp - What the passes hand to codegen, verified -------===//
 //
-// The flow passes record the kernels and host functions they create on the
-// ops that own them (`flow.train`, `flow.sample`), and codegen reads those
-// references instead of guessing names. This file verifies that contract:
-// every reference names a `func.func` of the right kind (`flow.kernel` or
-// `flow.host`) and signature, and every `flow.launch` matches its kernel.
+// MLIRGen and the flow passes record the kernels and host functions they
+// create on the ops that use them (`flow.train`, `flow.sample`,
+// `flow.mean_loss`), and later stages read those references instead of
+// guessing names. This file verifies that contract: every reference names a
+// `func.func` of the right kind (`flow.kernel` or `flow.host`) and
+// signature, and every `flow.launch` matches its kernel.
 //
 //===----------------------------------------------------------------------===//
 #include "flowc/Dialect/Flow/FlowDialect.h"
@@ -277,6 +278,27 @@ LogicalResult SampleOp::verifySymbolUses(SymbolTableCollection &symbols) {
       return failure();
   }
   return success();
+}
+
+LogicalResult MeanLossOp::verifySymbolUses(SymbolTableCollection &symbols) {
+  Operation *op = *this;
+  func::FuncOp forward = lookupFunction(op, symbols, "forward", getForwardAttr(), kKernelAttr);
+  if (!forward)
+    return failure();
+  auto ref = getBackwardAttr();
+  if (!ref)
+    return success();
+  func::FuncOp backward = lookupFunction(op, symbols, "backward", ref, kKernelAttr);
+  if (!backward)
+    return failure();
+  // backward(inputs..., g) -> d loss / d input 0, times g.
+  FunctionType type = forward.getFunctionType();
+  if (type.getNumInputs() == 0)
+    return emitOpError("'forward' refers to ") << getForwardAttr() << ", which takes no input";
+  SmallVector<Type> args(type.getInputs());
+  args.push_back(Float32Type::get(getContext()));
+  return checkType(op, "backward", backward,
+                   FunctionType::get(getContext(), args, type.getInput(0)));
 }
 
 LogicalResult LaunchOp::verifySymbolUses(SymbolTableCollection &symbols) {

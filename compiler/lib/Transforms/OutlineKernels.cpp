@@ -217,8 +217,8 @@ struct OutlineKernelsPass
     for (Value in : ArrayRef(lossInputs).drop_front())
       lossOperands.push_back(onHost.lookup(in));
     Value l = fl::MeanLossOp::create(
-        b, loc, lossType, SymbolRefAttr::get(b.getContext(), lossName),
-        SymbolRefAttr::get(b.getContext(), lossName + "_grad"), lossOperands);
+        b, loc, lossType, FlatSymbolRefAttr::get(lossKernel.getSymNameAttr()),
+        /*backward: flow-differentiate-loss records it*/ nullptr, lossOperands);
     func::ReturnOp::create(b, loc, l);
     recordTrainingFunctions(module, name, host);
     return success();

@@ -35,7 +35,8 @@ def OutlineKernels : Pass<"flow-outline-kernels", "mlir::ModuleOp"> {
          (network outputs, loss inputs) -> per-sample loss.
       3. `F_source`: the def chain of `flow.source`: () -> x0.
     and host functions `F_train_loss(step, rows)` (batch_data, launch path,
-    net, mean_loss) and `F_sample_source(rows)`. Kernels are `func.func`
+    net, mean_loss of `F_loss`, its `backward` left to
+    flow-differentiate-loss) and `F_sample_source(rows)`. Kernels are `func.func`
     marked `flow.kernel`; host functions are marked `flow.host`. Records
     `train_loss` and `sample_source` on the flow's `flow.train` (where
     MLIRGen recorded `optimizer_step` and `ema_step`), and `sample_source`
@@ -51,6 +52,8 @@ def DifferentiateLoss : Pass<"flow-differentiate-loss", "mlir::ModuleOp"> {
     `K_grad(a, b..., g) -> dl/da * g` by reverse-mode accumulation over the
     kernel's elementwise ops in reverse order: adjoints of + - * / neg exp log
     sin cos sqrt tanh, of broadcast (sum) and of mean (broadcast / D).
+    Records it as the `backward` of every `flow.mean_loss` whose `forward`
+    is K.
   }];
   let dependentDialects = ["mlir::func::FuncDialect", "mlir::arith::ArithDialect"];
 }
