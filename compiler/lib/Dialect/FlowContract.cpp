@@ -198,8 +198,7 @@ LogicalResult SampleOp::verifyModelKernels(SymbolTableCollection &symbols) {
   if (auto ref = getGuidanceAttr()) {
     func::FuncOp fn = lookupFunction(op, symbols, "guidance", ref, kKernelAttr);
     Type v = fn ? resultOf("guidance", fn) : Type();
-    if (!v || failed(checkType(op, "guidance", fn,
-                               b.getFunctionType({v, v, v, f32, f32}, v))))
+    if (!v || failed(checkType(op, "guidance", fn, b.getFunctionType({v, v, v, f32, f32}, v))))
       return failure();
   }
   return success();

@@ -672,11 +672,11 @@ private:
       if (!r.optimizer)
         return emitError(l) << "the train block has no optimizer";
       func::FuncOp optimizerStep = genOptimizer(r), emaStep = genEma(r);
-      auto train = fl::TrainOp::create(
-          builder, l, r.name, int64_t(r.number("steps", d.steps)),
-          int64_t(r.number("batch", d.batch)), r.optimizer->name,
-          llvm::APFloat(r.number("lr", d.lr)), llvm::APFloat(r.number("ema", d.ema)),
-          int64_t(r.number("seed", d.seed)));
+      auto train = fl::TrainOp::create(builder, l, r.name, int64_t(r.number("steps", d.steps)),
+                                       int64_t(r.number("batch", d.batch)), r.optimizer->name,
+                                       llvm::APFloat(r.number("lr", d.lr)),
+                                       llvm::APFloat(r.number("ema", d.ema)),
+                                       int64_t(r.number("seed", d.seed)));
       train.setOptimizerStepAttr(FlatSymbolRefAttr::get(optimizerStep.getSymNameAttr()));
       train.setEmaStepAttr(FlatSymbolRefAttr::get(emaStep.getSymNameAttr()));
       return success();
@@ -751,8 +751,8 @@ private:
   /// buffer i (flow.in_place). `body` fills the kernel's entry block and
   /// returns its results. Returns the host function.
   func::FuncOp genInPlaceUpdate(Location l, const std::string &name, const std::string &hostName,
-                        unsigned buffers, unsigned uniform, unsigned results,
-                        llvm::function_ref<SmallVector<Value>(Block &)> body) {
+                                unsigned buffers, unsigned uniform, unsigned results,
+                                llvm::function_ref<SmallVector<Value>(Block &)> body) {
     OpBuilder::InsertionGuard guard(builder);
     builder.setInsertionPointToEnd(module->getBody());
     Type f32 = builder.getF32Type();
