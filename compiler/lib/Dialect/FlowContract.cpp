@@ -1,10 +1,11 @@
 //===- FlowContract.cpp - What the passes hand to codegen, verified -------===//
 //
-// The flow passes record the kernels and host functions they create on the
-// ops that own them (`flow.train`, `flow.sample`), and codegen reads those
-// references instead of guessing names. This file verifies that contract:
-// every reference names a `func.func` of the right kind (`flow.kernel` or
-// `flow.host`) and signature, and every `flow.launch` matches its kernel.
+// MLIRGen and the flow passes record the kernels and host functions they
+// create on the ops that use them (`flow.train`, `flow.sample`,
+// `flow.mean_loss`), and later stages read those references instead of
+// guessing names. This file verifies that contract: every reference names a
+// `func.func` of the right kind (`flow.kernel` or `flow.host`) and
+// signature, and every `flow.launch` matches its kernel.
 //
 //===----------------------------------------------------------------------===//
 #include "flowc/Dialect/Flow/FlowDialect.h"
@@ -163,15 +164,53 @@ LogicalResult TrainOp::verifySymbolUses(SymbolTableCollection &symbols) {
   return checkSource(op, symbols, getSampleSourceAttr(), Type());
 }
 
+/// The kernels MLIRGen records, on per-sample values S (a tensor or f32):
+/// `velocity(x: S, t: f32) -> S`, `velocity_jvp(x: S, t: f32, e: S, s: f32)
+/// -> S` (only with `velocity`) and `guidance(v_c: V, v_u: V, x: V, t: f32,
+/// w: f32) -> V`.
+LogicalResult SampleOp::verifyModelKernels(SymbolTableCollection &symbols) {
+  Operation *op = *this;
+  Builder b(getContext());
+  Type f32 = b.getF32Type();
+  // The one result of `fn`, the per-sample type its signature is built on.
+  auto resultOf = [&](StringRef attr, func::FuncOp fn) -> Type {
+    FunctionType type = fn.getFunctionType();
+    if (type.getNumResults() == 1)
+      return type.getResult(0);
+    op->emitOpError("'") << attr << "' refers to @" << fn.getSymName() << " of type " << type
+                         << ", expected one result";
+    return Type();
+  };
+  if (getVelocityJvpAttr() && !getVelocityAttr())
+    return emitOpError("'velocity_jvp' needs 'velocity'");
+  if (auto ref = getVelocityAttr()) {
+    func::FuncOp fn = lookupFunction(op, symbols, "velocity", ref, kKernelAttr);
+    Type s = fn ? resultOf("velocity", fn) : Type();
+    if (!s || failed(checkType(op, "velocity", fn, b.getFunctionType({s, f32}, s))))
+      return failure();
+    if (auto jvpRef = getVelocityJvpAttr()) {
+      func::FuncOp jvp = lookupFunction(op, symbols, "velocity_jvp", jvpRef, kKernelAttr);
+      if (!jvp ||
+          failed(checkType(op, "velocity_jvp", jvp, b.getFunctionType({s, f32, s, f32}, s))))
+        return failure();
+    }
+  }
+  if (auto ref = getGuidanceAttr()) {
+    func::FuncOp fn = lookupFunction(op, symbols, "guidance", ref, kKernelAttr);
+    Type v = fn ? resultOf("guidance", fn) : Type();
+    if (!v || failed(checkType(op, "guidance", fn, b.getFunctionType({v, v, v, f32, f32}, v))))
+      return failure();
+  }
+  return success();
+}
+
 LogicalResult SampleOp::verifySymbolUses(SymbolTableCollection &symbols) {
   Operation *op = *this;
   if (failed(checkDeclaration<FlowOp>(op, symbols, "flow", getFlowAttr())) ||
       failed(checkDeclaration<SolverOp>(op, symbols, "solver", getSolverAttr())))
     return failure();
-  for (auto [attr, ref] : {std::pair{"velocity", getVelocityAttr()},
-                           std::pair{"guidance", getGuidanceAttr()}})
-    if (ref && !lookupFunction(op, symbols, attr, ref, kKernelAttr))
-      return failure();
+  if (failed(verifyModelKernels(symbols)))
+    return failure();
 
   // The batch type X of the sampled state, from the field's signature:
   // (X, t, rows[, labels]) -> X.
@@ -238,6 +277,27 @@ LogicalResult SampleOp::verifySymbolUses(SymbolTableCollection &symbols) {
       return failure();
   }
   return success();
+}
+
+LogicalResult MeanLossOp::verifySymbolUses(SymbolTableCollection &symbols) {
+  Operation *op = *this;
+  func::FuncOp forward = lookupFunction(op, symbols, "forward", getForwardAttr(), kKernelAttr);
+  if (!forward)
+    return failure();
+  auto ref = getBackwardAttr();
+  if (!ref)
+    return success();
+  func::FuncOp backward = lookupFunction(op, symbols, "backward", ref, kKernelAttr);
+  if (!backward)
+    return failure();
+  // backward(inputs..., g) -> d loss / d input 0, times g.
+  FunctionType type = forward.getFunctionType();
+  if (type.getNumInputs() == 0)
+    return emitOpError("'forward' refers to ") << getForwardAttr() << ", which takes no input";
+  SmallVector<Type> args(type.getInputs());
+  args.push_back(Float32Type::get(getContext()));
+  return checkType(op, "backward", backward,
+                   FunctionType::get(getContext(), args, type.getInput(0)));
 }
 
 LogicalResult LaunchOp::verifySymbolUses(SymbolTableCollection &symbols) {

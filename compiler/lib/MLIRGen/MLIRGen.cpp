@@ -79,10 +79,17 @@ public:
 private:
   OpBuilder builder;
   OwningOpRef<ModuleOp> module;
-  /// The flow being generated, and the velocity kernel of each flow whose
-  /// model is closed-form (what its sampler launches instead of a network).
+  /// A closed-form model's kernels: its velocity and its Jacobian-vector
+  /// product, which flow.sample records as `velocity` and `velocity_jvp`.
+  struct ClosedFormKernels {
+    func::FuncOp velocity, jvp;
+  };
+  /// The flow being generated, the kernels of each closed-form model
+  /// (emitted once), and those of each flow whose model is closed-form (what
+  /// its sampler launches instead of a network).
   const ast::FlowDecl *currentFlow = nullptr;
-  std::map<const ast::FlowDecl *, std::string> closedFormVelocity;
+  std::map<const ast::ModelDecl *, ClosedFormKernels> closedFormKernels;
+  std::map<const ast::FlowDecl *, ClosedFormKernels> closedFormVelocity;
   /// Values visible by name while generating a flow or an inlined path.
   using Env = llvm::StringMap<Value>;
   int64_t nextStream = 0;
@@ -535,10 +542,9 @@ private:
   /// `u_jvp(x, t, e, s) -> J e`, the field's Jacobian in x times e (for
   /// divergences): the body at x + s e differentiated in s by flow.ddt, with
   /// s passed as 0.
-  std::string genVelocityKernel(const ast::ModelDecl &model, Type xType) {
-    std::string name = model.name + "_velocity";
-    if (SymbolTable::lookupSymbolIn(*module, name))
-      return name;
+  ClosedFormKernels genVelocityKernel(const ast::ModelDecl &model, Type xType) {
+    if (auto done = closedFormKernels.find(&model); done != closedFormKernels.end())
+      return done->second;
     OpBuilder::InsertionGuard guard(builder);
     builder.setInsertionPointToEnd(module->getBody());
     Location l = loc(model.loc);
@@ -552,7 +558,7 @@ private:
       Value v = genExpr(model.body.get(), inner);
       return v ? broadcastTo(l, v, xType) : v;
     };
-    auto fn = func::FuncOp::create(builder, l, name,
+    auto fn = func::FuncOp::create(builder, l, model.name + "_velocity",
                                    builder.getFunctionType({xType, f32}, xType));
     fn->setAttr(fl::kKernelAttr, builder.getUnitAttr());
     Block *entry = fn.addEntryBlock();
@@ -572,7 +578,7 @@ private:
     Value v = body(shifted, entry->getArgument(1));
     Value jv = fl::DdtOp::create(builder, l, xType, v, entry->getArgument(3));
     func::ReturnOp::create(builder, l, jv);
-    return name;
+    return closedFormKernels[&model] = {fn, jvp};
   }
 
   Type sampleType(const ast::Shape &s) {
@@ -670,13 +676,14 @@ private:
       TrainDefaults d;
       if (!r.optimizer)
         return emitError(l) << "the train block has no optimizer";
-      genOptimizer(r);
-      genEma(r);
-      fl::TrainOp::create(builder, l, r.name, int64_t(r.number("steps", d.steps)),
-                          int64_t(r.number("batch", d.batch)), r.optimizer->name,
-                          llvm::APFloat(r.number("lr", d.lr)),
-                          llvm::APFloat(r.number("ema", d.ema)),
-                          int64_t(r.number("seed", d.seed)));
+      func::FuncOp optimizerStep = genOptimizer(r), emaStep = genEma(r);
+      auto train = fl::TrainOp::create(builder, l, r.name, int64_t(r.number("steps", d.steps)),
+                                       int64_t(r.number("batch", d.batch)), r.optimizer->name,
+                                       llvm::APFloat(r.number("lr", d.lr)),
+                                       llvm::APFloat(r.number("ema", d.ema)),
+                                       int64_t(r.number("seed", d.seed)));
+      train.setOptimizerStepAttr(FlatSymbolRefAttr::get(optimizerStep.getSymNameAttr()));
+      train.setEmaStepAttr(FlatSymbolRefAttr::get(emaStep.getSymNameAttr()));
       return success();
     }
     SampleDefaults d;
@@ -691,15 +698,17 @@ private:
         llvm::APFloat(r.number("adaptive_guidance", 0.0)),
         llvm::APFloat(r.number("guidance_momentum", 0.0)));
     auto velocity = closedFormVelocity.find(r.flow);
-    if (velocity != closedFormVelocity.end())
-      sample.setVelocityAttr(FlatSymbolRefAttr::get(builder.getContext(), velocity->second));
+    if (velocity != closedFormVelocity.end()) {
+      sample.setVelocityAttr(FlatSymbolRefAttr::get(velocity->second.velocity.getSymNameAttr()));
+      sample.setVelocityJvpAttr(FlatSymbolRefAttr::get(velocity->second.jvp.getSymNameAttr()));
+    }
     sample.setLabel(r.label);
     setSourceDensity(sample, r.flow);
     if (r.guidance) {
-      std::string kernel = genGuidanceKernel(r);
-      if (kernel.empty())
+      func::FuncOp kernel = genGuidanceKernel(r);
+      if (!kernel)
         return failure();
-      sample.setGuidanceAttr(FlatSymbolRefAttr::get(builder.getContext(), kernel));
+      sample.setGuidanceAttr(FlatSymbolRefAttr::get(kernel.getSymNameAttr()));
       sample.setGuidanceFnAttr(builder.getStringAttr(r.guidance->name));
       if (r.guidanceHasScale)
         sample.setGuidanceScaleAttr(builder.getF64FloatAttr(r.guidanceScale));
@@ -745,10 +754,10 @@ private:
   /// launch-uniform, and a host function `hostName(buffers..., uniforms...,
   /// rows)` that launches it over [rows, 1] buffers, result i overwriting
   /// buffer i (flow.in_place). `body` fills the kernel's entry block and
-  /// returns its results.
-  void genInPlaceUpdate(Location l, const std::string &name, const std::string &hostName,
-                        unsigned buffers, unsigned uniform, unsigned results,
-                        llvm::function_ref<SmallVector<Value>(Block &)> body) {
+  /// returns its results. Returns the host function.
+  func::FuncOp genInPlaceUpdate(Location l, const std::string &name, const std::string &hostName,
+                                unsigned buffers, unsigned uniform, unsigned results,
+                                llvm::function_ref<SmallVector<Value>(Block &)> body) {
     OpBuilder::InsertionGuard guard(builder);
     builder.setInsertionPointToEnd(module->getBody());
     Type f32 = builder.getF32Type();
@@ -787,16 +796,17 @@ private:
       inPlace.push_back(i == 0 ? 0 : i + 1); // p, then the state (after g)
     launch->setAttr(fl::kInPlaceAttr, builder.getDenseI64ArrayAttr(inPlace));
     func::ReturnOp::create(builder, l);
+    return host;
   }
 
   /// `F_optimizer(p, g, s..., lr, step) -> (p', s'...)`: the train block's
   /// optimizer fn and its state updates for one parameter, every fn on the
   /// values before the step; `F_optimizer_step` runs it in place over the
   /// network's flat parameter buffer.
-  void genOptimizer(const ast::RunDecl &r) {
+  func::FuncOp genOptimizer(const ast::RunDecl &r) {
     Location l = loc(r.loc);
     unsigned k = r.optimizerState.size();
-    genInPlaceUpdate(l, r.name + "_optimizer", r.name + "_optimizer_step", 2 + k, 2, 1 + k,
+    return genInPlaceUpdate(l, r.name + "_optimizer", r.name + "_optimizer_step", 2 + k, 2, 1 + k,
                      [&](Block &entry) {
       Env bound;
       bound["p"] = entry.getArgument(0);
@@ -827,9 +837,9 @@ private:
   /// `F_ema(e, p, decay) -> e'`, e' = decay e + (1 - decay) p, the
   /// exponential moving average of the weights (`train { ema: ... }`), and
   /// `F_ema_step` running it in place over the flat EMA buffer.
-  void genEma(const ast::RunDecl &r) {
+  func::FuncOp genEma(const ast::RunDecl &r) {
     Location l = loc(r.loc);
-    genInPlaceUpdate(l, r.name + "_ema", r.name + "_ema_step", 2, 1, 1, [&](Block &entry) {
+    return genInPlaceUpdate(l, r.name + "_ema", r.name + "_ema_step", 2, 1, 1, [&](Block &entry) {
       Value e = entry.getArgument(0), p = entry.getArgument(1), decay = entry.getArgument(2);
       Value rest = arith::SubFOp::create(builder, l, constant(l, 1.0), decay);
       Value kept = arith::MulFOp::create(builder, l, decay, e);
@@ -841,13 +851,13 @@ private:
   /// `F_guidance(v_c, v_u, x, t, w) -> v`: the sample block's guidance fn
   /// with its constants, launched after each pair of network evaluations
   /// (t per sample, as samples may be at different times; w uniform).
-  std::string genGuidanceKernel(const ast::RunDecl &r) {
+  func::FuncOp genGuidanceKernel(const ast::RunDecl &r) {
     const ast::FunctionDecl &fn = *r.guidance;
     std::string name = r.name + "_guidance";
     auto x = r.flow && r.flow->sourceStmt ? r.flow->sourceStmt->shapes : std::vector<ast::Shape>{};
     if (x.empty() || !x[0].isTensor()) {
       emitError(loc(r.loc)) << "guidance needs the flow's source shape";
-      return "";
+      return nullptr;
     }
     Type vType = sampleType(x[0]), f32 = builder.getF32Type();
     OpBuilder::InsertionGuard guard(builder);
@@ -877,9 +887,9 @@ private:
       inner[let->names[0]] = genExpr(let->value.get(), inner);
     Value v = genExpr(fn.body.get(), inner);
     if (!v)
-      return "";
+      return nullptr;
     func::ReturnOp::create(builder, l, broadcastTo(l, v, vType));
-    return name;
+    return kernel;
   }
 };
 

@@ -85,7 +85,17 @@ public:
        << "#include \"flowrt/flowrt.h\"\n#include <math.h>\n#include <string.h>\n\n";
     printKernelPrototypes();
     os << "namespace {\n\n";
-    module.walk([&](fl::MeanLossOp m) { printLossAdapters(m); });
+    WalkResult losses = module.walk([&](fl::MeanLossOp m) {
+      if (!m.getBackward()) {
+        m.emitError("flow.mean_loss has no 'backward' kernel (flow-differentiate-loss "
+                    "records it)");
+        return WalkResult::interrupt();
+      }
+      printLossAdapters(m);
+      return WalkResult::advance();
+    });
+    if (losses.wasInterrupted())
+      return failure();
     for (auto fn : module.getOps<func::FuncOp>())
       if (fn->hasAttr(fl::kHostAttr))
         if (failed(printHostFunction(fn)))
@@ -366,7 +376,7 @@ private:
 
   /// Adapters from the runtime's loss-kernel signatures to the kernels'.
   void printLossAdapters(fl::MeanLossOp m) {
-    std::string fwd = m.getForward().str(), bwd = m.getBackward().str();
+    std::string fwd = m.getForward().str(), bwd = m.getBackward()->str();
     if (!lossAdapters.insert(fwd).second)
       return;
     std::string args;

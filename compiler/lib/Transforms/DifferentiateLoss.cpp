@@ -173,6 +173,11 @@ struct DifferentiateLossPass
     if (!da)
       da = eb.constantLike(0.0, gradType);
     func::ReturnOp::create(b, loc, da);
+    // Every batch mean of this loss differentiates through the new kernel.
+    module.walk([&](fl::MeanLossOp m) {
+      if (m.getForward() == kernel.getSymName())
+        m.setBackwardAttr(FlatSymbolRefAttr::get(grad.getSymNameAttr()));
+    });
     return success();
   }
 };

@@ -197,10 +197,8 @@ struct ExpandSolverPass : flowc::impl::ExpandSolverBase<ExpandSolverPass> {
     }
     // A closed-form field's Jacobian-vector product, for divergences:
     // F_jvp(x, t, e, rows) = J e of the canonical field.
-    if (field.velocity) {
-      std::string name = field.velocity.getSymName().str();
-      name = name.substr(0, name.size() - strlen("_velocity")) + "_jvp";
-      if (auto jvp = module.lookupSymbol<func::FuncOp>(name)) {
+    if (auto jvpRef = field.velocity ? sample.getVelocityJvpAttr() : FlatSymbolRefAttr()) {
+      if (auto jvp = SymbolTable::lookupNearestSymbolFrom<func::FuncOp>(sample, jvpRef)) {
         OpBuilder b(module.getContext());
         Type f64 = b.getF64Type();
         func::FuncOp host = createHostFunction(module, prefix + "_jvp",

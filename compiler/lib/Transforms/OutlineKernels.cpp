@@ -217,33 +217,19 @@ struct OutlineKernelsPass
     for (Value in : ArrayRef(lossInputs).drop_front())
       lossOperands.push_back(onHost.lookup(in));
     Value l = fl::MeanLossOp::create(
-        b, loc, lossType, SymbolRefAttr::get(b.getContext(), lossName),
-        SymbolRefAttr::get(b.getContext(), lossName + "_grad"), lossOperands);
+        b, loc, lossType, FlatSymbolRefAttr::get(lossKernel.getSymNameAttr()),
+        /*backward: flow-differentiate-loss records it*/ nullptr, lossOperands);
     func::ReturnOp::create(b, loc, l);
     recordTrainingFunctions(module, name, host);
     return success();
   }
 
-  /// Records on the flow's flow.train the host functions the generated
-  /// program calls at each step: the loss, and the optimizer and EMA steps
-  /// that MLIRGen wrote for the train block (as F_optimizer_step and
-  /// F_ema_step) unless it recorded them itself.
+  /// Records the loss host function on the flow's flow.train (MLIRGen
+  /// recorded its optimizer and EMA steps there).
   static void recordTrainingFunctions(ModuleOp module, StringRef flow, func::FuncOp loss) {
-    MLIRContext *ctx = module.getContext();
-    auto existing = [&](StringRef suffix) {
-      std::string name = (flow + suffix).str();
-      return module.lookupSymbol<func::FuncOp>(name) ? FlatSymbolRefAttr::get(ctx, name)
-                                                     : FlatSymbolRefAttr();
-    };
-    for (auto train : module.getOps<fl::TrainOp>()) {
-      if (train.getFlow() != flow)
-        continue;
-      train.setTrainLossAttr(FlatSymbolRefAttr::get(loss.getSymNameAttr()));
-      if (!train.getOptimizerStepAttr())
-        train.setOptimizerStepAttr(existing("_optimizer_step"));
-      if (!train.getEmaStepAttr())
-        train.setEmaStepAttr(existing("_ema_step"));
-    }
+    for (auto train : module.getOps<fl::TrainOp>())
+      if (train.getFlow() == flow)
+        train.setTrainLossAttr(FlatSymbolRefAttr::get(loss.getSymNameAttr()));
   }
 };
 

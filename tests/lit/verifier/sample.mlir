@@ -215,3 +215,94 @@ func.func private @f_solve(tensor<?x2xf32>, tensor<?xf32>, f64, f64, i64) -> ten
 // expected-error @+1 {{'solve' refers to @f_solve of type '(tensor<?x2xf32>, tensor<?xf32>, f64, f64, i64) -> tensor<?x2xf32>', expected '(tensor<?x2xf32>, tensor<?xf32>, f64, f64, i64, i64) -> tensor<?x2xf32>'}}
 flow.sample @f with @euler {n = 10 : i64, seed = 0 : i64, steps = 4 : i64, field = @f_velocity,
   trajectory = @f_trajectory, solve = @f_solve}
+
+// -----
+
+// The kernels MLIRGen records: a closed-form velocity and its jvp on
+// per-sample values, and a guidance kernel. No diagnostic.
+flow.solver @euler c = [0.0] a = [array<f64>] b = [1.0]
+flow.flow @f {
+  %t = flow.uniform stream 0 : f32
+}
+func.func private @u_velocity(tensor<2xf32>, f32) -> tensor<2xf32> attributes {flow.kernel}
+func.func private @u_jvp(tensor<2xf32>, f32, tensor<2xf32>, f32) -> tensor<2xf32> attributes {flow.kernel}
+func.func private @f_guidance(tensor<2xf32>, tensor<2xf32>, tensor<2xf32>, f32, f32) -> tensor<2xf32> attributes {flow.kernel}
+flow.sample @f with @euler {n = 10 : i64, seed = 0 : i64, steps = 4 : i64,
+  velocity = @u_velocity, velocity_jvp = @u_jvp}
+flow.sample @f with @euler {n = 10 : i64, seed = 0 : i64, steps = 4 : i64, guidance = @f_guidance}
+
+// -----
+
+flow.solver @euler c = [0.0] a = [array<f64>] b = [1.0]
+flow.flow @f {
+  %t = flow.uniform stream 0 : f32
+}
+func.func private @u_jvp(tensor<2xf32>, f32, tensor<2xf32>, f32) -> tensor<2xf32> attributes {flow.kernel}
+// expected-error @+1 {{'velocity_jvp' needs 'velocity'}}
+flow.sample @f with @euler {n = 10 : i64, seed = 0 : i64, steps = 4 : i64, velocity_jvp = @u_jvp}
+
+// -----
+
+// The velocity takes the time as an f32 per sample.
+flow.solver @euler c = [0.0] a = [array<f64>] b = [1.0]
+flow.flow @f {
+  %t = flow.uniform stream 0 : f32
+}
+func.func private @u_velocity(tensor<2xf32>, f64) -> tensor<2xf32> attributes {flow.kernel}
+// expected-error @+1 {{'velocity' refers to @u_velocity of type '(tensor<2xf32>, f64) -> tensor<2xf32>', expected '(tensor<2xf32>, f32) -> tensor<2xf32>'}}
+flow.sample @f with @euler {n = 10 : i64, seed = 0 : i64, steps = 4 : i64, velocity = @u_velocity}
+
+// -----
+
+flow.solver @euler c = [0.0] a = [array<f64>] b = [1.0]
+flow.flow @f {
+  %t = flow.uniform stream 0 : f32
+}
+func.func private @u_velocity(tensor<2xf32>, f32) -> (tensor<2xf32>, tensor<2xf32>) attributes {flow.kernel}
+// expected-error @+1 {{'velocity' refers to @u_velocity of type '(tensor<2xf32>, f32) -> (tensor<2xf32>, tensor<2xf32>)', expected one result}}
+flow.sample @f with @euler {n = 10 : i64, seed = 0 : i64, steps = 4 : i64, velocity = @u_velocity}
+
+// -----
+
+flow.solver @euler c = [0.0] a = [array<f64>] b = [1.0]
+flow.flow @f {
+  %t = flow.uniform stream 0 : f32
+}
+func.func private @u_velocity(tensor<2xf32>, f32) -> tensor<2xf32> attributes {flow.kernel}
+// expected-error @+1 {{'velocity_jvp' refers to @u_jvp, which is not a function}}
+flow.sample @f with @euler {n = 10 : i64, seed = 0 : i64, steps = 4 : i64,
+  velocity = @u_velocity, velocity_jvp = @u_jvp}
+
+// -----
+
+// The jvp's direction has the velocity's type.
+flow.solver @euler c = [0.0] a = [array<f64>] b = [1.0]
+flow.flow @f {
+  %t = flow.uniform stream 0 : f32
+}
+func.func private @u_velocity(tensor<2xf32>, f32) -> tensor<2xf32> attributes {flow.kernel}
+func.func private @u_jvp(tensor<2xf32>, f32, tensor<3xf32>, f32) -> tensor<2xf32> attributes {flow.kernel}
+// expected-error @+1 {{'velocity_jvp' refers to @u_jvp of type '(tensor<2xf32>, f32, tensor<3xf32>, f32) -> tensor<2xf32>', expected '(tensor<2xf32>, f32, tensor<2xf32>, f32) -> tensor<2xf32>'}}
+flow.sample @f with @euler {n = 10 : i64, seed = 0 : i64, steps = 4 : i64,
+  velocity = @u_velocity, velocity_jvp = @u_jvp}
+
+// -----
+
+flow.solver @euler c = [0.0] a = [array<f64>] b = [1.0]
+flow.flow @f {
+  %t = flow.uniform stream 0 : f32
+}
+func.func private @f_guidance(tensor<2xf32>, tensor<2xf32>, tensor<2xf32>, f32, f32) -> tensor<2xf32> attributes {flow.host}
+// expected-error @+1 {{'guidance' refers to @f_guidance, which is not marked flow.kernel}}
+flow.sample @f with @euler {n = 10 : i64, seed = 0 : i64, steps = 4 : i64, guidance = @f_guidance}
+
+// -----
+
+// Guidance takes the guidance scale w last.
+flow.solver @euler c = [0.0] a = [array<f64>] b = [1.0]
+flow.flow @f {
+  %t = flow.uniform stream 0 : f32
+}
+func.func private @f_guidance(tensor<2xf32>, tensor<2xf32>, tensor<2xf32>, f32) -> tensor<2xf32> attributes {flow.kernel}
+// expected-error @+1 {{'guidance' refers to @f_guidance of type '(tensor<2xf32>, tensor<2xf32>, tensor<2xf32>, f32) -> tensor<2xf32>', expected '(tensor<2xf32>, tensor<2xf32>, tensor<2xf32>, f32, f32) -> tensor<2xf32>'}}
+flow.sample @f with @euler {n = 10 : i64, seed = 0 : i64, steps = 4 : i64, guidance = @f_guidance}

@@ -35,11 +35,12 @@ def OutlineKernels : Pass<"flow-outline-kernels", "mlir::ModuleOp"> {
          (network outputs, loss inputs) -> per-sample loss.
       3. `F_source`: the def chain of `flow.source`: () -> x0.
     and host functions `F_train_loss(step, rows)` (batch_data, launch path,
-    net, mean_loss) and `F_sample_source(rows)`. Kernels are `func.func`
+    net, mean_loss of `F_loss`, its `backward` left to
+    flow-differentiate-loss) and `F_sample_source(rows)`. Kernels are `func.func`
     marked `flow.kernel`; host functions are marked `flow.host`. Records
-    `train_loss`, `sample_source` and MLIRGen's `F_optimizer_step` and
-    `F_ema_step` on the flow's `flow.train`, and `sample_source` on its
-    `flow.sample`.
+    `train_loss` and `sample_source` on the flow's `flow.train` (where
+    MLIRGen recorded `optimizer_step` and `ema_step`), and `sample_source`
+    on its `flow.sample`.
   }];
   let dependentDialects = ["mlir::func::FuncDialect", "mlir::arith::ArithDialect"];
 }
@@ -51,6 +52,8 @@ def DifferentiateLoss : Pass<"flow-differentiate-loss", "mlir::ModuleOp"> {
     `K_grad(a, b..., g) -> dl/da * g` by reverse-mode accumulation over the
     kernel's elementwise ops in reverse order: adjoints of + - * / neg exp log
     sin cos sqrt tanh, of broadcast (sum) and of mean (broadcast / D).
+    Records it as the `backward` of every `flow.mean_loss` whose `forward`
+    is K.
   }];
   let dependentDialects = ["mlir::func::FuncDialect", "mlir::arith::ArithDialect"];
 }
@@ -65,8 +68,10 @@ def ExpandSolver : Pass<"flow-expand-solver", "mlir::ModuleOp"> {
     h * sum_i (b[i] - b_err[i]) k_i as a second result; host function
     `F_S_step(x, t, h, rows[, labels])` evaluates k_i = v(x_i, t + c_i h)
     between them. `F_velocity(x, t, rows[, labels])` evaluates the field
-    alone. The field is the network (guided when the sample block has
-    guidance) or a closed-form model's kernel. Records what the host code
+    alone. The field is the network (guided by the sample's `guidance`
+    kernel) or the closed-form model's kernel that MLIRGen recorded as the
+    sample's `velocity` (its `velocity_jvp` gives `field_jvp`), both found
+    by reference. Records what the host code
     calls on the `flow.sample`: `field`, `field_jvp`, `solver_steps`,
     `adaptive_steps`, `trajectory`, `solve` and `labelled`.
   }];
