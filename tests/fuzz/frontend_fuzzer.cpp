@@ -11,6 +11,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "FuzzSupport.h"
 #include "flowc/Lang/Frontend.h"
 
 #include <cstdint>
@@ -26,35 +27,8 @@
 
 namespace {
 
-class CountingDiagnostics : public flowc::Diagnostics {
-public:
-  void error(const flowc::ast::Location &, const std::string &) override {}
-};
-
-/// Serves `<stdlib>/std/*.flow` from memory; every other path fails.
-class StdlibLoader : public flowc::FileLoader {
-public:
-  StdlibLoader() { stdlibDir = FLOWC_STDLIB_DIR; }
-  std::optional<std::string> load(const std::string &path) override {
-    static std::map<std::string, std::optional<std::string>> cache;
-    auto it = cache.find(path);
-    if (it != cache.end())
-      return it->second;
-    std::optional<std::string> text;
-    std::string prefix = std::string(FLOWC_STDLIB_DIR) + "/std/";
-    if (path.compare(0, prefix.size(), prefix) == 0 &&
-        path.find("..") == std::string::npos) {
-      std::ifstream in(path);
-      if (in) {
-        std::stringstream s;
-        s << in.rdbuf();
-        text = s.str();
-      }
-    }
-    cache[path] = text;
-    return text;
-  }
-};
+using flowc_fuzz::CountingDiagnostics;
+using flowc_fuzz::StdlibLoader;
 
 } // namespace
 

@@ -6,6 +6,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "TestProgram.h"
+#include "Files.h"
 
 #include <cmath>
 #include <cstdlib>
@@ -174,17 +175,7 @@ ScratchDir::~ScratchDir() {
 }
 
 std::vector<std::string> listDirectory(const std::string &dir) {
-  std::vector<std::string> names;
-  DIR *d = ::opendir(dir.c_str());
-  if (!d)
-    return names;
-  while (struct dirent *e = ::readdir(d)) {
-    std::string name = e->d_name;
-    if (name != "." && name != "..")
-      names.push_back(name);
-  }
-  ::closedir(d);
-  return names;
+  return flowrt::listDirectory(dir);
 }
 
 } // namespace flowrt_test
