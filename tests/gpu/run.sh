@@ -20,7 +20,10 @@ J=$(nproc)
 echo "artifacts of revision $(cat $A/REVISION 2>/dev/null || echo unknown)"
 
 echo "== 1. kernels: PTX vs CPU"
+# The runtime's header-only libraries (CLI11, nlohmann/json) come with the
+# projects flowc wrote: a GPU host has no Debian packages for them.
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$PREFIX" \
+  -DFLOWRT_THIRD_PARTY_DIR="$A/moons/third_party" \
   -DFLOWC_KERNELS_OBJECT="$A/kernels.o;$A/all.o" > build.log 2>&1 || { tail -30 build.log; exit 1; }
 cmake --build build -j $J >> build.log 2>&1 || { tail -30 build.log; exit 1; }
 for arch in sm_80 sm_90; do
