@@ -99,36 +99,47 @@ struct OutlineKernelsPass
         return signalPassFailure();
   }
 
+  /// The source kernel (the def chain of flow.source: what sampling starts
+  /// from) and `F_sample_source(n)` launching it, recorded on the flow's
+  /// flow.train and flow.sample.
+  LogicalResult outlineSource(ModuleOp module, fl::FlowOp f) {
+    Block &body = f.getBody().front();
+    auto sources = body.getOps<fl::SourceOp>();
+    if (sources.empty())
+      return success();
+    StringRef name = f.getSymName();
+    Location loc = f.getLoc();
+    OpBuilder b(f.getContext());
+    Value x0 = (*sources.begin()).getValue();
+    if (!outlineKernel(module, body, (name + "_source").str(), {}, x0, loc))
+      return failure();
+    func::FuncOp host = createHostFunction(module, (name + "_sample_source").str(),
+                                           {b.getI64Type()}, batchedType(x0.getType()), loc);
+    b.setInsertionPointToStart(&host.front());
+    Value zero = arith::ConstantOp::create(b, loc, b.getI64IntegerAttr(0));
+    auto launch = fl::LaunchOp::create(
+        b, loc, TypeRange{batchedType(x0.getType())},
+        SymbolRefAttr::get(b.getContext(), (name + "_source").str()), host.getArgument(0),
+        zero, ValueRange{});
+    func::ReturnOp::create(b, loc, launch.getResults());
+    auto ref = FlatSymbolRefAttr::get(host.getSymNameAttr());
+    for (auto train : module.getOps<fl::TrainOp>())
+      if (train.getFlow() == name)
+        train.setSampleSourceAttr(ref);
+    for (auto sample : module.getOps<fl::SampleOp>())
+      if (sample.getFlow() == name)
+        sample.setSampleSourceAttr(ref);
+    return success();
+  }
+
   LogicalResult outlineFlow(ModuleOp module, fl::FlowOp f) {
+    if (failed(outlineSource(module, f)))
+      return failure();
     Block &body = f.getBody().front();
     StringRef name = f.getSymName();
     Location loc = f.getLoc();
     OpBuilder b(f.getContext());
     auto i64 = b.getI64Type();
-
-    // The source kernel: what sampling starts from.
-    auto sources = body.getOps<fl::SourceOp>();
-    if (!sources.empty()) {
-      Value x0 = (*sources.begin()).getValue();
-      if (!outlineKernel(module, body, (name + "_source").str(), {}, x0, loc))
-        return failure();
-      func::FuncOp host = createHostFunction(module, (name + "_sample_source").str(),
-                                             {i64}, batchedType(x0.getType()), loc);
-      b.setInsertionPointToStart(&host.front());
-      Value zero = arith::ConstantOp::create(b, loc, b.getI64IntegerAttr(0));
-      auto launch = fl::LaunchOp::create(
-          b, loc, TypeRange{batchedType(x0.getType())},
-          SymbolRefAttr::get(b.getContext(), (name + "_source").str()),
-          host.getArgument(0), zero, ValueRange{});
-      func::ReturnOp::create(b, loc, launch.getResults());
-      auto ref = FlatSymbolRefAttr::get(host.getSymNameAttr());
-      for (auto train : module.getOps<fl::TrainOp>())
-        if (train.getFlow() == name)
-          train.setSampleSourceAttr(ref);
-      for (auto sample : module.getOps<fl::SampleOp>())
-        if (sample.getFlow() == name)
-          sample.setSampleSourceAttr(ref);
-    }
 
     auto losses = body.getOps<fl::LossOp>();
     if (losses.empty())
