@@ -95,6 +95,8 @@ extern "C" int flowrt_main(const flowrt_program *program, int argc, char **argv)
       throw CLI::ValidationError(rest.empty() ? "no command given"
                                               : "unknown command '" + rest.front() + "'");
     }
+    // The top level allows extras (for the message above), so a command's
+    // unknown arguments reach here rather than failing the parse.
     for (const Command &c : commands)
       if (c.app->parsed() && !c.app->remaining().empty())
         throw CLI::ExtrasError(c.app->remaining());

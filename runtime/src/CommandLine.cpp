@@ -10,6 +10,7 @@
 #include "Context.h"
 #include "Cuda.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
@@ -44,84 +45,71 @@ bool parseNumber(const std::string &text, double &value) {
   return true;
 }
 
-CLI::Validator validator(std::function<std::string(std::string &)> check,
-                         const std::string &description) {
-  return CLI::Validator(std::move(check), description);
+/// A validator that accepts the texts `ok` accepts and otherwise says
+/// "takes WHAT, not 'TEXT'".
+CLI::Validator accepting(std::function<bool(const std::string &)> ok, std::string what) {
+  return CLI::Validator(
+      [ok = std::move(ok), what = std::move(what)](std::string &text) -> std::string {
+        return ok(text) ? "" : "takes " + what + ", not '" + text + "'";
+      },
+      "");
+}
+
+/// A validator of numbers: exactly one finite number that `ok` accepts.
+CLI::Validator acceptingNumber(std::function<bool(double)> ok, std::string what) {
+  return accepting(
+      [ok = std::move(ok)](const std::string &text) {
+        double v = 0;
+        return parseNumber(text, v) && std::isfinite(v) && ok(v);
+      },
+      std::move(what));
 }
 
 } // namespace
 
 CLI::Validator flowrt::integerAtLeast(int64_t min) {
-  return validator(
-      [min](std::string &text) -> std::string {
+  return accepting(
+      [min](const std::string &text) {
         int64_t v = 0;
-        if (!parseInteger(text, v) || v < min)
-          return "takes an integer >= " + std::to_string(min) + ", not '" + text + "'";
-        return "";
+        return parseInteger(text, v) && v >= min;
       },
-      "");
+      "an integer >= " + std::to_string(min));
 }
 
 CLI::Validator flowrt::nonNegativeInteger() {
-  return validator(
-      [](std::string &text) -> std::string {
+  return accepting(
+      [](const std::string &text) {
         // strtoull would wrap "-1" around to 2^64 - 1.
-        bool digits = !text.empty() && text.find_first_not_of("0123456789") == std::string::npos;
+        if (text.empty() || text.find_first_not_of("0123456789") != std::string::npos)
+          return false;
         errno = 0;
-        if (digits)
-          std::strtoull(text.c_str(), nullptr, 10);
-        if (!digits || errno == ERANGE)
-          return "takes a non-negative integer, not '" + text + "'";
-        return "";
+        std::strtoull(text.c_str(), nullptr, 10);
+        return errno != ERANGE;
       },
-      "");
+      "a non-negative integer");
 }
 
 CLI::Validator flowrt::positiveNumber() {
-  return validator(
-      [](std::string &text) -> std::string {
-        double v = 0;
-        if (!parseNumber(text, v) || !(v > 0) || !std::isfinite(v))
-          return "takes a positive number, not '" + text + "'";
-        return "";
-      },
-      "");
+  return acceptingNumber([](double v) { return v > 0; }, "a positive number");
 }
 
 CLI::Validator flowrt::nonNegativeNumber() {
-  return validator(
-      [](std::string &text) -> std::string {
-        double v = 0;
-        if (!parseNumber(text, v) || !(v >= 0) || !std::isfinite(v))
-          return "takes a number >= 0, not '" + text + "'";
-        return "";
-      },
-      "");
+  return acceptingNumber([](double v) { return v >= 0; }, "a number >= 0");
 }
 
 CLI::Validator flowrt::finiteNumber() {
-  return validator(
-      [](std::string &text) -> std::string {
-        double v = 0;
-        if (!parseNumber(text, v) || !std::isfinite(v))
-          return "takes a number, not '" + text + "'";
-        return "";
-      },
-      "");
+  return acceptingNumber([](double) { return true; }, "a number");
 }
 
 CLI::Validator flowrt::oneOf(const std::vector<std::string> &choices) {
   std::string list;
   for (size_t i = 0; i < choices.size(); ++i)
     list += (i == 0 ? "" : i + 1 == choices.size() ? " or " : ", ") + choices[i];
-  return validator(
-      [choices, list](std::string &text) -> std::string {
-        for (const std::string &c : choices)
-          if (text == c)
-            return "";
-        return "takes " + list + ", not '" + text + "'";
+  return accepting(
+      [choices](const std::string &text) {
+        return std::find(choices.begin(), choices.end(), text) != choices.end();
       },
-      "");
+      list);
 }
 
 int64_t flowrt::parseLabel(const std::string &option, const std::string &text,

@@ -21,16 +21,8 @@
 #include <sstream>
 #include <string>
 
-#ifndef FLOWC_STDLIB_DIR
-#error "FLOWC_STDLIB_DIR must name the stdlib/ folder"
-#endif
-
-namespace {
-
 using flowc_fuzz::CountingDiagnostics;
 using flowc_fuzz::StdlibLoader;
-
-} // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   std::string text(reinterpret_cast<const char *>(data), size);

@@ -36,14 +36,10 @@
 #include <sstream>
 #include <string>
 
-#ifndef FLOWC_STDLIB_DIR
-#error "FLOWC_STDLIB_DIR must name the stdlib/ folder"
-#endif
-
-namespace {
-
 using flowc_fuzz::CountingDiagnostics;
 using flowc_fuzz::StdlibLoader;
+
+namespace {
 
 /// A context shared by many inputs (registering the dialects per input would
 /// cost more than the passes), renewed every 1000 so that what it uniques
