@@ -136,7 +136,46 @@ LogicalResult checkSource(Operation *op, SymbolTableCollection &symbols,
   return success();
 }
 
+/// `region` of `op`, when not empty, is one block with arguments of types
+/// `args` ending in a flow.yield of types `results`; `form` says so in words.
+LogicalResult checkRegion(Operation *op, StringRef name, Region &region, TypeRange args,
+                          TypeRange results, StringRef form) {
+  if (region.empty())
+    return success();
+  Block &block = region.front();
+  auto yield = dyn_cast<YieldOp>(block.getTerminator());
+  if (!region.hasOneBlock() || !yield || block.getArgumentTypes() != args ||
+      TypeRange(yield.getValues()) != results)
+    return op->emitOpError("region '") << name << "' must be " << form;
+  return success();
+}
+
 } // namespace
+
+LogicalResult TrainOp::verifyRegions() {
+  Region &update = getUpdate();
+  if (update.empty())
+    return success();
+  // (p, g, s..., lr, step) -> (p', s'...), all f32.
+  Type f32 = Float32Type::get(getContext());
+  unsigned args = std::max<unsigned>(update.getNumArguments(), 4);
+  return checkRegion(*this, "update", update, SmallVector<Type>(args, f32),
+                     SmallVector<Type>(args - 3, f32),
+                     "(p, g, s..., lr, step) -> (p', s'...) on f32");
+}
+
+LogicalResult SampleOp::verifyRegions() {
+  // Both are built on the per-sample type S of their first argument.
+  auto sampleType = [](Region &r) {
+    return r.empty() || r.getNumArguments() == 0 ? Type() : r.getArgument(0).getType();
+  };
+  Type f32 = Float32Type::get(getContext());
+  Type s = sampleType(getModel()), v = sampleType(getCombine());
+  if (failed(checkRegion(*this, "model", getModel(), {s, f32}, {s}, "(x, t: f32) -> x")))
+    return failure();
+  return checkRegion(*this, "combine", getCombine(), {v, v, v, f32, f32}, {v},
+                     "(v_c, v_u, x, t: f32, w: f32) -> v_c's type");
+}
 
 LogicalResult TrainOp::verifySymbolUses(SymbolTableCollection &symbols) {
   Operation *op = *this;
@@ -164,7 +203,7 @@ LogicalResult TrainOp::verifySymbolUses(SymbolTableCollection &symbols) {
   return checkSource(op, symbols, getSampleSourceAttr(), Type());
 }
 
-/// The kernels MLIRGen records, on per-sample values S (a tensor or f32):
+/// The kernels flow-outline-run-kernels records, on per-sample values S (a tensor or f32):
 /// `velocity(x: S, t: f32) -> S`, `velocity_jvp(x: S, t: f32, e: S, s: f32)
 /// -> S` (only with `velocity`) and `guidance(v_c: V, v_u: V, x: V, t: f32,
 /// w: f32) -> V`.

@@ -15,7 +15,6 @@
 #include "flowc/Lang/Builtins.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
-#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/Diagnostics.h"
@@ -79,17 +78,11 @@ public:
 private:
   OpBuilder builder;
   OwningOpRef<ModuleOp> module;
-  /// A closed-form model's kernels: its velocity and its Jacobian-vector
-  /// product, which flow.sample records as `velocity` and `velocity_jvp`.
-  struct ClosedFormKernels {
-    func::FuncOp velocity, jvp;
-  };
-  /// The flow being generated, the kernels of each closed-form model
-  /// (emitted once), and those of each flow whose model is closed-form (what
-  /// its sampler launches instead of a network).
+  /// The flow being generated, and for each flow whose model is closed-form
+  /// that model and the type of x it is applied to (its sample blocks
+  /// evaluate it instead of a network).
   const ast::FlowDecl *currentFlow = nullptr;
-  std::map<const ast::ModelDecl *, ClosedFormKernels> closedFormKernels;
-  std::map<const ast::FlowDecl *, ClosedFormKernels> closedFormVelocity;
+  std::map<const ast::FlowDecl *, std::pair<const ast::ModelDecl *, Type>> closedFormModel;
   /// Values visible by name while generating a flow or an inlined path.
   using Env = llvm::StringMap<Value>;
   int64_t nextStream = 0;
@@ -523,8 +516,8 @@ private:
       return nullptr;
     if (!model.network) {
       Value v = inlineDefinition(call, model.params, model.lets, model.body.get(), env);
-      if (v && currentFlow && !closedFormVelocity.count(currentFlow))
-        closedFormVelocity[currentFlow] = genVelocityKernel(model, v.getType());
+      if (v && currentFlow && !closedFormModel.count(currentFlow))
+        closedFormModel[currentFlow] = {&model, v.getType()};
       return v;
     }
     Value x = genExpr(call.args[0].value.get(), env);
@@ -535,50 +528,6 @@ private:
     return fl::ApplyNetOp::create(builder, l, x.getType(),
                                   SymbolRefAttr::get(builder.getContext(), model.name),
                                   x, t, label);
-  }
-
-  /// `func.func @u_velocity(x, t) -> v` marked as a kernel: the closed-form
-  /// field, launched by the sampler between solver stages. Also emits
-  /// `u_jvp(x, t, e, s) -> J e`, the field's Jacobian in x times e (for
-  /// divergences): the body at x + s e differentiated in s by flow.ddt, with
-  /// s passed as 0.
-  ClosedFormKernels genVelocityKernel(const ast::ModelDecl &model, Type xType) {
-    if (auto done = closedFormKernels.find(&model); done != closedFormKernels.end())
-      return done->second;
-    OpBuilder::InsertionGuard guard(builder);
-    builder.setInsertionPointToEnd(module->getBody());
-    Location l = loc(model.loc);
-    Type f32 = builder.getF32Type();
-    auto body = [&](Value x, Value t) {
-      Env inner;
-      inner[model.params[0].name] = x;
-      inner[model.params[1].name] = t;
-      for (auto &let : model.lets)
-        inner[let->names[0]] = genExpr(let->value.get(), inner);
-      Value v = genExpr(model.body.get(), inner);
-      return v ? broadcastTo(l, v, xType) : v;
-    };
-    auto fn = func::FuncOp::create(builder, l, model.name + "_velocity",
-                                   builder.getFunctionType({xType, f32}, xType));
-    fn->setAttr(fl::kKernelAttr, builder.getUnitAttr());
-    Block *entry = fn.addEntryBlock();
-    builder.setInsertionPointToStart(entry);
-    func::ReturnOp::create(builder, l, body(entry->getArgument(0), entry->getArgument(1)));
-
-    builder.setInsertionPointToEnd(module->getBody());
-    auto jvp = func::FuncOp::create(builder, l, model.name + "_jvp",
-                                    builder.getFunctionType({xType, f32, xType, f32}, xType));
-    jvp->setAttr(fl::kKernelAttr, builder.getUnitAttr());
-    jvp->setAttr(fl::kUniformArgsAttr,
-                 builder.getDenseBoolArrayAttr({false, false, false, true}));
-    entry = jvp.addEntryBlock();
-    builder.setInsertionPointToStart(entry);
-    Value sE = genBinary(l, '*', entry->getArgument(3), entry->getArgument(2));
-    Value shifted = genBinary(l, '+', entry->getArgument(0), sE);
-    Value v = body(shifted, entry->getArgument(1));
-    Value jv = fl::DdtOp::create(builder, l, xType, v, entry->getArgument(3));
-    func::ReturnOp::create(builder, l, jv);
-    return closedFormKernels[&model] = {fn, jvp};
   }
 
   Type sampleType(const ast::Shape &s) {
@@ -676,14 +625,12 @@ private:
       TrainDefaults d;
       if (!r.optimizer)
         return emitError(l) << "the train block has no optimizer";
-      func::FuncOp optimizerStep = genOptimizer(r), emaStep = genEma(r);
       auto train = fl::TrainOp::create(builder, l, r.name, int64_t(r.number("steps", d.steps)),
                                        int64_t(r.number("batch", d.batch)), r.optimizer->name,
                                        llvm::APFloat(r.number("lr", d.lr)),
                                        llvm::APFloat(r.number("ema", d.ema)),
                                        int64_t(r.number("seed", d.seed)));
-      train.setOptimizerStepAttr(FlatSymbolRefAttr::get(optimizerStep.getSymNameAttr()));
-      train.setEmaStepAttr(FlatSymbolRefAttr::get(emaStep.getSymNameAttr()));
+      genUpdate(r, train.getUpdate());
       return success();
     }
     SampleDefaults d;
@@ -697,22 +644,69 @@ private:
         llvm::APFloat(r.number("rtol", d.rtol)), llvm::APFloat(r.number("atol", d.atol)),
         llvm::APFloat(r.number("adaptive_guidance", 0.0)),
         llvm::APFloat(r.number("guidance_momentum", 0.0)));
-    auto velocity = closedFormVelocity.find(r.flow);
-    if (velocity != closedFormVelocity.end()) {
-      sample.setVelocityAttr(FlatSymbolRefAttr::get(velocity->second.velocity.getSymNameAttr()));
-      sample.setVelocityJvpAttr(FlatSymbolRefAttr::get(velocity->second.jvp.getSymNameAttr()));
-    }
+    if (auto model = closedFormModel.find(r.flow); model != closedFormModel.end())
+      if (failed(genModelField(*model->second.first, model->second.second, sample.getModel())))
+        return failure();
     sample.setLabel(r.label);
     setSourceDensity(sample, r.flow);
     if (r.guidance) {
-      func::FuncOp kernel = genGuidanceKernel(r);
-      if (!kernel)
+      if (failed(genCombine(r, sample.getCombine())))
         return failure();
-      sample.setGuidanceAttr(FlatSymbolRefAttr::get(kernel.getSymNameAttr()));
       sample.setGuidanceFnAttr(builder.getStringAttr(r.guidance->name));
       if (r.guidanceHasScale)
         sample.setGuidanceScaleAttr(builder.getF64FloatAttr(r.guidanceScale));
     }
+    return success();
+  }
+
+  /// Gives `region` one block of arguments `types` and points the builder at
+  /// it; returns the block.
+  Block &startRegion(Region &region, TypeRange types, Location l) {
+    Block *block = new Block();
+    region.push_back(block);
+    for (Type t : types)
+      block->addArgument(t, l);
+    builder.setInsertionPointToStart(block);
+    return *block;
+  }
+
+  /// The train block's optimizer as `flow.train`'s `update` region: (p, g,
+  /// s..., lr, step) -> (p', s'...), the optimizer fn and its state updates
+  /// for one parameter, every fn on the values before the step.
+  void genUpdate(const ast::RunDecl &r, Region &region) {
+    OpBuilder::InsertionGuard guard(builder);
+    Location l = loc(r.loc);
+    unsigned k = r.optimizerState.size();
+    Block &entry = startRegion(region, SmallVector<Type>(4 + k, builder.getF32Type()), l);
+    Env bound;
+    bound["p"] = entry.getArgument(0);
+    bound["g"] = entry.getArgument(1);
+    for (auto [i, s] : llvm::enumerate(r.optimizerState))
+      bound[s.first] = entry.getArgument(2 + i);
+    bound["lr"] = entry.getArgument(2 + k);
+    bound["step"] = entry.getArgument(3 + k);
+    for (auto &[name, v] : r.optimizerConstants)
+      bound[name] = constant(l, v);
+    SmallVector<Value> results{applyByName(*r.optimizer, bound)};
+    for (auto &s : r.optimizerState)
+      results.push_back(applyByName(*s.second, bound));
+    fl::YieldOp::create(builder, l, results);
+  }
+
+  /// A closed-form model as `flow.sample`'s `model` region: (x, t) -> v.
+  LogicalResult genModelField(const ast::ModelDecl &model, Type xType, Region &region) {
+    OpBuilder::InsertionGuard guard(builder);
+    Location l = loc(model.loc);
+    Block &entry = startRegion(region, {xType, builder.getF32Type()}, l);
+    Env inner;
+    inner[model.params[0].name] = entry.getArgument(0);
+    inner[model.params[1].name] = entry.getArgument(1);
+    for (auto &let : model.lets)
+      inner[let->names[0]] = genExpr(let->value.get(), inner);
+    Value v = genExpr(model.body.get(), inner);
+    if (!v)
+      return failure();
+    fl::YieldOp::create(builder, l, ValueRange{broadcastTo(l, v, xType)});
     return success();
   }
 
@@ -750,80 +744,6 @@ private:
     return std::nullopt;
   }
 
-  /// A kernel of per-row f32 values whose last `uniform` arguments are
-  /// launch-uniform, and a host function `hostName(buffers..., uniforms...,
-  /// rows)` that launches it over [rows, 1] buffers, result i overwriting
-  /// buffer i (flow.in_place). `body` fills the kernel's entry block and
-  /// returns its results. Returns the host function.
-  func::FuncOp genInPlaceUpdate(Location l, const std::string &name, const std::string &hostName,
-                                unsigned buffers, unsigned uniform, unsigned results,
-                                llvm::function_ref<SmallVector<Value>(Block &)> body) {
-    OpBuilder::InsertionGuard guard(builder);
-    builder.setInsertionPointToEnd(module->getBody());
-    Type f32 = builder.getF32Type();
-    auto kernel = func::FuncOp::create(
-        builder, l, name,
-        builder.getFunctionType(SmallVector<Type>(buffers + uniform, f32),
-                                SmallVector<Type>(results, f32)));
-    kernel->setAttr(fl::kKernelAttr, builder.getUnitAttr());
-    kernel->setAttr(fl::kParallelRowsAttr, builder.getUnitAttr());
-    SmallVector<bool> isUniform(buffers, false);
-    isUniform.append(uniform, true);
-    kernel->setAttr(fl::kUniformArgsAttr, builder.getDenseBoolArrayAttr(isUniform));
-    // Run at every training step, inside the step's CUDA graph on a GPU.
-    kernel->setAttr(fl::kUniformsInMemoryAttr, builder.getUnitAttr());
-    Block *entry = kernel.addEntryBlock();
-    builder.setInsertionPointToStart(entry);
-    func::ReturnOp::create(builder, l, body(*entry));
-
-    builder.setInsertionPointToEnd(module->getBody());
-    Type rowsType = RankedTensorType::get({ShapedType::kDynamic, 1}, f32);
-    SmallVector<Type> hostArgs(buffers, rowsType);
-    hostArgs.append(uniform, f32);
-    hostArgs.push_back(builder.getI64Type());
-    auto host = func::FuncOp::create(builder, l, hostName,
-                                     builder.getFunctionType(hostArgs, {}));
-    host->setAttr(fl::kHostAttr, builder.getUnitAttr());
-    Block *hostEntry = host.addEntryBlock();
-    builder.setInsertionPointToStart(hostEntry);
-    Value zero = arith::ConstantOp::create(builder, l, builder.getI64IntegerAttr(0));
-    auto launch = fl::LaunchOp::create(
-        builder, l, SmallVector<Type>(results, rowsType), SymbolRefAttr::get(kernel),
-        hostEntry->getArgument(buffers + uniform), zero,
-        hostEntry->getArguments().take_front(buffers + uniform));
-    SmallVector<int64_t> inPlace;
-    for (unsigned i = 0; i < results; ++i)
-      inPlace.push_back(i == 0 ? 0 : i + 1); // p, then the state (after g)
-    launch->setAttr(fl::kInPlaceAttr, builder.getDenseI64ArrayAttr(inPlace));
-    func::ReturnOp::create(builder, l);
-    return host;
-  }
-
-  /// `F_optimizer(p, g, s..., lr, step) -> (p', s'...)`: the train block's
-  /// optimizer fn and its state updates for one parameter, every fn on the
-  /// values before the step; `F_optimizer_step` runs it in place over the
-  /// network's flat parameter buffer.
-  func::FuncOp genOptimizer(const ast::RunDecl &r) {
-    Location l = loc(r.loc);
-    unsigned k = r.optimizerState.size();
-    return genInPlaceUpdate(l, r.name + "_optimizer", r.name + "_optimizer_step", 2 + k, 2, 1 + k,
-                     [&](Block &entry) {
-      Env bound;
-      bound["p"] = entry.getArgument(0);
-      bound["g"] = entry.getArgument(1);
-      for (auto [i, s] : llvm::enumerate(r.optimizerState))
-        bound[s.first] = entry.getArgument(2 + i);
-      bound["lr"] = entry.getArgument(2 + k);
-      bound["step"] = entry.getArgument(3 + k);
-      for (auto &[name, v] : r.optimizerConstants)
-        bound[name] = constant(l, v);
-      SmallVector<Value> results{applyByName(*r.optimizer, bound)};
-      for (auto &s : r.optimizerState)
-        results.push_back(applyByName(*s.second, bound));
-      return results;
-    });
-  }
-
   /// A fn whose parameters are bound by name (defaults for the others).
   Value applyByName(const ast::FunctionDecl &fn, Env &bound) {
     Env inner, none;
@@ -834,52 +754,28 @@ private:
     return genExpr(fn.body.get(), inner);
   }
 
-  /// `F_ema(e, p, decay) -> e'`, e' = decay e + (1 - decay) p, the
-  /// exponential moving average of the weights (`train { ema: ... }`), and
-  /// `F_ema_step` running it in place over the flat EMA buffer.
-  func::FuncOp genEma(const ast::RunDecl &r) {
-    Location l = loc(r.loc);
-    return genInPlaceUpdate(l, r.name + "_ema", r.name + "_ema_step", 2, 1, 1, [&](Block &entry) {
-      Value e = entry.getArgument(0), p = entry.getArgument(1), decay = entry.getArgument(2);
-      Value rest = arith::SubFOp::create(builder, l, constant(l, 1.0), decay);
-      Value kept = arith::MulFOp::create(builder, l, decay, e);
-      Value mixed = arith::MulFOp::create(builder, l, rest, p);
-      return SmallVector<Value>{arith::AddFOp::create(builder, l, kept, mixed)};
-    });
-  }
-
-  /// `F_guidance(v_c, v_u, x, t, w) -> v`: the sample block's guidance fn
-  /// with its constants, launched after each pair of network evaluations
-  /// (t per sample, as samples may be at different times; w uniform).
-  func::FuncOp genGuidanceKernel(const ast::RunDecl &r) {
+  /// The sample block's guidance fn with its constants as `flow.sample`'s
+  /// `combine` region: (v_c, v_u, x, t, w) -> v, t per sample (samples may
+  /// be at different times) and w the scale.
+  LogicalResult genCombine(const ast::RunDecl &r, Region &region) {
     const ast::FunctionDecl &fn = *r.guidance;
-    std::string name = r.name + "_guidance";
     auto x = r.flow && r.flow->sourceStmt ? r.flow->sourceStmt->shapes : std::vector<ast::Shape>{};
-    if (x.empty() || !x[0].isTensor()) {
-      emitError(loc(r.loc)) << "guidance needs the flow's source shape";
-      return nullptr;
-    }
+    if (x.empty() || !x[0].isTensor())
+      return emitError(loc(r.loc)) << "guidance needs the flow's source shape";
     Type vType = sampleType(x[0]), f32 = builder.getF32Type();
     OpBuilder::InsertionGuard guard(builder);
-    builder.setInsertionPointToEnd(module->getBody());
     Location l = loc(r.loc);
-    auto kernel = func::FuncOp::create(
-        builder, l, name, builder.getFunctionType({vType, vType, vType, f32, f32}, vType));
-    kernel->setAttr(fl::kKernelAttr, builder.getUnitAttr());
-    kernel->setAttr(fl::kUniformArgsAttr,
-                    builder.getDenseBoolArrayAttr({false, false, false, false, true}));
-    Block *entry = kernel.addEntryBlock();
-    builder.setInsertionPointToStart(entry);
+    Block &entry = startRegion(region, {vType, vType, vType, f32, f32}, l);
     Env inner;
     for (auto [i, p] : llvm::enumerate(fn.params)) {
       if (i < 2)
-        inner[p.name] = entry->getArgument(i);
+        inner[p.name] = entry.getArgument(i);
       else if (p.name == "x")
-        inner[p.name] = entry->getArgument(2);
+        inner[p.name] = entry.getArgument(2);
       else if (p.name == "t")
-        inner[p.name] = entry->getArgument(3);
+        inner[p.name] = entry.getArgument(3);
       else if (p.name == "w")
-        inner[p.name] = entry->getArgument(4);
+        inner[p.name] = entry.getArgument(4);
       else
         inner[p.name] = constant(l, r.guidanceConstants.at(p.name));
     }
@@ -887,9 +783,9 @@ private:
       inner[let->names[0]] = genExpr(let->value.get(), inner);
     Value v = genExpr(fn.body.get(), inner);
     if (!v)
-      return nullptr;
-    func::ReturnOp::create(builder, l, broadcastTo(l, v, vType));
-    return kernel;
+      return failure();
+    fl::YieldOp::create(builder, l, ValueRange{broadcastTo(l, v, vType)});
+    return success();
   }
 };
 

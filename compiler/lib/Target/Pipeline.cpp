@@ -61,6 +61,7 @@ void flowc::registerPasses() {
 }
 
 void flowc::buildKernelPipeline(OpPassManager &pm) {
+  pm.addPass(createOutlineRunKernels());
   pm.addPass(createDifferentiateTime());
   pm.addPass(createOutlineKernels());
   pm.addPass(createDifferentiateLoss());

@@ -235,8 +235,8 @@ struct OutlineKernelsPass
     return success();
   }
 
-  /// Records the loss host function on the flow's flow.train (MLIRGen
-  /// recorded its optimizer and EMA steps there).
+  /// Records the loss host function on the flow's flow.train (where
+  /// flow-outline-run-kernels recorded its optimizer and EMA steps).
   static void recordTrainingFunctions(ModuleOp module, StringRef flow, func::FuncOp loss) {
     for (auto train : module.getOps<fl::TrainOp>())
       if (train.getFlow() == flow)

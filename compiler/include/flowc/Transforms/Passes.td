@@ -9,6 +9,31 @@
 
 include "mlir/Pass/PassBase.td"
 
+def OutlineRunKernels : Pass<"flow-outline-run-kernels", "mlir::ModuleOp"> {
+  let summary = "Outline the train and sample blocks' regions into kernels and in-place host updates";
+  let description = [{
+    For `flow.train @F`:
+      - its `update` region (the optimizer on one parameter) becomes kernel
+        `F_optimizer(p, g, s..., lr, step) -> (p', s'...)` and host function
+        `F_optimizer_step(p, g, s..., lr, step, rows)`, which launches it
+        over [rows, 1] buffers with p' overwriting p and s' its s;
+      - kernel `F_ema(e, p, decay) -> decay e + (1 - decay) p` and host
+        function `F_ema_step(e, p, decay, rows)`, in place on e.
+    Both kernels have parallel rows and read their uniforms from memory (so
+    a CUDA graph replays them with new values). Records `optimizer_step` and
+    `ema_step`. For `flow.sample @F`:
+      - its `model` region (a closed-form field) becomes kernel
+        `F_model(x, t) -> v`, and `F_model_jvp(x, t, e, s)` is the model's
+        body at x + s e wrapped in `flow.ddt ... wrt s` (the Jacobian times
+        e at s = 0, made symbolic by flow-differentiate-time); recorded as
+        `velocity` and `velocity_jvp`;
+      - its `combine` region becomes kernel `F_guidance(v_c, v_u, x, t, w)`
+        (w uniform), recorded as `guidance`.
+    The regions are left empty.
+  }];
+  let dependentDialects = ["mlir::func::FuncDialect", "mlir::arith::ArithDialect"];
+}
+
 def DifferentiateTime : Pass<"flow-differentiate-time", "mlir::ModuleOp"> {
   let summary = "Replace ddt by the symbolic time derivative";
   let description = [{
@@ -39,8 +64,8 @@ def OutlineKernels : Pass<"flow-outline-kernels", "mlir::ModuleOp"> {
     flow-differentiate-loss) and `F_sample_source(rows)`. Kernels are `func.func`
     marked `flow.kernel`; host functions are marked `flow.host`. Records
     `train_loss` and `sample_source` on the flow's `flow.train` (where
-    MLIRGen recorded `optimizer_step` and `ema_step`), and `sample_source`
-    on its `flow.sample`.
+    flow-outline-run-kernels recorded `optimizer_step` and `ema_step`), and
+    `sample_source` on its `flow.sample`.
   }];
   let dependentDialects = ["mlir::func::FuncDialect", "mlir::arith::ArithDialect"];
 }
@@ -69,9 +94,9 @@ def ExpandSolver : Pass<"flow-expand-solver", "mlir::ModuleOp"> {
     `F_S_step(x, t, h, rows[, labels])` evaluates k_i = v(x_i, t + c_i h)
     between them. `F_velocity(x, t, rows[, labels])` evaluates the field
     alone. The field is the network (guided by the sample's `guidance`
-    kernel) or the closed-form model's kernel that MLIRGen recorded as the
-    sample's `velocity` (its `velocity_jvp` gives `field_jvp`), both found
-    by reference. Records what the host code
+    kernel) or the closed-form model's kernel that flow-outline-run-kernels
+    recorded as the sample's `velocity` (its `velocity_jvp` gives
+    `field_jvp`), both found by reference. Records what the host code
     calls on the `flow.sample`: `field`, `field_jvp`, `solver_steps`,
     `adaptive_steps`, `trajectory`, `solve` and `labelled`.
   }];

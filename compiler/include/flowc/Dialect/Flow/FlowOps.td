@@ -94,17 +94,22 @@ def Flow_FlowOp : Flow_Op<"flow", [Symbol, SingleBlock, NoTerminator,
 }
 
 def Flow_TrainOp : Flow_Op<"train",
-    [DeclareOpInterfaceMethods<SymbolUserOpInterface>]> {
+    [DeclareOpInterfaceMethods<SymbolUserOpInterface>, IsolatedFromAbove]> {
   let summary = "Training settings of a flow";
   let description = [{
-    MLIRGen and the flow passes record here the host functions the
-    generated program calls, so that later stages find them by reference,
-    never by name: from MLIRGen `optimizer_step(p, g, s..., lr, step, rows)`
-    and `ema_step(e, p, decay, rows)`, which run the optimizer and the EMA
-    in place over [rows, 1] buffers (one state buffer `s` per optimizer
-    state variable); from flow-outline-kernels `train_loss(step, rows) ->
-    loss` and `sample_source(rows) -> x0`. The verifier checks that each
-    names a `flow.host` function of that signature.
+    MLIRGen writes the train block's optimizer as the region `update`, the
+    update of one parameter: block arguments (p, g, s..., lr, step), all
+    f32, one `s` per optimizer state variable, yielding (p', s'...), every
+    new value computed from the values before the step.
+
+    The flow passes record here the host functions the generated program
+    calls, so that later stages find them by reference, never by name: from
+    flow-outline-run-kernels `optimizer_step(p, g, s..., lr, step, rows)`
+    (the `update` region, outlined) and `ema_step(e, p, decay, rows)`, which
+    run the optimizer and the EMA in place over [rows, 1] buffers; from
+    flow-outline-kernels `train_loss(step, rows) -> loss` and
+    `sample_source(rows) -> x0`. The verifier checks that each names a
+    `flow.host` function of that signature.
   }];
   let arguments = (ins FlatSymbolRefAttr:$flow, I64Attr:$steps, I64Attr:$batch,
                        StrAttr:$optimizer, F64Attr:$lr, F64Attr:$ema,
@@ -113,7 +118,9 @@ def Flow_TrainOp : Flow_Op<"train",
                        OptionalAttr<FlatSymbolRefAttr>:$optimizer_step,
                        OptionalAttr<FlatSymbolRefAttr>:$ema_step,
                        OptionalAttr<FlatSymbolRefAttr>:$sample_source);
-  let assemblyFormat = "$flow attr-dict";
+  let regions = (region AnyRegion:$update);
+  let assemblyFormat = "$flow attr-dict (`update` $update^)?";
+  let hasRegionVerifier = 1;
   // The settings alone, as MLIRGen creates the op: the passes add the rest.
   let builders = [
     OpBuilder<(ins "llvm::StringRef":$flow, "int64_t":$steps, "int64_t":$batch,
@@ -126,18 +133,20 @@ def Flow_TrainOp : Flow_Op<"train",
 }
 
 def Flow_SampleOp : Flow_Op<"sample",
-    [DeclareOpInterfaceMethods<SymbolUserOpInterface>]> {
+    [DeclareOpInterfaceMethods<SymbolUserOpInterface>, IsolatedFromAbove]> {
   let summary = "Sampling settings of a flow";
   let description = [{
-    `velocity`, when present, names the kernel `(x, t) -> v` of a
-    closed-form model that the sampler launches instead of evaluating a
-    network, and `velocity_jvp` its Jacobian-vector product kernel
-    `(x, t, e, s) -> J e` (s uniform, passed as 0); MLIRGen creates and
-    records both, and the guidance kernel. For a network
-    applied to labels, `label` is every sample's class (-2: balanced, sample
-    i gets i mod classes) and `guidance` names the kernel that combines the
-    conditional and unconditional velocities: guidance(v_c, v_u, x, t, w),
-    with `guidance_fn` the spec's fn and `guidance_scale` the default of w.
+    MLIRGen writes two per-sample functions as regions, each ending in
+    `flow.yield`: `model`, the field of a closed-form model (x: S, t: f32)
+    -> S that the sampler evaluates instead of a network, and `combine`,
+    the guidance fn (v_c: S, v_u: S, x: S, t: f32, w: f32) -> S that
+    combines the conditional and unconditional velocities.
+    flow-outline-run-kernels outlines them into kernels and records
+    `velocity` (the model's kernel), `velocity_jvp` (its Jacobian-vector
+    product `(x, t, e, s) -> J e`, s uniform, passed as 0) and `guidance`.
+    For a network applied to labels, `label` is every sample's class (-2:
+    balanced, sample i gets i mod classes); `guidance_fn` is the spec's fn
+    and `guidance_scale` the default of w.
     `fixed_steps`: the block gave `steps`, so adaptive tableaux run at fixed
     steps too; `rtol`/`atol`: the tolerances of step-size control.
     `source_kind` ("normal" or "uniform") and `source_params` (mean and std,
@@ -184,7 +193,11 @@ def Flow_SampleOp : Flow_Op<"sample",
                        OptionalAttr<FlatSymbolRefAttr>:$trajectory,
                        OptionalAttr<FlatSymbolRefAttr>:$solve,
                        UnitAttr:$labelled);
-  let assemblyFormat = "$flow `with` $solver attr-dict";
+  let regions = (region AnyRegion:$model, AnyRegion:$combine);
+  let assemblyFormat = [{
+    $flow `with` $solver attr-dict (`model` $model^)? (`combine` $combine^)?
+  }];
+  let hasRegionVerifier = 1;
   let extraClassDeclaration = [{
     /// Checks `velocity`, `velocity_jvp` and `guidance` (FlowContract.cpp).
     mlir::LogicalResult verifyModelKernels(mlir::SymbolTableCollection &symbols);
@@ -211,6 +224,13 @@ def Flow_SampleOp : Flow_Op<"sample",
 //===----------------------------------------------------------------------===//
 // Per-sample operations (flow bodies and kernels)
 //===----------------------------------------------------------------------===//
+
+def Flow_YieldOp : Flow_Op<"yield", [Pure, Terminator,
+                                       ParentOneOf<["TrainOp", "SampleOp"]>]> {
+  let summary = "The results of a flow.train or flow.sample region";
+  let arguments = (ins Variadic<Flow_SampleType>:$values);
+  let assemblyFormat = "($values^ `:` type($values))? attr-dict";
+}
 
 def Flow_DrawDataOp : Flow_Op<"draw_data"> {
   let summary = "One sample of a data set, and optionally its class label";
