@@ -2,7 +2,7 @@
 //
 // MLIRGen and the flow passes record the kernels and host functions they
 // create on the ops that use them (`flow.train`, `flow.sample`,
-// `flow.mean_loss`), and later stages read those references instead of
+// `flow.launch`), and later stages read those references instead of
 // guessing names. This file verifies that contract: every reference names a
 // `func.func` of the right kind (`flow.kernel` or `flow.host`) and
 // signature, and every `flow.launch` matches its kernel.
@@ -318,27 +318,6 @@ LogicalResult SampleOp::verifySymbolUses(SymbolTableCollection &symbols) {
   return success();
 }
 
-LogicalResult MeanLossOp::verifySymbolUses(SymbolTableCollection &symbols) {
-  Operation *op = *this;
-  func::FuncOp forward = lookupFunction(op, symbols, "forward", getForwardAttr(), kKernelAttr);
-  if (!forward)
-    return failure();
-  auto ref = getBackwardAttr();
-  if (!ref)
-    return success();
-  func::FuncOp backward = lookupFunction(op, symbols, "backward", ref, kKernelAttr);
-  if (!backward)
-    return failure();
-  // backward(inputs..., g) -> d loss / d input 0, times g.
-  FunctionType type = forward.getFunctionType();
-  if (type.getNumInputs() == 0)
-    return emitOpError("'forward' refers to ") << getForwardAttr() << ", which takes no input";
-  SmallVector<Type> args(type.getInputs());
-  args.push_back(Float32Type::get(getContext()));
-  return checkType(op, "backward", backward,
-                   FunctionType::get(getContext(), args, type.getInput(0)));
-}
-
 LogicalResult LaunchOp::verifySymbolUses(SymbolTableCollection &symbols) {
   func::FuncOp kernel = lookupFunction(*this, symbols, "kernel", getKernelAttr(), kKernelAttr);
   if (!kernel)
@@ -371,5 +350,27 @@ LogicalResult LaunchOp::verifySymbolUses(SymbolTableCollection &symbols) {
           getArgs()[j].getType() != getResult(i).getType())
         return emitOpError("result ") << i << " cannot overwrite operand " << j;
   }
-  return success();
+  return verifyVjp(kernel, symbols);
+}
+
+/// vjp(args..., one adjoint per result) -> (adjoints of the arguments that
+/// `flow.grad_args` marks), in the kernel's per-sample types.
+LogicalResult LaunchOp::verifyVjp(func::FuncOp kernel, SymbolTableCollection &symbols) {
+  auto ref = getVjpAttr();
+  if (!ref)
+    return success();
+  auto grad = kernel->getAttrOfType<DenseBoolArrayAttr>(kGradArgsAttr);
+  FunctionType type = kernel.getFunctionType();
+  if (!grad || grad.size() != type.getNumInputs())
+    return emitOpError("has a 'vjp', but kernel ")
+           << getKernelAttr() << " has no " << kGradArgsAttr << " with one entry per argument";
+  func::FuncOp vjp = lookupFunction(*this, symbols, "vjp", ref, kKernelAttr);
+  if (!vjp)
+    return failure();
+  SmallVector<Type> args(type.getInputs()), adjoints;
+  args.append(type.getResults().begin(), type.getResults().end());
+  for (auto [i, t] : llvm::enumerate(type.getInputs()))
+    if (grad[i])
+      adjoints.push_back(t);
+  return checkType(*this, "vjp", vjp, FunctionType::get(getContext(), args, adjoints));
 }

@@ -85,16 +85,12 @@ public:
        << "#include \"flowrt/flowrt.h\"\n#include <math.h>\n#include <string.h>\n\n";
     printKernelPrototypes();
     os << "namespace {\n\n";
-    WalkResult losses = module.walk([&](fl::MeanLossOp m) {
-      if (!m.getBackward()) {
-        m.emitError("flow.mean_loss has no 'backward' kernel (flow-differentiate-loss "
-                    "records it)");
+    WalkResult regions = module.walk([&](fl::LaunchOp l) {
+      if (l.getVjp() && failed(printRegionAdapters(l)))
         return WalkResult::interrupt();
-      }
-      printLossAdapters(m);
       return WalkResult::advance();
     });
-    if (losses.wasInterrupted())
+    if (regions.wasInterrupted())
       return failure();
     for (auto fn : module.getOps<func::FuncOp>())
       if (fn->hasAttr(fl::kHostAttr))
@@ -111,7 +107,7 @@ private:
   ModuleOp module;
   llvm::raw_ostream &os;
   llvm::DenseMap<Value, std::string> names;
-  llvm::StringSet<> lossAdapters;
+  llvm::StringSet<> regionAdapters;
 
   static std::string cType(Type t) {
     if (t.isInteger(64)) return "int64_t";
@@ -223,15 +219,13 @@ private:
     } else if (auto w = dyn_cast<fl::GuidanceScaleOp>(op)) {
       os << "  const float " << fresh(w) << " = (float)flowrt_guidance_scale(ctx);\n";
     } else if (auto l = dyn_cast<fl::LaunchOp>(op)) {
-      printLaunch(l);
-    } else if (auto m = dyn_cast<fl::MeanLossOp>(op)) {
-      std::string adapter = m.getForward().str();
-      std::string in = fresh(m) + "_in";
-      os << "  flowrt_tensor *const " << in << "[] = {";
-      llvm::interleaveComma(m.getInputs(), os, [&](Value v) { os << name(v); });
-      os << "};\n  flowrt_tensor *" << name(m) << " = flowrt_loss(ctx, " << adapter
-         << "_forward, " << adapter << "_backward, " << m.getInputs().size() << ", "
-         << in << ");\n";
+      if (l.getVjp())
+        printRegionLaunch(l);
+      else
+        printLaunch(l);
+    } else if (auto m = dyn_cast<fl::BatchMeanOp>(op)) {
+      os << "  flowrt_tensor *" << fresh(m) << " = flowrt_batch_mean(ctx, "
+         << name(m.getInput()) << ");\n";
     } else if (auto r = dyn_cast<func::ReturnOp>(op)) {
       if (r.getNumOperands() == 1)
         os << "  return " << name(r.getOperand(0)) << ";\n";
@@ -374,37 +368,73 @@ private:
     printGpuCall(l.getKernel(), rows, params);
   }
 
-  /// Adapters from the runtime's loss-kernel signatures to the kernels'.
-  void printLossAdapters(fl::MeanLossOp m) {
-    std::string fwd = m.getForward().str(), bwd = m.getBackward()->str();
-    if (!lossAdapters.insert(fwd).second)
-      return;
-    std::string args;
-    // Loss kernels draw nothing (draws happen before the network): no counter.
+  /// A differentiable launch: flowrt_region runs the kernel through its
+  /// adapters (printRegionAdapters) as one autograd function.
+  void printRegionLaunch(fl::LaunchOp l) {
+    std::string v = "r" + std::to_string(names.size());
+    os << "  flowrt_tensor *const " << v << "_in[] = {";
+    llvm::interleaveComma(l.getArgs(), os, [&](Value a) { os << name(a); });
+    os << "};\n  flowrt_tensor *" << v << "_out[" << l.getNumResults() << "];\n"
+       << "  flowrt_region(ctx, &" << l.getKernel() << "_region, " << v << "_in, " << v
+       << "_out);\n";
+    for (auto [i, r] : llvm::enumerate(l.getResults()))
+      os << "  flowrt_tensor *" << fresh(r) << " = " << v << "_out[" << i << "];\n";
+  }
+
+  /// For a kernel K launched with a vjp: `K_forward(ctx, n, in, out)` and
+  /// `K_backward(ctx, n, in, dout, din)` (din: the adjoints of the
+  /// arguments flow.grad_args marks), which call K and its vjp on the CPU
+  /// or launch their PTX, and `K_region`, the flowrt_region_desc naming them.
+  LogicalResult printRegionAdapters(fl::LaunchOp l) {
+    std::string k = l.getKernel().str(), vjp = l.getVjp()->str();
+    if (!regionAdapters.insert(k).second)
+      return success();
+    auto kernel = module.lookupSymbol<func::FuncOp>(l.getKernelAttr());
+    if (kernelDraws(kernel)) // only the path draws, and it has no adjoints
+      return l.emitError("host codegen: differentiable kernel '") << k << "' draws";
+    FunctionType type = kernel.getFunctionType();
+    ArrayRef<bool> grad = kernel->getAttrOfType<DenseBoolArrayAttr>(fl::kGradArgsAttr);
+    // (n, seed, counter): no draws, so no counter.
     SmallVector<GpuParam> params{{"int64_t", "n"}, {"int64_t", "0"}};
     oneValueParams(params, "int64_t *", "nullptr");
-    for (auto [i, v] : llvm::enumerate(m.getInputs())) {
-      std::string in = "in[" + std::to_string(i) + "]";
-      args += ", " + rowsArg(in, "n", v.getType());
-      bufferParams(params, in, "n", std::to_string(cols(v.getType())));
-    }
-    Type perSample = RankedTensorType::get({1}, m.getLoss().getType().getElementType());
-    Type grad = m.getInputs()[0].getType();
+    std::string args;
+    auto buffers = [](SmallVector<GpuParam> &params, std::string &args,
+                      const std::string &array, TypeRange types) {
+      for (auto [i, t] : llvm::enumerate(types)) {
+        std::string ptr = array + "[" + std::to_string(i) + "]";
+        Type batched = fl::batchedType(t);
+        args += ", " + rowsArg(ptr, "n", batched);
+        bufferParams(params, ptr, "n", std::to_string(cols(batched)));
+      }
+    };
+    buffers(params, args, "in", type.getInputs());
     SmallVector<GpuParam> forward(params), backward(params);
-    bufferParams(forward, "loss", "n", "1");
-    bufferParams(backward, "(float *)g", "n", "1");
-    bufferParams(backward, "grad", "n", std::to_string(cols(grad)));
-    os << "void " << fwd << "_forward(flowrt_ctx *ctx, int64_t n, float *const *in, "
-       << "float *loss) {\n";
-    printGpuCall(fwd, "n", forward);
-    os << "  } else {\n    " << fwd << "(n, 0, 0" << args << ", "
-       << rowsArg("loss", "n", perSample) << ");\n  }\n}\n\n";
-    os << "void " << fwd << "_backward(flowrt_ctx *ctx, int64_t n, float *const *in, "
-       << "const float *g, float *grad) {\n";
-    printGpuCall(bwd, "n", backward);
-    os << "  } else {\n    " << bwd << "(n, 0, 0" << args << ", "
-       << rowsArg("(float *)g", "n", perSample) << ", " << rowsArg("grad", "n", grad)
-       << ");\n  }\n}\n\n";
+    std::string forwardArgs = args, backwardArgs = args;
+    buffers(forward, forwardArgs, "out", type.getResults());
+    SmallVector<Type> adjoints;
+    for (auto [i, t] : llvm::enumerate(type.getInputs()))
+      if (grad[i])
+        adjoints.push_back(t);
+    buffers(backward, backwardArgs, "dout", type.getResults());
+    buffers(backward, backwardArgs, "din", adjoints);
+
+    os << "void " << k << "_forward(flowrt_ctx *ctx, int64_t n, float *const *in, "
+       << "float *const *out) {\n";
+    printGpuCall(k, "n", forward);
+    os << "  } else {\n    " << k << "(n, 0, 0" << forwardArgs << ");\n  }\n}\n\n";
+    os << "void " << k << "_backward(flowrt_ctx *ctx, int64_t n, float *const *in, "
+       << "float *const *dout, float *const *din) {\n";
+    printGpuCall(vjp, "n", backward);
+    os << "  } else {\n    " << vjp << "(n, 0, 0" << backwardArgs << ");\n  }\n}\n\n";
+    os << "const int32_t " << k << "_grad_args[] = {";
+    llvm::interleaveComma(grad, os, [&](bool g) { os << (g ? 1 : 0); });
+    os << "};\nconst int64_t " << k << "_result_cols[] = {";
+    llvm::interleaveComma(type.getResults(), os,
+                          [&](Type t) { os << cols(fl::batchedType(t)); });
+    os << "};\nconst flowrt_region_desc " << k << "_region = {" << k << "_forward, " << k
+       << "_backward, " << type.getNumInputs() << ", " << k << "_grad_args, "
+       << type.getNumResults() << ", " << k << "_result_cols};\n\n";
+    return success();
   }
 
   /// The host function `ref` names (verified by the op that holds it), or

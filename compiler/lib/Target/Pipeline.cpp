@@ -64,7 +64,7 @@ void flowc::buildKernelPipeline(OpPassManager &pm) {
   pm.addPass(createOutlineRunKernels());
   pm.addPass(createDifferentiateTime());
   pm.addPass(createOutlineKernels());
-  pm.addPass(createDifferentiateLoss());
+  pm.addPass(createDifferentiateRegions());
   pm.addPass(createExpandSolver());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());

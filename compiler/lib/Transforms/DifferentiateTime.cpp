@@ -50,9 +50,10 @@ private:
 
   FailureOr<Value> compute(Value v) {
     Operation *op = v.getDefiningOp();
-    // Leaves, and piecewise-constant functions (comparisons, one_hot).
+    // Leaves, piecewise-constant functions (comparisons, one_hot) and
+    // stop-gradients.
     if (!op || isa<arith::ConstantOp, fl::NormalOp, fl::UniformOp, fl::DrawDataOp,
-                   fl::OneHotOp, arith::CmpFOp, arith::UIToFPOp>(op))
+                   fl::OneHotOp, arith::CmpFOp, arith::UIToFPOp, fl::StopGradientOp>(op))
       return Value();
     if (auto net = dyn_cast<fl::ApplyNetOp>(op)) {
       FailureOr<Value> dx = get(net.getX()), dt = get(net.getT());

@@ -162,6 +162,8 @@ private:
       Value dv = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(float(d)));
       return arith::DivFOp::create(b, loc, sum, dv);
     }
+    if (auto sg = dyn_cast<fl::StopGradientOp>(op)) // derivatives are done
+      return scalar(sg.getInput());
     if (auto extract = dyn_cast<fl::ExtractOp>(op)) {
       ElementCache cache;
       return element(extract.getInput(), index(extract.getPosition()), cache);
@@ -313,6 +315,8 @@ private:
         e = reduceTo(red, j);
       } else if (auto re = dyn_cast<fl::ReshapeOp>(op)) {
         e = element(re.getInput(), j, cache); // the same flat row
+      } else if (auto sg = dyn_cast<fl::StopGradientOp>(op)) {
+        e = element(sg.getInput(), j, cache); // derivatives are done
       } else if (auto ext = dyn_cast<fl::ExtractOp>(op)) { // a slice
         int64_t inner = cast<RankedTensorType>(ext.getType()).getNumElements();
         Value start = index(ext.getPosition() * inner);

@@ -89,6 +89,114 @@ bool isConstant(Value v) {
   return def && def->hasTrait<OpTrait::ConstantLike>();
 }
 
+/// One level of a flow body's partition: its kernel computes `outputs`
+/// from `inputs`.
+struct Region {
+  unsigned level;
+  SmallVector<Value> inputs, outputs;
+  func::FuncOp kernel;
+};
+
+/// A flow body as a dataflow graph cut at its network applications. Every
+/// op has a level, its network depth: data, draws and constants are 0; an
+/// application's result is one more than its deepest argument; any other op
+/// is as deep as its deepest operand. The ops of one level form a region
+/// (one kernel); the host runs region 0, the applications of level 1,
+/// region 1, and so on. Draws have no operands, so only region 0 draws.
+class FlowGraph {
+public:
+  explicit FlowGraph(Block &body) : body(body) {
+    for (Operation &op : body) {
+      unsigned level = 0;
+      bool grad = false;
+      for (Value v : op.getOperands()) {
+        if (Operation *def = v.getDefiningOp())
+          level = std::max(level, levels.lookup(def));
+        grad |= gradient.contains(v);
+      }
+      // A network's output carries a gradient (its parameters train); sg
+      // stops one; other ops pass their operands'.
+      if (isa<fl::ApplyNetOp>(op)) {
+        ++level;
+        grad = true;
+      } else if (isa<fl::StopGradientOp>(op)) {
+        grad = false;
+      }
+      levels[&op] = level;
+      depth = std::max(depth, level);
+      if (grad)
+        for (Value r : op.getResults())
+          gradient.insert(r);
+    }
+  }
+
+  /// Whether the loss's gradient reaches `v` (it depends on a network
+  /// output, not through sg).
+  bool carriesGradient(Value v) const { return gradient.contains(v); }
+
+  /// The network applications of `level`, in program order.
+  SmallVector<fl::ApplyNetOp> applicationsAt(unsigned level) const {
+    SmallVector<fl::ApplyNetOp> nets;
+    for (auto net : body.getOps<fl::ApplyNetOp>())
+      if (levels.lookup(net) == level)
+        nets.push_back(net);
+    return nets;
+  }
+
+  /// One region per level that computes something used elsewhere. Inputs
+  /// are the data as drawn, then the rest in order of first use; outputs
+  /// are in order of their users (so the path kernel returns the network's
+  /// inputs first). Constants are recomputed where they are used, never
+  /// passed.
+  SmallVector<Region> regions() const {
+    SmallVector<Region> result;
+    for (unsigned level = 0; level <= depth; ++level) {
+      Region r{level, {}, {}, nullptr};
+      llvm::SetVector<Value> inputs, outputs;
+      for (Operation &op : body) {
+        bool inside = inRegion(&op, level);
+        for (Value v : op.getOperands()) {
+          Operation *def = v.getDefiningOp();
+          bool fromInside = def && inRegion(def, level);
+          // A constant is recomputed by any region that uses it, but a
+          // network or the loss takes it from a buffer.
+          bool recomputed = isConstant(v) && inRegion(&op, levels.lookup(&op));
+          if (inside && !fromInside && !isConstant(v))
+            inputs.insert(v);
+          else if (!inside && fromInside && !recomputed && !isa<fl::TimeOp, fl::SourceOp>(op))
+            outputs.insert(v);
+        }
+      }
+      if (outputs.empty())
+        continue;
+      // Data first, as drawn (each point, then its label).
+      for (auto draw : body.getOps<fl::DrawDataOp>())
+        for (Value v : draw->getResults())
+          if (inputs.contains(v))
+            r.inputs.push_back(v);
+      for (Value v : inputs)
+        if (!v.getDefiningOp<fl::DrawDataOp>())
+          r.inputs.push_back(v);
+      r.outputs.assign(outputs.begin(), outputs.end());
+      result.push_back(std::move(r));
+    }
+    return result;
+  }
+
+private:
+  Block &body;
+  llvm::DenseMap<Operation *, unsigned> levels;
+  llvm::DenseSet<Value> gradient;
+  unsigned depth = 0;
+
+  /// The ops a region's kernel computes: not applications, data draws or
+  /// markers.
+  bool inRegion(Operation *op, unsigned level) const {
+    return op->getNumResults() > 0 && !isa<fl::ApplyNetOp, fl::DrawDataOp>(op) &&
+           levels.lookup(op) == level;
+  }
+};
+
 struct OutlineKernelsPass
     : flowc::impl::OutlineKernelsBase<OutlineKernelsPass> {
   void runOnOperation() override {
@@ -136,103 +244,90 @@ struct OutlineKernelsPass
     if (failed(outlineSource(module, f)))
       return failure();
     Block &body = f.getBody().front();
-    StringRef name = f.getSymName();
-    Location loc = f.getLoc();
-    OpBuilder b(f.getContext());
-    auto i64 = b.getI64Type();
-
     auto losses = body.getOps<fl::LossOp>();
     if (losses.empty())
       return success();
-    fl::LossOp loss = *losses.begin();
-    SmallVector<fl::ApplyNetOp> nets(body.getOps<fl::ApplyNetOp>());
-    if (nets.size() != 1)
-      return f.emitError("a trained flow needs exactly one network application, found ")
-             << nets.size();
-    fl::ApplyNetOp net = nets.front();
-
-    // 1. Ops that depend on the network's output ("after" the call).
-    llvm::DenseSet<Operation *> after;
-    for (Operation &op : body)
-      for (Value operand : op.getOperands())
-        if (operand == net.getResult() ||
-            (operand.getDefiningOp() && after.contains(operand.getDefiningOp())))
-          after.insert(&op);
-    // 2. Values crossing the cut: network inputs, and values computed before
-    //    the call that the loss needs.
-    llvm::SetVector<Value> crossing;
-    crossing.insert(net.getX());
-    crossing.insert(net.getT());
-    if (Value label = net.getLabel())
-      crossing.insert(label);
-    SmallVector<Value> lossInputs{net.getResult()};
-    for (Operation &op : body) {
-      if (!after.contains(&op))
-        continue;
-      for (Value operand : op.getOperands()) {
-        Operation *def = operand.getDefiningOp();
-        if (operand == net.getResult() || (def && after.contains(def)) ||
-            isConstant(operand))
-          continue;
-        if (!llvm::is_contained(lossInputs, operand))
-          lossInputs.push_back(operand);
-        crossing.insert(operand);
-      }
+    if (body.getOps<fl::ApplyNetOp>().empty())
+      return f.emitError("a trained flow needs a network application");
+    FlowGraph graph(body);
+    SmallVector<Region> regions = graph.regions();
+    StringRef name = f.getSymName();
+    unsigned deepest = regions.back().level;
+    for (Region &r : regions) {
+      r.kernel = outlineKernel(module, body, regionName(name, r.level, deepest), r.inputs,
+                               r.outputs, f.getLoc());
+      if (!r.kernel)
+        return failure();
+      // Which inputs get an adjoint: flow-differentiate-regions builds the
+      // reverse-mode kernel from this.
+      SmallVector<bool> grad;
+      for (Value in : r.inputs)
+        grad.push_back(graph.carriesGradient(in));
+      if (llvm::is_contained(grad, true))
+        r.kernel->setAttr(fl::kGradArgsAttr,
+                          Builder(f.getContext()).getDenseBoolArrayAttr(grad));
     }
-    // Kernel inputs from the data: each draw's point, and its label.
-    SmallVector<Value> dataDraws;
-    for (auto d : body.getOps<fl::DrawDataOp>()) {
-      dataDraws.push_back(d.getResult());
-      if (Value label = d.getLabel())
-        dataDraws.push_back(label);
-    }
+    func::FuncOp host = writeTrainLoss(module, f, graph, regions);
+    recordTrainingFunctions(module, name, host);
+    return success();
+  }
 
-    std::string pathName = (name + "_path").str(), lossName = (name + "_loss").str();
-    if (!outlineKernel(module, body, pathName, dataDraws, crossing.getArrayRef(), loc))
-      return failure();
-    func::FuncOp lossKernel =
-        outlineKernel(module, body, lossName, lossInputs, loss.getValue(), loc);
-    if (!lossKernel)
-      return failure();
-    lossKernel->setAttr(fl::kLossKernelAttr, b.getUnitAttr());
+  /// `F_path` for level 0 (it draws the path), `F_loss` for the deepest
+  /// level (what it computes can only be losses), `F_region<k>` between.
+  static std::string regionName(StringRef flow, unsigned level, unsigned deepest) {
+    if (level == 0)
+      return (flow + "_path").str();
+    if (level == deepest)
+      return (flow + "_loss").str();
+    return (flow + "_region" + Twine(level)).str();
+  }
 
-    // 3. The host step: data -> path kernel -> network -> loss.
+  /// `F_train_loss(step, rows) -> loss`: draws the data, then per level its
+  /// region's launch (differentiable where its kernel has adjoints) and the
+  /// applications of the next level; the loss is the batch mean of the
+  /// per-sample loss.
+  func::FuncOp writeTrainLoss(ModuleOp module, fl::FlowOp f, FlowGraph &graph,
+                              ArrayRef<Region> regions) {
+    Block &body = f.getBody().front();
+    Location loc = f.getLoc();
+    OpBuilder b(f.getContext());
     auto lossType = RankedTensorType::get({}, b.getF32Type());
-    func::FuncOp host = createHostFunction(module, (name + "_train_loss").str(),
-                                           {i64, i64}, lossType, loc);
+    func::FuncOp host = createHostFunction(module, (f.getSymName() + "_train_loss").str(),
+                                           {b.getI64Type(), b.getI64Type()}, lossType, loc);
     b.setInsertionPointToStart(&host.front());
     Value step = host.getArgument(0), rows = host.getArgument(1);
-    SmallVector<Value> batches;
+    IRMapping onHost; // per-sample value -> its batch
     for (auto d : body.getOps<fl::DrawDataOp>()) {
       Value label = d.getLabel();
       auto batch = fl::BatchDataOp::create(
           b, loc, batchedType(d.getResult().getType()),
           label ? batchedType(label.getType()) : Type(), d.getDataAttr(), rows);
-      batches.push_back(batch.getResult());
+      onHost.map(d.getResult(), batch.getResult());
       if (label)
-        batches.push_back(batch.getLabels());
+        onHost.map(label, batch.getLabels());
     }
-    SmallVector<Type> crossingTypes;
-    for (Value v : crossing)
-      crossingTypes.push_back(batchedType(v.getType()));
-    auto path = fl::LaunchOp::create(b, loc, crossingTypes,
-                                     SymbolRefAttr::get(b.getContext(), pathName),
-                                     rows, step, batches);
-    IRMapping onHost;
-    onHost.map(crossing.getArrayRef(), path.getResults());
-    Value label = net.getLabel() ? onHost.lookup(net.getLabel()) : Value();
-    Value v = fl::NetOp::create(b, loc, batchedType(net.getType()),
-                                net.getNetworkAttr(), onHost.lookup(net.getX()),
-                                onHost.lookup(net.getT()), label);
-    SmallVector<Value> lossOperands{v};
-    for (Value in : ArrayRef(lossInputs).drop_front())
-      lossOperands.push_back(onHost.lookup(in));
-    Value l = fl::MeanLossOp::create(
-        b, loc, lossType, FlatSymbolRefAttr::get(lossKernel.getSymNameAttr()),
-        /*backward: flow-differentiate-loss records it*/ nullptr, lossOperands);
-    func::ReturnOp::create(b, loc, l);
-    recordTrainingFunctions(module, name, host);
-    return success();
+    for (const Region &r : regions) {
+      SmallVector<Value> args;
+      for (Value in : r.inputs)
+        args.push_back(onHost.lookup(in));
+      SmallVector<Type> types;
+      for (Value out : r.outputs)
+        types.push_back(batchedType(out.getType()));
+      auto launch = fl::LaunchOp::create(b, loc, types, SymbolRefAttr::get(r.kernel), rows,
+                                         step, args);
+      onHost.map(r.outputs, launch.getResults());
+      for (fl::ApplyNetOp net : graph.applicationsAt(r.level + 1)) {
+        Value label = net.getLabel() ? onHost.lookup(net.getLabel()) : Value();
+        Value v = fl::NetOp::create(b, loc, batchedType(net.getType()), net.getNetworkAttr(),
+                                    onHost.lookup(net.getX()), onHost.lookup(net.getT()),
+                                    label);
+        onHost.map(net.getResult(), v);
+      }
+    }
+    fl::LossOp loss = *body.getOps<fl::LossOp>().begin();
+    Value mean = fl::BatchMeanOp::create(b, loc, lossType, onHost.lookup(loss.getValue()));
+    func::ReturnOp::create(b, loc, mean);
+    return host;
   }
 
   /// Records the loss host function on the flow's flow.train (where

@@ -24,7 +24,7 @@
 extern "C" {
 #endif
 
-#define FLOWRT_ABI_VERSION 8
+#define FLOWRT_ABI_VERSION 9
 
 typedef struct flowrt_ctx flowrt_ctx;       /* runtime state of one command */
 typedef struct flowrt_tensor flowrt_tensor; /* float32 [rows, cols] */
@@ -144,16 +144,28 @@ typedef struct flowrt_source_desc {
   double p0, p1;
 } flowrt_source_desc;
 
-/* Loss kernels, wrapped by flowrt_loss as one autograd function.
- * forward:  loss[i] = l(inputs[0][i], inputs[1][i], ...) per sample;
- * backward: grad_input0[i] = grad_loss[i] * dl/d inputs[0][i].
- * The pointers are in the memory of the command's device (flowrt_on_gpu). */
-typedef void (*flowrt_loss_forward_fn)(flowrt_ctx *ctx, int64_t n,
-                                       float *const *inputs, float *loss);
-typedef void (*flowrt_loss_backward_fn)(flowrt_ctx *ctx, int64_t n,
-                                        float *const *inputs,
-                                        const float *grad_loss,
-                                        float *grad_input0);
+/* A differentiable region of a flow: a generated kernel and its
+ * reverse-mode kernel, which flowrt_region runs as one autograd function.
+ * forward:  outputs[j][i] = region(inputs[0][i], ...) per sample i;
+ * backward: input_adjoints (one per input that grad_inputs marks, in order)
+ *           = the vector-Jacobian product with output_adjoints, per sample.
+ * Every buffer is [n, cols] row-major, in the memory of the command's device
+ * (flowrt_on_gpu). */
+typedef void (*flowrt_region_forward_fn)(flowrt_ctx *ctx, int64_t n,
+                                         float *const *inputs,
+                                         float *const *outputs);
+typedef void (*flowrt_region_backward_fn)(flowrt_ctx *ctx, int64_t n,
+                                          float *const *inputs,
+                                          float *const *output_adjoints,
+                                          float *const *input_adjoints);
+typedef struct flowrt_region_desc {
+  flowrt_region_forward_fn forward;
+  flowrt_region_backward_fn backward;
+  int32_t num_inputs;
+  const int32_t *grad_inputs; /* [num_inputs]: 1 if the input gets an adjoint */
+  int32_t num_outputs;
+  const int64_t *output_cols; /* [num_outputs] */
+} flowrt_region_desc;
 
 typedef struct flowrt_program {
   uint32_t abi_version; /* FLOWRT_ABI_VERSION of the generator */
@@ -287,11 +299,14 @@ void flowrt_launch(flowrt_ctx *ctx, const char *kernel, int64_t rows, void **arg
  * runtime's threads, and returns when all are done. */
 void flowrt_parallel_rows(flowrt_ctx *ctx, int64_t n,
                           void (*fn)(void *env, int64_t b, int64_t e), void *env);
-/* Mean over the batch of a per-sample loss computed by generated kernels;
- * differentiable with respect to inputs[0]. Returns a scalar [1, 1]. */
-flowrt_tensor *flowrt_loss(flowrt_ctx *ctx, flowrt_loss_forward_fn forward,
-                           flowrt_loss_backward_fn backward, int32_t num_inputs,
-                           flowrt_tensor *const *inputs);
+/* Runs a differentiable region on inputs [n, cols_k] and sets outputs[j] to
+ * new [n, output_cols[j]] tensors; autograd differentiates through it with
+ * the region's backward kernel (to the inputs grad_inputs marks). */
+void flowrt_region(flowrt_ctx *ctx, const flowrt_region_desc *region,
+                   flowrt_tensor *const *inputs, flowrt_tensor **outputs);
+/* The mean over the batch of a per-sample value [n, 1] (a loss), [1, 1],
+ * tracked by autograd. */
+flowrt_tensor *flowrt_batch_mean(flowrt_ctx *ctx, flowrt_tensor *x);
 
 #ifdef __cplusplus
 }

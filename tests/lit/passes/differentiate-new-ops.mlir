@@ -1,7 +1,7 @@
 // Time and reverse-mode derivatives of reductions, softmax, indexing,
 // comparisons, where/min/max and log1p.
 // RUN: %flowc-opt --flow-differentiate-time %s | FileCheck %s --check-prefix=TIME
-// RUN: %flowc-opt --flow-differentiate-loss %s | FileCheck %s --check-prefix=LOSS
+// RUN: %flowc-opt --flow-differentiate-regions %s | FileCheck %s --check-prefix=LOSS
 
 // d/dt softmax(t x) = s * (x - sum(s * x)), with s the softmax.
 // TIME-LABEL: flow.flow @softmax
@@ -44,7 +44,7 @@ flow.flow @select {
 
 // Reverse mode: l = log1p(x[0]) + sum(softmax(x)) (the sum is 1, so only
 // the log1p term has a gradient, at feature 0).
-func.func @k_loss(%x: tensor<2xf32>) -> f32 attributes {flow.kernel, flow.loss_kernel} {
+func.func @k_loss(%x: tensor<2xf32>) -> f32 attributes {flow.kernel, flow.grad_args = array<i1: true>} {
   %e = flow.extract %x[0] : tensor<2xf32>
   %l = math.log1p %e : f32
   %s = flow.softmax %x : tensor<2xf32>

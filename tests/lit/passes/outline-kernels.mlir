@@ -1,5 +1,5 @@
 // RUN: %flowc-opt --flow-outline-kernels %s | FileCheck %s
-// RUN: %flowc-opt --flow-outline-kernels --flow-differentiate-loss %s | FileCheck %s --check-prefix=GRAD
+// RUN: %flowc-opt --flow-outline-kernels --flow-differentiate-regions %s | FileCheck %s --check-prefix=GRAD
 
 flow.flow @f {
   %x1 = flow.draw_data @d : tensor<2xf32>
@@ -28,17 +28,19 @@ flow.flow @f {
 // CHECK-NOT: flow.apply_net
 // CHECK: return
 
-// The loss kernel starts at the network output.
+// The loss kernel starts at the network output, the only argument the
+// loss's gradient reaches.
 // CHECK-LABEL: func.func @f_loss(
-// CHECK-SAME: %[[V:.*]]: tensor<2xf32>, %[[TG:.*]]: tensor<2xf32>) -> f32 attributes {flow.kernel, flow.loss_kernel}
+// CHECK-SAME: %[[V:.*]]: tensor<2xf32>, %[[TG:.*]]: tensor<2xf32>) -> f32 attributes {flow.grad_args = array<i1: true, false>, flow.kernel}
 // CHECK: arith.subf %[[V]], %[[TG]]
 
 // CHECK-LABEL: func.func @f_train_loss(
 // CHECK: flow.batch_data @d
 // CHECK: flow.launch @f_path
 // CHECK: flow.net @v
-// The gradient kernel does not exist yet: flow-differentiate-loss creates
-// it and records it as the mean's backward.
-// CHECK: flow.mean_loss @f_loss(
+// The loss region's launch is not differentiable yet:
+// flow-differentiate-regions creates the vjp and records it on the launch.
+// CHECK: %[[L:.*]] = flow.launch @f_loss(%{{.*}}, %{{.*}}) rows %{{.*}} step %{{.*}} :
+// CHECK: flow.batch_mean %[[L]] : tensor<?x1xf32> -> tensor<f32>
 // GRAD: func.func @f_loss_grad(
-// GRAD: flow.mean_loss @f_loss, @f_loss_grad(
+// GRAD: flow.launch @f_loss(%{{.*}}, %{{.*}}) rows %{{.*}} step %{{.*}} vjp @f_loss_grad :

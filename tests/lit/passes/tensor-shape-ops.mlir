@@ -2,7 +2,7 @@
 // flow.reduce_to (each the other's transpose) and flow.reshape, and their
 // lowering to index arithmetic over one flat row-major row per sample.
 // RUN: %flowc-opt --flow-differentiate-time %s | FileCheck %s --check-prefix=TIME
-// RUN: %flowc-opt --flow-differentiate-loss %s | FileCheck %s --check-prefix=LOSS
+// RUN: %flowc-opt --flow-differentiate-regions %s | FileCheck %s --check-prefix=LOSS
 // RUN: %flowc-opt --flow-lower-kernels-to-loops %s | FileCheck %s --check-prefix=LOWER
 
 // d/dt of sum(t * expand(x), axis: 0) is the same chain on x.
@@ -29,7 +29,7 @@ flow.flow @shapes {
 // LOSS: %[[A2:.*]] = flow.expand %[[A1]] : tensor<1x2xf32> to tensor<3x2xf32>
 // LOSS: %[[A3:.*]] = flow.reduce_to %{{.*}} : tensor<3x2xf32> to tensor<1x2xf32>
 // LOSS: flow.reshape %[[A3]] : tensor<1x2xf32> to tensor<2xf32>
-func.func @loss(%v: tensor<2xf32>) -> f32 attributes {flow.kernel, flow.loss_kernel} {
+func.func @loss(%v: tensor<2xf32>) -> f32 attributes {flow.kernel, flow.grad_args = array<i1: true>} {
   %a = flow.reshape %v : tensor<2xf32> to tensor<1x2xf32>
   %b = flow.expand %a : tensor<1x2xf32> to tensor<3x2xf32>
   %c = arith.mulf %b, %b : tensor<3x2xf32>

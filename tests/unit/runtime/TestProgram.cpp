@@ -17,7 +17,9 @@
 
 namespace flowrt_test {
 
-void mseForward(flowrt_ctx *, int64_t n, float *const *inputs, float *loss) {
+namespace {
+
+void mseForward(flowrt_ctx *, int64_t n, float *const *inputs, float *const *outputs) {
   const float *a = inputs[0], *b = inputs[1];
   for (int64_t i = 0; i < n; ++i) {
     float sum = 0;
@@ -25,18 +27,24 @@ void mseForward(flowrt_ctx *, int64_t n, float *const *inputs, float *loss) {
       float d = a[i * Dim + j] - b[i * Dim + j];
       sum += d * d;
     }
-    loss[i] = sum / Dim;
+    outputs[0][i] = sum / Dim;
   }
 }
 
-void mseBackward(flowrt_ctx *, int64_t n, float *const *inputs, const float *gradLoss,
-                 float *gradInput0) {
+void mseBackward(flowrt_ctx *, int64_t n, float *const *inputs, float *const *dout,
+                 float *const *din) {
   const float *a = inputs[0], *b = inputs[1];
   for (int64_t i = 0; i < n; ++i)
     for (int64_t j = 0; j < Dim; ++j)
-      gradInput0[i * Dim + j] =
-          gradLoss[i] * 2 * (a[i * Dim + j] - b[i * Dim + j]) / Dim;
+      din[0][i * Dim + j] = dout[0][i] * 2 * (a[i * Dim + j] - b[i * Dim + j]) / Dim;
 }
+
+const int32_t kMseGrad[] = {1, 0};
+const int64_t kMseCols[] = {1};
+
+} // namespace
+
+const flowrt_region_desc mseRegion = {mseForward, mseBackward, 2, kMseGrad, 1, kMseCols};
 
 namespace {
 
@@ -65,7 +73,9 @@ flowrt_tensor *trainLoss(flowrt_ctx *ctx, int64_t step) {
   }
   flowrt_tensor *v = flowrt_net(ctx, xt, t, nullptr);
   flowrt_tensor *inputs[] = {v, target};
-  return flowrt_loss(ctx, mseForward, mseBackward, 2, inputs);
+  flowrt_tensor *loss = nullptr;
+  flowrt_region(ctx, &mseRegion, inputs, &loss);
+  return flowrt_batch_mean(ctx, loss);
 }
 
 flowrt_tensor *sampleSource(flowrt_ctx *ctx, int64_t n) {

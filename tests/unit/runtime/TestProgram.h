@@ -21,10 +21,9 @@ namespace flowrt_test {
 
 constexpr int64_t Dim = 2;
 
-/// The generated-kernel stand-ins: loss[i] = mean_j (a_ij - b_ij)^2.
-void mseForward(flowrt_ctx *, int64_t n, float *const *inputs, float *loss);
-void mseBackward(flowrt_ctx *, int64_t n, float *const *inputs, const float *gradLoss,
-                 float *gradInput0);
+/// A generated region's stand-in: outputs[0][i] = mean_j (a_ij - b_ij)^2
+/// for inputs (a, b), with an adjoint for a only.
+extern const flowrt_region_desc mseRegion;
 
 /// Rectified flow on toy.moons: tiny MLP, Euler solver, quick defaults.
 flowrt_program makeTestProgram();

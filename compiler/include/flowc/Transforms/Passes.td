@@ -50,35 +50,46 @@ def DifferentiateTime : Pass<"flow-differentiate-time", "mlir::ModuleOp"> {
 }
 
 def OutlineKernels : Pass<"flow-outline-kernels", "mlir::ModuleOp"> {
-  let summary = "Partition each flow at its network calls into fused kernels and a host schedule";
+  let summary = "Partition each flow at its network applications into fused region kernels and a host schedule";
   let description = [{
+    Every op of a flow body gets a level, its network depth: data draws,
+    draws and constants are 0; a `flow.apply_net` result is one more than
+    its deepest argument; any other op is as deep as its deepest operand.
     For `flow.flow @F` with a `flow.train`:
-      1. `F_path`: everything the network calls and the loss need that does
-         not depend on a network output (draw x0 and t, the path, its ddt),
-         one kernel: (data sample) -> (network inputs, loss inputs).
-      2. `F_loss`: everything from the network outputs to `flow.loss`:
-         (network outputs, loss inputs) -> per-sample loss.
-      3. `F_source`: the def chain of `flow.source`: () -> x0.
-    and host functions `F_train_loss(step, rows)` (batch_data, launch path,
-    net, mean_loss of `F_loss`, its `backward` left to
-    flow-differentiate-loss) and `F_sample_source(rows)`. Kernels are `func.func`
-    marked `flow.kernel`; host functions are marked `flow.host`. Records
-    `train_loss` and `sample_source` on the flow's `flow.train` (where
-    flow-outline-run-kernels recorded `optimizer_step` and `ema_step`), and
-    `sample_source` on its `flow.sample`.
+      1. each level's non-network ops become one kernel: `F_path` (level 0,
+         the only one that draws), `F_loss` (the deepest level), and
+         `F_region<k>` between. A region's arguments are the values it
+         reads from other levels: the data as drawn, then network results
+         and earlier regions' outputs in order of first use; its results
+         are what networks,
+         other levels and `flow.loss` read, in the order of their users.
+         Constants are recomputed by each region that uses them.
+      2. a kernel with an argument that the loss's gradient reaches (one
+         that depends on a network output, not through `flow.sg`) is marked
+         `flow.grad_args`, one bool per argument, for
+         flow-differentiate-regions;
+      3. `F_source`: the def chain of `flow.source`: () -> x0;
+    and host functions `F_train_loss(step, rows)` (batch_data, then per
+    level the region's launch and the next level's `flow.net`s, then the
+    `flow.batch_mean` of the per-sample loss) and `F_sample_source(rows)`.
+    Kernels are `func.func` marked `flow.kernel`; host functions are marked
+    `flow.host`. Records `train_loss` and `sample_source` on the flow's
+    `flow.train` (where flow-outline-run-kernels recorded `optimizer_step`
+    and `ema_step`), and `sample_source` on its `flow.sample`.
   }];
   let dependentDialects = ["mlir::func::FuncDialect", "mlir::arith::ArithDialect"];
 }
 
-def DifferentiateLoss : Pass<"flow-differentiate-loss", "mlir::ModuleOp"> {
-  let summary = "Generate the backward kernel of every loss kernel (reverse mode)";
+def DifferentiateRegions : Pass<"flow-differentiate-regions", "mlir::ModuleOp"> {
+  let summary = "Generate the reverse-mode kernel of every region kernel that has adjoints";
   let description = [{
-    For kernel `K(a, b...) -> l` marked `flow.loss_kernel`, emit
-    `K_grad(a, b..., g) -> dl/da * g` by reverse-mode accumulation over the
-    kernel's elementwise ops in reverse order: adjoints of + - * / neg exp log
-    sin cos sqrt tanh, of broadcast (sum) and of mean (broadcast / D).
-    Records it as the `backward` of every `flow.mean_loss` whose `forward`
-    is K.
+    For kernel `K(a...) -> (r...)` marked `flow.grad_args`, emit
+    `K_grad(a..., dr...) -> (da_i for each marked a_i)`, the vector-Jacobian
+    product, by reverse-mode accumulation over the kernel's ops in reverse
+    order from the adjoints dr of its results: adjoints of + - * / neg exp
+    log sin cos sqrt tanh, of broadcast (sum) and of mean (broadcast / D);
+    `flow.sg` passes none. Records it as the `vjp` of every `flow.launch`
+    of K.
   }];
   let dependentDialects = ["mlir::func::FuncDialect", "mlir::arith::ArithDialect"];
 }

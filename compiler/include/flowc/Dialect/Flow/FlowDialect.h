@@ -14,6 +14,10 @@
 
 #include "flowc/Dialect/Flow/FlowDialect.h.inc"
 
+namespace mlir::func {
+class FuncOp;
+} // namespace mlir::func
+
 #define GET_OP_CLASSES
 #include "flowc/Dialect/Flow/FlowOps.h.inc"
 
@@ -21,7 +25,10 @@ namespace flowc::flow {
 /// Attribute names marking outlined functions.
 inline constexpr llvm::StringLiteral kKernelAttr = "flow.kernel";
 inline constexpr llvm::StringLiteral kHostAttr = "flow.host";
-inline constexpr llvm::StringLiteral kLossKernelAttr = "flow.loss_kernel";
+/// On region kernels: one bool per argument, true for the arguments that get
+/// an adjoint (the loss's gradient reaches them); the kernel then has a
+/// reverse-mode kernel, named by the `vjp` of its launches.
+inline constexpr llvm::StringLiteral kGradArgsAttr = "flow.grad_args";
 /// On kernels: one bool per argument, true for launch-uniform scalars (such as
 /// a solver's step size) and flat buffers (network weights) rather than
 /// per-sample values.

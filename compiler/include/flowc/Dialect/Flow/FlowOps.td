@@ -385,6 +385,19 @@ def Flow_DdtOp : Flow_Op<"ddt", [Pure, AllTypesMatch<["value", "result"]>]> {
   let assemblyFormat = "$value `wrt` $time attr-dict `:` type($value)";
 }
 
+def Flow_StopGradientOp : Flow_Op<"sg", [Pure, AllTypesMatch<["input", "result"]>]> {
+  let summary = "Stop-gradient: the value passes, no derivative does";
+  let description = [{
+    `flow.sg %v` is %v. Reverse mode gives %v no adjoint through it and
+    forward mode (flow.ddt) a zero tangent, as JAX's stop_gradient does for
+    both. The kernel lowering, which runs after every derivative pass, reads
+    it as its operand.
+  }];
+  let arguments = (ins Flow_SampleType:$input);
+  let results = (outs Flow_SampleType:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input)";
+}
+
 def Flow_TimeOp : Flow_Op<"time"> {
   let summary = "Marks the flow's time variable";
   let arguments = (ins F32:$value);
@@ -425,13 +438,33 @@ def Flow_LaunchOp : Flow_Op<"launch",
     operands and results against the kernel's signature: a per-sample
     argument of type T takes a batch tensor<? x numel(T) x f32>, a uniform
     one its own type.
+
+    With `vjp` the launch is differentiable: the runtime wraps kernel and
+    vjp as one LibTorch autograd function. The kernel then marks with
+    `flow.grad_args` the arguments that get adjoints, and the vjp kernel
+    takes the kernel's arguments, then one adjoint per result, and returns
+    the adjoints of those arguments, in order (flow-differentiate-regions
+    creates it and records it here). The verifier checks that signature.
   }];
   let arguments = (ins FlatSymbolRefAttr:$kernel, I64:$rows, I64:$step,
-                       Variadic<AnyTypeOf<[Flow_BatchType, F32, I64]>>:$args);
+                       Variadic<AnyTypeOf<[Flow_BatchType, F32, I64]>>:$args,
+                       OptionalAttr<FlatSymbolRefAttr>:$vjp);
   let results = (outs Variadic<Flow_BatchType>:$results);
   let assemblyFormat = [{
-    $kernel `(` $args `)` `rows` $rows `step` $step attr-dict `:`
+    $kernel `(` $args `)` `rows` $rows `step` $step (`vjp` $vjp^)? attr-dict `:`
     functional-type($args, $results)
+  }];
+  // A launch without a vjp (flow-differentiate-regions adds one).
+  let builders = [
+    OpBuilder<(ins "mlir::TypeRange":$results, "mlir::FlatSymbolRefAttr":$kernel,
+                   "mlir::Value":$rows, "mlir::Value":$step, "mlir::ValueRange":$args), [{
+      build($_builder, $_state, results, kernel, rows, step, args, nullptr);
+    }]>
+  ];
+  let extraClassDeclaration = [{
+    /// Checks `vjp` against `kernel` (FlowContract.cpp).
+    mlir::LogicalResult verifyVjp(mlir::func::FuncOp kernel,
+                                  mlir::SymbolTableCollection &symbols);
   }];
 }
 
@@ -488,23 +521,15 @@ def Flow_FillOp : Flow_Op<"fill"> {
   let assemblyFormat = "$value `rows` $rows attr-dict `:` type($result)";
 }
 
-def Flow_MeanLossOp : Flow_Op<"mean_loss",
-    [DeclareOpInterfaceMethods<SymbolUserOpInterface>]> {
-  let summary = "Batch mean of a per-sample loss kernel, differentiable in operand 0";
+def Flow_BatchMeanOp : Flow_Op<"batch_mean"> {
+  let summary = "Mean over the batch of a per-sample scalar (a loss)";
   let description = [{
-    The runtime wraps `forward` (per-sample loss) and `backward` (the
-    gradient for operand 0) as one LibTorch autograd function.
-    flow-outline-kernels creates the op with `forward` alone;
-    flow-differentiate-loss generates the gradient kernel and records it as
-    `backward`. The verifier checks that `forward` is a kernel and that
-    `backward` takes its arguments and the upstream gradient g: f32 and
-    returns the type of argument 0.
+    LibTorch's mean, so autograd differentiates it: the loss's gradient
+    enters the region kernels' launches from here.
   }];
-  let arguments = (ins FlatSymbolRefAttr:$forward,
-                       OptionalAttr<FlatSymbolRefAttr>:$backward,
-                       Variadic<Flow_BatchType>:$inputs);
-  let results = (outs 0DTensorOf<[F32]>:$loss);
-  let assemblyFormat = "$forward (`,` $backward^)? `(` $inputs `)` attr-dict `:` type($inputs) `->` type($loss)";
+  let arguments = (ins Flow_BatchType:$input);
+  let results = (outs 0DTensorOf<[F32]>:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input) `->` type($result)";
 }
 
 #endif // FLOW_OPS_TD

@@ -1,7 +1,7 @@
-// RUN: %flowc-opt --flow-differentiate-loss %s | FileCheck %s
+// RUN: %flowc-opt --flow-differentiate-regions %s | FileCheck %s
 
 // mse over 2 features: l = mean((a - b)^2); dl/da * g = (g/2) (a-b) * 2.
-func.func @k_loss(%a: tensor<2xf32>, %b: tensor<2xf32>) -> f32 attributes {flow.kernel, flow.loss_kernel} {
+func.func @k_loss(%a: tensor<2xf32>, %b: tensor<2xf32>) -> f32 attributes {flow.kernel, flow.grad_args = array<i1: true, false>} {
   %d = arith.subf %a, %b : tensor<2xf32>
   %sq = arith.mulf %d, %d : tensor<2xf32>
   %m = flow.mean %sq : tensor<2xf32>
@@ -18,7 +18,7 @@ func.func @k_loss(%a: tensor<2xf32>, %b: tensor<2xf32>) -> f32 attributes {flow.
 // CHECK: return %[[S]]
 
 // Reverse mode through exp and a broadcast scalar: l = mean(exp(a) * s).
-func.func @e_loss(%a: tensor<3xf32>, %s: f32) -> f32 attributes {flow.kernel, flow.loss_kernel} {
+func.func @e_loss(%a: tensor<3xf32>, %s: f32) -> f32 attributes {flow.kernel, flow.grad_args = array<i1: true, false>} {
   %e = math.exp %a : tensor<3xf32>
   %sb = flow.broadcast %s : tensor<3xf32>
   %p = arith.mulf %e, %sb : tensor<3xf32>

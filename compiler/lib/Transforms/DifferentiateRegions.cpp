@@ -1,9 +1,11 @@
-//===- DifferentiateLoss.cpp - Reverse mode for loss kernels --------------===//
+//===- DifferentiateRegions.cpp - Reverse mode for region kernels ---------===//
 //
-// For each kernel marked `flow.loss_kernel`, K(a, b...) -> l, emits
-// K_grad(a, b..., g) -> g * dl/da: the primal ops are cloned (recomputed in
-// the same fused kernel, cheaper than storing them), then adjoints are
-// accumulated over the ops in reverse order. A null adjoint is an exact zero.
+// For each kernel K(a...) -> (r...) marked `flow.grad_args`, emits
+// K_grad(a..., dr...) -> (da_i for each marked a_i): the vector-Jacobian
+// product of the kernel for per-sample output adjoints dr. The primal ops
+// are cloned (recomputed in the same fused kernel, cheaper than storing
+// them), then adjoints are accumulated over the ops in reverse order. A null
+// adjoint is an exact zero.
 //
 //===----------------------------------------------------------------------===//
 #include "ExprBuilder.h"
@@ -12,7 +14,7 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 
 namespace flowc {
-#define GEN_PASS_DEF_DIFFERENTIATELOSS
+#define GEN_PASS_DEF_DIFFERENTIATEREGIONS
 #include "flowc/Transforms/Passes.h.inc"
 } // namespace flowc
 
@@ -30,8 +32,8 @@ LogicalResult propagate(Operation *op, ExprBuilder &eb,
   Value r = op->getResult(0);
   Value ar = adj.lookup(r);
   if (!ar || isa<arith::ConstantOp, fl::NormalOp, fl::UniformOp, fl::OneHotOp,
-                 arith::CmpFOp, arith::UIToFPOp>(op))
-    return success(); // leaves and piecewise-constant functions
+                 arith::CmpFOp, arith::UIToFPOp, fl::StopGradientOp>(op))
+    return success(); // leaves, piecewise-constant functions, stop-gradients
   auto acc = [&](Value x, Value contribution) {
     adj[x] = eb.add(adj.lookup(x), contribution);
   };
@@ -124,13 +126,13 @@ LogicalResult propagate(Operation *op, ExprBuilder &eb,
   return success();
 }
 
-struct DifferentiateLossPass
-    : flowc::impl::DifferentiateLossBase<DifferentiateLossPass> {
+struct DifferentiateRegionsPass
+    : flowc::impl::DifferentiateRegionsBase<DifferentiateRegionsPass> {
   void runOnOperation() override {
     ModuleOp module = getOperation();
     SmallVector<func::FuncOp> kernels;
     for (auto fn : module.getOps<func::FuncOp>())
-      if (fn->hasAttr(fl::kLossKernelAttr))
+      if (fn->hasAttr(fl::kGradArgsAttr))
         kernels.push_back(fn);
     for (func::FuncOp k : kernels)
       if (failed(differentiate(module, k)))
@@ -139,44 +141,57 @@ struct DifferentiateLossPass
 
   LogicalResult differentiate(ModuleOp module, func::FuncOp kernel) {
     Location loc = kernel.getLoc();
+    ArrayRef<bool> grad = kernel->getAttrOfType<DenseBoolArrayAttr>(fl::kGradArgsAttr);
+    FunctionType type = kernel.getFunctionType();
+    if (grad.size() != type.getNumInputs())
+      return kernel.emitError("needs one ") << fl::kGradArgsAttr << " entry per argument";
     OpBuilder b(module.getBodyRegion());
     b.setInsertionPointAfter(kernel);
-    SmallVector<Type> argTypes(kernel.getArgumentTypes());
-    argTypes.push_back(b.getF32Type()); // g: the upstream gradient per sample
-    Type gradType = kernel.getArgumentTypes()[0];
-    auto grad = func::FuncOp::create(b, loc, (kernel.getSymName() + "_grad").str(),
-                                     b.getFunctionType(argTypes, gradType));
-    grad->setAttr(fl::kKernelAttr, b.getUnitAttr());
-    Block *entry = grad.addEntryBlock();
+    SmallVector<Type> argTypes(type.getInputs()), adjointTypes;
+    argTypes.append(type.getResults().begin(), type.getResults().end());
+    for (auto [i, t] : llvm::enumerate(type.getInputs()))
+      if (grad[i])
+        adjointTypes.push_back(t);
+    auto vjp = func::FuncOp::create(b, loc, (kernel.getSymName() + "_grad").str(),
+                                    b.getFunctionType(argTypes, adjointTypes));
+    vjp->setAttr(fl::kKernelAttr, b.getUnitAttr());
+    Block *entry = vjp.addEntryBlock();
     b.setInsertionPointToStart(entry);
 
     // Primal: clone the kernel body.
+    unsigned numArgs = type.getNumInputs();
     IRMapping map;
-    map.map(kernel.getArguments(), entry->getArguments().drop_back());
+    map.map(kernel.getArguments(), entry->getArguments().take_front(numArgs));
     SmallVector<Operation *> primal;
-    Value loss;
+    SmallVector<Value> results;
     for (Operation &op : kernel.front()) {
       if (auto ret = dyn_cast<func::ReturnOp>(op)) {
-        loss = map.lookup(ret.getOperand(0));
+        for (Value r : ret.getOperands())
+          results.push_back(map.lookupOrDefault(r));
         continue;
       }
       primal.push_back(b.clone(op, map));
     }
-    // Adjoint: reverse sweep from dl = g.
+    // Adjoint: seed each result with its incoming adjoint, sweep in reverse.
     ExprBuilder eb(b, loc);
     llvm::DenseMap<Value, Value> adj;
-    adj[loss] = entry->getArguments().back();
+    for (auto [r, dr] : llvm::zip(results, entry->getArguments().drop_front(numArgs)))
+      adj[r] = eb.add(adj.lookup(r), dr);
     for (Operation *op : llvm::reverse(primal))
       if (failed(propagate(op, eb, adj)))
         return failure();
-    Value da = adj.lookup(entry->getArgument(0));
-    if (!da)
-      da = eb.constantLike(0.0, gradType);
-    func::ReturnOp::create(b, loc, da);
-    // Every batch mean of this loss differentiates through the new kernel.
-    module.walk([&](fl::MeanLossOp m) {
-      if (m.getForward() == kernel.getSymName())
-        m.setBackwardAttr(FlatSymbolRefAttr::get(grad.getSymNameAttr()));
+    SmallVector<Value> adjoints;
+    for (unsigned i = 0; i < numArgs; ++i) {
+      if (!grad[i])
+        continue;
+      Value da = adj.lookup(entry->getArgument(i));
+      adjoints.push_back(da ? da : eb.constantLike(0.0, type.getInput(i)));
+    }
+    func::ReturnOp::create(b, loc, adjoints);
+    // Every launch of this kernel differentiates through the new one.
+    module.walk([&](fl::LaunchOp launch) {
+      if (launch.getKernel() == kernel.getSymName())
+        launch.setVjpAttr(FlatSymbolRefAttr::get(vjp.getSymNameAttr()));
     });
     return success();
   }
