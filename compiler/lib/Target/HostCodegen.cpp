@@ -581,7 +581,9 @@ private:
       }
       os << "};\n\n";
     }
-    os << "int main(int argc, char **argv) {\n"
+    // The descriptor, and a main that runs it (left out with FLOWC_NO_MAIN,
+    // as tests that drive the program's functions themselves do).
+    os << "flowrt_program flowc_program(void) {\n"
        << "  flowrt_program p;\n  memset(&p, 0, sizeof p);\n"
        << "  p.abi_version = FLOWRT_ABI_VERSION;\n"
        << "  p.flow_name = " << cString(flow) << ";\n"
@@ -664,7 +666,10 @@ private:
          << ";\n";
     os << "  p.sample_source = sample_source;\n"
        << "  p.ptx = kPTX;\n"
-       << "  return flowrt_main(&p, argc, argv);\n}\n";
+       << "  return p;\n}\n\n"
+       << "#ifndef FLOWC_NO_MAIN\nint main(int argc, char **argv) {\n"
+       << "  flowrt_program p = flowc_program();\n"
+       << "  return flowrt_main(&p, argc, argv);\n}\n#endif\n";
   }
 };
 
