@@ -76,7 +76,7 @@ flowStmt : drawStmt | letStmt | lossStmt ;
 
 drawStmt : IDENT (',' IDENT)* '~' expr ;   // x1 ~ moons
 letStmt : IDENT '=' expr ;                  // xt = linear(x0, x1, t)
-lossStmt : LOSS expr ;                      // loss mse(v(xt, t), ddt(xt))
+lossStmt : LOSS (IDENT '=')? expr ;        // loss mse(v(xt, t), ddt(xt)); loss fm = ...
 
 // train FLOW { steps: 1000, batch: 256, ... }   sample FLOW { ... }
 trainDecl : TRAIN IDENT settingBlock ;

@@ -294,6 +294,10 @@ private:
     auto stmt = std::make_unique<FlowStmt>();
     stmt->kind = FlowStmt::Kind::Loss;
     stmt->loc = loc(ctx.LOSS());
+    if (ctx.IDENT()) { // loss NAME = expr
+      stmt->names.push_back(text(ctx.IDENT()));
+      stmt->nameLocs.push_back(loc(ctx.IDENT()));
+    }
     if (ctx.expr())
       stmt->value = transformExpr(*ctx.expr());
     return stmt;

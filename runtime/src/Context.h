@@ -83,6 +83,9 @@ struct flowrt_ctx {
   double rtol = 1e-5, atol = 1e-5, maxStep = 1.0;
   /// The network's packed parameters (flowrt_net_weights), made once.
   torch::Tensor netWeights;
+  /// While training: each loss term's sum over the steps since the last
+  /// metrics line ([num_losses] on the device; flowrt_total_loss adds).
+  torch::Tensor lossTermSums;
   /// Network evaluations so far, reported by `sample`.
   int64_t netEvals = 0;
   /// Where the command's tensors live; on a GPU the generated host code

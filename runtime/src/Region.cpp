@@ -4,7 +4,9 @@
 // as one torch::autograd::Function, so the kernels between network
 // applications are links of LibTorch's autograd graph: the loss's gradient
 // reaches every network through every region in between. flowrt_batch_mean
-// is the batch mean of a per-sample loss, where the gradient enters.
+// is the batch mean of a per-sample loss, where the gradient enters, and
+// flowrt_total_loss the sum of a flow's losses, each also added to the
+// metrics' sums.
 //
 //===----------------------------------------------------------------------===//
 
@@ -118,4 +120,18 @@ extern "C" void flowrt_region(flowrt_ctx *ctx, const flowrt_region_desc *region,
 
 extern "C" flowrt_tensor *flowrt_batch_mean(flowrt_ctx *ctx, flowrt_tensor *x) {
   return ctx->adopt(x->value.mean().reshape({1, 1}));
+}
+
+extern "C" flowrt_tensor *flowrt_total_loss(flowrt_ctx *ctx, int32_t num_terms,
+                                            flowrt_tensor *const *terms) {
+  if (num_terms < 1)
+    throw std::invalid_argument("flowrt_total_loss needs at least one term");
+  std::vector<torch::Tensor> values;
+  for (int32_t i = 0; i < num_terms; ++i)
+    values.push_back(terms[i]->value.reshape({1}));
+  torch::Tensor all = torch::cat(values);
+  // On the device, in place, so a captured training step adds them too.
+  if (ctx->lossTermSums.defined() && ctx->lossTermSums.numel() == num_terms)
+    ctx->lossTermSums.add_(all.detach().to(ctx->lossTermSums.scalar_type()));
+  return ctx->adopt(all.sum().reshape({1, 1}));
 }

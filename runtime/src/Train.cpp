@@ -40,13 +40,16 @@ using namespace flowrt;
 
 namespace {
 
-/// One line of metrics.jsonl.
-std::string metricsLine(int64_t step, double loss, double lr, double rate, double elapsed) {
-  nlohmann::ordered_json line = {{"step", step},
-                         {"loss", loss},
-                         {"lr", lr},
-                         {"steps_per_sec", rate},
-                         {"elapsed", elapsed}};
+/// One line of metrics.jsonl; `losses`, for a flow with several, each
+/// loss's mean by name.
+std::string metricsLine(int64_t step, double loss, const nlohmann::ordered_json &losses,
+                        double lr, double rate, double elapsed) {
+  nlohmann::ordered_json line = {{"step", step}, {"loss", loss}};
+  if (!losses.empty())
+    line["losses"] = losses;
+  line["lr"] = lr;
+  line["steps_per_sec"] = rate;
+  line["elapsed"] = elapsed;
   return line.dump() + "\n";
 }
 
@@ -230,6 +233,9 @@ private:
     ctx.data = data.get();
     ctx.tokenizer = tokenizer.get();
     ctx.net = model.get();
+    if (program.num_losses > 1) // each term of the sum gets its own metric
+      ctx.lossTermSums =
+          torch::zeros({program.num_losses}, torch::dtype(torch::kFloat).device(ctx.device));
     if (gpu) {
       model->to(ctx.device);
       if (ema)
@@ -372,7 +378,14 @@ private:
   void logWindow() {
     double windowSeconds = secondsSince(windowStart);
     double rate = windowSeconds > 0 ? windowSteps / windowSeconds : 0.0;
-    metrics << metricsLine(done, windowLoss / windowSteps, opts.lr, rate,
+    nlohmann::ordered_json losses = nlohmann::ordered_json::object();
+    if (ctx.lossTermSums.defined()) {
+      torch::Tensor sums = ctx.lossTermSums.cpu().clone(); // .cpu() of a CPU tensor is itself
+      ctx.lossTermSums.zero_();
+      for (int32_t i = 0; i < program.num_losses; ++i)
+        losses[program.loss_names[i]] = sums[i].item<double>() / windowSteps;
+    }
+    metrics << metricsLine(done, windowLoss / windowSteps, losses, opts.lr, rate,
                            elapsedBefore + secondsSince(runStart));
     metrics.flush();
     windowStart = Clock::now();

@@ -271,6 +271,13 @@ private:
         return arith::MinimumFOp::create(builder, l, x, y);
       return arith::MaximumFOp::create(builder, l, x, y);
     }
+    if (a.size() == 2 && fn == BuiltinOp::Mse) { // mean over features of (a - b)^2
+      Value d = genBinary(l, '-', a[0], a[1]);
+      Value sq = arith::MulFOp::create(builder, l, d, d);
+      if (isa<RankedTensorType>(sq.getType()))
+        return fl::MeanOp::create(builder, l, builder.getF32Type(), sq);
+      return sq;
+    }
     if (a.size() == 3 && fn == BuiltinOp::Where)
       return genWhere(l, a[0], a[1], a[2]);
     if (a.size() == 3 && fn == BuiltinOp::Clamp) { // min(max(x, lo), hi)
@@ -281,7 +288,6 @@ private:
     }
     return nullptr;
   }
-
 
   Value genExpr(const ast::Expr *e, Env &env) {
     Location l = loc(e->loc);
@@ -555,25 +561,6 @@ private:
     return genExpr(rhs, env);
   }
 
-  /// `loss mse(a, b)` = mean over features of (a - b)^2.
-  Value genLoss(const ast::FlowStmt &s, Env &env) {
-    Location l = loc(s.loc);
-    auto *call = dynamic_cast<const ast::CallExpr *>(s.value.get());
-    if (!call || builtinKind(call->callee) != BuiltinKind::Mse || call->args.size() != 2) {
-      emitError(l) << "unsupported loss";
-      return nullptr;
-    }
-    Value a = genExpr(call->args[0].value.get(), env);
-    Value b = genExpr(call->args[1].value.get(), env);
-    if (!a || !b)
-      return nullptr;
-    Value d = genBinary(l, '-', a, b);
-    Value sq = arith::MulFOp::create(builder, l, d, d);
-    if (isa<RankedTensorType>(sq.getType()))
-      return fl::MeanOp::create(builder, l, builder.getF32Type(), sq);
-    return sq;
-  }
-
   LogicalResult genFlow(const ast::FlowDecl &f) {
     auto flowOp = fl::FlowOp::create(builder, loc(f.loc), f.name, f.reverseTime);
     Block *body = new Block();
@@ -605,10 +592,10 @@ private:
         break;
       }
       case ast::FlowStmt::Kind::Loss: {
-        Value v = genLoss(*s, env);
-        if (!v)
-          return failure();
-        fl::LossOp::create(builder, l, v);
+        Value v = genExpr(s->value.get(), env);
+        if (!v || !v.getType().isF32())
+          return emitError(l) << "a loss must be a scalar per sample";
+        fl::LossOp::create(builder, l, v, s->names[0]);
         break;
       }
       }

@@ -223,6 +223,12 @@ private:
         printRegionLaunch(l);
       else
         printLaunch(l);
+    } else if (auto total = dyn_cast<fl::TotalLossOp>(op)) {
+      std::string terms = fresh(total) + "_terms";
+      os << "  flowrt_tensor *const " << terms << "[] = {";
+      llvm::interleaveComma(total.getTerms(), os, [&](Value v) { os << name(v); });
+      os << "};\n  flowrt_tensor *" << name(total) << " = flowrt_total_loss(ctx, "
+         << total.getTerms().size() << ", " << terms << ");\n";
     } else if (auto m = dyn_cast<fl::BatchMeanOp>(op)) {
       os << "  flowrt_tensor *" << fresh(m) << " = flowrt_batch_mean(ctx, "
          << name(m.getInput()) << ");\n";
@@ -628,6 +634,13 @@ private:
          << "  p.optimizer_step = optimizer_step;\n"
          << "  p.optimizer_state = " << optimizerState(train) << ";\n"
          << "  p.ema_step = ema_step;\n";
+    if (train && train.getLossNames()) {
+      os << "  static const char *const kLossNames[] = {";
+      llvm::interleaveComma(train.getLossNamesAttr().getAsValueRange<StringAttr>(), os,
+                            [&](StringRef n) { os << cString(n); });
+      os << "};\n  p.num_losses = " << train.getLossNamesAttr().size()
+         << ";\n  p.loss_names = kLossNames;\n";
+    }
     if (sample)
       os << "  p.sample.solver = " << cString(sample.getSolver()) << ";\n"
          << "  p.sample.steps = " << sample.getSteps() << ";\n"

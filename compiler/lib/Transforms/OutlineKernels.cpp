@@ -284,8 +284,8 @@ struct OutlineKernelsPass
 
   /// `F_train_loss(step, rows) -> loss`: draws the data, then per level its
   /// region's launch (differentiable where its kernel has adjoints) and the
-  /// applications of the next level; the loss is the batch mean of the
-  /// per-sample loss.
+  /// applications of the next level; the loss is the sum of the losses'
+  /// batch means (flow.total_loss), whose names it records on flow.train.
   func::FuncOp writeTrainLoss(ModuleOp module, fl::FlowOp f, FlowGraph &graph,
                               ArrayRef<Region> regions) {
     Block &body = f.getBody().front();
@@ -324,9 +324,18 @@ struct OutlineKernelsPass
         onHost.map(net.getResult(), v);
       }
     }
-    fl::LossOp loss = *body.getOps<fl::LossOp>().begin();
-    Value mean = fl::BatchMeanOp::create(b, loc, lossType, onHost.lookup(loss.getValue()));
-    func::ReturnOp::create(b, loc, mean);
+    // Every loss's batch mean; what trains is their sum.
+    SmallVector<Value> means;
+    SmallVector<StringRef> names;
+    for (fl::LossOp loss : body.getOps<fl::LossOp>()) {
+      means.push_back(fl::BatchMeanOp::create(b, loc, lossType, onHost.lookup(loss.getValue())));
+      names.push_back(loss.getName());
+    }
+    Value total = fl::TotalLossOp::create(b, loc, lossType, means);
+    func::ReturnOp::create(b, loc, total);
+    for (auto train : module.getOps<fl::TrainOp>())
+      if (train.getFlow() == f.getSymName())
+        train.setLossNamesAttr(b.getStrArrayAttr(names));
     return host;
   }
 

@@ -108,7 +108,8 @@ void Sema::resolveBuiltinCall(CallExpr &call, const BuiltinFunction &fn,
           "'" + call.callee + "' can only be used on the right of '~'");
     return;
   case BuiltinKind::Mse:
-    error(call.calleeLoc, "'mse' can only be used as a flow's loss");
+    if (checkBuiltinArity(call, fn.arity))
+      call.binding.kind = Binding::Kind::Builtin;
     return;
   case BuiltinKind::None:
     break;
@@ -290,6 +291,15 @@ Shape Sema::inferBuiltin(CallExpr &call) {
   }
   case BuiltinKind::Drop: // labels are scalars
     return in.size() == 2 ? Shape::scalar() : Shape();
+  case BuiltinKind::Mse: // mean over features of (a - b)^2
+    if (in.size() != 2)
+      return Shape();
+    if (in[0] != in[1]) {
+      shapeError(call.calleeLoc, "'mse' arguments have different shapes: " + in[0].str() +
+                                     " and " + in[1].str());
+      return Shape();
+    }
+    return Shape::scalar();
   default:
     return Shape();
   }

@@ -168,12 +168,11 @@ void Sema::checkFlow(FlowDecl &flow) {
       network = usesNetwork(stmt.value.get(), locals);
       break;
     case FlowStmt::Kind::Loss:
-      if (flow.lossStmt)
-        error(stmt.loc, "flow '" + flow.name + "' has more than one loss");
-      else
+      if (!flow.lossStmt)
         flow.lossStmt = &stmt;
+      flow.losses.push_back(&stmt);
       checkLoss(stmt, scope);
-      break;
+      continue; // a loss's name is not a variable
     }
     for (size_t i = 0; i < stmt.names.size() && i < stmt.nameLocs.size();
          ++i)
@@ -203,6 +202,7 @@ void Sema::checkFlow(FlowDecl &flow) {
     else if (s.isKnown() && !s.isTensor()) // samplers start from a batch of x0
       error(at, "source 'x0' must be a tensor but is scalar");
   }
+  nameLosses(flow);
   checkFlowModel(flow);
 }
 
@@ -360,27 +360,28 @@ void Sema::checkLoss(FlowStmt &stmt, Scope &scope) {
   Expr *value = stmt.value.get();
   if (!value)
     return;
-  if (value->kind != Expr::Kind::Call ||
-      builtinKind(static_cast<CallExpr *>(value)->callee) != BuiltinKind::Mse) {
-    error(value->loc, "loss must be mse(prediction, target)");
-    return;
+  resolve(value, scope);
+  Shape shape = infer(value);
+  std::string what = stmt.names.empty() ? "loss" : "loss '" + stmt.names[0] + "'";
+  if (shape.isKnown() && !shape.isScalar())
+    error(value->loc, "a " + what + " must be a scalar per sample, but this is " +
+                          shape.str() + "; reduce it, e.g. with mean(...) or mse(a, b)");
+  if (shape.isKnown() && !usesNetwork(value, *scope.locals)) // else reported
+    error(stmt.loc, what + " of flow '" + scope.flow->name + "' uses no network");
+}
+
+/// Names the unnamed losses ("loss" alone, "loss_<k>" for the k-th of
+/// several) and reports a name used twice.
+void Sema::nameLosses(FlowDecl &flow) {
+  std::set<std::string> seen;
+  for (size_t k = 0; k < flow.losses.size(); ++k) {
+    auto &stmt = const_cast<FlowStmt &>(*flow.losses[k]);
+    if (stmt.names.empty()) {
+      stmt.names.push_back(flow.losses.size() == 1 ? "loss" : "loss_" + std::to_string(k + 1));
+      stmt.nameLocs.push_back(stmt.loc);
+    }
+    if (!seen.insert(stmt.names[0]).second)
+      error(stmt.nameLocs[0], "flow '" + flow.name + "' has two losses named '" +
+                                  stmt.names[0] + "'");
   }
-  auto &call = static_cast<CallExpr &>(*value);
-  resolveArgs(call, scope);
-  for (Arg &arg : call.args)
-    infer(arg.value.get());
-  if (!checkBuiltinArity(call, lookupBuiltin("mse")->arity))
-    return;
-  call.binding.kind = Binding::Kind::Builtin;
-  call.orderedArgs = {call.args[0].value.get(), call.args[1].value.get()};
-  Shape a = call.args[0].value ? call.args[0].value->shape : Shape();
-  Shape b = call.args[1].value ? call.args[1].value->shape : Shape();
-  if (a.isKnown() && b.isKnown() && a != b)
-    error(call.calleeLoc, "'mse' arguments have different shapes: " +
-                              a.str() + " and " + b.str());
-  if (!usesNetwork(call.args[0].value.get(), *scope.locals) &&
-      !usesNetwork(call.args[1].value.get(), *scope.locals))
-    error(stmt.loc,
-          "loss of flow '" + scope.flow->name + "' uses no network");
-  call.shape = Shape::scalar();
 }

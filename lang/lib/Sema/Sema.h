@@ -463,9 +463,10 @@ private:
   /// normal(mean, std, like: x) and uniform(low, high, like: x).
   Shape checkDistribution(CallExpr &call, Scope &scope);
 
-  /// `loss mse(prediction, target)`: two arguments of one shape, one of them
-  /// using a network.
+  /// `loss [NAME =] EXPR`: a scalar per sample that uses a network.
   void checkLoss(FlowStmt &stmt, Scope &scope);
+  /// Gives unnamed losses their names; a name used twice is an error.
+  void nameLosses(FlowDecl &flow);
 
   //===--------------------------------------------------------------------===//
   // RunSettings.cpp

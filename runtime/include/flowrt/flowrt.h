@@ -24,7 +24,7 @@
 extern "C" {
 #endif
 
-#define FLOWRT_ABI_VERSION 9
+#define FLOWRT_ABI_VERSION 10
 
 typedef struct flowrt_ctx flowrt_ctx;       /* runtime state of one command */
 typedef struct flowrt_tensor flowrt_tensor; /* float32 [rows, cols] */
@@ -177,8 +177,12 @@ typedef struct flowrt_program {
   flowrt_sample_desc sample;
 
   /* Generated host schedule. */
-  /* One training step's loss (a scalar tensor tracked by autograd). */
+  /* One training step's loss (a scalar tensor tracked by autograd): the sum
+   * of the flow's losses, which it hands to flowrt_total_loss. */
   flowrt_tensor *(*train_loss)(flowrt_ctx *ctx, int64_t step);
+  /* The flow's losses, by name, in the order of flowrt_total_loss's terms. */
+  int32_t num_losses;
+  const char *const *loss_names;
   /* Draws n source points x0 ([n, dim]). */
   flowrt_tensor *(*sample_source)(flowrt_ctx *ctx, int64_t n);
   /* Every solver of the spec; `sample.solver` names the default. */
@@ -307,6 +311,11 @@ void flowrt_region(flowrt_ctx *ctx, const flowrt_region_desc *region,
 /* The mean over the batch of a per-sample value [n, 1] (a loss), [1, 1],
  * tracked by autograd. */
 flowrt_tensor *flowrt_batch_mean(flowrt_ctx *ctx, flowrt_tensor *x);
+/* The sum of a training step's loss terms ([1, 1] each, in the order of
+ * program->loss_names), tracked by autograd; the runtime also adds each
+ * term's value to its metrics. */
+flowrt_tensor *flowrt_total_loss(flowrt_ctx *ctx, int32_t num_terms,
+                                 flowrt_tensor *const *terms);
 
 #ifdef __cplusplus
 }

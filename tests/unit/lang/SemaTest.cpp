@@ -194,7 +194,7 @@ TEST(Sema, BuiltinArities) {
       {"exp", 1},  {"log", 1},     {"sin", 1},  {"cos", 1},   {"tan", 1},
       {"sqrt", 1}, {"tanh", 1},    {"abs", 1},  {"log1p", 1}, {"expm1", 1},
       {"sigmoid", 1}, {"softmax", 1}, {"min", 2}, {"max", 2}, {"where", 3},
-      {"clamp", 3}};
+      {"clamp", 3}, {"sg", 1}};
   for (const BuiltinFunction &fn : builtinFunctions())
     if (fn.kind == BuiltinKind::Math || fn.kind == BuiltinKind::Softmax ||
         fn.kind == BuiltinKind::MinMax || fn.kind == BuiltinKind::Where ||
@@ -287,13 +287,25 @@ TEST(Sema, DdtAndLossRules) {
   EXPECT_EQ(errorsOf(draws + "  t ~ uniform(0, 1)\n  loss mse(v(x0, t))\n}"),
             Errors{"8:8: 'mse' takes 2 arguments but 1 was given"});
   EXPECT_EQ(errorsOf(draws + "  t ~ uniform(0, 1)\n  loss v(x0, t)\n}"),
-            Errors{"8:8: loss must be mse(prediction, target)"});
-  EXPECT_EQ(errorsOf(draws + "  t ~ uniform(0, 1)\n  loss mse(v(x0, t), x1)\n"
+            Errors{"8:8: a loss must be a scalar per sample, but this is [2]; reduce it, "
+                   "e.g. with mean(...) or mse(a, b)"});
+  // Any scalar expression of a network is a loss; several add up.
+  EXPECT_EQ(errorsOf(draws + "  t ~ uniform(0, 1)\n  loss mean(v(x0, t)^2)\n"
                              "  loss mse(v(x0, t), x1)\n}"),
-            Errors{"9:3: flow 'f' has more than one loss"});
+            Errors{});
+  EXPECT_EQ(errorsOf(draws + "  t ~ uniform(0, 1)\n  loss a = mse(v(x0, t), x1)\n"
+                             "  loss a = mse(v(x1, t), x0)\n}"),
+            Errors{"9:8: flow 'f' has two losses named 'a'"});
+  EXPECT_EQ(errorsOf(draws + "  t ~ uniform(0, 1)\n  loss reg = mean(x0)\n"
+                             "  loss mse(v(x0, t), x1)\n}"),
+            Errors{"8:3: loss 'reg' of flow 'f' uses no network"});
+  // mse is an ordinary function now, and a loss's name is not a variable.
   EXPECT_EQ(errorsOf(draws + "  t ~ uniform(0, 1)\n  y = mse(x0, x1)\n"
-                             "  loss mse(v(x0, t), x1)\n}"),
-            Errors{"8:7: 'mse' can only be used as a flow's loss"});
+                             "  loss mse(v(x0, t), x1) + y\n}"),
+            Errors{});
+  EXPECT_EQ(errorsOf(draws + "  t ~ uniform(0, 1)\n  loss a = mse(v(x0, t), x1)\n"
+                             "  loss b = a\n}"),
+            Errors{"9:12: use of undefined name 'a'"});
   EXPECT_EQ(errorsOf(draws + "  t = x1\n  loss mse(v(x0, 1), x1)\n}"),
             Errors{"7:3: time variable 't' must be a scalar but is [2]"});
   EXPECT_EQ(errorsOf(prelude + "flow f {\n  x1 ~ moons\n  x0 = x1\n"
@@ -325,8 +337,7 @@ TEST(Sema, LabelsAndConditionDropout) {
             Errors{"7:29: the probability of 'drop' must be in [0, 1] but is 1.5"});
   EXPECT_EQ(errorsOf(flowWith("  loss mse(v(x0, t, y, y), x1)\n")),
             (Errors{"7:12: model 'v' takes 2 or 3 arguments (x, t, label) but 4 "
-                    "were given",
-                    "7:3: loss of flow 'f' uses no network"}));
+                    "were given"})); // and no cascade about the loss
   EXPECT_EQ(errorsOf(flowWith("  a = v(x0, t, y)\n  loss mse(v(x0, t), x1)\n")),
             Errors{"8:12: model 'v' is applied with a label elsewhere; apply it "
                    "the same way everywhere"});

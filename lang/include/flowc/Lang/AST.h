@@ -172,7 +172,8 @@ struct FlowStmt {
   Kind kind;
   Location loc;
   /// Draw: `a ~ expr`, or `a, y ~ data` (a data point and its label).
-  /// Let: `a = expr`. Loss: `loss expr` (names empty).
+  /// Let: `a = expr`. Loss: `loss expr` or `loss name = expr`; Sema gives
+  /// an unnamed loss its name ("loss", or "loss_<k>" among several).
   std::vector<std::string> names;
   std::vector<Location> nameLocs;
   ExprPtr value;
@@ -322,7 +323,8 @@ struct FlowDecl : Decl {
   // the single `loss` statement.
   const FlowStmt *timeStmt = nullptr;
   const FlowStmt *sourceStmt = nullptr;
-  const FlowStmt *lossStmt = nullptr;
+  const FlowStmt *lossStmt = nullptr; ///< the first loss
+  std::vector<const FlowStmt *> losses; ///< every loss, in order
   FlowDecl() : Decl(Kind::Flow) {}
 };
 

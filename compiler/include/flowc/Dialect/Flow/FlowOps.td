@@ -108,7 +108,8 @@ def Flow_TrainOp : Flow_Op<"train",
     (the `update` region, outlined) and `ema_step(e, p, decay, rows)`, which
     run the optimizer and the EMA in place over [rows, 1] buffers; from
     flow-outline-kernels `train_loss(step, rows) -> loss` and
-    `sample_source(rows) -> x0`. The verifier checks that each names a
+    `sample_source(rows) -> x0`, and `loss_names`, the names of the flow's
+    losses in the order `flow.total_loss` takes them. The verifier checks that each names a
     `flow.host` function of that signature.
   }];
   let arguments = (ins FlatSymbolRefAttr:$flow, I64Attr:$steps, I64Attr:$batch,
@@ -117,7 +118,8 @@ def Flow_TrainOp : Flow_Op<"train",
                        OptionalAttr<FlatSymbolRefAttr>:$train_loss,
                        OptionalAttr<FlatSymbolRefAttr>:$optimizer_step,
                        OptionalAttr<FlatSymbolRefAttr>:$ema_step,
-                       OptionalAttr<FlatSymbolRefAttr>:$sample_source);
+                       OptionalAttr<FlatSymbolRefAttr>:$sample_source,
+                       OptionalAttr<StrArrayAttr>:$loss_names);
   let regions = (region AnyRegion:$update);
   let assemblyFormat = "$flow attr-dict (`update` $update^)?";
   let hasRegionVerifier = 1;
@@ -127,7 +129,7 @@ def Flow_TrainOp : Flow_Op<"train",
                    "llvm::StringRef":$optimizer, "llvm::APFloat":$lr,
                    "llvm::APFloat":$ema, "int64_t":$seed), [{
       build($_builder, $_state, flow, steps, batch, optimizer, lr, ema, seed,
-            nullptr, nullptr, nullptr, nullptr);
+            nullptr, nullptr, nullptr, nullptr, nullptr);
     }]>
   ];
 }
@@ -411,8 +413,12 @@ def Flow_SourceOp : Flow_Op<"source"> {
 }
 
 def Flow_LossOp : Flow_Op<"loss"> {
-  let summary = "Marks the per-sample training loss";
-  let arguments = (ins F32:$value);
+  let summary = "Marks a per-sample training loss, by name";
+  let description = [{
+    A flow may have several; what is trained is the sum of their batch
+    means, and each is logged under its name.
+  }];
+  let arguments = (ins F32:$value, DefaultValuedStrAttr<StrAttr, "loss">:$name);
   let assemblyFormat = "$value attr-dict";
 }
 
@@ -519,6 +525,13 @@ def Flow_FillOp : Flow_Op<"fill"> {
   let arguments = (ins F64:$value, I64:$rows);
   let results = (outs Flow_BatchType:$result);
   let assemblyFormat = "$value `rows` $rows attr-dict `:` type($result)";
+}
+
+def Flow_TotalLossOp : Flow_Op<"total_loss"> {
+  let summary = "The sum of a flow's losses (batch means), each recorded for the metrics";
+  let arguments = (ins Variadic<0DTensorOf<[F32]>>:$terms);
+  let results = (outs 0DTensorOf<[F32]>:$result);
+  let assemblyFormat = "$terms attr-dict `:` type($terms) `->` type($result)";
 }
 
 def Flow_BatchMeanOp : Flow_Op<"batch_mean"> {
