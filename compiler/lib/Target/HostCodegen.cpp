@@ -74,9 +74,12 @@ public:
     for (auto d : module.getOps<fl::DataOp>())
       if (!data)
         data = d;
-    for (auto n : module.getOps<fl::NetworkOp>())
-      if (!net)
-        net = n;
+    // The network the flow applies, whatever else the spec declares.
+    if (auto flowOp = module.lookupSymbol<fl::FlowOp>(flow))
+      for (auto apply : flowOp.getBody().front().getOps<fl::ApplyNetOp>()) {
+        net = module.lookupSymbol<fl::NetworkOp>(apply.getNetworkAttr());
+        break;
+      }
     if (train && !net)
       return train.emitError("a trained flow needs a network");
 

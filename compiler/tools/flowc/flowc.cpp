@@ -78,6 +78,9 @@ public:
   void error(const flowc::ast::Location &l, const std::string &message) override {
     emitError(FileLineColLoc::get(&ctx, l.file, l.line, l.col)) << message;
   }
+  void warning(const flowc::ast::Location &l, const std::string &message) override {
+    emitWarning(FileLineColLoc::get(&ctx, l.file, l.line, l.col)) << message;
+  }
 
 private:
   MLIRContext &ctx;

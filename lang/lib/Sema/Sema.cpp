@@ -60,10 +60,27 @@ void Sema::run() {
                                " block");
       checkRun(run);
     }
+  warnUnusedModels();
 }
 
 void Sema::error(const Location &loc, const std::string &message) {
   diags.reportError(loc, message);
+}
+
+void Sema::warning(const Location &loc, const std::string &message) {
+  diags.warning(loc, message);
+}
+
+void Sema::warnUnusedModels() {
+  // In a spec with errors a model may look unused because its flow failed.
+  if (diags.errorCount() > 0)
+    return;
+  std::set<const ModelDecl *> applied;
+  for (auto &[flow, model] : flowModel)
+    applied.insert(model);
+  for (Decl *d : logicalOrder)
+    if (d->kind == Decl::Kind::Model && !applied.count(static_cast<ModelDecl *>(d)))
+      warning(d->nameLoc, "model '" + d->name + "' is not applied by any flow; it is not built");
 }
 
 std::string Sema::describe(const Decl &d) {

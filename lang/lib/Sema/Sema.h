@@ -161,6 +161,9 @@ private:
 
   /// Reports an error at `loc` (Sema keeps going).
   void error(const Location &loc, const std::string &message);
+  void warning(const Location &loc, const std::string &message);
+  /// Warns about each model no flow applies (a declaration that does nothing).
+  void warnUnusedModels();
 
   /// "path 'p'", "dist 'd'", "fn 'f'", "model 'u'".
   static std::string describe(const Decl &d);

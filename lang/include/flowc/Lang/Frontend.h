@@ -18,11 +18,13 @@
 
 namespace flowc {
 
-/// Receives front-end errors. Implementations print or collect them.
+/// Receives front-end errors and warnings. Implementations print or collect
+/// them; warnings do not stop compilation.
 class Diagnostics {
 public:
   virtual ~Diagnostics() = default;
   virtual void error(const ast::Location &loc, const std::string &message) = 0;
+  virtual void warning(const ast::Location &, const std::string &) {}
   void reportError(const ast::Location &loc, const std::string &message) {
     ++numErrors;
     error(loc, message);
