@@ -689,12 +689,19 @@ private:
     Env inner;
     inner[model.params[0].name] = entry.getArgument(0);
     inner[model.params[1].name] = entry.getArgument(1);
-    for (auto &let : model.lets)
+    return yieldDefinition(model.lets, model.body.get(), inner, xType, l);
+  }
+
+  /// Ends the region being built with a definition's value: its lets, then
+  /// its body, with `inner` bound, broadcast to `type`.
+  LogicalResult yieldDefinition(const std::vector<std::unique_ptr<ast::FlowStmt>> &lets,
+                                const ast::Expr *body, Env &inner, Type type, Location l) {
+    for (auto &let : lets)
       inner[let->names[0]] = genExpr(let->value.get(), inner);
-    Value v = genExpr(model.body.get(), inner);
+    Value v = genExpr(body, inner);
     if (!v)
       return failure();
-    fl::YieldOp::create(builder, l, ValueRange{broadcastTo(l, v, xType)});
+    fl::YieldOp::create(builder, l, ValueRange{broadcastTo(l, v, type)});
     return success();
   }
 
@@ -767,13 +774,7 @@ private:
       else
         inner[p.name] = constant(l, r.guidanceConstants.at(p.name));
     }
-    for (auto &let : fn.lets)
-      inner[let->names[0]] = genExpr(let->value.get(), inner);
-    Value v = genExpr(fn.body.get(), inner);
-    if (!v)
-      return failure();
-    fl::YieldOp::create(builder, l, ValueRange{broadcastTo(l, v, vType)});
-    return success();
+    return yieldDefinition(fn.lets, fn.body.get(), inner, vType, l);
   }
 };
 
