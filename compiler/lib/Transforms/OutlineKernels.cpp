@@ -1,16 +1,17 @@
-//===- OutlineKernels.cpp - Partition flows at network calls --------------===//
+//===- OutlineKernels.cpp - Partition flows at network applications -------===//
 //
-// Splits each trained flow's per-sample body at its network application into
-// the path kernel (before the network), the loss kernel (after it) and the
-// source kernel (what sampling starts from), and writes the host schedule that
-// calls them (see Passes.td). Kernels keep per-sample types; the host works
-// on batches.
+// Cuts each trained flow's per-sample body at every network application
+// (FlowGraph, Partition.h) into region kernels: the path kernel (level 0,
+// the only one that draws), one kernel per deeper level, the deepest being
+// the loss kernel, and the source kernel (what sampling starts from); marks
+// the regions the loss's gradient reaches, and writes the host schedule that
+// runs regions and networks in order (see Passes.td). Kernels keep
+// per-sample types; the host works on batches.
 //
 //===----------------------------------------------------------------------===//
 #include "Outlining.h"
+#include "Partition.h"
 #include "flowc/Transforms/Passes.h"
-
-#include "llvm/ADT/SetVector.h"
 
 namespace flowc {
 #define GEN_PASS_DEF_OUTLINEKERNELS
@@ -80,123 +81,6 @@ func::FuncOp flowc::outlineKernel(ModuleOp module, Block &body, StringRef name,
 
 namespace {
 
-/// A constant, or a constant broadcast to a tensor: recomputed in the kernel
-/// that uses it rather than passed in a buffer.
-bool isConstant(Value v) {
-  Operation *def = v.getDefiningOp();
-  if (auto bc = dyn_cast_or_null<fl::BroadcastOp>(def))
-    def = bc.getInput().getDefiningOp();
-  return def && def->hasTrait<OpTrait::ConstantLike>();
-}
-
-/// One level of a flow body's partition: its kernel computes `outputs`
-/// from `inputs`.
-struct Region {
-  unsigned level;
-  SmallVector<Value> inputs, outputs;
-  func::FuncOp kernel;
-};
-
-/// A flow body as a dataflow graph cut at its network applications. Every
-/// op has a level, its network depth: data, draws and constants are 0; an
-/// application's result is one more than its deepest argument; any other op
-/// is as deep as its deepest operand. The ops of one level form a region
-/// (one kernel); the host runs region 0, the applications of level 1,
-/// region 1, and so on. Draws have no operands, so only region 0 draws.
-class FlowGraph {
-public:
-  explicit FlowGraph(Block &body) : body(body) {
-    for (Operation &op : body) {
-      unsigned level = 0;
-      bool grad = false;
-      for (Value v : op.getOperands()) {
-        if (Operation *def = v.getDefiningOp())
-          level = std::max(level, levels.lookup(def));
-        grad |= gradient.contains(v);
-      }
-      // A network's output carries a gradient (its parameters train); sg
-      // stops one; other ops pass their operands'.
-      if (isa<fl::ApplyNetOp>(op)) {
-        ++level;
-        grad = true;
-      } else if (isa<fl::StopGradientOp>(op)) {
-        grad = false;
-      }
-      levels[&op] = level;
-      depth = std::max(depth, level);
-      if (grad)
-        for (Value r : op.getResults())
-          gradient.insert(r);
-    }
-  }
-
-  /// Whether the loss's gradient reaches `v` (it depends on a network
-  /// output, not through sg).
-  bool carriesGradient(Value v) const { return gradient.contains(v); }
-
-  /// The network applications of `level`, in program order.
-  SmallVector<fl::ApplyNetOp> applicationsAt(unsigned level) const {
-    SmallVector<fl::ApplyNetOp> nets;
-    for (auto net : body.getOps<fl::ApplyNetOp>())
-      if (levels.lookup(net) == level)
-        nets.push_back(net);
-    return nets;
-  }
-
-  /// One region per level that computes something used elsewhere. Inputs
-  /// are the data as drawn, then the rest in order of first use; outputs
-  /// are in order of their users (so the path kernel returns the network's
-  /// inputs first). Constants are recomputed where they are used, never
-  /// passed.
-  SmallVector<Region> regions() const {
-    SmallVector<Region> result;
-    for (unsigned level = 0; level <= depth; ++level) {
-      Region r{level, {}, {}, nullptr};
-      llvm::SetVector<Value> inputs, outputs;
-      for (Operation &op : body) {
-        bool inside = inRegion(&op, level);
-        for (Value v : op.getOperands()) {
-          Operation *def = v.getDefiningOp();
-          bool fromInside = def && inRegion(def, level);
-          // A constant is recomputed by any region that uses it, but a
-          // network or the loss takes it from a buffer.
-          bool recomputed = isConstant(v) && inRegion(&op, levels.lookup(&op));
-          if (inside && !fromInside && !isConstant(v))
-            inputs.insert(v);
-          else if (!inside && fromInside && !recomputed && !isa<fl::TimeOp, fl::SourceOp>(op))
-            outputs.insert(v);
-        }
-      }
-      if (outputs.empty())
-        continue;
-      // Data first, as drawn (each point, then its label).
-      for (auto draw : body.getOps<fl::DrawDataOp>())
-        for (Value v : draw->getResults())
-          if (inputs.contains(v))
-            r.inputs.push_back(v);
-      for (Value v : inputs)
-        if (!v.getDefiningOp<fl::DrawDataOp>())
-          r.inputs.push_back(v);
-      r.outputs.assign(outputs.begin(), outputs.end());
-      result.push_back(std::move(r));
-    }
-    return result;
-  }
-
-private:
-  Block &body;
-  llvm::DenseMap<Operation *, unsigned> levels;
-  llvm::DenseSet<Value> gradient;
-  unsigned depth = 0;
-
-  /// The ops a region's kernel computes: not applications, data draws or
-  /// markers.
-  bool inRegion(Operation *op, unsigned level) const {
-    return op->getNumResults() > 0 && !isa<fl::ApplyNetOp, fl::DrawDataOp>(op) &&
-           levels.lookup(op) == level;
-  }
-};
-
 struct OutlineKernelsPass
     : flowc::impl::OutlineKernelsBase<OutlineKernelsPass> {
   void runOnOperation() override {
@@ -250,10 +134,10 @@ struct OutlineKernelsPass
     if (body.getOps<fl::ApplyNetOp>().empty())
       return f.emitError("a trained flow needs a network application");
     FlowGraph graph(body);
-    SmallVector<Region> regions = graph.regions();
+    SmallVector<GraphRegion> regions = graph.regions();
     StringRef name = f.getSymName();
     unsigned deepest = regions.back().level;
-    for (Region &r : regions) {
+    for (GraphRegion &r : regions) {
       r.kernel = outlineKernel(module, body, regionName(name, r.level, deepest), r.inputs,
                                r.outputs, f.getLoc());
       if (!r.kernel)
@@ -287,7 +171,7 @@ struct OutlineKernelsPass
   /// applications of the next level; the loss is the sum of the losses'
   /// batch means (flow.total_loss), whose names it records on flow.train.
   func::FuncOp writeTrainLoss(ModuleOp module, fl::FlowOp f, FlowGraph &graph,
-                              ArrayRef<Region> regions) {
+                              ArrayRef<GraphRegion> regions) {
     Block &body = f.getBody().front();
     Location loc = f.getLoc();
     OpBuilder b(f.getContext());
@@ -306,7 +190,7 @@ struct OutlineKernelsPass
       if (label)
         onHost.map(label, batch.getLabels());
     }
-    for (const Region &r : regions) {
+    for (const GraphRegion &r : regions) {
       SmallVector<Value> args;
       for (Value in : r.inputs)
         args.push_back(onHost.lookup(in));

@@ -1,0 +1,93 @@
+//===- Partition.cpp - A per-sample body cut at its network applications --===//
+//
+// FlowGraph (Partition.h): levels by network depth, the gradient's reach,
+// and the regions that become kernels.
+//
+//===----------------------------------------------------------------------===//
+#include "Partition.h"
+
+#include "llvm/ADT/SetVector.h"
+
+using namespace mlir;
+using namespace flowc;
+namespace fl = flowc::flow;
+
+bool flowc::isConstantValue(Value v) {
+  Operation *def = v.getDefiningOp();
+  if (auto bc = dyn_cast_or_null<fl::BroadcastOp>(def))
+    def = bc.getInput().getDefiningOp();
+  return def && def->hasTrait<OpTrait::ConstantLike>();
+}
+
+FlowGraph::FlowGraph(Block &body) : body(body) {
+  for (Operation &op : body) {
+    unsigned level = 0;
+    bool grad = false;
+    for (Value v : op.getOperands()) {
+      if (Operation *def = v.getDefiningOp())
+        level = std::max(level, levels.lookup(def));
+      grad |= gradient.contains(v);
+    }
+    // A network's output carries a gradient (its parameters train); sg stops
+    // one; other ops pass their operands'.
+    if (isa<fl::ApplyNetOp>(op)) {
+      ++level;
+      grad = true;
+    } else if (isa<fl::StopGradientOp>(op)) {
+      grad = false;
+    }
+    levels[&op] = level;
+    depth = std::max(depth, level);
+    if (grad)
+      for (Value r : op.getResults())
+        gradient.insert(r);
+  }
+}
+
+SmallVector<fl::ApplyNetOp> FlowGraph::applicationsAt(unsigned level) const {
+  SmallVector<fl::ApplyNetOp> nets;
+  for (auto net : body.getOps<fl::ApplyNetOp>())
+    if (levels.lookup(net) == level)
+      nets.push_back(net);
+  return nets;
+}
+
+SmallVector<GraphRegion> FlowGraph::regions() const {
+  SmallVector<GraphRegion> result;
+  for (unsigned level = 0; level <= depth; ++level) {
+    GraphRegion r{level, {}, {}, nullptr};
+    llvm::SetVector<Value> inputs, outputs;
+    for (Operation &op : body) {
+      bool inside = inRegion(&op, level);
+      for (Value v : op.getOperands()) {
+        Operation *def = v.getDefiningOp();
+        bool fromInside = def && inRegion(def, level);
+        // A constant is recomputed by any region that uses it, but a network
+        // or the loss takes it from a buffer.
+        bool recomputed = isConstantValue(v) && inRegion(&op, levels.lookup(&op));
+        if (inside && !fromInside && !isConstantValue(v))
+          inputs.insert(v);
+        else if (!inside && fromInside && !recomputed && !isa<fl::TimeOp, fl::SourceOp>(op))
+          outputs.insert(v);
+      }
+    }
+    if (outputs.empty())
+      continue;
+    // Data first, as drawn (each point, then its label).
+    for (auto draw : body.getOps<fl::DrawDataOp>())
+      for (Value v : draw->getResults())
+        if (inputs.contains(v))
+          r.inputs.push_back(v);
+    for (Value v : inputs)
+      if (!v.getDefiningOp<fl::DrawDataOp>())
+        r.inputs.push_back(v);
+    r.outputs.assign(outputs.begin(), outputs.end());
+    result.push_back(std::move(r));
+  }
+  return result;
+}
+
+bool FlowGraph::inRegion(Operation *op, unsigned level) const {
+  return op->getNumResults() > 0 && !isa<fl::ApplyNetOp, fl::DrawDataOp>(op) &&
+         levels.lookup(op) == level;
+}

@@ -1,0 +1,66 @@
+//===- Partition.h - A per-sample body cut at its network applications -*- C++ -*-===//
+//
+// A flow body (and, to come, a sampled field or a source written as an
+// expression) is a dataflow graph of per-sample values whose only opaque
+// nodes are network applications. FlowGraph gives every op a level, its
+// network depth: data, draws and constants are 0; an application's result is
+// one more than its deepest argument; any other op is as deep as its deepest
+// operand. The non-network ops of one level form a region, one kernel; the
+// host runs region 0, the applications of level 1, region 1, and so on.
+// Draws have no operands, so only region 0 draws.
+//
+//===----------------------------------------------------------------------===//
+#ifndef FLOWC_TRANSFORMS_PARTITION_H
+#define FLOWC_TRANSFORMS_PARTITION_H
+
+#include "flowc/Dialect/Flow/FlowDialect.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/DenseSet.h"
+
+namespace flowc {
+
+/// A constant, or a constant broadcast to a tensor: recomputed in the kernel
+/// that uses it rather than passed in a buffer.
+bool isConstantValue(mlir::Value v);
+
+/// One level of a partition: its kernel computes `outputs` from `inputs`.
+struct GraphRegion {
+  unsigned level;
+  llvm::SmallVector<mlir::Value> inputs, outputs;
+  mlir::func::FuncOp kernel;
+};
+
+class FlowGraph {
+public:
+  explicit FlowGraph(mlir::Block &body);
+
+  /// Whether the loss's gradient reaches `v`: it depends on a network
+  /// output, not through flow.sg.
+  bool carriesGradient(mlir::Value v) const { return gradient.contains(v); }
+
+  /// The network applications of `level`, in program order.
+  llvm::SmallVector<flow::ApplyNetOp> applicationsAt(unsigned level) const;
+
+  /// One region per level that computes something used elsewhere. Inputs
+  /// are the data as drawn, then the rest in order of first use; outputs
+  /// are in order of their users (so the path kernel returns the network's
+  /// inputs first). Constants are recomputed where they are used, never
+  /// passed.
+  llvm::SmallVector<GraphRegion> regions() const;
+
+private:
+  mlir::Block &body;
+  llvm::DenseMap<mlir::Operation *, unsigned> levels;
+  llvm::DenseSet<mlir::Value> gradient;
+  unsigned depth = 0;
+
+  /// The ops a region's kernel computes: not applications, data draws or
+  /// markers.
+  bool inRegion(mlir::Operation *op, unsigned level) const;
+};
+
+} // namespace flowc
+
+#endif
