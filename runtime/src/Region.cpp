@@ -59,12 +59,6 @@ struct KernelRegion : public torch::autograd::Function<KernelRegion> {
     ctx->saved_data["dtypes"] = dtypes;
     ctx->saved_data["region"] = reinterpret_cast<int64_t>(region);
     ctx->saved_data["command"] = reinterpret_cast<int64_t>(command);
-    // Outputs that no input reaches have no gradient.
-    bool any = false;
-    for (int32_t i = 0; i < region->num_inputs; ++i)
-      any |= region->grad_inputs[i] != 0;
-    if (!any)
-      ctx->mark_non_differentiable(out);
     return out;
   }
 

@@ -152,7 +152,7 @@ struct OutlineKernelsPass
                           Builder(f.getContext()).getDenseBoolArrayAttr(grad));
     }
     func::FuncOp host = writeTrainLoss(module, f, graph, regions);
-    recordTrainingFunctions(module, name, host);
+    recordTrainingFunctions(module, f, host);
     return success();
   }
 
@@ -210,25 +210,26 @@ struct OutlineKernelsPass
     }
     // Every loss's batch mean; what trains is their sum.
     SmallVector<Value> means;
-    SmallVector<StringRef> names;
-    for (fl::LossOp loss : body.getOps<fl::LossOp>()) {
+    for (fl::LossOp loss : body.getOps<fl::LossOp>())
       means.push_back(fl::BatchMeanOp::create(b, loc, lossType, onHost.lookup(loss.getValue())));
-      names.push_back(loss.getName());
-    }
     Value total = fl::TotalLossOp::create(b, loc, lossType, means);
     func::ReturnOp::create(b, loc, total);
-    for (auto train : module.getOps<fl::TrainOp>())
-      if (train.getFlow() == f.getSymName())
-        train.setLossNamesAttr(b.getStrArrayAttr(names));
     return host;
   }
 
-  /// Records the loss host function on the flow's flow.train (where
+  /// Records the loss host function and the losses' names (in the order of
+  /// flow.total_loss's terms) on the flow's flow.train (where
   /// flow-outline-run-kernels recorded its optimizer and EMA steps).
-  static void recordTrainingFunctions(ModuleOp module, StringRef flow, func::FuncOp loss) {
+  static void recordTrainingFunctions(ModuleOp module, fl::FlowOp f, func::FuncOp loss) {
+    Builder b(module.getContext());
+    SmallVector<StringRef> names;
+    for (fl::LossOp l : f.getBody().front().getOps<fl::LossOp>())
+      names.push_back(l.getName());
     for (auto train : module.getOps<fl::TrainOp>())
-      if (train.getFlow() == flow)
+      if (train.getFlow() == f.getSymName()) {
         train.setTrainLossAttr(FlatSymbolRefAttr::get(loss.getSymNameAttr()));
+        train.setLossNamesAttr(b.getStrArrayAttr(names));
+      }
   }
 };
 
