@@ -1,7 +1,7 @@
 //===- ASTPrinter.cpp - Print the Flow AST as indented text ---------------===//
 //
 // Implements `ast::printModule` (the output of `flowc --emit=ast`) and
-// `Shape::str`. Each node prints on its own line, children indented by two
+// `Shape::str` (and ModelDecl::isVelocitySignature). Each node prints on its own line, children indented by two
 // spaces, with its location as @line:col (declarations also name their
 // file) and, after Sema, what each name refers to and each expression's
 // per-sample shape (`: [2]`, `: scalar`).
@@ -28,6 +28,14 @@ std::string Shape::str() const {
     break;
   }
   return "?";
+}
+
+bool ModelDecl::isVelocitySignature() const {
+  using Role = Input::Role;
+  size_t n = inputs.size();
+  return (n == 2 || (n == 3 && inputs[2].role == Role::Label)) &&
+         inputs[0].role == Role::Tensor && inputs[1].role == Role::Time &&
+         (outShape.empty() || outShape == inputs[0].shape.dims);
 }
 
 namespace {

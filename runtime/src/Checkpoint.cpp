@@ -56,7 +56,6 @@ std::string specFingerprint(const flowrt_program &program) {
 
 std::string flowrt::checkpointIdentity(const flowrt_program &program) {
   const flowrt_data_desc &d = program.data;
-  const flowrt_model_desc &m = program.model;
   std::string id = std::string("flow ") + (program.flow_name ? program.flow_name : "?");
   id += "; data " + std::string(d.generator ? d.generator : "none");
   for (int32_t i = 0; i < d.num_params; ++i)
@@ -65,9 +64,13 @@ std::string flowrt::checkpointIdentity(const flowrt_program &program) {
   if (d.path)
     id += std::string(" \"") + d.path + "\"";
   id += " [" + std::to_string(d.dim) + "]";
-  id += "; model " + std::string(m.kind ? m.kind : "none") + " width " +
-        std::to_string(m.width) + " depth " + std::to_string(m.depth) + " classes " +
-        std::to_string(m.classes);
+  for (int32_t i = 0; i < program.num_models; ++i) {
+    const flowrt_model_desc &m = program.models[i];
+    id += "; model " + std::string(m.name ? m.name : "?") + " " + (m.kind ? m.kind : "none") +
+          " width " + std::to_string(m.width) + " depth " + std::to_string(m.depth) +
+          " classes " + std::to_string(m.classes) + " in " + std::to_string(m.in_dim) +
+          " out " + std::to_string(m.out_dim);
+  }
   return id;
 }
 
@@ -165,17 +168,17 @@ CheckpointInfo flowrt::loadCheckpoint(const std::string &path, const flowrt_prog
   return info;
 }
 
-Network flowrt::loadSamplingNetwork(const flowrt_program &program, const std::string &outDir,
-                                    bool raw) {
+NetworkSet flowrt::loadSamplingNetworks(const flowrt_program &program, const std::string &outDir,
+                                        bool raw) {
   std::string path = joinPath(outDir, CheckpointFile);
   if (!pathExists(path))
     throw std::runtime_error("no checkpoint in " + outDir + ": run `train` first");
-  Network model = makeNetwork(program), ema = makeNetwork(program);
+  NetworkSet model(program), ema(program);
   bool useEma = program.train.ema > 0 && !raw;
-  loadCheckpoint(path, program, *model, useEma ? ema.get() : nullptr, nullptr);
-  Network net = useEma ? ema : model;
-  net->eval();
-  for (auto &p : net->parameters())
+  loadCheckpoint(path, program, *model, useEma ? ema.ptr().get() : nullptr, nullptr);
+  NetworkSet nets = useEma ? ema : model;
+  nets->eval();
+  for (auto &p : nets->parameters())
     p.set_requires_grad(false);
-  return net;
+  return nets;
 }

@@ -1,7 +1,7 @@
 //===- Checkpoint.h - Atomic training checkpoints ---------------*- C++ -*-===//
 //
 // A checkpoint is one torch archive, `<out>/checkpoint.pt`, holding
-// everything a run needs to continue bit for bit: the model, its EMA, the
+// everything a run needs to continue bit for bit: the networks, their EMA, the
 // optimizer's state buffers, the step reached and the training seconds spent so far.
 // It is written to a temporary file in the same directory and renamed over
 // the old one, so a crash never leaves a half-written checkpoint.
@@ -10,7 +10,7 @@
 #ifndef FLOWRT_CHECKPOINT_H
 #define FLOWRT_CHECKPOINT_H
 
-#include "Network.h"
+#include "NetworkSet.h"
 
 #include <torch/torch.h>
 
@@ -55,12 +55,12 @@ CheckpointInfo loadCheckpoint(const std::string &path, const flowrt_program &pro
                               torch::nn::Module *ema,
                               torch::Tensor *optimizerState);
 
-/// The network `sample` and `likelihood` use: the run's EMA weights when
-/// the program trains with an EMA (and `raw` is false), else its weights,
-/// in eval mode and without gradients. Throws std::runtime_error when
-/// `outDir` has no checkpoint.
-Network loadSamplingNetwork(const flowrt_program &program, const std::string &outDir,
-                            bool raw = false);
+/// The networks `sample`, `likelihood` and `export` use: the run's EMA
+/// weights when the program trains with an EMA (and `raw` is false), else
+/// its weights, in eval mode and without gradients. Throws
+/// std::runtime_error when `outDir` has no checkpoint.
+NetworkSet loadSamplingNetworks(const flowrt_program &program, const std::string &outDir,
+                                bool raw = false);
 
 } // namespace flowrt
 

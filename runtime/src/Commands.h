@@ -134,6 +134,7 @@ struct ExportOptions {
   std::string output;      ///< -o FILE: the TorchScript module
   std::string outDir;      ///< the run whose checkpoint is exported
   bool rawWeights = false; ///< --weights raw: not the EMA weights
+  std::string model;       ///< --model NAME ("": the velocity network)
 };
 
 /// Writes the trained network (as `sample` would use it) as a TorchScript

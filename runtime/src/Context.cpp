@@ -74,6 +74,16 @@ torch::Tensor flowrt_ctx::evaluateNet(const torch::Tensor &x, const torch::Tenso
   return net->forward(x, t, y).to(torch::kFloat);
 }
 
+torch::Tensor flowrt_ctx::applyNet(int32_t model, const std::vector<torch::Tensor> &args) {
+  if (model < 0 || static_cast<size_t>(model) >= nets.size() || !nets[model])
+    throw std::runtime_error("flowrt_apply: this command has no network " +
+                             std::to_string(model));
+  if (autocast == torch::kFloat)
+    return nets[model]->apply(args);
+  AutocastScope scope(device.type(), autocast);
+  return nets[model]->apply(args).to(torch::kFloat);
+}
+
 void flowrt::runRowRanges(int64_t n, int64_t threads,
                           const std::function<void(int64_t, int64_t)> &fn,
                           const std::function<std::thread(std::function<void()>)> &spawn) {
@@ -253,12 +263,16 @@ flowrt_tensor *flowrt_data_batch(flowrt_ctx *ctx, int64_t n,
   return ctx->adopt(x.to(ctx->device));
 }
 
-flowrt_tensor *flowrt_net(flowrt_ctx *ctx, flowrt_tensor *x, flowrt_tensor *t,
-                          flowrt_tensor *y) {
-  if (!ctx->net)
-    throw std::runtime_error("flowrt_net: no network in this command");
+flowrt_tensor *flowrt_apply(flowrt_ctx *ctx, int32_t model, flowrt_tensor *const *args) {
+  const flowrt_program &program = *ctx->program;
+  if (model < 0 || model >= program.num_models)
+    throw std::runtime_error("flowrt_apply: the program has no network " +
+                             std::to_string(model));
+  std::vector<torch::Tensor> values;
+  for (size_t i = 0; i < flowrt::inputRoles(program.models[model]).size(); ++i)
+    values.push_back(args[i]->value);
   ++ctx->netEvals;
-  return ctx->adopt(ctx->evaluateNet(x->value, t->value, y ? y->value : torch::Tensor()));
+  return ctx->adopt(ctx->applyNet(model, values));
 }
 
 flowrt_tensor *flowrt_net_guided(flowrt_ctx *ctx, flowrt_tensor *x,

@@ -64,7 +64,10 @@ struct flowrt_ctx {
   flowrt::DataSet *data = nullptr;
   /// The data's tokenizer (null: none); batches are encoded for the flow.
   const flowrt::Tokenizer *tokenizer = nullptr;
-  /// The network flowrt_net evaluates (training weights or EMA weights).
+  /// The networks flowrt_apply evaluates, in the program's order (training
+  /// weights or EMA weights), and the one the sampler integrates (guidance,
+  /// likelihoods and whole-trajectory kernels evaluate it; null: none).
+  std::vector<flowrt::NetworkImpl *> nets;
   flowrt::NetworkImpl *net = nullptr;
   /// `--autocast bf16`: network calls run under LibTorch's autocast to this
   /// type on the command's device (kFloat: off); their outputs are float32.
@@ -112,9 +115,11 @@ struct flowrt_ctx {
 
   /// Wraps `value` (made float32 and contiguous) as an arena tensor.
   flowrt_tensor *adopt(torch::Tensor value);
-  /// The network on (x, t, y), under `autocast`, as float32.
+  /// The velocity network on (x, t, y), under `autocast`, as float32.
   torch::Tensor evaluateNet(const torch::Tensor &x, const torch::Tensor &t,
                             const torch::Tensor &y);
+  /// Network `model` on its arguments, under `autocast`, as float32.
+  torch::Tensor applyNet(int32_t model, const std::vector<torch::Tensor> &args);
   /// Frees every tensor handed out since the last clear.
   void clearArena() { arena.clear(); }
 };

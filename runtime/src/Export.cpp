@@ -62,20 +62,22 @@ std::string forwardHeader(int64_t classes) {
 
 /// Lines that set `out` to the Fourier embedding of `t` [n, 1]
 /// (fourierEmbedding).
-std::string fourierLines(const std::string &out, int64_t features) {
+std::string fourierLines(const std::string &out, int64_t features,
+                         const std::string &t = "t") {
   std::ostringstream s;
-  s << "    freqs = torch.arange(1, " << features / 2 + 1
-    << ", dtype=t.dtype, device=t.device).reshape(1, -1)\n"
-    << "    angle = " << twoPi() << " * t * freqs\n"
+  s << "    freqs = torch.arange(1, " << features / 2 + 1 << ", dtype=" << t
+    << ".dtype, device=" << t << ".device).reshape(1, -1)\n"
+    << "    angle = " << twoPi() << " * " << t << " * freqs\n"
     << "    " << out << " = torch.cat([torch.sin(angle), torch.cos(angle)], 1)\n";
   return s.str();
 }
 
 /// Lines that set `k` to the embedding row of each label y (classIndex),
 /// one per row of x.
-std::string classIndexLines(int64_t classes) {
+std::string classIndexLines(int64_t classes, const std::string &y = "y",
+                            const std::string &rows = "x.size(0)") {
   std::ostringstream s;
-  s << "    k = torch.round(y.reshape(-1).double()).long().expand(x.size(0))\n"
+  s << "    k = torch.round(" << y << ".reshape(-1).double()).long().expand(" << rows << ")\n"
     << "    k = torch.where((k >= 0) & (k < " << classes << "), k, torch.full_like(k, "
     << classes << "))\n";
   return s.str();
@@ -174,19 +176,24 @@ std::string ditBlockLines(const std::string &b, const ImageNetOptions &o, int64_
 /// random inputs, and throws (an internal error: the generated source and
 /// the C++ forward have drifted apart) when they differ by more than 1e-5
 /// of the output's scale.
-void checkAgainstRuntime(const flowrt_program &program, const Network &net,
+void checkAgainstRuntime(const flowrt_model_desc &desc, const Network &net,
                          torch::jit::Module &module) {
   torch::NoGradGuard noGrad;
   torch::manual_seed(0);
   constexpr int64_t Rows = 16;
-  int64_t classes = program.model.classes;
-  torch::Tensor x = torch::randn({Rows, program.model.in_dim});
-  torch::Tensor t = torch::rand({Rows, 1});
-  torch::Tensor y = torch::randint(-1, std::max<int64_t>(classes, 1), {Rows, 1}).to(torch::kFloat);
-  torch::Tensor expected = net->forward(x, t, classes > 0 ? y : torch::Tensor());
-  std::vector<torch::jit::IValue> inputs{x, t};
-  if (classes > 0)
-    inputs.emplace_back(y);
+  std::vector<torch::Tensor> args;
+  std::vector<int32_t> roles = inputRoles(desc);
+  for (size_t i = 0; i < roles.size(); ++i) {
+    int32_t role = roles[i];
+    if (role == FLOWRT_INPUT_TENSOR)
+      args.push_back(torch::randn({Rows, desc.num_inputs > 0 ? desc.input_dims[i] : desc.in_dim}));
+    else if (role == FLOWRT_INPUT_TIME)
+      args.push_back(torch::rand({Rows, 1}));
+    else
+      args.push_back(torch::randint(-1, desc.classes, {Rows, 1}).to(torch::kFloat));
+  }
+  torch::Tensor expected = net->apply(args);
+  std::vector<torch::jit::IValue> inputs(args.begin(), args.end());
   torch::Tensor got = module.forward(inputs).toTensor();
   double diff = (got - expected).abs().max().item<double>();
   double scale = 1 + expected.abs().max().item<double>();
@@ -200,16 +207,43 @@ void checkAgainstRuntime(const flowrt_program &program, const Network &net,
 torch::jit::Module flowrt::scriptMlp(const MlpImpl &net) {
   const MlpOptions &o = net.options();
   torch::jit::Module module = moduleWithWeights("Mlp", net);
+  // Arguments as the runtime's forward names them: (x, t[, y]) for a
+  // velocity network, else a0, a1, ... in the signature's order.
+  std::vector<int32_t> roles = o.inputRoles();
+  bool velocity = o.isVelocity();
+  std::vector<std::string> names;
+  for (size_t i = 0; i < roles.size(); ++i)
+    names.push_back(velocity ? std::string(i == 0 ? "x" : i == 1 ? "t" : "y")
+                             : "a" + std::to_string(i));
   std::ostringstream s;
-  s << forwardHeader(o.classes) << "    t = t.reshape(-1, 1).expand(x.size(0), 1)\n";
-  if (o.timeFeatures > 0)
-    s << fourierLines("time", o.timeFeatures);
-  else
-    s << "    time = t\n";
-  s << "    h = torch.cat([x, time], 1)\n";
-  if (o.classes > 0)
-    s << classIndexLines(o.classes) << "    h = torch.cat([h, torch.embedding("
-      << attr("class_embedding.weight") << ", k)], 1)\n";
+  s << "def forward(self";
+  for (const std::string &name : names)
+    s << ", " << name << ": Tensor";
+  s << ") -> Tensor:\n    n = " << names[0] << ".size(0)\n";
+  std::vector<std::string> parts;
+  for (size_t i = 0; i < roles.size(); ++i)
+    if (roles[i] == FLOWRT_INPUT_TENSOR)
+      parts.push_back(names[i] + ".reshape(n, -1)");
+  for (size_t i = 0; i < roles.size(); ++i) {
+    if (roles[i] != FLOWRT_INPUT_TIME)
+      continue;
+    std::string t = "t" + std::to_string(i), e = "e" + std::to_string(i);
+    s << "    " << t << " = " << names[i] << ".reshape(-1, 1).expand(n, 1)\n";
+    if (o.timeFeatures > 0)
+      s << fourierLines(e, o.timeFeatures, t);
+    else
+      s << "    " << e << " = " << t << "\n";
+    parts.push_back(e);
+  }
+  for (size_t i = 0; i < roles.size(); ++i)
+    if (roles[i] == FLOWRT_INPUT_LABEL) {
+      s << classIndexLines(o.classes, names[i], "n");
+      parts.push_back("torch.embedding(" + attr("class_embedding.weight") + ", k)");
+    }
+  s << "    h = torch.cat([";
+  for (size_t i = 0; i < parts.size(); ++i)
+    s << (i ? ", " : "") << parts[i];
+  s << "], 1)\n";
   for (int64_t i = 0; i < o.depth; ++i)
     s << "    h = " << activation(o.activation, linear("h", "layers." + std::to_string(i)))
       << "\n";
@@ -274,19 +308,20 @@ torch::jit::Module flowrt::scriptDiT(const ImageNetOptions &o, const torch::nn::
   return module;
 }
 
-torch::jit::Module flowrt::scriptNetwork(const flowrt_program &program, const Network &net) {
-  std::string kind = program.model.kind ? program.model.kind : "";
+torch::jit::Module flowrt::scriptNetwork(const flowrt_program &program,
+                                         const flowrt_model_desc &desc, const Network &net) {
+  std::string kind = desc.kind ? desc.kind : "";
   if (kind == "mlp")
     return scriptMlp(dynamic_cast<const MlpImpl &>(*net));
   if (kind == "unet")
-    return scriptUNet(ImageNetOptions::fromProgram(program), *net);
+    return scriptUNet(ImageNetOptions::fromProgram(program, desc), *net);
   if (kind == "dit")
-    return scriptDiT(ImageNetOptions::fromProgram(program), *net);
+    return scriptDiT(ImageNetOptions::fromProgram(program, desc), *net);
   if (kind == "torchscript") {
     // The user's module again, its weights replaced by the trained ones
     // (registered under the same underscored names, see
     // TorchScriptNetwork.cpp).
-    torch::jit::Module module = torch::jit::load(program.model.path);
+    torch::jit::Module module = torch::jit::load(desc.path);
     auto trained = net->named_parameters();
     auto buffers = net->named_buffers();
     torch::NoGradGuard noGrad;
@@ -300,26 +335,48 @@ torch::jit::Module flowrt::scriptNetwork(const flowrt_program &program, const Ne
 }
 
 int flowrt::runExport(const flowrt_program &program, const ExportOptions &opts) {
-  if (!program.model.kind) {
+  if (program.num_models == 0) {
     std::fprintf(stderr, "error: flow '%s' has no network to export (its model is closed-form)\n",
                  program.flow_name ? program.flow_name : "flow");
     return 1;
   }
-  Network net = loadSamplingNetwork(program, opts.outDir, opts.rawWeights);
-  net->to(torch::kCPU);
-  torch::jit::Module module = scriptNetwork(program, net);
+  // --model NAME, else the network the sampler integrates, else the first.
+  int32_t index = program.velocity_model >= 0 ? program.velocity_model : 0;
+  if (!opts.model.empty()) {
+    index = -1;
+    std::string names;
+    for (int32_t i = 0; i < program.num_models; ++i) {
+      names += std::string(i ? ", " : "") + program.models[i].name;
+      if (opts.model == program.models[i].name)
+        index = i;
+    }
+    if (index < 0)
+      throw UsageError("--model", "flow '" + std::string(program.flow_name) +
+                                      "' has no network '" + opts.model + "' (it has " + names +
+                                      ")");
+  }
+  const flowrt_model_desc &desc = program.models[index];
+  NetworkSet nets = loadSamplingNetworks(program, opts.outDir, opts.rawWeights);
+  nets->to(torch::kCPU);
+  Network net = nets->network(index);
+  torch::jit::Module module = scriptNetwork(program, desc, net);
   module.eval();
-  checkAgainstRuntime(program, net, module);
+  checkAgainstRuntime(desc, net, module);
   try {
     module.save(opts.output);
   } catch (const c10::Error &e) {
     throw std::runtime_error("cannot write " + opts.output + ": " + e.what_without_backtrace());
   }
   bool ema = program.train.ema > 0 && !opts.rawWeights;
-  std::printf("wrote %s: the %s network with its %s weights from %s, forward(x, t%s)\n",
-              opts.output.c_str(), program.model.kind, ema ? "EMA" : "raw",
-              joinPath(opts.outDir, CheckpointFile).c_str(),
-              program.model.classes > 0 ? ", y" : "");
+  std::string args = "x, t" + std::string(desc.classes > 0 ? ", y" : "");
+  if (auto *mlp = dynamic_cast<const MlpImpl *>(net.get()); mlp && !mlp->options().isVelocity()) {
+    args.clear();
+    for (int32_t i = 0; i < desc.num_inputs; ++i)
+      args += (i ? ", a" : "a") + std::to_string(i);
+  }
+  std::printf("wrote %s: network '%s' (%s) with its %s weights from %s, forward(%s)\n",
+              opts.output.c_str(), desc.name, desc.kind, ema ? "EMA" : "raw",
+              joinPath(opts.outDir, CheckpointFile).c_str(), args.c_str());
   return 0;
 }
 
@@ -331,6 +388,9 @@ Command flowrt::addExportCommand(CLI::App &app, const flowrt_program &program) {
   cmd->add_option("-o,--output", opts->output, "the TorchScript file to write")
       ->type_name("FILE.pt")
       ->required();
+  cmd->add_option("--model", opts->model,
+                  "the network to export (default: the one `sample` integrates)")
+      ->type_name("NAME");
   cmd->add_option("--out-dir", opts->outDir, "the run whose checkpoint is exported")
       ->type_name("DIR")
       ->capture_default_str();

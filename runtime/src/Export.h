@@ -31,11 +31,12 @@ torch::jit::Module scriptUNet(const ImageNetOptions &opts, const torch::nn::Modu
 /// The DiT of `opts` with the weights of `net` (a DiTImpl) as TorchScript.
 torch::jit::Module scriptDiT(const ImageNetOptions &opts, const torch::nn::Module &net);
 
-/// The program's network `net` (as makeNetwork builds it, with trained
-/// weights) as TorchScript; a torchscript model is the user's module
-/// loaded again with `net`'s weights. Throws std::invalid_argument for a
-/// network kind that cannot be exported.
-torch::jit::Module scriptNetwork(const flowrt_program &program, const Network &net);
+/// Network `desc` of the program, `net` (as makeNetwork builds it, with
+/// trained weights), as TorchScript; a torchscript model is the user's
+/// module loaded again with `net`'s weights. Throws std::invalid_argument
+/// for a network kind that cannot be exported.
+torch::jit::Module scriptNetwork(const flowrt_program &program, const flowrt_model_desc &desc,
+                                 const Network &net);
 
 } // namespace flowrt
 

@@ -11,8 +11,8 @@
 using namespace flowrt;
 namespace nn = torch::nn;
 
-ImageNetOptions ImageNetOptions::fromProgram(const flowrt_program &program) {
-  const flowrt_model_desc &m = program.model;
+ImageNetOptions ImageNetOptions::fromProgram(const flowrt_program &program,
+                                             const flowrt_model_desc &m) {
   std::string kind = m.kind ? m.kind : "";
   if (program.data.rank != 3 || !program.data.shape)
     throw std::invalid_argument(kind + " needs image data ([C, H, W] samples)");

@@ -30,7 +30,8 @@ struct ImageNetOptions {
   /// std::invalid_argument when they do not fit (the image must be
   /// [C, H, W]; unet needs H and W divisible by 2^depth and base by 8; dit
   /// needs H and W divisible by patch and base by heads).
-  static ImageNetOptions fromProgram(const flowrt_program &program);
+  static ImageNetOptions fromProgram(const flowrt_program &program,
+                                     const flowrt_model_desc &model);
 };
 
 /// The time (Fourier features, then Linear-SiLU-Linear) plus class

@@ -13,6 +13,45 @@
 
 namespace {
 const char *orNone(const char *s) { return s ? s : "(none)"; }
+
+/// One network: its settings, then its signature ("in/out 2" for a
+/// velocity network, else its arguments and output).
+void printModel(const flowrt_model_desc &m, bool named) {
+  std::string time = m.time_features > 0 ? "fourier(" + std::to_string(m.time_features) + ")"
+                                          : std::string("t");
+  std::string classes =
+      m.classes > 0 ? ", " + std::to_string(m.classes) + " classes + null" : std::string();
+  std::string kind = orNone(m.kind);
+  std::string extra = kind == "dit" ? ", heads: " + std::to_string(m.heads) +
+                                          ", patch: " + std::to_string(m.patch)
+                      : kind == "mlp" ? std::string(", act: ") + orNone(m.activation)
+                                      : std::string();
+  std::string settings =
+      kind == "torchscript"
+          ? "torchscript(\"" + std::string(orNone(m.path)) + "\")"
+          : kind + "(width: " + std::to_string(m.width) + ", depth: " + std::to_string(m.depth) +
+                extra + ", time: " + time + ")";
+  bool velocity = m.num_inputs == 0 ||
+                  (m.num_inputs >= 2 && m.input_roles[0] == FLOWRT_INPUT_TENSOR &&
+                   m.input_roles[1] == FLOWRT_INPUT_TIME && m.out_dim == m.input_dims[0] &&
+                   (m.num_inputs == 2 || m.input_roles[2] == FLOWRT_INPUT_LABEL) &&
+                   m.num_inputs <= 3);
+  std::string signature = "in/out " + std::to_string(m.in_dim);
+  if (!velocity) {
+    signature = "(";
+    for (int32_t i = 0; i < m.num_inputs; ++i) {
+      int32_t role = m.input_roles[i];
+      signature += std::string(i ? ", " : "") +
+                   (role == FLOWRT_INPUT_TIME    ? std::string("time")
+                    : role == FLOWRT_INPUT_LABEL ? std::string("label")
+                                                 : std::to_string(m.input_dims[i]));
+    }
+    signature += ") -> " + std::to_string(m.out_dim);
+  }
+  std::string name = named ? std::string(" ") + orNone(m.name) + ":" : "";
+  std::printf("model:  %s %s, %s%s\n", name.c_str(), settings.c_str(), signature.c_str(),
+              classes.c_str());
+}
 } // namespace
 
 int flowrt::runInfo(const flowrt_program &p) {
@@ -27,27 +66,8 @@ int flowrt::runInfo(const flowrt_program &p) {
              (p.data.labels_path ? std::string(", labels: \"") + p.data.labels_path + "\"" : "");
   std::printf("data:    %s(%s), %" PRId64 " features\n",
               orNone(p.data.generator), params.c_str(), p.data.dim);
-  std::string time =
-      p.model.time_features > 0
-          ? "fourier(" + std::to_string(p.model.time_features) + ")"
-          : std::string("t");
-  std::string classes =
-      p.model.classes > 0
-          ? ", " + std::to_string(p.model.classes) + " classes + null"
-          : std::string();
-  std::string kind = orNone(p.model.kind);
-  std::string extra = kind == "dit" ? ", heads: " + std::to_string(p.model.heads) +
-                                          ", patch: " + std::to_string(p.model.patch)
-                      : kind == "mlp" ? std::string(", act: ") + orNone(p.model.activation)
-                                      : std::string();
-  if (kind == "torchscript")
-    std::printf("model:   torchscript(\"%s\"), in/out %" PRId64 "%s\n", orNone(p.model.path),
-                p.model.in_dim, classes.c_str());
-  else
-    std::printf("model:   %s(width: %" PRId64 ", depth: %" PRId64 "%s, time: %s), in/out %" PRId64
-                "%s\n",
-                kind.c_str(), p.model.width, p.model.depth, extra.c_str(), time.c_str(),
-                p.model.in_dim, classes.c_str());
+  for (int32_t i = 0; i < p.num_models; ++i)
+    printModel(p.models[i], p.num_models > 1);
   std::printf("train:   steps %" PRId64 ", batch %" PRId64
               ", optimizer %s(lr: %g), ema %g, seed %" PRIu64 "\n",
               p.train.steps, p.train.batch, orNone(p.train.optimizer),

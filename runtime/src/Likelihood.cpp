@@ -19,7 +19,7 @@
 #include "Cuda.h"
 #include "Files.h"
 #include "Integrate.h"
-#include "Network.h"
+#include "NetworkSet.h"
 #include "Tokenizer.h"
 #include "Writers.h"
 
@@ -179,21 +179,23 @@ int flowrt::runLikelihood(const flowrt_program &program, const LikelihoodOptions
                          "guides with '%s'\n", program.sample.guidance);
     return 1;
   }
-  if (!program.model.kind && !program.jvp) {
+  if (!velocityModel(program) && !program.jvp) {
     std::fprintf(stderr, "error: the program has no Jacobian of its field\n");
     return 1;
   }
   const flowrt_solver *solver = findSolver(program, opts.solver);
   if (!solver)
     throw UsageError("--solver", "unknown solver '" + opts.solver + "'");
-  Network net =
-      program.model.kind ? loadSamplingNetwork(program, opts.run.outDir) : nullptr;
+  NetworkSet nets = velocityModel(program) ? loadSamplingNetworks(program, opts.run.outDir)
+                                           : NetworkSet(nullptr);
   torch::NoGradGuard noGrad;
   flowrt_ctx ctx;
   std::unique_ptr<CudaKernels> gpu = setUpContext(ctx, program, opts.run);
-  ctx.net = net ? net.get() : nullptr;
-  if (net)
-    net->to(ctx.device);
+  if (nets) {
+    nets->to(ctx.device);
+    ctx.nets = nets->pointers();
+    ctx.net = nets->velocity();
+  }
   torch::Tensor x1 = readPointRows(opts.input, sampleDimension(ctx), "the flow's samples");
   // Points come in the data's units; a tokenizer's flow runs on tokens.
   std::unique_ptr<Tokenizer> tokenizer = makeTokenizer(program.data);
@@ -202,7 +204,7 @@ int flowrt::runLikelihood(const flowrt_program &program, const LikelihoodOptions
   x1 = x1.to(ctx.device);
   ctx.batchSize = x1.size(0);
   flowrt_tensor labels{};
-  if (program.model.kind && program.model.classes > 0)
+  if (velocityClasses(program) > 0)
     labels.value = torch::full({x1.size(0), 1}, static_cast<float>(opts.label), x1.options());
   torch::Tensor logp =
       logLikelihood(program, ctx, x1, labels.value.defined() ? &labels : nullptr, *solver,
@@ -245,7 +247,7 @@ Command flowrt::addLikelihoodCommand(CLI::App &app, const flowrt_program &progra
   addRunSettings(*cmd, o.run, DeviceOption | SeedOption, "seed of Hutchinson's probe");
   auto run = [&program, opts, label]() -> int {
     if (*label)
-      opts->label = parseLabel("--label", label->as<std::string>(), program.model.classes,
+      opts->label = parseLabel("--label", label->as<std::string>(), velocityClasses(program),
                                /*balanced=*/false);
     if (program.num_solvers == 0)
       throw std::runtime_error("this program has no solvers: add a `sample` block");

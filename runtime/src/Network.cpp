@@ -45,8 +45,8 @@ MlpOptions MlpOptions::fromDesc(const flowrt_model_desc &desc) {
   opts.activation = desc.activation ? desc.activation : "";
   opts.timeFeatures = desc.time_features;
   opts.classes = desc.classes;
-  if (opts.inDim < 1 || opts.width < 1 || opts.depth < 1)
-    throw std::invalid_argument("mlp needs in_dim, width and depth >= 1");
+  if (opts.width < 1 || opts.depth < 1)
+    throw std::invalid_argument("mlp needs width and depth >= 1");
   if (!isKnownActivation(opts.activation))
     throw std::invalid_argument("unknown activation '" + opts.activation +
                                 "' (silu, relu, tanh, gelu)");
@@ -57,7 +57,44 @@ MlpOptions MlpOptions::fromDesc(const flowrt_model_desc &desc) {
         std::to_string(opts.timeFeatures));
   if (opts.classes < 0)
     throw std::invalid_argument("mlp needs classes >= 0");
+  if (desc.num_inputs > 0) {
+    opts.roles.assign(desc.input_roles, desc.input_roles + desc.num_inputs);
+    opts.dims.assign(desc.input_dims, desc.input_dims + desc.num_inputs);
+    opts.outDim = desc.out_dim;
+    int64_t tensors = 0, labels = 0;
+    for (size_t i = 0; i < opts.roles.size(); ++i) {
+      int32_t role = opts.roles[i];
+      if (role != FLOWRT_INPUT_TENSOR && role != FLOWRT_INPUT_TIME && role != FLOWRT_INPUT_LABEL)
+        throw std::invalid_argument("mlp input " + std::to_string(i) + " has unknown role " +
+                                    std::to_string(role));
+      tensors += role == FLOWRT_INPUT_TENSOR ? opts.dims[i] : 0;
+      labels += role == FLOWRT_INPUT_LABEL;
+    }
+    if (tensors != opts.inDim || labels > 1 || (labels == 1) != (opts.classes > 0) ||
+        opts.outDim < 1)
+      throw std::invalid_argument("mlp's signature does not fit in_dim " +
+                                  std::to_string(opts.inDim) + ", classes " +
+                                  std::to_string(opts.classes) + " and out_dim " +
+                                  std::to_string(opts.outDim));
+  }
+  if (opts.roles.empty() && opts.inDim < 1)
+    throw std::invalid_argument("mlp needs in_dim >= 1");
   return opts;
+}
+
+bool MlpOptions::isVelocity() const {
+  std::vector<int32_t> r = inputRoles();
+  return (r.size() == 2 || (r.size() == 3 && r[2] == FLOWRT_INPUT_LABEL)) &&
+         r[0] == FLOWRT_INPUT_TENSOR && r[1] == FLOWRT_INPUT_TIME && outputDim() == inDim;
+}
+
+std::vector<int32_t> MlpOptions::inputRoles() const {
+  if (!roles.empty())
+    return roles;
+  std::vector<int32_t> r{FLOWRT_INPUT_TENSOR, FLOWRT_INPUT_TIME};
+  if (classes > 0)
+    r.push_back(FLOWRT_INPUT_LABEL);
+  return r;
 }
 
 std::vector<double> flowrt::fourierFrequencies(int64_t features) {
@@ -79,7 +116,9 @@ torch::Tensor flowrt::fourierEmbedding(const torch::Tensor &t,
 
 MlpImpl::MlpImpl(MlpOptions options) : opts(std::move(options)) {
   int64_t timeDim = opts.timeFeatures > 0 ? opts.timeFeatures : 1;
-  int64_t in = opts.inDim + timeDim;
+  int64_t in = opts.inDim;
+  for (int32_t role : opts.inputRoles())
+    in += role == FLOWRT_INPUT_TIME ? timeDim : 0;
   if (opts.classes > 0) {
     classEmbedding = register_module(
         "class_embedding",
@@ -90,21 +129,40 @@ MlpImpl::MlpImpl(MlpOptions options) : opts(std::move(options)) {
     layers->push_back(torch::nn::Linear(in, opts.width));
     in = opts.width;
   }
-  layers->push_back(torch::nn::Linear(in, opts.inDim));
+  layers->push_back(torch::nn::Linear(in, opts.outputDim()));
   register_module("layers", layers);
 }
 
 torch::Tensor MlpImpl::forward(const torch::Tensor &x, const torch::Tensor &t,
                                const torch::Tensor &labels) {
-  torch::Tensor time = opts.timeFeatures > 0
-                           ? fourierEmbedding(t, opts.timeFeatures)
-                           : t.reshape({-1, 1});
-  torch::Tensor h = torch::cat({x, time}, 1);
-  if (opts.classes > 0) {
-    if (!labels.defined())
-      throw std::invalid_argument("this network needs class labels");
-    h = torch::cat({h, classEmbedding->forward(classIndex(labels, opts.classes))}, 1);
-  }
+  if (opts.classes > 0 && !labels.defined())
+    throw std::invalid_argument("this network needs class labels");
+  std::vector<torch::Tensor> args{x, t};
+  if (opts.classes > 0)
+    args.push_back(labels);
+  return apply(args);
+}
+
+torch::Tensor MlpImpl::apply(const std::vector<torch::Tensor> &args) {
+  std::vector<int32_t> roles = opts.inputRoles();
+  if (args.size() != roles.size())
+    throw std::invalid_argument("this mlp takes " + std::to_string(roles.size()) +
+                                " arguments, not " + std::to_string(args.size()));
+  // The first layer's input: tensors, then times, then the label.
+  std::vector<torch::Tensor> parts;
+  for (int32_t pass : {FLOWRT_INPUT_TENSOR, FLOWRT_INPUT_TIME, FLOWRT_INPUT_LABEL})
+    for (size_t i = 0; i < args.size(); ++i) {
+      if (roles[i] != pass)
+        continue;
+      if (pass == FLOWRT_INPUT_TENSOR)
+        parts.push_back(args[i].reshape({args[i].size(0), -1}));
+      else if (pass == FLOWRT_INPUT_TIME)
+        parts.push_back(opts.timeFeatures > 0 ? fourierEmbedding(args[i], opts.timeFeatures)
+                                              : args[i].reshape({-1, 1}));
+      else
+        parts.push_back(classEmbedding->forward(classIndex(args[i], opts.classes)));
+    }
+  torch::Tensor h = parts.size() == 1 ? parts[0] : torch::cat(parts, 1);
   size_t last = layers->size() - 1;
   for (size_t i = 0; i < last; ++i)
     h = activate(opts.activation,
@@ -115,6 +173,8 @@ torch::Tensor MlpImpl::forward(const torch::Tensor &x, const torch::Tensor &t,
 torch::Tensor MlpImpl::packed() {
   // At the offsets the compiler's trajectory kernels read (shared.h); a
   // layer of another shape than the layout's fails the copy.
+  if (!opts.isVelocity())
+    throw std::invalid_argument("only a velocity mlp v(x, t[, y]) has packed weights");
   torch::NoGradGuard noGrad;
   MlpLayout layout =
       mlpLayout(opts.inDim, opts.width, opts.depth, opts.timeFeatures, opts.classes);
@@ -139,6 +199,12 @@ torch::Tensor flowrt::classIndex(const torch::Tensor &labels, int64_t classes) {
   return torch::where(valid, k, torch::full_like(k, classes));
 }
 
+torch::Tensor NetworkImpl::apply(const std::vector<torch::Tensor> &args) {
+  if (args.size() < 2 || args.size() > 3)
+    throw std::invalid_argument("this network is applied as v(x, t) or v(x, t, y)");
+  return forward(args[0], args[1], args.size() == 3 ? args[2] : torch::Tensor());
+}
+
 torch::Tensor NetworkImpl::packed() {
   throw std::invalid_argument("only an mlp has packed weights for whole-trajectory kernels");
 }
@@ -156,13 +222,6 @@ void flowrt::copyParameters(torch::nn::Module &to, const torch::nn::Module &from
 Mlp flowrt::cloneMlp(const Mlp &model) {
   Mlp copy(model->options());
   copyParameters(*copy, *model);
-  return copy;
-}
-
-Network flowrt::cloneNetwork(const flowrt_program &program, const Network &net) {
-  Network copy = makeNetwork(program);
-  copy->to(net->parameters().at(0).device());
-  copyParameters(*copy, *net);
   return copy;
 }
 
@@ -208,14 +267,36 @@ double flowrt::emaDecayAt(double decay, int64_t step) {
   return std::min(decay, (1.0 + step) / (10.0 + step));
 }
 
-Network flowrt::makeNetwork(const flowrt_program &program) {
-  std::string kind = program.model.kind ? program.model.kind : "";
+Network flowrt::makeNetwork(const flowrt_program &program, const flowrt_model_desc &desc) {
+  std::string kind = desc.kind ? desc.kind : "";
   if (kind == "unet")
-    return std::make_shared<UNetImpl>(ImageNetOptions::fromProgram(program));
+    return std::make_shared<UNetImpl>(ImageNetOptions::fromProgram(program, desc));
   if (kind == "dit")
-    return std::make_shared<DiTImpl>(ImageNetOptions::fromProgram(program));
+    return std::make_shared<DiTImpl>(ImageNetOptions::fromProgram(program, desc));
   if (kind == "torchscript")
-    return makeTorchScriptNetwork(program.model.path ? program.model.path : "",
-                                  program.model.in_dim, program.model.classes);
-  return std::make_shared<MlpImpl>(MlpOptions::fromDesc(program.model));
+    return makeTorchScriptNetwork(desc.path ? desc.path : "", desc.in_dim, desc.classes);
+  return std::make_shared<MlpImpl>(MlpOptions::fromDesc(desc));
+}
+
+const flowrt_model_desc *flowrt::velocityModel(const flowrt_program &program) {
+  int32_t i = program.velocity_model;
+  return i >= 0 && i < program.num_models ? &program.models[i] : nullptr;
+}
+
+int64_t flowrt::velocityClasses(const flowrt_program &program) {
+  const flowrt_model_desc *m = velocityModel(program);
+  return m ? m->classes : 0;
+}
+
+std::vector<int32_t> flowrt::inputRoles(const flowrt_model_desc &desc) {
+  if (desc.num_inputs > 0)
+    return std::vector<int32_t>(desc.input_roles, desc.input_roles + desc.num_inputs);
+  std::vector<int32_t> roles{FLOWRT_INPUT_TENSOR, FLOWRT_INPUT_TIME};
+  if (desc.classes > 0)
+    roles.push_back(FLOWRT_INPUT_LABEL);
+  return roles;
+}
+
+int64_t flowrt::outputDim(const flowrt_model_desc &desc) {
+  return desc.num_inputs > 0 ? desc.out_dim : desc.in_dim;
 }

@@ -30,9 +30,21 @@ struct MlpOptions {
   /// Class labels 0..classes-1 and the null class (label -1); 0 means the
   /// network takes no label.
   int64_t classes = 0;
+  /// The arguments' roles (FLOWRT_INPUT_*) and features, and the output's
+  /// features. Empty roles mean v(x, t[, y]): x of inDim features, a time,
+  /// a label when classes > 0, and an output of inDim features.
+  std::vector<int32_t> roles;
+  std::vector<int64_t> dims;
+  int64_t outDim = 0;
 
   /// Reads and checks a program's model (std::invalid_argument if bad).
   static MlpOptions fromDesc(const flowrt_model_desc &desc);
+  /// The roles, filled in for v(x, t[, y]) when empty.
+  std::vector<int32_t> inputRoles() const;
+  /// Whether the signature is v(x, t[, y]) with an output of x's features.
+  bool isVelocity() const;
+  /// The output's features (inDim for v(x, t[, y])).
+  int64_t outputDim() const { return outDim > 0 ? outDim : inDim; }
 };
 
 /// The frequencies of a Fourier time embedding with `features` outputs: the
@@ -54,24 +66,36 @@ class NetworkImpl : public torch::nn::Module {
 public:
   virtual torch::Tensor forward(const torch::Tensor &x, const torch::Tensor &t,
                                 const torch::Tensor &labels = {}) = 0;
+  /// The network on its arguments in its signature's order ([n, features]
+  /// each); a velocity network's are (x, t[, y]), which this default
+  /// passes to forward.
+  virtual torch::Tensor apply(const std::vector<torch::Tensor> &args);
   /// Every parameter in the layout whole-trajectory kernels read
   /// (flowrt_net_weights); only the MLP has one.
   virtual torch::Tensor packed();
 };
 using Network = std::shared_ptr<NetworkImpl>;
 
-/// The program's network, freshly initialised (from the current torch
-/// seed). Throws std::invalid_argument for a network the runtime lacks or
-/// whose options do not fit the data.
-Network makeNetwork(const flowrt_program &program);
+/// Network `desc` of the program, freshly initialised (from the current
+/// torch seed). Throws std::invalid_argument for a network the runtime lacks
+/// or whose options do not fit the data.
+Network makeNetwork(const flowrt_program &program, const flowrt_model_desc &desc);
+
+/// The roles of a network's arguments (FLOWRT_INPUT_*), num_inputs 0 read
+/// as v(x, t[, y]), and its output's features.
+std::vector<int32_t> inputRoles(const flowrt_model_desc &desc);
+int64_t outputDim(const flowrt_model_desc &desc);
+
+/// The network the sampler integrates (program.velocity_model), or null.
+const flowrt_model_desc *velocityModel(const flowrt_program &program);
+/// The classes of its label (0: unconditional, or no network).
+int64_t velocityClasses(const flowrt_program &program);
 
 /// A TorchScript module saved from PyTorch (TorchScriptNetwork.cpp): its
 /// forward takes x [n, dim], t [n, 1] and, when classes > 0, labels [n, 1];
 /// throws std::runtime_error naming the file when it cannot be loaded.
 Network makeTorchScriptNetwork(const std::string &path, int64_t dim, int64_t classes);
 
-/// A copy of `net` with its own (gradient-free) parameters.
-Network cloneNetwork(const flowrt_program &program, const Network &net);
 
 /// The class of each label as an index into an embedding of classes + 1
 /// rows: -1 (and anything outside 0..classes-1, which drop() never makes)
@@ -79,14 +103,18 @@ Network cloneNetwork(const flowrt_program &program, const Network &net);
 torch::Tensor classIndex(const torch::Tensor &labels, int64_t classes);
 
 /// v(x, t[, y]) = Linear(act(... act(Linear([x, embed(t), embed(y)])))) ->
-/// [n, inDim]. The class embedding has classes + 1 rows; the last is the
-/// null class (label -1), the "no condition" that guidance contrasts with.
+/// [n, inDim], and any other signature the same way: the first layer sees
+/// the tensors, then each time's embedding, then the label's, each in
+/// argument order. The class embedding has classes + 1 rows; the last is
+/// the null class (label -1), the "no condition" that guidance contrasts
+/// with.
 class MlpImpl : public NetworkImpl {
 public:
   explicit MlpImpl(MlpOptions options);
 
   torch::Tensor forward(const torch::Tensor &x, const torch::Tensor &t,
                         const torch::Tensor &labels = {}) override;
+  torch::Tensor apply(const std::vector<torch::Tensor> &args) override;
 
   const MlpOptions &options() const { return opts; }
 

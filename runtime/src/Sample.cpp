@@ -20,7 +20,7 @@
 #include "Files.h"
 #include "Integrate.h"
 #include "Metrics.h"
-#include "Network.h"
+#include "NetworkSet.h"
 #include "Tokenizer.h"
 #include "Writers.h"
 
@@ -269,9 +269,9 @@ int flowrt::runSample(const flowrt_program &program, const SampleOptions &opts) 
   }
   // A closed-form model (no network) samples at once, with no checkpoint;
   // a spec without data has no quality figure.
-  Network net = program.model.kind
-                    ? loadSamplingNetwork(program, opts.run.outDir, opts.rawWeights)
-                    : nullptr;
+  NetworkSet nets = program.num_models > 0
+                        ? loadSamplingNetworks(program, opts.run.outDir, opts.rawWeights)
+                        : NetworkSet(nullptr);
   std::unique_ptr<DataSet> data = program.data.generator ? makeDataSet(program.data) : nullptr;
 
   torch::NoGradGuard noGrad;
@@ -280,9 +280,11 @@ int flowrt::runSample(const flowrt_program &program, const SampleOptions &opts) 
   ctx.data = data.get();
   std::unique_ptr<Tokenizer> tokenizer = makeTokenizer(program.data);
   ctx.tokenizer = tokenizer.get();
-  ctx.net = net ? net.get() : nullptr;
-  if (net)
-    net->to(ctx.device);
+  if (nets) {
+    nets->to(ctx.device);
+    ctx.nets = nets->pointers();
+    ctx.net = nets->velocity();
+  }
   ctx.guidanceScale = opts.guidanceScale;
   ctx.adaptiveGuidance = opts.adaptiveGuidance;
   ctx.guidanceMomentum = opts.guidanceMomentum;
@@ -296,7 +298,7 @@ int flowrt::runSample(const flowrt_program &program, const SampleOptions &opts) 
 
   SampleRun run;
   // A conditional network gets one label per sample.
-  run.classes = program.model.kind ? program.model.classes : 0;
+  run.classes = velocityClasses(program);
   if (run.classes > 0)
     run.labels.value = sampleLabels(n, run.classes, opts.label).to(ctx.device);
   auto start = std::chrono::steady_clock::now();
@@ -422,7 +424,7 @@ Command flowrt::addSampleCommand(CLI::App &app, const flowrt_program &program, b
   auto run = [&program, opts, label, steps, guidance, adaptive, momentum]() -> int {
     SampleOptions &o = *opts;
     std::string flow = program.flow_name ? program.flow_name : "flow";
-    int64_t classes = program.model.classes;
+    int64_t classes = velocityClasses(program);
     if (*label) {
       if (classes == 0)
         throw UsageError("--label", "the network of flow '" + flow +
@@ -452,7 +454,7 @@ SampleOptions flowrt::sampleDefaults(const flowrt_program &program, bool evaluat
   SampleOptions o;
   o.evaluate = evaluate;
   // eval: 100 samples of each class (1000 without labels).
-  o.n = evaluate ? 100 * std::max<int64_t>(program.model.classes, 10) : program.sample.n;
+  o.n = evaluate ? 100 * std::max<int64_t>(velocityClasses(program), 10) : program.sample.n;
   o.steps = program.sample.steps;
   o.run.seed = program.sample.seed;
   o.run.outDir = defaultOutDir(program);

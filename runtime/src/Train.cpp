@@ -23,7 +23,7 @@
 #include "Context.h"
 #include "Data.h"
 #include "Files.h"
-#include "Network.h"
+#include "NetworkSet.h"
 #include "Progress.h"
 #include "Tokenizer.h"
 
@@ -100,7 +100,7 @@ public:
       : program(program), opts(opts), graph(/*emulated=*/opts.emulateCudaGraph) {}
 
   int run() {
-    if (!program.train_loss || !program.model.kind || !program.optimizer_step) {
+    if (!program.train_loss || program.num_models == 0 || !program.optimizer_step) {
       std::fprintf(stderr, "error: the program has no training step\n");
       return 1;
     }
@@ -124,7 +124,9 @@ private:
   const TrainOptions &opts;
   std::unique_ptr<DataSet> data;
   std::unique_ptr<Tokenizer> tokenizer;
-  Network model, ema;
+  // Every network the flow applies, in one module; its EMA copy.
+  NetworkSet model{nullptr}, ema{nullptr};
+  torch::nn::Module *emaModule() { return ema ? ema.get() : nullptr; }
   torch::Tensor optimizerState;
   std::string checkpointPath;
   int64_t start = 0;
@@ -154,15 +156,15 @@ private:
   int64_t lastSaved = -1, done = 0, windowSteps = 0;
   double windowLoss = 0, lastLoss = 0;
 
-  /// The network (initial weights a function of the seed), its EMA copy and
-  /// the optimizer's state (one row per state variable, zeros).
+  /// The networks (initial weights a function of the seed), their EMA copy
+  /// and the optimizer's state (one row per state variable, zeros).
   void buildNetworks() {
     data = makeDataSet(program.data);
     tokenizer = makeTokenizer(program.data);
     torch::manual_seed(opts.run.seed);
-    model = makeNetwork(program);
+    model = NetworkSet(program);
     if (program.train.ema > 0)
-      ema = cloneNetwork(program, model);
+      ema = cloneNetworks(program, model);
     int64_t numParams = 0;
     for (auto &p : model->parameters())
       numParams += p.numel();
@@ -178,7 +180,7 @@ private:
                    opts.run.outDir.c_str());
       return 1;
     }
-    CheckpointInfo info = loadCheckpoint(checkpointPath, program, *model, ema.get(),
+    CheckpointInfo info = loadCheckpoint(checkpointPath, program, *model, emaModule(),
                                          &optimizerState);
     start = info.step;
     elapsedBefore = info.elapsed;
@@ -232,7 +234,8 @@ private:
     ctx.batchSize = opts.batch;
     ctx.data = data.get();
     ctx.tokenizer = tokenizer.get();
-    ctx.net = model.get();
+    ctx.nets = model->pointers();
+    ctx.net = model->velocity();
     if (program.num_losses > 1) // each term of the sum gets its own metric
       ctx.lossTermSums =
           torch::zeros({program.num_losses}, torch::dtype(torch::kFloat).device(ctx.device));
@@ -413,8 +416,8 @@ private:
     CheckpointInfo info;
     info.step = step;
     info.elapsed = elapsed;
-    info.hasEma = ema != nullptr;
-    saveCheckpoint(checkpointPath, program, *model, ema.get(), &optimizerState, info);
+    info.hasEma = !ema.is_empty();
+    saveCheckpoint(checkpointPath, program, *model, emaModule(), &optimizerState, info);
     if (opts.keep > 0) {
       copyFile(checkpointPath,
                joinPath(opts.run.outDir, "checkpoint-" + std::to_string(step) + ".pt"));
@@ -581,7 +584,7 @@ Command flowrt::addTrainCommand(CLI::App &app, const flowrt_program &program) {
 
   auto run = [&program, opts]() -> int {
     TrainOptions &o = *opts;
-    if (!program.train_loss || !program.model.kind)
+    if (!program.train_loss || program.num_models == 0)
       throw std::runtime_error(std::string("flow '") + program.flow_name +
                                "' has nothing to train (its model is closed-form or it has no "
                                "loss); `sample` runs as it is");

@@ -96,5 +96,82 @@ LogicalResult ExtractOp::verify() {
   return success();
 }
 
+bool NetworkOp::isTensorInput(unsigned i) {
+  return cast<StringAttr>(getInputs()[i]).getValue() == "tensor";
+}
+
+bool NetworkOp::isVelocity() {
+  ArrayAttr in = getInputs();
+  auto role = [&](unsigned i) { return cast<StringAttr>(in[i]).getValue(); };
+  return (in.size() == 2 || (in.size() == 3 && role(2) == "label")) && role(0) == "tensor" &&
+         role(1) == "time" && getOutDim() == getInputDims()[0];
+}
+
+LogicalResult NetworkOp::verify() {
+  if (getInputs().size() != getInputDims().size())
+    return emitOpError("has ") << getInputs().size() << " inputs but "
+                               << getInputDims().size() << " input_dims";
+  int64_t tensors = 0;
+  for (unsigned i = 0; i < getInputs().size(); ++i) {
+    StringRef role = cast<StringAttr>(getInputs()[i]).getValue();
+    if (role != "tensor" && role != "time" && role != "label")
+      return emitOpError("input ") << i << " has role '" << role
+                                   << "' (expected tensor, time or label)";
+    if (role != "tensor" && getInputDims()[i] != 1)
+      return emitOpError("input ") << i << " (a " << role << ") has " << getInputDims()[i]
+                                   << " elements, not 1";
+    if (role == "tensor")
+      tensors += getInputDims()[i];
+  }
+  if (tensors != getInDim())
+    return emitOpError("in_dim ") << getInDim() << " is not the tensor inputs' " << tensors;
+  if (getOutDim() < 1)
+    return emitOpError("out_dim must be positive");
+  return success();
+}
+
+/// An application's arguments and result against its network's signature:
+/// `elements(v)` is what one sample of v holds.
+static LogicalResult verifyApplication(Operation *op, FlatSymbolRefAttr ref,
+                                       ValueRange args, Value result,
+                                       SymbolTableCollection &symbols,
+                                       function_ref<int64_t(Value)> elements) {
+  auto net = symbols.lookupNearestSymbolFrom<NetworkOp>(op, ref);
+  if (!net)
+    return op->emitOpError("refers to ") << ref << ", which is not a flow.network";
+  if (args.size() != net.getInputs().size())
+    return op->emitOpError("applies ") << ref << " to " << args.size()
+                                       << " arguments but it takes " << net.getInputs().size();
+  for (unsigned i = 0; i < args.size(); ++i) {
+    // One sample's time or label is an f32; a batch of them is [rows, 1].
+    bool roleFits = isa<NetOp>(op) || net.isTensorInput(i) == isa<RankedTensorType>(args[i].getType());
+    if (elements(args[i]) != net.getInputDims()[i] || !roleFits)
+      return op->emitOpError("argument ") << i << " has type " << args[i].getType() << " but "
+                                          << ref << " takes a "
+                                          << cast<StringAttr>(net.getInputs()[i]).getValue()
+                                          << " of " << net.getInputDims()[i] << " elements";
+  }
+  if (elements(result) != net.getOutDim())
+    return op->emitOpError("result has type ") << result.getType() << " but " << ref
+                                               << " returns " << net.getOutDim() << " elements";
+  return success();
+}
+
+LogicalResult ApplyNetOp::verifySymbolUses(SymbolTableCollection &symbols) {
+  return verifyApplication(*this, getNetworkAttr(), getArgs(), getResult(), symbols,
+                           [](Value v) -> int64_t {
+                             if (auto t = dyn_cast<RankedTensorType>(v.getType()))
+                               return t.getNumElements();
+                             return 1;
+                           });
+}
+
+LogicalResult NetOp::verifySymbolUses(SymbolTableCollection &symbols) {
+  return verifyApplication(*this, getNetworkAttr(), getArgs(), getResult(), symbols,
+                           [](Value v) -> int64_t {
+                             return cast<RankedTensorType>(v.getType()).getDimSize(1);
+                           });
+}
+
 #define GET_OP_CLASSES
 #include "flowc/Dialect/Flow/FlowOps.cpp.inc"

@@ -129,12 +129,21 @@ private:
       op.setOrderAttr(builder.getI64IntegerAttr(s.order));
   }
 
+  /// A network that flows apply, with the signature Sema recorded.
   void genNetwork(const ast::ModelDecl &m) {
-    if (!m.network)
+    if (!m.network || m.inputs.empty())
       return;
+    SmallVector<StringRef> roles;
+    SmallVector<int64_t> dims;
+    for (const ast::ModelDecl::Input &in : m.inputs) {
+      using Role = ast::ModelDecl::Input::Role;
+      roles.push_back(in.role == Role::Tensor ? "tensor" : in.role == Role::Time ? "time" : "label");
+      dims.push_back(in.role == Role::Tensor ? in.shape.numElements() : 1);
+    }
     fl::NetworkOp::create(builder, loc(m.loc), m.name, m.network->callee, m.inputDim,
                           m.width, m.depth, m.activation, m.timeFeatures,
-                          m.classes, m.heads, m.patch,
+                          builder.getStrArrayAttr(roles), builder.getDenseI64ArrayAttr(dims),
+                          m.outputDim, m.classes, m.heads, m.patch,
                           m.path.empty() ? StringAttr() : builder.getStringAttr(m.path));
   }
 
@@ -519,22 +528,22 @@ private:
   /// also emitted once as a velocity kernel for the sampler.
   Value genModelCall(const ast::CallExpr &call, const ast::ModelDecl &model, Env &env) {
     Location l = loc(call.loc);
-    if (call.args.size() < 2)
-      return nullptr;
     if (!model.network) {
+      if (call.args.size() != 2)
+        return nullptr;
       Value v = inlineDefinition(call, model.params, model.lets, model.body.get(), env);
       if (v && currentFlow && !closedFormModel.count(currentFlow))
         closedFormModel[currentFlow] = {&model, v.getType()};
       return v;
     }
-    Value x = genExpr(call.args[0].value.get(), env);
-    Value t = genExpr(call.args[1].value.get(), env);
-    Value label = call.args.size() == 3 ? genExpr(call.args[2].value.get(), env) : Value();
-    if (!x || !t || (call.args.size() == 3 && !label))
-      return nullptr;
-    return fl::ApplyNetOp::create(builder, l, x.getType(),
-                                  SymbolRefAttr::get(builder.getContext(), model.name),
-                                  x, t, label);
+    SmallVector<Value> args;
+    for (const ast::Arg &arg : call.args) {
+      args.push_back(genExpr(arg.value.get(), env));
+      if (!args.back())
+        return nullptr;
+    }
+    return fl::ApplyNetOp::create(builder, l, sampleType(call.shape),
+                                  SymbolRefAttr::get(builder.getContext(), model.name), args);
   }
 
   Type sampleType(const ast::Shape &s) {

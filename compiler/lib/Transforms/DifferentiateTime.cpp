@@ -56,13 +56,15 @@ private:
                    fl::OneHotOp, arith::CmpFOp, arith::UIToFPOp, fl::StopGradientOp>(op))
       return Value();
     if (auto net = dyn_cast<fl::ApplyNetOp>(op)) {
-      FailureOr<Value> dx = get(net.getX()), dt = get(net.getT());
-      if (failed(dx) || failed(dt))
-        return failure();
-      if (*dx || *dt) {
-        net.emitError("ddt through a network is not symbolic: the network's "
-                      "input depends on time");
-        return failure();
+      for (Value arg : net.getArgs()) {
+        FailureOr<Value> d = get(arg);
+        if (failed(d))
+          return failure();
+        if (*d) {
+          net.emitError("ddt through a network is not symbolic: the network's "
+                        "input depends on time");
+          return failure();
+        }
       }
       return Value();
     }

@@ -91,7 +91,8 @@ struct Field {
   bool reverse = false;   // (time: reverse): the field's time is 1 - tau
   RankedTensorType type;  // of one sample
 
-  bool labelled() const { return net && net.getLabel(); }
+  // A velocity network is v(x, t) or v(x, t, label).
+  bool labelled() const { return net && net.getArgs().size() == 3; }
 
   /// Host ops computing v(x, time) for a batch, `time` a [rows, 1] batch of
   /// the field's own time (1 - tau for a reversed flow).
@@ -111,7 +112,10 @@ struct Field {
                                   ValueRange{pair.getCond(), pair.getUncond(), x, time, w})
           .getResult(0);
     }
-    return fl::NetOp::create(b, loc, xType, net.getNetworkAttr(), x, time, labels);
+    SmallVector<Value> args{x, time};
+    if (labels)
+      args.push_back(labels);
+    return fl::NetOp::create(b, loc, xType, net.getNetworkAttr(), args);
   }
 
   /// The field's time for canonical time t (an f64 on the host), as a batch.
@@ -163,6 +167,10 @@ struct ExpandSolverPass : flowc::impl::ExpandSolverBase<ExpandSolverPass> {
       field.net = *nets.begin();
     if (!field.net && !field.velocity)
       return sample.emitError("sampling needs the flow to apply a model");
+    if (field.net && !SymbolTable::lookupNearestSymbolFrom<fl::NetworkOp>(
+                          sample, field.net.getNetworkAttr()).isVelocity())
+      return sample.emitError("sampling integrates a network v(x, t) or v(x, t, label); ")
+             << field.net.getNetworkAttr() << " has another signature";
     field.type = cast<RankedTensorType>(field.velocity ? field.velocity.getResultTypes()[0]
                                                        : field.net.getType());
     if (auto g = sample.getGuidanceAttr()) {

@@ -190,21 +190,28 @@ struct OutlineKernelsPass
       if (label)
         onHost.map(label, batch.getLabels());
     }
-    for (const GraphRegion &r : regions) {
-      SmallVector<Value> args;
-      for (Value in : r.inputs)
-        args.push_back(onHost.lookup(in));
-      SmallVector<Type> types;
-      for (Value out : r.outputs)
-        types.push_back(batchedType(out.getType()));
-      auto launch = fl::LaunchOp::create(b, loc, types, SymbolRefAttr::get(r.kernel), rows,
-                                         step, args);
-      onHost.map(r.outputs, launch.getResults());
-      for (fl::ApplyNetOp net : graph.applicationsAt(r.level + 1)) {
-        Value label = net.getLabel() ? onHost.lookup(net.getLabel()) : Value();
+    // Level by level: its region (a level may have none: a network applied
+    // to data as drawn), then the applications one level deeper.
+    for (unsigned level = 0; level <= graph.deepestLevel(); ++level) {
+      for (const GraphRegion &r : regions) {
+        if (r.level != level)
+          continue;
+        SmallVector<Value> args;
+        for (Value in : r.inputs)
+          args.push_back(onHost.lookup(in));
+        SmallVector<Type> types;
+        for (Value out : r.outputs)
+          types.push_back(batchedType(out.getType()));
+        auto launch = fl::LaunchOp::create(b, loc, types, SymbolRefAttr::get(r.kernel), rows,
+                                           step, args);
+        onHost.map(r.outputs, launch.getResults());
+      }
+      for (fl::ApplyNetOp net : graph.applicationsAt(level + 1)) {
+        SmallVector<Value> netArgs;
+        for (Value arg : net.getArgs())
+          netArgs.push_back(onHost.lookup(arg));
         Value v = fl::NetOp::create(b, loc, batchedType(net.getType()), net.getNetworkAttr(),
-                                    onHost.lookup(net.getX()), onHost.lookup(net.getT()),
-                                    label);
+                                    netArgs);
         onHost.map(net.getResult(), v);
       }
     }

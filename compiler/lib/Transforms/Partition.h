@@ -40,6 +40,9 @@ public:
   /// output, not through flow.sg.
   bool carriesGradient(mlir::Value v) const { return gradient.contains(v); }
 
+  /// The deepest level: the most applications on any chain of values.
+  unsigned deepestLevel() const { return depth; }
+
   /// The network applications of `level`, in program order.
   llvm::SmallVector<flow::ApplyNetOp> applicationsAt(unsigned level) const;
 

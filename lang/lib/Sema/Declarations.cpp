@@ -232,7 +232,7 @@ void Sema::checkModel(ModelDecl &model) {
   }
   net.binding.kind = Binding::Kind::Builtin;
   ArgBinding bound =
-      bindArgs(net, {"width", "depth", "act", "time"}, "'mlp'");
+      bindArgs(net, {"width", "depth", "act", "time", "out"}, "'mlp'");
   if (const Arg *a = bound.slots[0])
     if (auto v = evalPositiveInt(a->value.get(), "'width'"))
       model.width = *v;
@@ -260,6 +260,9 @@ void Sema::checkModel(ModelDecl &model) {
   }
   if (const Arg *a = bound.slots[3])
     checkTimeEmbedding(a->value.get(), model);
+  if (const Arg *a = bound.slots[4])
+    if (auto dims = evalShapeList(a->value.get(), "'out'"))
+      model.outShape = *dims;
 }
 
 void Sema::checkImageNetwork(ModelDecl &model) {

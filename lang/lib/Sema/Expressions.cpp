@@ -335,10 +335,11 @@ void Sema::resolveModelCall(CallExpr &call, ModelDecl &model, Scope &scope) {
       ok = false;
     }
   size_t given = call.args.size();
-  bool conditional = model.network && given == 3;
-  if (ok && given != 2 && !conditional) {
+  // A network takes any arguments (their roles come from their shapes); a
+  // closed-form model is v(x, t).
+  if (ok && (model.network ? given == 0 : given != 2)) {
     error(call.calleeLoc, "model '" + model.name + "' takes " +
-                              (model.network ? "2 or 3 arguments (x, t, label)"
+                              (model.network ? "at least 1 argument (x, t, ...)"
                                              : "2 arguments (x, t)") +
                               " but " + std::to_string(given) +
                               (given == 1 ? " was" : " were") + " given");
@@ -348,42 +349,6 @@ void Sema::resolveModelCall(CallExpr &call, ModelDecl &model, Scope &scope) {
     return;
   call.binding.kind = Binding::Kind::Decl;
   call.binding.decl = &model;
-  call.orderedArgs = {call.args[0].value.get(), call.args[1].value.get()};
-  if (model.network)
-    checkNetworkCondition(call, model, conditional);
-}
-
-void Sema::checkNetworkCondition(CallExpr &call, ModelDecl &model,
-                                 bool conditional) {
-  auto first = networkConditioned.find(&model);
-  if (first != networkConditioned.end() && first->second != conditional) {
-    error(call.calleeLoc,
-          "model '" + model.name + "' is applied " +
-              (conditional ? "without" : "with") +
-              " a label elsewhere; apply it the same way everywhere");
-    return;
-  }
-  networkConditioned[&model] = conditional;
-  if (!conditional)
-    return;
-  Expr *label = call.args[2].value.get();
-  call.orderedArgs.push_back(label);
-  int64_t classes = labelClasses(label);
-  bool badDrop = label && label->kind == Expr::Kind::Call &&
-                 static_cast<CallExpr *>(label)->callee == "drop" &&
-                 static_cast<CallExpr *>(label)->binding.kind ==
-                     Binding::Kind::Unresolved; // already reported
-  if (badDrop) {
-    return;
-  } else if (classes == 0) {
-    error(label->loc, "third argument of model '" + model.name +
-                          "' must be a class label drawn with the data (y "
-                          "in 'x1, y ~ moons') or drop() of one");
-  } else if (model.classes != 0 && model.classes != classes) {
-    error(label->loc, "model '" + model.name + "' is applied to labels of " +
-                          std::to_string(classes) + " classes here but of " +
-                          std::to_string(model.classes) + " elsewhere");
-  } else {
-    model.classes = classes;
-  }
+  for (const Arg &arg : call.args)
+    call.orderedArgs.push_back(arg.value.get());
 }

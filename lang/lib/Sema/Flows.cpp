@@ -9,6 +9,8 @@
 
 #include "Sema.h"
 
+#include <algorithm>
+
 using namespace flowc;
 using namespace flowc::ast;
 using namespace flowc::sema;
@@ -87,35 +89,41 @@ void Sema::checkFlowModel(FlowDecl &flow) {
   for (auto &stmt : flow.body)
     if (stmt)
       collectModelCalls(stmt->value.get(), calls);
-  const ModelDecl *model = nullptr;
+  std::vector<const ModelDecl *> models;
+  const CallExpr *closedFormCall = nullptr;
   for (const CallExpr *call : calls) {
     auto *m = static_cast<const ModelDecl *>(call->binding.decl);
-    if (!model) {
-      model = m;
-    } else if (m != model) {
-      error(call->calleeLoc, "flow '" + flow.name + "' applies model '" +
-                                 m->name + "' and model '" + model->name +
-                                 "'; a flow must apply exactly one model");
-      return;
-    }
+    if (!m->network && !closedFormCall)
+      closedFormCall = call;
+    if (std::find(models.begin(), models.end(), m) == models.end())
+      models.push_back(m);
   }
-  if (!model) {
+  if (models.empty()) {
     // A flow with a loss gets "loss of flow 'f' uses no network" instead.
     if (!flow.lossStmt)
       error(flow.nameLoc, "flow '" + flow.name +
-                              "' applies no model; a flow must apply "
-                              "exactly one network or closed-form model");
+                              "' applies no model; a flow must apply a network "
+                              "or a closed-form model");
     return;
   }
-  flowModel[&flow] = model;
-  if (!model->network)
-    closedFormFlows.insert(&flow);
-  if (model->network) {
-    flowsWithNetwork.insert(&flow);
-    if (!flow.lossStmt)
-      error(flow.nameLoc, "flow '" + flow.name + "' applies network '" +
-                              model->name + "' but has no loss");
+  // A closed-form model is the whole field: sampling integrates it.
+  if (closedFormCall && models.size() > 1) {
+    const ModelDecl *other = models[0] == closedFormCall->binding.decl ? models[1] : models[0];
+    error(closedFormCall->calleeLoc,
+          "flow '" + flow.name + "' applies closed-form model '" + closedFormCall->callee +
+              "' and model '" + other->name +
+              "'; a closed-form model is the only model of its flow");
+    return;
   }
+  flowModels[&flow] = models;
+  if (closedFormCall) {
+    closedFormFlows.insert(&flow);
+    return;
+  }
+  flowsWithNetwork.insert(&flow);
+  if (!flow.lossStmt)
+    error(flow.nameLoc, "flow '" + flow.name + "' applies network '" + models[0]->name +
+                            "' but has no loss");
 }
 
 void Sema::checkFlowOptions(FlowDecl &flow) {

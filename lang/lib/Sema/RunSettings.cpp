@@ -33,6 +33,8 @@ void Sema::checkRun(RunDecl &run) {
   // A closed-form flow only samples.
   if (isTrain && run.flow && closedFormFlows.count(run.flow))
     error(run.nameLoc, "flow '" + run.name + "' has no network to train");
+  if (!isTrain && run.flow)
+    sampledNetwork(run);
 
   std::set<std::string> seen;
   const Setting *solverStepsFrom = nullptr;
@@ -126,19 +128,41 @@ void Sema::checkRun(RunDecl &run) {
                                               "e.g. guidance: cfg(w: 2)");
 }
 
+const ModelDecl *Sema::sampledNetwork(const RunDecl &run) {
+  auto it = flowModels.find(run.flow);
+  if (it == flowModels.end() || closedFormFlows.count(run.flow))
+    return nullptr;
+  const std::vector<const ModelDecl *> &models = it->second;
+  if (models.size() > 1) {
+    std::string names;
+    for (const ModelDecl *m : models)
+      names += (names.empty() ? "'" : ", '") + m->name + "'";
+    error(run.nameLoc, "flow '" + run.flow->name + "' applies " +
+                           std::to_string(models.size()) + " networks (" + names +
+                           "); sampling integrates the velocity of a flow that applies one");
+    return nullptr;
+  }
+  if (!models[0]->inputs.empty() && !models[0]->isVelocitySignature()) {
+    error(run.nameLoc, "sampling integrates network '" + models[0]->name +
+                           "' of flow '" + run.flow->name +
+                           "', but it is not a velocity v(x, t) or v(x, t, label) of x's shape");
+    return nullptr;
+  }
+  return models[0];
+}
+
 const ModelDecl *Sema::conditionalModel(const RunDecl &run, const Setting &s) {
-  if (!run.flow)
+  if (!run.flow || !flowModels.count(run.flow))
     return nullptr;
-  auto it = flowModel.find(run.flow);
-  if (it == flowModel.end())
-    return nullptr;
-  if (!it->second->network || it->second->classes == 0) {
+  const std::vector<const ModelDecl *> &models = flowModels[run.flow];
+  const ModelDecl *model = models.size() == 1 ? models[0] : nullptr;
+  if (!model || !model->network || model->classes == 0) {
     error(s.loc, "'" + s.name + "' needs a network applied to a label, "
                                 "as v(xt, t, y); flow '" +
                      run.flow->name + "' has none");
     return nullptr;
   }
-  return it->second;
+  return model;
 }
 
 void Sema::checkGuidance(RunDecl &run, Expr &value) {

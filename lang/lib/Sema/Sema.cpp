@@ -76,8 +76,8 @@ void Sema::warnUnusedModels() {
   if (diags.errorCount() > 0)
     return;
   std::set<const ModelDecl *> applied;
-  for (auto &[flow, model] : flowModel)
-    applied.insert(model);
+  for (auto &[flow, models] : flowModels)
+    applied.insert(models.begin(), models.end());
   for (Decl *d : logicalOrder)
     if (d->kind == Decl::Kind::Model && !applied.count(static_cast<ModelDecl *>(d)))
       warning(d->nameLoc, "model '" + d->name + "' is not applied by any flow; it is not built");

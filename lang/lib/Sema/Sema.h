@@ -124,12 +124,11 @@ private:
   std::set<const FlowDecl *> flowsWithNetwork;
   /// Flows that apply a closed-form model (they cannot be trained).
   std::set<const FlowDecl *> closedFormFlows;
-  /// The model each flow applies.
-  std::map<const FlowDecl *, const ModelDecl *> flowModel;
-  /// Whether each network was first applied with a label.
-  std::map<const ModelDecl *, bool> networkConditioned;
-  /// The shape of x where each network was first applied.
-  std::map<const ModelDecl *, Shape> networkInput;
+  /// The models each flow applies, in order of first application.
+  std::map<const FlowDecl *, std::vector<const ModelDecl *>> flowModels;
+  /// Networks whose signature was recorded from an application (others
+  /// get theirs at their first application).
+  std::set<const ModelDecl *> signedNetworks;
 
   /// Shape errors inside a definition's body are reported at the outermost
   /// call, as "in path 'p': ...".
@@ -346,14 +345,9 @@ private:
   /// (positional, then named; defaulted ones may be left out).
   void resolveDefCall(CallExpr &call, FunctionDecl &def, Scope &scope);
 
-  /// A model applied as v(x, t) or, for a network, v(x, t, label); only in
-  /// flows.
+  /// A model applied as v(x, t) or, for a network, to any arguments; only
+  /// in flows.
   void resolveModelCall(CallExpr &call, ModelDecl &model, Scope &scope);
-
-  /// A network is applied with a label everywhere or nowhere, and always to
-  /// labels of the same number of classes.
-  void checkNetworkCondition(CallExpr &call, ModelDecl &model,
-                             bool conditional);
 
   //===--------------------------------------------------------------------===//
   // BuiltinCalls.cpp
@@ -422,13 +416,15 @@ private:
                           std::vector<std::unique_ptr<FlowStmt>> &lets,
                           Expr *body);
 
-  /// A model call: x a tensor, t a scalar; a network returns x's shape, a
-  /// closed-form model's body must.
+  /// A model call: a closed-form model's x a tensor, t a scalar, and its
+  /// body of x's shape; a network's arguments by networkSignature.
   Shape inferModelCall(CallExpr &call, ModelDecl &model);
 
-  /// A network is compiled for one input shape: records it (ModelDecl's
-  /// inputDim) or reports x of another shape, at `loc`.
-  void checkNetworkInput(ModelDecl &model, const Shape &x, const Location &loc);
+  /// A network's application: the role of each argument (a class label, a
+  /// scalar time or a tensor), the same everywhere the network is applied
+  /// (recorded in ModelDecl::inputs at the first application); returns
+  /// the output's shape (`out:`, else the first tensor argument's).
+  Shape inferNetworkCall(CallExpr &call, ModelDecl &model);
 
   //===--------------------------------------------------------------------===//
   // Flows.cpp
@@ -478,6 +474,11 @@ private:
   /// A train or sample block: its flow and each setting, filling the
   /// RunDecl's numbers, optimizer, solver, label and guidance.
   void checkRun(RunDecl &run);
+
+  /// The network a sample block's solver integrates: its flow's only
+  /// network, which must be a velocity v(x, t[, label]); null for a
+  /// closed-form flow or after reporting a flow of several networks.
+  const ModelDecl *sampledNetwork(const RunDecl &run);
 
   /// The conditional network of a sample block's flow, for the `label` and
   /// `guidance` settings; reports a flow without one.

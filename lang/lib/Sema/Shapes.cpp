@@ -226,6 +226,8 @@ Shape Sema::inferBodyUncached(CallExpr &call, const Decl &def,
 }
 
 Shape Sema::inferModelCall(CallExpr &call, ModelDecl &model) {
+  if (model.network)
+    return inferNetworkCall(call, model);
   if (call.orderedArgs.size() < 2 || !call.orderedArgs[0] ||
       !call.orderedArgs[1])
     return Shape();
@@ -247,10 +249,6 @@ Shape Sema::inferModelCall(CallExpr &call, ModelDecl &model) {
   }
   if (!ok)
     return Shape();
-  if (model.network) {
-    checkNetworkInput(model, x, call.orderedArgs[0]->loc);
-    return x;
-  }
   // Closed form: check the body with x and t, once per call.
   if (badModels.count(&model) || model.params.size() != 2 || !model.body ||
       defsInProgress.count(&model))
@@ -267,14 +265,107 @@ Shape Sema::inferModelCall(CallExpr &call, ModelDecl &model) {
   return result.isKnown() ? x : Shape();
 }
 
-void Sema::checkNetworkInput(ModelDecl &model, const Shape &x,
-                             const Location &loc) {
-  auto [first, inserted] = networkInput.emplace(&model, x);
-  if (!inserted && first->second != x) {
-    error(loc, "model '" + model.name + "' is applied to x of shape " + x.str() +
-                   " here but of " + first->second.str() +
-                   " elsewhere; a network takes one input shape");
-    return;
+namespace {
+using Role = ModelDecl::Input::Role;
+
+std::string describeInput(const ModelDecl::Input &in) {
+  switch (in.role) {
+  case Role::Time:
+    return "time";
+  case Role::Label:
+    return "label of " + std::to_string(in.classes) + " classes";
+  case Role::Tensor:
+    break;
   }
-  model.inputDim = x.numElements();
+  return "tensor " + in.shape.str();
+}
+std::string describeInputs(const std::vector<ModelDecl::Input> &inputs) {
+  std::string s = "(";
+  for (size_t i = 0; i < inputs.size(); ++i)
+    s += (i ? ", " : "") + describeInput(inputs[i]);
+  return s + ")";
+}
+} // namespace
+
+Shape Sema::inferNetworkCall(CallExpr &call, ModelDecl &model) {
+  std::vector<ModelDecl::Input> inputs;
+  for (const Expr *arg : call.orderedArgs) {
+    if (!arg || !arg->shape.isKnown())
+      return Shape();
+    if (arg->kind == Expr::Kind::Call &&
+        static_cast<const CallExpr *>(arg)->callee == "drop" &&
+        static_cast<const CallExpr *>(arg)->binding.kind == Binding::Kind::Unresolved)
+      return Shape(); // a bad drop(), already reported
+    int64_t classes = labelClasses(arg);
+    Role role = classes > 0 ? Role::Label : arg->shape.isScalar() ? Role::Time : Role::Tensor;
+    inputs.push_back({role, arg->shape, classes});
+  }
+  bool imageOrModule = model.network->callee != "mlp";
+  if (signedNetworks.count(&model)) {
+    auto differs = [&](size_t i) {
+      return i >= inputs.size() || i >= model.inputs.size() ||
+             inputs[i].role != model.inputs[i].role || inputs[i].shape != model.inputs[i].shape ||
+             inputs[i].classes != model.inputs[i].classes;
+    };
+    size_t n = std::max(inputs.size(), model.inputs.size());
+    for (size_t i = 0; i < n; ++i) {
+      if (!differs(i))
+        continue;
+      bool sameCount = inputs.size() == model.inputs.size();
+      error(sameCount ? call.orderedArgs[i]->loc : call.calleeLoc,
+            "model '" + model.name + "' is applied to " + describeInputs(inputs) +
+                " here but to " + describeInputs(model.inputs) +
+                " elsewhere; a network takes arguments of one signature");
+      return Shape();
+    }
+  } else {
+    std::vector<Role> roles;
+    int64_t labels = 0, tensors = 0;
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      roles.push_back(inputs[i].role);
+      labels += inputs[i].role == Role::Label;
+      tensors += inputs[i].role == Role::Tensor;
+      if (inputs[i].role == Role::Label && labels > 1) {
+        error(call.orderedArgs[i]->loc, "model '" + model.name +
+                                            "' takes at most one class label");
+        return Shape();
+      }
+    }
+    bool velocityShaped = (roles.size() == 2 || (roles.size() == 3 && roles[2] == Role::Label)) &&
+                          roles[0] == Role::Tensor && roles[1] == Role::Time;
+    if (imageOrModule && !velocityShaped) {
+      error(call.calleeLoc, "network '" + model.name + "' (" + model.network->callee +
+                                ") is applied as v(x, t) or v(x, t, label): a tensor, a "
+                                "scalar time and optionally a class label");
+      return Shape();
+    }
+    if (tensors == 0 && model.outShape.empty()) {
+      error(call.calleeLoc, "model '" + model.name +
+                                "' takes no tensor, so its output shape must be given: "
+                                "mlp(..., out: [D])");
+      return Shape();
+    }
+    model.inputs = inputs;
+    signedNetworks.insert(&model);
+    model.inputDim = 0;
+    for (const ModelDecl::Input &in : inputs)
+      if (in.role == Role::Tensor)
+        model.inputDim += in.shape.numElements();
+    Shape out = model.outShape.empty()
+                    ? inputs[std::find_if(roles.begin(), roles.end(),
+                                          [](Role r) { return r == Role::Tensor; }) -
+                             roles.begin()]
+                          .shape
+                    : Shape::tensor(model.outShape);
+    model.outputDim = out.numElements();
+  }
+  for (const ModelDecl::Input &in : inputs)
+    if (in.role == Role::Label)
+      model.classes = in.classes;
+  if (!model.outShape.empty())
+    return Shape::tensor(model.outShape);
+  for (const ModelDecl::Input &in : model.inputs)
+    if (in.role == Role::Tensor)
+      return in.shape;
+  return Shape();
 }

@@ -6,7 +6,7 @@
  * `extern "C"` interface, so building a spec compiles one small file.
  *
  * A generated program fills one `flowrt_program` and calls `flowrt_main`. The
- * runtime owns everything else: argument parsing, data, the network, the
+ * runtime owns everything else: argument parsing, data, the networks, the
  * optimizer, the training and sampling loops, checkpoints, logs and writers.
  *
  * Tensors handed to generated code are float32, row-major [rows, cols] and
@@ -24,7 +24,7 @@
 extern "C" {
 #endif
 
-#define FLOWRT_ABI_VERSION 10
+#define FLOWRT_ABI_VERSION 11
 
 typedef struct flowrt_ctx flowrt_ctx;       /* runtime state of one command */
 typedef struct flowrt_tensor flowrt_tensor; /* float32 [rows, cols] */
@@ -52,16 +52,30 @@ typedef struct flowrt_data_desc {
   int64_t patch;
 } flowrt_data_desc;
 
-/* The velocity network v(x, t), or v(x, t, y) with a class label y. */
+/* The role of a network's argument: a tensor (flattened into the first
+ * layer), a time (a scalar the network embeds) or a class label (0..classes-1,
+ * or -1 the null class, embedded with a learned table). */
+#define FLOWRT_INPUT_TENSOR 0
+#define FLOWRT_INPUT_TIME 1
+#define FLOWRT_INPUT_LABEL 2
+
+/* A network of the spec, applied to its arguments in the order of
+ * input_roles: a velocity network is v(x, t) or v(x, t, y). A descriptor
+ * with num_inputs 0 (a hand-written program) means v(x, t), or v(x, t, y)
+ * when classes > 0, with out_dim = in_dim. */
 typedef struct flowrt_model_desc {
-  const char *kind;       /* "mlp", "unet" or "dit" (images) */
-  int64_t in_dim;         /* features of x (= output features) */
+  const char *name;       /* the spec's model name */
+  const char *kind;       /* "mlp", "unet" or "dit" (images), "torchscript" */
+  int64_t in_dim;         /* features of the tensor arguments together (x's) */
+  int64_t out_dim;        /* features of the output */
+  int32_t num_inputs;
+  const int32_t *input_roles; /* [num_inputs]: FLOWRT_INPUT_* */
+  const int64_t *input_dims;  /* [num_inputs]: features (1: a time or label) */
   int64_t width;          /* mlp: hidden units; unet: base channels; dit: token width */
   int64_t depth;          /* mlp: hidden layers; unet: levels; dit: blocks */
   const char *activation; /* "silu", "relu", "tanh", "gelu" */
-  int64_t time_features;  /* Fourier features of t; 0 feeds t as is */
-  int64_t classes;        /* class labels 0..classes-1 plus a null class
-                             (label -1) for guidance; 0 = unconditional */
+  int64_t time_features;  /* Fourier features of each time; 0 feeds it as is */
+  int64_t classes;        /* classes of the label argument (0: none) */
   int64_t heads;          /* dit: attention heads */
   int64_t patch;          /* dit: patch side in pixels */
   const char *path;       /* torchscript: the saved module's file */
@@ -107,7 +121,7 @@ typedef struct flowrt_sample_desc {
 /* One solver step from t to t + h of the flow's ODE for a batch x: writes
  * x + h sum_i b_i k_i to *next and, for an adaptive tableau, its error
  * estimate h sum_i (b_i - b_err_i) k_i to *error (else NULL). `labels`
- * ([n, 1]) is NULL unless the network is conditional. */
+ * ([n, 1]) is NULL unless the velocity network is conditional. */
 typedef void (*flowrt_step_fn)(flowrt_ctx *ctx, flowrt_tensor *x,
                                flowrt_tensor *labels, double t, double h,
                                flowrt_tensor **next, flowrt_tensor **error);
@@ -172,7 +186,13 @@ typedef struct flowrt_program {
   const char *flow_name;
   const char *spec_text; /* the spec, saved beside each run */
   flowrt_data_desc data;
-  flowrt_model_desc model;
+  /* The networks the flow applies (flowrt_apply's `model` indexes them);
+   * training optimizes all of them. */
+  int32_t num_models;
+  const flowrt_model_desc *models;
+  /* The network the sampler integrates, v(x, t[, y]) (an index into
+   * models); -1 when the field is closed-form. */
+  int32_t velocity_model;
   flowrt_train_desc train;
   flowrt_sample_desc sample;
 
@@ -216,8 +236,8 @@ typedef struct flowrt_program {
 
   /* The optimizer update, generated from the spec's optimizer fn: one kernel
    * over every parameter, in place. params, grads and each of the
-   * optimizer_state state buffers are [P, 1] (the network's flat buffers);
-   * step counts from 1. */
+   * optimizer_state state buffers are [P, 1] (every network's parameters in
+   * one flat buffer); step counts from 1. */
   void (*optimizer_step)(flowrt_ctx *ctx, flowrt_tensor *params,
                          flowrt_tensor *grads, flowrt_tensor *const *state,
                          float lr, float step);
@@ -252,14 +272,13 @@ int64_t flowrt_batch_size(const flowrt_ctx *ctx);
  * NULL, also the batch's class labels [n, 1] (0, 1, ..., as floats). */
 flowrt_tensor *flowrt_data_batch(flowrt_ctx *ctx, int64_t n,
                                  flowrt_tensor **labels);
-/* The network: v = net(x [n, dim], t [n, 1], y [n, 1]) -> [n, dim], tracked
- * by autograd while training, evaluated without gradients (EMA weights)
- * while sampling. `y` is NULL for an unconditional network; label -1 is the
- * null class. */
-flowrt_tensor *flowrt_net(flowrt_ctx *ctx, flowrt_tensor *x, flowrt_tensor *t,
-                          flowrt_tensor *y);
-/* Guidance's two evaluations in one batched call of 2n rows: returns the
- * conditional velocity v(x, t, y) and sets *unconditional to v(x, t, -1). */
+/* Network `model` (an index into program->models) applied to args[i]
+ * ([n, input_dims[i]] each) -> [n, out_dim], tracked by autograd while
+ * training, evaluated without gradients (EMA weights) while sampling.
+ * Label -1 is the null class. */
+flowrt_tensor *flowrt_apply(flowrt_ctx *ctx, int32_t model, flowrt_tensor *const *args);
+/* Guidance's two evaluations of the velocity network in one batched call
+ * of 2n rows: returns v(x, t, y) and sets *unconditional to v(x, t, -1). */
 flowrt_tensor *flowrt_net_guided(flowrt_ctx *ctx, flowrt_tensor *x,
                                  flowrt_tensor *t, flowrt_tensor *y,
                                  flowrt_tensor **unconditional);

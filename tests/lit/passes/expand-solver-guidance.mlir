@@ -5,11 +5,12 @@
 // samples' labels are the host step's last argument.
 
 flow.solver @midpoint c = [0.0, 0.5] a = [array<f64>, array<f64: 0.5>] b = [0.0, 1.0]
+flow.network @v "mlp" {activation = "silu", depth = 1 : i64, in_dim = 2 : i64, input_dims = array<i64: 2, 1, 1>, inputs = ["tensor", "time", "label"], out_dim = 2 : i64, time_features = 0 : i64, width = 8 : i64, classes = 2 : i64}
 flow.flow @f {
   %x = flow.normal stream 0 : tensor<2xf32>
   %t = flow.uniform stream 1 : f32
   %y = arith.constant 1.0 : f32
-  %v = flow.apply_net @v(%x, %t, %y) : tensor<2xf32> -> tensor<2xf32>
+  %v = flow.apply_net @v(%x, %t, %y) : (tensor<2xf32>, f32, f32) -> tensor<2xf32>
   flow.source %x : tensor<2xf32>
 }
 func.func @g(%vc: tensor<2xf32>, %vu: tensor<2xf32>, %x: tensor<2xf32>, %t: f32, %w: f32) -> tensor<2xf32>

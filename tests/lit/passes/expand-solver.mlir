@@ -1,10 +1,11 @@
 // RUN: %flowc-opt --flow-expand-solver %s | FileCheck %s
 
 flow.solver @heun c = [0.0, 1.0] a = [array<f64>, array<f64: 1.0>] b = [0.5, 0.5]
+flow.network @v "mlp" {activation = "silu", depth = 1 : i64, in_dim = 2 : i64, input_dims = array<i64: 2, 1>, inputs = ["tensor", "time"], out_dim = 2 : i64, time_features = 0 : i64, width = 8 : i64}
 flow.flow @f {
   %x = flow.normal stream 0 : tensor<2xf32>
   %t = flow.uniform stream 1 : f32
-  %v = flow.apply_net @v(%x, %t) : tensor<2xf32> -> tensor<2xf32>
+  %v = flow.apply_net @v(%x, %t) : (tensor<2xf32>, f32) -> tensor<2xf32>
   flow.source %x : tensor<2xf32>
 }
 flow.sample @f with @heun {n = 10 : i64, seed = 0 : i64, steps = 4 : i64}

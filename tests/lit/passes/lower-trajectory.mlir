@@ -6,7 +6,7 @@
 // accumulators carried through the loop over the layer's inputs; buffers
 // are allocated once, outside the loops; vector exp (silu) becomes a
 // polynomial, not a libm call per lane.
-flow.network @v "mlp" {activation = "silu", depth = 1 : i64, in_dim = 2 : i64, time_features = 0 : i64, width = 16 : i64}
+flow.network @v "mlp" {activation = "silu", depth = 1 : i64, in_dim = 2 : i64, time_features = 0 : i64, width = 16 : i64, input_dims = array<i64: 2, 1>, inputs = ["tensor", "time"], out_dim = 2 : i64}
 func.func @f_trajectory(%x: tensor<2xf32>, %w: tensor<?xf32>, %tab: tensor<?xf32>, %t0: f32, %h: f32, %steps: i64) -> tensor<2xf32> attributes {flow.kernel, flow.parallel_rows, flow.uniform_args = array<i1: false, true, true, true, true, true>} {
   %0 = flow.integrate %x, %w, %tab, %t0, %h, %steps net @v {max_stages = 4 : i64} : tensor<2xf32>, tensor<?xf32>, tensor<?xf32>
   return %0 : tensor<2xf32>

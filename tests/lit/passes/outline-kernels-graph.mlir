@@ -6,6 +6,7 @@
 // the regions whose arguments the gradient reaches get a vjp, and only for
 // those arguments.
 
+flow.network @v "mlp" {activation = "silu", depth = 1 : i64, in_dim = 2 : i64, input_dims = array<i64: 2, 1>, inputs = ["tensor", "time"], out_dim = 2 : i64, time_features = 0 : i64, width = 8 : i64}
 flow.flow @g {
   %x1 = flow.draw_data @d : tensor<2xf32>
   %x0 = flow.normal stream 0 : tensor<2xf32>
@@ -14,13 +15,13 @@ flow.flow @g {
   flow.time %t
   %tb = flow.broadcast %t : tensor<2xf32>
   %xt = arith.addf %x0, %tb : tensor<2xf32>
-  %v1 = flow.apply_net @v(%xt, %t) : tensor<2xf32> -> tensor<2xf32>
+  %v1 = flow.apply_net @v(%xt, %t) : (tensor<2xf32>, f32) -> tensor<2xf32>
   %half = arith.constant dense<0.5> : tensor<2xf32>
   %h = arith.mulf %v1, %half : tensor<2xf32>
   %x2 = arith.addf %xt, %h : tensor<2xf32>
-  %v2 = flow.apply_net @v(%x2, %t) : tensor<2xf32> -> tensor<2xf32>
+  %v2 = flow.apply_net @v(%x2, %t) : (tensor<2xf32>, f32) -> tensor<2xf32>
   %s = flow.sg %x2 : tensor<2xf32>
-  %v3 = flow.apply_net @v(%s, %t) : tensor<2xf32> -> tensor<2xf32>
+  %v3 = flow.apply_net @v(%s, %t) : (tensor<2xf32>, f32) -> tensor<2xf32>
   %target = arith.subf %x1, %x0 : tensor<2xf32>
   %d = arith.subf %v2, %target : tensor<2xf32>
   %e = arith.subf %d, %v3 : tensor<2xf32>

@@ -1,6 +1,7 @@
 // RUN: %flowc-opt --flow-outline-kernels %s | FileCheck %s
 // RUN: %flowc-opt --flow-outline-kernels --flow-differentiate-regions %s | FileCheck %s --check-prefix=GRAD
 
+flow.network @v "mlp" {activation = "silu", depth = 1 : i64, in_dim = 2 : i64, input_dims = array<i64: 2, 1>, inputs = ["tensor", "time"], out_dim = 2 : i64, time_features = 0 : i64, width = 8 : i64}
 flow.flow @f {
   %x1 = flow.draw_data @d : tensor<2xf32>
   %x0 = flow.normal stream 0 : tensor<2xf32>
@@ -9,7 +10,7 @@ flow.flow @f {
   flow.time %t
   %tb = flow.broadcast %t : tensor<2xf32>
   %xt = arith.addf %x0, %tb : tensor<2xf32>
-  %v = flow.apply_net @v(%xt, %t) : tensor<2xf32> -> tensor<2xf32>
+  %v = flow.apply_net @v(%xt, %t) : (tensor<2xf32>, f32) -> tensor<2xf32>
   %target = arith.subf %x1, %x0 : tensor<2xf32>
   %d = arith.subf %v, %target : tensor<2xf32>
   %sq = arith.mulf %d, %d : tensor<2xf32>

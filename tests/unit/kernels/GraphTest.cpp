@@ -35,7 +35,7 @@ constexpr int64_t kRows = 64;
 struct Step {
   flowrt_program program = flowc_program();
   std::unique_ptr<flowrt::DataSet> data = flowrt::makeDataSet(program.data);
-  flowrt::Network net = flowrt::makeNetwork(program);
+  flowrt::Network net = flowrt::makeNetwork(program, program.models[0]);
   flowrt_ctx ctx;
 
   Step() {
@@ -44,7 +44,7 @@ struct Step {
     ctx.batchSize = kRows;
     ctx.step = 5;
     ctx.data = data.get();
-    ctx.net = net.get();
+    ctx.nets = {net.get()};
     // The MLP starts with a zero output layer (a constant field, whose
     // input Jacobian is zero): random weights make every path count.
     torch::NoGradGuard noGrad;

@@ -330,19 +330,23 @@ TEST(Language, ClosedFormModels) {
             Errors{"7:3: loss of flow 'g' uses no network"});
 }
 
-TEST(Language, OneModelPerFlow) {
+TEST(Language, ModelsPerFlow) {
+  // Any number of networks; a closed-form model is a flow's only model.
   EXPECT_EQ(errorsOf("model w = mlp()\n" + head + "  a = v(x0, t) + w(x0, t)\n" +
                      tail),
-            Errors{"8:18: flow 'f' applies model 'w' and model 'v'; a flow "
-                   "must apply exactly one model"});
+            Errors{});
+  EXPECT_EQ(errorsOf("model u(x, t) = -x\n" + head + "  a = v(x0, t) + u(x0, t)\n" +
+                     tail),
+            Errors{"8:18: flow 'f' applies closed-form model 'u' and model 'v'; a "
+                   "closed-form model is the only model of its flow"});
   EXPECT_EQ(errorsOf("data moons = toy.moons()\nmodel v = mlp()\nflow f {\n"
                      "  x1 ~ moons\n  x0 ~ normal(like: x1)\n  t ~ uniform()\n"
                      "  y = v(x0, t)\n}\n"),
             Errors{"3:6: flow 'f' applies network 'v' but has no loss"});
   EXPECT_EQ(errorsOf("data moons = toy.moons()\nflow f {\n"
                      "  x1 ~ moons\n  x0 ~ normal(like: x1)\n  t ~ uniform()\n}\n"),
-            Errors{"2:6: flow 'f' applies no model; a flow must apply exactly "
-                   "one network or closed-form model"});
+            Errors{"2:6: flow 'f' applies no model; a flow must apply a network "
+                   "or a closed-form model"});
   // Applying the same network twice is left to the compiler.
   EXPECT_EQ(errorsOf(head + "  a = v(x0, t)\n  loss mse(v(a, t), x1)\n}\n"),
             Errors{});

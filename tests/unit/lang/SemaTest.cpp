@@ -151,8 +151,8 @@ TEST(Sema, ErrorLocations) {
   EXPECT_EQ(errorsOf("flow f {}\ntrain f { steps: 10, foo: 1 }"),
             (Errors{"1:6: flow 'f' defines no time variable 't'",
                     "1:6: flow 'f' defines no source 'x0'",
-                    "1:6: flow 'f' applies no model; a flow must apply "
-                    "exactly one network or closed-form model",
+                    "1:6: flow 'f' applies no model; a flow must apply a network "
+                   "or a closed-form model",
                     "2:22: unknown setting 'foo' in train block"}));
 }
 
@@ -181,8 +181,8 @@ TEST(Sema, NamedPathArguments) {
             (Errors{"3:15: parameter 'a' of path 'p' is given twice",
                     "4:15: positional argument after named argument",
                     "2:6: flow 'f' defines no time variable 't'",
-                    "2:6: flow 'f' applies no model; a flow must apply "
-                    "exactly one network or closed-form model"}));
+                    "2:6: flow 'f' applies no model; a flow must apply a network "
+                   "or a closed-form model"}));
 }
 
 /// The built-ins of vectors in and out take the number of arguments the
@@ -252,10 +252,9 @@ TEST(Sema, ShapeRules) {
   EXPECT_EQ(errorsOf(head + "  y = t ^ x1\n" + tail),
             Errors{"8:9: exponent must be a scalar but is [2]"});
   EXPECT_EQ(errorsOf(head + "  y = v(t, x1)\n" + tail),
-            (Errors{"8:9: first argument of model 'v' must be a vector but "
-                    "is scalar",
-                    "8:12: second argument of model 'v' (time) must be a "
-                    "scalar but is [2]"}));
+            Errors{"9:14: model 'v' is applied to (tensor [2], time) here but to "
+                   "(time, tensor [2]) elsewhere; a network takes arguments of one "
+                   "signature"});
   // Shape errors inside a path body are reported at the call in the flow.
   EXPECT_EQ(errorsOf(head + "  y = linear(x0, x1, x1) ^ x1\n" + tail),
             Errors{"8:26: exponent must be a scalar but is [2]"});
@@ -327,27 +326,27 @@ TEST(Sema, LabelsAndConditionDropout) {
   EXPECT_EQ(errorsOf(flowWith("  loss mse(v(x0, t, drop(y, 0.1)), x1)\n")), Errors{});
   EXPECT_EQ(errorsOf(flowWith("  c = drop(y, 0.2)\n  loss mse(v(x0, t, c), x1)\n")),
             Errors{});
-  EXPECT_EQ(errorsOf(flowWith("  loss mse(v(x0, t, t), x1)\n")),
-            Errors{"7:21: third argument of model 'v' must be a class label drawn "
-                   "with the data (y in 'x1, y ~ moons') or drop() of one"});
+  // A scalar that is no label is a time: v(x, s, t) has two.
+  EXPECT_EQ(errorsOf(flowWith("  loss mse(v(x0, t, t), x1)\n")), Errors{});
   EXPECT_EQ(errorsOf(flowWith("  loss mse(v(x0, t, drop(t, 0.1)), x1)\n")),
             Errors{"7:26: first argument of 'drop' must be a class label drawn "
                    "with the data, as y in 'x1, y ~ moons'"});
   EXPECT_EQ(errorsOf(flowWith("  loss mse(v(x0, t, drop(y, 1.5)), x1)\n")),
             Errors{"7:29: the probability of 'drop' must be in [0, 1] but is 1.5"});
   EXPECT_EQ(errorsOf(flowWith("  loss mse(v(x0, t, y, y), x1)\n")),
-            (Errors{"7:12: model 'v' takes 2 or 3 arguments (x, t, label) but 4 "
-                    "were given"})); // and no cascade about the loss
+            Errors{"7:24: model 'v' takes at most one class label"});
+  // and no cascade about the loss
   EXPECT_EQ(errorsOf(flowWith("  a = v(x0, t, y)\n  loss mse(v(x0, t), x1)\n")),
-            Errors{"8:12: model 'v' is applied with a label elsewhere; apply it "
-                   "the same way everywhere"});
+            Errors{"8:12: model 'v' is applied to (tensor [2], time) here but to "
+                   "(tensor [2], time, label of 2 classes) elsewhere; a network takes "
+                   "arguments of one signature"});
   EXPECT_EQ(errorsOf(prelude + "flow f {\n  x1, y, z ~ moons\n}\n"),
             (Errors{"4:10: a data draw gives a point and its label: at most two "
                    "names",
                    "3:6: flow 'f' defines no time variable 't'",
                    "3:6: flow 'f' defines no source 'x0'",
-                   "3:6: flow 'f' applies no model; a flow must apply exactly "
-                   "one network or closed-form model"}));
+                   "3:6: flow 'f' applies no model; a flow must apply a network "
+                   "or a closed-form model"}));
   EXPECT_EQ(errorsOf("fn f(y) = drop(y, 0.1)\n"),
             Errors{"1:11: fn 'f' cannot draw random numbers"});
 }

@@ -23,7 +23,7 @@ using namespace flowrt;
 TEST(BitsPerDim, ConstantFieldMatchesTheGaussianClosedForm) {
   flowrt_program program = flowrt_test::makeTestProgram();
   program.source = {"normal", 0.0, 1.0};
-  Network net = makeNetwork(program);
+  Network net = makeNetwork(program, program.models[0]);
   torch::NoGradGuard noGrad;
   for (auto &p : net->parameters())
     p.zero_();
@@ -33,6 +33,7 @@ TEST(BitsPerDim, ConstantFieldMatchesTheGaussianClosedForm) {
   flowrt_ctx ctx;
   ctx.program = &program;
   ctx.net = net.get();
+  ctx.nets = {net.get()};
 
   torch::Tensor images = torch::rand({100, 2}) * 2 - 1; // any points in [-1, 1]
   double width = 2.0 / 255, seed = 5;

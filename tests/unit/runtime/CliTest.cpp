@@ -95,7 +95,7 @@ TEST(Cli, LabelsAreClassesOrNone) {
   EXPECT_EQ(2, runMain(program, {"sample", "--label", "0"}));
   std::string err = GetCapturedStderr();
   EXPECT_THAT(err, HasSubstr("--label: the network is not conditioned on labels"));
-  program.model.classes = 3;
+  flowrt_test::modelOf(program).classes = 3;
   CaptureStderr();
   EXPECT_EQ(2, runMain(program, {"likelihood", "-i", "x.npy", "-o", "y.npy", "--label",
                                  "abc"}));

@@ -56,14 +56,13 @@ flowrt_program imageProgram(const char *kind, int64_t classes) {
   p.data.rank = 3;
   p.data.shape = shape;
   p.data.dim = 128;
-  p.model.kind = kind;
-  p.model.in_dim = 128;
-  p.model.width = std::string(kind) == "unet" ? 16 : 32;
-  p.model.depth = 2;
-  p.model.heads = 4;
-  p.model.patch = 2;
-  p.model.time_features = 8;
-  p.model.classes = classes;
+  flowrt_model_desc &m = flowrt_test::setModel(p, {"v", kind, 128, 128});
+  m.width = std::string(kind) == "unet" ? 16 : 32;
+  m.depth = 2;
+  m.heads = 4;
+  m.patch = 2;
+  m.time_features = 8;
+  m.classes = classes;
   return p;
 }
 
@@ -115,12 +114,12 @@ TEST(Export, ImageNetworksMatchTheRuntimeAfterSaveAndLoad) {
       SCOPED_TRACE(std::string(kind) + " classes " + std::to_string(classes));
       flowrt_program program = imageProgram(kind, classes);
       torch::manual_seed(1);
-      Network net = makeNetwork(program);
+      Network net = makeNetwork(program, program.models[0]);
       randomize(*net);
       net->eval();
-      torch::jit::Module module = roundTrip(scriptNetwork(program, net), dir);
+      torch::jit::Module module = roundTrip(scriptNetwork(program, program.models[0], net), dir);
       EXPECT_LE(maxDifference(module, *net, 128, classes), 1e-6);
-      Network other = makeNetwork(program);
+      Network other = makeNetwork(program, program.models[0]);
       randomize(*other);
       EXPECT_GT(maxDifference(module, *other, 128, classes), 1e-3);
     }
@@ -139,15 +138,14 @@ TEST(Export, TorchScriptNetworkIsSavedWithItsTrainedWeights) {
   std::string user = dir.str("user.pt");
   scriptMlp(*mlp).save(user);
   flowrt_program program{};
-  program.model.kind = "torchscript";
-  program.model.path = user.c_str();
-  program.model.in_dim = 2;
-  program.model.classes = 2;
-  Network net = makeNetwork(program);
+  flowrt_model_desc &m = flowrt_test::setModel(program, {"v", "torchscript", 2, 2});
+  m.path = user.c_str();
+  m.classes = 2;
+  Network net = makeNetwork(program, m);
   torch::jit::Module file = torch::jit::load(user);
   EXPECT_LE(maxDifference(file, *net, 2, 2), 1e-6);
   randomize(*net);
-  torch::jit::Module module = roundTrip(scriptNetwork(program, net), dir);
+  torch::jit::Module module = roundTrip(scriptNetwork(program, m, net), dir);
   EXPECT_LE(maxDifference(module, *net, 2, 2), 1e-6);
   EXPECT_GT(maxDifference(module, *mlp, 2, 2), 1e-3);
 }
@@ -162,8 +160,8 @@ TEST(Export, CommandWritesEmaOrRawWeights) {
   ASSERT_EQ(0, flowrt_test::runMain(program, {"export", "--out-dir", dir.str(), "-o", raw,
                                               "--weights", "raw"}));
   torch::jit::Module emaModule = torch::jit::load(ema), rawModule = torch::jit::load(raw);
-  Network emaNet = loadSamplingNetwork(program, dir.str());
-  Network rawNet = loadSamplingNetwork(program, dir.str(), /*raw=*/true);
+  Network emaNet = loadSamplingNetworks(program, dir.str())->network(0);
+  Network rawNet = loadSamplingNetworks(program, dir.str(), /*raw=*/true)->network(0);
   torch::manual_seed(2);
   EXPECT_LE(maxDifference(emaModule, *emaNet, flowrt_test::Dim, 0), 1e-6);
   EXPECT_LE(maxDifference(rawModule, *rawNet, flowrt_test::Dim, 0), 1e-6);

@@ -8,6 +8,7 @@
 
 #include "Context.h"
 #include "Network.h"
+#include "TestProgram.h"
 
 #include <ATen/autocast_mode.h>
 #include <gtest/gtest.h>
@@ -15,6 +16,26 @@
 #include <cmath>
 
 using namespace flowrt;
+
+namespace {
+/// A context whose network 0, and velocity network, is `net`: the program
+/// is the test program with a network of `classes` classes.
+struct OneNetwork {
+  flowrt_program program = flowrt_test::makeTestProgram();
+  flowrt_ctx ctx;
+  OneNetwork(NetworkImpl &net, int64_t classes) {
+    flowrt_test::modelOf(program).classes = classes;
+    ctx.program = &program;
+    ctx.nets = {&net};
+    ctx.net = &net;
+  }
+  /// flowrt_apply(ctx, 0, {x, t[, y]}).
+  flowrt_tensor *apply(flowrt_tensor *x, flowrt_tensor *t, flowrt_tensor *y = nullptr) {
+    flowrt_tensor *args[] = {x, t, y};
+    return flowrt_apply(&ctx, 0, args);
+  }
+};
+} // namespace
 
 TEST(Fourier, MatchesClosedForm) {
   const double pi = std::acos(-1.0);
@@ -96,7 +117,7 @@ TEST(Mlp, RawTimeInputWhenNoFeatures) {
 }
 
 TEST(Mlp, OptionsFromDescAreChecked) {
-  flowrt_model_desc desc{"mlp", 2, 64, 3, "silu", 16, 0};
+  flowrt_model_desc desc{"v", "mlp", 2, 2, 0, nullptr, nullptr, 64, 3, "silu", 16, 0};
   EXPECT_EQ(16, MlpOptions::fromDesc(desc).timeFeatures);
   desc.time_features = 7;
   EXPECT_THROW(MlpOptions::fromDesc(desc), std::invalid_argument);
@@ -161,14 +182,14 @@ TEST(FlatParameters, ViewsShareStorageAndGradients) {
 }
 
 // flowrt_net_guided evaluates the conditional and unconditional velocities
-// in one call on 2n rows; each half must equal its own flowrt_net call.
+// in one call on 2n rows; each half must equal its own flowrt_apply call.
 TEST(Mlp, GuidedCallEqualsTwoSeparateCalls) {
   MlpOptions opts;
   opts.classes = 2;
   opts.timeFeatures = 4;
   Mlp net(opts);
-  flowrt_ctx ctx;
-  ctx.net = net.get();
+  OneNetwork one(*net, 2);
+  flowrt_ctx &ctx = one.ctx;
   torch::NoGradGuard noGrad;
   flowrt_tensor *x = ctx.adopt(torch::randn({6, 2}));
   flowrt_tensor *t = ctx.adopt(torch::rand({6, 1}));
@@ -177,10 +198,8 @@ TEST(Mlp, GuidedCallEqualsTwoSeparateCalls) {
   flowrt_tensor *uncond = nullptr;
   flowrt_tensor *cond = flowrt_net_guided(&ctx, x, t, y, &uncond);
   ASSERT_NE(nullptr, uncond);
-  EXPECT_TRUE(torch::allclose(cond->value, flowrt_net(&ctx, x, t, y)->value,
-                              1e-6, 1e-6));
-  EXPECT_TRUE(torch::allclose(uncond->value,
-                              flowrt_net(&ctx, x, t, null)->value, 1e-6, 1e-6));
+  EXPECT_TRUE(torch::allclose(cond->value, one.apply(x, t, y)->value, 1e-6, 1e-6));
+  EXPECT_TRUE(torch::allclose(uncond->value, one.apply(x, t, null)->value, 1e-6, 1e-6));
   EXPECT_EQ(3, ctx.netEvals); // one guided call counts once
 }
 
@@ -193,15 +212,15 @@ TEST(Mlp, GuidedCallKeepsAdaptiveGuidanceAndMomentumState) {
   opts.classes = 2;
   opts.timeFeatures = 4;
   Mlp net(opts);
-  flowrt_ctx ctx;
-  ctx.net = net.get();
+  OneNetwork one(*net, 2);
+  flowrt_ctx &ctx = one.ctx;
   torch::NoGradGuard noGrad;
   int64_t n = 6;
   flowrt_tensor *t = ctx.adopt(torch::full({n, 1}, 0.5f));
   flowrt_tensor *y = ctx.adopt(torch::tensor({0.f, 1.f, 1.f, 0.f, 1.f, 0.f}).reshape({n, 1}));
   flowrt_tensor *null = ctx.adopt(torch::full({n, 1}, -1.f));
   auto separate = [&](flowrt_tensor *x) {
-    return std::make_pair(flowrt_net(&ctx, x, t, y)->value, flowrt_net(&ctx, x, t, null)->value);
+    return std::make_pair(one.apply(x, t, y)->value, one.apply(x, t, null)->value);
   };
 
   // The first call evaluates every row and records which agreed.
@@ -253,14 +272,13 @@ flowrt_program imageProgram(const char *kind) {
   p.data.rank = 3;
   p.data.shape = shape;
   p.data.dim = 64;
-  p.model.kind = kind;
-  p.model.in_dim = 64;
-  p.model.width = std::string(kind) == "unet" ? 16 : 32;
-  p.model.depth = 2;
-  p.model.heads = 4;
-  p.model.patch = 2;
-  p.model.time_features = 8;
-  p.model.classes = 10;
+  flowrt_model_desc &m = flowrt_test::setModel(p, {"v", kind, 64, 64});
+  m.width = std::string(kind) == "unet" ? 16 : 32;
+  m.depth = 2;
+  m.heads = 4;
+  m.patch = 2;
+  m.time_features = 8;
+  m.classes = 10;
   return p;
 }
 
@@ -296,7 +314,7 @@ TEST(ImageNetworks, UNetAndDiTShapesZeroStartGradientsAndFit) {
     SCOPED_TRACE(kind);
     flowrt_program program = imageProgram(kind);
     torch::manual_seed(0);
-    Network net = makeNetwork(program);
+    Network net = makeNetwork(program, program.models[0]);
     torch::Tensor x = torch::randn({5, 64}), t = torch::rand({5, 1});
     torch::Tensor labels = torch::tensor({0.f, 1.f, 2.f, -1.f, 9.f}).reshape({5, 1});
     torch::Tensor v = net->forward(x, t, labels);
@@ -320,18 +338,18 @@ TEST(ImageNetworks, UNetAndDiTShapesZeroStartGradientsAndFit) {
 
 TEST(ImageNetworks, OptionsThatDoNotFitTheImageAreErrors) {
   flowrt_program unet = imageProgram("unet");
-  unet.model.depth = 4; // 8 -> 4 -> 2 -> 1 -> 0.5
-  EXPECT_THROW(makeNetwork(unet), std::invalid_argument);
+  flowrt_test::modelOf(unet).depth = 4; // 8 -> 4 -> 2 -> 1 -> 0.5
+  EXPECT_THROW(makeNetwork(unet, unet.models[0]), std::invalid_argument);
   flowrt_program dit = imageProgram("dit");
-  dit.model.patch = 3;
-  EXPECT_THROW(makeNetwork(dit), std::invalid_argument);
+  flowrt_test::modelOf(dit).patch = 3;
+  EXPECT_THROW(makeNetwork(dit, dit.models[0]), std::invalid_argument);
   flowrt_program flat = imageProgram("dit");
   flat.data.rank = 0;
   flat.data.shape = nullptr;
-  EXPECT_THROW(makeNetwork(flat), std::invalid_argument);
+  EXPECT_THROW(makeNetwork(flat, flat.models[0]), std::invalid_argument);
 }
 
-// --autocast bf16: flowrt_net runs the MLP under LibTorch's autocast. The
+// --autocast bf16: flowrt_apply runs the MLP under LibTorch's autocast. The
 // output is float32, within bfloat16's precision of the float32 call (8
 // mantissa bits: relative 2^-8 per rounding, a few roundings deep) yet not
 // equal to it (the casts happened), and gradients still reach the float32
@@ -340,13 +358,13 @@ TEST(Mlp, AutocastBf16) {
   MlpOptions opts;
   opts.timeFeatures = 4;
   Mlp net(opts);
-  flowrt_ctx ctx;
-  ctx.net = net.get();
+  OneNetwork one(*net, 0);
+  flowrt_ctx &ctx = one.ctx;
   flowrt_tensor *x = ctx.adopt(torch::randn({32, 2}));
   flowrt_tensor *t = ctx.adopt(torch::rand({32, 1}));
-  torch::Tensor full = flowrt_net(&ctx, x, t, nullptr)->value;
+  torch::Tensor full = one.apply(x, t)->value;
   ctx.autocast = torch::kBFloat16;
-  torch::Tensor half = flowrt_net(&ctx, x, t, nullptr)->value;
+  torch::Tensor half = one.apply(x, t)->value;
   EXPECT_EQ(torch::kFloat, half.scalar_type());
   double scale = full.abs().max().item<double>();
   double err = (half - full).abs().max().item<double>();

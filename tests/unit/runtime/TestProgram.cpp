@@ -10,6 +10,7 @@
 
 #include <cmath>
 #include <cstdlib>
+#include <deque>
 #include <dirent.h>
 #include <ftw.h>
 #include <random>
@@ -71,7 +72,8 @@ flowrt_tensor *trainLoss(flowrt_ctx *ctx, int64_t step) {
       targetd[i * Dim + j] = x1d[i * Dim + j] - x0;
     }
   }
-  flowrt_tensor *v = flowrt_net(ctx, xt, t, nullptr);
+  flowrt_tensor *args[] = {xt, t};
+  flowrt_tensor *v = flowrt_apply(ctx, 0, args);
   flowrt_tensor *inputs[] = {v, target};
   flowrt_tensor *loss = nullptr;
   flowrt_region(ctx, &mseRegion, inputs, &loss);
@@ -90,8 +92,8 @@ flowrt_tensor *sampleSource(flowrt_ctx *ctx, int64_t n) {
 
 flowrt_tensor *velocity(flowrt_ctx *ctx, flowrt_tensor *x, flowrt_tensor *,
                         double t) {
-  flowrt_tensor *tt = flowrt_full(ctx, flowrt_rows(x), 1, t);
-  return flowrt_net(ctx, x, tt, nullptr);
+  flowrt_tensor *args[] = {x, flowrt_full(ctx, flowrt_rows(x), 1, t)};
+  return flowrt_apply(ctx, 0, args);
 }
 
 void eulerStep(flowrt_ctx *ctx, flowrt_tensor *x, flowrt_tensor *labels,
@@ -141,7 +143,7 @@ flowrt_program makeTestProgram() {
   p.flow_name = "moons_test";
   p.spec_text = "// test program: rectified flow on toy.moons\n";
   p.data = {"toy.moons", Dim, 1, DataParamNames, DataParamValues, 0};
-  p.model = {"mlp", Dim, 64, 3, "silu", 8, 0};
+  setModel(p, {"v", "mlp", Dim, Dim, 0, nullptr, nullptr, 64, 3, "silu", 8, 0});
   p.train = {500, 256, "adam", 1e-2, 0.99, 0};
   p.sample = {"euler", 20, 1, 1e-5, 1e-5, 2000, 1, FLOWRT_LABELS_BALANCED, nullptr, 0.0};
   p.train_loss = trainLoss;
@@ -154,6 +156,19 @@ flowrt_program makeTestProgram() {
   p.velocity = velocity;
   p.ptx = nullptr;
   return p;
+}
+
+flowrt_model_desc &setModel(flowrt_program &program, const flowrt_model_desc &model) {
+  static std::deque<flowrt_model_desc> models; // addresses stay put
+  models.push_back(model);
+  program.num_models = 1;
+  program.models = &models.back();
+  program.velocity_model = 0;
+  return models.back();
+}
+
+flowrt_model_desc &modelOf(flowrt_program &program) {
+  return const_cast<flowrt_model_desc &>(program.models[0]);
 }
 
 int runMain(const flowrt_program &program, std::vector<std::string> args) {

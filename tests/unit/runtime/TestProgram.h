@@ -28,6 +28,14 @@ extern const flowrt_region_desc mseRegion;
 /// Rectified flow on toy.moons: tiny MLP, Euler solver, quick defaults.
 flowrt_program makeTestProgram();
 
+/// Gives `program` one network, the velocity network: its own copy of
+/// `model` (kept for the test run), returned to be changed in place; a
+/// copied program shares it until given another.
+flowrt_model_desc &setModel(flowrt_program &program, const flowrt_model_desc &model);
+
+/// The network setModel gave `program`, to change in place.
+flowrt_model_desc &modelOf(flowrt_program &program);
+
 /// Runs flowrt_main(program, {"prog", args...}).
 int runMain(const flowrt_program &program, std::vector<std::string> args);
 

@@ -55,9 +55,8 @@ std::set<std::string> entries(const ScratchDir &dir) {
   return {names.begin(), names.end()};
 }
 
-Mlp testMlp(const flowrt_program &program) {
-  return Mlp(MlpOptions::fromDesc(program.model));
-}
+/// The program's networks, as a checkpoint holds them.
+NetworkSet testNetworks(const flowrt_program &program) { return NetworkSet(program); }
 
 } // namespace
 
@@ -131,8 +130,8 @@ TEST(TrainSample, ResumedRunEndsWithIdenticalWeights) {
   ASSERT_EQ(0, train(split, {"--steps", "10"}));
   ASSERT_EQ(0, train(split, {"--steps", "20", "--resume"}));
 
-  Mlp a = testMlp(program), aEma = testMlp(program);
-  Mlp b = testMlp(program), bEma = testMlp(program);
+  NetworkSet a = testNetworks(program), aEma = testNetworks(program);
+  NetworkSet b = testNetworks(program), bEma = testNetworks(program);
   CheckpointInfo infoA =
       loadCheckpoint(whole.str(CheckpointFile), program, *a, aEma.get(), nullptr);
   CheckpointInfo infoB =
@@ -170,7 +169,7 @@ TEST(TrainSample, CheckpointsLeaveNoTemporaryFiles) {
   EXPECT_EQ(
       (std::set<std::string>{"checkpoint.pt", "metrics.jsonl", "settings.jsonl", "spec.flow"}),
       entries(dir));
-  Mlp model = testMlp(program);
+  NetworkSet model = testNetworks(program);
   EXPECT_EQ(
       30,
       loadCheckpoint(dir.str(CheckpointFile), program, *model, nullptr, nullptr).step);
@@ -213,7 +212,7 @@ TEST(TrainSample, NanLossStopsAndKeepsLastGoodCheckpoint) {
   EXPECT_THAT(err, HasSubstr("the loss is NaN at step 7"));
   EXPECT_THAT(err, HasSubstr("last good checkpoint is " +
                              dir.str(CheckpointFile) + " (step 5)"));
-  Mlp model = testMlp(program);
+  NetworkSet model = testNetworks(program);
   EXPECT_EQ(
       5, loadCheckpoint(dir.str(CheckpointFile), program, *model, nullptr, nullptr).step);
   EXPECT_EQ(
@@ -237,7 +236,7 @@ TEST(TrainSample, NanGradientIsNamed) {
   ScratchDir dir;
   flowrt_program program = makeTestProgram();
   std::string err = divergingRun(dir, nanGradientAtStep7);
-  std::string first = testMlp(program)->named_parameters().begin()->key();
+  std::string first = testNetworks(program)->named_parameters().begin()->key();
   EXPECT_THAT(err, HasSubstr("error: the gradient of parameter '" + first +
                              "' is NaN (the loss is "));
   EXPECT_THAT(err, HasSubstr(") at step 7 (the run diverged); the last good checkpoint is"));
@@ -251,7 +250,7 @@ TEST(TrainSample, KeepsTheLastKCheckpoints) {
   EXPECT_EQ((std::set<std::string>{"checkpoint.pt", "checkpoint-15.pt", "checkpoint-20.pt",
                                    "metrics.jsonl", "settings.jsonl", "spec.flow"}),
             entries(dir));
-  Mlp model = testMlp(program);
+  NetworkSet model = testNetworks(program);
   EXPECT_EQ(15, loadCheckpoint(dir.str("checkpoint-15.pt"), program, *model, nullptr, nullptr).step);
   std::ifstream settings(dir.str("settings.jsonl"));
   std::string line;
@@ -297,7 +296,7 @@ TEST(TrainSample, CapturedStepLoopTrainsAsTheEagerLoop) {
   GetCapturedStderr();
   EXPECT_THAT(GetCapturedStdout(),
               HasSubstr("steps 4 to 20 replayed the step captured as a CUDA graph"));
-  Mlp a = testMlp(program), b = testMlp(program);
+  NetworkSet a = testNetworks(program), b = testNetworks(program);
   loadCheckpoint(eager.str(CheckpointFile), program, *a, nullptr, nullptr);
   loadCheckpoint(graph.str(CheckpointFile), program, *b, nullptr, nullptr);
   for (size_t i = 0; i < a->parameters().size(); ++i)

@@ -262,12 +262,29 @@ struct ModelDecl : Decl {
   int64_t timeFeatures = 16;       // fourier(K)
   int64_t heads = 0, patch = 0;    // dit
   std::string path;                // torchscript: the module's file (absolute)
+  /// `out: [...]` of an mlp (empty: the first tensor argument's shape).
+  std::vector<int64_t> outShape;
+  /// Set by Sema for network models from their applications (one signature
+  /// everywhere): each argument's role and shape. A scalar is a time (the
+  /// network embeds it), a class label is embedded with a learned table, a
+  /// tensor is flattened; the first layer sees the tensors, then the times,
+  /// then the label, each in argument order.
+  struct Input {
+    enum class Role { Tensor, Time, Label } role;
+    Shape shape;
+    int64_t classes = 0; // of a label
+  };
+  std::vector<Input> inputs; // empty while no flow applies the network
   /// Set by Sema when a flow applies the network to a label, v(x, t, y):
   /// the number of classes (the network also learns a null class).
   int64_t classes = 0;
-  /// Set by Sema for network models: the number of elements of x where
-  /// flows apply the network (one shape everywhere); 0 if none does.
+  /// Set by Sema for network models: the elements of the tensor arguments
+  /// together (x's for v(x, t)), and of the output; 0 if no flow applies it.
   int64_t inputDim = 0;
+  int64_t outputDim = 0;
+  /// Whether the network has the velocity signature v(x, t) or v(x, t,
+  /// label) with an output of x's shape (what solvers integrate by default).
+  bool isVelocitySignature() const;
   ModelDecl() : Decl(Kind::Model) {}
 };
 

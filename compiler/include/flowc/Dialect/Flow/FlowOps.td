@@ -43,20 +43,36 @@ def Flow_DataOp : Flow_Op<"data", [Symbol]> {
 }
 
 def Flow_NetworkOp : Flow_Op<"network", [Symbol]> {
-  let summary = "A velocity network v(x, t[, label]) run by the runtime (LibTorch)";
+  let summary = "A network run by the runtime (LibTorch), with its signature";
   let description = [{
-    A network with `classes` > 0 takes a class label (-1: the null class).
+    The network's arguments, in order: `inputs` names each one's role
+    ("tensor": flattened into the first layer; "time": a scalar the network
+    embeds, `time_features` Fourier features or as is; "label": a class
+    label 0..classes-1 or -1, the null class, embedded with a learned
+    table) and `input_dims` its elements (1 for a time or a label). The
+    output has `out_dim` elements; `in_dim` is the tensors' elements
+    together. A velocity network is v(x, t[, label]) with out_dim = in_dim.
     Kind "torchscript" is a module a user saved from PyTorch, loaded from
     `path`.
   }];
   let arguments = (ins SymbolNameAttr:$sym_name, StrAttr:$kind,
                        I64Attr:$in_dim, I64Attr:$width, I64Attr:$depth,
                        StrAttr:$activation, I64Attr:$time_features,
+                       StrArrayAttr:$inputs, DenseI64ArrayAttr:$input_dims,
+                       I64Attr:$out_dim,
                        DefaultValuedAttr<I64Attr, "0">:$classes,
                        DefaultValuedAttr<I64Attr, "0">:$heads,
                        DefaultValuedAttr<I64Attr, "0">:$patch,
                        OptionalAttr<StrAttr>:$path);
   let assemblyFormat = "$sym_name $kind attr-dict";
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    /// v(x, t) or v(x, t, label) with an output of x's size: the field a
+    /// solver integrates, and the one layout whole-trajectory kernels read.
+    bool isVelocity();
+    /// Whether argument `i` is a tensor (else a time or a label).
+    bool isTensorInput(unsigned i);
+  }];
 }
 
 def Flow_SolverOp : Flow_Op<"solver", [Symbol]> {
@@ -339,12 +355,16 @@ def Flow_OneHotOp : Flow_Op<"one_hot", [Pure]> {
   let assemblyFormat = "$index attr-dict `:` type($result)";
 }
 
-def Flow_ApplyNetOp : Flow_Op<"apply_net"> {
-  let summary = "Apply a network to (x, t) or (x, t, label) for this sample";
-  let arguments = (ins FlatSymbolRefAttr:$network, RankedTensorOf<[F32]>:$x,
-                       F32:$t, Optional<F32>:$label);
+def Flow_ApplyNetOp : Flow_Op<"apply_net", [DeclareOpInterfaceMethods<SymbolUserOpInterface>]> {
+  let summary = "Apply a network to this sample's arguments";
+  let description = [{
+    The arguments follow the network's signature (`flow.network`'s
+    `inputs`): a tensor of `input_dims[i]` elements, or an f32 time or
+    label. The result has `out_dim` elements.
+  }];
+  let arguments = (ins FlatSymbolRefAttr:$network, Variadic<Flow_SampleType>:$args);
   let results = (outs RankedTensorOf<[F32]>:$result);
-  let assemblyFormat = "$network `(` $x `,` $t (`,` $label^)? `)` attr-dict `:` type($x) `->` type($result)";
+  let assemblyFormat = "$network `(` $args `)` attr-dict `:` functional-type($args, $result)";
 }
 
 def Flow_IntegrateOp : Flow_Op<"integrate", [Pure, AllTypesMatch<["x", "result"]>,
@@ -474,12 +494,14 @@ def Flow_LaunchOp : Flow_Op<"launch",
   }];
 }
 
-def Flow_NetOp : Flow_Op<"net"> {
+def Flow_NetOp : Flow_Op<"net", [DeclareOpInterfaceMethods<SymbolUserOpInterface>]> {
   let summary = "Evaluate a network on a batch (LibTorch, in the runtime)";
-  let arguments = (ins FlatSymbolRefAttr:$network, Flow_BatchType:$x,
-                       Flow_BatchType:$t, Optional<Flow_BatchType>:$labels);
+  let description = [{
+    flow.apply_net on batches: argument i is [rows, input_dims[i]].
+  }];
+  let arguments = (ins FlatSymbolRefAttr:$network, Variadic<Flow_BatchType>:$args);
   let results = (outs Flow_BatchType:$result);
-  let assemblyFormat = "$network `(` $x `,` $t (`,` $labels^)? `)` attr-dict `:` type($x) `,` type($t) (`,` type($labels)^)? `->` type($result)";
+  let assemblyFormat = "$network `(` $args `)` attr-dict `:` functional-type($args, $result)";
 }
 
 def Flow_NetGuidedOp : Flow_Op<"net_guided"> {

@@ -1,0 +1,47 @@
+//===- NetworkSet.h - Every network of a program, as one module -*- C++ -*-===//
+//
+// A flow may apply several networks. A NetworkSet holds one of each, in the
+// program's order, as submodules named by the spec's model names: one module
+// whose parameters() are every network's, so the trainer keeps them in one
+// flat buffer (one optimizer launch), one EMA copy and one checkpoint
+// archive, and generated code reaches network i through flowrt_apply.
+//
+//===----------------------------------------------------------------------===//
+#ifndef FLOWRT_NETWORKSET_H
+#define FLOWRT_NETWORKSET_H
+
+#include "Network.h"
+
+#include <torch/torch.h>
+
+#include <string>
+#include <vector>
+
+namespace flowrt {
+
+class NetworkSetImpl : public torch::nn::Module {
+public:
+  /// Every network of `program`, freshly initialised in order from the
+  /// current torch seed. Throws std::invalid_argument as makeNetwork does,
+  /// naming the model.
+  explicit NetworkSetImpl(const flowrt_program &program);
+
+  size_t size() const { return nets.size(); }
+  const Network &network(size_t index) const { return nets.at(index); }
+  /// The network the sampler integrates (program.velocity_model), or null.
+  NetworkImpl *velocity();
+  /// Each network, for flowrt_ctx::nets.
+  std::vector<NetworkImpl *> pointers();
+
+private:
+  const flowrt_program &program;
+  std::vector<Network> nets;
+};
+TORCH_MODULE(NetworkSet);
+
+/// A copy of `set` with its own (gradient-free) parameters.
+NetworkSet cloneNetworks(const flowrt_program &program, const NetworkSet &set);
+
+} // namespace flowrt
+
+#endif // FLOWRT_NETWORKSET_H
