@@ -641,8 +641,10 @@ private:
       os << "};\n\n";
     }
     // The descriptor, and a main that runs it (left out with FLOWC_NO_MAIN,
-    // as tests that drive the program's functions themselves do).
-    os << "flowrt_program flowc_program(void) {\n"
+    // as tests that drive the program's functions themselves do; they name
+    // the descriptor's function with FLOWC_PROGRAM when they link several).
+    os << "#ifndef FLOWC_PROGRAM\n#define FLOWC_PROGRAM flowc_program\n#endif\n"
+       << "flowrt_program FLOWC_PROGRAM(void) {\n"
        << "  flowrt_program p;\n  memset(&p, 0, sizeof p);\n"
        << "  p.abi_version = FLOWRT_ABI_VERSION;\n"
        << "  p.flow_name = " << cString(flow) << ";\n"
@@ -723,7 +725,7 @@ private:
        << "  p.ptx = kPTX;\n"
        << "  return p;\n}\n\n"
        << "#ifndef FLOWC_NO_MAIN\nint main(int argc, char **argv) {\n"
-       << "  flowrt_program p = flowc_program();\n"
+       << "  flowrt_program p = FLOWC_PROGRAM();\n"
        << "  return flowrt_main(&p, argc, argv);\n}\n#endif\n";
   }
 };

@@ -330,6 +330,44 @@ TEST(Language, ClosedFormModels) {
             Errors{"7:3: loss of flow 'g' uses no network"});
 }
 
+// A network's signature: roles from what the arguments are, the output's
+// shape from `out:` or the first tensor.
+TEST(Language, NetworkSignatures) {
+  std::string labelled = "data moons = toy.moons()\n"
+                         "model v = mlp()\n"
+                         "flow f {\n"
+                         "  x1, y ~ moons\n"
+                         "  x0 ~ normal(like: x1)\n"
+                         "  t ~ uniform(0, 1)\n";
+  Module module;
+  CollectingDiagnostics diags;
+  ASSERT_TRUE(check("model m = mlp(out: [3])\n" + labelled +
+                        "  a = m(y)\n  loss mse(v(x0, t, t, a), x1 - x0)\n}\n",
+                    module, diags))
+      << diags.dump();
+  const auto *m = findDecl<ModelDecl>(module, "m");
+  const auto *v = findDecl<ModelDecl>(module, "v");
+  ASSERT_TRUE(m && v);
+  using Role = ModelDecl::Input::Role;
+  ASSERT_EQ(1u, m->inputs.size());
+  EXPECT_EQ(Role::Label, m->inputs[0].role);
+  EXPECT_EQ(2, m->classes);
+  EXPECT_EQ(0, m->inputDim);
+  EXPECT_EQ(3, m->outputDim);
+  EXPECT_FALSE(m->isVelocitySignature());
+  ASSERT_EQ(4u, v->inputs.size());
+  EXPECT_EQ(Role::Time, v->inputs[2].role);
+  EXPECT_EQ(Role::Tensor, v->inputs[3].role);
+  EXPECT_EQ(5, v->inputDim); // x0 and a
+  EXPECT_EQ(2, v->outputDim);
+  EXPECT_FALSE(v->isVelocitySignature());
+  EXPECT_EQ(errorsOf("model m = mlp()\n" + labelled + "  a = m(y)\n" + tail),
+            Errors{"8:7: model 'm' takes no tensor, so its output shape must be given: "
+                   "mlp(..., out: [D])"});
+  EXPECT_EQ(errorsOf("model m = mlp(out: [2, 0])\n" + head + tail),
+            Errors{"1:24: a dimension of 'out' must be a positive integer but is 0"});
+}
+
 TEST(Language, ModelsPerFlow) {
   // Any number of networks; a closed-form model is a flow's only model.
   EXPECT_EQ(errorsOf("model w = mlp()\n" + head + "  a = v(x0, t) + w(x0, t)\n" +

@@ -184,3 +184,24 @@ TEST(Export, CommandReportsBadUse) {
   EXPECT_EQ(1, flowrt_test::runMain(program, {"export", "--out-dir", dir.str(), "-o",
                                               dir.str("missing/v.pt")}));
 }
+
+// An MLP of another signature than v(x, t[, y]) exports with forward(a0,
+// a1, ...) in its arguments' order, equal to the runtime's network.
+TEST(Export, MlpOfAnySignature) {
+  ScratchDir dir;
+  const int32_t roles[] = {FLOWRT_INPUT_LABEL, FLOWRT_INPUT_TENSOR, FLOWRT_INPUT_TIME,
+                           FLOWRT_INPUT_TIME};
+  const int64_t dims[] = {1, 3, 1, 1};
+  flowrt_model_desc desc{"g", "mlp", 3, 2, 4, roles, dims, 16, 2, "silu", 4, 5};
+  torch::manual_seed(2);
+  Mlp net(MlpOptions::fromDesc(desc));
+  randomize(*net);
+  torch::jit::Module module = roundTrip(scriptMlp(*net), dir);
+  torch::Tensor y = torch::tensor({0.f, 4.f, -1.f, 2.f}).reshape({4, 1}),
+                x = torch::randn({4, 3}), s = torch::rand({4, 1}), t = torch::rand({4, 1});
+  torch::Tensor expected = net->apply({y, x, s, t});
+  torch::Tensor got = module.forward({y, x, s, t}).toTensor();
+  EXPECT_LE((got - expected).abs().max().item<double>(), 1e-6);
+  EXPECT_GT((module.forward({y, x, t, s}).toTensor() - expected).abs().max().item<double>(),
+            1e-4);
+}
