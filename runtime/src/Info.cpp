@@ -26,11 +26,14 @@ void printModel(const flowrt_model_desc &m, bool named) {
                                           ", patch: " + std::to_string(m.patch)
                       : kind == "mlp" ? std::string(", act: ") + orNone(m.activation)
                                       : std::string();
+  bool timed = m.num_inputs == 0;
+  for (int32_t i = 0; i < m.num_inputs; ++i)
+    timed |= m.input_roles[i] == FLOWRT_INPUT_TIME;
   std::string settings =
       kind == "torchscript"
           ? "torchscript(\"" + std::string(orNone(m.path)) + "\")"
           : kind + "(width: " + std::to_string(m.width) + ", depth: " + std::to_string(m.depth) +
-                extra + ", time: " + time + ")";
+                extra + (timed ? ", time: " + time : std::string()) + ")";
   bool velocity = m.num_inputs == 0 ||
                   (m.num_inputs >= 2 && m.input_roles[0] == FLOWRT_INPUT_TENSOR &&
                    m.input_roles[1] == FLOWRT_INPUT_TIME && m.out_dim == m.input_dims[0] &&
