@@ -41,31 +41,35 @@ namespace {
 
 constexpr int64_t kRows = 64;
 
-struct Step {
-  flowrt_program program = graph_program();
+/// A whole program's training step at a fixed (seed, step), its networks
+/// with random weights (an MLP starts with a zero output layer, a constant
+/// field whose input Jacobian is zero: random weights make every path
+/// count), and the gradients of all their parameters.
+struct CompiledStep {
+  flowrt_program program;
   std::unique_ptr<flowrt::DataSet> data = flowrt::makeDataSet(program.data);
-  flowrt::Network net = flowrt::makeNetwork(program, program.models[0]);
+  flowrt::NetworkSet nets{program};
   flowrt_ctx ctx;
 
-  Step() {
+  CompiledStep(flowrt_program p, uint64_t seed, int64_t step) : program(p) {
     ctx.program = &program;
-    ctx.seed = 11;
+    ctx.seed = seed;
     ctx.batchSize = kRows;
-    ctx.step = 5;
+    ctx.step = step;
     ctx.data = data.get();
-    ctx.nets = {net.get()};
-    // The MLP starts with a zero output layer (a constant field, whose
-    // input Jacobian is zero): random weights make every path count.
+    ctx.nets = nets->pointers();
     torch::NoGradGuard noGrad;
-    for (torch::Tensor &p : net->parameters())
+    for (torch::Tensor &p : nets->parameters())
       p.normal_(0.0, 0.5);
   }
 
+  /// Each parameter's gradient (zeros where none reached it), reset.
   std::vector<torch::Tensor> gradients() {
     std::vector<torch::Tensor> g;
-    for (torch::Tensor &p : net->parameters()) {
-      g.push_back(p.grad().clone());
-      p.mutable_grad().zero_();
+    for (torch::Tensor &p : nets->parameters()) {
+      g.push_back(p.grad().defined() ? p.grad().clone() : torch::zeros_like(p));
+      if (p.grad().defined())
+        p.mutable_grad().zero_();
     }
     return g;
   }
@@ -79,6 +83,12 @@ struct Step {
     ctx.clearArena();
     return gradients();
   }
+};
+
+/// graph.flow's step: one network applied three times.
+struct Step : CompiledStep {
+  flowrt::NetworkImpl *net = &*nets->network(0);
+  Step() : CompiledStep(graph_program(), 11, 5) {}
 
   /// The same step in LibTorch, from the compiled path kernel's xt, t and
   /// target; `honourSg` false drops the stop-gradient, `throughFirst`
@@ -142,42 +152,8 @@ namespace {
 /// graph3.flow's step: s = m(y) + 0.2 x0, xt = linear(s, x1, t),
 /// h = tanh(enc(xt, t)), loss mse(v(xt, t, h), x1 - s) and
 /// aux = 0.1 mse(enc(sg(xt), t), x1).
-struct ThreeNetworkStep {
-  flowrt_program program = graph3_program();
-  std::unique_ptr<flowrt::DataSet> data = flowrt::makeDataSet(program.data);
-  flowrt::NetworkSet nets{program};
-  flowrt_ctx ctx;
-
-  ThreeNetworkStep() {
-    ctx.program = &program;
-    ctx.seed = 7;
-    ctx.batchSize = kRows;
-    ctx.step = 3;
-    ctx.data = data.get();
-    ctx.nets = nets->pointers();
-    torch::NoGradGuard noGrad;
-    for (torch::Tensor &p : nets->parameters())
-      p.normal_(0.0, 0.5);
-  }
-
-  std::vector<torch::Tensor> gradients() {
-    std::vector<torch::Tensor> g;
-    for (torch::Tensor &p : nets->parameters()) {
-      g.push_back(p.grad().defined() ? p.grad().clone() : torch::zeros_like(p));
-      if (p.grad().defined())
-        p.mutable_grad().zero_();
-    }
-    return g;
-  }
-
-  std::vector<torch::Tensor> compiled(double *loss) {
-    ctx.dataCalls = 0;
-    torch::Tensor l = program.train_loss(&ctx, ctx.step)->value;
-    *loss = l.item<double>();
-    l.sum().backward();
-    ctx.clearArena();
-    return gradients();
-  }
+struct ThreeNetworkStep : CompiledStep {
+  ThreeNetworkStep() : CompiledStep(graph3_program(), 7, 3) {}
 
   /// The same step in LibTorch from the compiled path kernel's draws;
   /// `honourSg` false drops the stop-gradient, `throughEncoder` false
