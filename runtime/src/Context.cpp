@@ -121,7 +121,7 @@ int64_t flowrt::sampleDimension(flowrt_ctx &ctx) {
     return ctx.program->data.dim;
   if (!ctx.program->sample_source)
     throw std::runtime_error("the program has no data and no sampler");
-  int64_t dim = flowrt_cols(ctx.program->sample_source(&ctx, 1));
+  int64_t dim = flowrt_cols(ctx.program->sample_source(&ctx, 1, nullptr));
   ctx.clearArena();
   return dim;
 }

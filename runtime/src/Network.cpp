@@ -300,3 +300,7 @@ std::vector<int32_t> flowrt::inputRoles(const flowrt_model_desc &desc) {
 int64_t flowrt::outputDim(const flowrt_model_desc &desc) {
   return desc.num_inputs > 0 ? desc.out_dim : desc.in_dim;
 }
+
+int64_t flowrt::sampleClasses(const flowrt_program &program) {
+  return program.sample.classes > 0 ? program.sample.classes : velocityClasses(program);
+}

@@ -90,6 +90,8 @@ int64_t outputDim(const flowrt_model_desc &desc);
 const flowrt_model_desc *velocityModel(const flowrt_program &program);
 /// The classes of its label (0: unconditional, or no network).
 int64_t velocityClasses(const flowrt_program &program);
+/// The classes of the label the sampler's field takes (0: none).
+int64_t sampleClasses(const flowrt_program &program);
 
 /// A TorchScript module saved from PyTorch (TorchScriptNetwork.cpp): its
 /// forward takes x [n, dim], t [n, 1] and, when classes > 0, labels [n, 1];

@@ -298,12 +298,15 @@ int flowrt::runSample(const flowrt_program &program, const SampleOptions &opts) 
 
   SampleRun run;
   // A conditional network gets one label per sample.
-  run.classes = velocityClasses(program);
+  run.classes = sampleClasses(program);
   if (run.classes > 0)
     run.labels.value = sampleLabels(n, run.classes, opts.label).to(ctx.device);
   auto start = std::chrono::steady_clock::now();
   // x outlives the arena, which is cleared after every solver step.
-  run.x.value = from.defined() ? from : program.sample_source(&ctx, n)->value;
+  run.x.value = from.defined()
+                    ? from
+                    : program.sample_source(&ctx, n, run.classes > 0 ? &run.labels : nullptr)
+                          ->value;
   run.source.value = run.x.value.clone();
   ctx.clearArena();
   IntegrateOptions integration;
@@ -424,7 +427,7 @@ Command flowrt::addSampleCommand(CLI::App &app, const flowrt_program &program, b
   auto run = [&program, opts, label, steps, guidance, adaptive, momentum]() -> int {
     SampleOptions &o = *opts;
     std::string flow = program.flow_name ? program.flow_name : "flow";
-    int64_t classes = velocityClasses(program);
+    int64_t classes = sampleClasses(program);
     if (*label) {
       if (classes == 0)
         throw UsageError("--label", "the network of flow '" + flow +
@@ -454,7 +457,7 @@ SampleOptions flowrt::sampleDefaults(const flowrt_program &program, bool evaluat
   SampleOptions o;
   o.evaluate = evaluate;
   // eval: 100 samples of each class (1000 without labels).
-  o.n = evaluate ? 100 * std::max<int64_t>(velocityClasses(program), 10) : program.sample.n;
+  o.n = evaluate ? 100 * std::max<int64_t>(sampleClasses(program), 10) : program.sample.n;
   o.steps = program.sample.steps;
   o.run.seed = program.sample.seed;
   o.run.outDir = defaultOutDir(program);

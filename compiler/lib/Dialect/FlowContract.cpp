@@ -117,7 +117,8 @@ LogicalResult checkSolverTable(SampleOp op, SymbolTableCollection &symbols, Stri
   return success();
 }
 
-/// `sample_source(rows) -> x0`, a batch of type `x` when known.
+/// `sample_source(rows[, labels]) -> x0`, a batch of type `x` when known
+/// (labels: a source written with the data's label).
 LogicalResult checkSource(Operation *op, SymbolTableCollection &symbols,
                           FlatSymbolRefAttr ref, Type x) {
   if (!ref)
@@ -127,12 +128,15 @@ LogicalResult checkSource(Operation *op, SymbolTableCollection &symbols,
     return failure();
   Builder b(op->getContext());
   FunctionType type = fn.getFunctionType();
+  SmallVector<Type> args{b.getI64Type()};
+  if (type.getNumInputs() == 2)
+    args.push_back(batchedType(b.getF32Type()));
   if (x)
-    return checkType(op, "sample_source", fn, b.getFunctionType({b.getI64Type()}, x));
-  if (type.getNumInputs() != 1 || !type.getInput(0).isInteger(64) ||
-      type.getNumResults() != 1 || !isBatch(type.getResult(0)))
+    return checkType(op, "sample_source", fn, b.getFunctionType(args, x));
+  if (TypeRange(type.getInputs()) != TypeRange(args) || type.getNumResults() != 1 ||
+      !isBatch(type.getResult(0)))
     return op->emitOpError("'sample_source' refers to ")
-           << ref << " of type " << type << ", expected (i64) -> tensor<?xDxf32>";
+           << ref << " of type " << type << ", expected (i64[, tensor<?x1xf32>]) -> tensor<?xDxf32>";
   return success();
 }
 
@@ -171,7 +175,13 @@ LogicalResult SampleOp::verifyRegions() {
   };
   Type f32 = Float32Type::get(getContext());
   Type s = sampleType(getModel()), v = sampleType(getCombine());
-  if (failed(checkRegion(*this, "model", getModel(), {s, f32}, {s}, "(x, t: f32) -> x")))
+  // The field: a closed-form model's, or `velocity:` (with the label).
+  bool labelled = !getModel().empty() && getModel().getNumArguments() == 3;
+  SmallVector<Type> fieldArgs{s, f32};
+  if (labelled)
+    fieldArgs.push_back(f32);
+  if (failed(checkRegion(*this, "model", getModel(), fieldArgs, {s},
+                         "(x, t: f32[, label: f32]) -> x")))
     return failure();
   return checkRegion(*this, "combine", getCombine(), {v, v, v, f32, f32}, {v},
                      "(v_c, v_u, x, t: f32, w: f32) -> v_c's type");
@@ -233,6 +243,18 @@ LogicalResult SampleOp::verifyModelKernels(SymbolTableCollection &symbols) {
           failed(checkType(op, "velocity_jvp", jvp, b.getFunctionType({s, f32, s, f32}, s))))
         return failure();
     }
+  }
+  if (auto ref = getVelocityGraphAttr()) {
+    func::FuncOp fn = lookupFunction(op, symbols, "velocity_graph", ref, kHostAttr);
+    Type x = fn ? resultOf("velocity_graph", fn) : Type();
+    if (!x)
+      return failure();
+    Type t = batchedType(f32);
+    SmallVector<Type> args{x, t, b.getI64Type()};
+    if (fn.getNumArguments() == 4)
+      args.push_back(t);
+    if (failed(checkType(op, "velocity_graph", fn, b.getFunctionType(args, x))))
+      return failure();
   }
   if (auto ref = getGuidanceAttr()) {
     func::FuncOp fn = lookupFunction(op, symbols, "guidance", ref, kKernelAttr);

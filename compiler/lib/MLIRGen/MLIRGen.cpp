@@ -598,6 +598,8 @@ private:
         if (!v)
           return failure();
         env[s->names[0]] = v;
+        if (s.get() == f.sourceStmt) // x0 = EXPR
+          fl::SourceOp::create(builder, l, v);
         break;
       }
       case ast::FlowStmt::Kind::Loss: {
@@ -641,9 +643,13 @@ private:
         llvm::APFloat(r.number("rtol", d.rtol)), llvm::APFloat(r.number("atol", d.atol)),
         llvm::APFloat(r.number("adaptive_guidance", 0.0)),
         llvm::APFloat(r.number("guidance_momentum", 0.0)));
-    if (auto model = closedFormModel.find(r.flow); model != closedFormModel.end())
+    if (r.velocity) {
+      if (failed(genVelocityField(r, sample.getModel())))
+        return failure();
+    } else if (auto model = closedFormModel.find(r.flow); model != closedFormModel.end()) {
       if (failed(genModelField(*model->second.first, model->second.second, sample.getModel())))
         return failure();
+    }
     sample.setLabel(r.label);
     setSourceDensity(sample, r.flow);
     if (r.guidance) {
@@ -699,6 +705,24 @@ private:
     inner[model.params[0].name] = entry.getArgument(0);
     inner[model.params[1].name] = entry.getArgument(1);
     return yieldDefinition(model.lets, model.body.get(), inner, xType, l);
+  }
+
+  /// A sample block's `velocity: EXPR` as `flow.sample`'s `model` region:
+  /// (x, t[, label]) -> v, the label when EXPR uses the flow's.
+  LogicalResult genVelocityField(const ast::RunDecl &r, Region &region) {
+    OpBuilder::InsertionGuard guard(builder);
+    Location l = loc(r.velocity->loc);
+    Type xType = sampleType(r.fieldParams[0].shape), f32 = builder.getF32Type();
+    SmallVector<Type> args{xType, f32};
+    if (!r.velocityLabel.empty())
+      args.push_back(f32);
+    Block &entry = startRegion(region, args, l);
+    Env inner;
+    inner["x"] = entry.getArgument(0);
+    inner["t"] = entry.getArgument(1);
+    if (!r.velocityLabel.empty())
+      inner[r.velocityLabel] = entry.getArgument(2);
+    return yieldDefinition({}, r.velocity, inner, xType, l);
   }
 
   /// Ends the region being built with a definition's value: its lets, then

@@ -86,13 +86,16 @@ void emitCombination(ModuleOp module, StringRef name, RankedTensorType type,
 /// (with labels, or guided), or a closed-form model's kernel.
 struct Field {
   func::FuncOp velocity;  // closed form, else null
+  mutable func::FuncOp graph; // `velocity:` (networks and kernels), else null
   mutable fl::ApplyNetOp net; // network, else null (op accessors are non-const)
   mutable func::FuncOp guidance; // guided sampling, else null
   bool reverse = false;   // (time: reverse): the field's time is 1 - tau
   RankedTensorType type;  // of one sample
 
   // A velocity network is v(x, t) or v(x, t, label).
-  bool labelled() const { return net && net.getArgs().size() == 3; }
+  bool labelled() const {
+    return (net && net.getArgs().size() == 3) || (graph && graph.getNumArguments() == 4);
+  }
 
   /// Host ops computing v(x, time) for a batch, `time` a [rows, 1] batch of
   /// the field's own time (1 - tau for a reversed flow).
@@ -104,6 +107,12 @@ struct Field {
       return fl::LaunchOp::create(b, loc, TypeRange{xType}, SymbolRefAttr::get(velocity),
                                   rows, zero, ValueRange{x, time})
           .getResult(0);
+    if (graph) {
+      SmallVector<Value> args{x, time, rows};
+      if (labels)
+        args.push_back(labels);
+      return func::CallOp::create(b, loc, graph, args).getResult(0);
+    }
     if (guidance) { // v = g(v_c, v_u, x, t, w), both velocities in one call
       auto pair = fl::NetGuidedOp::create(b, loc, xType, xType, net.getNetworkAttr(),
                                           x, time, labels);
@@ -163,16 +172,21 @@ struct ExpandSolverPass : flowc::impl::ExpandSolverBase<ExpandSolverPass> {
     auto nets = flowOp.getBody().front().getOps<fl::ApplyNetOp>();
     if (auto v = sample.getVelocityAttr())
       field.velocity = SymbolTable::lookupNearestSymbolFrom<func::FuncOp>(sample, v);
+    else if (auto g = sample.getVelocityGraphAttr())
+      field.graph = SymbolTable::lookupNearestSymbolFrom<func::FuncOp>(sample, g);
     else if (!nets.empty())
       field.net = *nets.begin();
-    if (!field.net && !field.velocity)
+    if (!field.net && !field.velocity && !field.graph)
       return sample.emitError("sampling needs the flow to apply a model");
     if (field.net && !SymbolTable::lookupNearestSymbolFrom<fl::NetworkOp>(
                           sample, field.net.getNetworkAttr()).isVelocity())
       return sample.emitError("sampling integrates a network v(x, t) or v(x, t, label); ")
              << field.net.getNetworkAttr() << " has another signature";
-    field.type = cast<RankedTensorType>(field.velocity ? field.velocity.getResultTypes()[0]
-                                                       : field.net.getType());
+    // One sample's type: the flow's source's.
+    auto sources = flowOp.getBody().front().getOps<fl::SourceOp>();
+    if (sources.empty())
+      return sample.emitError("sampling needs the flow's source");
+    field.type = cast<RankedTensorType>((*sources.begin()).getValue().getType());
     if (auto g = sample.getGuidanceAttr()) {
       field.guidance = SymbolTable::lookupNearestSymbolFrom<func::FuncOp>(sample, g);
       if (!field.guidance || !field.labelled())

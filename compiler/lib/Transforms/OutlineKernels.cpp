@@ -91,9 +91,11 @@ struct OutlineKernelsPass
         return signalPassFailure();
   }
 
-  /// The source kernel (the def chain of flow.source: what sampling starts
-  /// from) and `F_sample_source(n)` launching it, recorded on the flow's
-  /// flow.train and flow.sample.
+  /// What sampling starts from: the def chain of flow.source (a draw, or an
+  /// expression of draws, the data's label and networks), partitioned like
+  /// the body into `F_source` (level 0) and `F_source<k>` kernels, and the
+  /// host function `F_sample_source(rows[, labels]) -> x0` that runs them
+  /// with the networks; recorded on the flow's flow.train and flow.sample.
   LogicalResult outlineSource(ModuleOp module, fl::FlowOp f) {
     Block &body = f.getBody().front();
     auto sources = body.getOps<fl::SourceOp>();
@@ -102,18 +104,68 @@ struct OutlineKernelsPass
     StringRef name = f.getSymName();
     Location loc = f.getLoc();
     OpBuilder b(f.getContext());
-    Value x0 = (*sources.begin()).getValue();
-    if (!outlineKernel(module, body, (name + "_source").str(), {}, x0, loc))
-      return failure();
-    func::FuncOp host = createHostFunction(module, (name + "_sample_source").str(),
-                                           {b.getI64Type()}, batchedType(x0.getType()), loc);
+    fl::SourceOp sourceOp = *sources.begin();
+    Value x0 = sourceOp.getValue();
+    // The chain, checked: sampling has labels but no data points or time.
+    llvm::DenseSet<Operation *> slice;
+    Value label;
+    SmallVector<Value> work{x0};
+    while (!work.empty()) {
+      Value v = work.pop_back_val();
+      Operation *op = v.getDefiningOp();
+      if (!op || !slice.insert(op).second)
+        continue;
+      if (auto draw = dyn_cast<fl::DrawDataOp>(op)) {
+        if (v != draw.getLabel())
+          return sourceOp.emitError("the source x0 uses the data's points, which sampling "
+                                    "does not have (it may use their label)");
+        label = v;
+        continue;
+      }
+      if (llvm::any_of(v.getUsers(), [](Operation *u) { return isa<fl::TimeOp>(u); }))
+        return sourceOp.emitError("the source x0 cannot depend on the time t");
+      work.append(op->operand_begin(), op->operand_end());
+    }
+    // A scratch function holding the chain alone (the label its argument).
+    Type labelType = b.getF32Type();
+    b.setInsertionPointToEnd(module.getBody());
+    auto scratch = func::FuncOp::create(
+        b, loc, (name + "_source_graph").str(),
+        b.getFunctionType(label ? TypeRange{labelType} : TypeRange{}, {x0.getType()}));
+    Block *chain = scratch.addEntryBlock();
+    IRMapping map;
+    if (label)
+      map.map(label, chain->getArgument(0));
+    b.setInsertionPointToStart(chain);
+    for (Operation &op : body)
+      if (slice.contains(&op) && !isa<fl::DrawDataOp>(op))
+        b.clone(op, map);
+    func::ReturnOp::create(b, loc, map.lookupOrDefault(x0));
+
+    SmallVector<Type> args{b.getI64Type()};
+    if (label)
+      args.push_back(batchedType(labelType));
+    func::FuncOp host = createHostFunction(module, (name + "_sample_source").str(), args,
+                                           batchedType(x0.getType()), loc);
     b.setInsertionPointToStart(&host.front());
+    IRMapping onHost;
+    if (label)
+      onHost.map(chain->getArgument(0), host.getArgument(1));
     Value zero = arith::ConstantOp::create(b, loc, b.getI64IntegerAttr(0));
-    auto launch = fl::LaunchOp::create(
-        b, loc, TypeRange{batchedType(x0.getType())},
-        SymbolRefAttr::get(b.getContext(), (name + "_source").str()), host.getArgument(0),
-        zero, ValueRange{});
-    func::ReturnOp::create(b, loc, launch.getResults());
+    FlowGraph graph(*chain);
+    auto regions = outlineGraph(
+        module, *chain, graph,
+        [&](unsigned level) {
+          return (name + "_source" + (level ? Twine(level) : Twine())).str();
+        },
+        b, loc, host.getArgument(0), zero, onHost);
+    if (failed(regions))
+      return failure();
+    Value result = onHost.lookupOrNull(chain->getTerminator()->getOperand(0));
+    scratch.erase();
+    if (!result)
+      return sourceOp.emitError("the source x0 is a constant");
+    func::ReturnOp::create(b, loc, result);
     auto ref = FlatSymbolRefAttr::get(host.getSymNameAttr());
     for (auto train : module.getOps<fl::TrainOp>())
       if (train.getFlow() == name)
@@ -134,24 +186,9 @@ struct OutlineKernelsPass
     if (body.getOps<fl::ApplyNetOp>().empty())
       return f.emitError("a trained flow needs a network application");
     FlowGraph graph(body);
-    SmallVector<GraphRegion> regions = graph.regions();
-    StringRef name = f.getSymName();
-    unsigned deepest = regions.back().level;
-    for (GraphRegion &r : regions) {
-      r.kernel = outlineKernel(module, body, regionName(name, r.level, deepest), r.inputs,
-                               r.outputs, f.getLoc());
-      if (!r.kernel)
-        return failure();
-      // Which inputs get an adjoint: flow-differentiate-regions builds the
-      // reverse-mode kernel from this.
-      SmallVector<bool> grad;
-      for (Value in : r.inputs)
-        grad.push_back(graph.carriesGradient(in));
-      if (llvm::is_contained(grad, true))
-        r.kernel->setAttr(fl::kGradArgsAttr,
-                          Builder(f.getContext()).getDenseBoolArrayAttr(grad));
-    }
-    func::FuncOp host = writeTrainLoss(module, f, graph, regions);
+    func::FuncOp host = writeTrainLoss(module, f, graph);
+    if (!host)
+      return failure();
     recordTrainingFunctions(module, f, host);
     return success();
   }
@@ -166,12 +203,11 @@ struct OutlineKernelsPass
     return (flow + "_region" + Twine(level)).str();
   }
 
-  /// `F_train_loss(step, rows) -> loss`: draws the data, then per level its
-  /// region's launch (differentiable where its kernel has adjoints) and the
-  /// applications of the next level; the loss is the sum of the losses'
+  /// `F_train_loss(step, rows) -> loss`: draws the data, then the regions'
+  /// kernels (differentiable where their inputs carry a gradient) and the
+  /// networks in order (outlineGraph); the loss is the sum of the losses'
   /// batch means (flow.total_loss), whose names it records on flow.train.
-  func::FuncOp writeTrainLoss(ModuleOp module, fl::FlowOp f, FlowGraph &graph,
-                              ArrayRef<GraphRegion> regions) {
+  func::FuncOp writeTrainLoss(ModuleOp module, fl::FlowOp f, const FlowGraph &graph) {
     Block &body = f.getBody().front();
     Location loc = f.getLoc();
     OpBuilder b(f.getContext());
@@ -190,30 +226,21 @@ struct OutlineKernelsPass
       if (label)
         onHost.map(label, batch.getLabels());
     }
-    // Level by level: its region (a level may have none: a network applied
-    // to data as drawn), then the applications one level deeper.
-    for (unsigned level = 0; level <= graph.deepestLevel(); ++level) {
-      for (const GraphRegion &r : regions) {
-        if (r.level != level)
-          continue;
-        SmallVector<Value> args;
-        for (Value in : r.inputs)
-          args.push_back(onHost.lookup(in));
-        SmallVector<Type> types;
-        for (Value out : r.outputs)
-          types.push_back(batchedType(out.getType()));
-        auto launch = fl::LaunchOp::create(b, loc, types, SymbolRefAttr::get(r.kernel), rows,
-                                           step, args);
-        onHost.map(r.outputs, launch.getResults());
-      }
-      for (fl::ApplyNetOp net : graph.applicationsAt(level + 1)) {
-        SmallVector<Value> netArgs;
-        for (Value arg : net.getArgs())
-          netArgs.push_back(onHost.lookup(arg));
-        Value v = fl::NetOp::create(b, loc, batchedType(net.getType()), net.getNetworkAttr(),
-                                    netArgs);
-        onHost.map(net.getResult(), v);
-      }
+    StringRef name = f.getSymName();
+    unsigned deepest = graph.regions().back().level;
+    FailureOr<SmallVector<GraphRegion>> regions = outlineGraph(
+        module, body, graph, [&](unsigned level) { return regionName(name, level, deepest); },
+        b, loc, rows, step, onHost);
+    if (failed(regions))
+      return nullptr;
+    // Which inputs of each region get an adjoint: flow-differentiate-regions
+    // builds the reverse-mode kernel from this.
+    for (GraphRegion &r : *regions) {
+      SmallVector<bool> grad;
+      for (Value in : r.inputs)
+        grad.push_back(graph.carriesGradient(in));
+      if (llvm::is_contained(grad, true))
+        r.kernel->setAttr(fl::kGradArgsAttr, b.getDenseBoolArrayAttr(grad));
     }
     // Every loss's batch mean; what trains is their sum.
     SmallVector<Value> means;

@@ -10,6 +10,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "Outlining.h"
+#include "Partition.h"
 #include "flowc/Transforms/Passes.h"
 
 #include "mlir/IR/IRMapping.h"
@@ -139,7 +140,8 @@ struct OutlineRunKernelsPass
     for (auto train : llvm::to_vector(module.getOps<fl::TrainOp>()))
       outlineTrain(module, train);
     for (auto sample : llvm::to_vector(module.getOps<fl::SampleOp>()))
-      outlineSample(module, sample);
+      if (failed(outlineSample(module, sample)))
+        return signalPassFailure();
   }
 
   void outlineTrain(ModuleOp module, fl::TrainOp train) {
@@ -163,10 +165,18 @@ struct OutlineRunKernelsPass
     }
   }
 
-  void outlineSample(ModuleOp module, fl::SampleOp sample) {
+  LogicalResult outlineSample(ModuleOp module, fl::SampleOp sample) {
     std::string prefix = sample.getFlow().str();
     Location loc = sample.getLoc();
-    if (!sample.getModel().empty()) {
+    Region &field = sample.getModel();
+    bool graph = !field.empty() && (field.getNumArguments() == 3 ||
+                                    !field.front().getOps<fl::ApplyNetOp>().empty());
+    if (graph) {
+      func::FuncOp host = outlineFieldGraph(module, field, prefix, loc);
+      if (!host)
+        return failure();
+      sample.setVelocityGraphAttr(FlatSymbolRefAttr::get(host.getSymNameAttr()));
+    } else if (!field.empty()) {
       func::FuncOp model = outlineRegion(module, sample.getModel(), prefix + "_model", loc);
       func::FuncOp jvp = createJvpKernel(module, model, prefix + "_model_jvp");
       sample.setVelocityAttr(FlatSymbolRefAttr::get(model.getSymNameAttr()));
@@ -178,6 +188,46 @@ struct OutlineRunKernelsPass
       setUniformArgs(guidance, {false, false, false, false, true}); // w
       sample.setGuidanceAttr(FlatSymbolRefAttr::get(guidance.getSymNameAttr()));
     }
+    return success();
+  }
+
+  /// A field that applies networks (or takes the label), partitioned like a
+  /// flow body: kernels `F_field<level>` and the host function
+  /// `F_sampled_field(x, t, rows[, labels]) -> v` that runs them with the
+  /// networks. The region is left empty.
+  func::FuncOp outlineFieldGraph(ModuleOp module, Region &field, StringRef prefix,
+                                 Location loc) {
+    Block &body = field.front();
+    OpBuilder b(module.getContext());
+    Type x = batchedType(body.getArgument(0).getType()), t = batchedType(b.getF32Type());
+    SmallVector<Type> args{x, t, b.getI64Type()};
+    if (body.getNumArguments() == 3)
+      args.push_back(t);
+    func::FuncOp host = createHostFunction(module, (prefix + "_sampled_field").str(), args, x, loc);
+    b.setInsertionPointToStart(&host.front());
+    IRMapping onHost;
+    onHost.map(body.getArgument(0), host.getArgument(0));
+    onHost.map(body.getArgument(1), host.getArgument(1));
+    if (body.getNumArguments() == 3)
+      onHost.map(body.getArgument(2), host.getArgument(3));
+    Value rows = host.getArgument(2);
+    Value step = arith::ConstantOp::create(b, loc, b.getI64IntegerAttr(0)); // no draws
+    FlowGraph graph(body);
+    auto regions = outlineGraph(
+        module, body, graph,
+        [&](unsigned level) { return (prefix + "_field" + Twine(level)).str(); }, b, loc, rows,
+        step, onHost);
+    if (failed(regions))
+      return nullptr;
+    auto yield = cast<fl::YieldOp>(body.getTerminator());
+    Value v = onHost.lookupOrNull(yield.getValues()[0]);
+    if (!v) {
+      yield.emitError("the sampled velocity is a constant; it must depend on x, t or a network");
+      return nullptr;
+    }
+    func::ReturnOp::create(b, loc, v);
+    field.getBlocks().clear();
+    return host;
   }
 };
 

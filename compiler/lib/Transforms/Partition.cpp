@@ -1,10 +1,12 @@
 //===- Partition.cpp - A per-sample body cut at its network applications --===//
 //
 // FlowGraph (Partition.h): levels by network depth, the gradient's reach,
-// and the regions that become kernels.
+// and the regions that become kernels; outlineGraph, the kernels and the
+// host schedule that runs them with the networks.
 //
 //===----------------------------------------------------------------------===//
 #include "Partition.h"
+#include "Outlining.h"
 
 #include "llvm/ADT/SetVector.h"
 
@@ -90,4 +92,44 @@ SmallVector<GraphRegion> FlowGraph::regions() const {
 bool FlowGraph::inRegion(Operation *op, unsigned level) const {
   return op->getNumResults() > 0 && !isa<fl::ApplyNetOp, fl::DrawDataOp>(op) &&
          levels.lookup(op) == level;
+}
+
+FailureOr<SmallVector<GraphRegion>>
+flowc::outlineGraph(ModuleOp module, Block &body, const FlowGraph &graph,
+                    function_ref<std::string(unsigned)> kernelName, OpBuilder &b,
+                    Location loc, Value rows, Value step, IRMapping &onHost) {
+  SmallVector<GraphRegion> regions = graph.regions();
+  for (GraphRegion &r : regions) {
+    r.kernel = outlineKernel(module, body, kernelName(r.level), r.inputs, r.outputs, loc);
+    if (!r.kernel)
+      return failure();
+  }
+  // The host function after its kernels, as a reader expects.
+  Operation *host = b.getInsertionBlock()->getParentOp();
+  if (host->getParentOp() == module)
+    host->moveBefore(module.getBody(), module.getBody()->end());
+  // A level may have no region (a network applied to data as drawn).
+  for (unsigned level = 0; level <= graph.deepestLevel(); ++level) {
+    for (const GraphRegion &r : regions) {
+      if (r.level != level)
+        continue;
+      SmallVector<Value> args;
+      for (Value in : r.inputs)
+        args.push_back(onHost.lookup(in));
+      SmallVector<Type> types;
+      for (Value out : r.outputs)
+        types.push_back(batchedType(out.getType()));
+      auto launch = fl::LaunchOp::create(b, loc, types, SymbolRefAttr::get(r.kernel), rows,
+                                         step, args);
+      onHost.map(r.outputs, launch.getResults());
+    }
+    for (fl::ApplyNetOp net : graph.applicationsAt(level + 1)) {
+      SmallVector<Value> args;
+      for (Value arg : net.getArgs())
+        args.push_back(onHost.lookup(arg));
+      onHost.map(net.getResult(), fl::NetOp::create(b, loc, batchedType(net.getType()),
+                                                     net.getNetworkAttr(), args));
+    }
+  }
+  return regions;
 }

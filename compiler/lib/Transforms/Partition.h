@@ -6,8 +6,9 @@
 // network depth: data, draws and constants are 0; an application's result is
 // one more than its deepest argument; any other op is as deep as its deepest
 // operand. The non-network ops of one level form a region, one kernel; the
-// host runs region 0, the applications of level 1, region 1, and so on.
-// Draws have no operands, so only region 0 draws.
+// host runs region 0, the applications of level 1, region 1, and so on
+// (outlineGraph writes that schedule). Draws have no operands, so only
+// region 0 draws.
 //
 //===----------------------------------------------------------------------===//
 #ifndef FLOWC_TRANSFORMS_PARTITION_H
@@ -16,6 +17,7 @@
 #include "flowc/Dialect/Flow/FlowDialect.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/IRMapping.h"
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/DenseSet.h"
 
@@ -63,6 +65,19 @@ private:
   /// markers.
   bool inRegion(mlir::Operation *op, unsigned level) const;
 };
+
+/// Outlines each region of `graph` (cut from `body`) as a kernel named
+/// `kernelName(level)`, and writes at `b`'s insertion point the host
+/// schedule: level by level, the region's flow.launch over `rows` with
+/// counter `step`, then the network applications one level deeper as
+/// flow.net. `onHost` maps per-sample values to their batches: the caller
+/// binds the body's leaves (arguments, data draws); the schedule adds
+/// everything it computes. Returns the regions, kernels set, or failure
+/// (reported).
+mlir::FailureOr<llvm::SmallVector<GraphRegion>>
+outlineGraph(mlir::ModuleOp module, mlir::Block &body, const FlowGraph &graph,
+             llvm::function_ref<std::string(unsigned level)> kernelName, mlir::OpBuilder &b,
+             mlir::Location loc, mlir::Value rows, mlir::Value step, mlir::IRMapping &onHost);
 
 } // namespace flowc
 

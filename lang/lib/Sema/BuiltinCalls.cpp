@@ -104,8 +104,8 @@ void Sema::resolveBuiltinCall(CallExpr &call, const BuiltinFunction &fn,
             describe(*scope.def) + " cannot draw random numbers");
       return;
     }
-    error(call.calleeLoc,
-          "'" + call.callee + "' can only be used on the right of '~'");
+    // In a flow, a draw inside an expression: `0.2 * normal(like: x1)`.
+    checkDistribution(call, scope);
     return;
   case BuiltinKind::Mse:
     if (checkBuiltinArity(call, fn.arity))
@@ -210,7 +210,10 @@ Shape Sema::inferBuiltin(CallExpr &call) {
   const std::string &name = call.callee;
   switch (builtinKind(name)) {
   case BuiltinKind::Normal:
-  case BuiltinKind::Uniform: // inside a dist: standard draws
+  case BuiltinKind::Uniform:
+    if (call.orderedArgs.size() == 4) // in a flow (checkDistribution's)
+      return call.shape;
+    // inside a dist: standard draws
     if (call.orderedArgs.size() == 3 && call.orderedArgs[2])
       return call.orderedArgs[2]->shape;
     return Shape::scalar();

@@ -54,6 +54,34 @@ bool Sema::usesNetwork(const Expr *e,
   }
 }
 
+void Sema::forEachExpr(const Expr *e, const std::function<void(const Expr &)> &fn) {
+  if (!e)
+    return;
+  fn(*e);
+  switch (e->kind) {
+  case Expr::Kind::Unary:
+    forEachExpr(static_cast<const UnaryExpr &>(*e).operand.get(), fn);
+    return;
+  case Expr::Kind::Binary:
+    forEachExpr(static_cast<const BinaryExpr &>(*e).lhs.get(), fn);
+    forEachExpr(static_cast<const BinaryExpr &>(*e).rhs.get(), fn);
+    return;
+  case Expr::Kind::Index:
+    forEachExpr(static_cast<const IndexExpr &>(*e).base.get(), fn);
+    return;
+  case Expr::Kind::Call:
+    for (const Arg &arg : static_cast<const CallExpr &>(*e).args)
+      forEachExpr(arg.value.get(), fn);
+    return;
+  case Expr::Kind::List:
+    for (const ExprPtr &el : static_cast<const ListExpr &>(*e).elements)
+      forEachExpr(el.get(), fn);
+    return;
+  default:
+    return;
+  }
+}
+
 void Sema::collectModelCalls(const Expr *e,
                              std::vector<const CallExpr *> &calls) {
   if (!e)
@@ -205,9 +233,9 @@ void Sema::checkFlow(FlowDecl &flow) {
     flow.sourceStmt = x0->second.stmt;
     const Location &at = x0->second.stmt->nameLocs[x0->second.index];
     Shape s = x0->second.stmt->shapes[x0->second.index];
-    if (x0->second.stmt->kind != FlowStmt::Kind::Draw)
-      error(at, "source 'x0' must be drawn with '~'");
-    else if (s.isKnown() && !s.isTensor()) // samplers start from a batch of x0
+    // x0 ~ DIST, or x0 = EXPR (a learned or data-dependent source: the
+    // compiler checks that sampling can evaluate it).
+    if (s.isKnown() && !s.isTensor()) // samplers start from a batch of x0
       error(at, "source 'x0' must be a tensor but is scalar");
   }
   nameLosses(flow);

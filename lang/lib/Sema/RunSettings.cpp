@@ -33,7 +33,11 @@ void Sema::checkRun(RunDecl &run) {
   // A closed-form flow only samples.
   if (isTrain && run.flow && closedFormFlows.count(run.flow))
     error(run.nameLoc, "flow '" + run.name + "' has no network to train");
-  if (!isTrain && run.flow)
+  if (const Setting *v = run.find("velocity"); v && (isTrain || !v->value))
+    ; // reported as an unknown setting below
+  else if (v && run.flow)
+    checkVelocity(run, *v->value);
+  else if (!isTrain && run.flow)
     sampledNetwork(run);
 
   std::set<std::string> seen;
@@ -94,6 +98,8 @@ void Sema::checkRun(RunDecl &run) {
         else
           run.numbers[s.name] = *v;
       }
+    } else if (!isTrain && s.name == "velocity") {
+      // checked before the loop
     } else if (!isTrain && (s.name == "label" || s.name == "guidance")) {
       const ModelDecl *model = conditionalModel(run, s);
       if (model && s.name == "label") {
@@ -128,6 +134,72 @@ void Sema::checkRun(RunDecl &run) {
                                               "e.g. guidance: cfg(w: 2)");
 }
 
+void Sema::checkVelocity(RunDecl &run, Expr &value) {
+  const FlowDecl &flow = *run.flow;
+  if (!flow.sourceStmt || flow.sourceStmt->shapes.empty() ||
+      !flow.sourceStmt->shapes[0].isKnown())
+    return; // the flow's own errors say why
+  Shape x = flow.sourceStmt->shapes[0];
+  run.fieldParams.clear();
+  run.fieldParams.push_back(Param{"x", value.loc, x, nullptr});
+  run.fieldParams.push_back(Param{"t", value.loc, Shape::scalar(), nullptr});
+  // The flow's label (the second name of its labelled draw), by its name.
+  std::map<std::string, FlowLocal> &locals = velocityLocals[&run];
+  for (const auto &stmt : flow.body)
+    if (stmt && stmt->kind == FlowStmt::Kind::Draw && stmt->names.size() == 2 &&
+        drawnData(stmt->value.get()))
+      locals[stmt->names[1]] = FlowLocal{stmt.get(), 1, false};
+  Scope scope;
+  scope.params = &run.fieldParams;
+  scope.flow = const_cast<FlowDecl *>(&flow);
+  scope.locals = &locals;
+  unsigned before = diags.errorCount();
+  resolve(&value, scope);
+  if (diags.errorCount() != before)
+    return;
+  // Deterministic, over the flow's trained networks, x, t and the label.
+  auto models = flowModels.find(&flow);
+  bool ok = true;
+  forEachExpr(&value, [&](const Expr &e) {
+    if (e.kind == Expr::Kind::Name) {
+      auto &n = static_cast<const NameExpr &>(e);
+      if (n.binding.kind == Binding::Kind::FlowLocal)
+        run.velocityLabel = n.name;
+      return;
+    }
+    if (e.kind != Expr::Kind::Call || !ok)
+      return;
+    auto &call = static_cast<const CallExpr &>(e);
+    BuiltinKind kind = builtinKind(call.callee);
+    if (call.binding.kind == Binding::Kind::Builtin &&
+        (kind == BuiltinKind::Normal || kind == BuiltinKind::Uniform ||
+         kind == BuiltinKind::Drop || kind == BuiltinKind::Ddt)) {
+      error(call.calleeLoc, "'velocity' cannot use '" + call.callee +
+                                "': the sampled field is a function of x and t");
+      ok = false;
+    } else if (call.binding.kind == Binding::Kind::Decl && call.binding.decl &&
+               call.binding.decl->kind == Decl::Kind::Model &&
+               static_cast<const ModelDecl *>(call.binding.decl)->network &&
+               (models == flowModels.end() ||
+                std::find(models->second.begin(), models->second.end(), call.binding.decl) ==
+                    models->second.end())) {
+      error(call.calleeLoc, "'velocity' applies network '" + call.callee + "', which flow '" +
+                                flow.name + "' does not train");
+      ok = false;
+    }
+  });
+  if (!ok)
+    return;
+  Shape v = infer(&value);
+  if (!v.isKnown())
+    return;
+  if (v != x && !v.isScalar()) {
+    error(value.loc, "'velocity' is " + v.str() + " but the flow's samples x are " + x.str());
+    return;
+  }
+  run.velocity = &value;
+}
+
 const ModelDecl *Sema::sampledNetwork(const RunDecl &run) {
   auto it = flowModels.find(run.flow);
   if (it == flowModels.end() || closedFormFlows.count(run.flow))
@@ -154,6 +226,18 @@ const ModelDecl *Sema::sampledNetwork(const RunDecl &run) {
 const ModelDecl *Sema::conditionalModel(const RunDecl &run, const Setting &s) {
   if (!run.flow || !flowModels.count(run.flow))
     return nullptr;
+  if (run.find("velocity")) {
+    // `label:` picks the label of a field that takes one; guidance needs
+    // the flow's one conditional network.
+    if (s.name == "label" && !run.velocityLabel.empty())
+      for (const ModelDecl *m : flowModels[run.flow])
+        if (m->classes > 0) // the label's classes are the data's
+          return m;
+    error(s.loc, "'" + s.name + "' needs " +
+                     (s.name == "label" ? std::string("a 'velocity' that uses the flow's label")
+                                        : std::string("the flow's network, not 'velocity'")));
+    return nullptr;
+  }
   const std::vector<const ModelDecl *> &models = flowModels[run.flow];
   const ModelDecl *model = models.size() == 1 ? models[0] : nullptr;
   if (!model || !model->network || model->classes == 0) {

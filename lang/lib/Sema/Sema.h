@@ -126,6 +126,8 @@ private:
   std::set<const FlowDecl *> closedFormFlows;
   /// The models each flow applies, in order of first application.
   std::map<const FlowDecl *, std::vector<const ModelDecl *>> flowModels;
+  /// The flow locals of each sample block's `velocity:` (its flow's label).
+  std::map<const RunDecl *, std::map<std::string, FlowLocal>> velocityLocals;
   /// Networks whose signature was recorded from an application (others
   /// get theirs at their first application).
   std::set<const ModelDecl *> signedNetworks;
@@ -434,6 +436,9 @@ private:
   bool usesNetwork(const Expr *e,
                    const std::map<std::string, FlowLocal> &locals);
 
+  /// Calls fn on `e` and each of its subexpressions, outermost first.
+  static void forEachExpr(const Expr *e, const std::function<void(const Expr &)> &fn);
+
   /// Appends every model call in `e` (in source order) to `calls`.
   static void collectModelCalls(const Expr *e,
                                 std::vector<const CallExpr *> &calls);
@@ -474,6 +479,12 @@ private:
   /// A train or sample block: its flow and each setting, filling the
   /// RunDecl's numbers, optimizer, solver, label and guidance.
   void checkRun(RunDecl &run);
+
+  /// `velocity: EXPR` of a sample block: the field the solver integrates,
+  /// with `x` (the flow's sample) and `t` bound and the flow's label, if
+  /// any, by its name. EXPR may apply the flow's networks (with the
+  /// signatures it trains them with) but not draw, and has x's shape.
+  void checkVelocity(RunDecl &run, Expr &value);
 
   /// The network a sample block's solver integrates: its flow's only
   /// network, which must be a velocity v(x, t[, label]); null for a

@@ -114,6 +114,9 @@ typedef struct flowrt_sample_desc {
    * v_c - v_u is replaced by its running sum d = (v_c - v_u) + momentum d. */
   double adaptive_guidance;
   double guidance_momentum;
+  /* The classes of the label the sampled field takes (0: none, or, in a
+   * hand-written program, the velocity network's). */
+  int64_t classes;
 } flowrt_sample_desc;
 
 #define FLOWRT_LABELS_BALANCED (-2)
@@ -203,8 +206,9 @@ typedef struct flowrt_program {
   /* The flow's losses, by name, in the order of flowrt_total_loss's terms. */
   int32_t num_losses;
   const char *const *loss_names;
-  /* Draws n source points x0 ([n, dim]). */
-  flowrt_tensor *(*sample_source)(flowrt_ctx *ctx, int64_t n);
+  /* Draws n source points x0 ([n, dim]); a source written with the data's
+   * label takes each sample's (`labels` [n, 1]; NULL: the null class). */
+  flowrt_tensor *(*sample_source)(flowrt_ctx *ctx, int64_t n, flowrt_tensor *labels);
   /* Every solver of the spec; `sample.solver` names the default. */
   int32_t num_solvers;
   const flowrt_solver *solvers;

@@ -80,7 +80,7 @@ flowrt_tensor *trainLoss(flowrt_ctx *ctx, int64_t step) {
   return flowrt_batch_mean(ctx, loss);
 }
 
-flowrt_tensor *sampleSource(flowrt_ctx *ctx, int64_t n) {
+flowrt_tensor *sampleSource(flowrt_ctx *ctx, int64_t n, flowrt_tensor *) {
   flowrt_tensor *x = flowrt_empty(ctx, n, Dim);
   std::mt19937_64 rng(flowrt_seed(ctx));
   std::normal_distribution<float> normal;

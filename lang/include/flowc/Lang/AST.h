@@ -372,6 +372,13 @@ struct RunDecl : Decl {
   const FunctionDecl *optimizer = nullptr;
   std::vector<std::pair<std::string, const FunctionDecl *>> optimizerState;
   std::map<std::string, double> optimizerConstants;
+  /// Sample: `velocity: EXPR`, the field the solver integrates, with
+  /// `fieldParams` x (the flow's sample) and t bound; `velocityLabel` is the
+  /// flow's label name when EXPR uses it (the field then takes each
+  /// sample's label).
+  const Expr *velocity = nullptr;
+  std::vector<Param> fieldParams;
+  std::string velocityLabel;
   explicit RunDecl(Kind k) : Decl(k) {}
   double number(const std::string &n, double fallback) const {
     auto it = numbers.find(n);

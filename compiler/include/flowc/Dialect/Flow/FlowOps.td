@@ -155,13 +155,17 @@ def Flow_SampleOp : Flow_Op<"sample",
   let summary = "Sampling settings of a flow";
   let description = [{
     MLIRGen writes two per-sample functions as regions, each ending in
-    `flow.yield`: `model`, the field of a closed-form model (x: S, t: f32)
-    -> S that the sampler evaluates instead of a network, and `combine`,
-    the guidance fn (v_c: S, v_u: S, x: S, t: f32, w: f32) -> S that
-    combines the conditional and unconditional velocities.
-    flow-outline-run-kernels outlines them into kernels and records
-    `velocity` (the model's kernel), `velocity_jvp` (its Jacobian-vector
-    product `(x, t, e, s) -> J e`, s uniform, passed as 0) and `guidance`.
+    `flow.yield`: `model`, the field the sampler integrates instead of the
+    flow's network, (x: S, t: f32[, label: f32]) -> S (a closed-form
+    model's, or the block's `velocity:` expression, which may apply
+    networks), and `combine`, the guidance fn (v_c: S, v_u: S, x: S, t:
+    f32, w: f32) -> S that combines the conditional and unconditional
+    velocities. flow-outline-run-kernels outlines them and records
+    `velocity` (a field without networks or label: its kernel),
+    `velocity_jvp` (that kernel's Jacobian-vector product `(x, t, e, s) ->
+    J e`, s uniform, passed as 0), `velocity_graph` (any other field: a host
+    function `(x: X, t: T, rows[, L]) -> X` of region kernels and network
+    calls, T = tensor<? x 1 x f32>) and `guidance`.
     For a network applied to labels, `label` is every sample's class (-2:
     balanced, sample i gets i mod classes); `guidance_fn` is the spec's fn
     and `guidance_scale` the default of w.
@@ -192,6 +196,7 @@ def Flow_SampleOp : Flow_Op<"sample",
                        I64Attr:$steps, I64Attr:$n, I64Attr:$seed,
                        OptionalAttr<FlatSymbolRefAttr>:$velocity,
                        OptionalAttr<FlatSymbolRefAttr>:$velocity_jvp,
+                       OptionalAttr<FlatSymbolRefAttr>:$velocity_graph,
                        DefaultValuedAttr<I64Attr, "-2">:$label,
                        OptionalAttr<FlatSymbolRefAttr>:$guidance,
                        OptionalAttr<StrAttr>:$guidance_fn,
@@ -231,7 +236,7 @@ def Flow_SampleOp : Flow_Op<"sample",
                    "mlir::DenseF64ArrayAttr":$source_params, "llvm::APFloat":$rtol,
                    "llvm::APFloat":$atol, "llvm::APFloat":$adaptive_guidance,
                    "llvm::APFloat":$guidance_momentum), [{
-      build($_builder, $_state, flow, solver, steps, n, seed, velocity, nullptr, label,
+      build($_builder, $_state, flow, solver, steps, n, seed, velocity, nullptr, nullptr, label,
             guidance, guidance_fn, guidance_scale, fixed_steps, source_kind, source_params,
             rtol, atol, adaptive_guidance, guidance_momentum, nullptr, nullptr, nullptr,
             nullptr, nullptr, nullptr, nullptr);
