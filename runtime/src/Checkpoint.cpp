@@ -11,6 +11,8 @@
 #include "Checkpoint.h"
 #include "Files.h"
 
+#include <nlohmann/json.hpp>
+
 #include <cstdio>
 #include <fcntl.h>
 #include <stdexcept>
@@ -70,6 +72,8 @@ std::string flowrt::checkpointIdentity(const flowrt_program &program) {
           " width " + std::to_string(m.width) + " depth " + std::to_string(m.depth) +
           " classes " + std::to_string(m.classes) + " in " + std::to_string(m.in_dim) +
           " out " + std::to_string(m.out_dim);
+    if (isFrozen(m)) // recorded by reference
+      id += std::string(" from ") + (m.path ? m.path : "?");
   }
   return id;
 }
@@ -92,6 +96,7 @@ void flowrt::saveCheckpoint(const std::string &path, const flowrt_program &progr
   archive.write("flow_name", stringTensor(program.flow_name ? program.flow_name : ""));
   archive.write("identity", stringTensor(checkpointIdentity(program)));
   archive.write("spec_fingerprint", stringTensor(specFingerprint(program)));
+  archive.write("networks", stringTensor(describeNetworks(program)));
 
   size_t slash = path.find_last_of('/');
   std::string dir = slash == std::string::npos ? "" : path.substr(0, slash);
@@ -181,4 +186,128 @@ NetworkSet flowrt::loadSamplingNetworks(const flowrt_program &program, const std
   for (auto &p : nets->parameters())
     p.set_requires_grad(false);
   return nets;
+}
+
+namespace {
+/// A network's signature in words: "(tensor 2, time) -> 2".
+std::string signatureText(const std::vector<int32_t> &roles, const std::vector<int64_t> &dims,
+                          int64_t out) {
+  std::string s = "(";
+  for (size_t i = 0; i < roles.size(); ++i)
+    s += (i ? ", " : "") + std::string(roles[i] == FLOWRT_INPUT_TIME    ? "time"
+                                       : roles[i] == FLOWRT_INPUT_LABEL ? "label"
+                                                                        : "tensor " +
+                                                                              std::to_string(
+                                                                                  dims[i]));
+  return s + ") -> " + std::to_string(out);
+}
+
+std::vector<int64_t> inputDims(const flowrt_model_desc &m) {
+  std::vector<int32_t> roles = inputRoles(m);
+  std::vector<int64_t> dims;
+  for (size_t i = 0; i < roles.size(); ++i)
+    dims.push_back(m.num_inputs > 0 ? m.input_dims[i]
+                   : roles[i] == FLOWRT_INPUT_TENSOR ? m.in_dim
+                                                     : 1);
+  return dims;
+}
+} // namespace
+
+std::string flowrt::describeNetworks(const flowrt_program &program) {
+  nlohmann::ordered_json all = nlohmann::ordered_json::array();
+  for (int32_t i = 0; i < program.num_models; ++i) {
+    const flowrt_model_desc &m = program.models[i];
+    auto str = [](const char *s) { return std::string(s ? s : ""); };
+    all.push_back({{"name", str(m.name)},
+                   {"kind", str(m.kind)},
+                   {"in_dim", m.in_dim},
+                   {"out_dim", outputDim(m)},
+                   {"roles", inputRoles(m)},
+                   {"dims", inputDims(m)},
+                   {"width", m.width},
+                   {"depth", m.depth},
+                   {"activation", str(m.activation)},
+                   {"time_features", m.time_features},
+                   {"classes", m.classes},
+                   {"heads", m.heads},
+                   {"patch", m.patch},
+                   {"path", str(m.path)}});
+  }
+  return all.dump();
+}
+
+Network flowrt::loadFrozenNetwork(const flowrt_program &program, const flowrt_model_desc &desc) {
+  std::string path = desc.path ? desc.path : "";
+  if (pathExists(joinPath(path, CheckpointFile)))
+    path = joinPath(path, CheckpointFile); // a run directory
+  std::string spec = std::string("model '") + (desc.name ? desc.name : "?") + "'";
+  try {
+    torch::serialize::InputArchive archive;
+    archive.load_from(path, torch::Device(torch::kCPU));
+    torch::Tensor text;
+    if (!archive.try_read("networks", text))
+      throw std::runtime_error("it does not describe its networks (written by an older flowc)");
+    nlohmann::json networks = nlohmann::json::parse(tensorString(text));
+    const nlohmann::json *found = nullptr;
+    std::string names;
+    for (const nlohmann::json &n : networks) {
+      names += (names.empty() ? "'" : ", '") + n["name"].get<std::string>() + "'";
+      if (desc.checkpoint_model ? n["name"] == desc.checkpoint_model : networks.size() == 1)
+        found = &n;
+    }
+    if (!found)
+      throw std::runtime_error(
+          desc.checkpoint_model
+              ? "it has no network '" + std::string(desc.checkpoint_model) + "' (it has " +
+                    names + ")"
+              : "it has " + std::to_string(networks.size()) + " networks (" + names +
+                    "): name one with checkpoint(\"...\", model: \"NAME\")");
+    const nlohmann::json &n = *found;
+    // The spec's use against the checkpoint's network.
+    std::vector<int32_t> roles = n["roles"].get<std::vector<int32_t>>();
+    std::vector<int64_t> dims = n["dims"].get<std::vector<int64_t>>();
+    int64_t out = n["out_dim"].get<int64_t>();
+    std::string used = signatureText(inputRoles(desc), inputDims(desc), outputDim(desc));
+    std::string stored = signatureText(roles, dims, out);
+    if (used != stored)
+      throw std::runtime_error("network '" + n["name"].get<std::string>() + "' there is " +
+                               stored + " but " + spec + " applies it as " + used);
+    // Rebuild it from the description and load its weights.
+    std::string name = n["name"], kind = n["kind"], activation = n["activation"],
+                file = n["path"];
+    flowrt_model_desc m{};
+    m.name = name.c_str();
+    m.kind = kind.c_str();
+    m.in_dim = n["in_dim"];
+    m.out_dim = out;
+    m.num_inputs = static_cast<int32_t>(roles.size());
+    m.input_roles = roles.data();
+    m.input_dims = dims.data();
+    m.width = n["width"];
+    m.depth = n["depth"];
+    m.activation = activation.c_str();
+    m.time_features = n["time_features"];
+    m.classes = n["classes"];
+    m.heads = n["heads"];
+    m.patch = n["patch"];
+    m.path = file.empty() ? nullptr : file.c_str();
+    Network net = makeNetwork(program, m);
+    torch::serialize::InputArchive weights, one;
+    bool ema = !desc.raw_weights && archive.try_read("ema", weights);
+    if (!ema)
+      archive.read("model", weights);
+    weights.read(name, one);
+    net->load(one);
+    net->eval();
+    for (auto &p : net->parameters())
+      p.set_requires_grad(false);
+    return net;
+  } catch (const c10::Error &e) {
+    throw std::runtime_error("cannot load " + spec + " from checkpoint " + path + ": " +
+                             e.what_without_backtrace());
+  } catch (const nlohmann::json::exception &e) {
+    throw std::runtime_error("cannot load " + spec + " from checkpoint " + path + ": " + e.what());
+  } catch (const std::runtime_error &e) {
+    throw std::runtime_error("cannot load " + spec + " from checkpoint " + path + ": " + e.what());
+  }
 }

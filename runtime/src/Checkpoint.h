@@ -35,6 +35,19 @@ struct CheckpointInfo {
 /// the same architecture would otherwise load silently.
 std::string checkpointIdentity(const flowrt_program &program);
 
+/// Every network of the program as JSON (name, kind, signature, settings):
+/// a checkpoint stores it, so another program can load one of its networks
+/// frozen (loadFrozenNetwork).
+std::string describeNetworks(const flowrt_program &program);
+
+/// Network `desc` (kind "checkpoint") of a program: the network it names in
+/// another run's checkpoint, rebuilt from that checkpoint's description,
+/// with its EMA weights (or raw ones), in eval mode and without gradients.
+/// Throws std::runtime_error naming the file when it cannot be read, has
+/// no such network, or the network's signature differs from `desc`'s (the
+/// spec's use), naming both.
+Network loadFrozenNetwork(const flowrt_program &program, const flowrt_model_desc &desc);
+
 /// Writes `path` atomically. `ema` and `optimizerState` (the optimizer's
 /// state buffers, [state variables, parameters]) may be null.
 void saveCheckpoint(const std::string &path, const flowrt_program &program,

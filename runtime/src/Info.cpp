@@ -30,8 +30,8 @@ void printModel(const flowrt_model_desc &m, bool named) {
   for (int32_t i = 0; i < m.num_inputs; ++i)
     timed |= m.input_roles[i] == FLOWRT_INPUT_TIME;
   std::string settings =
-      kind == "torchscript"
-          ? "torchscript(\"" + std::string(orNone(m.path)) + "\")"
+      kind == "torchscript" || kind == "checkpoint"
+          ? kind + "(\"" + std::string(orNone(m.path)) + "\")"
           : kind + "(width: " + std::to_string(m.width) + ", depth: " + std::to_string(m.depth) +
                 extra + (timed ? ", time: " + time : std::string()) + ")";
   bool velocity = m.num_inputs == 0 ||

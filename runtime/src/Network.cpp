@@ -304,3 +304,7 @@ int64_t flowrt::outputDim(const flowrt_model_desc &desc) {
 int64_t flowrt::sampleClasses(const flowrt_program &program) {
   return program.sample.classes > 0 ? program.sample.classes : velocityClasses(program);
 }
+
+bool flowrt::isFrozen(const flowrt_model_desc &desc) {
+  return desc.kind && std::string(desc.kind) == "checkpoint";
+}

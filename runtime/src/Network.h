@@ -86,6 +86,9 @@ Network makeNetwork(const flowrt_program &program, const flowrt_model_desc &desc
 std::vector<int32_t> inputRoles(const flowrt_model_desc &desc);
 int64_t outputDim(const flowrt_model_desc &desc);
 
+/// Whether a network is frozen: another run's, loaded from its checkpoint.
+bool isFrozen(const flowrt_model_desc &desc);
+
 /// The network the sampler integrates (program.velocity_model), or null.
 const flowrt_model_desc *velocityModel(const flowrt_program &program);
 /// The classes of its label (0: unconditional, or no network).

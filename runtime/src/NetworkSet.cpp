@@ -5,6 +5,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "NetworkSet.h"
+#include "Checkpoint.h"
 
 #include <stdexcept>
 
@@ -15,7 +16,12 @@ NetworkSetImpl::NetworkSetImpl(const flowrt_program &program) : program(program)
     const flowrt_model_desc &desc = program.models[i];
     std::string name = desc.name ? desc.name : "model" + std::to_string(i);
     try {
-      nets.push_back(register_module(name, makeNetwork(program, desc)));
+      if (isFrozen(desc)) {
+        nets.push_back(loadFrozenNetwork(program, desc));
+        frozen.push_back(nets.back());
+      } else {
+        nets.push_back(register_module(name, makeNetwork(program, desc)));
+      }
     } catch (const std::invalid_argument &e) {
       throw std::invalid_argument("model '" + name + "': " + e.what());
     }
@@ -32,6 +38,12 @@ std::vector<NetworkImpl *> NetworkSetImpl::pointers() {
   for (const Network &net : nets)
     out.push_back(net.get());
   return out;
+}
+
+void NetworkSetImpl::to(torch::Device device, bool nonBlocking) {
+  torch::nn::Module::to(device, nonBlocking);
+  for (const Network &net : frozen)
+    net->to(device, nonBlocking);
 }
 
 NetworkSet flowrt::cloneNetworks(const flowrt_program &program, const NetworkSet &set) {

@@ -1,10 +1,12 @@
 //===- NetworkSet.h - Every network of a program, as one module -*- C++ -*-===//
 //
 // A flow may apply several networks. A NetworkSet holds one of each, in the
-// program's order, as submodules named by the spec's model names: one module
-// whose parameters() are every network's, so the trainer keeps them in one
+// program's order: the trained ones as submodules named by the spec's model
+// names, so its parameters() are theirs, which the trainer keeps in one
 // flat buffer (one optimizer launch), one EMA copy and one checkpoint
-// archive, and generated code reaches network i through flowrt_apply.
+// archive; the frozen ones (kind "checkpoint", another run's) beside them,
+// loaded from their checkpoints, outside all of that. Generated code
+// reaches network i through flowrt_apply.
 //
 //===----------------------------------------------------------------------===//
 #ifndef FLOWRT_NETWORKSET_H
@@ -33,9 +35,14 @@ public:
   /// Each network, for flowrt_ctx::nets.
   std::vector<NetworkImpl *> pointers();
 
+  /// Moves the frozen networks too.
+  using torch::nn::Module::to;
+  void to(torch::Device device, bool nonBlocking = false) override;
+
 private:
   const flowrt_program &program;
   std::vector<Network> nets;
+  std::vector<Network> frozen; ///< those of nets that are not submodules
 };
 TORCH_MODULE(NetworkSet);
 

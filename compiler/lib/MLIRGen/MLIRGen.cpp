@@ -144,7 +144,10 @@ private:
                           m.width, m.depth, m.activation, m.timeFeatures,
                           builder.getStrArrayAttr(roles), builder.getDenseI64ArrayAttr(dims),
                           m.outputDim, m.classes, m.heads, m.patch,
-                          m.path.empty() ? StringAttr() : builder.getStringAttr(m.path));
+                          m.path.empty() ? StringAttr() : builder.getStringAttr(m.path),
+                          m.checkpointModel.empty() ? StringAttr()
+                                                    : builder.getStringAttr(m.checkpointModel),
+                          m.rawWeights);
   }
 
   //===--------------------------------------------------------------------===//

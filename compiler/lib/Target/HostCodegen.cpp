@@ -580,7 +580,10 @@ private:
          << net.getDepth() << ", " << cString(net.getActivation()) << ", "
          << net.getTimeFeatures() << ", " << net.getClasses() << ", " << net.getHeads()
          << ", " << net.getPatch() << ", "
-         << (net.getPath() ? cString(*net.getPath()) : std::string("nullptr")) << "},\n";
+         << (net.getPath() ? cString(*net.getPath()) : std::string("nullptr")) << ", "
+         << (net.getCheckpointModel() ? cString(*net.getCheckpointModel())
+                                      : std::string("nullptr"))
+         << ", " << (net.getRawWeights() ? 1 : 0) << "},\n";
     }
     os << "  };\n  p.num_models = " << networks.size() << ";\n"
        << "  p.models = " << (networks.empty() ? "nullptr" : "kModels") << ";\n"

@@ -30,11 +30,13 @@ FlowGraph::FlowGraph(Block &body) : body(body) {
         level = std::max(level, levels.lookup(def));
       grad |= gradient.contains(v);
     }
-    // A network's output carries a gradient (its parameters train); sg stops
-    // one; other ops pass their operands'.
-    if (isa<fl::ApplyNetOp>(op)) {
+    // A network's output carries a gradient (its parameters train), a
+    // frozen network's when an argument does; sg stops one; other ops pass
+    // their operands'.
+    if (auto apply = dyn_cast<fl::ApplyNetOp>(op)) {
       ++level;
-      grad = true;
+      auto net = SymbolTable::lookupNearestSymbolFrom<fl::NetworkOp>(&op, apply.getNetworkAttr());
+      grad |= !net || !net.isFrozen();
     } else if (isa<fl::StopGradientOp>(op)) {
       grad = false;
     }

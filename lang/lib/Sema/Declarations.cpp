@@ -136,8 +136,8 @@ void Sema::checkTokenizer(DataDecl &tok) {
   tok.classes = data->classes;
 }
 
-std::optional<std::string> Sema::filePath(const Arg *arg,
-                                          const std::string &what) {
+std::optional<std::string> Sema::filePath(const Arg *arg, const std::string &what,
+                                          const char *inDirectory) {
   Expr *e = arg ? arg->value.get() : nullptr;
   if (!e || e->kind != Expr::Kind::String) {
     error(e ? e->loc : Location(), what + " must be a file path in quotes, e.g. \"data/x.npy\"");
@@ -147,6 +147,8 @@ std::optional<std::string> Sema::filePath(const Arg *arg,
   std::filesystem::path dir = std::filesystem::path(e->loc.file).parent_path();
   std::filesystem::path path = name.is_absolute() || e->loc.file == "<stdin>" ? name : dir / name;
   std::error_code ec;
+  if (inDirectory && std::filesystem::is_directory(path, ec))
+    path /= inDirectory;
   if (!std::filesystem::is_regular_file(path, ec)) {
     error(e->loc, "cannot find file '" + name.string() + "'" +
                       (name.is_absolute() ? "" : " (looked for " + path.string() + ")"));
@@ -225,9 +227,44 @@ void Sema::checkModel(ModelDecl &model) {
       model.path = *path;
     return;
   }
+  if (net.callee == "checkpoint") {
+    // Another run's network, frozen: its architecture and weights come from
+    // the checkpoint when the program starts (which checks its signature).
+    net.binding.kind = Binding::Kind::Builtin;
+    ArgBinding bound = bindArgs(net, {"path", "model", "weights"}, "'checkpoint'");
+    if (!bound.ok)
+      return;
+    model.frozen = true;
+    if (!bound.slots[0]) {
+      error(net.calleeLoc, "checkpoint(...) needs the checkpoint's file or run directory, e.g. "
+                           "checkpoint(\"runs/moons_rf/checkpoint.pt\")");
+      return;
+    }
+    if (auto path = filePath(bound.slots[0], "the checkpoint", "checkpoint.pt"))
+      model.path = *path;
+    if (const Arg *a = bound.slots[1]) {
+      if (a->value && a->value->kind == Expr::Kind::String)
+        model.checkpointModel = static_cast<const StringExpr &>(*a->value).value;
+      else
+        error(a->loc, "'model' of checkpoint(...) must be a network's name in quotes");
+    }
+    if (const Arg *a = bound.slots[2]) {
+      auto *name = a->value && a->value->kind == Expr::Kind::Name
+                       ? static_cast<NameExpr *>(a->value.get())
+                       : nullptr;
+      if (name && (name->name == "raw" || name->name == "ema")) {
+        name->binding.kind = Binding::Kind::Builtin;
+        model.rawWeights = name->name == "raw";
+      } else {
+        error(a->loc, "'weights' of checkpoint(...) must be ema or raw");
+      }
+    }
+    return;
+  }
   if (net.callee != "mlp") {
     error(net.calleeLoc, "unknown network '" + net.callee +
-                             "'; expected mlp(...), unet(...), dit(...) or torchscript(...)");
+                             "'; expected mlp(...), unet(...), dit(...), torchscript(...) or "
+                             "checkpoint(...)");
     return;
   }
   net.binding.kind = Binding::Kind::Builtin;
@@ -388,7 +425,9 @@ void Sema::checkBody(Decl &def, std::vector<Param> &params,
       isParam |= p.name == name;
     if (isBuiltinName(name))
       error(loc, "cannot redefine built-in '" + name + "'");
-    else if (isParam || locals.count(name) || findGlobal(name))
+    // A let may shadow a global (as a parameter may), so a user's names
+    // never break a definition they import; not the definition itself.
+    else if (isParam || locals.count(name) || name == def.name)
       error(loc, "redefinition of '" + name + "'");
     else
       locals[name] = FlowLocal{let.get(), 0, false};

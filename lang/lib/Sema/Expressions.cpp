@@ -44,8 +44,8 @@ void Sema::resolve(Expr *e, Scope &scope) {
     error(e->loc, "lists are only allowed in solver tableaux and shape lists");
     return;
   case Expr::Kind::String:
-    error(e->loc, "a string is only allowed as a file path: file(\"...\") and "
-                  "torchscript(\"...\")");
+    error(e->loc, "a string is only allowed as a file path: file(\"...\"), "
+                  "torchscript(\"...\") and checkpoint(\"...\")");
     return;
   case Expr::Kind::Index:
     resolveIndex(static_cast<IndexExpr &>(*e), scope);

@@ -152,6 +152,10 @@ void Sema::checkFlowModel(FlowDecl &flow) {
   if (!flow.lossStmt)
     error(flow.nameLoc, "flow '" + flow.name + "' applies network '" + models[0]->name +
                             "' but has no loss");
+  else if (std::all_of(models.begin(), models.end(), [](const ModelDecl *m) { return m->frozen; }))
+    error(flow.nameLoc, "flow '" + flow.name + "' trains no network: '" + models[0]->name +
+                            "' is another run's, frozen (checkpoint(...)); a flow with a loss "
+                            "needs a network to train");
 }
 
 void Sema::checkFlowOptions(FlowDecl &flow) {

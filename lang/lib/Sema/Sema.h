@@ -242,7 +242,9 @@ private:
   /// The file a string argument names, relative to the spec that names it,
   /// as an absolute path; reports a missing file (or a non-string) at the
   /// argument. The runtime reads the file, so it must exist when training.
-  std::optional<std::string> filePath(const Arg *arg, const std::string &what);
+  /// `inDirectory`: a directory names that file in it (a run's checkpoint).
+  std::optional<std::string> filePath(const Arg *arg, const std::string &what,
+                                      const char *inDirectory = nullptr);
 
   /// `file("x.npy", shape: [1, 28, 28], labels: "y.npy", classes: 10)`: the
   /// samples of a .npy, .csv or IDX file, each of `shape` (required: the

@@ -300,7 +300,9 @@ Shape Sema::inferNetworkCall(CallExpr &call, ModelDecl &model) {
     Role role = classes > 0 ? Role::Label : arg->shape.isScalar() ? Role::Time : Role::Tensor;
     inputs.push_back({role, arg->shape, classes});
   }
-  bool imageOrModule = model.network->callee != "mlp";
+  // unet, dit and torchscript modules are velocity networks; an mlp, or
+  // another run's network (checkpoint), takes any signature.
+  bool imageOrModule = model.network->callee != "mlp" && !model.frozen;
   if (signedNetworks.count(&model)) {
     auto differs = [&](size_t i) {
       return i >= inputs.size() || i >= model.inputs.size() ||

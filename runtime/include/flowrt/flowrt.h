@@ -78,7 +78,13 @@ typedef struct flowrt_model_desc {
   int64_t classes;        /* classes of the label argument (0: none) */
   int64_t heads;          /* dit: attention heads */
   int64_t patch;          /* dit: patch side in pixels */
-  const char *path;       /* torchscript: the saved module's file */
+  const char *path;       /* torchscript: the saved module's file;
+                             checkpoint: the checkpoint file (absolute) */
+  /* kind "checkpoint": a frozen network, another run's (its architecture
+   * and weights from `path`): the network named checkpoint_model there
+   * (NULL: its only one), with its EMA weights unless raw_weights. */
+  const char *checkpoint_model;
+  int32_t raw_weights;
 } flowrt_model_desc;
 
 /* Defaults of `train`, from the spec's train block. */

@@ -440,7 +440,8 @@ TEST(Sema, DataAndModelSettings) {
                     "3:21: 'time' must be fourier(K)",
                     "4:7: closed-form model 'd' takes 2 parameters (x, t) but "
                     "has 3",
-                    "5:12: unknown network 'cnn'; expected mlp(...), unet(...), dit(...) or torchscript(...)"}));
+                    "5:12: unknown network 'cnn'; expected mlp(...), unet(...), dit(...), "
+                    "torchscript(...) or checkpoint(...)"}));
 }
 
 TEST(Sema, Tableaux) {

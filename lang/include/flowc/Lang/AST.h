@@ -261,7 +261,14 @@ struct ModelDecl : Decl {
   std::string activation = "silu"; // silu | relu | tanh | gelu
   int64_t timeFeatures = 16;       // fourier(K)
   int64_t heads = 0, patch = 0;    // dit
-  std::string path;                // torchscript: the module's file (absolute)
+  std::string path;                // torchscript: the module's file (absolute);
+                                   // checkpoint: the checkpoint or run directory
+  /// `checkpoint("PATH", model: "NAME", weights: raw)`: a frozen network,
+  /// another run's; the network's name there ("": its only one), and
+  /// whether to load its raw weights rather than its EMA.
+  bool frozen = false;
+  std::string checkpointModel;
+  bool rawWeights = false;
   /// `out: [...]` of an mlp (empty: the first tensor argument's shape).
   std::vector<int64_t> outShape;
   /// Set by Sema for network models from their applications (one signature

@@ -53,7 +53,10 @@ def Flow_NetworkOp : Flow_Op<"network", [Symbol]> {
     output has `out_dim` elements; `in_dim` is the tensors' elements
     together. A velocity network is v(x, t[, label]) with out_dim = in_dim.
     Kind "torchscript" is a module a user saved from PyTorch, loaded from
-    `path`.
+    `path`. Kind "checkpoint" is another run's network, frozen: the runtime
+    rebuilds it from the checkpoint `path` (its network `checkpoint_model`,
+    or its only one; EMA weights unless `raw_weights`); no gradient reaches
+    its parameters.
   }];
   let arguments = (ins SymbolNameAttr:$sym_name, StrAttr:$kind,
                        I64Attr:$in_dim, I64Attr:$width, I64Attr:$depth,
@@ -63,7 +66,9 @@ def Flow_NetworkOp : Flow_Op<"network", [Symbol]> {
                        DefaultValuedAttr<I64Attr, "0">:$classes,
                        DefaultValuedAttr<I64Attr, "0">:$heads,
                        DefaultValuedAttr<I64Attr, "0">:$patch,
-                       OptionalAttr<StrAttr>:$path);
+                       OptionalAttr<StrAttr>:$path,
+                       OptionalAttr<StrAttr>:$checkpoint_model,
+                       UnitAttr:$raw_weights);
   let assemblyFormat = "$sym_name $kind attr-dict";
   let hasVerifier = 1;
   let extraClassDeclaration = [{
@@ -72,6 +77,8 @@ def Flow_NetworkOp : Flow_Op<"network", [Symbol]> {
     bool isVelocity();
     /// Whether argument `i` is a tensor (else a time or a label).
     bool isTensorInput(unsigned i);
+    /// Another run's network, loaded frozen (kind "checkpoint").
+    bool isFrozen() { return getKind() == "checkpoint"; }
   }];
 }
 
