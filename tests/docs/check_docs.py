@@ -15,6 +15,9 @@ Scans each Markdown file for fenced code blocks and checks them with flowc:
                        so that later blocks can `import "NAME"`.
   ```csv file=NAME     (any other language with file=) only written to NAME,
                        for specs that read it: file("NAME", ...).
+  ```flow needs=PATH   an empty PATH is made first, standing for a file that
+                       another run writes (checkpoint("PATH")): the block is
+                       compiled, not run.
   ```text              when it directly follows a flow-error block (only
                        blank lines between), its lines must be the first
                        lines flowc prints for that block.
@@ -120,6 +123,10 @@ def check_file(flowc, emit, path, verbose):
             if "file" in b.attrs:
                 with open(os.path.join(work, b.attrs["file"]), "w", encoding="utf-8") as f:
                     f.write(b.text)
+            if "needs" in b.attrs:
+                needed = os.path.join(work, b.attrs["needs"])
+                os.makedirs(os.path.dirname(needed), exist_ok=True)
+                open(needed, "w").close()
         for b in blocks:
             if b.lang not in ("flow", "flow-ast", "flow-error"):
                 continue  # a data file (```csv file=NAME), written above
