@@ -84,32 +84,14 @@ void Sema::forEachExpr(const Expr *e, const std::function<void(const Expr &)> &f
 
 void Sema::collectModelCalls(const Expr *e,
                              std::vector<const CallExpr *> &calls) {
-  if (!e)
-    return;
-  switch (e->kind) {
-  case Expr::Kind::Unary:
-    collectModelCalls(static_cast<const UnaryExpr &>(*e).operand.get(),
-                      calls);
-    return;
-  case Expr::Kind::Binary:
-    collectModelCalls(static_cast<const BinaryExpr &>(*e).lhs.get(), calls);
-    collectModelCalls(static_cast<const BinaryExpr &>(*e).rhs.get(), calls);
-    return;
-  case Expr::Kind::Index:
-    collectModelCalls(static_cast<const IndexExpr &>(*e).base.get(), calls);
-    return;
-  case Expr::Kind::Call: {
-    auto &c = static_cast<const CallExpr &>(*e);
+  forEachExpr(e, [&](const Expr &sub) {
+    if (sub.kind != Expr::Kind::Call)
+      return;
+    auto &c = static_cast<const CallExpr &>(sub);
     if (c.binding.kind == Binding::Kind::Decl && c.binding.decl &&
         c.binding.decl->kind == Decl::Kind::Model)
       calls.push_back(&c);
-    for (const Arg &arg : c.args)
-      collectModelCalls(arg.value.get(), calls);
-    return;
-  }
-  default:
-    return;
-  }
+  });
 }
 
 void Sema::checkFlowModel(FlowDecl &flow) {
