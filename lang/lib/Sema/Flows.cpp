@@ -140,6 +140,19 @@ void Sema::checkFlowModel(FlowDecl &flow) {
                             "needs a network to train");
 }
 
+void Sema::checkStopGradients(const Expr *e,
+                              const std::map<std::string, FlowLocal> &locals) {
+  forEachExpr(e, [&](const Expr &sub) {
+    if (sub.kind != Expr::Kind::Call)
+      return;
+    auto &call = static_cast<const CallExpr &>(sub);
+    if (call.callee == "sg" && call.binding.kind == Binding::Kind::Builtin &&
+        call.args.size() == 1 && !usesNetwork(call.args[0].value.get(), locals))
+      error(call.calleeLoc, "sg(...) stops nothing here: its argument depends on no network, "
+                            "so no gradient flows through it");
+  });
+}
+
 void Sema::checkFlowOptions(FlowDecl &flow) {
   std::set<std::string> seen;
   for (Setting &option : flow.options) {
@@ -194,8 +207,11 @@ void Sema::checkFlow(FlowDecl &flow) {
         flow.lossStmt = &stmt;
       flow.losses.push_back(&stmt);
       checkLoss(stmt, scope);
+      checkStopGradients(stmt.value.get(), locals);
       continue; // a loss's name is not a variable
     }
+    if (stmt.kind == FlowStmt::Kind::Let)
+      checkStopGradients(stmt.value.get(), locals);
     for (size_t i = 0; i < stmt.names.size() && i < stmt.nameLocs.size();
          ++i)
       defineLocal(stmt, i, network, locals);

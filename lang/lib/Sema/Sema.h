@@ -449,6 +449,10 @@ private:
   /// applies a network is trained, so it needs a loss.
   void checkFlowModel(FlowDecl &flow);
 
+  /// Reports each sg(e) in `e` whose argument depends on no network (no
+  /// gradient could flow there: a mistake, not a no-op to keep).
+  void checkStopGradients(const Expr *e, const std::map<std::string, FlowLocal> &locals);
+
   /// `time: forward` (the default: t = 0 source, t = 1 data) or `reverse`.
   void checkFlowOptions(FlowDecl &flow);
 

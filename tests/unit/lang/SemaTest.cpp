@@ -207,7 +207,8 @@ TEST(Sema, BuiltinArities) {
   const std::string tail = "  loss mse(v(x0, t), x1)\n}\n";
   for (const auto &[name, arity] : documented) {
     ASSERT_TRUE(lookupBuiltin(name)) << name;
-    std::string args = "x1";
+    // sg of a value no network reaches is an error of its own (below).
+    std::string args = name == "sg" ? "v(x0, t)" : "x1";
     for (int i = 1; i < arity; ++i)
       args += ", x1";
     EXPECT_EQ(errorsOf(head + "  y = " + name + "(" + args + ")\n" + tail), Errors{})
@@ -218,6 +219,18 @@ TEST(Sema, BuiltinArities) {
                      std::to_string(arity + 1) + " were given"})
         << name;
   }
+}
+
+TEST(Sema, StopGradientWhereNothingFlows) {
+  const std::string head = prelude + "flow f {\n"
+                                     "  x1 ~ moons\n"
+                                     "  x0 ~ normal(like: x1)\n"
+                                     "  t ~ uniform(0, 1)\n";
+  EXPECT_EQ(errorsOf(head + "  a = sg(x1 - x0)\n  loss mse(v(x0, t), a)\n}\n"),
+            Errors{"8:7: sg(...) stops nothing here: its argument depends on no network, so "
+                   "no gradient flows through it"});
+  EXPECT_EQ(errorsOf(head + "  a = v(x0, t)\n  loss mse(v(x0 + sg(a), t), x1)\n}\n"),
+            Errors{});
 }
 
 TEST(Sema, ShapeRules) {
