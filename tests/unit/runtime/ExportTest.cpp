@@ -51,19 +51,7 @@ void randomize(torch::nn::Module &net) {
 }
 
 flowrt_program imageProgram(const char *kind, int64_t classes) {
-  static const int64_t shape[] = {2, 8, 8};
-  flowrt_program p{};
-  p.data.rank = 3;
-  p.data.shape = shape;
-  p.data.dim = 128;
-  flowrt_model_desc &m = flowrt_test::setModel(p, {"v", kind, 128, 128});
-  m.width = std::string(kind) == "unet" ? 16 : 32;
-  m.depth = 2;
-  m.heads = 4;
-  m.patch = 2;
-  m.time_features = 8;
-  m.classes = classes;
-  return p;
+  return flowrt_test::makeImageProgram(kind, 2, classes);
 }
 
 } // namespace

@@ -267,19 +267,7 @@ namespace {
 
 /// A program whose network is `kind` over 1x8x8 images with 10 classes.
 flowrt_program imageProgram(const char *kind) {
-  static const int64_t shape[] = {1, 8, 8};
-  flowrt_program p{};
-  p.data.rank = 3;
-  p.data.shape = shape;
-  p.data.dim = 64;
-  flowrt_model_desc &m = flowrt_test::setModel(p, {"v", kind, 64, 64});
-  m.width = std::string(kind) == "unet" ? 16 : 32;
-  m.depth = 2;
-  m.heads = 4;
-  m.patch = 2;
-  m.time_features = 8;
-  m.classes = 10;
-  return p;
+  return flowrt_test::makeImageProgram(kind, 1, 10);
 }
 
 /// Fits the network to a fixed field on 64 images (the target depends on

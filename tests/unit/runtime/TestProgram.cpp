@@ -8,6 +8,7 @@
 #include "TestProgram.h"
 #include "Files.h"
 
+#include <array>
 #include <cmath>
 #include <cstdlib>
 #include <deque>
@@ -169,6 +170,23 @@ flowrt_model_desc &setModel(flowrt_program &program, const flowrt_model_desc &mo
 
 flowrt_model_desc &modelOf(flowrt_program &program) {
   return const_cast<flowrt_model_desc &>(program.models[0]);
+}
+
+flowrt_program makeImageProgram(const char *kind, int64_t channels, int64_t classes) {
+  static std::deque<std::array<int64_t, 3>> shapes; // addresses stay put
+  shapes.push_back({channels, 8, 8});
+  flowrt_program p{};
+  p.data.rank = 3;
+  p.data.shape = shapes.back().data();
+  p.data.dim = channels * 64;
+  flowrt_model_desc &m = setModel(p, {"v", kind, p.data.dim, p.data.dim});
+  m.width = std::string(kind) == "unet" ? 16 : 32;
+  m.depth = 2;
+  m.heads = 4;
+  m.patch = 2;
+  m.time_features = 8;
+  m.classes = classes;
+  return p;
 }
 
 int runMain(const flowrt_program &program, std::vector<std::string> args) {

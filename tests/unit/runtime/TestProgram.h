@@ -36,6 +36,10 @@ flowrt_model_desc &setModel(flowrt_program &program, const flowrt_model_desc &mo
 /// The network setModel gave `program`, to change in place.
 flowrt_model_desc &modelOf(flowrt_program &program);
 
+/// A program of [channels, 8, 8] images whose one network is a small
+/// `kind` ("unet" or "dit") with `classes` classes (no host functions).
+flowrt_program makeImageProgram(const char *kind, int64_t channels, int64_t classes);
+
 /// Runs flowrt_main(program, {"prog", args...}).
 int runMain(const flowrt_program &program, std::vector<std::string> args);
 
