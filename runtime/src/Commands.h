@@ -33,6 +33,9 @@ struct SampleOptions {
   int64_t maxSteps = 100000;
   double minStep = 1e-10, maxStep = 1.0;
   std::string from;         ///< `--from FILE.npy`: start here, not at x0
+  /// `--cond FILE.npy`: each sample's condition, one per row (empty: drawn
+  /// from the data's conditions), for flows that take one.
+  std::string cond;
   std::vector<std::string> outputs; ///< `-o` files, by extension.
   std::string metricsJson;          ///< Empty: no JSON file.
   /// Conditional flows: the label of every sample, -1 for the null class,

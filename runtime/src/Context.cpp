@@ -121,20 +121,24 @@ int64_t flowrt::sampleDimension(flowrt_ctx &ctx) {
     return ctx.program->data.dim;
   if (!ctx.program->sample_source)
     throw std::runtime_error("the program has no data and no sampler");
-  int64_t dim = flowrt_cols(ctx.program->sample_source(&ctx, 1, nullptr));
+  flowrt_conditions none{nullptr, nullptr};
+  int64_t dim = flowrt_cols(ctx.program->sample_source(&ctx, 1, &none));
   ctx.clearArena();
   return dim;
 }
 
-std::pair<torch::Tensor, torch::Tensor>
-flowrt::drawStepBatch(flowrt_ctx &ctx, int64_t n, int64_t call, bool labels) {
+flowrt::Batch flowrt::drawStepBatch(flowrt_ctx &ctx, int64_t n, int64_t call, bool labels,
+                            bool conds) {
   // A function of (seed, step, call) only, so a resumed run draws the same.
   uint64_t stream = mixSeed(ctx.seed, static_cast<uint64_t>(ctx.step),
                             static_cast<uint64_t>(call));
   Batch batch = ctx.data->draw(n, stream);
+  if (conds && !batch.conds.defined())
+    throw std::runtime_error("flowrt_data_batch: the data set has no conditions");
   torch::Tensor x = ctx.tokenizer ? ctx.tokenizer->encode(batch.x) : batch.x;
   return {x.to(torch::kFloat).contiguous(),
-          labels ? batch.labels.reshape({n, 1}).to(torch::kFloat) : torch::Tensor()};
+          labels ? batch.labels.reshape({n, 1}).to(torch::kFloat) : torch::Tensor(),
+          conds ? batch.conds : torch::Tensor()};
 }
 
 void flowrt::FixedBatches::fill(flowrt_ctx &ctx) {
@@ -149,11 +153,15 @@ void flowrt::FixedBatches::fill(flowrt_ctx &ctx) {
   };
   x.resize(calls.size());
   labels.resize(calls.size());
+  conds.resize(calls.size());
   for (size_t i = 0; i < calls.size(); ++i) {
-    auto [xi, yi] = drawStepBatch(ctx, calls[i].rows, static_cast<int64_t>(i), calls[i].labels);
-    put(x[i], xi);
-    if (yi.defined())
-      put(labels[i], yi);
+    Batch b = drawStepBatch(ctx, calls[i].rows, static_cast<int64_t>(i), calls[i].labels,
+                            calls[i].conds);
+    put(x[i], b.x);
+    if (b.labels.defined())
+      put(labels[i], b.labels);
+    if (b.conds.defined())
+      put(conds[i], b.conds);
   }
 }
 
@@ -240,27 +248,32 @@ uint64_t flowrt_seed(const flowrt_ctx *ctx) { return ctx->seed; }
 
 int64_t flowrt_batch_size(const flowrt_ctx *ctx) { return ctx->batchSize; }
 
-flowrt_tensor *flowrt_data_batch(flowrt_ctx *ctx, int64_t n,
-                                 flowrt_tensor **labels) {
+flowrt_tensor *flowrt_data_batch(flowrt_ctx *ctx, int64_t n, flowrt_tensor **labels,
+                                 flowrt_tensor **conds) {
   if (!ctx->data)
     throw std::runtime_error("flowrt_data_batch: no data set in this command");
   int64_t call = ctx->dataCalls++;
   flowrt::FixedBatches *fixed = ctx->fixedBatches;
   if (fixed && !fixed->recording) { // a captured step: the refilled buffers
     if (call >= static_cast<int64_t>(fixed->calls.size()) || fixed->calls[call].rows != n ||
-        fixed->calls[call].labels != (labels != nullptr))
+        fixed->calls[call].labels != (labels != nullptr) ||
+        fixed->calls[call].conds != (conds != nullptr))
       throw std::runtime_error("flowrt_data_batch: the captured training step asks for "
                                "other batches than the eager steps did");
     if (labels)
       *labels = ctx->adopt(fixed->labels[call]);
+    if (conds)
+      *conds = ctx->adopt(fixed->conds[call]);
     return ctx->adopt(fixed->x[call]);
   }
   if (fixed)
-    fixed->calls.push_back({n, labels != nullptr});
-  auto [x, y] = flowrt::drawStepBatch(*ctx, n, call, labels != nullptr);
+    fixed->calls.push_back({n, labels != nullptr, conds != nullptr});
+  flowrt::Batch b = flowrt::drawStepBatch(*ctx, n, call, labels != nullptr, conds != nullptr);
   if (labels)
-    *labels = ctx->adopt(y.to(ctx->device));
-  return ctx->adopt(x.to(ctx->device));
+    *labels = ctx->adopt(b.labels.to(ctx->device));
+  if (conds)
+    *conds = ctx->adopt(b.conds.to(ctx->device));
+  return ctx->adopt(b.x.to(ctx->device));
 }
 
 flowrt_tensor *flowrt_apply(flowrt_ctx *ctx, int32_t model, flowrt_tensor *const *args) {

@@ -12,6 +12,7 @@
 #ifndef FLOWRT_CONTEXT_H
 #define FLOWRT_CONTEXT_H
 
+#include "Data.h"
 #include "flowrt/flowrt.h"
 
 #include <torch/torch.h>
@@ -31,15 +32,15 @@ class Tokenizer;
 /// cannot draw (host code does not run), so the graph reads its batches from
 /// these buffers, which `fill` refills before each replay with exactly what
 /// flowrt_data_batch would have drawn for that step. While `recording`,
-/// flowrt_data_batch appends each call of an eager step (rows, labels or
-/// not) to `calls`.
+/// flowrt_data_batch appends each call of an eager step (rows, whether with
+/// labels and conditions) to `calls`.
 struct FixedBatches {
   struct Call {
     int64_t rows;
-    bool labels;
+    bool labels, conds;
   };
   std::vector<Call> calls;
-  std::vector<torch::Tensor> x, labels; ///< on the command's device
+  std::vector<torch::Tensor> x, labels, conds; ///< on the command's device
   bool recording = false;
 
   /// Draws the current step's batches (ctx.step) into the buffers.
@@ -137,10 +138,10 @@ void runRowRanges(int64_t n, int64_t threads, const std::function<void(int64_t, 
 /// Values per sample of the flow: the data's, or for a flow without data
 /// (x0 drawn with a shape of its own) the source's, from one draw.
 int64_t sampleDimension(flowrt_ctx &ctx);
-/// Data batch number `call` of the training step ctx.step ([n, dim] and, when
-/// `labels`, [n, 1]), encoded by the tokenizer, float32 in CPU memory.
-std::pair<torch::Tensor, torch::Tensor> drawStepBatch(flowrt_ctx &ctx, int64_t n,
-                                                      int64_t call, bool labels);
+/// Data batch number `call` of the training step ctx.step: x [n, dim]
+/// encoded by the tokenizer, and when asked labels [n, 1] and conditions [n,
+/// cond_dim] (else undefined), float32 in CPU memory.
+Batch drawStepBatch(flowrt_ctx &ctx, int64_t n, int64_t call, bool labels, bool conds);
 } // namespace flowrt
 
 #endif // FLOWRT_CONTEXT_H

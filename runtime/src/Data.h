@@ -21,10 +21,11 @@
 
 namespace flowrt {
 
-/// A batch of data: points and their class labels.
+/// A batch of data: points, their class labels and their conditions.
 struct Batch {
   torch::Tensor x;      ///< float32 [n, dim]
   torch::Tensor labels; ///< float32 [n], 0 .. classes - 1
+  torch::Tensor conds;  ///< float32 [n, cond_dim]; undefined without conditions
 };
 
 /// A source of data batches.
@@ -84,16 +85,24 @@ public:
 std::unique_ptr<DataSet> makeDataSet(const flowrt_data_desc &desc);
 
 /// A finite set of samples x [N, D] with labels [N] (float, 0 .. classes -
-/// 1): a batch draws rows uniformly with replacement from a CPU generator
-/// seeded with the stream key, like the toy sets.
+/// 1) and optionally conditions [N, C]: a batch draws rows uniformly with
+/// replacement from a CPU generator seeded with the stream key, like the
+/// toy sets.
 std::unique_ptr<DataSet> makeRowDataSet(Batch rows, int64_t classes);
 
 /// A spec's `file(...)` data (FileData.cpp): the samples of desc.path
 /// (.npy, .csv or IDX; bytes are pixels, scaled to [-1, 1], other numbers
-/// are kept) and the labels of desc.labels_path. Throws std::runtime_error
-/// naming the file for a missing or unreadable file, a sample shape other
-/// than desc.shape (both shapes shown) or a label outside 0 .. classes - 1.
+/// are kept), the labels of desc.labels_path and the conditions of
+/// desc.cond_path (one per sample, of desc.cond_shape). Throws
+/// std::runtime_error naming the file for a missing or unreadable file, a
+/// sample or condition shape other than the spec's (both shapes shown), a
+/// file of another number of samples or a label outside 0 .. classes - 1.
 std::unique_ptr<DataSet> makeFileDataSet(const flowrt_data_desc &desc);
+
+/// The conditions in the file `path` (a data set's, or `sample --cond`'s),
+/// float [N, desc.cond_dim], each checked to be of desc.cond_shape: throws
+/// std::runtime_error naming the file and both shapes otherwise.
+torch::Tensor readConditions(const std::string &path, const flowrt_data_desc &desc);
 
 /// The `images.*` sets of makeDataSet.
 std::unique_ptr<DataSet> makeImageDataSet(const std::string &generator,

@@ -31,7 +31,9 @@ public:
     at::Generator gen = at::detail::createCPUGenerator(stream);
     torch::Tensor index = torch::randint(0, rows.x.size(0), {n}, gen, torch::kLong);
     return {rows.x.index_select(0, index).contiguous(),
-            rows.labels.index_select(0, index).contiguous()};
+            rows.labels.index_select(0, index).contiguous(),
+            rows.conds.defined() ? rows.conds.index_select(0, index).contiguous()
+                                 : torch::Tensor()};
   }
   std::optional<Batch> all() const override { return rows; }
 
@@ -40,13 +42,11 @@ private:
   int64_t numClasses;
 };
 
-/// The samples of desc.path as float [N, dim], checked against the spec.
-torch::Tensor readSamples(const flowrt_data_desc &desc) {
-  std::string path = desc.path;
+/// The arrays of `path` as float [N, dim], each of `shape` (the spec's):
+/// the samples (what = "samples") or their conditions.
+torch::Tensor readRows(const std::string &path, const std::vector<int64_t> &shape, int64_t dim,
+                       const std::string &what) {
   torch::Tensor values = readArrayFile(path);
-  std::vector<int64_t> shape =
-      desc.shape ? std::vector<int64_t>(desc.shape, desc.shape + desc.rank)
-                 : std::vector<int64_t>{desc.dim};
   auto found = values.sizes();
   // Dimensions of size 1 do not count: grayscale images [N, 28, 28] are
   // samples of shape [1, 28, 28].
@@ -58,17 +58,16 @@ torch::Tensor readSamples(const flowrt_data_desc &desc) {
     return kept;
   };
   bool sameShape = !found.empty() && withoutOnes(found.slice(1)) == withoutOnes(shape);
-  bool flatRows = found.size() == 2 && found[1] == desc.dim;
+  bool flatRows = found.size() == 2 && found[1] == dim;
   if ((!sameShape && !flatRows) || found.empty() || found[0] == 0) {
-    std::string holds = found.size() < 2 ? "" : ": " + std::to_string(found[0]) +
-                                                    " samples of shape " +
-                                                    shapeString(found.slice(1));
+    std::string holds = found.size() < 2 ? "" : ": " + std::to_string(found[0]) + " " + what +
+                                                    " of shape " + shapeString(found.slice(1));
     throw std::runtime_error("data file " + path + " holds an array of shape " +
                              shapeString(found) + holds + ", but the spec's file(...) says " +
-                             "samples of shape " + shapeString(shape) + " (" +
-                             std::to_string(desc.dim) + " values each)");
+                             what + " of shape " + shapeString(shape) + " (" +
+                             std::to_string(dim) + " values each)");
   }
-  torch::Tensor x = values.reshape({found[0], desc.dim});
+  torch::Tensor x = values.reshape({found[0], dim});
   if (x.scalar_type() == torch::kUInt8)
     return (x.to(torch::kFloat) / 127.5 - 1.0).contiguous();
   x = x.to(torch::kFloat).contiguous();
@@ -103,6 +102,11 @@ torch::Tensor readLabels(const flowrt_data_desc &desc, int64_t n) {
 
 } // namespace
 
+torch::Tensor flowrt::readConditions(const std::string &path, const flowrt_data_desc &desc) {
+  return readRows(path, std::vector<int64_t>(desc.cond_shape, desc.cond_shape + desc.cond_rank),
+                  desc.cond_dim, "conditions");
+}
+
 std::unique_ptr<DataSet> flowrt::makeRowDataSet(Batch rows, int64_t classes) {
   return std::make_unique<RowDataSet>(std::move(rows), classes);
 }
@@ -110,8 +114,20 @@ std::unique_ptr<DataSet> flowrt::makeRowDataSet(Batch rows, int64_t classes) {
 std::unique_ptr<DataSet> flowrt::makeFileDataSet(const flowrt_data_desc &desc) {
   if (!desc.path)
     throw std::invalid_argument("the program's file data name no file");
-  torch::Tensor x = readSamples(desc);
+  std::vector<int64_t> shape = desc.shape
+                                   ? std::vector<int64_t>(desc.shape, desc.shape + desc.rank)
+                                   : std::vector<int64_t>{desc.dim};
+  torch::Tensor x = readRows(desc.path, shape, desc.dim, "samples");
   torch::Tensor labels = desc.labels_path ? readLabels(desc, x.size(0))
                                           : torch::zeros({x.size(0)});
-  return makeRowDataSet({x, labels}, desc.labels_path ? desc.classes : 0);
+  torch::Tensor conds;
+  if (desc.cond_path) {
+    conds = readConditions(desc.cond_path, desc);
+    if (conds.size(0) != x.size(0))
+      throw std::runtime_error("data file " + std::string(desc.cond_path) + " holds " +
+                               std::to_string(conds.size(0)) + " conditions, but " +
+                               desc.path + " holds " + std::to_string(x.size(0)) +
+                               " samples: one condition per sample");
+  }
+  return makeRowDataSet({x, labels, conds}, desc.labels_path ? desc.classes : 0);
 }

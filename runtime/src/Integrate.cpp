@@ -28,15 +28,15 @@ torch::Tensor rms(const torch::Tensor &v) {
 /// Hairer's initial step (Solving ODEs I, II.4), with the batch's largest
 /// per-sample norms.
 double firstStep(const flowrt_program &program, flowrt_ctx &ctx, flowrt_tensor &x,
-                 flowrt_tensor *labels, int32_t order, const IntegrateOptions &o) {
+                 const flowrt_conditions *given, int32_t order, const IntegrateOptions &o) {
   torch::Tensor x0 = x.value;
   torch::Tensor scale = o.atol + o.rtol * x0.abs().to(torch::kDouble);
-  torch::Tensor f0 = program.velocity(&ctx, &x, labels, 0.0)->value;
+  torch::Tensor f0 = program.velocity(&ctx, &x, given, 0.0)->value;
   double d0 = rms(x0 / scale).max().item<double>();
   double d1 = rms(f0 / scale).max().item<double>();
   double h0 = (d0 < 1e-5 || d1 < 1e-5) ? 1e-6 : 0.01 * d0 / d1;
   flowrt_tensor x1{x0 + h0 * f0};
-  torch::Tensor f1 = program.velocity(&ctx, &x1, labels, h0)->value;
+  torch::Tensor f1 = program.velocity(&ctx, &x1, given, h0)->value;
   double d2 = rms((f1 - f0) / scale).max().item<double>() / h0;
   double h1 = std::max(d1, d2) <= 1e-15
                   ? std::max(1e-6, h0 * 1e-3)
@@ -68,8 +68,9 @@ std::string where(double t, double h) {
 } // namespace
 
 IntegrateStats flowrt::integrate(const flowrt_program &program, flowrt_ctx &ctx,
-                                 flowrt_tensor &x, flowrt_tensor *labels,
+                                 flowrt_tensor &x, const flowrt_conditions &conditions,
                                  const IntegrateOptions &o) {
+  const flowrt_conditions *given = &conditions;
   const flowrt_solver &solver = *o.solver;
   IntegrateStats stats;
   // Guidance state across steps starts afresh with each trajectory; it
@@ -80,7 +81,7 @@ IntegrateStats flowrt::integrate(const flowrt_program &program, flowrt_ctx &ctx,
       solver.stages <= program.trajectory_max_stages) {
     flowrt_tensor tableau{packTableau(solver, x.value.options())};
     x.value = program
-                  .trajectory(&ctx, &x, labels, &tableau, 0.0,
+                  .trajectory(&ctx, &x, given, &tableau, 0.0,
                               1.0 / static_cast<double>(o.steps), o.steps)
                   ->value;
     ctx.clearArena();
@@ -93,7 +94,7 @@ IntegrateStats flowrt::integrate(const flowrt_program &program, flowrt_ctx &ctx,
     double h = 1.0 / static_cast<double>(o.steps);
     for (int64_t i = 0; i < o.steps; ++i) {
       flowrt_tensor *next = nullptr, *error = nullptr;
-      solver.step(&ctx, &x, labels, static_cast<double>(i) * h, h, &next, &error);
+      solver.step(&ctx, &x, given, static_cast<double>(i) * h, h, &next, &error);
       x.value = next->value;
       ctx.clearArena();
       stats.evaluations += solver.stages;
@@ -111,14 +112,14 @@ IntegrateStats flowrt::integrate(const flowrt_program &program, flowrt_ctx &ctx,
   ctx.atol = o.atol;
   ctx.maxStep = o.maxStep;
   int64_t n = x.value.size(0);
-  double h0 = std::min(firstStep(program, ctx, x, labels, order, o), o.maxStep);
+  double h0 = std::min(firstStep(program, ctx, x, given, order, o), o.maxStep);
   stats.evaluations += 2;
   flowrt_tensor t{torch::zeros({n, 1}, x.value.options())},
       h{torch::full({n, 1}, h0, x.value.options())};
   for (;;) {
     for (int k = 0; k < StepsPerCheck; ++k) {
       flowrt_tensor *xn = nullptr, *tn = nullptr, *hn = nullptr;
-      solver.adaptive_step(&ctx, &x, &t, &h, labels, &xn, &tn, &hn);
+      solver.adaptive_step(&ctx, &x, &t, &h, given, &xn, &tn, &hn);
       x.value = xn->value;
       t.value = tn->value;
       h.value = hn->value;

@@ -48,11 +48,11 @@ struct IntegrateStats {
   bool fused = false;      ///< one whole-trajectory kernel did it all
 };
 
-/// Advances x ([n, dim]) from t = 0 to t = 1 in place. `labels` is null
-/// unless the network is conditional. Clears ctx's arena after each step.
+/// Advances x ([n, dim]) from t = 0 to t = 1 in place, each sample
+/// conditioned on its row of `given`. Clears ctx's arena after each step.
 /// Throws std::runtime_error when step-size control fails.
 IntegrateStats integrate(const flowrt_program &program, flowrt_ctx &ctx,
-                         flowrt_tensor &x, flowrt_tensor *labels,
+                         flowrt_tensor &x, const flowrt_conditions &given,
                          const IntegrateOptions &opts);
 
 /// A system's right-hand side: the derivatives of each state tensor at t.

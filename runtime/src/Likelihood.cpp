@@ -55,10 +55,11 @@ private:
 
   std::pair<torch::Tensor, torch::Tensor> closedForm(const torch::Tensor &x, double t) {
     flowrt_tensor xt{x.contiguous()};
-    torch::Tensor v = program.velocity(&ctx, &xt, labels, t)->value;
+    flowrt_conditions given{labels, nullptr};
+    torch::Tensor v = program.velocity(&ctx, &xt, &given, t)->value;
     auto jvp = [&](const torch::Tensor &e) {
       flowrt_tensor et{e.contiguous()};
-      return program.jvp(&ctx, &xt, labels, t, &et)->value;
+      return program.jvp(&ctx, &xt, &given, t, &et)->value;
     };
     torch::Tensor div;
     if (probe.defined()) {
@@ -177,6 +178,12 @@ int flowrt::runLikelihood(const flowrt_program &program, const LikelihoodOptions
   if (program.sample.guidance) {
     std::fprintf(stderr, "error: a guided field has no likelihood; its sample block "
                          "guides with '%s'\n", program.sample.guidance);
+    return 1;
+  }
+  if (program.sample.cond_dim > 0) {
+    std::fprintf(stderr, "error: flow '%s' samples from conditions (sample --cond); "
+                         "likelihoods given a condition are not supported yet\n",
+                 program.flow_name ? program.flow_name : "");
     return 1;
   }
   if (!velocityModel(program) && !program.jvp) {

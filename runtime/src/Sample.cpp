@@ -43,6 +43,8 @@ constexpr uint64_t ProjectionSeed = 0;
 /// Fresh data drawn per sample, so that one class of up to 8 still gives
 /// about as many reference points as samples.
 constexpr int64_t FreshFactor = 16;
+/// Stream of the conditions drawn from the data when `--cond` is not given.
+constexpr uint64_t ConditionStream = 0xC0DD17105;
 
 /// Labels [n, 1] for `label` (a class, -1, or FLOWRT_LABELS_BALANCED).
 torch::Tensor sampleLabels(int64_t n, int64_t classes, int64_t label) {
@@ -79,7 +81,7 @@ void checkOutputs(const SampleOptions &opts) {
 /// What one sampling run made: the samples and the source they started
 /// from (in the flow's units, on the command's device), and its figures.
 struct SampleRun {
-  flowrt_tensor x, labels, source;
+  flowrt_tensor x, labels, conds, source;
   IntegrateStats stats;
   double seconds = 0;
   int64_t classes = 0;
@@ -124,6 +126,10 @@ void reportRun(const flowrt_program &program, const SampleOptions &opts, const f
                                                  : " w = " + formatNumber(opts.guidanceScale));
     std::printf("labels: %s%s\n", describeLabels(opts.label).c_str(), guidance.c_str());
   }
+  if (program.sample.cond_dim > 0)
+    std::printf("conditions: %s\n",
+                opts.cond.empty() ? "drawn from the data's (--cond FILE.npy gives them)"
+                                  : opts.cond.c_str());
   if (ctx.guidanceMomentum != 0)
     std::printf("guidance momentum %g\n", ctx.guidanceMomentum);
   if (ctx.adaptiveGuidance > 0) {
@@ -293,20 +299,33 @@ int flowrt::runSample(const flowrt_program &program, const SampleOptions &opts) 
   torch::Tensor from;
   if (!opts.from.empty())
     from = readPointRows(opts.from, sampleDimension(ctx), "the flow's samples").to(ctx.device);
-  int64_t n = from.defined() ? from.size(0) : opts.n;
+  // `--cond FILE.npy`: a condition per sample, so as many samples.
+  torch::Tensor conds;
+  if (!opts.cond.empty()) {
+    conds = readConditions(opts.cond, program.data);
+    if (from.defined() && from.size(0) != conds.size(0))
+      throw UsageError("--cond", opts.cond + " holds " + std::to_string(conds.size(0)) +
+                                     " conditions but --from " + opts.from + " " +
+                                     std::to_string(from.size(0)) + " points");
+  }
+  int64_t n = from.defined() ? from.size(0) : conds.defined() ? conds.size(0) : opts.n;
   ctx.batchSize = n;
 
   SampleRun run;
-  // A conditional network gets one label per sample.
+  // A conditional network gets one label per sample; a flow that takes a
+  // condition tensor the file's, or conditions drawn from the data's.
   run.classes = sampleClasses(program);
   if (run.classes > 0)
     run.labels.value = sampleLabels(n, run.classes, opts.label).to(ctx.device);
+  if (program.sample.cond_dim > 0 && !conds.defined())
+    conds = data->draw(n, mixSeed(opts.run.seed, ConditionStream)).conds;
+  if (conds.defined())
+    run.conds.value = conds.to(ctx.device);
+  flowrt_conditions given{run.classes > 0 ? &run.labels : nullptr,
+                          conds.defined() ? &run.conds : nullptr};
   auto start = std::chrono::steady_clock::now();
   // x outlives the arena, which is cleared after every solver step.
-  run.x.value = from.defined()
-                    ? from
-                    : program.sample_source(&ctx, n, run.classes > 0 ? &run.labels : nullptr)
-                          ->value;
+  run.x.value = from.defined() ? from : program.sample_source(&ctx, n, &given)->value;
   run.source.value = run.x.value.clone();
   ctx.clearArena();
   IntegrateOptions integration;
@@ -319,7 +338,7 @@ int flowrt::runSample(const flowrt_program &program, const SampleOptions &opts) 
   integration.maxSteps = opts.maxSteps;
   integration.minStep = opts.minStep;
   integration.maxStep = opts.maxStep;
-  run.stats = integrate(program, ctx, run.x, run.classes > 0 ? &run.labels : nullptr, integration);
+  run.stats = integrate(program, ctx, run.x, given, integration);
   if (gpu)
     gpu->synchronize();
   run.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -335,6 +354,8 @@ int flowrt::runSample(const flowrt_program &program, const SampleOptions &opts) 
                             {"function_evals", run.stats.evaluations},
                             {"seconds", run.seconds},
                             {"label", run.classes > 0 ? opts.label : -1}};
+  if (program.sample.cond_dim > 0)
+    metrics["conditions"] = opts.cond.empty() ? "drawn from the data" : opts.cond;
   bool wantMetrics = !opts.quiet || !opts.metricsJson.empty();
   if (data && wantMetrics) {
     if (opts.evaluate)
@@ -393,6 +414,10 @@ Command flowrt::addSampleCommand(CLI::App &app, const flowrt_program &program, b
       ->check(positiveNumber());
   cmd->add_option("--from", o.from, "integrate from these points, not from source draws")
       ->type_name("FILE.npy");
+  auto *cond = cmd->add_option("--cond", o.cond,
+                               "flows with conditions: one condition per sample (default: "
+                               "drawn from the data's)")
+                   ->type_name("FILE.npy");
   cmd->add_flag("--per-step", o.perStep,
                 "fixed steps: a kernel and a network call per stage instead of one "
                 "whole-trajectory kernel (MLP networks)");
@@ -424,9 +449,11 @@ Command flowrt::addSampleCommand(CLI::App &app, const flowrt_program &program, b
                        ->check(finiteNumber());
   addRunSettings(*cmd, o.run, AllRunSettings, "seed of the source");
 
-  auto run = [&program, opts, label, steps, guidance, adaptive, momentum]() -> int {
+  auto run = [&program, opts, label, cond, steps, guidance, adaptive, momentum]() -> int {
     SampleOptions &o = *opts;
     std::string flow = program.flow_name ? program.flow_name : "flow";
+    if (*cond && program.sample.cond_dim == 0)
+      throw UsageError("--cond", "flow '" + flow + "' samples without conditions");
     int64_t classes = sampleClasses(program);
     if (*label) {
       if (classes == 0)

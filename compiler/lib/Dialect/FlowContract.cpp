@@ -22,6 +22,25 @@ Type flowc::flow::batchedType(Type sampleType) {
   return RankedTensorType::get({ShapedType::kDynamic, 1}, f32);
 }
 
+Conditions flowc::flow::takenConditions(func::FuncOp fn) {
+  Conditions c;
+  for (unsigned i = 0; i < fn.getNumArguments(); ++i)
+    if (auto role = fn.getArgAttrOfType<StringAttr>(i, kConditionAttr)) {
+      c.label |= role.getValue() == "label";
+      c.cond |= role.getValue() == "cond";
+    }
+  return c;
+}
+
+void flowc::flow::markConditions(func::FuncOp fn, Conditions c) {
+  Builder b(fn.getContext());
+  unsigned i = fn.getNumArguments() - c.size();
+  if (c.label)
+    fn.setArgAttr(i++, kConditionAttr, b.getStringAttr("label"));
+  if (c.cond)
+    fn.setArgAttr(i, kConditionAttr, b.getStringAttr("cond"));
+}
+
 int64_t flowc::flow::optimizerStateCount(FunctionType optimizerStep) {
   return int64_t(optimizerStep.getNumInputs()) - 5; // p, g, lr, step, rows
 }
@@ -117,8 +136,9 @@ LogicalResult checkSolverTable(SampleOp op, SymbolTableCollection &symbols, Stri
   return success();
 }
 
-/// `sample_source(rows[, labels]) -> x0`, a batch of type `x` when known
-/// (labels: a source written with the data's label).
+/// `sample_source(rows[, labels][, conds]) -> x0`, a batch of type `x`
+/// when known (a source written with the data's label or condition takes
+/// them, marked kConditionAttr).
 LogicalResult checkSource(Operation *op, SymbolTableCollection &symbols,
                           FlatSymbolRefAttr ref, Type x) {
   if (!ref)
@@ -129,14 +149,19 @@ LogicalResult checkSource(Operation *op, SymbolTableCollection &symbols,
   Builder b(op->getContext());
   FunctionType type = fn.getFunctionType();
   SmallVector<Type> args{b.getI64Type()};
-  if (type.getNumInputs() == 2)
+  Conditions given = takenConditions(fn);
+  if (given.label)
     args.push_back(batchedType(b.getF32Type()));
+  if (given.cond && type.getNumInputs() == args.size() + 1 && isBatch(type.getInputs().back()))
+    args.push_back(type.getInputs().back());
   if (x)
     return checkType(op, "sample_source", fn, b.getFunctionType(args, x));
   if (TypeRange(type.getInputs()) != TypeRange(args) || type.getNumResults() != 1 ||
       !isBatch(type.getResult(0)))
     return op->emitOpError("'sample_source' refers to ")
-           << ref << " of type " << type << ", expected (i64[, tensor<?x1xf32>]) -> tensor<?xDxf32>";
+           << ref << " of type " << type
+           << ", expected (i64[, labels][, conds]) -> tensor<?xDxf32>, its conditions marked "
+           << kConditionAttr;
   return success();
 }
 
@@ -175,13 +200,18 @@ LogicalResult SampleOp::verifyRegions() {
   };
   Type f32 = Float32Type::get(getContext());
   Type s = sampleType(getModel()), v = sampleType(getCombine());
-  // The field: a closed-form model's, or `velocity:` (with the label).
-  bool labelled = !getModel().empty() && getModel().getNumArguments() == 3;
+  // The field: a closed-form model's, or `velocity:` (with the label and
+  // the condition, a tensor, when it uses them).
   SmallVector<Type> fieldArgs{s, f32};
-  if (labelled)
-    fieldArgs.push_back(f32);
+  if (!getModel().empty() && getModel().getNumArguments() > 2) {
+    ArrayRef<BlockArgument> given = getModel().getArguments().drop_front(2);
+    if (given.front().getType() == f32)
+      fieldArgs.push_back(f32);
+    if (isa<RankedTensorType>(given.back().getType()))
+      fieldArgs.push_back(given.back().getType());
+  }
   if (failed(checkRegion(*this, "model", getModel(), fieldArgs, {s},
-                         "(x, t: f32[, label: f32]) -> x")))
+                         "(x, t: f32[, label: f32][, cond: tensor]) -> x")))
     return failure();
   return checkRegion(*this, "combine", getCombine(), {v, v, v, f32, f32}, {v},
                      "(v_c, v_u, x, t: f32, w: f32) -> v_c's type");
@@ -274,10 +304,17 @@ LogicalResult SampleOp::verifySymbolUses(SymbolTableCollection &symbols) {
     return failure();
 
   // The batch type X of the sampled state, from the field's signature:
-  // (X, t, rows[, labels]) -> X.
+  // (X, t, rows[, labels][, conds]) -> X.
   Builder b(getContext());
   Type f32 = b.getF32Type(), f64 = b.getF64Type(), i64 = b.getI64Type();
   Type column = batchedType(f32); // labels, per-sample times and steps
+  auto withConditions = [&](SmallVector<Type> args) {
+    if (getLabelled())
+      args.push_back(column);
+    if (getCondDim() > 0)
+      args.push_back(RankedTensorType::get({ShapedType::kDynamic, getCondDim()}, f32));
+    return args;
+  };
   Type x;
   if (auto ref = getFieldAttr()) {
     func::FuncOp fn = lookupFunction(op, symbols, "field", ref, kHostAttr);
@@ -288,11 +325,8 @@ LogicalResult SampleOp::verifySymbolUses(SymbolTableCollection &symbols) {
     if (!x || !isBatch(x))
       return emitOpError("'field' refers to ")
              << ref << " of type " << type
-             << ", expected (x, f64, i64[, labels]) -> x with x a tensor<?xDxf32>";
-    SmallVector<Type> args{x, f64, i64};
-    if (getLabelled())
-      args.push_back(column);
-    if (failed(checkType(op, "field", fn, b.getFunctionType(args, x))))
+             << ", expected (x, f64, i64[, labels][, conds]) -> x with x a tensor<?xDxf32>";
+    if (failed(checkType(op, "field", fn, b.getFunctionType(withConditions({x, f64, i64}), x))))
       return failure();
   } else if (getFieldJvpAttr() || getSolverStepsAttr() || getAdaptiveStepsAttr() ||
              getSolveAttr()) {
@@ -303,17 +337,12 @@ LogicalResult SampleOp::verifySymbolUses(SymbolTableCollection &symbols) {
                        b.getFunctionType({x, f64, x, i64}, x))))
     return failure();
 
-  auto withLabels = [&](SmallVector<Type> args) {
-    if (getLabelled())
-      args.push_back(column);
-    return args;
-  };
   auto fixedStep = [&](SolverOp solver) {
     SmallVector<Type> results(solver.getBErr() ? 2 : 1, x);
-    return b.getFunctionType(withLabels({x, f64, f64, i64}), results);
+    return b.getFunctionType(withConditions({x, f64, f64, i64}), results);
   };
   auto controlledStep = [&](SolverOp) {
-    return b.getFunctionType(withLabels({x, column, column, i64}), {x, column, column});
+    return b.getFunctionType(withConditions({x, column, column, i64}), {x, column, column});
   };
   if (failed(checkSolverTable(*this, symbols, "solver_steps", getSolverStepsAttr(), "a",
                               [](SolverOp) { return true; }, fixedStep)) ||
@@ -334,7 +363,7 @@ LogicalResult SampleOp::verifySymbolUses(SymbolTableCollection &symbols) {
              << ref << ", whose body is not one flow.integrate";
     auto flat = RankedTensorType::get({ShapedType::kDynamic}, f32);
     if (failed(checkHost(op, symbols, "solve", getSolveAttr(),
-                         b.getFunctionType(withLabels({x, flat, f64, f64, i64, i64}), x))))
+                         b.getFunctionType(withConditions({x, flat, f64, f64, i64, i64}), x))))
       return failure();
   }
   return success();

@@ -86,6 +86,9 @@ private:
   /// Values visible by name while generating a flow or an inlined path.
   using Env = llvm::StringMap<Value>;
   int64_t nextStream = 0;
+  /// The presence flag of each condition drop() nulled (a condition not in
+  /// here is present).
+  llvm::DenseMap<Value, Value> presence;
 
   Location loc(const ast::Location &l) {
     return FileLineColLoc::get(builder.getStringAttr(l.file), l.line, l.col);
@@ -112,7 +115,8 @@ private:
                        d.shape.size() > 1 ? builder.getDenseI64ArrayAttr(d.shape) : nullptr,
                        optionalString(d.path), optionalString(d.labelsPath),
                        tok.tokenized ? builder.getStringAttr(tok.source->callee) : StringAttr(),
-                       tok.patch);
+                       tok.patch, optionalString(d.condPath),
+                       d.condShape.empty() ? nullptr : builder.getDenseI64ArrayAttr(d.condShape));
   }
 
   void genSolver(const ast::SolverDecl &s) {
@@ -137,8 +141,12 @@ private:
     SmallVector<int64_t> dims;
     for (const ast::ModelDecl::Input &in : m.inputs) {
       using Role = ast::ModelDecl::Input::Role;
-      roles.push_back(in.role == Role::Tensor ? "tensor" : in.role == Role::Time ? "time" : "label");
-      dims.push_back(in.role == Role::Tensor ? in.shape.numElements() : 1);
+      roles.push_back(in.role == Role::Time ? "time" : in.role == Role::Label ? "label" : "tensor");
+      dims.push_back(in.role == Role::Time || in.role == Role::Label ? 1 : in.shape.numElements());
+      if (in.role == Role::Condition) { // then its presence flag, a tensor [1]
+        roles.push_back("tensor");
+        dims.push_back(1);
+      }
     }
     fl::NetworkOp::create(builder, loc(m.loc), m.name, m.network->callee, m.inputDim,
                           m.width, m.depth, m.activation, m.timeFeatures,
@@ -455,7 +463,9 @@ private:
   }
 
   /// `drop(y, p)` = where(u < p, -1, y) with a fresh uniform u: the label,
-  /// or the null class -1 with probability p.
+  /// or the null class -1 with probability p. Of a condition c, where(u <
+  /// p, 0, c), with presence where(u < p, 0, 1) (recorded for the networks
+  /// it is passed to).
   Value genDrop(const ast::CallExpr &call, Env &env) {
     Location l = loc(call.loc);
     Value y = genExpr(call.args[0].value.get(), env);
@@ -463,7 +473,11 @@ private:
       return nullptr;
     Value u = fl::UniformOp::create(builder, l, builder.getF32Type(), nextStream++);
     Value dropped = genBinary(l, '<', u, constant(l, call.constantArgs[0]));
-    return genWhere(l, dropped, constant(l, -1.0), y);
+    if (!isa<RankedTensorType>(y.getType()))
+      return genWhere(l, dropped, constant(l, -1.0), y);
+    Value nulled = genWhere(l, dropped, constant(l, 0.0), y);
+    presence[nulled] = genWhere(l, dropped, constant(l, 0.0), constant(l, 1.0));
+    return nulled;
   }
 
   Value genCall(const ast::CallExpr &call, Env &env) {
@@ -539,11 +553,20 @@ private:
         closedFormModel[currentFlow] = {&model, v.getType()};
       return v;
     }
+    // A condition is followed by its presence flag: 0 where drop() nulled
+    // it, else 1.
     SmallVector<Value> args;
-    for (const ast::Arg &arg : call.args) {
-      args.push_back(genExpr(arg.value.get(), env));
+    for (auto [i, arg] : llvm::enumerate(call.orderedArgs)) {
+      args.push_back(genExpr(arg, env));
       if (!args.back())
         return nullptr;
+      if (i < model.inputs.size() &&
+          model.inputs[i].role == ast::ModelDecl::Input::Role::Condition) {
+        Value flag = presence.lookup(args.back());
+        args.push_back(fl::BroadcastOp::create(
+            builder, l, RankedTensorType::get({1}, builder.getF32Type()),
+            flag ? flag : constant(l, 1.0)));
+      }
     }
     return fl::ApplyNetOp::create(builder, l, sampleType(call.shape),
                                   SymbolRefAttr::get(builder.getContext(), model.name), args);
@@ -556,18 +579,26 @@ private:
   }
 
   /// `x ~ D`: a data sample, or a draw (normal, uniform, a `dist`);
-  /// `x, y ~ data` also binds the sample's label.
+  /// `x, y ~ data` also binds the sample's label or condition, `x, y, c ~
+  /// data` both.
   Value genDraw(const ast::FlowStmt &s, Env &env) {
     const ast::Expr *rhs = s.value.get();
     if (auto *n = dynamic_cast<const ast::NameExpr *>(rhs))
       if (auto *data = dynamic_cast<const ast::DataDecl *>(n->binding.decl)) {
-        bool labelled = s.names.size() == 2;
+        using Drawn = ast::DataDecl::Drawn;
+        bool labelled = false, conditioned = false;
+        for (size_t i = 1; i < s.names.size(); ++i) {
+          labelled |= data->drawn(i) == Drawn::Label;
+          conditioned |= data->drawn(i) == Drawn::Condition;
+        }
         auto draw = fl::DrawDataOp::create(
             builder, loc(s.loc), RankedTensorType::get(data->shape, builder.getF32Type()),
             labelled ? builder.getF32Type() : Type(),
+            conditioned ? RankedTensorType::get(data->condShape, builder.getF32Type()) : Type(),
             SymbolRefAttr::get(builder.getContext(), data->name));
-        if (labelled)
-          env[s.names[1]] = draw.getLabel();
+        for (size_t i = 1; i < s.names.size(); ++i)
+          env[s.names[i]] =
+              data->drawn(i) == Drawn::Label ? Value(draw.getLabel()) : Value(draw.getCond());
         return draw.getResult();
       }
     return genExpr(rhs, env);
@@ -711,7 +742,8 @@ private:
   }
 
   /// A sample block's `velocity: EXPR` as `flow.sample`'s `model` region:
-  /// (x, t[, label]) -> v, the label when EXPR uses the flow's.
+  /// (x, t[, label][, cond]) -> v, the label and the condition when EXPR
+  /// uses the flow's.
   LogicalResult genVelocityField(const ast::RunDecl &r, Region &region) {
     OpBuilder::InsertionGuard guard(builder);
     Location l = loc(r.velocity->loc);
@@ -719,13 +751,29 @@ private:
     SmallVector<Type> args{xType, f32};
     if (!r.velocityLabel.empty())
       args.push_back(f32);
+    if (!r.velocityCondition.empty())
+      args.push_back(sampleType(ast::Shape::tensor(conditionShape(*r.flow))));
     Block &entry = startRegion(region, args, l);
     Env inner;
     inner["x"] = entry.getArgument(0);
     inner["t"] = entry.getArgument(1);
     if (!r.velocityLabel.empty())
       inner[r.velocityLabel] = entry.getArgument(2);
+    if (!r.velocityCondition.empty())
+      inner[r.velocityCondition] = entry.getArguments().back();
     return yieldDefinition({}, r.velocity, inner, xType, l);
+  }
+
+  /// The shape of the condition a flow draws with its data.
+  static std::vector<int64_t> conditionShape(const ast::FlowDecl &f) {
+    for (auto &s : f.body)
+      if (auto *n = s->kind == ast::FlowStmt::Kind::Draw
+                        ? dynamic_cast<const ast::NameExpr *>(s->value.get())
+                        : nullptr)
+        if (auto *data = dynamic_cast<const ast::DataDecl *>(n->binding.decl))
+          if (!data->condShape.empty())
+            return data->condShape;
+    return {};
   }
 
   /// Ends the region being built with a definition's value: its lets, then

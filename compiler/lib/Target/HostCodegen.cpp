@@ -116,8 +116,8 @@ private:
   ModuleOp module;
   llvm::raw_ostream &os;
   llvm::DenseMap<Value, std::string> names;
-  /// Whether the flow's source takes the data's label (x0 = m(y) + ...).
-  bool sourceLabels = false;
+  /// The conditions the flow's source takes (x0 = m(y) + ..., x0 = c + ...).
+  fl::Conditions sourceConditions;
   /// The networks of the program, and each one's index by symbol.
   SmallVector<fl::NetworkOp> networks;
   llvm::StringMap<size_t> networkIndex;
@@ -204,13 +204,16 @@ private:
     } else if (auto t = dyn_cast<arith::TruncFOp>(op)) {
       os << "  const float " << fresh(t) << " = (float)" << name(t.getIn()) << ";\n";
     } else if (auto d = dyn_cast<fl::BatchDataOp>(op)) {
-      std::string labels = "nullptr";
-      if (Value l = d.getLabels()) {
-        labels = "&" + fresh(l);
-        os << "  flowrt_tensor *" << name(l) << " = nullptr;\n";
-      }
+      // Out-parameters for the labels and conditions the flow draws.
+      auto out = [&](Value v) -> std::string {
+        if (!v)
+          return "nullptr";
+        os << "  flowrt_tensor *" << fresh(v) << " = nullptr;\n";
+        return "&" + name(v);
+      };
+      std::string labels = out(d.getLabels()), conds = out(d.getConds());
       os << "  flowrt_tensor *" << fresh(d.getResult()) << " = flowrt_data_batch(ctx, "
-         << name(d.getRows()) << ", " << labels << ");\n";
+         << name(d.getRows()) << ", " << labels << ", " << conds << ");\n";
     } else if (auto f = dyn_cast<fl::FillOp>(op)) {
       os << "  flowrt_tensor *" << fresh(f) << " = flowrt_full(ctx, " << name(f.getRows())
          << ", 1, " << name(f.getValue()) << ");\n";
@@ -507,34 +510,41 @@ private:
     if (failed(source))
       return failure();
     auto sourceFn = module.lookupSymbol<func::FuncOp>(*source);
-    sourceLabels = sourceFn && sourceFn.getNumArguments() == 2;
-    os << "flowrt_tensor *sample_source(flowrt_ctx *ctx, int64_t n, flowrt_tensor *labels) {\n";
-    if (sourceLabels)
-      os << "  if (!labels)\n    labels = flowrt_full(ctx, n, 1, -1.0); // the null class\n"
-         << "  return " << *source << "(ctx, n, labels);\n}\n\n";
-    else
-      os << "  (void)labels;\n  return " << *source << "(ctx, n);\n}\n\n";
+    sourceConditions = sourceFn ? fl::takenConditions(sourceFn) : fl::Conditions();
+    os << "flowrt_tensor *sample_source(flowrt_ctx *ctx, int64_t n,\n"
+       << "                             const flowrt_conditions *given) {\n";
+    if (sourceConditions.label)
+      os << "  flowrt_tensor *labels = given->labels ? given->labels\n"
+         << "                                        : flowrt_full(ctx, n, 1, -1.0); // null class\n";
+    os << (sourceConditions.any() ? "" : "  (void)given;\n") << "  return " << *source
+       << "(ctx, n" << (sourceConditions.label ? ", labels" : "")
+       << (sourceConditions.cond ? ", given->conds" : "") << ");\n}\n\n";
     if (!sample)
       return success();
     auto field = recorded(sample, "field", sample.getFieldAttr());
     if (failed(field))
       return failure();
-    // Host steps take the labels last when the network has them.
-    bool labelled = sample.getLabelled();
-    std::string labels = labelled ? ", labels" : "";
-    os << "flowrt_tensor *velocity(flowrt_ctx *ctx, flowrt_tensor *x, flowrt_tensor *labels,\n"
-       << "                        double t) {\n"
-       << (labelled ? "" : "  (void)labels;\n") << "  return " << *field
-       << "(ctx, x, t, flowrt_rows(x)" << labels << ");\n}\n\n";
+    // Host steps take the field's conditions last.
+    fl::Conditions taken;
+    taken.label = sample.getLabelled();
+    taken.cond = sample.getCondDim() > 0;
+    std::string given = std::string(taken.label ? ", given->labels" : "") +
+                        (taken.cond ? ", given->conds" : "");
+    std::string unused = taken.any() ? "" : "  (void)given;\n";
+    os << "flowrt_tensor *velocity(flowrt_ctx *ctx, flowrt_tensor *x,\n"
+       << "                        const flowrt_conditions *given, double t) {\n"
+       << unused << "  return " << *field << "(ctx, x, t, flowrt_rows(x)" << given << ");\n}\n\n";
     if (auto jvp = sample.getFieldJvpAttr())
-      os << "flowrt_tensor *jvp(flowrt_ctx *ctx, flowrt_tensor *x, flowrt_tensor *labels,\n"
-         << "                   double t, flowrt_tensor *e) {\n  (void)labels;\n"
+      os << "flowrt_tensor *jvp(flowrt_ctx *ctx, flowrt_tensor *x,\n"
+         << "                   const flowrt_conditions *given, double t, flowrt_tensor *e) {\n"
+         << "  (void)given;\n"
          << "  return " << jvp.getValue() << "(ctx, x, t, e, flowrt_rows(x));\n}\n\n";
     if (auto solve = sample.getSolveAttr())
-      os << "flowrt_tensor *trajectory(flowrt_ctx *ctx, flowrt_tensor *x, flowrt_tensor *labels,\n"
-         << "    flowrt_tensor *tableau, double t0, double h, int64_t steps) {\n"
-         << (labelled ? "" : "  (void)labels;\n") << "  return " << solve.getValue()
-         << "(ctx, x, tableau, t0, h, steps, flowrt_rows(x)" << labels << ");\n}\n\n";
+      os << "flowrt_tensor *trajectory(flowrt_ctx *ctx, flowrt_tensor *x,\n"
+         << "    const flowrt_conditions *given, flowrt_tensor *tableau, double t0, double h,\n"
+         << "    int64_t steps) {\n"
+         << unused << "  return " << solve.getValue()
+         << "(ctx, x, tableau, t0, h, steps, flowrt_rows(x)" << given << ");\n}\n\n";
     DictionaryAttr steps = sample.getSolverStepsAttr();
     DictionaryAttr adaptiveSteps = sample.getAdaptiveStepsAttr();
     for (auto solver : module.getOps<fl::SolverOp>()) {
@@ -545,22 +555,32 @@ private:
       bool adaptive = solver.getBErr().has_value();
       if (!step || (adaptive && !astep))
         return sample.emitError("host codegen: no host step recorded for solver @") << name;
-      os << "void step_" << name << "(flowrt_ctx *ctx, flowrt_tensor *x, "
-         << "flowrt_tensor *labels, double t,\n    double h, flowrt_tensor **next, "
-         << "flowrt_tensor **error) {\n"
-         << (labelled ? "" : "  (void)labels;\n") << (adaptive ? "" : "  *error = nullptr;\n")
+      os << "void step_" << name << "(flowrt_ctx *ctx, flowrt_tensor *x,\n"
+         << "    const flowrt_conditions *given, double t, double h, flowrt_tensor **next,\n"
+         << "    flowrt_tensor **error) {\n"
+         << unused << (adaptive ? "" : "  *error = nullptr;\n")
          << "  " << (adaptive ? "" : "*next = ") << step.getValue()
-         << "(ctx, x, t, h, flowrt_rows(x)" << labels
+         << "(ctx, x, t, h, flowrt_rows(x)" << given
          << (adaptive ? ", next, error" : "") << ");\n}\n\n";
       if (adaptive)
         os << "void astep_" << name << "(flowrt_ctx *ctx, flowrt_tensor *x, flowrt_tensor *t,\n"
-           << "    flowrt_tensor *h, flowrt_tensor *labels, flowrt_tensor **x_next,\n"
+           << "    flowrt_tensor *h, const flowrt_conditions *given, flowrt_tensor **x_next,\n"
            << "    flowrt_tensor **t_next, flowrt_tensor **h_next) {\n"
-           << (labelled ? "" : "  (void)labels;\n") << "  " << astep.getValue()
-           << "(ctx, x, t, h, flowrt_rows(x)" << labels
+           << unused << "  " << astep.getValue()
+           << "(ctx, x, t, h, flowrt_rows(x)" << given
            << ", x_next, t_next, h_next);\n}\n\n";
     }
     return success();
+  }
+
+  /// The elements of one condition of `data` (0: it has none).
+  static int64_t conditionDim(fl::DataOp data) {
+    if (!data || !data.getCondShape())
+      return 0;
+    int64_t n = 1;
+    for (int64_t d : *data.getCondShape())
+      n *= d;
+    return n;
   }
 
   /// State variables per parameter of the train block's optimizer.
@@ -629,6 +649,11 @@ private:
       llvm::interleaveComma(*shape, os);
       os << "};\n";
     }
+    if (data && data.getCondShape()) {
+      os << "static const int64_t kCondShape[] = {";
+      llvm::interleaveComma(*data.getCondShape(), os);
+      os << "};\n";
+    }
     printSignatures();
     os << "\nstatic const char kSpec[] =\n    " << cString(specText) << ";\n\n";
     os << "static const char kPTX[] =\n    " << cString(ptx) << ";\n\n";
@@ -686,6 +711,11 @@ private:
     if (data && data.getShape())
       os << "  p.data.rank = " << data.getShape()->size() << ";\n"
          << "  p.data.shape = kDataShape;\n";
+    if (data && data.getCondShape())
+      os << "  p.data.cond_path = " << cString(*data.getCondPath()) << ";\n"
+         << "  p.data.cond_dim = " << conditionDim(data) << ";\n"
+         << "  p.data.cond_rank = " << data.getCondShape()->size() << ";\n"
+         << "  p.data.cond_shape = kCondShape;\n";
     printModels(velocity);
     if (train)
       os << "  p.train.steps = " << train.getSteps() << ";\n"
@@ -712,8 +742,10 @@ private:
          << "  p.sample.seed = " << sample.getSeed() << ";\n"
          << "  p.sample.label = " << static_cast<int64_t>(sample.getLabel()) << ";\n"
          << "  p.sample.classes = "
-         << ((sample.getLabelled() || sourceLabels) && data ? data.getClasses() : 0)
+         << ((sample.getLabelled() || sourceConditions.label) && data ? data.getClasses() : 0)
          << ";\n"
+         << "  p.sample.cond_dim = "
+         << (sample.getCondDim() > 0 || sourceConditions.cond ? conditionDim(data) : 0) << ";\n"
          << "  p.sample.fixed_steps = " << (sample.getFixedSteps() ? 1 : 0) << ";\n"
          << "  p.sample.rtol = " << cDouble(sample.getRtol().convertToDouble()) << ";\n"
          << "  p.sample.atol = " << cDouble(sample.getAtol().convertToDouble()) << ";\n"

@@ -92,15 +92,31 @@ struct Field {
   bool reverse = false;   // (time: reverse): the field's time is 1 - tau
   RankedTensorType type;  // of one sample
 
-  // A velocity network is v(x, t) or v(x, t, label).
-  bool labelled() const {
-    return (net && net.getArgs().size() == 3) || (graph && graph.getNumArguments() == 4);
+  /// The conditions the field takes: a velocity network v(x, t, label) the
+  /// label; a `velocity:` graph what it marks (label, condition or both).
+  fl::Conditions conditions() const {
+    if (graph)
+      return fl::takenConditions(graph);
+    fl::Conditions c;
+    c.label = net && net.getArgs().size() == 3;
+    return c;
+  }
+  bool labelled() const { return conditions().label; }
+  /// Their batch types, in order: labels [rows, 1], conditions [rows, C].
+  SmallVector<Type> conditionTypes() const {
+    if (graph)
+      return SmallVector<Type>(graph.getArgumentTypes().take_back(conditions().size()));
+    if (labelled())
+      return {batchedType(Float32Type::get(type.getContext()))};
+    return {};
   }
 
   /// Host ops computing v(x, time) for a batch, `time` a [rows, 1] batch of
-  /// the field's own time (1 - tau for a reversed flow).
-  Value emit(OpBuilder &b, Location loc, Value x, Value time, Value rows, Value labels,
+  /// the field's own time (1 - tau for a reversed flow), `given` the
+  /// batch's conditions (conditionTypes()).
+  Value emit(OpBuilder &b, Location loc, Value x, Value time, Value rows, ValueRange given,
              Value w) const {
+    Value labels = labelled() ? given.front() : Value();
     Type xType = batchedType(type);
     Value zero = arith::ConstantOp::create(b, loc, b.getI64IntegerAttr(0));
     if (velocity)
@@ -109,8 +125,7 @@ struct Field {
           .getResult(0);
     if (graph) {
       SmallVector<Value> args{x, time, rows};
-      if (labels)
-        args.push_back(labels);
+      args.append(given.begin(), given.end());
       return func::CallOp::create(b, loc, graph, args).getResult(0);
     }
     if (guidance) { // v = g(v_c, v_u, x, t, w), both velocities in one call
@@ -144,8 +159,8 @@ struct ExpandSolverPass : flowc::impl::ExpandSolverBase<ExpandSolverPass> {
         return signalPassFailure();
   }
 
-  /// Host function arguments: (x, t, h, rows[, labels]) or, for the
-  /// velocity, (x, t, rows[, labels]).
+  /// Host function arguments: (x, t, h, rows[, conditions]) or, for the
+  /// velocity, (x, t, rows[, conditions]).
   func::FuncOp hostFunction(ModuleOp module, StringRef name, const Field &field,
                             bool withStep, TypeRange results, Location loc) {
     OpBuilder b(module.getContext());
@@ -154,9 +169,21 @@ struct ExpandSolverPass : flowc::impl::ExpandSolverBase<ExpandSolverPass> {
     if (withStep)
       args.push_back(f64);
     args.push_back(b.getI64Type());
-    if (field.labelled())
-      args.push_back(batchedType(b.getF32Type()));
-    return createHostFunction(module, name, args, results, loc);
+    return withConditions(module, name, args, field, results, loc);
+  }
+
+  /// A host function of `args` followed by the field's conditions, marked.
+  static func::FuncOp withConditions(ModuleOp module, StringRef name, SmallVector<Type> args,
+                                     const Field &field, TypeRange results, Location loc) {
+    llvm::append_range(args, field.conditionTypes());
+    func::FuncOp host = createHostFunction(module, name, args, results, loc);
+    fl::markConditions(host, field.conditions());
+    return host;
+  }
+
+  /// The condition arguments of a host function withConditions made.
+  static ValueRange givenConditions(func::FuncOp host, const Field &field) {
+    return host.getArguments().take_back(field.conditions().size());
   }
 
   LogicalResult expand(ModuleOp module, fl::SampleOp sample) {
@@ -205,17 +232,18 @@ struct ExpandSolverPass : flowc::impl::ExpandSolverBase<ExpandSolverPass> {
       func::FuncOp host = hostFunction(module, prefix + "_velocity", field,
                                        /*withStep=*/false, {xType}, loc);
       OpBuilder b = OpBuilder::atBlockBegin(&host.front());
-      Value labels = field.labelled() ? host.getArgument(3) : Value();
       Value w = field.guidance ? Value(fl::GuidanceScaleOp::create(b, loc, b.getF32Type()))
                                : Value();
       Value v = field.emit(b, loc, host.getArgument(0),
                            field.timeBatch(b, loc, host.getArgument(1), host.getArgument(2)),
-                           host.getArgument(2), labels, w);
+                           host.getArgument(2), givenConditions(host, field), w);
       if (field.reverse)
         v = arith::NegFOp::create(b, loc, v);
       func::ReturnOp::create(b, loc, v);
       sample.setFieldAttr(FlatSymbolRefAttr::get(host.getSymNameAttr()));
       sample.setLabelled(field.labelled());
+      if (field.conditions().cond)
+        sample.setCondDim(cast<RankedTensorType>(field.conditionTypes().back()).getDimSize(1));
     }
     // A closed-form field's Jacobian-vector product, for divergences:
     // F_jvp(x, t, e, rows) = J e of the canonical field.
@@ -299,7 +327,7 @@ struct ExpandSolverPass : flowc::impl::ExpandSolverBase<ExpandSolverPass> {
     OpBuilder b = OpBuilder::atBlockBegin(&host.front());
     Value x = host.getArgument(0), t = host.getArgument(1), h = host.getArgument(2),
           rows = host.getArgument(3);
-    Value labels = field.labelled() ? host.getArgument(4) : Value();
+    ValueRange given = givenConditions(host, field);
     Value h32 = arith::TruncFOp::create(b, loc, b.getF32Type(), h);
     Value zero = arith::ConstantOp::create(b, loc, b.getI64IntegerAttr(0));
     Value w = field.guidance ? Value(fl::GuidanceScaleOp::create(b, loc, b.getF32Type()))
@@ -321,7 +349,7 @@ struct ExpandSolverPass : flowc::impl::ExpandSolverBase<ExpandSolverPass> {
             b, loc, arith::ConstantOp::create(b, loc, b.getF64FloatAttr(c)), h);
         ti = arith::AddFOp::create(b, loc, t, ch);
       }
-      ks.push_back(field.emit(b, loc, xi, field.timeBatch(b, loc, ti, rows), rows, labels, w));
+      ks.push_back(field.emit(b, loc, xi, field.timeBatch(b, loc, ti, rows), rows, given, w));
     }
     func::ReturnOp::create(b, loc, launch(prefix + "_update", ks, results));
     if (errorWeights.empty())
@@ -380,10 +408,8 @@ struct ExpandSolverPass : flowc::impl::ExpandSolverBase<ExpandSolverPass> {
     kernel->setAttr(fl::kParallelRowsAttr, ob.getUnitAttr());
 
     Type xType = batchedType(T), f64 = ob.getF64Type();
-    SmallVector<Type> hostArgs{xType, flat, f64, f64, i64, i64};
-    if (field.labelled())
-      hostArgs.push_back(batchedType(f32));
-    func::FuncOp host = createHostFunction(module, prefix + "_solve", hostArgs, {xType}, loc);
+    func::FuncOp host = withConditions(module, prefix + "_solve",
+                                       {xType, flat, f64, f64, i64, i64}, field, {xType}, loc);
     OpBuilder b = OpBuilder::atBlockBegin(&host.front());
     SmallVector<Value> operands{host.getArgument(0)};
     if (field.labelled())
@@ -414,7 +440,7 @@ struct ExpandSolverPass : flowc::impl::ExpandSolverBase<ExpandSolverPass> {
   ///   F_S_aupdate(x, k..., h) -> (x', err)
   ///   F_S_control(x, x', err, t, h, rtol, atol, max_step) -> (x, t, h) after
   ///   the step
-  ///   F_S_astep(x, t, h, rows[, labels]) -> (x, t, h): one controlled step
+  ///   F_S_astep(x, t, h, rows[, conditions]) -> (x, t, h): one controlled step
   func::FuncOp expandAdaptive(ModuleOp module, fl::SolverOp solver, const Field &field,
                               const std::string &prefix, double sign,
                               ArrayRef<double> errorWeights, Location loc) {
@@ -446,15 +472,13 @@ struct ExpandSolverPass : flowc::impl::ExpandSolverBase<ExpandSolverPass> {
 
     // Host: stages at each sample's own time, then the controller.
     Type xType = batchedType(T), tType = batchedType(f32);
-    SmallVector<Type> args{xType, tType, tType, ob.getI64Type()};
-    if (field.labelled())
-      args.push_back(tType);
-    func::FuncOp host = createHostFunction(module, prefix + "_astep", args,
-                                           {xType, tType, tType}, loc);
+    func::FuncOp host = withConditions(module, prefix + "_astep",
+                                       {xType, tType, tType, ob.getI64Type()}, field,
+                                       {xType, tType, tType}, loc);
     OpBuilder b = OpBuilder::atBlockBegin(&host.front());
     Value x = host.getArgument(0), t = host.getArgument(1), h = host.getArgument(2),
           rows = host.getArgument(3);
-    Value labels = field.labelled() ? host.getArgument(4) : Value();
+    ValueRange given = givenConditions(host, field);
     Value zero = arith::ConstantOp::create(b, loc, b.getI64IntegerAttr(0));
     Value w = field.guidance ? Value(fl::GuidanceScaleOp::create(b, loc, f32)) : Value();
     auto launch = [&](const std::string &kernel, ValueRange operands, TypeRange types) {
@@ -471,13 +495,13 @@ struct ExpandSolverPass : flowc::impl::ExpandSolverBase<ExpandSolverPass> {
                  [&](ExprBuilder &eb, Block *e) -> SmallVector<Value> {
                    return {eb.sub(eb.constantLike(1.0, f32), e->getArgument(0))};
                  });
-    SmallVector<Value> ks{field.emit(b, loc, x, fieldTime(t), rows, labels, w)};
+    SmallVector<Value> ks{field.emit(b, loc, x, fieldTime(t), rows, given, w)};
     for (unsigned i = 1; i < s; ++i) {
       SmallVector<Value> operands{x};
       operands.append(ks.begin(), ks.end());
       operands.append({t, h});
       auto stage = launch(prefix + "_astage" + std::to_string(i), operands, {xType, tType});
-      ks.push_back(field.emit(b, loc, stage[0], fieldTime(stage[1]), rows, labels, w));
+      ks.push_back(field.emit(b, loc, stage[0], fieldTime(stage[1]), rows, given, w));
     }
     SmallVector<Value> operands{x};
     operands.append(ks.begin(), ks.end());

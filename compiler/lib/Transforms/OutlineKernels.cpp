@@ -92,10 +92,12 @@ struct OutlineKernelsPass
   }
 
   /// What sampling starts from: the def chain of flow.source (a draw, or an
-  /// expression of draws, the data's label and networks), partitioned like
-  /// the body into `F_source` (level 0) and `F_source<k>` kernels, and the
-  /// host function `F_sample_source(rows[, labels]) -> x0` that runs them
-  /// with the networks; recorded on the flow's flow.train and flow.sample.
+  /// expression of draws, the data's label and condition, and networks),
+  /// partitioned like the body into `F_source` (level 0) and `F_source<k>`
+  /// kernels, and the host function `F_sample_source(rows[, labels][,
+  /// conds]) -> x0` that runs them with the networks (its condition
+  /// arguments marked, fl::markConditions); recorded on the flow's
+  /// flow.train and flow.sample.
   LogicalResult outlineSource(ModuleOp module, fl::FlowOp f) {
     Block &body = f.getBody().front();
     auto sources = body.getOps<fl::SourceOp>();
@@ -106,36 +108,40 @@ struct OutlineKernelsPass
     OpBuilder b(f.getContext());
     fl::SourceOp sourceOp = *sources.begin();
     Value x0 = sourceOp.getValue();
-    // The chain, checked: sampling has labels but no data points or time.
+    // The chain, checked: sampling has labels and conditions but no data
+    // points or time.
     llvm::DenseSet<Operation *> slice;
-    Value label;
+    Value label, cond;
     SmallVector<Value> work{x0};
     while (!work.empty()) {
       Value v = work.pop_back_val();
       Operation *op = v.getDefiningOp();
-      if (!op || !slice.insert(op).second)
-        continue;
-      if (auto draw = dyn_cast<fl::DrawDataOp>(op)) {
-        if (v != draw.getLabel())
+      if (auto draw = dyn_cast_or_null<fl::DrawDataOp>(op)) {
+        if (v == draw.getResult())
           return sourceOp.emitError("the source x0 uses the data's points, which sampling "
-                                    "does not have (it may use their label)");
-        label = v;
+                                    "does not have (it may use their label or condition)");
+        (v == draw.getLabel() ? label : cond) = v;
         continue;
       }
+      if (!op || !slice.insert(op).second)
+        continue;
       if (llvm::any_of(v.getUsers(), [](Operation *u) { return isa<fl::TimeOp>(u); }))
         return sourceOp.emitError("the source x0 cannot depend on the time t");
       work.append(op->operand_begin(), op->operand_end());
     }
-    // A scratch function holding the chain alone (the label its argument).
-    Type labelType = b.getF32Type();
+    // A scratch function holding the chain alone (label and condition its
+    // arguments).
+    SmallVector<Value> given;
+    for (Value v : {label, cond})
+      if (v)
+        given.push_back(v);
     b.setInsertionPointToEnd(module.getBody());
-    auto scratch = func::FuncOp::create(
-        b, loc, (name + "_source_graph").str(),
-        b.getFunctionType(label ? TypeRange{labelType} : TypeRange{}, {x0.getType()}));
+    auto scratch = func::FuncOp::create(b, loc, (name + "_source_graph").str(),
+                                        b.getFunctionType(ValueRange(given).getTypes(),
+                                                          {x0.getType()}));
     Block *chain = scratch.addEntryBlock();
     IRMapping map;
-    if (label)
-      map.map(label, chain->getArgument(0));
+    map.map(given, chain->getArguments());
     b.setInsertionPointToStart(chain);
     for (Operation &op : body)
       if (slice.contains(&op) && !isa<fl::DrawDataOp>(op))
@@ -143,14 +149,17 @@ struct OutlineKernelsPass
     func::ReturnOp::create(b, loc, map.lookupOrDefault(x0));
 
     SmallVector<Type> args{b.getI64Type()};
-    if (label)
-      args.push_back(batchedType(labelType));
+    for (Value v : given)
+      args.push_back(batchedType(v.getType()));
     func::FuncOp host = createHostFunction(module, (name + "_sample_source").str(), args,
                                            batchedType(x0.getType()), loc);
+    fl::Conditions takes;
+    takes.label = static_cast<bool>(label);
+    takes.cond = static_cast<bool>(cond);
+    fl::markConditions(host, takes);
     b.setInsertionPointToStart(&host.front());
     IRMapping onHost;
-    if (label)
-      onHost.map(chain->getArgument(0), host.getArgument(1));
+    onHost.map(chain->getArguments(), host.getArguments().drop_front());
     Value zero = arith::ConstantOp::create(b, loc, b.getI64IntegerAttr(0));
     FlowGraph graph(*chain);
     auto regions = outlineGraph(
@@ -218,13 +227,16 @@ struct OutlineKernelsPass
     Value step = host.getArgument(0), rows = host.getArgument(1);
     IRMapping onHost; // per-sample value -> its batch
     for (auto d : body.getOps<fl::DrawDataOp>()) {
-      Value label = d.getLabel();
+      Value label = d.getLabel(), cond = d.getCond();
       auto batch = fl::BatchDataOp::create(
           b, loc, batchedType(d.getResult().getType()),
-          label ? batchedType(label.getType()) : Type(), d.getDataAttr(), rows);
+          label ? batchedType(label.getType()) : Type(),
+          cond ? batchedType(cond.getType()) : Type(), d.getDataAttr(), rows);
       onHost.map(d.getResult(), batch.getResult());
       if (label)
         onHost.map(label, batch.getLabels());
+      if (cond)
+        onHost.map(cond, batch.getConds());
     }
     StringRef name = f.getSymName();
     unsigned deepest = graph.regions().back().level;

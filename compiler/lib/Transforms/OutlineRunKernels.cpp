@@ -169,7 +169,7 @@ struct OutlineRunKernelsPass
     std::string prefix = sample.getFlow().str();
     Location loc = sample.getLoc();
     Region &field = sample.getModel();
-    bool graph = !field.empty() && (field.getNumArguments() == 3 ||
+    bool graph = !field.empty() && (field.getNumArguments() > 2 ||
                                     !field.front().getOps<fl::ApplyNetOp>().empty());
     if (graph) {
       func::FuncOp host = outlineFieldGraph(module, field, prefix, loc);
@@ -191,25 +191,28 @@ struct OutlineRunKernelsPass
     return success();
   }
 
-  /// A field that applies networks (or takes the label), partitioned like a
-  /// flow body: kernels `F_field<level>` and the host function
-  /// `F_sampled_field(x, t, rows[, labels]) -> v` that runs them with the
-  /// networks. The region is left empty.
+  /// A field that applies networks (or takes the label or condition),
+  /// partitioned like a flow body: kernels `F_field<level>` and the host
+  /// function `F_sampled_field(x, t, rows[, labels][, conds]) -> v` that
+  /// runs them with the networks. The region is left empty.
   func::FuncOp outlineFieldGraph(ModuleOp module, Region &field, StringRef prefix,
                                  Location loc) {
     Block &body = field.front();
     OpBuilder b(module.getContext());
     Type x = batchedType(body.getArgument(0).getType()), t = batchedType(b.getF32Type());
     SmallVector<Type> args{x, t, b.getI64Type()};
-    if (body.getNumArguments() == 3)
-      args.push_back(t);
+    fl::Conditions given;
+    for (BlockArgument a : body.getArguments().drop_front(2)) {
+      (isa<RankedTensorType>(a.getType()) ? given.cond : given.label) = true;
+      args.push_back(batchedType(a.getType()));
+    }
     func::FuncOp host = createHostFunction(module, (prefix + "_sampled_field").str(), args, x, loc);
+    fl::markConditions(host, given);
     b.setInsertionPointToStart(&host.front());
     IRMapping onHost;
     onHost.map(body.getArgument(0), host.getArgument(0));
     onHost.map(body.getArgument(1), host.getArgument(1));
-    if (body.getNumArguments() == 3)
-      onHost.map(body.getArgument(2), host.getArgument(3));
+    onHost.map(body.getArguments().drop_front(2), host.getArguments().drop_front(3));
     Value rows = host.getArgument(2);
     Value step = arith::ConstantOp::create(b, loc, b.getI64IntegerAttr(0)); // no draws
     FlowGraph graph(body);

@@ -77,7 +77,7 @@ SmallVector<GraphRegion> FlowGraph::regions() const {
     }
     if (outputs.empty())
       continue;
-    // Data first, as drawn (each point, then its label).
+    // Data first, as drawn (each point, then its label and condition).
     for (auto draw : body.getOps<fl::DrawDataOp>())
       for (Value v : draw->getResults())
         if (inputs.contains(v))

@@ -158,8 +158,8 @@ void Sema::resolveDrop(CallExpr &call, const BuiltinFunction &fn,
   if (!checkBuiltinArity(call, fn.arity))
     return;
   Expr *label = call.args[0].value.get();
-  if (label && labelClasses(label) == 0) {
-    error(label->loc, "first argument of 'drop' must be a class label drawn "
+  if (label && labelClasses(label) == 0 && !conditionOf(label)) {
+    error(label->loc, "first argument of 'drop' must be a class label or a condition drawn "
                       "with the data, as y in 'x1, y ~ moons'");
     return;
   }
@@ -292,8 +292,8 @@ Shape Sema::inferBuiltin(CallExpr &call) {
     }
     return Shape::vector(it->second);
   }
-  case BuiltinKind::Drop: // labels are scalars
-    return in.size() == 2 ? Shape::scalar() : Shape();
+  case BuiltinKind::Drop: // a label (scalar) or a condition (its shape)
+    return in.size() == 2 ? in[0] : Shape();
   case BuiltinKind::Mse: // mean over features of (a - b)^2
     if (in.size() != 2)
       return Shape();

@@ -134,6 +134,7 @@ void Sema::checkTokenizer(DataDecl &tok) {
   tok.shape = {(h / patch) * (w / patch), patch * patch * c};
   tok.dim = data->dim;
   tok.classes = data->classes;
+  tok.condShape = data->condShape; // conditions pass through unencoded
 }
 
 std::optional<std::string> Sema::filePath(const Arg *arg, const std::string &what,
@@ -160,7 +161,8 @@ std::optional<std::string> Sema::filePath(const Arg *arg, const std::string &wha
 void Sema::checkFileData(DataDecl &data) {
   CallExpr &src = *data.source;
   src.binding.kind = Binding::Kind::Builtin;
-  ArgBinding bound = bindArgs(src, {"path", "shape", "labels", "classes"}, "'file'");
+  ArgBinding bound =
+      bindArgs(src, {"path", "shape", "labels", "classes", "cond", "cond_shape"}, "'file'");
   if (!bound.ok)
     return;
   if (!bound.slots[0]) {
@@ -193,8 +195,28 @@ void Sema::checkFileData(DataDecl &data) {
       return;
     classes = *k;
   }
+  // A condition per sample: its file and its shape, both or neither.
+  std::optional<std::string> cond;
+  std::optional<std::vector<int64_t>> condShape;
+  const Arg *condArg = bound.slots[4], *condShapeArg = bound.slots[5];
+  if (condArg && !condShapeArg) {
+    error(condArg->loc, "a condition needs its shape, e.g. cond_shape: [2]");
+    return;
+  }
+  if (condShapeArg && !condArg) {
+    error(condShapeArg->loc, "'cond_shape' needs a condition file: cond: \"c.npy\"");
+    return;
+  }
+  if (condArg) {
+    cond = filePath(condArg, "'cond'");
+    condShape = evalShapeList(condShapeArg->value.get(), "'cond_shape'");
+    if (!cond || !condShape)
+      return;
+  }
   if (!path || !shape || (bound.slots[2] && !labels))
     return;
+  data.condPath = cond.value_or("");
+  data.condShape = condShape.value_or(std::vector<int64_t>{});
   data.path = *path;
   data.labelsPath = labels.value_or("");
   data.shape = *shape;

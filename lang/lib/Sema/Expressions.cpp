@@ -201,11 +201,35 @@ int64_t Sema::labelClasses(const Expr *e) {
     return 0;
   if (b.stmt->kind == FlowStmt::Kind::Draw) {
     const DataDecl *data = drawnData(b.stmt->value.get());
-    return data && b.stmtIndex == 1 ? data->classes : 0;
+    return data && data->drawn(b.stmtIndex) == DataDecl::Drawn::Label ? data->classes : 0;
   }
   if (b.stmt->kind == FlowStmt::Kind::Let)
     return labelClasses(b.stmt->value.get());
   return 0;
+}
+
+const DataDecl *Sema::conditionOf(const Expr *e) {
+  if (!e)
+    return nullptr;
+  if (e->kind == Expr::Kind::Call) {
+    auto &call = static_cast<const CallExpr &>(*e);
+    if (call.callee == "drop" && call.binding.kind == Binding::Kind::Builtin &&
+        !call.args.empty())
+      return conditionOf(call.args[0].value.get());
+    return nullptr;
+  }
+  if (e->kind != Expr::Kind::Name)
+    return nullptr;
+  const Binding &b = static_cast<const NameExpr &>(*e).binding;
+  if (b.kind != Binding::Kind::FlowLocal || !b.stmt)
+    return nullptr;
+  if (b.stmt->kind == FlowStmt::Kind::Draw) {
+    const DataDecl *data = drawnData(b.stmt->value.get());
+    return data && data->drawn(b.stmtIndex) == DataDecl::Drawn::Condition ? data : nullptr;
+  }
+  if (b.stmt->kind == FlowStmt::Kind::Let)
+    return conditionOf(b.stmt->value.get());
+  return nullptr;
 }
 
 ArgBinding Sema::bindArgs(const CallExpr &call,

@@ -260,18 +260,27 @@ void Sema::defineLocal(const FlowStmt &stmt, size_t i, bool network,
 }
 
 void Sema::checkLabelledDraw(FlowStmt &stmt) {
-  if (!drawnData(stmt.value.get())) {
+  const DataDecl *data = drawnData(stmt.value.get());
+  if (!data) {
     if (stmt.shapes[0].isKnown())
-      error(stmt.nameLocs[1], "only a data set draws two values (a point "
-                              "and its label), as in 'x1, y ~ moons'");
+      error(stmt.nameLocs[1], "only a data set draws several values (a point and its "
+                              "label or condition), as in 'x1, y ~ moons'");
     return;
   }
-  if (stmt.nameLocs.size() > 2) {
-    error(stmt.nameLocs[2], "a data draw gives a point and its label: at "
-                            "most two names");
+  if (stmt.nameLocs.size() > data->drawnValues()) {
+    static const char *const gives[] = {"a point", "a point and its label",
+                                        "a point, its label and its condition"};
+    std::string what = data->classes == 0 && !data->condShape.empty()
+                           ? "a point and its condition"
+                           : gives[data->drawnValues() - 1];
+    error(stmt.nameLocs[data->drawnValues()],
+          "data '" + data->name + "' gives " + what + ": at most " +
+              plural(data->drawnValues(), "name", "names"));
     return;
   }
-  stmt.shapes[1] = Shape::scalar();
+  for (size_t i = 1; i < stmt.names.size(); ++i)
+    stmt.shapes[i] = data->drawn(i) == DataDecl::Drawn::Label ? Shape::scalar()
+                                                              : Shape::tensor(data->condShape);
 }
 
 Shape Sema::checkDraw(Expr *value, Scope &scope) {

@@ -143,12 +143,37 @@ void Sema::checkVelocity(RunDecl &run, Expr &value) {
   run.fieldParams.clear();
   run.fieldParams.push_back(Param{"x", value.loc, x, nullptr});
   run.fieldParams.push_back(Param{"t", value.loc, Shape::scalar(), nullptr});
-  // The flow's label (the second name of its labelled draw), by its name.
+  // The flow's label and condition (drawn with its data), by their names:
+  // what sampling supplies (--label, --cond). Any other name of the flow is
+  // computed in training, which sampling does not run.
   std::map<std::string, FlowLocal> &locals = velocityLocals[&run];
-  for (const auto &stmt : flow.body)
-    if (stmt && stmt->kind == FlowStmt::Kind::Draw && stmt->names.size() == 2 &&
-        drawnData(stmt->value.get()))
-      locals[stmt->names[1]] = FlowLocal{stmt.get(), 1, false};
+  std::set<std::string> computed;
+  for (const auto &stmt : flow.body) {
+    if (!stmt)
+      continue;
+    const DataDecl *data =
+        stmt->kind == FlowStmt::Kind::Draw ? drawnData(stmt->value.get()) : nullptr;
+    for (size_t i = 0; i < stmt->names.size(); ++i) {
+      if (data && i > 0)
+        locals[stmt->names[i]] = FlowLocal{stmt.get(), static_cast<unsigned>(i), false};
+      else if (stmt->kind != FlowStmt::Kind::Loss)
+        computed.insert(stmt->names[i]);
+    }
+  }
+  std::string supplied;
+  for (auto &[name, local] : locals)
+    supplied += ", '" + name + "'";
+  bool cannotSupply = false;
+  forEachExpr(&value, [&](const Expr &e) {
+    auto *n = e.kind == Expr::Kind::Name ? static_cast<const NameExpr *>(&e) : nullptr;
+    if (!n || n->name == "x" || n->name == "t" || !computed.count(n->name) || locals.count(n->name))
+      return;
+    error(n->loc, "'velocity' cannot use '" + n->name + "': sampling supplies x, t" + supplied +
+                      " and nothing else the flow computes in training");
+    cannotSupply = true;
+  });
+  if (cannotSupply)
+    return;
   Scope scope;
   scope.params = &run.fieldParams;
   scope.flow = const_cast<FlowDecl *>(&flow);
@@ -164,7 +189,7 @@ void Sema::checkVelocity(RunDecl &run, Expr &value) {
     if (e.kind == Expr::Kind::Name) {
       auto &n = static_cast<const NameExpr &>(e);
       if (n.binding.kind == Binding::Kind::FlowLocal)
-        run.velocityLabel = n.name;
+        (conditionOf(&n) ? run.velocityCondition : run.velocityLabel) = n.name;
       return;
     }
     if (e.kind != Expr::Kind::Call || !ok)

@@ -330,6 +330,11 @@ private:
   /// one. 0 for anything else.
   static int64_t labelClasses(const Expr *e);
 
+  /// The data set whose condition `e` is: the condition of a data draw
+  /// (`x1, c ~ pairs`), a flow name bound to one, or drop() of one; null
+  /// for anything else (arithmetic on a condition is a plain tensor).
+  static const DataDecl *conditionOf(const Expr *e);
+
   /// Binds call arguments to named parameter slots (bindArguments with
   /// every positional slot open). `callee` names the function in messages,
   /// e.g. "'toy.moons'" or "solver 'heun'".
@@ -373,7 +378,8 @@ private:
   /// constant integer, negative counting from the last axis.
   void resolveAxis(CallExpr &call);
 
-  /// `drop(y, p)`: condition dropout, a random draw, so only in flows.
+  /// `drop(y, p)`: condition dropout of a label or a condition, a random
+  /// draw, so only in flows.
   void resolveDrop(CallExpr &call, const BuiltinFunction &fn, Scope &scope);
 
   /// `normal()` / `uniform()` inside a dist: a standard draw, a scalar or
@@ -464,7 +470,8 @@ private:
   void defineLocal(const FlowStmt &stmt, size_t i, bool network,
                    std::map<std::string, FlowLocal> &locals);
 
-  /// `x1, y ~ data`: a point and its class label (a scalar).
+  /// `x1, y ~ data`: a point and its class label (a scalar) or condition
+  /// (a tensor); `x1, y, c ~ data` both.
   void checkLabelledDraw(FlowStmt &stmt);
 
   /// The right side of `a ~ ...`: data, normal(...) or uniform(...).

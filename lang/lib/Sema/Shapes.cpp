@@ -274,10 +274,22 @@ std::string describeInput(const ModelDecl::Input &in) {
     return "time";
   case Role::Label:
     return "label of " + std::to_string(in.classes) + " classes";
+  case Role::Condition:
+    return "condition " + in.shape.str();
   case Role::Tensor:
     break;
   }
   return "tensor " + in.shape.str();
+}
+/// A network's output shape: `out:`, else its first tensor argument's (a
+/// condition counts).
+Shape firstTensorShape(const ModelDecl &model) {
+  if (!model.outShape.empty())
+    return Shape::tensor(model.outShape);
+  for (const ModelDecl::Input &in : model.inputs)
+    if (in.role == Role::Tensor || in.role == Role::Condition)
+      return in.shape;
+  return Shape();
 }
 std::string describeInputs(const std::vector<ModelDecl::Input> &inputs) {
   std::string s = "(";
@@ -297,7 +309,10 @@ Shape Sema::inferNetworkCall(CallExpr &call, ModelDecl &model) {
         static_cast<const CallExpr *>(arg)->binding.kind == Binding::Kind::Unresolved)
       return Shape(); // a bad drop(), already reported
     int64_t classes = labelClasses(arg);
-    Role role = classes > 0 ? Role::Label : arg->shape.isScalar() ? Role::Time : Role::Tensor;
+    Role role = classes > 0         ? Role::Label
+                : conditionOf(arg)  ? Role::Condition
+                : arg->shape.isScalar() ? Role::Time
+                                        : Role::Tensor;
     inputs.push_back({role, arg->shape, classes});
   }
   // unet, dit and torchscript modules are velocity networks; an mlp, or
@@ -326,7 +341,7 @@ Shape Sema::inferNetworkCall(CallExpr &call, ModelDecl &model) {
     for (size_t i = 0; i < inputs.size(); ++i) {
       roles.push_back(inputs[i].role);
       labels += inputs[i].role == Role::Label;
-      tensors += inputs[i].role == Role::Tensor;
+      tensors += inputs[i].role == Role::Tensor || inputs[i].role == Role::Condition;
       if (inputs[i].role == Role::Label && labels > 1) {
         error(call.orderedArgs[i]->loc, "model '" + model.name +
                                             "' takes at most one class label");
@@ -351,23 +366,12 @@ Shape Sema::inferNetworkCall(CallExpr &call, ModelDecl &model) {
     signedNetworks.insert(&model);
     model.inputDim = 0;
     for (const ModelDecl::Input &in : inputs)
-      if (in.role == Role::Tensor)
-        model.inputDim += in.shape.numElements();
-    Shape out = model.outShape.empty()
-                    ? inputs[std::find_if(roles.begin(), roles.end(),
-                                          [](Role r) { return r == Role::Tensor; }) -
-                             roles.begin()]
-                          .shape
-                    : Shape::tensor(model.outShape);
-    model.outputDim = out.numElements();
+      if (in.role == Role::Tensor || in.role == Role::Condition)
+        model.inputDim += in.shape.numElements() + (in.role == Role::Condition);
+    model.outputDim = firstTensorShape(model).numElements();
   }
   for (const ModelDecl::Input &in : inputs)
     if (in.role == Role::Label)
       model.classes = in.classes;
-  if (!model.outShape.empty())
-    return Shape::tensor(model.outShape);
-  for (const ModelDecl::Input &in : model.inputs)
-    if (in.role == Role::Tensor)
-      return in.shape;
-  return Shape();
+  return firstTensorShape(model);
 }

@@ -24,7 +24,7 @@
 extern "C" {
 #endif
 
-#define FLOWRT_ABI_VERSION 11
+#define FLOWRT_ABI_VERSION 12
 
 typedef struct flowrt_ctx flowrt_ctx;       /* runtime state of one command */
 typedef struct flowrt_tensor flowrt_tensor; /* float32 [rows, cols] */
@@ -50,6 +50,13 @@ typedef struct flowrt_data_desc {
    * tokens (dim values, as before) and samples are decoded to images. */
   const char *tokenizer;
   int64_t patch;
+  /* Conditions (x1, c ~ d): each sample's condition, a tensor of cond_shape
+   * (cond_rank dimensions, cond_dim values), from the file cond_path;
+   * cond_dim 0 without. */
+  const char *cond_path;
+  int64_t cond_dim;
+  int32_t cond_rank;
+  const int64_t *cond_shape;
 } flowrt_data_desc;
 
 /* The role of a network's argument: a tensor (flattened into the first
@@ -120,19 +127,30 @@ typedef struct flowrt_sample_desc {
    * v_c - v_u is replaced by its running sum d = (v_c - v_u) + momentum d. */
   double adaptive_guidance;
   double guidance_momentum;
-  /* The classes of the label the sampled field takes (0: none, or, in a
-   * hand-written program, the velocity network's). */
+  /* The classes of the label the sampled field or the source takes (0:
+   * none, or, in a hand-written program, the velocity network's). */
   int64_t classes;
+  /* The values of the condition the sampled field or the source takes (0:
+   * none): `sample --cond FILE` gives one per sample. */
+  int64_t cond_dim;
 } flowrt_sample_desc;
 
 #define FLOWRT_LABELS_BALANCED (-2)
 
+/* What the samples of a sampling call are conditioned on, one row per
+ * sample: class labels [n, 1] (-1 the null class) and condition tensors
+ * [n, cond_dim]; each NULL when the program takes none (sample.classes,
+ * sample.cond_dim). Never NULL itself. */
+typedef struct flowrt_conditions {
+  flowrt_tensor *labels;
+  flowrt_tensor *conds;
+} flowrt_conditions;
+
 /* One solver step from t to t + h of the flow's ODE for a batch x: writes
  * x + h sum_i b_i k_i to *next and, for an adaptive tableau, its error
- * estimate h sum_i (b_i - b_err_i) k_i to *error (else NULL). `labels`
- * ([n, 1]) is NULL unless the velocity network is conditional. */
+ * estimate h sum_i (b_i - b_err_i) k_i to *error (else NULL). */
 typedef void (*flowrt_step_fn)(flowrt_ctx *ctx, flowrt_tensor *x,
-                               flowrt_tensor *labels, double t, double h,
+                               const flowrt_conditions *given, double t, double h,
                                flowrt_tensor **next, flowrt_tensor **error);
 
 /* One step of per-sample step-size control: every sample has its own time
@@ -140,7 +158,7 @@ typedef void (*flowrt_step_fn)(flowrt_ctx *ctx, flowrt_tensor *x,
  * sample's step and writes the new x, t and h (h = 0 once t = 1). */
 typedef void (*flowrt_adaptive_step_fn)(flowrt_ctx *ctx, flowrt_tensor *x,
                                         flowrt_tensor *t, flowrt_tensor *h,
-                                        flowrt_tensor *labels,
+                                        const flowrt_conditions *given,
                                         flowrt_tensor **x_next,
                                         flowrt_tensor **t_next,
                                         flowrt_tensor **h_next);
@@ -213,19 +231,20 @@ typedef struct flowrt_program {
   int32_t num_losses;
   const char *const *loss_names;
   /* Draws n source points x0 ([n, dim]); a source written with the data's
-   * label takes each sample's (`labels` [n, 1]; NULL: the null class). */
-  flowrt_tensor *(*sample_source)(flowrt_ctx *ctx, int64_t n, flowrt_tensor *labels);
+   * label or condition takes each sample's (a NULL label: the null class). */
+  flowrt_tensor *(*sample_source)(flowrt_ctx *ctx, int64_t n,
+                                  const flowrt_conditions *given);
   /* Every solver of the spec; `sample.solver` names the default. */
   int32_t num_solvers;
   const flowrt_solver *solvers;
   /* The flow's velocity v(x, t) for a batch x at time t (the sampler's
    * canonical time: 0 source, 1 data). */
   flowrt_tensor *(*velocity)(flowrt_ctx *ctx, flowrt_tensor *x,
-                             flowrt_tensor *labels, double t);
+                             const flowrt_conditions *given, double t);
   /* A closed-form field's Jacobian-vector product J_x v(x, t) e (NULL for a
    * network, whose derivatives the runtime takes with autograd). */
-  flowrt_tensor *(*jvp)(flowrt_ctx *ctx, flowrt_tensor *x, flowrt_tensor *labels,
-                        double t, flowrt_tensor *e);
+  flowrt_tensor *(*jvp)(flowrt_ctx *ctx, flowrt_tensor *x,
+                        const flowrt_conditions *given, double t, flowrt_tensor *e);
   /* 1 when the flow was written in reversed time (its network sees 1 - t
    * and its velocity is -v). */
   int32_t reverse_time;
@@ -240,7 +259,7 @@ typedef struct flowrt_program {
    * `tableau`, [1, 1 + 2 s + s * s] floats: s, c[s], a[s * s] row-major,
    * b[s], for any s <= trajectory_max_stages. */
   flowrt_tensor *(*trajectory)(flowrt_ctx *ctx, flowrt_tensor *x,
-                               flowrt_tensor *labels, flowrt_tensor *tableau,
+                               const flowrt_conditions *given, flowrt_tensor *tableau,
                                double t0, double h, int64_t steps);
   int32_t trajectory_max_stages;
 
@@ -279,9 +298,10 @@ uint64_t flowrt_seed(const flowrt_ctx *ctx);
 /* The training batch size. */
 int64_t flowrt_batch_size(const flowrt_ctx *ctx);
 /* A fresh batch [n, dim] from the spec's data set; when `labels` is not
- * NULL, also the batch's class labels [n, 1] (0, 1, ..., as floats). */
+ * NULL, also the batch's class labels [n, 1] (0, 1, ..., as floats), and
+ * when `conds` is not NULL its conditions [n, cond_dim]. */
 flowrt_tensor *flowrt_data_batch(flowrt_ctx *ctx, int64_t n,
-                                 flowrt_tensor **labels);
+                                 flowrt_tensor **labels, flowrt_tensor **conds);
 /* Network `model` (an index into program->models) applied to args[i]
  * ([n, input_dims[i]] each) -> [n, out_dim], tracked by autograd while
  * training, evaluated without gradients (EMA weights) while sampling.

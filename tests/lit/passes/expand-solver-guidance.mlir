@@ -24,7 +24,7 @@ func.func @g(%vc: tensor<2xf32>, %vu: tensor<2xf32>, %x: tensor<2xf32>, %t: f32,
 flow.sample @f with @midpoint {guidance = @g, guidance_fn = "cfg", guidance_scale = 2.0 : f64, label = 1 : i64, n = 10 : i64, seed = 0 : i64, steps = 4 : i64}
 
 // CHECK-LABEL: func.func @f_midpoint_step(
-// CHECK-SAME: %[[X:[^:]*]]: tensor<?x2xf32>, %[[T:[^:]*]]: f64, %[[H:[^:]*]]: f64, %[[ROWS:[^:]*]]: i64, %[[Y:[^:]*]]: tensor<?x1xf32>)
+// CHECK-SAME: %[[X:[^:]*]]: tensor<?x2xf32>, %[[T:[^:]*]]: f64, %[[H:[^:]*]]: f64, %[[ROWS:[^:]*]]: i64, %[[Y:[^:]*]]: tensor<?x1xf32> {flow.condition = "label"})
 // CHECK: %[[W:.*]] = flow.guidance_scale : f32
 // CHECK: %[[TB:.*]] = flow.fill %[[T]] rows %[[ROWS]]
 // CHECK: %[[VC:.*]], %[[VU:.*]] = flow.net_guided @v(%[[X]], %[[TB]], %[[Y]])

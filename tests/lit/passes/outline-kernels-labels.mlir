@@ -7,7 +7,7 @@ flow.network @v "mlp" {activation = "silu", depth = 1 : i64, in_dim = 2 : i64, i
 flow.flow @f {
   %cm1 = arith.constant -1.0 : f32
   %p = arith.constant 0.1 : f32
-  %x1, %y = flow.draw_data @d : tensor<2xf32>, f32
+  %x1, %y = flow.draw_data @d : tensor<2xf32> label f32
   %x0 = flow.normal stream 0 : tensor<2xf32>
   flow.source %x0 : tensor<2xf32>
   %t = flow.uniform stream 1 : f32
@@ -36,6 +36,6 @@ flow.flow @f {
 
 // The host step draws labelled batches and hands the labels to the network.
 // CHECK-LABEL: func.func @f_train_loss(
-// CHECK: %[[B:.*]], %[[L:.*]] = flow.batch_data @d(%{{.*}}) : tensor<?x2xf32>, tensor<?x1xf32>
+// CHECK: %[[B:.*]], %[[L:.*]] = flow.batch_data @d(%{{.*}}) : tensor<?x2xf32> label tensor<?x1xf32>
 // CHECK: %[[P:.*]]:4 = flow.launch @f_path(%[[B]], %[[L]])
 // CHECK: flow.net @v(%[[P]]#0, %[[P]]#1, %[[P]]#2) : (tensor<?x2xf32>, tensor<?x1xf32>, tensor<?x1xf32>) -> tensor<?x2xf32>

@@ -19,7 +19,7 @@ flow.flow @f {
 }
 flow.solver @euler c = [0.0] a = [array<f64>] b = [1.0]
 // The field must return x's type.
-// expected-error @+1 {{region 'model' must be (x, t: f32[, label: f32]) -> x}}
+// expected-error @+1 {{region 'model' must be (x, t: f32[, label: f32][, cond: tensor]) -> x}}
 flow.sample @f with @euler {n = 10 : i64, seed = 0 : i64, steps = 4 : i64} model {
 ^bb0(%x: tensor<2xf32>, %t: f32):
   flow.yield %t : f32

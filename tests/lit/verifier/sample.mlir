@@ -52,7 +52,7 @@ flow.flow @f {
   %t = flow.uniform stream 0 : f32
 }
 func.func private @f_velocity(tensor<2xf32>, f64, i64) -> tensor<2xf32> attributes {flow.host}
-// expected-error @+1 {{'field' refers to @f_velocity of type '(tensor<2xf32>, f64, i64) -> tensor<2xf32>', expected (x, f64, i64[, labels]) -> x with x a tensor<?xDxf32>}}
+// expected-error @+1 {{'field' refers to @f_velocity of type '(tensor<2xf32>, f64, i64) -> tensor<2xf32>', expected (x, f64, i64[, labels][, conds]) -> x with x a tensor<?xDxf32>}}
 flow.sample @f with @euler {n = 10 : i64, seed = 0 : i64, steps = 4 : i64, field = @f_velocity}
 
 // -----

@@ -75,6 +75,6 @@ flow.flow @f {
   %t = flow.uniform stream 0 : f32
 }
 func.func private @f_sample_source(i64) -> tensor<2xf32> attributes {flow.host}
-// expected-error @+1 {{'sample_source' refers to @f_sample_source of type '(i64) -> tensor<2xf32>', expected (i64[, tensor<?x1xf32>]) -> tensor<?xDxf32>}}
+// expected-error @+1 {{'sample_source' refers to @f_sample_source of type '(i64) -> tensor<2xf32>', expected (i64[, labels][, conds]) -> tensor<?xDxf32>, its conditions marked flow.condition}}
 flow.train @f {batch = 8 : i64, ema = 0.0 : f64, lr = 1.0e-3 : f64, optimizer = "sgd", seed = 0 : i64, steps = 1 : i64,
   sample_source = @f_sample_source}

@@ -94,7 +94,7 @@ struct Step : CompiledStep {
   /// target; `honourSg` false drops the stop-gradient, `throughFirst`
   /// false detaches the first application's output.
   std::vector<torch::Tensor> reference(double *loss, bool honourSg, bool throughFirst) {
-    torch::Tensor x1 = flowrt::drawStepBatch(ctx, kRows, 0, false).first.contiguous();
+    torch::Tensor x1 = flowrt::drawStepBatch(ctx, kRows, 0, false, false).x.contiguous();
     auto xt = torch::empty({kRows, 2}), t = torch::empty({kRows, 1}),
          target = torch::empty({kRows, 2});
     graph_path(kRows, int64_t(ctx.seed), ctx.step, FLOWC_ROWS(buf(x1), kRows, 2),
@@ -159,8 +159,8 @@ struct ThreeNetworkStep : CompiledStep {
   /// `honourSg` false drops the stop-gradient, `throughEncoder` false
   /// detaches h (no gradient from v into the encoder).
   std::vector<torch::Tensor> reference(double *loss, bool honourSg, bool throughEncoder) {
-    auto [x1, y] = flowrt::drawStepBatch(ctx, kRows, 0, true);
-    x1 = x1.contiguous();
+    flowrt::Batch drawn = flowrt::drawStepBatch(ctx, kRows, 0, true, false);
+    torch::Tensor x1 = drawn.x.contiguous(), y = drawn.labels;
     // The path kernel's outputs are 0.2 x0, 1 - t and t x1 (broadcast) in
     // some order, and t: identify them by value.
     std::vector<torch::Tensor> out(3, torch::Tensor());

@@ -324,8 +324,8 @@ TEST(Sema, DdtAndLossRules) {
                                "  t ~ uniform(0, 1)\n  loss mse(v(x0, t), x1)\n}"),
             Errors{});
   EXPECT_EQ(errorsOf(draws + "  t, s ~ uniform(0, 1)\n  loss mse(v(x0, 1), x1)\n}"),
-            Errors{"7:6: only a data set draws two values (a point and its "
-                   "label), as in 'x1, y ~ moons'"});
+            Errors{"7:6: only a data set draws several values (a point and its "
+                   "label or condition), as in 'x1, y ~ moons'"});
 }
 
 // Labels: `x1, y ~ data` gives a scalar label with the data set's classes;
@@ -342,8 +342,8 @@ TEST(Sema, LabelsAndConditionDropout) {
   // A scalar that is no label is a time: v(x, s, t) has two.
   EXPECT_EQ(errorsOf(flowWith("  loss mse(v(x0, t, t), x1)\n")), Errors{});
   EXPECT_EQ(errorsOf(flowWith("  loss mse(v(x0, t, drop(t, 0.1)), x1)\n")),
-            Errors{"7:26: first argument of 'drop' must be a class label drawn "
-                   "with the data, as y in 'x1, y ~ moons'"});
+            Errors{"7:26: first argument of 'drop' must be a class label or a condition "
+                   "drawn with the data, as y in 'x1, y ~ moons'"});
   EXPECT_EQ(errorsOf(flowWith("  loss mse(v(x0, t, drop(y, 1.5)), x1)\n")),
             Errors{"7:29: the probability of 'drop' must be in [0, 1] but is 1.5"});
   EXPECT_EQ(errorsOf(flowWith("  loss mse(v(x0, t, y, y), x1)\n")),
@@ -354,8 +354,7 @@ TEST(Sema, LabelsAndConditionDropout) {
                    "(tensor [2], time, label of 2 classes) elsewhere; a network takes "
                    "arguments of one signature"});
   EXPECT_EQ(errorsOf(prelude + "flow f {\n  x1, y, z ~ moons\n}\n"),
-            (Errors{"4:10: a data draw gives a point and its label: at most two "
-                   "names",
+            (Errors{"4:10: data 'moons' gives a point and its label: at most 2 names",
                    "3:6: flow 'f' defines no time variable 't'",
                    "3:6: flow 'f' defines no source 'x0'",
                    "3:6: flow 'f' applies no model; a flow must apply a network "

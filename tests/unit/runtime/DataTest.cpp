@@ -158,8 +158,8 @@ TEST(FixedBatches, RefillsWithWhatTheStepWouldDraw) {
   ctx.fixedBatches = &fixed;
   ctx.step = 5;
   flowrt_tensor *labels = nullptr;
-  flowrt_data_batch(&ctx, 64, &labels);
-  flowrt_data_batch(&ctx, 32, nullptr);
+  flowrt_data_batch(&ctx, 64, &labels, nullptr);
+  flowrt_data_batch(&ctx, 32, nullptr, nullptr);
   ASSERT_EQ(2u, fixed.calls.size());
   EXPECT_EQ(64, fixed.calls[0].rows);
   EXPECT_TRUE(fixed.calls[0].labels);
@@ -171,8 +171,8 @@ TEST(FixedBatches, RefillsWithWhatTheStepWouldDraw) {
   eager.data = moons.get();
   eager.step = 9;
   flowrt_tensor *eagerLabels = nullptr;
-  torch::Tensor x0 = flowrt_data_batch(&eager, 64, &eagerLabels)->value;
-  torch::Tensor x1 = flowrt_data_batch(&eager, 32, nullptr)->value;
+  torch::Tensor x0 = flowrt_data_batch(&eager, 64, &eagerLabels, nullptr)->value;
+  torch::Tensor x1 = flowrt_data_batch(&eager, 32, nullptr, nullptr)->value;
 
   fixed.recording = false;
   ctx.step = 9;
@@ -182,7 +182,7 @@ TEST(FixedBatches, RefillsWithWhatTheStepWouldDraw) {
   EXPECT_TRUE(torch::equal(x1, fixed.x[1]));
   // The captured step's calls hand out the buffers themselves.
   ctx.dataCalls = 0;
-  flowrt_tensor *captured = flowrt_data_batch(&ctx, 64, &labels);
+  flowrt_tensor *captured = flowrt_data_batch(&ctx, 64, &labels, nullptr);
   EXPECT_EQ(fixed.x[0].data_ptr(), captured->value.data_ptr());
   EXPECT_EQ(fixed.labels[0].data_ptr(), labels->value.data_ptr());
   // The next step refills the same storage (a graph keeps its addresses).
@@ -193,5 +193,5 @@ TEST(FixedBatches, RefillsWithWhatTheStepWouldDraw) {
   EXPECT_FALSE(torch::equal(x0, fixed.x[0]));
   // A call the eager step did not make cannot be captured.
   ctx.dataCalls = 0;
-  EXPECT_THROW(flowrt_data_batch(&ctx, 16, nullptr), std::runtime_error);
+  EXPECT_THROW(flowrt_data_batch(&ctx, 16, nullptr, nullptr), std::runtime_error);
 }

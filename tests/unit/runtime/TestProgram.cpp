@@ -52,7 +52,7 @@ namespace {
 
 flowrt_tensor *trainLoss(flowrt_ctx *ctx, int64_t step) {
   int64_t n = flowrt_batch_size(ctx);
-  flowrt_tensor *x1 = flowrt_data_batch(ctx, n, nullptr);
+  flowrt_tensor *x1 = flowrt_data_batch(ctx, n, nullptr, nullptr);
   flowrt_tensor *xt = flowrt_empty(ctx, n, Dim);
   flowrt_tensor *t = flowrt_empty(ctx, n, 1);
   flowrt_tensor *target = flowrt_empty(ctx, n, Dim);
@@ -81,7 +81,7 @@ flowrt_tensor *trainLoss(flowrt_ctx *ctx, int64_t step) {
   return flowrt_batch_mean(ctx, loss);
 }
 
-flowrt_tensor *sampleSource(flowrt_ctx *ctx, int64_t n, flowrt_tensor *) {
+flowrt_tensor *sampleSource(flowrt_ctx *ctx, int64_t n, const flowrt_conditions *) {
   flowrt_tensor *x = flowrt_empty(ctx, n, Dim);
   std::mt19937_64 rng(flowrt_seed(ctx));
   std::normal_distribution<float> normal;
@@ -91,16 +91,16 @@ flowrt_tensor *sampleSource(flowrt_ctx *ctx, int64_t n, flowrt_tensor *) {
   return x;
 }
 
-flowrt_tensor *velocity(flowrt_ctx *ctx, flowrt_tensor *x, flowrt_tensor *,
+flowrt_tensor *velocity(flowrt_ctx *ctx, flowrt_tensor *x, const flowrt_conditions *,
                         double t) {
   flowrt_tensor *args[] = {x, flowrt_full(ctx, flowrt_rows(x), 1, t)};
   return flowrt_apply(ctx, 0, args);
 }
 
-void eulerStep(flowrt_ctx *ctx, flowrt_tensor *x, flowrt_tensor *labels,
+void eulerStep(flowrt_ctx *ctx, flowrt_tensor *x, const flowrt_conditions *given,
                double t, double h, flowrt_tensor **next, flowrt_tensor **error) {
   int64_t n = flowrt_rows(x);
-  flowrt_tensor *v = velocity(ctx, x, labels, t);
+  flowrt_tensor *v = velocity(ctx, x, given, t);
   *next = flowrt_empty(ctx, n, Dim);
   float *out = flowrt_data(*next);
   const float *xd = flowrt_data(x), *vd = flowrt_data(v);

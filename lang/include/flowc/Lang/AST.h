@@ -171,7 +171,8 @@ struct FlowStmt {
   enum class Kind { Draw, Let, Loss };
   Kind kind;
   Location loc;
-  /// Draw: `a ~ expr`, or `a, y ~ data` (a data point and its label).
+  /// Draw: `a ~ expr`, or `a, y ~ data` (a data point and its label, or
+  /// its condition), or `a, y, c ~ data` (its label and its condition).
   /// Let: `a = expr`. Loss: `loss expr` or `loss name = expr`; Sema gives
   /// an unnamed loss its name ("loss", or "loss_<k>" among several).
   std::vector<std::string> names;
@@ -235,6 +236,25 @@ struct DataDecl : Decl {
   /// Set by Sema for `file("x.npy", shape: [...], labels: "y.npy")`: the
   /// files as absolute paths (labelsPath empty without labels).
   std::string path, labelsPath;
+  /// Set by Sema for `file(..., cond: "c.npy", cond_shape: [C])`: each
+  /// sample's condition, a tensor drawn with it (`x1, c ~ pairs`), from
+  /// condPath (absolute); condShape empty without conditions.
+  std::string condPath;
+  std::vector<int64_t> condShape;
+  /// What the i-th name of a draw `x1, ... ~ DATA` binds: the point, then
+  /// the label (data with classes), then the condition (data with one).
+  enum class Drawn { Point, Label, Condition, None };
+  Drawn drawn(size_t index) const {
+    if (index == 0)
+      return Drawn::Point;
+    if (index == 1 && classes > 0)
+      return Drawn::Label;
+    if (index == (classes > 0 ? 2u : 1u) && !condShape.empty())
+      return Drawn::Condition;
+    return Drawn::None;
+  }
+  /// How many names a draw from it may bind.
+  size_t drawnValues() const { return 1 + (classes > 0) + !condShape.empty(); }
   /// `tokenizer NAME = patchify(DATA, patch: P)`: a data set seen through
   /// an encoding. Sema sets `tokenized` (the data it encodes), `patch`, and
   /// `shape` to the tokens' [T, F]; the encoded data set's `tokenizer` then
@@ -274,10 +294,12 @@ struct ModelDecl : Decl {
   /// Set by Sema for network models from their applications (one signature
   /// everywhere): each argument's role and shape. A scalar is a time (the
   /// network embeds it), a class label is embedded with a learned table, a
-  /// tensor is flattened; the first layer sees the tensors, then the times,
-  /// then the label, each in argument order.
+  /// tensor is flattened; a condition drawn with the data (or drop() of
+  /// one) is flattened with a presence flag after it (1, or 0 where drop()
+  /// nulled it); the first layer sees the tensors and conditions, then the
+  /// times, then the label, each in argument order.
   struct Input {
-    enum class Role { Tensor, Time, Label } role;
+    enum class Role { Tensor, Time, Label, Condition } role;
     Shape shape;
     int64_t classes = 0; // of a label
   };
@@ -286,7 +308,8 @@ struct ModelDecl : Decl {
   /// the number of classes (the network also learns a null class).
   int64_t classes = 0;
   /// Set by Sema for network models: the elements of the tensor arguments
-  /// together (x's for v(x, t)), and of the output; 0 if no flow applies it.
+  /// together (x's for v(x, t); a condition counts its flag), and of the
+  /// output; 0 if no flow applies it.
   int64_t inputDim = 0;
   int64_t outputDim = 0;
   /// Whether the network has the velocity signature v(x, t) or v(x, t,
@@ -382,10 +405,10 @@ struct RunDecl : Decl {
   /// Sample: `velocity: EXPR`, the field the solver integrates, with
   /// `fieldParams` x (the flow's sample) and t bound; `velocityLabel` is the
   /// flow's label name when EXPR uses it (the field then takes each
-  /// sample's label).
+  /// sample's label), `velocityCondition` its condition's.
   const Expr *velocity = nullptr;
   std::vector<Param> fieldParams;
-  std::string velocityLabel;
+  std::string velocityLabel, velocityCondition;
   explicit RunDecl(Kind k) : Decl(k) {}
   double number(const std::string &n, double fallback) const {
     auto it = numbers.find(n);

@@ -48,6 +48,23 @@ inline constexpr llvm::StringLiteral kInPlaceAttr = "flow.in_place";
 /// replay (the optimizer's learning rate and step, the EMA's decay).
 inline constexpr llvm::StringLiteral kUniformsInMemoryAttr = "flow.uniforms_in_memory";
 
+/// On host functions that sampling calls: the arguments that take each
+/// sample's condition, "label" (class labels, [rows, 1]) or "cond"
+/// (condition tensors, [rows, C]). They come last, the label first.
+inline constexpr llvm::StringLiteral kConditionAttr = "flow.condition";
+
+/// The conditions a host function takes (or a field, a source).
+struct Conditions {
+  bool label = false;
+  bool cond = false;
+  bool any() const { return label || cond; }
+  unsigned size() const { return unsigned(label) + unsigned(cond); }
+};
+/// The conditions `fn` takes: its arguments marked kConditionAttr.
+Conditions takenConditions(mlir::func::FuncOp fn);
+/// Marks the last `c.size()` arguments of `fn` as its conditions.
+void markConditions(mlir::func::FuncOp fn, Conditions c);
+
 /// The host type of a per-sample type, what a flow.launch passes for a
 /// per-sample kernel argument: f32 -> tensor<?x1xf32>, tensor<D1 x ... x
 /// f32> -> tensor<? x (D1 * ...) x f32>.

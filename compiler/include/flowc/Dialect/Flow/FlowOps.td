@@ -27,9 +27,10 @@ def Flow_DataOp : Flow_Op<"data", [Symbol]> {
     `shape`, for samples of rank > 1 (images: [C, H, W]), is their shape;
     `dim` is always the number of features of the flat row. The generator
     "file" reads the samples from `path` (.npy, .csv or IDX) and their labels
-    from `labels_path`. With a `tokenizer` ("patchify" of `patch` pixels)
-    the flow draws tokens: `shape` stays the images' and the draws are typed
-    by the tokens' shape.
+    from `labels_path`, and with `cond_shape` each sample's condition, a
+    tensor of that shape, from `cond_path`. With a `tokenizer` ("patchify"
+    of `patch` pixels) the flow draws tokens: `shape` stays the images' and
+    the draws are typed by the tokens' shape.
   }];
   let arguments = (ins SymbolNameAttr:$sym_name, StrAttr:$generator,
                        I64Attr:$dim, DictionaryAttr:$params,
@@ -38,7 +39,9 @@ def Flow_DataOp : Flow_Op<"data", [Symbol]> {
                        OptionalAttr<StrAttr>:$path,
                        OptionalAttr<StrAttr>:$labels_path,
                        OptionalAttr<StrAttr>:$tokenizer,
-                       DefaultValuedAttr<I64Attr, "0">:$patch);
+                       DefaultValuedAttr<I64Attr, "0">:$patch,
+                       OptionalAttr<StrAttr>:$cond_path,
+                       OptionalAttr<DenseI64ArrayAttr>:$cond_shape);
   let assemblyFormat = "$sym_name $generator `dim` $dim $params attr-dict";
 }
 
@@ -163,7 +166,7 @@ def Flow_SampleOp : Flow_Op<"sample",
   let description = [{
     MLIRGen writes two per-sample functions as regions, each ending in
     `flow.yield`: `model`, the field the sampler integrates instead of the
-    flow's network, (x: S, t: f32[, label: f32]) -> S (a closed-form
+    flow's network, (x: S, t: f32[, label: f32][, cond: C]) -> S (a closed-form
     model's, or the block's `velocity:` expression, which may apply
     networks), and `combine`, the guidance fn (v_c: S, v_u: S, x: S, t:
     f32, w: f32) -> S that combines the conditional and unconditional
@@ -171,8 +174,8 @@ def Flow_SampleOp : Flow_Op<"sample",
     `velocity` (a field without networks or label: its kernel),
     `velocity_jvp` (that kernel's Jacobian-vector product `(x, t, e, s) ->
     J e`, s uniform, passed as 0), `velocity_graph` (any other field: a host
-    function `(x: X, t: T, rows[, L]) -> X` of region kernels and network
-    calls, T = tensor<? x 1 x f32>) and `guidance`.
+    function `(x: X, t: T, rows[, labels][, conds]) -> X` of region
+    kernels and network calls, T = tensor<? x 1 x f32>) and `guidance`.
     For a network applied to labels, `label` is every sample's class (-2:
     balanced, sample i gets i mod classes); `guidance_fn` is the spec's fn
     and `guidance_scale` the default of w.
@@ -185,19 +188,22 @@ def Flow_SampleOp : Flow_Op<"sample",
     steps (0: off).
 
     The flow passes record the host functions the generated program calls,
-    on batches x of type X = tensor<? x D x f32>, t and h f64, and with
-    `labelled` the batch's labels L = tensor<? x 1 x f32> last:
-    `sample_source(rows) -> x0` (flow-outline-kernels); from
-    flow-expand-solver `field(x, t, rows[, L]) -> v`, the field alone;
-    `field_jvp(x, t, e, rows) -> J e` for a closed-form field;
-    `solver_steps`, one fixed step `(x, t, h, rows[, L]) -> x'` (adaptive
-    tableaux: `-> (x', error)`) per `flow.solver` of the module, keyed by
-    its name; `adaptive_steps`, for each tableau with `b_err`, a controlled
-    step `(x, t, h, rows[, L]) -> (x, t, h)` on per-sample [rows, 1] times
-    and steps; and, for a small enough MLP, `trajectory` (the kernel whose
-    body is one `flow.integrate`) with `solve(x, tableau, t0, h, steps,
-    rows[, L]) -> x`, which launches it. The verifier checks every
-    reference: its kind (`flow.kernel` or `flow.host`) and signature.
+    on batches x of type X = tensor<? x D x f32>, t and h f64, and with the
+    field's conditions C last: with `labelled` the batch's labels
+    tensor<? x 1 x f32>, then with `cond_dim` > 0 its conditions
+    tensor<? x cond_dim x f32> (each such argument marked `flow.condition`):
+    `sample_source(rows[, C']) -> x0` (flow-outline-kernels; C' the
+    source's own conditions, marked); from flow-expand-solver `field(x, t,
+    rows[, C]) -> v`, the field alone; `field_jvp(x, t, e, rows) -> J e`
+    for a closed-form field; `solver_steps`, one fixed step `(x, t, h,
+    rows[, C]) -> x'` (adaptive tableaux: `-> (x', error)`) per
+    `flow.solver` of the module, keyed by its name; `adaptive_steps`, for
+    each tableau with `b_err`, a controlled step `(x, t, h, rows[, C]) ->
+    (x, t, h)` on per-sample [rows, 1] times and steps; and, for a small
+    enough MLP, `trajectory` (the kernel whose body is one
+    `flow.integrate`) with `solve(x, tableau, t0, h, steps, rows[, C]) ->
+    x`, which launches it. The verifier checks every reference: its kind
+    (`flow.kernel` or `flow.host`) and signature.
   }];
   let arguments = (ins FlatSymbolRefAttr:$flow, FlatSymbolRefAttr:$solver,
                        I64Attr:$steps, I64Attr:$n, I64Attr:$seed,
@@ -222,7 +228,8 @@ def Flow_SampleOp : Flow_Op<"sample",
                        OptionalAttr<DictionaryAttr>:$adaptive_steps,
                        OptionalAttr<FlatSymbolRefAttr>:$trajectory,
                        OptionalAttr<FlatSymbolRefAttr>:$solve,
-                       UnitAttr:$labelled);
+                       UnitAttr:$labelled,
+                       DefaultValuedAttr<I64Attr, "0">:$cond_dim);
   let regions = (region AnyRegion:$model, AnyRegion:$combine);
   let assemblyFormat = [{
     $flow `with` $solver attr-dict (`model` $model^)? (`combine` $combine^)?
@@ -262,11 +269,14 @@ def Flow_YieldOp : Flow_Op<"yield", [Pure, Terminator,
   let assemblyFormat = "($values^ `:` type($values))? attr-dict";
 }
 
-def Flow_DrawDataOp : Flow_Op<"draw_data"> {
-  let summary = "One sample of a data set, and optionally its class label";
+def Flow_DrawDataOp : Flow_Op<"draw_data", [AttrSizedResultSegments]> {
+  let summary = "One sample of a data set, and optionally its label and its condition";
   let arguments = (ins FlatSymbolRefAttr:$data);
-  let results = (outs Flow_SampleType:$result, Optional<F32>:$label);
-  let assemblyFormat = "$data attr-dict `:` type($result) (`,` type($label)^)?";
+  let results = (outs Flow_SampleType:$result, Optional<F32>:$label,
+                      Optional<RankedTensorOf<[F32]>>:$cond);
+  let assemblyFormat = [{
+    $data attr-dict `:` type($result) (`label` type($label)^)? (`cond` type($cond)^)?
+  }];
 }
 
 def Flow_NormalOp : Flow_Op<"normal", [Pure]> {
@@ -458,11 +468,15 @@ def Flow_LossOp : Flow_Op<"loss"> {
 // Host schedule (inside func.func marked `flow.host`)
 //===----------------------------------------------------------------------===//
 
-def Flow_BatchDataOp : Flow_Op<"batch_data"> {
-  let summary = "A fresh batch of the flow's data set, and optionally its labels";
+def Flow_BatchDataOp : Flow_Op<"batch_data", [AttrSizedResultSegments]> {
+  let summary = "A fresh batch of the flow's data set, and optionally its labels and conditions";
   let arguments = (ins FlatSymbolRefAttr:$data, I64:$rows);
-  let results = (outs Flow_BatchType:$result, Optional<Flow_BatchType>:$labels);
-  let assemblyFormat = "$data `(` $rows `)` attr-dict `:` type($result) (`,` type($labels)^)?";
+  let results = (outs Flow_BatchType:$result, Optional<Flow_BatchType>:$labels,
+                      Optional<Flow_BatchType>:$conds);
+  let assemblyFormat = [{
+    $data `(` $rows `)` attr-dict `:` type($result) (`label` type($labels)^)?
+    (`cond` type($conds)^)?
+  }];
 }
 
 def Flow_LaunchOp : Flow_Op<"launch",
