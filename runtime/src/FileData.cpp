@@ -62,7 +62,8 @@ torch::Tensor readRows(const std::string &path, const std::vector<int64_t> &shap
   if ((!sameShape && !flatRows) || found.empty() || found[0] == 0) {
     std::string holds = found.size() < 2 ? "" : ": " + std::to_string(found[0]) + " " + what +
                                                     " of shape " + shapeString(found.slice(1));
-    throw std::runtime_error("data file " + path + " holds an array of shape " +
+    throw std::runtime_error((what == "samples" ? "data file " : "conditions file ") + path +
+                             " holds an array of shape " +
                              shapeString(found) + holds + ", but the spec's file(...) says " +
                              what + " of shape " + shapeString(shape) + " (" +
                              std::to_string(dim) + " values each)");

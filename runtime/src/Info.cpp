@@ -66,9 +66,13 @@ int flowrt::runInfo(const flowrt_program &p) {
               std::to_string(p.data.param_values[i]);
   if (p.data.path)
     params = std::string("\"") + p.data.path + "\"" +
-             (p.data.labels_path ? std::string(", labels: \"") + p.data.labels_path + "\"" : "");
-  std::printf("data:    %s(%s), %" PRId64 " features\n",
-              orNone(p.data.generator), params.c_str(), p.data.dim);
+             (p.data.labels_path ? std::string(", labels: \"") + p.data.labels_path + "\"" : "") +
+             (p.data.cond_path ? std::string(", cond: \"") + p.data.cond_path + "\"" : "");
+  std::string conditions =
+      p.data.cond_dim > 0 ? ", conditions of " + std::to_string(p.data.cond_dim) + " values"
+                          : std::string();
+  std::printf("data:    %s(%s), %" PRId64 " features%s\n", orNone(p.data.generator),
+              params.c_str(), p.data.dim, conditions.c_str());
   for (int32_t i = 0; i < p.num_models; ++i)
     printModel(p.models[i], p.num_models > 1);
   std::printf("train:   steps %" PRId64 ", batch %" PRId64

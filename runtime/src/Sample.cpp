@@ -386,8 +386,10 @@ Command flowrt::addSampleCommand(CLI::App &app, const flowrt_program &program, b
                                             "samples (trains the classifier once, kept in "
                                             "the run directory)")
                : app.add_subcommand("sample", "draw samples with the trained network");
-  cmd->add_option("-n", o.n, "samples")->type_name("N")->capture_default_str()->check(
-      integerAtLeast(1));
+  auto *count = cmd->add_option("-n", o.n, "samples (with --from or --cond: their rows)")
+                    ->type_name("N")
+                    ->capture_default_str()
+                    ->check(integerAtLeast(1));
   cmd->add_option("-o,--output", o.outputs,
                   "write the samples to FILE.npy or plot them to FILE.png; repeatable")
       ->type_name("FILE")
@@ -449,11 +451,14 @@ Command flowrt::addSampleCommand(CLI::App &app, const flowrt_program &program, b
                        ->check(finiteNumber());
   addRunSettings(*cmd, o.run, AllRunSettings, "seed of the source");
 
-  auto run = [&program, opts, label, cond, steps, guidance, adaptive, momentum]() -> int {
+  auto run = [&program, opts, count, label, cond, steps, guidance, adaptive,
+              momentum]() -> int {
     SampleOptions &o = *opts;
     std::string flow = program.flow_name ? program.flow_name : "flow";
     if (*cond && program.sample.cond_dim == 0)
       throw UsageError("--cond", "flow '" + flow + "' samples without conditions");
+    if (*count && *cond)
+      throw UsageError("-n", "--cond gives one sample per condition; leave out -n");
     int64_t classes = sampleClasses(program);
     if (*label) {
       if (classes == 0)

@@ -136,6 +136,20 @@ LogicalResult checkSolverTable(SampleOp op, SymbolTableCollection &symbols, Stri
   return success();
 }
 
+/// The types of the condition arguments `fn` marks, which come last:
+/// labels [?, 1], then conditions [?, C] (any batch; C is the data's).
+SmallVector<Type> expectedConditionTypes(func::FuncOp fn) {
+  Conditions given = takenConditions(fn);
+  SmallVector<Type> types;
+  if (given.label)
+    types.push_back(batchedType(Float32Type::get(fn.getContext())));
+  if (given.cond) {
+    Type last = fn.getNumArguments() ? fn.getArgumentTypes().back() : Type();
+    types.push_back(last && isBatch(last) ? last : Type());
+  }
+  return types;
+}
+
 /// `sample_source(rows[, labels][, conds]) -> x0`, a batch of type `x`
 /// when known (a source written with the data's label or condition takes
 /// them, marked kConditionAttr).
@@ -149,11 +163,7 @@ LogicalResult checkSource(Operation *op, SymbolTableCollection &symbols,
   Builder b(op->getContext());
   FunctionType type = fn.getFunctionType();
   SmallVector<Type> args{b.getI64Type()};
-  Conditions given = takenConditions(fn);
-  if (given.label)
-    args.push_back(batchedType(b.getF32Type()));
-  if (given.cond && type.getNumInputs() == args.size() + 1 && isBatch(type.getInputs().back()))
-    args.push_back(type.getInputs().back());
+  llvm::append_range(args, expectedConditionTypes(fn));
   if (x)
     return checkType(op, "sample_source", fn, b.getFunctionType(args, x));
   if (TypeRange(type.getInputs()) != TypeRange(args) || type.getNumResults() != 1 ||
@@ -279,10 +289,8 @@ LogicalResult SampleOp::verifyModelKernels(SymbolTableCollection &symbols) {
     Type x = fn ? resultOf("velocity_graph", fn) : Type();
     if (!x)
       return failure();
-    Type t = batchedType(f32);
-    SmallVector<Type> args{x, t, b.getI64Type()};
-    if (fn.getNumArguments() == 4)
-      args.push_back(t);
+    SmallVector<Type> args{x, batchedType(f32), b.getI64Type()};
+    llvm::append_range(args, expectedConditionTypes(fn));
     if (failed(checkType(op, "velocity_graph", fn, b.getFunctionType(args, x))))
       return failure();
   }

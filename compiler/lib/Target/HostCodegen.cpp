@@ -577,8 +577,9 @@ private:
   static int64_t conditionDim(fl::DataOp data) {
     if (!data || !data.getCondShape())
       return 0;
+    ArrayRef<int64_t> shape = *data.getCondShape();
     int64_t n = 1;
-    for (int64_t d : *data.getCondShape())
+    for (int64_t d : shape)
       n *= d;
     return n;
   }

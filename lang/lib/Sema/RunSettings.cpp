@@ -154,7 +154,7 @@ void Sema::checkVelocity(RunDecl &run, Expr &value) {
     const DataDecl *data =
         stmt->kind == FlowStmt::Kind::Draw ? drawnData(stmt->value.get()) : nullptr;
     for (size_t i = 0; i < stmt->names.size(); ++i) {
-      if (data && i > 0)
+      if (data && i > 0 && data->drawn(i) != DataDecl::Drawn::None)
         locals[stmt->names[i]] = FlowLocal{stmt.get(), static_cast<unsigned>(i), false};
       else if (stmt->kind != FlowStmt::Kind::Loss)
         computed.insert(stmt->names[i]);
