@@ -10,6 +10,7 @@
 #include "ArrayFiles.h"
 #include "Data.h"
 #include "TestProgram.h"
+#include "Writers.h"
 
 #include <gtest/gtest.h>
 
@@ -174,5 +175,45 @@ TEST(FileData, BytesArePixelsAndShapesAreChecked) {
   std::string missing = dir.str("none.npy");
   desc.path = missing.c_str();
   EXPECT_NE(errorOf([&] { makeDataSet(desc); }).find("cannot find the data file"),
+            std::string::npos);
+}
+
+TEST(FileData, ConditionsAreDrawnWithTheirSamples) {
+  flowrt_test::ScratchDir dir;
+  // Sample i is (i, -i); its condition (10 i, 10 i + 1, 10 i + 2).
+  torch::Tensor i = torch::arange(6, torch::kFloat).reshape({6, 1});
+  writeNpy(dir.str("x.npy"), torch::cat({i, -i}, 1));
+  writeNpy(dir.str("c.npy"), torch::cat({10 * i, 10 * i + 1, 10 * i + 2}, 1).reshape({6, 3, 1}));
+  int64_t condShape[] = {3, 1};
+  std::string x = dir.str("x.npy"), c = dir.str("c.npy");
+  flowrt_data_desc desc{};
+  desc.generator = "file";
+  desc.dim = 2;
+  desc.path = x.c_str();
+  desc.cond_path = c.c_str();
+  desc.cond_dim = 3;
+  desc.cond_rank = 2;
+  desc.cond_shape = condShape;
+  std::unique_ptr<DataSet> data = makeDataSet(desc);
+  Batch batch = data->draw(40, 3);
+  ASSERT_EQ(batch.conds.sizes(), (std::vector<int64_t>{40, 3}));
+  for (int64_t k = 0; k < 40; ++k) {
+    float row = batch.x[k][0].item<float>();
+    EXPECT_FLOAT_EQ(batch.conds[k][0].item<float>(), 10 * row);
+    EXPECT_FLOAT_EQ(batch.conds[k][2].item<float>(), 10 * row + 2);
+  }
+  // `sample --cond` reads conditions the same way, checked against the shape.
+  EXPECT_TRUE(readConditions(c, desc).equal(data->all()->conds));
+  writeNpy(dir.str("short.npy"), torch::zeros({5, 3}));
+  std::string shortPath = dir.str("short.npy");
+  desc.cond_path = shortPath.c_str();
+  EXPECT_NE(errorOf([&] { makeDataSet(desc); })
+                .find("short.npy holds 5 conditions, but " + x + " holds 6 samples"),
+            std::string::npos);
+  writeNpy(dir.str("wide.npy"), torch::zeros({6, 4}));
+  EXPECT_NE(errorOf([&] { readConditions(dir.str("wide.npy"), desc); })
+                .find("conditions file " + dir.str("wide.npy") +
+                      " holds an array of shape [6, 4]: 6 conditions of shape [4], but the "
+                      "spec's file(...) says conditions of shape [3, 1] (3 values each)"),
             std::string::npos);
 }
