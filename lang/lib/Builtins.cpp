@@ -38,6 +38,8 @@ const std::vector<BuiltinFunction> kBuiltins = {
     {"one_hot", Op::OneHot, K::OneHot, 2},
     {"reshape", Op::Reshape, K::Reshape, 2},
     {"drop", Op::Drop, K::Drop, 2},
+    {"concat", Op::Concat, K::Concat, -2},
+    {"stack", Op::Stack, K::Stack, -2},
     {"normal", Op::Normal, K::Normal, -1},
     {"uniform", Op::Uniform, K::Uniform, -1},
     {"ddt", Op::Ddt, K::Ddt, 1},

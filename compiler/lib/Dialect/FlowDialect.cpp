@@ -96,6 +96,39 @@ LogicalResult ExtractOp::verify() {
   return success();
 }
 
+LogicalResult ConcatOp::verify() {
+  auto out = getType();
+  int64_t axis = getAxis(), along = 0;
+  if (getInputs().empty() || axis < 0 || axis >= out.getRank())
+    return emitOpError("axis ") << axis << " is out of range for " << out;
+  for (Value in : getInputs()) {
+    auto t = cast<RankedTensorType>(in.getType());
+    bool fits = t.getRank() == out.getRank();
+    for (int64_t k = 0; fits && k < t.getRank(); ++k)
+      fits = k == axis || t.getDimSize(k) == out.getDimSize(k);
+    if (!fits)
+      return emitOpError("cannot join ") << t << " into " << out << " along axis " << axis;
+    along += t.getDimSize(axis);
+  }
+  if (along != out.getDimSize(axis))
+    return emitOpError("the inputs have ") << along << " entries along axis " << axis
+                                           << ", the result " << out.getDimSize(axis);
+  return success();
+}
+
+LogicalResult SliceOp::verify() {
+  auto in = getInput().getType(), out = getType();
+  int64_t axis = getAxis();
+  bool fits = in.getRank() == out.getRank() && axis >= 0 && axis < in.getRank() &&
+              getOffset() >= 0 && getOffset() + out.getDimSize(axis) <= in.getDimSize(axis);
+  for (int64_t k = 0; fits && k < in.getRank(); ++k)
+    fits = k == axis || in.getDimSize(k) == out.getDimSize(k);
+  if (!fits)
+    return emitOpError("cannot slice ") << out << " from " << in << " at offset " << getOffset()
+                                        << " along axis " << axis;
+  return success();
+}
+
 bool NetworkOp::isTensorInput(unsigned i) {
   return cast<StringAttr>(getInputs()[i]).getValue() == "tensor";
 }

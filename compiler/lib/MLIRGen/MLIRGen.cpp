@@ -318,6 +318,8 @@ private:
       auto *n = static_cast<const ast::NameExpr *>(e);
       if (n->binding.kind == ast::Binding::Kind::Constant)
         return constant(l, n->binding.constant);
+      if (auto *c = dynamic_cast<const ast::ConstDecl *>(n->binding.decl))
+        return tensorConstant(l, c->shape, c->values);
       auto it = env.find(n->name);
       if (it != env.end())
         return it->second;
@@ -341,11 +343,93 @@ private:
     case ast::Expr::Kind::Call:
       return genCall(*static_cast<const ast::CallExpr *>(e), env);
     case ast::Expr::Kind::List:
+      return genList(*static_cast<const ast::ListExpr *>(e), env);
     case ast::Expr::Kind::String:
       break;
     }
     emitError(l) << "expression cannot be evaluated per sample";
     return nullptr;
+  }
+
+  /// A tensor constant of `shape` holding `values` row-major.
+  Value tensorConstant(Location l, ArrayRef<int64_t> shape, ArrayRef<double> values) {
+    auto type = RankedTensorType::get(shape, builder.getF32Type());
+    SmallVector<float> floats(values.begin(), values.end());
+    return arith::ConstantOp::create(builder, l,
+                                     DenseElementsAttr::get(type, ArrayRef<float>(floats)));
+  }
+
+  /// `[e1, ..., en]`: a dense constant when every element is a number or a
+  /// constant (nested lists too), else the elements stacked on a new axis 0.
+  Value genList(const ast::ListExpr &list, Env &env) {
+    Location l = loc(list.loc);
+    SmallVector<double> values;
+    if (collectConstants(list, values))
+      return tensorConstant(l, list.shape.dims, values);
+    SmallVector<Value> elements;
+    for (auto &el : list.elements) {
+      elements.push_back(genExpr(el.get(), env));
+      if (!elements.back())
+        return nullptr;
+    }
+    return genStack(l, elements, 0);
+  }
+
+  /// Appends the values of a list of constants row-major; false if any
+  /// element is not a constant.
+  static bool collectConstants(const ast::Expr &e, SmallVector<double> &values) {
+    if (auto *list = dynamic_cast<const ast::ListExpr *>(&e)) {
+      for (auto &el : list->elements)
+        if (!collectConstants(*el, values))
+          return false;
+      return true;
+    }
+    std::optional<double> v = constantValue(&e);
+    if (v)
+      values.push_back(*v);
+    return v.has_value();
+  }
+
+  /// Values of one shape joined along a new axis: each reshaped (a scalar
+  /// broadcast) to have an axis of size 1 there, then concatenated.
+  Value genStack(Location l, ArrayRef<Value> values, int64_t axis) {
+    auto shapeOf = [](Value v) {
+      auto t = dyn_cast<RankedTensorType>(v.getType());
+      return t ? SmallVector<int64_t>(t.getShape()) : SmallVector<int64_t>{};
+    };
+    SmallVector<int64_t> one = shapeOf(values.front());
+    one.insert(one.begin() + axis, 1);
+    auto oneType = RankedTensorType::get(one, builder.getF32Type());
+    SmallVector<Value> parts;
+    for (Value v : values)
+      parts.push_back(isa<RankedTensorType>(v.getType())
+                          ? Value(fl::ReshapeOp::create(builder, l, oneType, v))
+                          : Value(fl::BroadcastOp::create(builder, l, oneType, v)));
+    if (parts.size() == 1)
+      return parts.front();
+    SmallVector<int64_t> dims = shapeOf(values.front());
+    dims.insert(dims.begin() + axis, static_cast<int64_t>(values.size()));
+    return fl::ConcatOp::create(builder, l, RankedTensorType::get(dims, builder.getF32Type()),
+                                parts, axis);
+  }
+
+  /// `concat(...)` and `stack(...)`: the positional arguments along the
+  /// axis Sema checked (negative counts from the end).
+  Value genJoin(const ast::CallExpr &call, Env &env, bool stack) {
+    Location l = loc(call.loc);
+    SmallVector<Value> values;
+    for (const ast::Arg &a : call.args)
+      if (a.name.empty()) {
+        values.push_back(genExpr(a.value.get(), env));
+        if (!values.back())
+          return nullptr;
+      }
+    auto axis = static_cast<int64_t>(call.constantArgs[0]);
+    if (axis < 0)
+      axis += static_cast<int64_t>(call.shape.rank());
+    if (stack)
+      return genStack(l, values, axis);
+    return fl::ConcatOp::create(builder, l, sampleType(call.shape), values, axis);
   }
 
   /// Inlines a definition: parameters bound to the arguments (or their
@@ -508,6 +592,9 @@ private:
       return genStandardDraw(call, env);
     case BuiltinKind::Drop:
       return genDrop(call, env);
+    case BuiltinKind::Concat:
+    case BuiltinKind::Stack:
+      return genJoin(call, env, fn->kind == BuiltinKind::Stack);
     case BuiltinKind::Reshape: { // to the dims Sema evaluated
       Value x = genExpr(call.args[0].value.get(), env);
       SmallVector<int64_t> dims(call.constantArgs.begin(), call.constantArgs.end());

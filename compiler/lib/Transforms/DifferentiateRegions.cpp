@@ -92,6 +92,30 @@ LogicalResult propagate(Operation *op, ExprBuilder &eb,
     acc(x(0), eb.broadcast(ar, red.getInput().getType()));
   } else if (auto re = dyn_cast<fl::ReshapeOp>(op)) {
     acc(x(0), eb.reshape(ar, re.getInput().getType()));
+  } else if (auto c = dyn_cast<fl::ConcatOp>(op)) { // each input its slice
+    int64_t offset = 0;
+    for (Value in : c.getInputs()) {
+      acc(in, eb.slice(ar, c.getAxis(), offset, in.getType()));
+      offset += cast<RankedTensorType>(in.getType()).getDimSize(c.getAxis());
+    }
+  } else if (auto s = dyn_cast<fl::SliceOp>(op)) { // zeros around the slice
+    auto in = s.getInput().getType();
+    int64_t axis = s.getAxis(), before = s.getOffset(),
+            after = in.getDimSize(axis) - before - s.getType().getDimSize(axis);
+    auto part = [&](int64_t n) {
+      SmallVector<int64_t> dims(in.getShape());
+      dims[axis] = n;
+      return RankedTensorType::get(dims, in.getElementType());
+    };
+    SmallVector<Value> parts;
+    SmallVector<Type> types;
+    for (auto [n, v] : {std::pair<int64_t, Value>{before, Value()}, {0, ar}, {after, Value()}}) {
+      if (v || n > 0) {
+        parts.push_back(v);
+        types.push_back(v ? v.getType() : Type(part(n)));
+      }
+    }
+    acc(x(0), eb.concat(parts, types, axis, in));
   } else if (isa<fl::SoftmaxOp>(op)) { // s (ar - sum(ar s))
     Value ars = eb.mul(ar, r);
     Value centered = eb.sub(ar, eb.broadcast(eb.sum(ars), r.getType()));

@@ -110,6 +110,10 @@ private:
       return d[0] ? ab.reduceTo(d[0], r.getType()) : Value();
     if (isa<fl::ReshapeOp>(op))
       return d[0] ? ab.reshape(d[0], r.getType()) : Value();
+    if (auto c = dyn_cast<fl::ConcatOp>(op))
+      return ab.concat(d, SmallVector<Type>(c.getInputs().getTypes()), c.getAxis(), r.getType());
+    if (auto s = dyn_cast<fl::SliceOp>(op))
+      return ab.slice(d[0], s.getAxis(), s.getOffset(), r.getType());
     if (isa<arith::SelectOp>(op))
       return ab.select(in(0), d[1], d[2]);
     if (isa<arith::MinimumFOp, arith::MaximumFOp>(op)) { // the chosen side's

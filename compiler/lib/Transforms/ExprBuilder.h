@@ -123,6 +123,23 @@ public:
   mlir::Value extract(mlir::Value x, int64_t position) {
     return flow::ExtractOp::create(b, loc, x, position);
   }
+  /// `parts` joined along `axis` into `type`; a null part is zeros of
+  /// `types[i]`, and all null is null.
+  mlir::Value concat(llvm::ArrayRef<mlir::Value> parts, llvm::ArrayRef<mlir::Type> types,
+                     int64_t axis, mlir::Type type) {
+    if (llvm::all_of(parts, [](mlir::Value v) { return !v; }))
+      return nullptr;
+    llvm::SmallVector<mlir::Value> inputs;
+    for (auto [v, t] : llvm::zip(parts, types))
+      inputs.push_back(v ? v : constantLike(0.0, t));
+    return flow::ConcatOp::create(b, loc, type, inputs, axis);
+  }
+  /// Entries offset.. of `x` along `axis`, of type `to`; a null stays null.
+  mlir::Value slice(mlir::Value x, int64_t axis, int64_t offset, mlir::Type to) {
+    if (!x)
+      return nullptr;
+    return flow::SliceOp::create(b, loc, to, x, axis, offset);
+  }
   /// where(cond, x, y) with an i1 condition; a null side is a zero.
   mlir::Value select(mlir::Value cond, mlir::Value x, mlir::Value y) {
     if (!x && !y)

@@ -277,6 +277,53 @@ private:
     return loop.getResult(0);
   }
 
+  /// Element j of a dense constant: the splat, or a chain of selects on j
+  /// (tensor constants are small; no table in memory, so CPU and GPU alike).
+  Value constantElement(DenseElementsAttr dense, Value j) {
+    if (dense.isSplat())
+      return arith::ConstantOp::create(b, loc, dense.getSplatValue<FloatAttr>());
+    auto values = llvm::to_vector(dense.getValues<FloatAttr>());
+    Value e = arith::ConstantOp::create(b, loc, values.front());
+    for (auto [k, v] : llvm::enumerate(llvm::drop_begin(values))) {
+      Value here = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, j, index(k + 1));
+      e = arith::SelectOp::create(b, loc, here, arith::ConstantOp::create(b, loc, v), e);
+    }
+    return e;
+  }
+
+  /// Element j of a concat: each input's element at j's index along the
+  /// axis less the input's offset (clamped into the input, so every read
+  /// is in bounds), the last input whose offset j has reached chosen by
+  /// selects. Draws are pure, so computing an unchosen element is harmless.
+  Value concatElement(fl::ConcatOp cat, Value j, ElementCache &cache) {
+    int64_t axis = cat.getAxis();
+    SmallVector<Value> idx = unravel(j, cat.getType().getShape());
+    Value along = idx[axis];
+    Value e;
+    int64_t offset = 0;
+    for (Value in : cat.getInputs()) {
+      auto type = cast<RankedTensorType>(in.getType());
+      int64_t n = type.getDimSize(axis);
+      Value local = arith::SubIOp::create(b, loc, arith::MaxUIOp::create(b, loc, along,
+                                                                         index(offset)),
+                                          index(offset));
+      SmallVector<Value> at(idx);
+      at[axis] = arith::MinUIOp::create(b, loc, local, index(n - 1));
+      Value ei = element(in, ravel(at, type.getShape()), cache);
+      if (!ei)
+        return nullptr;
+      if (!e) {
+        e = ei;
+      } else {
+        Value reached =
+            arith::CmpIOp::create(b, loc, arith::CmpIPredicate::uge, along, index(offset));
+        e = arith::SelectOp::create(b, loc, reached, ei, e);
+      }
+      offset += n;
+    }
+    return e;
+  }
+
   /// Element j of a per-sample vector (or a scalar, for broadcast operands).
   Value element(Value v, Value j, ElementCache &cache) {
     if (!isa<RankedTensorType>(v.getType()))
@@ -290,11 +337,18 @@ private:
       Operation *op = v.getDefiningOp();
       if (auto c = dyn_cast<arith::ConstantOp>(op)) {
         auto dense = dyn_cast<DenseElementsAttr>(c.getValue());
-        if (!dense || !dense.isSplat()) {
-          op->emitError("only splat vector constants are supported in kernels");
+        if (!dense) {
+          op->emitError("a tensor constant in a kernel must be dense");
           return nullptr;
         }
-        e = arith::ConstantOp::create(b, loc, dense.getSplatValue<FloatAttr>());
+        e = constantElement(dense, j);
+      } else if (auto cat = dyn_cast<fl::ConcatOp>(op)) {
+        e = concatElement(cat, j, cache);
+      } else if (auto sl = dyn_cast<fl::SliceOp>(op)) {
+        SmallVector<Value> idx = unravel(j, sl.getType().getShape());
+        int64_t axis = sl.getAxis();
+        idx[axis] = arith::AddIOp::create(b, loc, idx[axis], index(sl.getOffset()));
+        e = element(sl.getInput(), ravel(idx, sl.getInput().getType().getShape()), cache);
       } else if (auto bc = dyn_cast<fl::BroadcastOp>(op)) {
         e = scalar(bc.getInput());
       } else if (auto n = dyn_cast<fl::NormalOp>(op)) {

@@ -79,6 +79,10 @@ void Sema::resolveBuiltinCall(CallExpr &call, const BuiltinFunction &fn,
   case BuiltinKind::Drop:
     resolveDrop(call, fn, scope);
     return;
+  case BuiltinKind::Concat:
+  case BuiltinKind::Stack:
+    resolveJoin(call, scope);
+    return;
   case BuiltinKind::Ddt:
     if (!scope.flow) {
       error(call.calleeLoc, "'ddt' can only be used inside a flow");
@@ -115,6 +119,43 @@ void Sema::resolveBuiltinCall(CallExpr &call, const BuiltinFunction &fn,
     break;
   }
   error(call.calleeLoc, "unknown function '" + call.callee + "'");
+}
+
+void Sema::resolveJoin(CallExpr &call, Scope &scope) {
+  (void)scope; // the arguments are resolved by resolveArgs
+  bool ok = true;
+  size_t values = 0;
+  const Arg *axis = nullptr;
+  for (const Arg &arg : call.args) {
+    if (arg.name.empty() && !axis) {
+      ++values;
+    } else if (arg.name == "axis" && !axis) {
+      axis = &arg;
+    } else {
+      error(arg.loc, "'" + call.callee + "' takes values, then 'axis' as its only named "
+                                         "argument");
+      ok = false;
+    }
+  }
+  if (ok && values == 0) {
+    error(call.calleeLoc, "'" + call.callee + "' needs at least one value");
+    ok = false;
+  }
+  double k = 0;
+  if (ok && axis) {
+    auto v = evalConstant(axis->value.get(), "an axis");
+    if (!v)
+      return;
+    if (!isInteger(*v)) {
+      error(axis->value->loc, "axis must be an integer but is " + fmt(*v));
+      return;
+    }
+    k = *v;
+  }
+  if (!ok)
+    return;
+  call.constantArgs = {k};
+  call.binding.kind = Binding::Kind::Builtin;
 }
 
 void Sema::resolveAxis(CallExpr &call) {
@@ -294,6 +335,9 @@ Shape Sema::inferBuiltin(CallExpr &call) {
   }
   case BuiltinKind::Drop: // a label (scalar) or a condition (its shape)
     return in.size() == 2 ? in[0] : Shape();
+  case BuiltinKind::Concat:
+  case BuiltinKind::Stack:
+    return inferJoin(call, in);
   case BuiltinKind::Mse: // mean over features of (a - b)^2
     if (in.size() != 2)
       return Shape();
@@ -306,4 +350,52 @@ Shape Sema::inferBuiltin(CallExpr &call) {
   default:
     return Shape();
   }
+}
+
+Shape Sema::inferJoin(CallExpr &call, const std::vector<Shape> &in) {
+  bool stack = builtinKind(call.callee) == BuiltinKind::Stack;
+  std::vector<Shape> values;
+  for (size_t i = 0; i < call.args.size() && i < in.size(); ++i)
+    if (call.args[i].name.empty())
+      values.push_back(in[i]);
+  if (values.empty() || call.constantArgs.empty())
+    return Shape();
+  const Shape &first = values[0];
+  int64_t rank = static_cast<int64_t>(first.rank()) + (stack ? 1 : 0);
+  if (!stack && first.isScalar()) {
+    shapeError(call.args[0].value->loc,
+               "'concat' joins tensors along an axis, but this is a scalar (stack joins "
+               "scalars)");
+    return Shape();
+  }
+  auto axis = static_cast<int64_t>(call.constantArgs[0]);
+  if (axis < -rank || axis >= rank) {
+    const Arg &a = call.args.back();
+    shapeError(a.value ? a.value->loc : call.calleeLoc,
+               "axis " + std::to_string(axis) + " is out of range for " +
+                   (stack ? "values " + first.str() + " stacked" : first.str()));
+    return Shape();
+  }
+  if (axis < 0)
+    axis += rank;
+  std::vector<int64_t> dims = first.dims;
+  for (size_t i = 1; i < values.size(); ++i) {
+    const Shape &s = values[i];
+    bool fits = stack ? s == first : s.rank() == first.rank();
+    for (int64_t k = 0; fits && !stack && k < static_cast<int64_t>(s.rank()); ++k)
+      fits = k == axis || s.dims[k] == first.dims[k];
+    if (!fits) {
+      shapeError(call.args[i].value->loc,
+                 "'" + call.callee + "' needs " +
+                     (stack ? std::string("values of one shape")
+                            : "tensors equal but along axis " + std::to_string(axis)) +
+                     ", but this is " + s.str() + " and the first " + first.str());
+      return Shape();
+    }
+    if (!stack)
+      dims[axis] += s.dims[axis];
+  }
+  if (stack)
+    dims.insert(dims.begin() + axis, static_cast<int64_t>(values.size()));
+  return Shape::tensor(dims);
 }

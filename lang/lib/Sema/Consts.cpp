@@ -39,6 +39,10 @@ std::optional<double> Sema::evalConstant(Expr *e, const std::string &what) {
       return c;
     }
     Decl *d = findGlobal(name->name);
+    if (d && d->kind == Decl::Kind::Const && static_cast<ConstDecl &>(*d).isTensor()) {
+      error(name->loc, "const '" + name->name + "' is a tensor; " + what + " needs a number");
+      return std::nullopt;
+    }
     if (d && d->kind == Decl::Kind::Const) {
       auto &cd = static_cast<ConstDecl &>(*d);
       if (constState[&cd] == 1) {
@@ -148,6 +152,54 @@ std::optional<double> Sema::evalConstDecl(ConstDecl &c) {
   }
   after = 3;
   return std::nullopt;
+}
+
+bool Sema::evalTensorConst(ConstDecl &c) {
+  int &state = constState[&c];
+  if (state == 2 || state == 3)
+    return state == 2;
+  state = 3; // a tensor const names no other tensor const, so no cycles
+  std::vector<double> values;
+  std::optional<std::vector<int64_t>> shape =
+      evalConstantList(c.value.get(), "const '" + c.name + "'", values);
+  if (!shape)
+    return false;
+  c.shape = *shape;
+  c.values = std::move(values);
+  state = 2;
+  return true;
+}
+
+std::optional<std::vector<int64_t>> Sema::evalConstantList(Expr *e, const std::string &what,
+                                                           std::vector<double> &values) {
+  if (e->kind != Expr::Kind::List) {
+    auto v = evalConstant(e, what);
+    if (!v)
+      return std::nullopt;
+    values.push_back(*v);
+    return std::vector<int64_t>{};
+  }
+  auto &list = static_cast<ListExpr &>(*e);
+  if (list.elements.empty()) {
+    error(e->loc, "an empty list has no shape");
+    return std::nullopt;
+  }
+  std::optional<std::vector<int64_t>> inner;
+  for (auto &el : list.elements) {
+    auto s = evalConstantList(el.get(), what, values);
+    if (!s)
+      return std::nullopt;
+    if (inner && *inner != *s) {
+      error(el->loc, "the elements of a list must have one shape, but this one is " +
+                         Shape::tensor(*s).str() + " and the first " +
+                         Shape::tensor(*inner).str());
+      return std::nullopt;
+    }
+    inner = s;
+  }
+  std::vector<int64_t> shape{static_cast<int64_t>(list.elements.size())};
+  shape.insert(shape.end(), inner->begin(), inner->end());
+  return shape;
 }
 
 std::optional<int64_t> Sema::evalInteger(Expr *e, const std::string &what,

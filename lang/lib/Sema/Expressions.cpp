@@ -40,8 +40,9 @@ void Sema::resolve(Expr *e, Scope &scope) {
   case Expr::Kind::Call:
     resolveCall(static_cast<CallExpr &>(*e), scope);
     return;
-  case Expr::Kind::List:
-    error(e->loc, "lists are only allowed in solver tableaux and shape lists");
+  case Expr::Kind::List: // a tensor of its elements
+    for (auto &el : static_cast<ListExpr *>(e)->elements)
+      resolve(el.get(), scope);
     return;
   case Expr::Kind::String:
     error(e->loc, "a string is only allowed as a file path: file(\"...\"), "
@@ -94,6 +95,13 @@ void Sema::resolveName(NameExpr &name, Scope &scope) {
     return;
   }
   if (Decl *d = findGlobal(name.name)) {
+    if (d->kind == Decl::Kind::Const && static_cast<ConstDecl &>(*d).isTensor()) {
+      if (evalTensorConst(static_cast<ConstDecl &>(*d))) { // else reported there
+        b.kind = Binding::Kind::Decl;
+        b.decl = d;
+      }
+      return;
+    }
     if (d->kind == Decl::Kind::Const) {
       // Reported where the const is declared if it fails.
       if (auto v = evalConstDecl(static_cast<ConstDecl &>(*d))) {

@@ -22,8 +22,13 @@ void Sema::run() {
   loadImports();
   collectGlobals();
   for (Decl *d : logicalOrder)
-    if (d->kind == Decl::Kind::Const)
-      evalConstDecl(static_cast<ConstDecl &>(*d));
+    if (d->kind == Decl::Kind::Const) {
+      auto &c = static_cast<ConstDecl &>(*d);
+      if (c.isTensor())
+        evalTensorConst(c);
+      else
+        evalConstDecl(c);
+    }
   for (Decl *d : logicalOrder) {
     switch (d->kind) {
     case Decl::Kind::Data:

@@ -210,6 +210,16 @@ private:
   /// Evaluates a `const` declaration once; nullopt if it failed (reported).
   std::optional<double> evalConstDecl(ConstDecl &c);
 
+  /// Evaluates a tensor const (`const mu = [1.0, -2.0]`) once into its
+  /// shape and values; false if it failed (reported).
+  bool evalTensorConst(ConstDecl &c);
+
+  /// The shape of a constant number or (nested) list of them, whose values
+  /// it appends row-major to `values`; nullopt after reporting an error (an
+  /// empty or ragged list, a value that is not constant).
+  std::optional<std::vector<int64_t>> evalConstantList(Expr *e, const std::string &what,
+                                                       std::vector<double> &values);
+
   /// Evaluates `e` and checks it is an integer >= `min`.
   std::optional<int64_t> evalInteger(Expr *e, const std::string &what,
                                      int64_t min, const char *description);
@@ -378,6 +388,10 @@ private:
   /// constant integer, negative counting from the last axis.
   void resolveAxis(CallExpr &call);
 
+  /// `concat(a, b, ..., axis: k)` and `stack(...)`: one or more values and
+  /// an optional constant integer axis (default 0, in constantArgs).
+  void resolveJoin(CallExpr &call, Scope &scope);
+
   /// `drop(y, p)`: condition dropout of a label or a condition, a random
   /// draw, so only in flows.
   void resolveDrop(CallExpr &call, const BuiltinFunction &fn, Scope &scope);
@@ -388,6 +402,11 @@ private:
 
   /// Shapes of built-in calls whose arguments have been inferred.
   Shape inferBuiltin(CallExpr &call);
+
+  /// concat: tensors of one rank, equal but along the axis, whose sizes add
+  /// up; stack: values of one shape (scalars too) along a new axis.
+  /// `in` holds the arguments' shapes (the values first).
+  Shape inferJoin(CallExpr &call, const std::vector<Shape> &in);
 
   //===--------------------------------------------------------------------===//
   // Shapes.cpp

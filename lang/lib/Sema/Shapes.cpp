@@ -72,6 +72,10 @@ Shape Sema::inferImpl(Expr &e) {
       return Shape();
     case Binding::Kind::PathParam:
       return b.param ? b.param->shape : Shape();
+    case Binding::Kind::Decl: // a tensor const
+      if (auto *c = dynamic_cast<const ConstDecl *>(b.decl))
+        return Shape::tensor(c->shape);
+      return Shape();
     default:
       return Shape();
     }
@@ -98,7 +102,28 @@ Shape Sema::inferImpl(Expr &e) {
   }
   case Expr::Kind::Call:
     return inferCall(static_cast<CallExpr &>(e));
-  case Expr::Kind::List:
+  case Expr::Kind::List: { // [e1, ..., en]: the elements stacked
+    auto &list = static_cast<ListExpr &>(e);
+    if (list.elements.empty()) {
+      shapeError(e.loc, "an empty list has no shape");
+      return Shape();
+    }
+    std::optional<Shape> first;
+    for (auto &el : list.elements) {
+      Shape s = infer(el.get());
+      if (!s.isKnown())
+        return Shape();
+      if (first && *first != s) {
+        shapeError(el->loc, "the elements of a list must have one shape, but this one is " +
+                                s.str() + " and the first " + first->str());
+        return Shape();
+      }
+      first = s;
+    }
+    std::vector<int64_t> dims{static_cast<int64_t>(list.elements.size())};
+    dims.insert(dims.end(), first->dims.begin(), first->dims.end());
+    return Shape::tensor(dims);
+  }
   case Expr::Kind::String:
     return Shape();
   case Expr::Kind::Index: {

@@ -62,3 +62,27 @@ flow.flow @constant_in_t {
   flow.source %d : tensor<2xf32>
 }
 
+
+// Concat and slice: d/dt concat(t x1, x0) = concat(x1, 0) (a zero tangent
+// becomes a zero constant of its part's type); the slice of it, its slice.
+// CHECK-LABEL: flow.flow @joined
+flow.flow @joined {
+  %x1 = flow.draw_data @d : tensor<2xf32>
+  %x0 = flow.normal stream 0 : tensor<3xf32>
+  %t = flow.uniform stream 1 : f32
+  %b = flow.broadcast %t : tensor<2xf32>
+  %r = arith.mulf %b, %x1 : tensor<2xf32>
+  %c = flow.concat %r, %x0 axis 0 : tensor<2xf32>, tensor<3xf32> -> tensor<5xf32>
+  %s = flow.slice %c axis 0 offset 1 : tensor<5xf32> to tensor<3xf32>
+  // CHECK: %[[X1:.*]] = flow.draw_data @d
+  // CHECK: %[[Z:.*]] = arith.constant dense<0.000000e+00> : tensor<3xf32>
+  // CHECK: %[[DC:.*]] = flow.concat %[[X1]], %[[Z]] axis 0 : tensor<2xf32>, tensor<3xf32> -> tensor<5xf32>
+  // CHECK: flow.source %[[DC]]
+  // CHECK: %[[DC2:.*]] = flow.concat %[[X1]], %{{.*}} axis 0
+  // CHECK: %[[DS:.*]] = flow.slice %[[DC2]] axis 0 offset 1 : tensor<5xf32> to tensor<3xf32>
+  // CHECK: flow.source %[[DS]]
+  %dc = flow.ddt %c wrt %t : tensor<5xf32>
+  flow.source %dc : tensor<5xf32>
+  %ds = flow.ddt %s wrt %t : tensor<3xf32>
+  flow.source %ds : tensor<3xf32>
+}

@@ -336,9 +336,15 @@ using PathDecl = FunctionDecl; // the walking skeleton's name
 
 /// `const NAME = expr`: a scalar constant. Names bound to it resolve as
 /// Binding::Kind::Constant with the value Sema computed.
+/// `const NAME = EXPR`: a number, or with a list a tensor constant (`const
+/// mu = [1.0, -2.0]`, nested lists for higher ranks).
 struct ConstDecl : Decl {
   ExprPtr value;
   double number = 0; // set by Sema
+  /// A tensor constant: its shape and its values, row-major (set by Sema).
+  std::vector<int64_t> shape;
+  std::vector<double> values;
+  bool isTensor() const { return value && value->kind == Expr::Kind::List; }
   ConstDecl() : Decl(Kind::Const) {}
 };
 

@@ -33,6 +33,8 @@ enum class BuiltinKind {
   OneHot,  ///< one_hot(k, n): scalar k, constant n -> [n]
   Reshape, ///< reshape(x, [dims]): the same elements in another shape
   Drop,    ///< drop(y, p): label y, or the null class -1 with probability p
+  Concat,  ///< concat(a, b, ..., axis: k): tensors joined along an axis
+  Stack,   ///< stack(a, b, ..., axis: k): same-shaped values along a new axis
 };
 
 /// Each built-in function: what MLIRGen emits for a call.
@@ -40,7 +42,7 @@ enum class BuiltinOp {
   Exp, Log, Log1p, Expm1, Sin, Cos, Tan, Sqrt, Tanh, Sigmoid, Abs, Sg,
   Sum, Mean, Norm, Softmax,
   Where, Clamp, Min, Max,
-  OneHot, Reshape, Drop,
+  OneHot, Reshape, Drop, Concat, Stack,
   Normal, Uniform, Ddt, Mse,
 };
 
@@ -51,7 +53,8 @@ struct BuiltinFunction {
   BuiltinKind kind;
   /// The positional arguments a call takes (sum, mean and norm also take an
   /// optional axis); -1 for normal and uniform, whose arguments Sema binds
-  /// by name (mean, std / low, high, like, shape).
+  /// by name (mean, std / low, high, like, shape); -2 for concat and stack,
+  /// which take any number (and `axis:`).
   int arity;
 };
 

@@ -369,6 +369,34 @@ def Flow_ExtractOp : Flow_Op<"extract", [Pure, DeclareOpInterfaceMethods<InferTy
   let hasVerifier = 1;
 }
 
+def Flow_ConcatOp : Flow_Op<"concat", [Pure]> {
+  let summary = "Per-sample tensors joined along an axis";
+  let description = [{
+    The inputs have one rank and equal sizes but along `axis`, where the
+    result's size is their sum; `flow.slice` is its transpose (the
+    derivative passes use both). A `stack` is a `flow.reshape` of each
+    input to insert an axis of size 1, then a concat along it.
+  }];
+  let arguments = (ins Variadic<RankedTensorOf<[F32]>>:$inputs, I64Attr:$axis);
+  let results = (outs RankedTensorOf<[F32]>:$result);
+  let assemblyFormat = "$inputs `axis` $axis attr-dict `:` type($inputs) `->` type($result)";
+  let hasVerifier = 1;
+}
+
+def Flow_SliceOp : Flow_Op<"slice", [Pure]> {
+  let summary = "Consecutive entries along one axis of a per-sample tensor";
+  let description = [{
+    The result's entries `offset` .. `offset` + size - 1 along `axis` (its
+    size there is the result type's), every other axis whole.
+  }];
+  let arguments = (ins RankedTensorOf<[F32]>:$input, I64Attr:$axis, I64Attr:$offset);
+  let results = (outs RankedTensorOf<[F32]>:$result);
+  let assemblyFormat = [{
+    $input `axis` $axis `offset` $offset attr-dict `:` type($input) `to` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
 def Flow_OneHotOp : Flow_Op<"one_hot", [Pure]> {
   let summary = "A per-sample class index as a one-hot vector";
   let description = [{ Feature j is 1 where the index equals j, else 0. }];
