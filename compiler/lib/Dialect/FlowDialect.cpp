@@ -96,6 +96,13 @@ LogicalResult ExtractOp::verify() {
   return success();
 }
 
+LogicalResult SoftmaxOp::verify() {
+  if (getAxis() < 0 || getAxis() >= getInput().getType().getRank())
+    return emitOpError("axis ") << getAxis() << " is out of range for "
+                                << getInput().getType();
+  return success();
+}
+
 LogicalResult ConcatOp::verify() {
   auto out = getType();
   int64_t axis = getAxis(), along = 0;

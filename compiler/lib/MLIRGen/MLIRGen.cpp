@@ -280,7 +280,9 @@ private:
         Value sq = arith::MulFOp::create(builder, l, x, x);
         return math::SqrtOp::create(builder, l, fl::SumOp::create(builder, l, f32, sq));
       }
-      case BuiltinOp::Softmax: return fl::SoftmaxOp::create(builder, l, x.getType(), x);
+      case BuiltinOp::Softmax: // over the last axis unless genAxisSoftmax's
+        return fl::SoftmaxOp::create(builder, l, x.getType(), x,
+                                     cast<RankedTensorType>(x.getType()).getRank() - 1);
       default:
         return nullptr;
       }
@@ -605,6 +607,17 @@ private:
     case BuiltinKind::Reduce:
       if (call.args.size() == 2) // over one axis (Sema set constantArgs)
         return genAxisReduction(call, env);
+      break;
+    case BuiltinKind::Softmax:
+      if (call.args.size() == 2) { // softmax(x, axis: k)
+        Value x = genExpr(call.args[0].value.get(), env);
+        if (!x)
+          return nullptr;
+        auto axis = static_cast<int64_t>(call.constantArgs[0]);
+        if (axis < 0)
+          axis += cast<RankedTensorType>(x.getType()).getRank();
+        return fl::SoftmaxOp::create(builder, l, x.getType(), x, axis);
+      }
       break;
     case BuiltinKind::OneHot: {
       Value k = genExpr(call.args[0].value.get(), env);

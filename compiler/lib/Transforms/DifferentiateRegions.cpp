@@ -116,9 +116,9 @@ LogicalResult propagate(Operation *op, ExprBuilder &eb,
       }
     }
     acc(x(0), eb.concat(parts, types, axis, in));
-  } else if (isa<fl::SoftmaxOp>(op)) { // s (ar - sum(ar s))
+  } else if (auto sm = dyn_cast<fl::SoftmaxOp>(op)) { // s (ar - sum(ar s)) along the axis
     Value ars = eb.mul(ar, r);
-    Value centered = eb.sub(ar, eb.broadcast(eb.sum(ars), r.getType()));
+    Value centered = eb.sub(ar, eb.sumAlong(ars, sm.getAxis()));
     acc(x(0), eb.mul(r, centered));
   } else if (isa<math::ExpOp>(op)) {
     acc(x(0), eb.mul(ar, r));

@@ -122,9 +122,9 @@ private:
       Value first = ab.compare(p, in(0), in(1));
       return ab.select(first, d[0], d[1]);
     }
-    if (isa<fl::SoftmaxOp>(op) && d[0]) { // s (dx - sum(s dx))
+    if (auto sm = dyn_cast<fl::SoftmaxOp>(op); sm && d[0]) { // s (dx - sum(s dx)) along the axis
       Value sdx = ab.mul(r, d[0]);
-      Value centered = ab.sub(d[0], ab.broadcast(ab.sum(sdx), r.getType()));
+      Value centered = ab.sub(d[0], ab.sumAlong(sdx, sm.getAxis()));
       return ab.mul(r, centered);
     }
     if (!d[0] && (op->getNumOperands() == 1 || !d[1]))

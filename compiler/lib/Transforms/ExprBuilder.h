@@ -120,6 +120,17 @@ public:
   mlir::Value sum(mlir::Value x) {
     return flow::SumOp::create(b, loc, b.getF32Type(), x);
   }
+  /// The sums of `x` along `axis`, repeated along it (x's shape): for a
+  /// vector, its sum everywhere.
+  mlir::Value sumAlong(mlir::Value x, int64_t axis) {
+    auto type = mlir::cast<mlir::RankedTensorType>(x.getType());
+    if (type.getRank() == 1)
+      return broadcast(sum(x), type);
+    llvm::SmallVector<int64_t> kept(type.getShape());
+    kept[axis] = 1;
+    return broadcast(reduceTo(x, mlir::RankedTensorType::get(kept, type.getElementType())),
+                     type);
+  }
   mlir::Value extract(mlir::Value x, int64_t position) {
     return flow::ExtractOp::create(b, loc, x, position);
   }

@@ -68,7 +68,7 @@ public:
                                               ValueRange{row, index(0)});
     for (Operation &op : body.without_terminator()) {
       if (auto softmax = dyn_cast<fl::SoftmaxOp>(op))
-        if (failed(emitSoftmaxStatistics(softmax)))
+        if (softmax.getType().getRank() == 1 && failed(emitSoftmaxStatistics(softmax)))
           return failure();
       for (Value r : op.getResults())
         if (!isa<RankedTensorType>(r.getType())) {
@@ -215,6 +215,43 @@ private:
     return success();
   }
 
+  /// For element j of a softmax along an axis of a matrix or higher: the
+  /// max m and the sum s of exp(x - m) over j's slice along the axis (two
+  /// loops over the axis at the element; sizes here are small).
+  std::pair<Value, Value> sliceStatistics(fl::SoftmaxOp op, Value j) {
+    auto type = op.getType();
+    int64_t axis = op.getAxis(), n = type.getDimSize(axis);
+    SmallVector<Value> idx = unravel(j, type.getShape());
+    auto fold = [&](float init, auto combine) -> Value {
+      Value start = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(init));
+      auto loop = scf::ForOp::create(b, loc, index(0), index(n), index(1), ValueRange{start});
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(loop.getBody());
+      SmallVector<Value> at(idx);
+      at[axis] = loop.getInductionVar();
+      ElementCache cache; // a fresh element per iteration
+      Value x = element(op.getInput(), ravel(at, type.getShape()), cache);
+      if (!x) {
+        scf::YieldOp::create(b, loc, loop.getRegionIterArg(0));
+        return Value();
+      }
+      scf::YieldOp::create(b, loc, combine(loop.getRegionIterArg(0), x));
+      return loop.getResult(0);
+    };
+    Value m = fold(-std::numeric_limits<float>::infinity(), [&](Value acc, Value x) -> Value {
+      return arith::MaximumFOp::create(b, loc, acc, x);
+    });
+    if (!m)
+      return {};
+    Value s = fold(0.0f, [&](Value acc, Value x) -> Value {
+      Value ex = math::ExpOp::create(b, loc, arith::SubFOp::create(b, loc, x, m));
+      return arith::AddFOp::create(b, loc, acc, ex);
+    });
+    if (!s)
+      return {};
+    return {m, s};
+  }
+
   /// Row-major indices of flat index j in `shape` (innermost last).
   SmallVector<Value> unravel(Value j, ArrayRef<int64_t> shape) {
     SmallVector<Value> idx(shape.size());
@@ -356,8 +393,10 @@ private:
       } else if (auto u = dyn_cast<fl::UniformOp>(op)) {
         e = emitUniform(b, loc, row, j, u.getStream(), step, seed);
       } else if (auto softmax = dyn_cast<fl::SoftmaxOp>(op)) {
-        auto [m, sum] = softmaxStatistics.lookup(softmax);
-        Value x = element(softmax.getInput(), j, cache);
+        // A vector's statistics once per row; a slice's along the axis.
+        auto [m, sum] = softmax.getType().getRank() == 1 ? softmaxStatistics.lookup(softmax)
+                                                        : sliceStatistics(softmax, j);
+        Value x = m ? element(softmax.getInput(), j, cache) : Value();
         if (!x)
           return nullptr;
         Value ex = math::ExpOp::create(b, loc, arith::SubFOp::create(b, loc, x, m));

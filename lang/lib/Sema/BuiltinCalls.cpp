@@ -46,13 +46,13 @@ void Sema::resolveBuiltinCall(CallExpr &call, const BuiltinFunction &fn,
                               Scope &scope) {
   switch (fn.kind) {
   case BuiltinKind::Reduce:
+  case BuiltinKind::Softmax:
     if (call.args.size() >= 2) {
       resolveAxis(call);
       return;
     }
     [[fallthrough]];
   case BuiltinKind::Math:
-  case BuiltinKind::Softmax:
   case BuiltinKind::MinMax:
   case BuiltinKind::Where:
   case BuiltinKind::Clamp:
@@ -266,18 +266,14 @@ Shape Sema::inferBuiltin(CallExpr &call) {
     bool softmax = builtinKind(name) == BuiltinKind::Softmax;
     if (in.empty())
       return Shape();
-    if (!in[0].isTensor() || (softmax && in[0].rank() != 1)) {
+    if (!in[0].isTensor()) {
       shapeError(call.calleeLoc,
-                 "'" + name + "' needs a " + (softmax ? "vector" : "tensor") +
-                     " but its argument is " +
-                     (in[0].isScalar() ? std::string("a scalar")
-                                       : in[0].str()));
+                 "'" + name + "' needs a tensor but its argument is " +
+                     (in[0].isScalar() ? std::string("a scalar") : in[0].str()));
       return Shape();
     }
-    if (softmax)
-      return in[0];
-    if (call.constantArgs.empty()) // over every element
-      return Shape::scalar();
+    if (call.constantArgs.empty()) // over every element (softmax: its last axis)
+      return softmax ? in[0] : Shape::scalar();
     // Over one axis: that axis goes.
     int64_t rank = static_cast<int64_t>(in[0].rank());
     auto axis = static_cast<int64_t>(call.constantArgs[0]);
@@ -290,6 +286,8 @@ Shape Sema::inferBuiltin(CallExpr &call) {
     // checked once per shape of its arguments, and ranks may differ.
     if (axis < 0)
       axis += rank;
+    if (softmax) // along the axis, the shape kept
+      return in[0];
     std::vector<int64_t> dims = in[0].dims;
     dims.erase(dims.begin() + axis);
     return Shape::tensor(dims);

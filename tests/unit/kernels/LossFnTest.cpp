@@ -87,3 +87,49 @@ TEST(LossFns, VjpMatchesAutograd) {
                     FLOWC_ROWS(buf(da0), kRows, 2));
   EXPECT_GT(maxMixedError(da0, ar.grad()), 1e-2);
 }
+
+// Token-wise: kernels.flow's flow `tokens`, logits a [3, 4] per sample and
+// the target softmax(b, axis: 0), tokens_loss(b, a) -> ce and its vjp.
+extern "C" {
+// clang-format off
+void tokens_loss(int64_t, int64_t, int64_t, float *, float *, int64_t, int64_t, int64_t, int64_t, int64_t, float *, float *, int64_t, int64_t, int64_t, int64_t, int64_t, float *, float *, int64_t, int64_t, int64_t, int64_t, int64_t);
+void tokens_loss_grad(int64_t, int64_t, int64_t, float *, float *, int64_t, int64_t, int64_t, int64_t, int64_t, float *, float *, int64_t, int64_t, int64_t, int64_t, int64_t, float *, float *, int64_t, int64_t, int64_t, int64_t, int64_t, float *, float *, int64_t, int64_t, int64_t, int64_t, int64_t, float *, float *, int64_t, int64_t, int64_t, int64_t, int64_t);
+// clang-format on
+}
+
+namespace {
+/// Per sample: the cross-entropies of the 3 positions (classes along the
+/// last axis) against softmax(b) along the positions, summed; in double.
+torch::Tensor tokenCrossEntropy(const torch::Tensor &a, const torch::Tensor &b) {
+  torch::Tensor target = torch::softmax(b.reshape({-1, 3, 4}), 1);
+  return -(target * torch::log_softmax(a.reshape({-1, 3, 4}), 2)).sum({1, 2});
+}
+} // namespace
+
+TEST(LossFns, TokenwiseCrossEntropyAndSoftmaxAlongAxesMatchAutograd) {
+  torch::manual_seed(6);
+  auto a = torch::randn({kRows, 12}) * 3, b = torch::randn({kRows, 12});
+  auto ce = torch::empty({kRows, 1});
+  tokens_loss(kRows, 0, 0, FLOWC_ROWS(buf(b), kRows, 12), FLOWC_ROWS(buf(a), kRows, 12),
+              FLOWC_ROWS(buf(ce), kRows, 1));
+  auto ad = d(a).requires_grad_(true), bd = d(b).requires_grad_(true);
+  torch::Tensor ref = tokenCrossEntropy(ad, bd);
+  double err = maxMixedError(ce.reshape({-1}), ref.detach());
+  measured("token-wise cross-entropy vs torch", err);
+  EXPECT_LE(err, 1e-5);
+  // Baseline that must fail: softmax over the whole [3, 4] (no axis).
+  torch::Tensor whole = -(torch::softmax(d(b), 1) * torch::log_softmax(d(a), 1)).sum(1);
+  EXPECT_GT(maxMixedError(ce.reshape({-1}), whole), 1e-2);
+
+  auto g = torch::randn({kRows, 1});
+  (ref * d(g).reshape({-1})).sum().backward();
+  auto da = torch::empty({kRows, 12}), db = torch::empty({kRows, 12});
+  tokens_loss_grad(kRows, 0, 0, FLOWC_ROWS(buf(b), kRows, 12), FLOWC_ROWS(buf(a), kRows, 12),
+                   FLOWC_ROWS(buf(g), kRows, 1), FLOWC_ROWS(buf(db), kRows, 12),
+                   FLOWC_ROWS(buf(da), kRows, 12));
+  double errA = maxMixedError(da, ad.grad()), errB = maxMixedError(db, bd.grad());
+  measured("token-wise cross-entropy vjp, d/da", errA);
+  measured("token-wise cross-entropy vjp, d/db", errB);
+  EXPECT_LE(errA, 1e-5);
+  EXPECT_LE(errB, 1e-5);
+}

@@ -193,10 +193,11 @@ TEST(Sema, BuiltinArities) {
   const std::map<std::string, int> documented = {
       {"exp", 1},  {"log", 1},     {"sin", 1},  {"cos", 1},   {"tan", 1},
       {"sqrt", 1}, {"tanh", 1},    {"abs", 1},  {"log1p", 1}, {"expm1", 1},
-      {"sigmoid", 1}, {"softmax", 1}, {"min", 2}, {"max", 2}, {"where", 3},
+      {"sigmoid", 1}, {"min", 2}, {"max", 2}, {"where", 3},
       {"clamp", 3}, {"sg", 1}};
+  // (softmax, like sum, takes an optional axis: see TensorShapes.)
   for (const BuiltinFunction &fn : builtinFunctions())
-    if (fn.kind == BuiltinKind::Math || fn.kind == BuiltinKind::Softmax ||
+    if (fn.kind == BuiltinKind::Math ||
         fn.kind == BuiltinKind::MinMax || fn.kind == BuiltinKind::Where ||
         fn.kind == BuiltinKind::Clamp)
       EXPECT_TRUE(documented.count(fn.name)) << fn.name;
@@ -549,10 +550,14 @@ TEST(Sema, RunSettings) {
                             "train f { optimizer: o }"),
             (Errors{"12:22: optimizer 'o' has state 's' (a parameter without a default) "
                     "but no fn 'o_s' that updates it"}));
-  EXPECT_EQ(errorsOf(spec + "fn o(p, g, lr = 1) = [p, g]\n"
+  EXPECT_EQ(errorsOf(spec + "fn o(p, g, lr = 1) = p - lr * g\n"
                             "train f { optimizer: o(1) }"),
-            (Errors{"11:22: lists are only allowed in solver tableaux and shape lists",
-                    "12:24: arguments of optimizer 'o' must be named"}));
+            (Errors{"12:24: arguments of optimizer 'o' must be named"}));
+  // An optimizer gives each parameter one new value, not a list of them.
+  EXPECT_EQ(errorsOf(spec + "fn o(p, g, lr = 1) = [p, g]\n"
+                            "train f { optimizer: o }"),
+            (Errors{"12:22: optimizer fn 'o' returns [2] but must return a scalar (it updates "
+                    "one parameter)"}));
   EXPECT_EQ(errorsOf(spec + "fn o(p, g, q, lr = 1) = p - lr * g\nfn o_q(q, x) = q + x\n"
                             "train f { optimizer: o(q: 2) }"),
             (Errors{"13:24: 'q' of optimizer 'o' is given by the trainer, not a setting"}));

@@ -348,14 +348,17 @@ def Flow_MeanOp : Flow_ReductionOp<"mean", "Mean">;
 def Flow_SumOp : Flow_ReductionOp<"sum", "Sum">;
 
 def Flow_SoftmaxOp : Flow_Op<"softmax", [Pure, AllTypesMatch<["input", "result"]>]> {
-  let summary = "Softmax over the features of a per-sample vector";
+  let summary = "Softmax along one axis of a per-sample tensor";
   let description = [{
-    exp(x_j - max x) / sum_k exp(x_k - max x); its own op so that the
-    derivative passes use s (dx - sum(s dx)) and lowering subtracts the max.
+    exp(x_j - max x) / sum_k exp(x_k - max x) over the entries along `axis`
+    (a vector's only axis; of a matrix [L, V] with axis 1, each row); its
+    own op so that the derivative passes use s (dx - sum(s dx)) along the
+    axis and lowering subtracts the max.
   }];
-  let arguments = (ins RankedTensorOf<[F32]>:$input);
+  let arguments = (ins RankedTensorOf<[F32]>:$input, DefaultValuedAttr<I64Attr, "0">:$axis);
   let results = (outs RankedTensorOf<[F32]>:$result);
-  let assemblyFormat = "$input attr-dict `:` type($input)";
+  let assemblyFormat = "$input (`axis` $axis^)? attr-dict `:` type($input)";
+  let hasVerifier = 1;
 }
 
 def Flow_ExtractOp : Flow_Op<"extract", [Pure, DeclareOpInterfaceMethods<InferTypeOpInterface>]> {
