@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdio>
+#include <fstream>
 #include <fcntl.h>
 #include <stdexcept>
 #include <unistd.h>
@@ -114,6 +115,18 @@ void flowrt::saveCheckpoint(const std::string &path, const flowrt_program &progr
     std::remove(temp.c_str());
     throw std::runtime_error("cannot write checkpoint " + path);
   }
+  // The networks again, as plain JSON beside the checkpoint: flowc reads it
+  // when a spec loads this run's network (checkpoint("...")), to check the
+  // spec's use where the spec says it.
+  std::string networks = joinPath(dir, NetworksFile), networksTemp = networks + ".tmp";
+  {
+    std::ofstream out(networksTemp);
+    out << nlohmann::json::parse(describeNetworks(program)).dump(2) << "\n";
+    if (!out)
+      throw std::runtime_error("cannot write " + networksTemp);
+  }
+  if (std::rename(networksTemp.c_str(), networks.c_str()) != 0)
+    throw std::runtime_error("cannot write " + networks);
 }
 
 CheckpointInfo flowrt::loadCheckpoint(const std::string &path, const flowrt_program &program,

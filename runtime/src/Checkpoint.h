@@ -20,6 +20,10 @@ namespace flowrt {
 
 /// The file name of a run's checkpoint inside its output directory.
 constexpr const char *CheckpointFile = "checkpoint.pt";
+/// Beside every checkpoint: its networks' description as JSON (what
+/// describeNetworks returns), which flowc reads to check a spec's frozen
+/// networks when it compiles.
+constexpr const char *NetworksFile = "networks.json";
 
 /// What a checkpoint records beside the weights.
 struct CheckpointInfo {
