@@ -217,7 +217,8 @@ int64_t *flowrt_gpu_step(flowrt_ctx *ctx, int64_t step) {
 
 float *flowrt_gpu_scalar(flowrt_ctx *ctx, const char *kernel, int32_t index, float value) {
   return deviceValue(*ctx,
-                             ctx->gpuScalars[std::string(kernel) + "#" + std::to_string(index)],
+                             ctx->gpuScalars[std::string(kernel) + "#" + std::to_string(index) +
+                                             "@" + std::to_string(ctx->scalarInstance)],
                              value, "flowrt_gpu_scalar");
 }
 

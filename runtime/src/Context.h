@@ -101,6 +101,11 @@ struct flowrt_ctx {
   /// The optimizer's and EMA's uniform arguments in device memory
   /// (flowrt_gpu_scalar), float [1] each, by "kernel#index".
   std::map<std::string, torch::Tensor> gpuScalars;
+  /// Which launch of a kernel the host code is making when one kernel runs
+  /// several times per step with different scalars (the optimizer over the
+  /// segments of networks with their own learning rates): part of the key
+  /// of flowrt_gpu_scalar's slot, so each launch reads its own.
+  int32_t scalarInstance = 0;
   /// A training step is being captured as a CUDA graph: flowrt_gpu_step and
   /// flowrt_gpu_scalar leave their buffers alone (the runtime sets them
   /// before each replay).

@@ -52,8 +52,11 @@ void printModel(const flowrt_model_desc &m, bool named) {
     signature += ") -> " + std::to_string(m.out_dim);
   }
   std::string name = named ? std::string(" ") + orNone(m.name) + ":" : "";
-  std::printf("model:  %s %s, %s%s\n", name.c_str(), settings.c_str(), signature.c_str(),
-              classes.c_str());
+  char lr[48] = "";
+  if (m.lr > 0)
+    std::snprintf(lr, sizeof lr, ", lr %g", m.lr);
+  std::printf("model:  %s %s, %s%s%s\n", name.c_str(), settings.c_str(), signature.c_str(),
+              classes.c_str(), lr);
 }
 } // namespace
 

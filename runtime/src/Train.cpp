@@ -141,6 +141,14 @@ private:
   std::optional<flowrt_tensor> emaParams;
   std::vector<flowrt_tensor> state;
   std::vector<flowrt_tensor *> statePointers;
+  /// Runs of the flat buffer that share a learning rate: the trained
+  /// networks' parameters in order, each at its own rate (lr_NAME) or the
+  /// run's, neighbours of one rate merged. Usually one: one launch.
+  struct LrSegment {
+    int64_t offset, size;
+    double lr;
+  };
+  std::vector<LrSegment> segments;
 
   // The step captured as a CUDA graph (on a GPU, or emulated).
   static constexpr int64_t EagerStepsBeforeCapture = 3;
@@ -262,6 +270,21 @@ private:
       state.push_back(rows(optimizerState[i]));
     for (flowrt_tensor &s : state)
       statePointers.push_back(&s);
+    int64_t offset = 0;
+    for (int32_t i = 0; i < program.num_models; ++i) {
+      const flowrt_model_desc &desc = program.models[i];
+      if (isFrozen(desc))
+        continue;
+      int64_t size = 0;
+      for (const torch::Tensor &p : model->network(i)->parameters())
+        size += p.numel();
+      double lr = desc.lr > 0 ? desc.lr : opts.lr;
+      if (!segments.empty() && segments.back().lr == lr)
+        segments.back().size += size;
+      else
+        segments.push_back({offset, size, lr});
+      offset += size;
+    }
   }
 
   /// On a GPU the step is captured once as a CUDA graph after a few eager
@@ -287,8 +310,29 @@ private:
 
   /// The generated optimizer and EMA updates of step ctx.step.
   void update() {
-    program.optimizer_step(&ctx, &params, &grads, statePointers.data(),
-                           static_cast<float>(opts.lr), static_cast<float>(ctx.step + 1));
+    float step = static_cast<float>(ctx.step + 1);
+    if (segments.size() <= 1) {
+      double lr = segments.empty() ? opts.lr : segments[0].lr;
+      program.optimizer_step(&ctx, &params, &grads, statePointers.data(),
+                             static_cast<float>(lr), step);
+    } else { // each segment at its own rate, on views of the flat buffers
+      for (size_t k = 0; k < segments.size(); ++k) {
+        const LrSegment &seg = segments[k];
+        auto part = [&](const flowrt_tensor &t) {
+          return flowrt_tensor{t.value.narrow(0, seg.offset, seg.size)};
+        };
+        flowrt_tensor p = part(params), g = part(grads);
+        std::vector<flowrt_tensor> s;
+        for (const flowrt_tensor &t : state)
+          s.push_back(part(t));
+        std::vector<flowrt_tensor *> sp;
+        for (flowrt_tensor &t : s)
+          sp.push_back(&t);
+        ctx.scalarInstance = static_cast<int32_t>(k);
+        program.optimizer_step(&ctx, &p, &g, sp.data(), static_cast<float>(seg.lr), step);
+      }
+      ctx.scalarInstance = 0;
+    }
     if (ema)
       program.ema_step(&ctx, &*emaParams, &params,
                        static_cast<float>(emaDecayAt(program.train.ema, ctx.step)));

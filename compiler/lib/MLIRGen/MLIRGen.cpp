@@ -842,6 +842,12 @@ private:
                                        llvm::APFloat(r.number("ema", d.ema)),
                                        int64_t(r.number("seed", d.seed)));
       genUpdate(r, train.getUpdate());
+      if (!r.networkLr.empty()) {
+        SmallVector<NamedAttribute> rates;
+        for (auto &[name, lr] : r.networkLr)
+          rates.push_back(builder.getNamedAttr(name, builder.getF64FloatAttr(lr)));
+        train.setNetworkLrAttr(builder.getDictionaryAttr(rates));
+      }
       return success();
     }
     SampleDefaults d;

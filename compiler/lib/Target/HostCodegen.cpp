@@ -59,6 +59,7 @@ public:
     for (auto t : module.getOps<fl::TrainOp>())
       if (!train)
         train = t;
+    trainOp = train;
     std::string flow;
     if (train)
       flow = train.getFlow().str();
@@ -118,6 +119,8 @@ private:
   llvm::DenseMap<Value, std::string> names;
   /// The conditions the flow's source takes (x0 = m(y) + ..., x0 = c + ...).
   fl::Conditions sourceConditions;
+  /// The train block the program is built for (null: none).
+  fl::TrainOp trainOp;
   /// The networks of the program, and each one's index by symbol.
   SmallVector<fl::NetworkOp> networks;
   llvm::StringMap<size_t> networkIndex;
@@ -604,13 +607,22 @@ private:
          << (net.getPath() ? cString(*net.getPath()) : std::string("nullptr")) << ", "
          << (net.getCheckpointModel() ? cString(*net.getCheckpointModel())
                                       : std::string("nullptr"))
-         << ", " << (net.getRawWeights() ? 1 : 0) << "},\n";
+         << ", " << (net.getRawWeights() ? 1 : 0) << ", " << cDouble(networkLr(net)) << "},\n";
     }
     os << "  };\n  p.num_models = " << networks.size() << ";\n"
        << "  p.models = " << (networks.empty() ? "nullptr" : "kModels") << ";\n"
        << "  p.velocity_model = "
        << (velocity ? int64_t(networkIndex.lookup(velocity.getSymName())) : int64_t(-1))
        << ";\n";
+  }
+
+  /// A network's own learning rate (the train block's lr_NAME), 0 for the
+  /// block's lr.
+  double networkLr(fl::NetworkOp net) {
+    if (DictionaryAttr rates = trainOp ? trainOp.getNetworkLrAttr() : DictionaryAttr())
+      if (auto lr = rates.getAs<FloatAttr>(net.getSymName()))
+        return lr.getValueAsDouble();
+    return 0.0;
   }
 
   /// Each network's argument roles and features (kRoles<i>, kDims<i>).

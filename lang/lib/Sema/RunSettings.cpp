@@ -60,6 +60,19 @@ void Sema::checkRun(RunDecl &run) {
     } else if (isTrain && s.name == "lr") {
       if (auto v = evalLearningRate(value))
         setLearningRate(run, *v, s.loc);
+    } else if (isTrain && s.name.rfind("lr_", 0) == 0 && s.name.size() > 3) {
+      // One network's own learning rate, as a PyTorch parameter group's.
+      std::string name = s.name.substr(3);
+      const ModelDecl *model = nullptr;
+      if (run.flow && flowModels.count(run.flow))
+        for (const ModelDecl *m : flowModels[run.flow])
+          if (m->name == name && m->network && !m->frozen)
+            model = m;
+      if (!model)
+        error(s.loc, "'" + s.name + "' sets the learning rate of a network the flow trains, "
+                         "but flow '" + run.name + "' trains no network '" + name + "'");
+      else if (auto v = evalLearningRate(value))
+        run.networkLr[name] = *v;
     } else if (isTrain && s.name == "ema") {
       if (auto v = evalConstant(value, what)) {
         if (*v < 0 || *v >= 1)

@@ -24,7 +24,7 @@
 extern "C" {
 #endif
 
-#define FLOWRT_ABI_VERSION 12
+#define FLOWRT_ABI_VERSION 13
 
 typedef struct flowrt_ctx flowrt_ctx;       /* runtime state of one command */
 typedef struct flowrt_tensor flowrt_tensor; /* float32 [rows, cols] */
@@ -92,6 +92,8 @@ typedef struct flowrt_model_desc {
    * (NULL: its only one), with its EMA weights unless raw_weights. */
   const char *checkpoint_model;
   int32_t raw_weights;
+  /* Its own learning rate (the train block's lr_NAME); 0: train.lr. */
+  double lr;
 } flowrt_model_desc;
 
 /* Defaults of `train`, from the spec's train block. */

@@ -391,6 +391,9 @@ struct RunDecl : Decl {
   /// rtol, atol.
   std::map<std::string, double> numbers;
   const SolverDecl *solver = nullptr; // sample: the `solver:` setting
+  /// Train: `lr_NAME: X`, the learning rate of the flow's network NAME
+  /// (the others take `lr`).
+  std::map<std::string, double> networkLr;
   /// Sample, conditional flows: `label: K` (-2 = balanced over the classes).
   int64_t label = -2;
   /// Sample: `guidance: FN(w: ...)`. The fn's first two parameters take the

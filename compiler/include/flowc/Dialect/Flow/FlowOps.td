@@ -123,6 +123,9 @@ def Flow_TrainOp : Flow_Op<"train",
     [DeclareOpInterfaceMethods<SymbolUserOpInterface>, IsolatedFromAbove]> {
   let summary = "Training settings of a flow";
   let description = [{
+    `network_lr` maps a network's name to its own learning rate (the
+    train block's `lr_NAME`); the others take `lr`.
+
     MLIRGen writes the train block's optimizer as the region `update`, the
     update of one parameter: block arguments (p, g, s..., lr, step), all
     f32, one `s` per optimizer state variable, yielding (p', s'...), every
@@ -145,7 +148,8 @@ def Flow_TrainOp : Flow_Op<"train",
                        OptionalAttr<FlatSymbolRefAttr>:$optimizer_step,
                        OptionalAttr<FlatSymbolRefAttr>:$ema_step,
                        OptionalAttr<FlatSymbolRefAttr>:$sample_source,
-                       OptionalAttr<StrArrayAttr>:$loss_names);
+                       OptionalAttr<StrArrayAttr>:$loss_names,
+                       OptionalAttr<DictionaryAttr>:$network_lr);
   let regions = (region AnyRegion:$update);
   let assemblyFormat = "$flow attr-dict (`update` $update^)?";
   let hasRegionVerifier = 1;
@@ -155,7 +159,7 @@ def Flow_TrainOp : Flow_Op<"train",
                    "llvm::StringRef":$optimizer, "llvm::APFloat":$lr,
                    "llvm::APFloat":$ema, "int64_t":$seed), [{
       build($_builder, $_state, flow, steps, batch, optimizer, lr, ema, seed,
-            nullptr, nullptr, nullptr, nullptr, nullptr);
+            nullptr, nullptr, nullptr, nullptr, nullptr, nullptr);
     }]>
   ];
 }
