@@ -274,7 +274,8 @@ Network flowrt::makeNetwork(const flowrt_program &program, const flowrt_model_de
   if (kind == "dit")
     return std::make_shared<DiTImpl>(ImageNetOptions::fromProgram(program, desc));
   if (kind == "torchscript")
-    return makeTorchScriptNetwork(desc.path ? desc.path : "", desc.in_dim, desc.classes);
+    return makeTorchScriptNetwork(desc.path ? desc.path : "", desc.in_dim, desc.classes,
+                                  outputDim(desc));
   return std::make_shared<MlpImpl>(MlpOptions::fromDesc(desc));
 }
 

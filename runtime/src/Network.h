@@ -97,9 +97,12 @@ int64_t velocityClasses(const flowrt_program &program);
 int64_t sampleClasses(const flowrt_program &program);
 
 /// A TorchScript module saved from PyTorch (TorchScriptNetwork.cpp): its
-/// forward takes x [n, dim], t [n, 1] and, when classes > 0, labels [n, 1];
-/// throws std::runtime_error naming the file when it cannot be loaded.
-Network makeTorchScriptNetwork(const std::string &path, int64_t dim, int64_t classes);
+/// forward takes the flow's arguments in order (for a velocity x [n, dim],
+/// t [n, 1] and, when classes > 0, labels [n, 1]) and returns [n, outDim]
+/// (outDim 0: dim); throws std::runtime_error naming the file when it
+/// cannot be loaded.
+Network makeTorchScriptNetwork(const std::string &path, int64_t dim, int64_t classes,
+                               int64_t outDim = 0);
 
 
 /// The class of each label as an index into an embedding of classes + 1

@@ -2,9 +2,10 @@
 //
 // `model v = torchscript("v.pt")`: a module the user scripted and saved in
 // PyTorch (torch.jit.script(net).save("v.pt")), trained and sampled like
-// the built-in networks. Its forward takes x [n, D] and t [n, 1] (and, when
-// a flow calls v(x, t, y), the labels y [n, 1] as floats, -1 the null class)
-// and returns the velocity [n, D]. Its parameters and buffers are
+// the built-in networks. Its forward takes the arguments the flow applies
+// it to, in order: a tensor as [n, features], a time [n, 1], a label [n, 1]
+// as floats (-1 the null class); v(x, t[, y]) is the usual velocity. It
+// returns [n, out_dim] (a velocity: x's). Its parameters and buffers are
 // registered under this module (dots become underscores), sharing their
 // storage with the script module: the flat parameter buffer, the optimizer,
 // the EMA and checkpoints see them like any other network's.
@@ -36,8 +37,8 @@ std::string firstLine(const std::exception &e) {
 
 class TorchScriptImpl : public NetworkImpl {
 public:
-  TorchScriptImpl(std::string path, int64_t dim, int64_t classes)
-      : path(std::move(path)), dim(dim), classes(classes) {
+  TorchScriptImpl(std::string path, int64_t dim, int64_t classes, int64_t outDim)
+      : path(std::move(path)), dim(dim), classes(classes), outDim(outDim) {
     try {
       module = torch::jit::load(this->path);
     } catch (const std::exception &e) {
@@ -54,20 +55,32 @@ public:
 
   torch::Tensor forward(const torch::Tensor &x, const torch::Tensor &t,
                         const torch::Tensor &labels) override {
-    std::vector<torch::jit::IValue> inputs{x, t.reshape({-1, 1})};
+    std::vector<torch::Tensor> args{x, t};
     if (classes > 0)
-      inputs.emplace_back(labels.reshape({-1, 1}).to(x.scalar_type()));
+      args.push_back(labels);
+    return apply(args);
+  }
+
+  /// The module on the arguments in the flow's order, each [n, features].
+  torch::Tensor apply(const std::vector<torch::Tensor> &args) override {
+    std::vector<torch::jit::IValue> inputs;
+    std::string shapes;
+    for (const torch::Tensor &a : args) {
+      inputs.emplace_back(a.reshape({a.size(0), -1}).to(args.front().scalar_type()));
+      shapes += (shapes.empty() ? "" : ", ") + shapeString(a.reshape({a.size(0), -1}).sizes());
+    }
     torch::Tensor v;
     try {
       v = module.forward(inputs).toTensor();
     } catch (const std::exception &e) {
-      throw std::runtime_error("the TorchScript module " + path + " failed on x " +
-                               shapeString(x.sizes()) + (classes > 0 ? ", t and y: " : " and t: ") +
-                               firstLine(e));
+      throw std::runtime_error("the TorchScript module " + path + " failed on (" + shapes +
+                               "): " + firstLine(e));
     }
-    if (v.dim() != 2 || v.size(0) != x.size(0) || v.size(1) != dim)
-      throw std::runtime_error("the TorchScript module " + path + " returned " + shapeString(v.sizes()) +
-                               " for x " + shapeString(x.sizes()) + "; a velocity has x's shape");
+    int64_t n = args.front().size(0), want = outDim > 0 ? outDim : dim;
+    if (v.dim() != 2 || v.size(0) != n || v.size(1) != want)
+      throw std::runtime_error("the TorchScript module " + path + " returned " +
+                               shapeString(v.sizes()) + " for (" + shapes + "); the spec expects [" +
+                               std::to_string(n) + ", " + std::to_string(want) + "]");
     return v;
   }
 
@@ -78,12 +91,13 @@ public:
 
 private:
   std::string path;
-  int64_t dim, classes;
+  int64_t dim, classes, outDim;
   torch::jit::Module module;
 };
 
 } // namespace
 
-Network flowrt::makeTorchScriptNetwork(const std::string &path, int64_t dim, int64_t classes) {
-  return std::make_shared<TorchScriptImpl>(path, dim, classes);
+Network flowrt::makeTorchScriptNetwork(const std::string &path, int64_t dim, int64_t classes,
+                                       int64_t outDim) {
+  return std::make_shared<TorchScriptImpl>(path, dim, classes, outDim);
 }

@@ -10,6 +10,8 @@ DIR/labels.npy   their labels (int64 [8000]: 0 upper moon, 1 lower)
 DIR/images.idx   40 random 4x4 images of bytes (IDX, uint8 [40, 4, 4])
 DIR/image_labels.idx   their labels (IDX, uint8 [40], 0..4)
 DIR/v.pt         a scripted MLP velocity v(x [n, 2], t [n, 1]) -> [n, 2]
+DIR/m.pt         a scripted learned source m(y [n, 1]) -> [n, 2]: one point
+                 per class (and one for the null class, y = -1)
 DIR/x0.npy       64 source points (float32 [64, 2]) for the reference
 """
 import os
@@ -38,6 +40,20 @@ class Velocity(torch.nn.Module):
         return self.net(torch.cat([x, t], 1))
 
 
+class Source(torch.nn.Module):
+    """A point per class, learned: an embedding of labels given as floats."""
+
+    def __init__(self, classes=2, dim=2):
+        super().__init__()
+        self.classes = classes
+        self.table = torch.nn.Embedding(classes + 1, dim)
+
+    def forward(self, y):
+        k = y.reshape(-1).round().long()
+        k = torch.where((k >= 0) & (k < self.classes), k, torch.full_like(k, self.classes))
+        return self.table(k)
+
+
 def write_idx(path, array):
     codes = {np.dtype(np.uint8): 0x08}
     with open(path, "wb") as f:
@@ -58,6 +74,7 @@ def main():
     write_idx(os.path.join(out, "image_labels.idx"), rng.integers(0, 5, 40, dtype=np.uint8))
     torch.manual_seed(0)
     torch.jit.script(Velocity()).save(os.path.join(out, "v.pt"))
+    torch.jit.script(Source()).save(os.path.join(out, "m.pt"))
     np.save(os.path.join(out, "x0.npy"), rng.standard_normal((64, 2)).astype(np.float32))
 
 

@@ -236,11 +236,16 @@ void Sema::checkModel(ModelDecl &model) {
   }
   if (net.callee == "torchscript") {
     // A module saved from PyTorch (torch.jit.script(m).save("v.pt")); its
-    // forward takes (x [n, D], t [n, 1]) or, conditional, also y [n, 1].
+    // forward takes the arguments the flow applies it to, each [n, features]
+    // (times and labels [n, 1]), and returns `out:` (default: the first
+    // tensor argument's shape).
     net.binding.kind = Binding::Kind::Builtin;
-    ArgBinding bound = bindArgs(net, {"path"}, "'torchscript'");
+    ArgBinding bound = bindArgs(net, {"path", "out"}, "'torchscript'");
     if (!bound.ok)
       return;
+    if (const Arg *a = bound.slots[1])
+      if (auto dims = evalShapeList(a->value.get(), "'out'"))
+        model.outShape = *dims;
     if (!bound.slots[0]) {
       error(net.calleeLoc, "torchscript(...) needs the module's file, e.g. torchscript(\"v.pt\")");
       return;

@@ -340,9 +340,9 @@ Shape Sema::inferNetworkCall(CallExpr &call, ModelDecl &model) {
                                         : Role::Tensor;
     inputs.push_back({role, arg->shape, classes});
   }
-  // unet, dit and torchscript modules are velocity networks; an mlp, or
-  // another run's network (checkpoint), takes any signature.
-  bool imageOrModule = model.network->callee != "mlp" && !model.frozen;
+  // unet and dit are velocity networks of images; an mlp, a TorchScript
+  // module or another run's network (checkpoint) takes any signature.
+  bool imageOrModule = model.network->callee == "unet" || model.network->callee == "dit";
   if (signedNetworks.count(&model)) {
     auto differs = [&](size_t i) {
       return i >= inputs.size() || i >= model.inputs.size() ||
