@@ -283,7 +283,9 @@ flowrt_tensor *flowrt_apply(flowrt_ctx *ctx, int32_t model, flowrt_tensor *const
     throw std::runtime_error("flowrt_apply: the program has no network " +
                              std::to_string(model));
   std::vector<torch::Tensor> values;
-  for (size_t i = 0; i < flowrt::inputRoles(program.models[model]).size(); ++i)
+  size_t count = flowrt::inputCount(program.models[model]);
+  values.reserve(count);
+  for (size_t i = 0; i < count; ++i)
     values.push_back(args[i]->value);
   ++ctx->netEvals;
   return ctx->adopt(ctx->applyNet(model, values));

@@ -114,10 +114,10 @@ torch::Tensor flowrt::fourierEmbedding(const torch::Tensor &t,
   return torch::cat({torch::sin(angle), torch::cos(angle)}, 1);
 }
 
-MlpImpl::MlpImpl(MlpOptions options) : opts(std::move(options)) {
+MlpImpl::MlpImpl(MlpOptions options) : opts(std::move(options)), roles(opts.inputRoles()) {
   int64_t timeDim = opts.timeFeatures > 0 ? opts.timeFeatures : 1;
   int64_t in = opts.inDim;
-  for (int32_t role : opts.inputRoles())
+  for (int32_t role : roles)
     in += role == FLOWRT_INPUT_TIME ? timeDim : 0;
   if (opts.classes > 0) {
     classEmbedding = register_module(
@@ -144,7 +144,6 @@ torch::Tensor MlpImpl::forward(const torch::Tensor &x, const torch::Tensor &t,
 }
 
 torch::Tensor MlpImpl::apply(const std::vector<torch::Tensor> &args) {
-  std::vector<int32_t> roles = opts.inputRoles();
   if (args.size() != roles.size())
     throw std::invalid_argument("this mlp takes " + std::to_string(roles.size()) +
                                 " arguments, not " + std::to_string(args.size()));
@@ -296,6 +295,10 @@ std::vector<int32_t> flowrt::inputRoles(const flowrt_model_desc &desc) {
   if (desc.classes > 0)
     roles.push_back(FLOWRT_INPUT_LABEL);
   return roles;
+}
+
+size_t flowrt::inputCount(const flowrt_model_desc &desc) {
+  return desc.num_inputs > 0 ? static_cast<size_t>(desc.num_inputs) : desc.classes > 0 ? 3 : 2;
 }
 
 int64_t flowrt::outputDim(const flowrt_model_desc &desc) {

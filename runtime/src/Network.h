@@ -84,6 +84,8 @@ Network makeNetwork(const flowrt_program &program, const flowrt_model_desc &desc
 /// The roles of a network's arguments (FLOWRT_INPUT_*), num_inputs 0 read
 /// as v(x, t[, y]), and its output's features.
 std::vector<int32_t> inputRoles(const flowrt_model_desc &desc);
+/// How many arguments it takes (inputRoles(desc).size(), without the vector).
+size_t inputCount(const flowrt_model_desc &desc);
 int64_t outputDim(const flowrt_model_desc &desc);
 
 /// Whether a network is frozen: another run's, loaded from its checkpoint.
@@ -133,6 +135,7 @@ public:
 
 private:
   MlpOptions opts;
+  std::vector<int32_t> roles; ///< opts.inputRoles(), once: apply runs per call
   torch::nn::ModuleList layers;
   torch::nn::Embedding classEmbedding{nullptr};
 };

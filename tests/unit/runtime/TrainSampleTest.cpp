@@ -166,13 +166,23 @@ TEST(TrainSample, CheckpointsLeaveNoTemporaryFiles) {
   ASSERT_EQ(0, runMain(program, {"train", "--out-dir", dir.str(), "--steps",
                                  "30", "--batch", "32", "--checkpoint-every",
                                  "5", "--quiet"}));
-  EXPECT_EQ(
-      (std::set<std::string>{"checkpoint.pt", "metrics.jsonl", "settings.jsonl", "spec.flow"}),
-      entries(dir));
+  EXPECT_EQ((std::set<std::string>{"checkpoint.pt", "metrics.jsonl", "networks.json",
+                                    "settings.jsonl", "spec.flow"}),
+            entries(dir));
   NetworkSet model = testNetworks(program);
   EXPECT_EQ(
       30,
       loadCheckpoint(dir.str(CheckpointFile), program, *model, nullptr, nullptr).step);
+  // networks.json, which flowc reads for frozen networks: the one network
+  // and its signature v(x [2], t) -> [2].
+  std::ifstream file(dir.str(NetworksFile));
+  nlohmann::json networks = nlohmann::json::parse(file);
+  ASSERT_EQ(1u, networks.size());
+  EXPECT_EQ("v", networks[0]["name"]);
+  EXPECT_EQ((std::vector<int>{FLOWRT_INPUT_TENSOR, FLOWRT_INPUT_TIME}),
+            networks[0]["roles"].get<std::vector<int>>());
+  EXPECT_EQ((std::vector<int64_t>{2, 1}), networks[0]["dims"].get<std::vector<int64_t>>());
+  EXPECT_EQ(2, networks[0]["out_dim"]);
 }
 
 namespace {
@@ -216,7 +226,8 @@ TEST(TrainSample, NanLossStopsAndKeepsLastGoodCheckpoint) {
   EXPECT_EQ(
       5, loadCheckpoint(dir.str(CheckpointFile), program, *model, nullptr, nullptr).step);
   EXPECT_EQ(
-      (std::set<std::string>{"checkpoint.pt", "metrics.jsonl", "settings.jsonl", "spec.flow"}),
+      (std::set<std::string>{"checkpoint.pt", "metrics.jsonl", "networks.json",
+                             "settings.jsonl", "spec.flow"}),
       entries(dir));
 }
 
@@ -248,7 +259,7 @@ TEST(TrainSample, KeepsTheLastKCheckpoints) {
   ASSERT_EQ(0, runMain(program, {"train", "--out-dir", dir.str(), "--steps", "20", "--batch",
                                  "32", "--checkpoint-every", "5", "--keep", "2", "--quiet"}));
   EXPECT_EQ((std::set<std::string>{"checkpoint.pt", "checkpoint-15.pt", "checkpoint-20.pt",
-                                   "metrics.jsonl", "settings.jsonl", "spec.flow"}),
+                                   "metrics.jsonl", "networks.json", "settings.jsonl", "spec.flow"}),
             entries(dir));
   NetworkSet model = testNetworks(program);
   EXPECT_EQ(15, loadCheckpoint(dir.str("checkpoint-15.pt"), program, *model, nullptr, nullptr).step);
