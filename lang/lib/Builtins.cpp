@@ -44,6 +44,7 @@ const std::vector<BuiltinFunction> kBuiltins = {
     {"uniform", Op::Uniform, K::Uniform, -1},
     {"ddt", Op::Ddt, K::Ddt, 1},
     {"mse", Op::Mse, K::Mse, 2},
+    {"cross_entropy", Op::CrossEntropy, K::CrossEntropy, 2},
 };
 
 } // namespace

@@ -512,6 +512,27 @@ private:
     return fl::ConcatOp::create(builder, l, sampleType(call.shape), values, axis);
   }
 
+  /// `cross_entropy(l, p, axis: k)` = -sum(p * log(softmax(l, axis: k) +
+  /// 1e-30)): the cross-entropies of every position (classes along axis k,
+  /// by default the last) added up. softmax subtracts the maximum; the
+  /// 1e-30 keeps log finite where a probability underflows (its term then
+  /// weighs p * 69, not infinity).
+  Value genCrossEntropy(const ast::CallExpr &call, Env &env) {
+    Location l = loc(call.loc);
+    Value logits = genExpr(call.args[0].value.get(), env);
+    Value target = genExpr(call.args[1].value.get(), env);
+    if (!logits || !target)
+      return nullptr;
+    auto type = cast<RankedTensorType>(logits.getType());
+    int64_t axis = call.constantArgs.empty() ? -1 : static_cast<int64_t>(call.constantArgs[0]);
+    if (axis < 0)
+      axis += type.getRank();
+    Value s = fl::SoftmaxOp::create(builder, l, type, logits, axis);
+    Value logs = math::LogOp::create(builder, l, genBinary(l, '+', s, constant(l, 1e-30)));
+    Value sum = fl::SumOp::create(builder, l, builder.getF32Type(), genBinary(l, '*', target, logs));
+    return arith::NegFOp::create(builder, l, sum);
+  }
+
   /// Inlines a definition: parameters bound to the arguments (or their
   /// defaults), then the local lets in order, then the body.
   Value inlineDefinition(const ast::CallExpr &call, ArrayRef<ast::Param> params,
@@ -675,6 +696,8 @@ private:
     case BuiltinKind::Concat:
     case BuiltinKind::Stack:
       return genJoin(call, env, fn->kind == BuiltinKind::Stack);
+    case BuiltinKind::CrossEntropy:
+      return genCrossEntropy(call, env);
     case BuiltinKind::Reshape: { // to the dims Sema evaluated
       Value x = genExpr(call.args[0].value.get(), env);
       SmallVector<int64_t> dims(call.constantArgs.begin(), call.constantArgs.end());

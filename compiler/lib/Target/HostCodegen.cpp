@@ -607,7 +607,8 @@ private:
          << (net.getPath() ? cString(*net.getPath()) : std::string("nullptr")) << ", "
          << (net.getCheckpointModel() ? cString(*net.getCheckpointModel())
                                       : std::string("nullptr"))
-         << ", " << (net.getRawWeights() ? 1 : 0) << ", " << cDouble(networkLr(net)) << "},\n";
+         << ", " << (net.getRawWeights() ? 1 : 0) << ", "
+         << (networkLr(net) > 0 ? cDouble(networkLr(net)) : std::string("0")) << "},\n";
     }
     os << "  };\n  p.num_models = " << networks.size() << ";\n"
        << "  p.models = " << (networks.empty() ? "nullptr" : "kModels") << ";\n"

@@ -47,8 +47,9 @@ void Sema::resolveBuiltinCall(CallExpr &call, const BuiltinFunction &fn,
   switch (fn.kind) {
   case BuiltinKind::Reduce:
   case BuiltinKind::Softmax:
-    if (call.args.size() >= 2) {
-      resolveAxis(call);
+  case BuiltinKind::CrossEntropy:
+    if (call.args.size() > static_cast<size_t>(fn.arity)) {
+      resolveAxis(call, fn.arity);
       return;
     }
     [[fallthrough]];
@@ -158,18 +159,22 @@ void Sema::resolveJoin(CallExpr &call, Scope &scope) {
   call.binding.kind = Binding::Kind::Builtin;
 }
 
-void Sema::resolveAxis(CallExpr &call) {
-  if (call.args.size() > 2) {
-    error(call.calleeLoc, "'" + call.callee + "' takes 1 or 2 arguments (x, axis) but " +
+void Sema::resolveAxis(CallExpr &call, int values) {
+  auto n = static_cast<size_t>(values);
+  if (call.args.size() > n + 1) {
+    error(call.calleeLoc, "'" + call.callee + "' takes " + std::to_string(n) + " or " +
+                              std::to_string(n + 1) + " arguments (" +
+                              (n == 1 ? "x" : "logits, target") + ", axis) but " +
                               std::to_string(call.args.size()) + " were given");
     return;
   }
   bool ok = true;
-  if (!call.args[0].name.empty()) {
-    error(call.args[0].loc, "'" + call.callee + "' takes 'axis' as its only named argument");
-    ok = false;
-  }
-  for (size_t i = 1; i < call.args.size(); ++i) {
+  for (size_t i = 0; i < n; ++i)
+    if (!call.args[i].name.empty()) {
+      error(call.args[i].loc, "'" + call.callee + "' takes 'axis' as its only named argument");
+      ok = false;
+    }
+  for (size_t i = n; i < call.args.size(); ++i) {
     const Arg &arg = call.args[i];
     if (!arg.name.empty() && arg.name != "axis") {
       error(arg.loc, "'" + call.callee + "' takes 'axis' as its only named argument");
@@ -178,7 +183,7 @@ void Sema::resolveAxis(CallExpr &call) {
   }
   if (!ok)
     return;
-  Expr *axis = call.args[1].value.get();
+  Expr *axis = call.args[n].value.get();
   auto v = evalConstant(axis, "an axis");
   if (!v)
     return;
@@ -336,6 +341,25 @@ Shape Sema::inferBuiltin(CallExpr &call) {
   case BuiltinKind::Concat:
   case BuiltinKind::Stack:
     return inferJoin(call, in);
+  case BuiltinKind::CrossEntropy: { // logits and target of one shape, classes along the axis
+    if (in.size() < 2)
+      return Shape();
+    if (!in[0].isTensor() || in[0] != in[1]) {
+      shapeError(call.calleeLoc, "'cross_entropy' needs logits and a target of one tensor "
+                                 "shape, but they are " + in[0].str() + " and " + in[1].str());
+      return Shape();
+    }
+    auto rank = static_cast<int64_t>(in[0].rank());
+    if (!call.constantArgs.empty()) {
+      auto axis = static_cast<int64_t>(call.constantArgs[0]);
+      if (axis < -rank || axis >= rank) {
+        shapeError(call.args[2].value->loc, "axis " + std::to_string(axis) +
+                                                " is out of range for " + in[0].str());
+        return Shape();
+      }
+    }
+    return Shape::scalar();
+  }
   case BuiltinKind::Mse: // mean over features of (a - b)^2
     if (in.size() != 2)
       return Shape();

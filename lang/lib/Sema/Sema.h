@@ -384,9 +384,10 @@ private:
   void resolveBuiltinCall(CallExpr &call, const BuiltinFunction &fn,
                           Scope &scope);
 
-  /// `sum(x, axis: k)` (also mean, norm; the axis may be positional): k a
-  /// constant integer, negative counting from the last axis.
-  void resolveAxis(CallExpr &call);
+  /// `sum(x, axis: k)` (also mean, norm, softmax; cross_entropy after its
+  /// two values; the axis may be positional): k a constant integer,
+  /// negative counting from the last axis. `values`: the arguments before it.
+  void resolveAxis(CallExpr &call, int values);
 
   /// `concat(a, b, ..., axis: k)` and `stack(...)`: one or more values and
   /// an optional constant integer axis (default 0, in constantArgs).

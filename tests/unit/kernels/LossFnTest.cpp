@@ -89,44 +89,52 @@ TEST(LossFns, VjpMatchesAutograd) {
 }
 
 // Token-wise: kernels.flow's flow `tokens`, logits a [3, 4] per sample and
-// the target softmax(b, axis: 0), tokens_loss(b, a) -> ce and its vjp.
+// the target softmax(b, axis: 0): ce (classes the last axis) and ce0
+// (classes along axis 0), tokens_loss(b, a) -> (ce, ce0) and its vjp.
 extern "C" {
 // clang-format off
-void tokens_loss(int64_t, int64_t, int64_t, float *, float *, int64_t, int64_t, int64_t, int64_t, int64_t, float *, float *, int64_t, int64_t, int64_t, int64_t, int64_t, float *, float *, int64_t, int64_t, int64_t, int64_t, int64_t);
-void tokens_loss_grad(int64_t, int64_t, int64_t, float *, float *, int64_t, int64_t, int64_t, int64_t, int64_t, float *, float *, int64_t, int64_t, int64_t, int64_t, int64_t, float *, float *, int64_t, int64_t, int64_t, int64_t, int64_t, float *, float *, int64_t, int64_t, int64_t, int64_t, int64_t, float *, float *, int64_t, int64_t, int64_t, int64_t, int64_t);
+void tokens_loss(int64_t, int64_t, int64_t, float *, float *, int64_t, int64_t, int64_t, int64_t, int64_t, float *, float *, int64_t, int64_t, int64_t, int64_t, int64_t, float *, float *, int64_t, int64_t, int64_t, int64_t, int64_t, float *, float *, int64_t, int64_t, int64_t, int64_t, int64_t);
+void tokens_loss_grad(int64_t, int64_t, int64_t, float *, float *, int64_t, int64_t, int64_t, int64_t, int64_t, float *, float *, int64_t, int64_t, int64_t, int64_t, int64_t, float *, float *, int64_t, int64_t, int64_t, int64_t, int64_t, float *, float *, int64_t, int64_t, int64_t, int64_t, int64_t, float *, float *, int64_t, int64_t, int64_t, int64_t, int64_t, float *, float *, int64_t, int64_t, int64_t, int64_t, int64_t);
 // clang-format on
 }
 
 namespace {
-/// Per sample: the cross-entropies of the 3 positions (classes along the
-/// last axis) against softmax(b) along the positions, summed; in double.
-torch::Tensor tokenCrossEntropy(const torch::Tensor &a, const torch::Tensor &b) {
+/// Per sample, in double: the cross-entropies against softmax(b) along the
+/// positions (axis 0 of [3, 4]), with the classes along axis `classes` of
+/// each sample ([n, 3, 4]: 2 the last, 1 the first), summed.
+torch::Tensor tokenCrossEntropy(const torch::Tensor &a, const torch::Tensor &b, int64_t classes) {
   torch::Tensor target = torch::softmax(b.reshape({-1, 3, 4}), 1);
-  return -(target * torch::log_softmax(a.reshape({-1, 3, 4}), 2)).sum({1, 2});
+  return -(target * torch::log_softmax(a.reshape({-1, 3, 4}), classes)).sum({1, 2});
 }
 } // namespace
 
-TEST(LossFns, TokenwiseCrossEntropyAndSoftmaxAlongAxesMatchAutograd) {
+TEST(LossFns, TokenwiseCrossEntropyAlongEitherAxisMatchesAutograd) {
   torch::manual_seed(6);
   auto a = torch::randn({kRows, 12}) * 3, b = torch::randn({kRows, 12});
-  auto ce = torch::empty({kRows, 1});
+  auto ce = torch::empty({kRows, 1}), ce0 = torch::empty({kRows, 1});
   tokens_loss(kRows, 0, 0, FLOWC_ROWS(buf(b), kRows, 12), FLOWC_ROWS(buf(a), kRows, 12),
-              FLOWC_ROWS(buf(ce), kRows, 1));
+              FLOWC_ROWS(buf(ce), kRows, 1), FLOWC_ROWS(buf(ce0), kRows, 1));
   auto ad = d(a).requires_grad_(true), bd = d(b).requires_grad_(true);
-  torch::Tensor ref = tokenCrossEntropy(ad, bd);
+  torch::Tensor ref = tokenCrossEntropy(ad, bd, 2), ref0 = tokenCrossEntropy(ad, bd, 1);
   double err = maxMixedError(ce.reshape({-1}), ref.detach());
-  measured("token-wise cross-entropy vs torch", err);
+  double err0 = maxMixedError(ce0.reshape({-1}), ref0.detach());
+  measured("token-wise cross-entropy vs torch, classes last", err);
+  measured("token-wise cross-entropy vs torch, classes along axis 0", err0);
   EXPECT_LE(err, 1e-5);
-  // Baseline that must fail: softmax over the whole [3, 4] (no axis).
+  EXPECT_LE(err0, 1e-5);
+  // Baselines that must fail: softmax over the whole [3, 4], and the
+  // other axis.
   torch::Tensor whole = -(torch::softmax(d(b), 1) * torch::log_softmax(d(a), 1)).sum(1);
   EXPECT_GT(maxMixedError(ce.reshape({-1}), whole), 1e-2);
+  EXPECT_GT(maxMixedError(ce.reshape({-1}), ref0.detach()), 1e-2);
 
-  auto g = torch::randn({kRows, 1});
-  (ref * d(g).reshape({-1})).sum().backward();
+  auto g = torch::randn({kRows, 2});
+  (ref * d(g).select(1, 0) + ref0 * d(g).select(1, 1)).sum().backward();
+  auto g0 = g.select(1, 0).contiguous(), g1 = g.select(1, 1).contiguous();
   auto da = torch::empty({kRows, 12}), db = torch::empty({kRows, 12});
   tokens_loss_grad(kRows, 0, 0, FLOWC_ROWS(buf(b), kRows, 12), FLOWC_ROWS(buf(a), kRows, 12),
-                   FLOWC_ROWS(buf(g), kRows, 1), FLOWC_ROWS(buf(db), kRows, 12),
-                   FLOWC_ROWS(buf(da), kRows, 12));
+                   FLOWC_ROWS(buf(g0), kRows, 1), FLOWC_ROWS(buf(g1), kRows, 1),
+                   FLOWC_ROWS(buf(db), kRows, 12), FLOWC_ROWS(buf(da), kRows, 12));
   double errA = maxMixedError(da, ad.grad()), errB = maxMixedError(db, bd.grad());
   measured("token-wise cross-entropy vjp, d/da", errA);
   measured("token-wise cross-entropy vjp, d/db", errB);

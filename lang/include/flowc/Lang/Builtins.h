@@ -35,6 +35,7 @@ enum class BuiltinKind {
   Drop,    ///< drop(y, p): label y, or the null class -1 with probability p
   Concat,  ///< concat(a, b, ..., axis: k): tensors joined along an axis
   Stack,   ///< stack(a, b, ..., axis: k): same-shaped values along a new axis
+  CrossEntropy, ///< cross_entropy(logits, target[, axis: k]): a scalar loss
 };
 
 /// Each built-in function: what MLIRGen emits for a call.
@@ -42,7 +43,7 @@ enum class BuiltinOp {
   Exp, Log, Log1p, Expm1, Sin, Cos, Tan, Sqrt, Tanh, Sigmoid, Abs, Sg,
   Sum, Mean, Norm, Softmax,
   Where, Clamp, Min, Max,
-  OneHot, Reshape, Drop, Concat, Stack,
+  OneHot, Reshape, Drop, Concat, Stack, CrossEntropy,
   Normal, Uniform, Ddt, Mse,
 };
 
