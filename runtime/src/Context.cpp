@@ -291,6 +291,35 @@ flowrt_tensor *flowrt_apply(flowrt_ctx *ctx, int32_t model, flowrt_tensor *const
   return ctx->adopt(ctx->applyNet(model, values));
 }
 
+flowrt_tensor *flowrt_apply_jvp(flowrt_ctx *ctx, int32_t model, flowrt_tensor *const *args,
+                                flowrt_tensor *const *tangents) {
+  const flowrt_program &program = *ctx->program;
+  if (model < 0 || model >= program.num_models)
+    throw std::runtime_error("flowrt_apply_jvp: the program has no network " +
+                             std::to_string(model));
+  std::vector<int32_t> roles = flowrt::inputRoles(program.models[model]);
+  std::vector<torch::Tensor> values, along;
+  std::vector<bool> differentiable;
+  for (size_t i = 0; i < roles.size(); ++i) {
+    values.push_back(args[i]->value);
+    along.push_back(tangents[i]->value);
+    differentiable.push_back(roles[i] != FLOWRT_INPUT_LABEL); // a class index has none
+  }
+  ++ctx->netEvals;
+  bool training = torch::GradMode::is_enabled();
+  const char *kind = program.models[model].kind;
+  if (training && kind && std::string(kind) == "dit")
+    throw std::runtime_error("training through ddt of a dit network is not supported yet (its "
+                             "gradient through the derivative is not right): use an mlp or a "
+                             "unet for network '" +
+                             std::string(program.models[model].name ? program.models[model].name
+                                                                    : "?") +
+                             "'");
+  return ctx->adopt(flowrt::jacobianVectorProduct(
+      [&](const std::vector<torch::Tensor> &a) { return ctx->applyNet(model, a); }, values,
+      along, differentiable, training));
+}
+
 flowrt_tensor *flowrt_net_guided(flowrt_ctx *ctx, flowrt_tensor *x,
                                  flowrt_tensor *t, flowrt_tensor *y,
                                  flowrt_tensor **unconditional) {

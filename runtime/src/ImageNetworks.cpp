@@ -135,7 +135,11 @@ public:
     };
     torch::Tensor h = modulate(norm(x), m[0], m[1]);
     auto q = qkv(h).view({n, tokens, 3, heads, dim / heads}).permute({2, 0, 3, 1, 4});
-    torch::Tensor a = at::scaled_dot_product_attention(q[0], q[1], q[2]);
+    // The fused kernels have no derivative of their backward; a JVP (ddt
+    // through the network) needs one, so it runs the math composition.
+    torch::Tensor a = higherOrderDerivatives()
+                          ? std::get<0>(at::_scaled_dot_product_attention_math(q[0], q[1], q[2]))
+                          : at::scaled_dot_product_attention(q[0], q[1], q[2]);
     a = a.transpose(1, 2).reshape({n, tokens, dim});
     torch::Tensor y = x + m[2].unsqueeze(1) * proj(a);
     h = modulate(norm(y), m[3], m[4]);

@@ -297,6 +297,56 @@ std::vector<int32_t> flowrt::inputRoles(const flowrt_model_desc &desc) {
   return roles;
 }
 
+namespace {
+thread_local bool inJvp = false;
+/// Sets inJvp for its lifetime.
+struct JvpScope {
+  bool before = inJvp;
+  JvpScope() { inJvp = true; }
+  ~JvpScope() { inJvp = before; }
+};
+} // namespace
+
+bool flowrt::higherOrderDerivatives() { return inJvp; }
+
+torch::Tensor flowrt::jacobianVectorProduct(
+    const std::function<torch::Tensor(const std::vector<torch::Tensor> &)> &f,
+    std::vector<torch::Tensor> args, const std::vector<torch::Tensor> &tangents,
+    const std::vector<bool> &differentiable, bool createGraph) {
+  JvpScope scope;
+  torch::AutoGradMode enable(true); // sampling runs without gradients
+  std::vector<torch::Tensor> inputs, along;
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (!differentiable[i])
+      continue;
+    // An argument no gradient reaches becomes a leaf to differentiate by.
+    if (!args[i].requires_grad())
+      args[i] = args[i].detach().requires_grad_(true);
+    inputs.push_back(args[i]);
+    along.push_back(tangents[i].to(args[i].scalar_type()));
+  }
+  torch::Tensor y = f(args);
+  if (inputs.empty())
+    return torch::zeros_like(y);
+  torch::Tensor u = torch::zeros_like(y).requires_grad_(true);
+  std::vector<torch::Tensor> g = torch::autograd::grad({y}, inputs, {u}, /*retain_graph=*/true,
+                                                      /*create_graph=*/true,
+                                                      /*allow_unused=*/true);
+  std::vector<torch::Tensor> gs, ts;
+  for (size_t k = 0; k < g.size(); ++k)
+    if (g[k].defined()) {
+      gs.push_back(g[k]);
+      ts.push_back(along[k]);
+    }
+  if (gs.empty())
+    return torch::zeros_like(y);
+  torch::Tensor jvp = torch::autograd::grad(gs, {u}, ts, /*retain_graph=*/true, createGraph,
+                                            /*allow_unused=*/true)[0];
+  if (!jvp.defined())
+    return torch::zeros_like(y);
+  return createGraph ? jvp : jvp.detach();
+}
+
 size_t flowrt::inputCount(const flowrt_model_desc &desc) {
   return desc.num_inputs > 0 ? static_cast<size_t>(desc.num_inputs) : desc.classes > 0 ? 3 : 2;
 }

@@ -15,6 +15,7 @@
 
 #include <torch/torch.h>
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -87,6 +88,23 @@ std::vector<int32_t> inputRoles(const flowrt_model_desc &desc);
 /// How many arguments it takes (inputRoles(desc).size(), without the vector).
 size_t inputCount(const flowrt_model_desc &desc);
 int64_t outputDim(const flowrt_model_desc &desc);
+
+/// Whether the network being evaluated must have second derivatives (a
+/// Jacobian-vector product is being taken): networks then avoid fused
+/// kernels whose backward has no derivative (attention). Set by
+/// jacobianVectorProduct on this thread while it runs.
+bool higherOrderDerivatives();
+
+/// The Jacobian-vector product of `f` at `args` along `tangents` (one per
+/// argument, of its shape; only the arguments marked `differentiable`
+/// count): sum_i J_i tangents[i], by double backward: g = J^T u for a dummy
+/// u, then d<g, tangents>/du = J tangents. With `createGraph` the result
+/// stays in autograd's graph, so a loss can be trained through it (with
+/// respect to f's parameters and to the arguments); else it is detached.
+torch::Tensor jacobianVectorProduct(
+    const std::function<torch::Tensor(const std::vector<torch::Tensor> &)> &f,
+    std::vector<torch::Tensor> args, const std::vector<torch::Tensor> &tangents,
+    const std::vector<bool> &differentiable, bool createGraph);
 
 /// Whether a network is frozen: another run's, loaded from its checkpoint.
 bool isFrozen(const flowrt_model_desc &desc);

@@ -184,7 +184,8 @@ static LogicalResult verifyApplication(Operation *op, FlatSymbolRefAttr ref,
                                        << " arguments but it takes " << net.getInputs().size();
   for (unsigned i = 0; i < args.size(); ++i) {
     // One sample's time or label is an f32; a batch of them is [rows, 1].
-    bool roleFits = isa<NetOp>(op) || net.isTensorInput(i) == isa<RankedTensorType>(args[i].getType());
+    bool roleFits = isa<NetOp, NetJvpOp>(op) ||
+                    net.isTensorInput(i) == isa<RankedTensorType>(args[i].getType());
     if (elements(args[i]) != net.getInputDims()[i] || !roleFits)
       return op->emitOpError("argument ") << i << " has type " << args[i].getType() << " but "
                                           << ref << " takes a "
@@ -207,6 +208,38 @@ LogicalResult ApplyNetOp::verifySymbolUses(SymbolTableCollection &symbols) {
 }
 
 LogicalResult NetOp::verifySymbolUses(SymbolTableCollection &symbols) {
+  return verifyApplication(*this, getNetworkAttr(), getArgs(), getResult(), symbols,
+                           [](Value v) -> int64_t {
+                             return cast<RankedTensorType>(v.getType()).getDimSize(1);
+                           });
+}
+
+/// A JVP's tangents: one per argument, of its type.
+static LogicalResult verifyTangents(Operation *op, ValueRange args, ValueRange tangents) {
+  if (args.size() != tangents.size())
+    return op->emitOpError("has ") << tangents.size() << " tangents for " << args.size()
+                                   << " arguments";
+  for (auto [i, a, t] : llvm::enumerate(args, tangents))
+    if (a.getType() != t.getType())
+      return op->emitOpError("tangent ") << i << " has type " << t.getType()
+                                         << ", its argument " << a.getType();
+  return success();
+}
+
+LogicalResult ApplyNetJvpOp::verifySymbolUses(SymbolTableCollection &symbols) {
+  if (failed(verifyTangents(*this, getArgs(), getTangents())))
+    return failure();
+  return verifyApplication(*this, getNetworkAttr(), getArgs(), getResult(), symbols,
+                           [](Value v) -> int64_t {
+                             if (auto t = dyn_cast<RankedTensorType>(v.getType()))
+                               return t.getNumElements();
+                             return 1;
+                           });
+}
+
+LogicalResult NetJvpOp::verifySymbolUses(SymbolTableCollection &symbols) {
+  if (failed(verifyTangents(*this, getArgs(), getTangents())))
+    return failure();
   return verifyApplication(*this, getNetworkAttr(), getArgs(), getResult(), symbols,
                            [](Value v) -> int64_t {
                              return cast<RankedTensorType>(v.getType()).getDimSize(1);

@@ -78,8 +78,11 @@ public:
     // order of first application; flowrt_apply indexes them.
     fl::NetworkOp velocity;
     if (auto flowOp = module.lookupSymbol<fl::FlowOp>(flow))
-      for (auto apply : flowOp.getBody().front().getOps<fl::ApplyNetOp>()) {
-        auto net = module.lookupSymbol<fl::NetworkOp>(apply.getNetworkAttr());
+      for (Operation &apply : flowOp.getBody().front()) {
+        if (!isa<fl::ApplyNetOp, fl::ApplyNetJvpOp>(apply))
+          continue;
+        auto net = module.lookupSymbol<fl::NetworkOp>(
+            apply.getAttrOfType<FlatSymbolRefAttr>("network"));
         if (!networkIndex.count(net.getSymName()))
           networkIndex[net.getSymName()] = networks.size(), networks.push_back(net);
       }
@@ -237,6 +240,17 @@ private:
       llvm::interleaveComma(n.getArgs(), os, [&](Value v) { os << name(v); });
       os << "};\n  flowrt_tensor *" << name(n.getResult()) << " = flowrt_apply(ctx, "
          << index->second << ", " << args << ");\n";
+    } else if (auto n = dyn_cast<fl::NetJvpOp>(op)) {
+      auto index = networkIndex.find(n.getNetwork());
+      if (index == networkIndex.end())
+        return n.emitError("applies a network that the flow does not");
+      std::string args = fresh(n) + "_args", tangents = name(n.getResult()) + "_tangents";
+      os << "  flowrt_tensor *const " << args << "[] = {";
+      llvm::interleaveComma(n.getArgs(), os, [&](Value v) { os << name(v); });
+      os << "};\n  flowrt_tensor *const " << tangents << "[] = {";
+      llvm::interleaveComma(n.getTangents(), os, [&](Value v) { os << name(v); });
+      os << "};\n  flowrt_tensor *" << name(n.getResult()) << " = flowrt_apply_jvp(ctx, "
+         << index->second << ", " << args << ", " << tangents << ");\n";
     } else if (auto g = dyn_cast<fl::NetGuidedOp>(op)) {
       std::string uncond = fresh(g.getUncond());
       os << "  flowrt_tensor *" << uncond << " = nullptr;\n  flowrt_tensor *"

@@ -30,7 +30,7 @@ public:
       : ab(b, loc), time(time) {}
 
   /// d(v)/dt, or null when it is identically zero. Fails (after reporting) on
-  /// values whose derivative is not symbolic.
+  /// an op without a derivative rule.
   FailureOr<Value> get(Value v) {
     if (v == time)
       return ab.constantLike(1.0, v.getType());
@@ -56,17 +56,22 @@ private:
                    fl::OneHotOp, arith::CmpFOp, arith::UIToFPOp, fl::StopGradientOp>(op))
       return Value();
     if (auto net = dyn_cast<fl::ApplyNetOp>(op)) {
+      // Through a network: its Jacobian-vector product with its arguments'
+      // tangents (zeros for the arguments that do not move with t), which
+      // the runtime computes with autograd.
+      SmallVector<Value> tangents;
+      bool moves = false;
       for (Value arg : net.getArgs()) {
         FailureOr<Value> d = get(arg);
         if (failed(d))
           return failure();
-        if (*d) {
-          net.emitError("ddt through a network is not symbolic: the network's "
-                        "input depends on time");
-          return failure();
-        }
+        moves |= static_cast<bool>(*d);
+        tangents.push_back(*d ? *d : ab.constantLike(0.0, arg.getType()));
       }
-      return Value();
+      if (!moves)
+        return Value();
+      return Value(fl::ApplyNetJvpOp::create(ab.builder(), net.getLoc(), net.getType(),
+                                             net.getNetworkAttr(), net.getArgs(), tangents));
     }
     SmallVector<Value> d;
     for (Value operand : op->getOperands()) {

@@ -21,6 +21,10 @@ bool flowc::isConstantValue(Value v) {
   return def && def->hasTrait<OpTrait::ConstantLike>();
 }
 
+bool flowc::isNetworkApplication(Operation *op) {
+  return isa<fl::ApplyNetOp, fl::ApplyNetJvpOp>(op);
+}
+
 FlowGraph::FlowGraph(Block &body) : body(body) {
   for (Operation &op : body) {
     unsigned level = 0;
@@ -33,9 +37,10 @@ FlowGraph::FlowGraph(Block &body) : body(body) {
     // A network's output carries a gradient (its parameters train), a
     // frozen network's when an argument does; sg stops one; other ops pass
     // their operands'.
-    if (auto apply = dyn_cast<fl::ApplyNetOp>(op)) {
+    if (isNetworkApplication(&op)) {
       ++level;
-      auto net = SymbolTable::lookupNearestSymbolFrom<fl::NetworkOp>(&op, apply.getNetworkAttr());
+      auto net = SymbolTable::lookupNearestSymbolFrom<fl::NetworkOp>(
+          &op, op.getAttrOfType<FlatSymbolRefAttr>("network"));
       grad |= !net || !net.isFrozen();
     } else if (isa<fl::StopGradientOp>(op)) {
       grad = false;
@@ -48,11 +53,11 @@ FlowGraph::FlowGraph(Block &body) : body(body) {
   }
 }
 
-SmallVector<fl::ApplyNetOp> FlowGraph::applicationsAt(unsigned level) const {
-  SmallVector<fl::ApplyNetOp> nets;
-  for (auto net : body.getOps<fl::ApplyNetOp>())
-    if (levels.lookup(net) == level)
-      nets.push_back(net);
+SmallVector<Operation *> FlowGraph::applicationsAt(unsigned level) const {
+  SmallVector<Operation *> nets;
+  for (Operation &op : body)
+    if (isNetworkApplication(&op) && levels.lookup(&op) == level)
+      nets.push_back(&op);
   return nets;
 }
 
@@ -92,7 +97,7 @@ SmallVector<GraphRegion> FlowGraph::regions() const {
 }
 
 bool FlowGraph::inRegion(Operation *op, unsigned level) const {
-  return op->getNumResults() > 0 && !isa<fl::ApplyNetOp, fl::DrawDataOp>(op) &&
+  return op->getNumResults() > 0 && !isNetworkApplication(op) && !isa<fl::DrawDataOp>(op) &&
          levels.lookup(op) == level;
 }
 
@@ -125,12 +130,21 @@ flowc::outlineGraph(ModuleOp module, Block &body, const FlowGraph &graph,
                                          step, args);
       onHost.map(r.outputs, launch.getResults());
     }
-    for (fl::ApplyNetOp net : graph.applicationsAt(level + 1)) {
-      SmallVector<Value> args;
-      for (Value arg : net.getArgs())
-        args.push_back(onHost.lookup(arg));
-      onHost.map(net.getResult(), fl::NetOp::create(b, loc, batchedType(net.getType()),
-                                                     net.getNetworkAttr(), args));
+    auto batches = [&](ValueRange values) {
+      SmallVector<Value> out;
+      for (Value v : values)
+        out.push_back(onHost.lookup(v));
+      return out;
+    };
+    for (Operation *op : graph.applicationsAt(level + 1)) {
+      if (auto net = dyn_cast<fl::ApplyNetOp>(op))
+        onHost.map(net.getResult(), fl::NetOp::create(b, loc, batchedType(net.getType()),
+                                                       net.getNetworkAttr(),
+                                                       batches(net.getArgs())));
+      else if (auto jvp = dyn_cast<fl::ApplyNetJvpOp>(op))
+        onHost.map(jvp.getResult(),
+                   fl::NetJvpOp::create(b, loc, batchedType(jvp.getType()), jvp.getNetworkAttr(),
+                                        batches(jvp.getArgs()), batches(jvp.getTangents())));
     }
   }
   return regions;

@@ -1,10 +1,11 @@
 //===- Partition.h - A per-sample body cut at its network applications -*- C++ -*-===//
 //
-// A flow body (and, to come, a sampled field or a source written as an
-// expression) is a dataflow graph of per-sample values whose only opaque
-// nodes are network applications. FlowGraph gives every op a level, its
-// network depth: data, draws and constants are 0; an application's result is
-// one more than its deepest argument; any other op is as deep as its deepest
+// A flow body (and a sampled field or a source written as an expression)
+// is a dataflow graph of per-sample values whose only opaque nodes are
+// network applications (a network's output, or its Jacobian-vector product
+// for ddt). FlowGraph gives every op a level, its network depth: data,
+// draws and constants are 0; an application's result is one more than its
+// deepest argument; any other op is as deep as its deepest
 // operand. The non-network ops of one level form a region, one kernel; the
 // host runs region 0, the applications of level 1, region 1, and so on
 // (outlineGraph writes that schedule). Draws have no operands, so only
@@ -27,6 +28,10 @@ namespace flowc {
 /// that uses it rather than passed in a buffer.
 bool isConstantValue(mlir::Value v);
 
+/// A network application: flow.apply_net, or flow.apply_net_jvp (its
+/// Jacobian-vector product), which the host runs with LibTorch.
+bool isNetworkApplication(mlir::Operation *op);
+
 /// One level of a partition: its kernel computes `outputs` from `inputs`.
 struct GraphRegion {
   unsigned level;
@@ -45,8 +50,9 @@ public:
   /// The deepest level: the most applications on any chain of values.
   unsigned deepestLevel() const { return depth; }
 
-  /// The network applications of `level`, in program order.
-  llvm::SmallVector<flow::ApplyNetOp> applicationsAt(unsigned level) const;
+  /// The network applications of `level` (flow.apply_net and
+  /// flow.apply_net_jvp), in program order.
+  llvm::SmallVector<mlir::Operation *> applicationsAt(unsigned level) const;
 
   /// One region per level that computes something used elsewhere. Inputs
   /// are the data as drawn, then the rest in order of first use; outputs

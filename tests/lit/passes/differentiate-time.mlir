@@ -86,3 +86,21 @@ flow.flow @joined {
   %ds = flow.ddt %s wrt %t : tensor<3xf32>
   flow.source %ds : tensor<3xf32>
 }
+
+// Through a network: its Jacobian-vector product with the arguments'
+// tangents (t x0 moves as x0; t as 1).
+flow.network @v "mlp" {activation = "silu", depth = 1 : i64, in_dim = 2 : i64, input_dims = array<i64: 2, 1>, inputs = ["tensor", "time"], out_dim = 2 : i64, time_features = 0 : i64, width = 8 : i64}
+// CHECK-LABEL: flow.flow @through_network
+flow.flow @through_network {
+  %t = flow.uniform stream 1 : f32
+  %x0 = flow.normal stream 0 : tensor<2xf32>
+  %b = flow.broadcast %t : tensor<2xf32>
+  %xt = arith.mulf %b, %x0 : tensor<2xf32>
+  %v = flow.apply_net @v(%xt, %t) : (tensor<2xf32>, f32) -> tensor<2xf32>
+  // CHECK: %[[X0:.*]] = flow.normal stream 0
+  // CHECK: %[[V:.*]] = flow.apply_net @v(%[[XT:[^,]*]], %[[T:[^)]*]])
+  // CHECK: %[[J:.*]] = flow.apply_net_jvp @v(%[[XT]], %[[T]]) along(%[[X0]], %{{.*}}) : (tensor<2xf32>, f32) -> tensor<2xf32>, tensor<2xf32>, f32
+  // CHECK: flow.source %[[J]]
+  %d = flow.ddt %v wrt %t : tensor<2xf32>
+  flow.source %d : tensor<2xf32>
+}

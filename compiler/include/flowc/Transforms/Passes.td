@@ -43,8 +43,10 @@ def DifferentiateTime : Pass<"flow-differentiate-time", "mlir::ModuleOp"> {
       d(a+b) = da+db, d(a*b) = da*b + a*db, d(a/b) = (da*b - a*db)/b^2,
       d(exp a) = exp(a) da, d(log a) = da/a, d(sin a) = cos(a) da, ...
     Derivative chains that are identically zero are folded away, so
-    `ddt((1-t)*x0 + t*x1)` becomes `x1 - x0`. A network application on the
-    path to t is an error: its derivative in t is not symbolic.
+    `ddt((1-t)*x0 + t*x1)` becomes `x1 - x0`. Through a network application
+    the derivative is `flow.apply_net_jvp`, the network's Jacobian-vector
+    product with its arguments' tangents (zero constants for those that do
+    not move with t), which the runtime computes with autograd.
   }];
   let dependentDialects = ["mlir::arith::ArithDialect", "mlir::math::MathDialect"];
 }
@@ -53,8 +55,8 @@ def OutlineKernels : Pass<"flow-outline-kernels", "mlir::ModuleOp"> {
   let summary = "Partition each flow at its network applications into fused region kernels and a host schedule";
   let description = [{
     Every op of a flow body gets a level, its network depth: data draws,
-    draws and constants are 0; a `flow.apply_net` result is one more than
-    its deepest argument; any other op is as deep as its deepest operand.
+    draws and constants are 0; a `flow.apply_net` (or `flow.apply_net_jvp`)
+    result is one more than its deepest argument; any other op is as deep as its deepest operand.
     For `flow.flow @F` with a `flow.train`:
       1. each level's non-network ops become one kernel: `F_path` (level 0,
          the only one that draws), `F_loss` (the deepest level), and

@@ -424,6 +424,26 @@ def Flow_ApplyNetOp : Flow_Op<"apply_net", [DeclareOpInterfaceMethods<SymbolUser
   let assemblyFormat = "$network `(` $args `)` attr-dict `:` functional-type($args, $result)";
 }
 
+def Flow_ApplyNetJvpOp : Flow_Op<"apply_net_jvp",
+    [DeclareOpInterfaceMethods<SymbolUserOpInterface>, AttrSizedOperandSegments]> {
+  let summary = "A network's Jacobian-vector product at this sample's arguments";
+  let description = [{
+    sum_i J_i tangents_i, J_i the Jacobian of `network`'s output with
+    respect to argument i, at `args` (the network's signature, as
+    `flow.apply_net`'s); one tangent per argument, of its type. What `ddt`
+    of a network's output becomes (flow-differentiate-time): the tangents
+    are the arguments' time derivatives. The runtime computes it with
+    LibTorch's autograd, differentiably, so training goes through it.
+  }];
+  let arguments = (ins FlatSymbolRefAttr:$network, Variadic<Flow_SampleType>:$args,
+                       Variadic<Flow_SampleType>:$tangents);
+  let results = (outs RankedTensorOf<[F32]>:$result);
+  let assemblyFormat = [{
+    $network `(` $args `)` `along` `(` $tangents `)` attr-dict `:`
+    functional-type($args, $result) `,` type($tangents)
+  }];
+}
+
 def Flow_IntegrateOp : Flow_Op<"integrate", [Pure, AllTypesMatch<["x", "result"]>,
                                               AttrSizedOperandSegments]> {
   let summary = "One sample's whole trajectory: fixed tableau steps over an inlined MLP";
@@ -563,6 +583,18 @@ def Flow_NetOp : Flow_Op<"net", [DeclareOpInterfaceMethods<SymbolUserOpInterface
   let arguments = (ins FlatSymbolRefAttr:$network, Variadic<Flow_BatchType>:$args);
   let results = (outs Flow_BatchType:$result);
   let assemblyFormat = "$network `(` $args `)` attr-dict `:` functional-type($args, $result)";
+}
+
+def Flow_NetJvpOp : Flow_Op<"net_jvp",
+    [DeclareOpInterfaceMethods<SymbolUserOpInterface>, AttrSizedOperandSegments]> {
+  let summary = "flow.apply_net_jvp on batches (LibTorch autograd, in the runtime)";
+  let arguments = (ins FlatSymbolRefAttr:$network, Variadic<Flow_BatchType>:$args,
+                       Variadic<Flow_BatchType>:$tangents);
+  let results = (outs Flow_BatchType:$result);
+  let assemblyFormat = [{
+    $network `(` $args `)` `along` `(` $tangents `)` attr-dict `:`
+    functional-type($args, $result) `,` type($tangents)
+  }];
 }
 
 def Flow_NetGuidedOp : Flow_Op<"net_guided"> {
