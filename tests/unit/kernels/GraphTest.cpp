@@ -12,6 +12,11 @@
 // NOT match show the bar can fail: one that ignores sg, one that stops the
 // gradient between the first and second applications.
 //
+// graphjvp.flow differentiates the network along the path inside the loss
+// (ddt(v(xt, t)), a Jacobian-vector product the runtime takes with
+// autograd and trains through); the same comparison, the loss also against
+// LibTorch's forward-mode AD, with two baselines that must fail.
+//
 // graph3.flow has three networks: a learned source m(y) upstream of the
 // path, an encoder whose output is an input of the velocity network, and a
 // second loss through sg; the same comparison, every parameter of all
@@ -29,10 +34,12 @@
 // graph.cpp and graph3.cpp, built with FLOWC_NO_MAIN.
 flowrt_program graph_program();
 flowrt_program graph3_program();
+flowrt_program graphjvp_program();
 
 // clang-format off
 extern "C" void graph3_path(int64_t, int64_t, int64_t, float *, float *, int64_t, int64_t, int64_t, int64_t, int64_t, float *, float *, int64_t, int64_t, int64_t, int64_t, int64_t, float *, float *, int64_t, int64_t, int64_t, int64_t, int64_t, float *, float *, int64_t, int64_t, int64_t, int64_t, int64_t, float *, float *, int64_t, int64_t, int64_t, int64_t, int64_t);
 extern "C" void graph_path(int64_t, int64_t, int64_t, float *, float *, int64_t, int64_t, int64_t, int64_t, int64_t, float *, float *, int64_t, int64_t, int64_t, int64_t, int64_t, float *, float *, int64_t, int64_t, int64_t, int64_t, int64_t, float *, float *, int64_t, int64_t, int64_t, int64_t, int64_t);
+extern "C" void graphjvp_path(int64_t, int64_t, int64_t, float *, float *, int64_t, int64_t, int64_t, int64_t, int64_t, float *, float *, int64_t, int64_t, int64_t, int64_t, int64_t, float *, float *, int64_t, int64_t, int64_t, int64_t, int64_t, float *, float *, int64_t, int64_t, int64_t, int64_t, int64_t, float *, float *, int64_t, int64_t, int64_t, int64_t, int64_t, float *, float *, int64_t, int64_t, int64_t, int64_t, int64_t);
 // clang-format on
 
 using namespace flowc_test;
@@ -218,4 +225,86 @@ TEST(GraphGradients, ThreeNetworksMatchLibTorch) {
   // gradients less; still far above the 1e-5 bar.)
   EXPECT_GT(noSg, 1e-3);
   EXPECT_GT(cut, 1e-2);
+}
+
+namespace {
+/// graphjvp.flow's step: loss mse(u + 0.5 tanh(ddt(u)), ddt(xt)), u = v(xt, t).
+struct JvpStep : CompiledStep {
+  flowrt::NetworkImpl *net = &*nets->network(0);
+  JvpStep() : CompiledStep(graphjvp_program(), 5, 2) {}
+
+  /// The path kernel's draws: xt, t, the tangents (ddt(xt), 1) and target.
+  std::vector<torch::Tensor> path() {
+    torch::Tensor x1 = flowrt::drawStepBatch(ctx, kRows, 0, false, false).x.contiguous();
+    std::vector<torch::Tensor> out{torch::empty({kRows, 2}), torch::empty({kRows, 1}),
+                                   torch::empty({kRows, 2}), torch::empty({kRows, 1}),
+                                   torch::empty({kRows, 2})};
+    graphjvp_path(kRows, int64_t(ctx.seed), ctx.step, FLOWC_ROWS(buf(x1), kRows, 2),
+                  FLOWC_ROWS(buf(out[0]), kRows, 2), FLOWC_ROWS(buf(out[1]), kRows, 1),
+                  FLOWC_ROWS(buf(out[2]), kRows, 2), FLOWC_ROWS(buf(out[3]), kRows, 1),
+                  FLOWC_ROWS(buf(out[4]), kRows, 2));
+    return out;
+  }
+
+  /// The loss from a JVP of v at the path's (xt, t) along `tangents`.
+  double loss(const torch::Tensor &u, const torch::Tensor &jvp, const torch::Tensor &target,
+              bool backward) {
+    torch::Tensor l = (u + 0.5 * torch::tanh(jvp) - target).pow(2).mean(1).mean();
+    if (backward)
+      l.backward();
+    return l.item<double>();
+  }
+
+  /// The step in LibTorch: the JVP by double backward written out here
+  /// (differentiable); `throughJvp` false detaches it, `timeOnly` drops
+  /// x's tangent.
+  std::vector<torch::Tensor> reference(double *value, bool throughJvp, bool timeOnly) {
+    auto p = path();
+    torch::Tensor xt = p[0].clone().requires_grad_(true), t = p[1].clone().requires_grad_(true);
+    torch::Tensor y = net->forward(xt, t);
+    torch::Tensor dummy = torch::zeros_like(y).requires_grad_(true);
+    auto g = torch::autograd::grad({y}, {xt, t}, {dummy}, true, true);
+    torch::Tensor dx = timeOnly ? torch::zeros_like(p[2]) : p[2];
+    torch::Tensor jvp = torch::autograd::grad({g[0], g[1]}, {dummy}, {dx, p[3]}, true, true)[0];
+    *value = loss(y, throughJvp ? jvp : jvp.detach(), p[4], true);
+    return gradients();
+  }
+
+  /// The loss with the JVP by LibTorch's forward-mode AD (dual tensors).
+  double forwardModeLoss() {
+    torch::NoGradGuard noGrad;
+    auto p = path();
+    uint64_t level = torch::autograd::forward_ad::enter_dual_level();
+    torch::Tensor y = net->forward(at::_make_dual(p[0], p[2], level),
+                                   at::_make_dual(p[1], p[3], level));
+    auto [primal, tangent] = at::_unpack_dual(y, level);
+    torch::Tensor u = primal.clone(), jvp = tangent.clone();
+    torch::autograd::forward_ad::exit_dual_level(level);
+    return loss(u, jvp, p[4], false);
+  }
+};
+} // namespace
+
+TEST(GraphGradients, DdtThroughANetworkMatchesLibTorch) {
+  torch::manual_seed(2);
+  JvpStep step;
+  double compiledLoss = 0, referenceLoss = 0, unused = 0;
+  auto compiled = step.compiled(&compiledLoss);
+  auto reference = step.reference(&referenceLoss, true, false);
+  double forward = step.forwardModeLoss();
+  measured("ddt step loss: compiled", compiledLoss);
+  measured("ddt step loss: LibTorch forward-mode AD", forward);
+  EXPECT_NEAR(compiledLoss, forward, 1e-5 * std::max(1.0, forward));
+  EXPECT_NEAR(compiledLoss, referenceLoss, 1e-5 * std::max(1.0, referenceLoss));
+  double err = relativeError(compiled, reference);
+  measured("ddt step gradients vs LibTorch, max relative", err);
+  EXPECT_LE(err, 1e-5);
+  // Baselines that must fail: no gradient through the JVP, and a JVP
+  // along t alone.
+  double detached = relativeError(compiled, step.reference(&unused, false, false));
+  measured("the same vs a reference that stops at the JVP", detached);
+  EXPECT_GT(detached, 1e-2);
+  double timeOnly = 0;
+  step.reference(&timeOnly, true, true);
+  EXPECT_GT(std::abs(timeOnly - compiledLoss), 1e-3 * std::max(1.0, compiledLoss));
 }
