@@ -43,6 +43,7 @@ const std::vector<BuiltinFunction> kBuiltins = {
     {"normal", Op::Normal, K::Normal, -1},
     {"uniform", Op::Uniform, K::Uniform, -1},
     {"ddt", Op::Ddt, K::Ddt, 1},
+    {"jvp", Op::Jvp, K::Jvp, 3},
     {"mse", Op::Mse, K::Mse, 2},
     {"cross_entropy", Op::CrossEntropy, K::CrossEntropy, 2},
 };

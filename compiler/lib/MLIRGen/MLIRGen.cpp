@@ -688,6 +688,14 @@ private:
         return nullptr;
       return fl::DdtOp::create(builder, l, v.getType(), v, t->second);
     }
+    case BuiltinKind::Jvp: { // Sema checked that args[1] names a flow value
+      Value v = genExpr(call.args[0].value.get(), env);
+      Value x = genExpr(call.args[1].value.get(), env);
+      Value dx = genExpr(call.args[2].value.get(), env);
+      if (!v || !x || !dx)
+        return nullptr;
+      return fl::JvpOp::create(builder, l, v.getType(), v, x, broadcastTo(l, dx, x.getType()));
+    }
     case BuiltinKind::Normal:
     case BuiltinKind::Uniform:
       return genStandardDraw(call, env);

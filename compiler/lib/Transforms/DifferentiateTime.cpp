@@ -23,17 +23,18 @@ namespace fl = flowc::flow;
 
 namespace {
 
-/// Forward-mode tangents of values with respect to one time value.
+/// Forward-mode tangents of values with respect to one value (the time for
+/// ddt, any flow value for jvp) moving along `seed`.
 class TimeDerivative {
 public:
-  TimeDerivative(OpBuilder &b, Location loc, Value time)
-      : ab(b, loc), time(time) {}
+  TimeDerivative(OpBuilder &b, Location loc, Value time, Value seed = Value())
+      : ab(b, loc), time(time), seed(seed) {}
 
   /// d(v)/dt, or null when it is identically zero. Fails (after reporting) on
   /// an op without a derivative rule.
   FailureOr<Value> get(Value v) {
     if (v == time)
-      return ab.constantLike(1.0, v.getType());
+      return seed ? seed : ab.constantLike(1.0, v.getType());
     auto it = cache.find(v);
     if (it != cache.end())
       return it->second;
@@ -45,7 +46,7 @@ public:
 
 private:
   ExprBuilder ab;
-  Value time;
+  Value time, seed;
   llvm::DenseMap<Value, Value> cache;
 
   FailureOr<Value> compute(Value v) {
@@ -185,19 +186,25 @@ private:
 struct DifferentiateTimePass
     : flowc::impl::DifferentiateTimeBase<DifferentiateTimePass> {
   void runOnOperation() override {
-    SmallVector<fl::DdtOp> ddts;
-    getOperation().walk([&](fl::DdtOp op) { ddts.push_back(op); });
+    SmallVector<Operation *> ddts;
+    getOperation().walk([&](Operation *op) {
+      if (isa<fl::DdtOp, fl::JvpOp>(op))
+        ddts.push_back(op);
+    });
     // Program order: an inner ddt is replaced before an outer one sees it.
-    for (fl::DdtOp ddt : ddts) {
-      OpBuilder b(ddt);
-      TimeDerivative derivative(b, ddt.getLoc(), ddt.getTime());
-      FailureOr<Value> d = derivative.get(ddt.getValue());
+    for (Operation *op : ddts) {
+      OpBuilder b(op);
+      auto jvp = dyn_cast<fl::JvpOp>(op);
+      auto ddt = dyn_cast<fl::DdtOp>(op);
+      TimeDerivative derivative(b, op->getLoc(), jvp ? jvp.getWrt() : ddt.getTime(),
+                                jvp ? jvp.getTangent() : Value());
+      FailureOr<Value> d = derivative.get(op->getOperand(0));
       if (failed(d))
         return signalPassFailure();
-      Value result = *d ? *d : ExprBuilder(b, ddt.getLoc())
-                                   .constantLike(0.0, ddt.getType());
-      ddt.replaceAllUsesWith(result);
-      ddt.erase();
+      Type type = op->getResult(0).getType();
+      Value result = *d ? *d : ExprBuilder(b, op->getLoc()).constantLike(0.0, type);
+      op->getResult(0).replaceAllUsesWith(result);
+      op->erase();
     }
   }
 };

@@ -84,6 +84,25 @@ void Sema::resolveBuiltinCall(CallExpr &call, const BuiltinFunction &fn,
   case BuiltinKind::Stack:
     resolveJoin(call, scope);
     return;
+  case BuiltinKind::Jvp: {
+    if (!scope.flow || scope.def) {
+      error(call.calleeLoc, "'jvp' can only be used inside a flow");
+      return;
+    }
+    if (!checkBuiltinArity(call, fn.arity))
+      return;
+    auto *wrt = call.args[1].value && call.args[1].value->kind == Expr::Kind::Name
+                    ? static_cast<NameExpr *>(call.args[1].value.get())
+                    : nullptr;
+    if (!wrt || wrt->binding.kind != Binding::Kind::FlowLocal) {
+      error(call.args[1].value ? call.args[1].value->loc : call.calleeLoc,
+            "the second argument of 'jvp' must be a name the flow binds, as x in "
+            "jvp(X(x, t), x, v)");
+      return;
+    }
+    call.binding.kind = Binding::Kind::Builtin;
+    return;
+  }
   case BuiltinKind::Ddt:
     if (!scope.flow) {
       error(call.calleeLoc, "'ddt' can only be used inside a flow");
@@ -266,6 +285,15 @@ Shape Sema::inferBuiltin(CallExpr &call) {
   case BuiltinKind::Math:
   case BuiltinKind::Ddt:
     return in.size() == 1 ? in[0] : Shape();
+  case BuiltinKind::Jvp: // the tangent has the shape of what it moves
+    if (in.size() != 3)
+      return Shape();
+    if (in[1] != in[2]) {
+      shapeError(call.args[2].value->loc, "the tangent of 'jvp' must have the shape of " +
+                                              in[1].str() + " but is " + in[2].str());
+      return Shape();
+    }
+    return in[0];
   case BuiltinKind::Reduce:
   case BuiltinKind::Softmax: {
     bool softmax = builtinKind(name) == BuiltinKind::Softmax;

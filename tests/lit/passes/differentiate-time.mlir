@@ -104,3 +104,23 @@ flow.flow @through_network {
   %d = flow.ddt %v wrt %t : tensor<2xf32>
   flow.source %d : tensor<2xf32>
 }
+
+// A directional derivative: d/dx (x * x + t) along v is 2 x v (t is held).
+// CHECK-LABEL: flow.flow @directional
+flow.flow @directional {
+  %x = flow.normal stream 0 : tensor<2xf32>
+  %v = flow.normal stream 2 : tensor<2xf32>
+  %t = flow.uniform stream 1 : f32
+  %sq = arith.mulf %x, %x : tensor<2xf32>
+  %bt = flow.broadcast %t : tensor<2xf32>
+  %y = arith.addf %sq, %bt : tensor<2xf32>
+  // CHECK: %[[X:.*]] = flow.normal stream 0
+  // CHECK: %[[V:.*]] = flow.normal stream 2
+  // CHECK-NOT: flow.jvp
+  // CHECK: %[[A:.*]] = arith.mulf %[[V]], %[[X]] : tensor<2xf32>
+  // CHECK: %[[B:.*]] = arith.mulf %[[X]], %[[V]] : tensor<2xf32>
+  // CHECK: %[[D:.*]] = arith.addf %[[A]], %[[B]] : tensor<2xf32>
+  // CHECK: flow.source %[[D]]
+  %d = flow.jvp %y wrt %x along %v : tensor<2xf32>, tensor<2xf32>
+  flow.source %d : tensor<2xf32>
+}

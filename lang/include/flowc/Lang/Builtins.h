@@ -36,6 +36,7 @@ enum class BuiltinKind {
   Concat,  ///< concat(a, b, ..., axis: k): tensors joined along an axis
   Stack,   ///< stack(a, b, ..., axis: k): same-shaped values along a new axis
   CrossEntropy, ///< cross_entropy(logits, target[, axis: k]): a scalar loss
+  Jvp,     ///< jvp(e, x, v): the derivative of e with respect to x along v
 };
 
 /// Each built-in function: what MLIRGen emits for a call.
@@ -43,7 +44,7 @@ enum class BuiltinOp {
   Exp, Log, Log1p, Expm1, Sin, Cos, Tan, Sqrt, Tanh, Sigmoid, Abs, Sg,
   Sum, Mean, Norm, Softmax,
   Where, Clamp, Min, Max,
-  OneHot, Reshape, Drop, Concat, Stack, CrossEntropy,
+  OneHot, Reshape, Drop, Concat, Stack, CrossEntropy, Jvp,
   Normal, Uniform, Ddt, Mse,
 };
 

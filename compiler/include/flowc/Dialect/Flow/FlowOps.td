@@ -473,6 +473,19 @@ def Flow_IntegrateOp : Flow_Op<"integrate", [Pure, AllTypesMatch<["x", "result"]
   }];
 }
 
+def Flow_JvpOp : Flow_Op<"jvp", [Pure, AllTypesMatch<["value", "result"]>,
+                                 AllTypesMatch<["wrt", "tangent"]>]> {
+  let summary = "Directional derivative of a value with respect to another";
+  let description = [{
+    `flow.jvp %y wrt %x along %v` is the derivative of %y with respect to %x
+    along %v, every other draw held fixed: `flow.ddt` is the case x = t,
+    v = 1. The flow-differentiate-time pass replaces it, by the same rules.
+  }];
+  let arguments = (ins Flow_SampleType:$value, Flow_SampleType:$wrt, Flow_SampleType:$tangent);
+  let results = (outs Flow_SampleType:$result);
+  let assemblyFormat = "$value `wrt` $wrt `along` $tangent attr-dict `:` type($value) `,` type($wrt)";
+}
+
 def Flow_DdtOp : Flow_Op<"ddt", [Pure, AllTypesMatch<["value", "result"]>]> {
   let summary = "Derivative of a path value along time";
   let description = [{
