@@ -75,5 +75,7 @@ std::optional<double> flowc::builtinConstant(std::string_view name) {
 }
 
 bool flowc::isBuiltinName(std::string_view name) {
-  return lookupBuiltin(name) || builtinConstant(name).has_value();
+  return isBuiltinFunctionName(name) || builtinConstant(name).has_value();
 }
+
+bool flowc::isBuiltinFunctionName(std::string_view name) { return lookupBuiltin(name); }

@@ -65,8 +65,10 @@ std::string forwardHeader(int64_t classes) {
 std::string fourierLines(const std::string &out, int64_t features,
                          const std::string &t = "t") {
   std::ostringstream s;
-  s << "    freqs = torch.arange(1, " << features / 2 + 1 << ", dtype=" << t
-    << ".dtype, device=" << t << ".device).reshape(1, -1)\n"
+  s << "    freqs = torch.tensor([";
+  for (double f : fourierFrequencies(features)) // half-integers: exact in decimal
+    s << f << ", ";
+  s << "], dtype=" << t << ".dtype, device=" << t << ".device).reshape(1, -1)\n"
     << "    angle = " << twoPi() << " * " << t << " * freqs\n"
     << "    " << out << " = torch.cat([torch.sin(angle), torch.cos(angle)], 1)\n";
   return s.str();

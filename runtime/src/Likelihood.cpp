@@ -168,6 +168,12 @@ double flowrt::imageBitsPerDim(const flowrt_program &program, flowrt_ctx &ctx,
 }
 
 int flowrt::runLikelihood(const flowrt_program &program, const LikelihoodOptions &opts) {
+  if (!program.velocity) {
+    std::fprintf(stderr, "error: flow '%s' samples with a map (sample { map: ... }), which "
+                         "has no velocity field; likelihoods integrate one\n",
+                 program.flow_name ? program.flow_name : "");
+    return 1;
+  }
   if (!program.source.kind) {
     std::fprintf(stderr, "error: the source of flow '%s' has no closed-form density; "
                          "likelihood needs x0 ~ normal(m, s) or uniform(a, b) with "

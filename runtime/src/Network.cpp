@@ -97,13 +97,6 @@ std::vector<int32_t> MlpOptions::inputRoles() const {
   return r;
 }
 
-std::vector<double> flowrt::fourierFrequencies(int64_t features) {
-  std::vector<double> freqs;
-  for (int64_t i = 0; i < features / 2; ++i)
-    freqs.push_back(static_cast<double>(i + 1));
-  return freqs;
-}
-
 torch::Tensor flowrt::fourierEmbedding(const torch::Tensor &t,
                                        int64_t features) {
   std::vector<double> freqs = fourierFrequencies(features);

@@ -48,12 +48,9 @@ struct MlpOptions {
   int64_t outputDim() const { return outDim > 0 ? outDim : inDim; }
 };
 
-/// The frequencies of a Fourier time embedding with `features` outputs: the
-/// integers 1, 2, ..., features / 2 (cycles over t in [0, 1]).
-std::vector<double> fourierFrequencies(int64_t features);
-
 /// Fourier time embedding of t [n, 1]: [sin(2 pi f_i t)..., cos(2 pi f_i t)...]
-/// with f_i from fourierFrequencies, giving [n, features]. `features` is even.
+/// with f_i from fourierFrequencies (flowrt/shared.h), giving [n, features].
+/// `features` is even.
 torch::Tensor fourierEmbedding(const torch::Tensor &t, int64_t features);
 
 // ClassEmbeddingDim (the class embedding's width) and MlpLayout (the

@@ -193,8 +193,9 @@ void evaluateImageSamples(const flowrt_program &program, const SampleOptions &op
                   m.accuracy, m.classifierAccuracy);
   }
   // Bits per dimension of real images, where the source has a density;
-  // a conditional network's is log p(x | y) for each image's own label.
-  if (!program.source.kind || !ctx.device.is_cpu())
+  // a conditional network's is log p(x | y) for each image's own label. A
+  // map sampler has no velocity field to integrate them with.
+  if (!program.source.kind || !program.velocity || !ctx.device.is_cpu())
     return;
   ClassifierData images = classifierData(program.data, data);
   constexpr int64_t BpdImages = 256;

@@ -2,7 +2,7 @@
 a flow_matching / torchcfm user writes them (eager PyTorch).
 
 The MLP is flowc's (runtime/src/Network.cpp): input [x, sin(2 pi f t),
-cos(2 pi f t)] with f = 1 .. TIME_FEATURES/2, `depth` Linear + SiLU layers of
+cos(2 pi f t)] with f = 1/2, 3/2, .. (TIME_FEATURES-1)/2, `depth` Linear + SiLU layers of
 `width`, and a Linear back to the data's size.
 """
 import math
@@ -24,7 +24,7 @@ class FlowcMlp(nn.Module):
             d = width
         layers.append(nn.Linear(d, dim))
         self.net = nn.Sequential(*layers)
-        self.register_buffer("freqs", torch.arange(1, TIME_FEATURES // 2 + 1).float())
+        self.register_buffer("freqs", torch.arange(TIME_FEATURES // 2).float() + 0.5)
 
     def forward(self, x, t):
         angle = 2 * math.pi * t.reshape(-1, 1) * self.freqs

@@ -210,19 +210,31 @@ LogicalResult SampleOp::verifyRegions() {
   };
   Type f32 = Float32Type::get(getContext());
   Type s = sampleType(getModel()), v = sampleType(getCombine());
-  // The field: a closed-form model's, or `velocity:` (with the label and
-  // the condition, a tensor, when it uses them).
-  SmallVector<Type> fieldArgs{s, f32};
-  if (!getModel().empty() && getModel().getNumArguments() > 2) {
-    ArrayRef<BlockArgument> given = getModel().getArguments().drop_front(2);
-    if (given.front().getType() == f32)
-      fieldArgs.push_back(f32);
-    if (isa<RankedTensorType>(given.back().getType()))
-      fieldArgs.push_back(given.back().getType());
-  }
-  if (failed(checkRegion(*this, "model", getModel(), fieldArgs, {s},
+  // (x, f32 x times[, label: f32][, cond: tensor]): the label and the
+  // condition when the region uses them.
+  auto perSampleArgs = [&](Region &r, unsigned times) {
+    SmallVector<Type> args{sampleType(r)};
+    args.append(times, f32);
+    if (!r.empty() && r.getNumArguments() > 1 + times) {
+      ArrayRef<BlockArgument> given = r.getArguments().drop_front(1 + times);
+      if (given.front().getType() == f32)
+        args.push_back(f32);
+      if (isa<RankedTensorType>(given.back().getType()))
+        args.push_back(given.back().getType());
+    }
+    return args;
+  };
+  // The field: a closed-form model's, or `velocity:`.
+  if (failed(checkRegion(*this, "model", getModel(), perSampleArgs(getModel(), 1), {s},
                          "(x, t: f32[, label: f32][, cond: tensor]) -> x")))
     return failure();
+  // A map sampler's step, which takes the place of the field and a solver.
+  Region &map = getMap();
+  if (failed(checkRegion(*this, "map", map, perSampleArgs(map, 2), {sampleType(map)},
+                         "(x, t: f32, dt: f32[, label: f32][, cond: tensor]) -> x")))
+    return failure();
+  if (!map.empty() && (!getModel().empty() || getSolver()))
+    return emitOpError("a map sampler has no 'model' region and no solver");
   return checkRegion(*this, "combine", getCombine(), {v, v, v, f32, f32}, {v},
                      "(v_c, v_u, x, t: f32, w: f32) -> v_c's type");
 }
@@ -306,8 +318,11 @@ LogicalResult SampleOp::verifyModelKernels(SymbolTableCollection &symbols) {
 LogicalResult SampleOp::verifySymbolUses(SymbolTableCollection &symbols) {
   Operation *op = *this;
   if (failed(checkDeclaration<FlowOp>(op, symbols, "flow", getFlowAttr())) ||
-      failed(checkDeclaration<SolverOp>(op, symbols, "solver", getSolverAttr())))
+      (getSolverAttr() &&
+       failed(checkDeclaration<SolverOp>(op, symbols, "solver", getSolverAttr()))))
     return failure();
+  if (!getSolverAttr() && getMap().empty() && !getMapStepAttr())
+    return emitOpError("needs a solver, or a map (the 'map' region or 'map_step')");
   if (failed(verifyModelKernels(symbols)))
     return failure();
 
@@ -336,10 +351,25 @@ LogicalResult SampleOp::verifySymbolUses(SymbolTableCollection &symbols) {
              << ", expected (x, f64, i64[, labels][, conds]) -> x with x a tensor<?xDxf32>";
     if (failed(checkType(op, "field", fn, b.getFunctionType(withConditions({x, f64, i64}), x))))
       return failure();
+  } else if (auto ref = getMapStepAttr()) {
+    // A map sampler: its step gives the state's type.
+    func::FuncOp fn = lookupFunction(op, symbols, "map_step", ref, kHostAttr);
+    if (!fn)
+      return failure();
+    FunctionType type = fn.getFunctionType();
+    x = type.getNumResults() == 1 && isBatch(type.getResult(0)) ? type.getResult(0) : Type();
+    if (!x || failed(checkType(op, "map_step", fn,
+                               b.getFunctionType(withConditions({x, f64, f64, i64}), x))))
+      return x ? failure()
+               : emitOpError("'map_step' refers to ")
+                     << ref << " of type " << type
+                     << ", expected (x, f64, f64, i64[, labels][, conds]) -> x";
   } else if (getFieldJvpAttr() || getSolverStepsAttr() || getAdaptiveStepsAttr() ||
              getSolveAttr()) {
     return emitOpError("host steps need 'field', which gives the state's type");
   }
+  if (getMapStepAttr() && (getFieldAttr() || getSolverStepsAttr() || getSolveAttr()))
+    return emitOpError("a map sampler ('map_step') has no field and no solver steps");
   if (failed(checkSource(op, symbols, getSampleSourceAttr(), x)) ||
       failed(checkHost(op, symbols, "field_jvp", getFieldJvpAttr(),
                        b.getFunctionType({x, f64, x, i64}, x))))

@@ -813,18 +813,22 @@ private:
       return success();
     }
     SampleDefaults d;
-    std::string solver = r.solver ? r.solver->name : "euler";
-    if (!SymbolTable::lookupSymbolIn(*module, solver)) // Sema checked it
+    // A map sampler has no solver; it takes one step unless told.
+    std::string solver = r.map ? "" : r.solver ? r.solver->name : "euler";
+    if (!r.map && !SymbolTable::lookupSymbolIn(*module, solver)) // Sema checked it
       return emitError(l) << "solver '" << solver << "' was not emitted";
     auto sample = fl::SampleOp::create(
-        builder, l, r.name, solver, int64_t(r.number("steps", d.steps)),
+        builder, l, r.name, solver, int64_t(r.number("steps", r.map ? 1 : d.steps)),
         int64_t(r.number("n", d.n)), int64_t(r.number("seed", d.seed)), nullptr,
-        r.label, nullptr, nullptr, nullptr, r.numbers.count("steps") > 0, nullptr, nullptr,
-        llvm::APFloat(r.number("rtol", d.rtol)), llvm::APFloat(r.number("atol", d.atol)),
+        r.label, nullptr, nullptr, nullptr, r.map || r.numbers.count("steps") > 0, nullptr,
+        nullptr, llvm::APFloat(r.number("rtol", d.rtol)), llvm::APFloat(r.number("atol", d.atol)),
         llvm::APFloat(r.number("adaptive_guidance", 0.0)),
         llvm::APFloat(r.number("guidance_momentum", 0.0)));
-    if (r.velocity) {
-      if (failed(genVelocityField(r, sample.getModel())))
+    if (r.map) {
+      if (failed(genSampledRegion(r, r.map, /*times=*/2, sample.getMap())))
+        return failure();
+    } else if (r.velocity) {
+      if (failed(genSampledRegion(r, r.velocity, /*times=*/1, sample.getModel())))
         return failure();
     } else if (auto model = closedFormModel.find(r.flow); model != closedFormModel.end()) {
       if (failed(genModelField(*model->second.first, model->second.second, sample.getModel())))
@@ -887,27 +891,31 @@ private:
     return yieldDefinition(model.lets, model.body.get(), inner, xType, l);
   }
 
-  /// A sample block's `velocity: EXPR` as `flow.sample`'s `model` region:
-  /// (x, t[, label][, cond]) -> v, the label and the condition when EXPR
+  /// A sample block's `velocity: EXPR` as `flow.sample`'s `model` region,
+  /// (x, t[, label][, cond]) -> v, or its `map: EXPR` as the `map` region,
+  /// (x, t, dt[, label][, cond]) -> x': `times` scalar arguments after x
+  /// (the block's fieldParams), then the label and the condition when EXPR
   /// uses the flow's.
-  LogicalResult genVelocityField(const ast::RunDecl &r, Region &region) {
+  LogicalResult genSampledRegion(const ast::RunDecl &r, const ast::Expr *value, unsigned times,
+                                 Region &region) {
     OpBuilder::InsertionGuard guard(builder);
-    Location l = loc(r.velocity->loc);
+    Location l = loc(value->loc);
     Type xType = sampleType(r.fieldParams[0].shape), f32 = builder.getF32Type();
-    SmallVector<Type> args{xType, f32};
+    SmallVector<Type> args{xType};
+    args.append(times, f32);
     if (!r.velocityLabel.empty())
       args.push_back(f32);
     if (!r.velocityCondition.empty())
       args.push_back(sampleType(ast::Shape::tensor(conditionShape(*r.flow))));
     Block &entry = startRegion(region, args, l);
     Env inner;
-    inner["x"] = entry.getArgument(0);
-    inner["t"] = entry.getArgument(1);
+    for (unsigned i = 0; i <= times; ++i)
+      inner[r.fieldParams[i].name] = entry.getArgument(i);
     if (!r.velocityLabel.empty())
-      inner[r.velocityLabel] = entry.getArgument(2);
+      inner[r.velocityLabel] = entry.getArgument(1 + times);
     if (!r.velocityCondition.empty())
       inner[r.velocityCondition] = entry.getArguments().back();
-    return yieldDefinition({}, r.velocity, inner, xType, l);
+    return yieldDefinition({}, value, inner, xType, l);
   }
 
   /// The shape of the condition a flow draws with its data.

@@ -168,6 +168,8 @@ struct OutlineRunKernelsPass
   LogicalResult outlineSample(ModuleOp module, fl::SampleOp sample) {
     std::string prefix = sample.getFlow().str();
     Location loc = sample.getLoc();
+    if (!sample.getMap().empty())
+      return outlineMap(module, sample, prefix, loc);
     Region &field = sample.getModel();
     bool graph = !field.empty() && (field.getNumArguments() > 2 ||
                                     !field.front().getOps<fl::ApplyNetOp>().empty());
@@ -191,45 +193,150 @@ struct OutlineRunKernelsPass
     return success();
   }
 
-  /// A field that applies networks (or takes the label or condition),
-  /// partitioned like a flow body: kernels `F_field<level>` and the host
-  /// function `F_sampled_field(x, t, rows[, labels][, conds]) -> v` that
-  /// runs them with the networks. The region is left empty.
+  /// A field that applies networks (or takes the label or condition) as
+  /// the host function `F_sampled_field(x, t, rows[, labels][, conds]) ->
+  /// v`, t a batch of per-sample times (see outlineSampledGraph).
   func::FuncOp outlineFieldGraph(ModuleOp module, Region &field, StringRef prefix,
                                  Location loc) {
-    Block &body = field.front();
     OpBuilder b(module.getContext());
-    Type x = batchedType(body.getArgument(0).getType()), t = batchedType(b.getF32Type());
-    SmallVector<Type> args{x, t, b.getI64Type()};
+    return outlineSampledGraph(module, field, (prefix + "_sampled_field").str(),
+                               (prefix + "_field").str(), {batchedType(b.getF32Type())},
+                               /*scaled=*/false, "the sampled velocity", loc);
+  }
+
+  /// A map sampler: with guidance, each application of a conditional
+  /// network to the label guided; then `F_map_step(x, t, h, rows[,
+  /// labels][, conds]) -> x` (t and h f64) as the sampler's step.
+  LogicalResult outlineMap(ModuleOp module, fl::SampleOp sample, StringRef prefix,
+                           Location loc) {
+    Region &map = sample.getMap();
+    Block &body = map.front();
+    OpBuilder b(module.getContext());
+    bool guided = !sample.getCombine().empty();
+    if (guided) {
+      BlockArgument w = body.addArgument(b.getF32Type(), loc);
+      BlockArgument label = body.getNumArguments() > 4 && body.getArgument(3).getType() ==
+                                                              b.getF32Type()
+                                ? body.getArgument(3)
+                                : BlockArgument();
+      if (!label || !guideApplications(body, label, sample.getCombine().front(), w))
+        return sample.emitError("guidance needs the map to apply a conditional network to "
+                                "the label");
+      sample.getCombine().getBlocks().clear();
+    }
+    Type f64 = b.getF64Type();
+    func::FuncOp host = outlineSampledGraph(module, map, (prefix + "_map_step").str(),
+                                            (prefix + "_map").str(), {f64, f64}, guided,
+                                            "the map's step", loc);
+    if (!host)
+      return failure();
+    sample.setMapStepAttr(FlatSymbolRefAttr::get(host.getSymNameAttr()));
+    fl::Conditions given = fl::takenConditions(host);
+    sample.setLabelled(given.label);
+    if (given.cond)
+      sample.setCondDim(cast<RankedTensorType>(host.getArgumentTypes().back()).getDimSize(1));
+    return success();
+  }
+
+  /// Guides each application in `body` of a network whose last input is a
+  /// label, applied to `label`: the network there (v_c) and at the null
+  /// class -1 (v_u), combined by a copy of `combine`'s body (v_c, v_u, x,
+  /// t, w) with the map's x and t and the scale `w`. Returns whether any
+  /// application was guided.
+  static bool guideApplications(Block &body, Value label, Block &combine, Value w) {
+    bool guided = false;
+    for (auto net : llvm::to_vector(body.getOps<fl::ApplyNetOp>())) {
+      auto network =
+          SymbolTable::lookupNearestSymbolFrom<fl::NetworkOp>(net, net.getNetworkAttr());
+      ArrayAttr roles = network ? network.getInputs() : ArrayAttr();
+      if (!roles || roles.empty() || cast<StringAttr>(roles[roles.size() - 1]) != "label" ||
+          net.getArgs().back() != label || net.getType() != combine.getArgument(0).getType())
+        continue;
+      Location loc = net.getLoc();
+      OpBuilder b(net.getContext());
+      b.setInsertionPointAfter(net);
+      SmallVector<Value> args(net.getArgs());
+      args.back() = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(-1.0f));
+      auto unconditional =
+          fl::ApplyNetOp::create(b, loc, net.getType(), net.getNetworkAttr(), args);
+      IRMapping m;
+      m.map(combine.getArgument(0), net.getResult());
+      m.map(combine.getArgument(1), unconditional.getResult());
+      m.map(combine.getArgument(2), body.getArgument(0));
+      m.map(combine.getArgument(3), body.getArgument(1));
+      m.map(combine.getArgument(4), w);
+      llvm::SmallPtrSet<Operation *, 8> combined;
+      for (Operation &op : combine.without_terminator())
+        combined.insert(b.clone(op, m));
+      Value v = m.lookupOrDefault(combine.getTerminator()->getOperand(0));
+      net.getResult().replaceUsesWithIf(v, [&](OpOperand &use) {
+        return !combined.contains(use.getOwner());
+      });
+      guided = true;
+    }
+    return guided;
+  }
+
+  /// A per-sample region (x, times...[, label][, cond][, w]) -> x-shaped
+  /// value, partitioned like a flow body into kernels `kernelPrefix<level>`
+  /// and the host function `@hostName(x, times..., rows[, labels][,
+  /// conds]) -> result` that runs them with the networks. Each time is
+  /// given to the host as `timeTypes` says: a [rows, 1] batch as is, an f64
+  /// filled into one; with `scaled`, the last argument `w` is the run's
+  /// guidance scale. The region is left empty.
+  func::FuncOp outlineSampledGraph(ModuleOp module, Region &region, StringRef hostName,
+                                   StringRef kernelPrefix, ArrayRef<Type> timeTypes,
+                                   bool scaled, StringRef what, Location loc) {
+    Block &body = region.front();
+    OpBuilder b(module.getContext());
+    Type x = batchedType(body.getArgument(0).getType()), f32 = b.getF32Type();
+    Type column = batchedType(f32);
+    unsigned times = timeTypes.size();
+    SmallVector<Type> args{x};
+    llvm::append_range(args, timeTypes);
+    args.push_back(b.getI64Type());
+    // After the times: the label and the condition, then w when scaled.
+    ArrayRef<BlockArgument> rest = body.getArguments().drop_front(1 + times);
+    ArrayRef<BlockArgument> conditions = rest.drop_back(scaled ? 1 : 0);
     fl::Conditions given;
-    for (BlockArgument a : body.getArguments().drop_front(2)) {
+    for (BlockArgument a : conditions) {
       (isa<RankedTensorType>(a.getType()) ? given.cond : given.label) = true;
       args.push_back(batchedType(a.getType()));
     }
-    func::FuncOp host = createHostFunction(module, (prefix + "_sampled_field").str(), args, x, loc);
+    func::FuncOp host = createHostFunction(module, hostName, args, x, loc);
     fl::markConditions(host, given);
     b.setInsertionPointToStart(&host.front());
+    Value rows = host.getArgument(1 + times);
     IRMapping onHost;
     onHost.map(body.getArgument(0), host.getArgument(0));
-    onHost.map(body.getArgument(1), host.getArgument(1));
-    onHost.map(body.getArguments().drop_front(2), host.getArguments().drop_front(3));
-    Value rows = host.getArgument(2);
+    for (unsigned i = 0; i < times; ++i) {
+      Value ti = host.getArgument(1 + i);
+      if (ti.getType() != column)
+        ti = fl::FillOp::create(b, loc, column, ti, rows);
+      onHost.map(body.getArgument(1 + i), ti);
+    }
+    onHost.map(ValueRange(conditions), host.getArguments().drop_front(2 + times));
+    if (scaled) {
+      Value w = arith::ExtFOp::create(b, loc, b.getF64Type(),
+                                      fl::GuidanceScaleOp::create(b, loc, f32).getResult());
+      onHost.map(rest.back(), fl::FillOp::create(b, loc, column, w, rows));
+    }
     Value step = arith::ConstantOp::create(b, loc, b.getI64IntegerAttr(0)); // no draws
     FlowGraph graph(body);
     auto regions = outlineGraph(
         module, body, graph,
-        [&](unsigned level) { return (prefix + "_field" + Twine(level)).str(); }, b, loc, rows,
+        [&](unsigned level) { return (kernelPrefix + Twine(level)).str(); }, b, loc, rows,
         step, onHost);
     if (failed(regions))
       return nullptr;
     auto yield = cast<fl::YieldOp>(body.getTerminator());
     Value v = onHost.lookupOrNull(yield.getValues()[0]);
     if (!v) {
-      yield.emitError("the sampled velocity is a constant; it must depend on x, t or a network");
+      yield.emitError() << what << " is a constant; it must depend on x, t or a network";
       return nullptr;
     }
     func::ReturnOp::create(b, loc, v);
-    field.getBlocks().clear();
+    region.getBlocks().clear();
     return host;
   }
 };

@@ -8,6 +8,7 @@
 #include "Partition.h"
 #include "Outlining.h"
 
+#include "mlir/Interfaces/SideEffectInterfaces.h"
 #include "llvm/ADT/SetVector.h"
 
 using namespace mlir;
@@ -25,7 +26,29 @@ bool flowc::isNetworkApplication(Operation *op) {
   return isa<fl::ApplyNetOp, fl::ApplyNetJvpOp>(op);
 }
 
+/// Whether `op` computes only booleans (a comparison, and/or of them).
+static bool isPredicate(Operation &op) {
+  return op.getNumResults() > 0 && op.getNumRegions() == 0 && isMemoryEffectFree(&op) &&
+         llvm::all_of(op.getResultTypes(), [](Type t) { return t.isInteger(1); });
+}
+
+/// Gives every predicate one user, cloning it before each further one, so
+/// that it can be computed in its user's region: kernels pass f32 values
+/// between regions, not booleans (`loss where(q < 0.75, a, b)` with a and b
+/// after a network, q drawn before).
+static void clonePredicatesPerUser(Block &body) {
+  for (Operation &op : llvm::make_early_inc_range(llvm::reverse(body))) {
+    if (!isPredicate(op))
+      continue;
+    for (OpOperand &use : llvm::make_early_inc_range(llvm::drop_begin(op.getUses()))) {
+      OpBuilder b(use.getOwner());
+      use.set(b.clone(op)->getResult(cast<OpResult>(use.get()).getResultNumber()));
+    }
+  }
+}
+
 FlowGraph::FlowGraph(Block &body) : body(body) {
+  clonePredicatesPerUser(body);
   for (Operation &op : body) {
     unsigned level = 0;
     bool grad = false;
@@ -51,6 +74,11 @@ FlowGraph::FlowGraph(Block &body) : body(body) {
       for (Value r : op.getResults())
         gradient.insert(r);
   }
+  // A predicate joins its one user's region (users come later, so last
+  // first): its operands cross to that region instead, as f32 values.
+  for (Operation &op : llvm::reverse(body))
+    if (isPredicate(op) && op.hasOneUse() && !isNetworkApplication(*op.user_begin()))
+      levels[&op] = std::max(levels[&op], levels.lookup(*op.user_begin()));
 }
 
 SmallVector<Operation *> FlowGraph::applicationsAt(unsigned level) const {

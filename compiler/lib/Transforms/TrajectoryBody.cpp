@@ -147,8 +147,8 @@ public:
     int64_t half = L.timeFeatures / 2;
     auto vecType = VectorType::get({half}, b.getF32Type());
     SmallVector<float> f;
-    for (int64_t i = 1; i <= half; ++i)
-      f.push_back(float(i));
+    for (double fi : flowrt::fourierFrequencies(L.timeFeatures))
+      f.push_back(float(fi));
     Value freqs = arith::ConstantOp::create(b, loc, DenseElementsAttr::get(vecType, ArrayRef(f)));
     Value angle = mul(vector::BroadcastOp::create(b, loc, vecType, mul(f32(2 * M_PI), t)), freqs);
     Value sines = math::SinOp::create(b, loc, angle), cosines = math::CosOp::create(b, loc, angle);

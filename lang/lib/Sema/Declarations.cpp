@@ -406,7 +406,7 @@ void Sema::checkClosedFormModel(ModelDecl &model) {
 void Sema::checkParamNames(const std::vector<Param> &params) {
   std::set<std::string> seen;
   for (const Param &p : params) {
-    if (isBuiltinName(p.name))
+    if (isBuiltinFunctionName(p.name))
       error(p.loc, "cannot redefine built-in '" + p.name + "'");
     else if (!seen.insert(p.name).second)
       error(p.loc, "duplicate parameter '" + p.name + "'");
@@ -450,7 +450,7 @@ void Sema::checkBody(Decl &def, std::vector<Param> &params,
     bool isParam = false;
     for (const Param &p : params)
       isParam |= p.name == name;
-    if (isBuiltinName(name))
+    if (isBuiltinFunctionName(name))
       error(loc, "cannot redefine built-in '" + name + "'");
     // A let may shadow a global (as a parameter may), so a user's names
     // never break a definition they import; not the definition itself.

@@ -140,16 +140,35 @@ void Sema::checkFlowModel(FlowDecl &flow) {
                             "needs a network to train");
 }
 
-void Sema::checkStopGradients(const Expr *e,
+bool Sema::takesDerivatives(const FlowDecl &flow) {
+  bool found = false;
+  for (const auto &stmt : flow.body)
+    if (stmt)
+      forEachExpr(stmt->value.get(), [&](const Expr &e) {
+        if (e.kind == Expr::Kind::Call) {
+          BuiltinKind k = builtinKind(static_cast<const CallExpr &>(e).callee);
+          found |= k == BuiltinKind::Ddt || k == BuiltinKind::Jvp;
+        }
+      });
+  return found;
+}
+
+void Sema::checkStopGradients(const FlowDecl &flow, const Expr *e,
                               const std::map<std::string, FlowLocal> &locals) {
+  // sg(v) is a constant to every derivative: the loss's gradient and the
+  // flow's own ddt and jvp (sg(t + (1 - t) r) has ddt 0). Without either
+  // it changes nothing.
+  if (takesDerivatives(flow))
+    return;
   forEachExpr(e, [&](const Expr &sub) {
     if (sub.kind != Expr::Kind::Call)
       return;
     auto &call = static_cast<const CallExpr &>(sub);
     if (call.callee == "sg" && call.binding.kind == Binding::Kind::Builtin &&
         call.args.size() == 1 && !usesNetwork(call.args[0].value.get(), locals))
-      error(call.calleeLoc, "sg(...) stops nothing here: its argument depends on no network, "
-                            "so no gradient flows through it");
+      error(call.calleeLoc, "sg(...) stops nothing here: its argument depends on no network "
+                            "and the flow takes no ddt or jvp, so no derivative flows "
+                            "through it");
   });
 }
 
@@ -207,11 +226,11 @@ void Sema::checkFlow(FlowDecl &flow) {
         flow.lossStmt = &stmt;
       flow.losses.push_back(&stmt);
       checkLoss(stmt, scope);
-      checkStopGradients(stmt.value.get(), locals);
+      checkStopGradients(flow, stmt.value.get(), locals);
       continue; // a loss's name is not a variable
     }
     if (stmt.kind == FlowStmt::Kind::Let)
-      checkStopGradients(stmt.value.get(), locals);
+      checkStopGradients(flow, stmt.value.get(), locals);
     for (size_t i = 0; i < stmt.names.size() && i < stmt.nameLocs.size();
          ++i)
       defineLocal(stmt, i, network, locals);
@@ -248,7 +267,7 @@ void Sema::defineLocal(const FlowStmt &stmt, size_t i, bool network,
                        std::map<std::string, FlowLocal> &locals) {
   const std::string &name = stmt.names[i];
   const Location &loc = stmt.nameLocs[i];
-  if (isBuiltinName(name)) {
+  if (isBuiltinFunctionName(name)) {
     error(loc, "cannot redefine built-in '" + name + "'");
     return;
   }

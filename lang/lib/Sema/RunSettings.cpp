@@ -33,10 +33,16 @@ void Sema::checkRun(RunDecl &run) {
   // A closed-form flow only samples.
   if (isTrain && run.flow && closedFormFlows.count(run.flow))
     error(run.nameLoc, "flow '" + run.name + "' has no network to train");
-  if (const Setting *v = run.find("velocity"); v && (isTrain || !v->value))
+  const Setting *v = run.find("velocity"), *map = run.find("map");
+  if ((v && (isTrain || !v->value)) || (map && (isTrain || !map->value)))
     ; // reported as an unknown setting below
+  else if (v && map)
+    error(map->loc, "a sample block has either 'velocity' (a field a solver integrates) or "
+                    "'map' (a flow map's step), not both");
   else if (v && run.flow)
-    checkVelocity(run, *v->value);
+    checkSampledExpr(run, *v->value, /*map=*/false);
+  else if (map && run.flow)
+    checkSampledExpr(run, *map->value, /*map=*/true);
   else if (!isTrain && run.flow)
     sampledNetwork(run);
 
@@ -111,7 +117,7 @@ void Sema::checkRun(RunDecl &run) {
         else
           run.numbers[s.name] = *v;
       }
-    } else if (!isTrain && s.name == "velocity") {
+    } else if (!isTrain && (s.name == "velocity" || s.name == "map")) {
       // checked before the loop
     } else if (!isTrain && (s.name == "label" || s.name == "guidance")) {
       const ModelDecl *model = conditionalModel(run, s);
@@ -134,8 +140,10 @@ void Sema::checkRun(RunDecl &run) {
   }
   if (isTrain && run.flow)
     checkOptimizer(run, run.find("optimizer"));
+  if (!isTrain && run.find("map"))
+    checkMapSettings(run);
   // Without `solver:`, the sampler integrates with std.solvers' euler.
-  if (!isTrain && run.flow && !run.find("solver")) {
+  else if (!isTrain && run.flow && !run.find("solver")) {
     Decl *euler = findGlobal("euler");
     if (!euler || euler->kind != Decl::Kind::Solver)
       error(run.loc, "no solver given and 'euler' is not defined (import "
@@ -147,15 +155,19 @@ void Sema::checkRun(RunDecl &run) {
                                               "e.g. guidance: cfg(w: 2)");
 }
 
-void Sema::checkVelocity(RunDecl &run, Expr &value) {
+void Sema::checkSampledExpr(RunDecl &run, Expr &value, bool map) {
   const FlowDecl &flow = *run.flow;
   if (!flow.sourceStmt || flow.sourceStmt->shapes.empty() ||
       !flow.sourceStmt->shapes[0].isKnown())
     return; // the flow's own errors say why
   Shape x = flow.sourceStmt->shapes[0];
+  const std::string what = map ? "'map'" : "'velocity'";
   run.fieldParams.clear();
   run.fieldParams.push_back(Param{"x", value.loc, x, nullptr});
   run.fieldParams.push_back(Param{"t", value.loc, Shape::scalar(), nullptr});
+  if (map)
+    run.fieldParams.push_back(Param{"dt", value.loc, Shape::scalar(), nullptr});
+  const std::string bound = map ? "x, t, dt" : "x, t";
   // The flow's label and condition (drawn with its data), by their names:
   // what sampling supplies (--label, --cond). Any other name of the flow is
   // computed in training, which sampling does not run.
@@ -179,10 +191,11 @@ void Sema::checkVelocity(RunDecl &run, Expr &value) {
   bool cannotSupply = false;
   forEachExpr(&value, [&](const Expr &e) {
     auto *n = e.kind == Expr::Kind::Name ? static_cast<const NameExpr *>(&e) : nullptr;
-    if (!n || n->name == "x" || n->name == "t" || !computed.count(n->name) || locals.count(n->name))
+    if (!n || n->name == "x" || n->name == "t" || (map && n->name == "dt") ||
+        !computed.count(n->name) || locals.count(n->name))
       return;
-    error(n->loc, "'velocity' cannot use '" + n->name + "': sampling supplies x, t" + supplied +
-                      " and nothing else the flow computes in training");
+    error(n->loc, what + " cannot use '" + n->name + "': sampling supplies " + bound +
+                      supplied + " and nothing else the flow computes in training");
     cannotSupply = true;
   });
   if (cannotSupply)
@@ -212,8 +225,9 @@ void Sema::checkVelocity(RunDecl &run, Expr &value) {
     if (call.binding.kind == Binding::Kind::Builtin &&
         (kind == BuiltinKind::Normal || kind == BuiltinKind::Uniform ||
          kind == BuiltinKind::Drop || kind == BuiltinKind::Ddt)) {
-      error(call.calleeLoc, "'velocity' cannot use '" + call.callee +
-                                "': the sampled field is a function of x and t");
+      error(call.calleeLoc, what + " cannot use '" + call.callee + "': " +
+                                (map ? "a map's step is a function of x, t and dt"
+                                     : "the sampled field is a function of x and t"));
       ok = false;
     } else if (call.binding.kind == Binding::Kind::Decl && call.binding.decl &&
                call.binding.decl->kind == Decl::Kind::Model &&
@@ -221,8 +235,8 @@ void Sema::checkVelocity(RunDecl &run, Expr &value) {
                (models == flowModels.end() ||
                 std::find(models->second.begin(), models->second.end(), call.binding.decl) ==
                     models->second.end())) {
-      error(call.calleeLoc, "'velocity' applies network '" + call.callee + "', which flow '" +
-                                flow.name + "' does not train");
+      error(call.calleeLoc, what + " applies network '" + call.callee + "', which flow '" +
+                                flow.name + "' does not apply");
       ok = false;
     }
   });
@@ -231,11 +245,45 @@ void Sema::checkVelocity(RunDecl &run, Expr &value) {
   Shape v = infer(&value);
   if (!v.isKnown())
     return;
-  if (v != x && !v.isScalar()) {
-    error(value.loc, "'velocity' is " + v.str() + " but the flow's samples x are " + x.str());
+  if (v != x && (map || !v.isScalar())) {
+    error(value.loc, what + " is " + v.str() + " but the flow's samples x are " + x.str());
     return;
   }
-  run.velocity = &value;
+  (map ? run.map : run.velocity) = &value;
+}
+
+void Sema::checkMapSettings(RunDecl &run) {
+  for (const char *name : {"solver", "rtol", "atol", "adaptive_guidance", "guidance_momentum"})
+    if (const Setting *s = run.find(name))
+      error(s->loc, std::string("'") + name + "' does not apply to a map sampler: 'map' takes "
+                                              "'steps' equal steps of its own");
+  if (!run.map || !run.guidance)
+    return;
+  // Guidance acts on each application of a conditional network to the
+  // flow's label: the network at the label and at the null class, combined.
+  Shape x = run.fieldParams[0].shape;
+  bool guided = false;
+  forEachExpr(run.map, [&](const Expr &e) {
+    auto *call = e.kind == Expr::Kind::Call ? static_cast<const CallExpr *>(&e) : nullptr;
+    auto *model = call && call->binding.kind == Binding::Kind::Decl && call->binding.decl &&
+                          call->binding.decl->kind == Decl::Kind::Model
+                      ? static_cast<const ModelDecl *>(call->binding.decl)
+                      : nullptr;
+    if (!model || !model->network || model->classes == 0 || call->args.empty())
+      return;
+    auto *label = dynamic_cast<const NameExpr *>(call->args.back().value.get());
+    if (!label || label->name != run.velocityLabel)
+      return;
+    guided = true;
+    if (Shape v = infer(const_cast<CallExpr *>(call)); v.isKnown() && v != x)
+      error(call->calleeLoc, "guidance combines network '" + model->name + "' at the label " +
+                                 "and at the null class, but its output is " + v.str() +
+                                 ", not the samples' " + x.str());
+  });
+  if (!guided)
+    error(run.find("guidance")->loc,
+          "'guidance' needs the map to apply a conditional network to the flow's label '" +
+              (run.velocityLabel.empty() ? std::string("y") : run.velocityLabel) + "'");
 }
 
 const ModelDecl *Sema::sampledNetwork(const RunDecl &run) {
@@ -264,6 +312,16 @@ const ModelDecl *Sema::sampledNetwork(const RunDecl &run) {
 const ModelDecl *Sema::conditionalModel(const RunDecl &run, const Setting &s) {
   if (!run.flow || !flowModels.count(run.flow))
     return nullptr;
+  if (run.find("map")) {
+    // A map's label, and guidance of its applications to it (checked in
+    // checkMapSettings).
+    if (!run.velocityLabel.empty())
+      for (const ModelDecl *m : flowModels[run.flow])
+        if (m->classes > 0) // the label's classes are the data's
+          return m;
+    error(s.loc, "'" + s.name + "' needs a 'map' that uses the flow's label");
+    return nullptr;
+  }
   if (run.find("velocity")) {
     // `label:` picks the label of a field that takes one; guidance needs
     // the flow's one conditional network.

@@ -126,7 +126,8 @@ private:
   std::set<const FlowDecl *> closedFormFlows;
   /// The models each flow applies, in order of first application.
   std::map<const FlowDecl *, std::vector<const ModelDecl *>> flowModels;
-  /// The flow locals of each sample block's `velocity:` (its flow's label).
+  /// The flow locals of each sample block's `velocity:` or `map:` (its
+  /// flow's label and condition).
   std::map<const RunDecl *, std::map<std::string, FlowLocal>> velocityLocals;
   /// Networks whose signature was recorded from an application (others
   /// get theirs at their first application).
@@ -477,7 +478,10 @@ private:
 
   /// Reports each sg(e) in `e` whose argument depends on no network (no
   /// gradient could flow there: a mistake, not a no-op to keep).
-  void checkStopGradients(const Expr *e, const std::map<std::string, FlowLocal> &locals);
+  /// Whether the flow takes a derivative in its body (ddt or jvp).
+  static bool takesDerivatives(const FlowDecl &flow);
+  void checkStopGradients(const FlowDecl &flow, const Expr *e,
+                          const std::map<std::string, FlowLocal> &locals);
 
   /// `time: forward` (the default: t = 0 source, t = 1 data) or `reverse`.
   void checkFlowOptions(FlowDecl &flow);
@@ -513,11 +517,16 @@ private:
   /// RunDecl's numbers, optimizer, solver, label and guidance.
   void checkRun(RunDecl &run);
 
-  /// `velocity: EXPR` of a sample block: the field the solver integrates,
-  /// with `x` (the flow's sample) and `t` bound and the flow's label, if
-  /// any, by its name. EXPR may apply the flow's networks (with the
-  /// signatures it trains them with) but not draw, and has x's shape.
-  void checkVelocity(RunDecl &run, Expr &value);
+  /// `velocity: EXPR` of a sample block, the field the solver integrates
+  /// (x and t bound), or `map: EXPR`, one step of a flow map (x, t and dt
+  /// bound): the flow's label and condition, if any, by their names. EXPR
+  /// may apply the flow's networks (with the signatures it trains them
+  /// with) but not draw, and has x's shape (a velocity may be a scalar).
+  void checkSampledExpr(RunDecl &run, Expr &value, bool map);
+
+  /// With `map:`, the settings that belong to solvers are errors, and
+  /// guidance needs the map to apply a conditional network to the label.
+  void checkMapSettings(RunDecl &run);
 
   /// The network a sample block's solver integrates: its flow's only
   /// network, which must be a velocity v(x, t[, label]); null for a

@@ -19,6 +19,19 @@
 
 namespace flowrt {
 
+/// The frequencies f_i of a Fourier time embedding with `features` outputs,
+/// [sin(2 pi f_i t)..., cos(2 pi f_i t)...]: the half-integers 1/2, 3/2,
+/// ..., (features - 1) / 2. Integer frequencies would repeat with period
+/// 1, giving t = 0 and t = 1 the same features, so a two-time map could
+/// not tell the step from 0 to 1 (all the way) from the one from 0 to 0
+/// (no step); half-integers keep every t in [0, 1] apart.
+inline std::vector<double> fourierFrequencies(int64_t features) {
+  std::vector<double> freqs;
+  for (int64_t i = 0; i < features / 2; ++i)
+    freqs.push_back(static_cast<double>(i) + 0.5);
+  return freqs;
+}
+
 /// Width of the learned class embedding of a conditional MLP.
 inline constexpr int64_t ClassEmbeddingDim = 32;
 

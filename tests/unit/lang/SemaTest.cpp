@@ -228,9 +228,14 @@ TEST(Sema, StopGradientWhereNothingFlows) {
                                      "  x0 ~ normal(like: x1)\n"
                                      "  t ~ uniform(0, 1)\n";
   EXPECT_EQ(errorsOf(head + "  a = sg(x1 - x0)\n  loss mse(v(x0, t), a)\n}\n"),
-            Errors{"8:7: sg(...) stops nothing here: its argument depends on no network, so "
-                   "no gradient flows through it"});
+            Errors{"8:7: sg(...) stops nothing here: its argument depends on no network and "
+                   "the flow takes no ddt or jvp, so no derivative flows through it"});
   EXPECT_EQ(errorsOf(head + "  a = v(x0, t)\n  loss mse(v(x0 + sg(a), t), x1)\n}\n"),
+            Errors{});
+  // With a ddt, sg of a time-dependent value stops its time derivative
+  // (MeanFlow's end time); `e` shadows the built-in constant.
+  EXPECT_EQ(errorsOf(head + "  e = sg(t + (1 - t) * 0.5)\n"
+                            "  loss mse(v(x0, e) + ddt(t * x1), x1)\n}\n"),
             Errors{});
 }
 

@@ -42,15 +42,17 @@ TEST(Fourier, MatchesClosedForm) {
   torch::Tensor t = torch::tensor({{0.0f}, {0.125f}, {0.3f}, {1.0f}});
   torch::Tensor e = fourierEmbedding(t, 6);
   ASSERT_EQ((std::vector<int64_t>{4, 6}), e.sizes().vec());
-  EXPECT_EQ((std::vector<double>{1, 2, 3}), fourierFrequencies(6));
+  EXPECT_EQ((std::vector<double>{0.5, 1.5, 2.5}), fourierFrequencies(6));
   for (int64_t i = 0; i < 4; ++i) {
     double ti = t[i][0].item<double>();
     for (int64_t k = 0; k < 3; ++k) {
-      double f = k + 1;
+      double f = k + 0.5;
       EXPECT_NEAR(std::sin(2 * pi * f * ti), e[i][k].item<double>(), 1e-6);
       EXPECT_NEAR(std::cos(2 * pi * f * ti), e[i][3 + k].item<double>(), 1e-6);
     }
   }
+  // t = 0 and t = 1 are apart (integer frequencies would alias them).
+  EXPECT_GT((e[0] - e[3]).abs().max().item<double>(), 1.9);
 }
 
 TEST(Mlp, ShapesAndGradientsReachEveryParameter) {
@@ -389,7 +391,7 @@ TEST(Mlp, AnySignatureMatchesItsDefinition) {
 
   auto params = net->named_parameters();
   auto fourier = [](const torch::Tensor &t) {
-    torch::Tensor angle = 2 * M_PI * t * torch::tensor({1.f, 2.f}).reshape({1, 2});
+    torch::Tensor angle = 2 * M_PI * t * torch::tensor({0.5f, 1.5f}).reshape({1, 2});
     return torch::cat({torch::sin(angle), torch::cos(angle)}, 1);
   };
   torch::Tensor k = torch::tensor({0, 1, 2, 3, 1, 0, 2}); // -1 is the null class, row 3

@@ -416,6 +416,10 @@ struct RunDecl : Decl {
   /// flow's label name when EXPR uses it (the field then takes each
   /// sample's label), `velocityCondition` its condition's.
   const Expr *velocity = nullptr;
+  /// Sample: `map: EXPR`, one step of a flow map from x at t to t + dt
+  /// (`fieldParams` x, t, dt), run `steps` times from 0 to 1 in place of a
+  /// solver; `velocityLabel` and `velocityCondition` as for `velocity`.
+  const Expr *map = nullptr;
   std::vector<Param> fieldParams;
   std::string velocityLabel, velocityCondition;
   explicit RunDecl(Kind k) : Decl(k) {}

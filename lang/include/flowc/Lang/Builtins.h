@@ -72,8 +72,14 @@ BuiltinKind builtinKind(std::string_view name);
 /// The value of a built-in constant (pi, e).
 std::optional<double> builtinConstant(std::string_view name);
 
-/// Whether `name` is a built-in function or constant (not redefinable).
+/// Whether `name` is a built-in function or constant: no global
+/// declaration may take it.
 bool isBuiltinName(std::string_view name);
+
+/// Whether `name` is a built-in function, which no name may redefine. A
+/// local name (a flow's, a parameter, a let) may shadow a built-in constant:
+/// `e` is as often an end time or an epsilon as Euler's number.
+bool isBuiltinFunctionName(std::string_view name);
 
 } // namespace flowc
 

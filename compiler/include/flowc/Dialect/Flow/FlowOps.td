@@ -191,6 +191,16 @@ def Flow_SampleOp : Flow_Op<"sample",
     `guidance_momentum` are the runtime's guidance state across solver
     steps (0: off).
 
+    A map sampler (`sample F { map: EXPR }`) has no solver and no field:
+    its `map` region is one step of a two-time flow map, (x: S, t: f32,
+    dt: f32[, label: f32][, cond: C]) -> S, the state at t + dt, and
+    `steps` equal steps run from 0 to 1. With guidance, flow-outline-run-
+    kernels guides each application of the flow's conditional network to
+    the label in it (the network at the label and at the null class,
+    combined by `combine`), then outlines the region as the host function
+    `map_step(x, t, h, rows[, C]) -> x` (t, h f64), which the program runs
+    as its one "solver", named "map".
+
     The flow passes record the host functions the generated program calls,
     on batches x of type X = tensor<? x D x f32>, t and h f64, and with the
     field's conditions C last: with `labelled` the batch's labels
@@ -209,7 +219,7 @@ def Flow_SampleOp : Flow_Op<"sample",
     x`, which launches it. The verifier checks every reference: its kind
     (`flow.kernel` or `flow.host`) and signature.
   }];
-  let arguments = (ins FlatSymbolRefAttr:$flow, FlatSymbolRefAttr:$solver,
+  let arguments = (ins FlatSymbolRefAttr:$flow, OptionalAttr<FlatSymbolRefAttr>:$solver,
                        I64Attr:$steps, I64Attr:$n, I64Attr:$seed,
                        OptionalAttr<FlatSymbolRefAttr>:$velocity,
                        OptionalAttr<FlatSymbolRefAttr>:$velocity_jvp,
@@ -233,10 +243,12 @@ def Flow_SampleOp : Flow_Op<"sample",
                        OptionalAttr<FlatSymbolRefAttr>:$trajectory,
                        OptionalAttr<FlatSymbolRefAttr>:$solve,
                        UnitAttr:$labelled,
-                       DefaultValuedAttr<I64Attr, "0">:$cond_dim);
-  let regions = (region AnyRegion:$model, AnyRegion:$combine);
+                       DefaultValuedAttr<I64Attr, "0">:$cond_dim,
+                       OptionalAttr<FlatSymbolRefAttr>:$map_step);
+  let regions = (region AnyRegion:$model, AnyRegion:$combine, AnyRegion:$map);
   let assemblyFormat = [{
-    $flow `with` $solver attr-dict (`model` $model^)? (`combine` $combine^)?
+    $flow (`with` $solver^)? attr-dict (`model` $model^)? (`combine` $combine^)?
+    (`map` $map^)?
   }];
   let hasRegionVerifier = 1;
   let extraClassDeclaration = [{
@@ -254,10 +266,14 @@ def Flow_SampleOp : Flow_Op<"sample",
                    "mlir::DenseF64ArrayAttr":$source_params, "llvm::APFloat":$rtol,
                    "llvm::APFloat":$atol, "llvm::APFloat":$adaptive_guidance,
                    "llvm::APFloat":$guidance_momentum), [{
-      build($_builder, $_state, flow, solver, steps, n, seed, velocity, nullptr, nullptr, label,
+      // No solver (an empty name): a map sampler.
+      build($_builder, $_state, flow,
+            solver.empty() ? mlir::FlatSymbolRefAttr()
+                           : mlir::FlatSymbolRefAttr::get($_builder.getContext(), solver),
+            steps, n, seed, velocity, nullptr, nullptr, label,
             guidance, guidance_fn, guidance_scale, fixed_steps, source_kind, source_params,
             rtol, atol, adaptive_guidance, guidance_momentum, nullptr, nullptr, nullptr,
-            nullptr, nullptr, nullptr, nullptr);
+            nullptr, nullptr, nullptr, nullptr, false, 0, nullptr);
     }]>
   ];
 }
