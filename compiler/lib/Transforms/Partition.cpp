@@ -37,12 +37,18 @@ static bool isPredicate(Operation &op) {
 /// between regions, not booleans (`loss where(q < 0.75, a, b)` with a and b
 /// after a network, q drawn before).
 static void clonePredicatesPerUser(Block &body) {
-  for (Operation &op : llvm::make_early_inc_range(llvm::reverse(body))) {
-    if (!isPredicate(op))
-      continue;
-    for (OpOperand &use : llvm::make_early_inc_range(llvm::drop_begin(op.getUses()))) {
-      OpBuilder b(use.getOwner());
-      use.set(b.clone(op)->getResult(cast<OpResult>(use.get()).getResultNumber()));
+  SmallVector<Operation *> predicates;
+  for (Operation &op : body)
+    if (isPredicate(op))
+      predicates.push_back(&op);
+  for (Operation *op : llvm::reverse(predicates)) {
+    SmallVector<OpOperand *> uses;
+    for (OpOperand &use : op->getUses())
+      uses.push_back(&use);
+    for (size_t i = 1; i < uses.size(); ++i) {
+      OpOperand *use = uses[i];
+      OpBuilder b(use->getOwner());
+      use->set(b.clone(*op)->getResult(cast<OpResult>(use->get()).getResultNumber()));
     }
   }
 }
