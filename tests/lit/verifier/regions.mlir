@@ -45,3 +45,49 @@ func.func @k(%a: f32) -> f32 {
   // expected-error @+1 {{'flow.yield' op expects parent op to be one of 'flow.train, flow.sample'}}
   flow.yield %a : f32
 }
+
+// -----
+
+flow.flow @f {
+  %t = flow.uniform stream 0 : f32
+}
+// A map's step takes (x, t, dt): dt is missing.
+// expected-error @+1 {{region 'map' must be (x, t: f32, dt: f32[, label: f32][, cond: tensor]) -> x}}
+flow.sample @f {n = 10 : i64, seed = 0 : i64, steps = 1 : i64} map {
+^bb0(%x: tensor<2xf32>, %t: f32):
+  flow.yield %x : tensor<2xf32>
+}
+
+// -----
+
+flow.flow @f {
+  %t = flow.uniform stream 0 : f32
+}
+flow.solver @euler c = [0.0] a = [array<f64>] b = [1.0]
+// A map sampler has no solver.
+// expected-error @+1 {{a map sampler has no 'model' region and no solver}}
+flow.sample @f with @euler {n = 10 : i64, seed = 0 : i64, steps = 1 : i64} map {
+^bb0(%x: tensor<2xf32>, %t: f32, %dt: f32):
+  flow.yield %x : tensor<2xf32>
+}
+
+// -----
+
+flow.flow @f {
+  %t = flow.uniform stream 0 : f32
+}
+// Without a map, a sampler needs a solver.
+// expected-error @+1 {{needs a solver, or a map (the 'map' region or 'map_step')}}
+flow.sample @f {n = 10 : i64, seed = 0 : i64, steps = 1 : i64}
+
+// -----
+
+flow.flow @f {
+  %t = flow.uniform stream 0 : f32
+}
+func.func @f_map_step(%x: tensor<?x2xf32>, %t: f64, %h: f64) -> tensor<?x2xf32> attributes {flow.host} {
+  return %x : tensor<?x2xf32>
+}
+// The map's host step is (x, t, h, rows[, conditions]) -> x: rows is missing.
+// expected-error @+1 {{'map_step' refers to @f_map_step of type}}
+flow.sample @f {map_step = @f_map_step, n = 10 : i64, seed = 0 : i64, steps = 1 : i64}

@@ -121,6 +121,28 @@ TEST(PathKernel, QuadraticMatchesClosedFormAndFiniteDifference) {
   EXPECT_LE(errFd, 1e-5);
 }
 
+// jvp(e, x0, x1): the derivative of e = sin(x0) t + x0^2 + 3 t x0 in x0
+// along x1, with t fixed. Closed form (cos(x0) t + 2 x0 + 3 t) x1, and the
+// central difference (e(x0 + h x1) - e(x0 - h x1)) / 2h in double: 1e-5.
+// The derivative in t (what ddt would take) must not match.
+TEST(PathKernel, JvpMatchesClosedFormAndFiniteDifference) {
+  auto r = runPath(jv_source, jv_path, kRows, kSeed, kStep);
+  auto x0 = r.x0.to(torch::kDouble), x1 = r.x1.to(torch::kDouble),
+       t = r.t.to(torch::kDouble);
+  auto e = [&](const torch::Tensor &x) { return torch::sin(x) * t + x * x + 3 * t * x; };
+  const double h = 1e-4;
+  double errTarget = maxMixedError(r.target, (torch::cos(x0) * t + 2 * x0 + 3 * t) * x1);
+  double errFd = maxMixedError(r.target, (e(x0 + h * x1) - e(x0 - h * x1)) / (2 * h));
+  double errTime = maxMixedError(r.target, torch::sin(x0) + 3 * x0);
+  measured("jvp target vs closed form", errTarget);
+  measured("jvp target vs finite difference", errFd);
+  measured("jvp target vs the derivative in t (must differ)", errTime);
+  EXPECT_LE(maxMixedError(r.xt, (1 - t) * x0 + t * x1), 1e-5);
+  EXPECT_LE(errTarget, 1e-5);
+  EXPECT_LE(errFd, 1e-5);
+  EXPECT_GT(errTime, 0.1);
+}
+
 namespace {
 
 /// Rows with t in [lo, hi]: vp, linear_vp and sb_cfm have derivatives that
