@@ -292,7 +292,7 @@ flowrt_tensor *flowrt_apply(flowrt_ctx *ctx, int32_t model, flowrt_tensor *const
 }
 
 flowrt_tensor *flowrt_apply_jvp(flowrt_ctx *ctx, int32_t model, flowrt_tensor *const *args,
-                                flowrt_tensor *const *tangents) {
+                                flowrt_tensor *const *tangents, int32_t differentiated) {
   const flowrt_program &program = *ctx->program;
   if (model < 0 || model >= program.num_models)
     throw std::runtime_error("flowrt_apply_jvp: the program has no network " +
@@ -306,12 +306,13 @@ flowrt_tensor *flowrt_apply_jvp(flowrt_ctx *ctx, int32_t model, flowrt_tensor *c
     differentiable.push_back(roles[i] != FLOWRT_INPUT_LABEL); // a class index has none
   }
   ++ctx->netEvals;
-  bool training = torch::GradMode::is_enabled();
+  bool training = differentiated && torch::GradMode::is_enabled();
   const char *kind = program.models[model].kind;
   if (training && kind && std::string(kind) == "dit")
     throw std::runtime_error("training through ddt of a dit network is not supported yet (its "
-                             "gradient through the derivative is not right): use an mlp or a "
-                             "unet for network '" +
+                             "gradient through the derivative is not right): keep the "
+                             "derivative under sg (a constant target, as MeanFlow's), or use "
+                             "an mlp or a unet for network '" +
                              std::string(program.models[model].name ? program.models[model].name
                                                                     : "?") +
                              "'");

@@ -307,6 +307,23 @@ torch::Tensor flowrt::jacobianVectorProduct(
     std::vector<torch::Tensor> args, const std::vector<torch::Tensor> &tangents,
     const std::vector<bool> &differentiable, bool createGraph) {
   JvpScope scope;
+  if (!createGraph) {
+    // A constant: one forward-mode pass with dual tensors, no graph.
+    torch::NoGradGuard noGrad;
+    uint64_t level = torch::autograd::forward_ad::enter_dual_level();
+    struct Exit { // leaves the level on every path out
+      uint64_t level;
+      ~Exit() { torch::autograd::forward_ad::exit_dual_level(level); }
+    } exit{level};
+    std::vector<torch::Tensor> duals;
+    for (size_t i = 0; i < args.size(); ++i)
+      duals.push_back(differentiable[i]
+                          ? at::_make_dual(args[i].detach(),
+                                           tangents[i].to(args[i].scalar_type()), level)
+                          : args[i].detach());
+    torch::Tensor tangent = std::get<1>(at::_unpack_dual(f(duals), level));
+    return tangent.defined() ? tangent.clone() : torch::zeros_like(f(args));
+  }
   torch::AutoGradMode enable(true); // sampling runs without gradients
   std::vector<torch::Tensor> inputs, along;
   for (size_t i = 0; i < args.size(); ++i) {

@@ -94,10 +94,11 @@ bool higherOrderDerivatives();
 
 /// The Jacobian-vector product of `f` at `args` along `tangents` (one per
 /// argument, of its shape; only the arguments marked `differentiable`
-/// count): sum_i J_i tangents[i], by double backward: g = J^T u for a dummy
-/// u, then d<g, tangents>/du = J tangents. With `createGraph` the result
-/// stays in autograd's graph, so a loss can be trained through it (with
-/// respect to f's parameters and to the arguments); else it is detached.
+/// count): sum_i J_i tangents[i]. With `createGraph` by double backward
+/// (g = J^T u for a dummy u, then d<g, tangents>/du = J tangents), the
+/// result in autograd's graph, so a loss can be trained through it (with
+/// respect to f's parameters and to the arguments); else a constant, by one
+/// forward-mode pass with dual tensors and no graph.
 torch::Tensor jacobianVectorProduct(
     const std::function<torch::Tensor(const std::vector<torch::Tensor> &)> &f,
     std::vector<torch::Tensor> args, const std::vector<torch::Tensor> &tangents,

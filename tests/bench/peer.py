@@ -16,9 +16,11 @@ TIME_FEATURES = 16
 
 
 class FlowcMlp(nn.Module):
-    def __init__(self, dim, width, depth):
+    """flowc's MLP of `times` time arguments (each with its own features)."""
+
+    def __init__(self, dim, width, depth, times=1):
         super().__init__()
-        layers, d = [], dim + TIME_FEATURES
+        layers, d = [], dim + times * TIME_FEATURES
         for _ in range(depth):
             layers += [nn.Linear(d, width), nn.SiLU()]
             d = width
@@ -26,9 +28,12 @@ class FlowcMlp(nn.Module):
         self.net = nn.Sequential(*layers)
         self.register_buffer("freqs", torch.arange(TIME_FEATURES // 2).float() + 0.5)
 
-    def forward(self, x, t):
-        angle = 2 * math.pi * t.reshape(-1, 1) * self.freqs
-        return self.net(torch.cat([x, torch.sin(angle), torch.cos(angle)], 1))
+    def forward(self, x, *times):
+        parts = [x]
+        for t in times:
+            angle = 2 * math.pi * t.reshape(-1, 1) * self.freqs
+            parts += [torch.sin(angle), torch.cos(angle)]
+        return self.net(torch.cat(parts, 1))
 
 
 def configure(threads):
@@ -71,7 +76,9 @@ def measure(case, repeats, device="cpu"):
     dev = torch.device(device)
     sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
     dim = case.get("dim", 2)
-    model = FlowcMlp(dim, case["width"], case["depth"]).to(dev)
+    meanflow = case.get("objective") == "meanflow"
+    times = 2 if meanflow else 1
+    model = FlowcMlp(dim, case["width"], case["depth"], times).to(dev)
     results = {}
     # bf16 cases: the network under autocast, as a user writes it (the
     # state and the loss stay float32).
@@ -142,6 +149,31 @@ def measure(case, repeats, device="cpu"):
             opt.step()
         return step
 
+    def meanflow_step_with(net, opt):
+        # examples/meanflow.flow's step as a torch.func user writes it: the
+        # total derivative of u along (v, 1, de/dt) by torch.func.jvp.
+        def step():
+            x0 = torch.randn(batch, dim, device=dev)
+            a = torch.sigmoid(0.4 + torch.randn(batch, 1, device=dev))
+            b = torch.sigmoid(0.4 + torch.randn(batch, 1, device=dev))
+            diagonal = torch.rand(batch, 1, device=dev) < 0.75
+            t, e = torch.minimum(a, b), torch.where(diagonal, torch.minimum(a, b),
+                                                     torch.maximum(a, b))
+            zt = (1 - t) * x0 + t * x1
+            v = x1 - x0
+            u, dudt = torch.func.jvp(net, (zt, t, e), (v, torch.ones_like(t),
+                                                       diagonal.float()))
+            d = u - (v + (e - t) * dudt).detach()
+            l = (d * d).sum(1)
+            loss = (l / (l.detach() + 1e-3)).mean()
+            opt.zero_grad(set_to_none=False)
+            loss.backward()
+            opt.step()
+        return step
+
+    if meanflow:
+        step_with = meanflow_step_with  # noqa: F811
+
     def rate(step):
         def loop():
             for _ in range(steps):
@@ -151,11 +183,11 @@ def measure(case, repeats, device="cpu"):
     peer("torch-eager", lambda: rate(step_with(model, torch.optim.Adam(model.parameters(), lr=1e-3))))
     if dev.type == "cuda":
         def compiled():
-            m = FlowcMlp(dim, case["width"], case["depth"]).to(dev)
+            m = FlowcMlp(dim, case["width"], case["depth"], times).to(dev)
             return rate(step_with(torch.compile(m), torch.optim.Adam(m.parameters(), lr=1e-3)))
 
         def whole_step_graph():
-            m = FlowcMlp(dim, case["width"], case["depth"]).to(dev)
+            m = FlowcMlp(dim, case["width"], case["depth"], times).to(dev)
             opt = torch.optim.Adam(m.parameters(), lr=1e-3, capturable=True)
             return rate(graphed(step_with(m, opt)))
 

@@ -252,7 +252,8 @@ private:
       os << "};\n  flowrt_tensor *const " << tangents << "[] = {";
       llvm::interleaveComma(n.getTangents(), os, [&](Value v) { os << name(v); });
       os << "};\n  flowrt_tensor *" << name(n.getResult()) << " = flowrt_apply_jvp(ctx, "
-         << index->second << ", " << args << ", " << tangents << ");\n";
+         << index->second << ", " << args << ", " << tangents << ", "
+         << (n.getConstant() ? 0 : 1) << ");\n";
     } else if (auto g = dyn_cast<fl::NetGuidedOp>(op)) {
       std::string uncond = fresh(g.getUncond());
       os << "  flowrt_tensor *" << uncond << " = nullptr;\n  flowrt_tensor *"

@@ -87,6 +87,24 @@ FlowGraph::FlowGraph(Block &body) : body(body) {
       levels[&op] = std::max(levels[&op], levels.lookup(*op.user_begin()));
 }
 
+bool FlowGraph::lossGradientReaches(Value v) const {
+  SmallVector<Value> work{v};
+  llvm::DenseSet<Value> seen;
+  while (!work.empty()) {
+    Value x = work.pop_back_val();
+    if (!seen.insert(x).second)
+      continue;
+    for (Operation *user : x.getUsers()) {
+      if (isa<fl::StopGradientOp>(user))
+        continue;
+      if (isa<fl::LossOp>(user))
+        return true;
+      llvm::append_range(work, user->getResults());
+    }
+  }
+  return false;
+}
+
 SmallVector<Operation *> FlowGraph::applicationsAt(unsigned level) const {
   SmallVector<Operation *> nets;
   for (Operation &op : body)
@@ -175,10 +193,13 @@ flowc::outlineGraph(ModuleOp module, Block &body, const FlowGraph &graph,
         onHost.map(net.getResult(), fl::NetOp::create(b, loc, batchedType(net.getType()),
                                                        net.getNetworkAttr(),
                                                        batches(net.getArgs())));
-      else if (auto jvp = dyn_cast<fl::ApplyNetJvpOp>(op))
-        onHost.map(jvp.getResult(),
-                   fl::NetJvpOp::create(b, loc, batchedType(jvp.getType()), jvp.getNetworkAttr(),
-                                        batches(jvp.getArgs()), batches(jvp.getTangents())));
+      else if (auto jvp = dyn_cast<fl::ApplyNetJvpOp>(op)) {
+        auto onBatch = fl::NetJvpOp::create(b, loc, batchedType(jvp.getType()),
+                                             jvp.getNetworkAttr(), batches(jvp.getArgs()),
+                                             batches(jvp.getTangents()));
+        onBatch.setConstant(!graph.lossGradientReaches(jvp.getResult()));
+        onHost.map(jvp.getResult(), onBatch.getResult());
+      }
     }
   }
   return regions;

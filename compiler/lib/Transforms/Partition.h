@@ -47,6 +47,11 @@ public:
   /// output, not through flow.sg.
   bool carriesGradient(mlir::Value v) const { return gradient.contains(v); }
 
+  /// Whether the loss's gradient reaches `v`: some chain of its users ends
+  /// in the loss without passing flow.sg (else `v` is a constant to
+  /// training, as MeanFlow's target is).
+  bool lossGradientReaches(mlir::Value v) const;
+
   /// The deepest level: the most applications on any chain of values.
   unsigned deepestLevel() const { return depth; }
 

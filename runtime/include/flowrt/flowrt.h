@@ -24,7 +24,7 @@
 extern "C" {
 #endif
 
-#define FLOWRT_ABI_VERSION 14
+#define FLOWRT_ABI_VERSION 15
 
 typedef struct flowrt_ctx flowrt_ctx;       /* runtime state of one command */
 typedef struct flowrt_tensor flowrt_tensor; /* float32 [rows, cols] */
@@ -311,11 +311,12 @@ flowrt_tensor *flowrt_data_batch(flowrt_ctx *ctx, int64_t n,
 flowrt_tensor *flowrt_apply(flowrt_ctx *ctx, int32_t model, flowrt_tensor *const *args);
 /* The Jacobian-vector product of network `model` at args[i] along
  * tangents[i] (one per argument, of its shape): sum_i J_i tangents[i],
- * [n, out_dim]; what `ddt` of a network's output is. Computed with
- * LibTorch's autograd and, while training, itself differentiable (the loss
- * may depend on it). A label argument's tangent is ignored. */
+ * [n, out_dim]; what `ddt` of a network's output is. With `differentiated`
+ * (and while training) it is itself differentiable, by double backward
+ * (the loss's gradient reaches it); otherwise a constant, by forward-mode
+ * AD. A label argument's tangent is ignored. */
 flowrt_tensor *flowrt_apply_jvp(flowrt_ctx *ctx, int32_t model, flowrt_tensor *const *args,
-                                flowrt_tensor *const *tangents);
+                                flowrt_tensor *const *tangents, int32_t differentiated);
 /* Guidance's two evaluations of the velocity network in one batched call
  * of 2n rows: returns v(x, t, y) and sets *unconditional to v(x, t, -1). */
 flowrt_tensor *flowrt_net_guided(flowrt_ctx *ctx, flowrt_tensor *x,

@@ -67,14 +67,22 @@ void checkJvp(Network net, const Args &args, const std::vector<bool> &differenti
   for (const torch::Tensor &a : args)
     tangents.push_back(torch::randn_like(a));
   auto f = [&](const Args &a) { return net->apply(a); };
+  // The constant JVP (forward-mode AD) and the differentiable one (double
+  // backward), each against central differences and the other.
   torch::Tensor jvp = jacobianVectorProduct(f, args, tangents, differentiable, false);
   torch::Tensor fd = centralDifference(net, args, tangents, differentiable, 1e-6);
   double err = relativeError(jvp, fd);
   std::printf("[ measured ] %s: JVP vs central differences %.3g\n", what, err);
   EXPECT_LT(err, 1e-6) << what;
+  torch::Tensor twice =
+      jacobianVectorProduct(f, args, tangents, differentiable, true).detach();
+  double paths = relativeError(jvp, twice);
+  std::printf("[ measured ] %s: forward-mode JVP vs double backward %.3g\n", what, paths);
+  EXPECT_LT(relativeError(twice, fd), 1e-6) << what;
+  EXPECT_LT(paths, 1e-10) << what;
   if (std::string(what).rfind("mlp", 0) == 0) { // dual tensors run through the mlp's ops
     double fwd = relativeError(jvp, forwardModeJvp(net, args, tangents, differentiable));
-    std::printf("[ measured ] %s: JVP vs forward-mode AD %.3g\n", what, fwd);
+    std::printf("[ measured ] %s: JVP vs forward-mode AD written out %.3g\n", what, fwd);
     EXPECT_LT(fwd, 1e-10) << what;
   }
   // Baseline that must fail: a JVP along other tangents.

@@ -617,8 +617,13 @@ def Flow_NetOp : Flow_Op<"net", [DeclareOpInterfaceMethods<SymbolUserOpInterface
 def Flow_NetJvpOp : Flow_Op<"net_jvp",
     [DeclareOpInterfaceMethods<SymbolUserOpInterface>, AttrSizedOperandSegments]> {
   let summary = "flow.apply_net_jvp on batches (LibTorch autograd, in the runtime)";
+  let description = [{
+    `constant`: no gradient of the loss reaches the result (it is used only
+    under flow.sg, as MeanFlow's target is), so the runtime computes it by
+    forward-mode AD without building a graph to differentiate again.
+  }];
   let arguments = (ins FlatSymbolRefAttr:$network, Variadic<Flow_BatchType>:$args,
-                       Variadic<Flow_BatchType>:$tangents);
+                       Variadic<Flow_BatchType>:$tangents, UnitAttr:$constant);
   let results = (outs Flow_BatchType:$result);
   let assemblyFormat = [{
     $network `(` $args `)` `along` `(` $tangents `)` attr-dict `:`
