@@ -307,15 +307,6 @@ flowrt_tensor *flowrt_apply_jvp(flowrt_ctx *ctx, int32_t model, flowrt_tensor *c
   }
   ++ctx->netEvals;
   bool training = differentiated && torch::GradMode::is_enabled();
-  const char *kind = program.models[model].kind;
-  if (training && kind && std::string(kind) == "dit")
-    throw std::runtime_error("training through ddt of a dit network is not supported yet (its "
-                             "gradient through the derivative is not right): keep the "
-                             "derivative under sg (a constant target, as MeanFlow's), or use "
-                             "an mlp or a unet for network '" +
-                             std::string(program.models[model].name ? program.models[model].name
-                                                                    : "?") +
-                             "'");
   return ctx->adopt(flowrt::jacobianVectorProduct(
       [&](const std::vector<torch::Tensor> &a) { return ctx->applyNet(model, a); }, values,
       along, differentiable, training));
