@@ -26,6 +26,8 @@ const std::vector<BuiltinFunction> kBuiltins = {
     {"tanh", Op::Tanh, K::Math, 1},
     {"sigmoid", Op::Sigmoid, K::Math, 1},
     {"abs", Op::Abs, K::Math, 1},
+    {"round", Op::Round, K::Math, 1}, // half to even, as torch.round
+    {"floor", Op::Floor, K::Math, 1},
     {"sg", Op::Sg, K::Math, 1}, // stop-gradient
     {"sum", Op::Sum, K::Reduce, 1},
     {"mean", Op::Mean, K::Reduce, 1},

@@ -269,6 +269,8 @@ private:
       case BuiltinOp::Sqrt: return math::SqrtOp::create(builder, l, x);
       case BuiltinOp::Tanh: return math::TanhOp::create(builder, l, x);
       case BuiltinOp::Abs: return math::AbsFOp::create(builder, l, x);
+      case BuiltinOp::Round: return math::RoundEvenOp::create(builder, l, x);
+      case BuiltinOp::Floor: return math::FloorOp::create(builder, l, x);
       case BuiltinOp::Sg: return fl::StopGradientOp::create(builder, l, x);
       case BuiltinOp::Sigmoid: { // 1 / (1 + exp(-x))
         Value one = broadcastTo(l, constant(l, 1.0), x.getType());

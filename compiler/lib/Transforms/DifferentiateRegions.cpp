@@ -32,7 +32,8 @@ LogicalResult propagate(Operation *op, ExprBuilder &eb,
   Value r = op->getResult(0);
   Value ar = adj.lookup(r);
   if (!ar || isa<arith::ConstantOp, fl::NormalOp, fl::UniformOp, fl::OneHotOp,
-                 arith::CmpFOp, arith::UIToFPOp, fl::StopGradientOp>(op))
+                 arith::CmpFOp, arith::UIToFPOp, math::RoundEvenOp, math::FloorOp,
+                 fl::StopGradientOp>(op))
     return success(); // leaves, piecewise-constant functions, stop-gradients
   auto acc = [&](Value x, Value contribution) {
     adj[x] = eb.add(adj.lookup(x), contribution);

@@ -51,10 +51,11 @@ private:
 
   FailureOr<Value> compute(Value v) {
     Operation *op = v.getDefiningOp();
-    // Leaves, piecewise-constant functions (comparisons, one_hot) and
-    // stop-gradients.
+    // Leaves, piecewise-constant functions (comparisons, one_hot, round,
+    // floor) and stop-gradients.
     if (!op || isa<arith::ConstantOp, fl::NormalOp, fl::UniformOp, fl::DrawDataOp,
-                   fl::OneHotOp, arith::CmpFOp, arith::UIToFPOp, fl::StopGradientOp>(op))
+                   fl::OneHotOp, arith::CmpFOp, arith::UIToFPOp, math::RoundEvenOp,
+                   math::FloorOp, fl::StopGradientOp>(op))
       return Value();
     if (auto net = dyn_cast<fl::ApplyNetOp>(op)) {
       // Through a network: its Jacobian-vector product with its arguments'

@@ -141,3 +141,50 @@ TEST(LossFns, TokenwiseCrossEntropyAlongEitherAxisMatchesAutograd) {
   EXPECT_LE(errA, 1e-5);
   EXPECT_LE(errB, 1e-5);
 }
+
+// round and floor: kernels.flow's flow `quant`, the straight-through
+// rounding st = sum((a + sg(round(3a)/3 - a))^2) and fl = sum(floor(2a) a),
+// against the same in LibTorch (torch::round rounds half to even, as
+// flowc's round does), forward and their vjp against autograd (with
+// detach for sg): d st/da = 2 round(3a)/3, d fl/da = floor(2a).
+extern "C" {
+// clang-format off
+void quant_loss(int64_t, int64_t, int64_t, float *, float *, int64_t, int64_t, int64_t, int64_t, int64_t, float *, float *, int64_t, int64_t, int64_t, int64_t, int64_t, float *, float *, int64_t, int64_t, int64_t, int64_t, int64_t);
+void quant_loss_grad(int64_t, int64_t, int64_t, float *, float *, int64_t, int64_t, int64_t, int64_t, int64_t, float *, float *, int64_t, int64_t, int64_t, int64_t, int64_t, float *, float *, int64_t, int64_t, int64_t, int64_t, int64_t, float *, float *, int64_t, int64_t, int64_t, int64_t, int64_t);
+// clang-format on
+}
+
+TEST(LossFns, RoundAndFloorWithStraightThroughMatchAutograd) {
+  torch::manual_seed(6);
+  // And rows at the rounding points, 3a = k + 1/2 (ties go to even).
+  auto a = torch::cat({torch::randn({kRows - 4, 2}) * 2,
+                       torch::tensor({0.5f, 1.5f, -0.5f, 2.5f, -1.5f, 3.5f, 0.25f, -0.25f})
+                               .reshape({4, 2}) / 3});
+  auto torchLoss = [](const torch::Tensor &x) {
+    auto st = (x + (torch::round(3 * x) / 3 - x).detach()).pow(2).sum(1);
+    auto fl = (torch::floor(2 * x) * x).sum(1);
+    return torch::stack({st, fl}, 1);
+  };
+  auto st = torch::empty({kRows, 1}), fl = torch::empty({kRows, 1});
+  quant_loss(kRows, 0, 0, FLOWC_ROWS(buf(a), kRows, 2), FLOWC_ROWS(buf(st), kRows, 1),
+             FLOWC_ROWS(buf(fl), kRows, 1));
+  double fwd = maxMixedError(torch::cat({st, fl}, 1), torchLoss(a));
+  measured("round/floor forward vs torch", fwd);
+  EXPECT_LE(fwd, 1e-5);
+
+  auto g = torch::randn({kRows, 2});
+  auto ar = a.clone().requires_grad_(true);
+  (torchLoss(ar) * g).sum().backward();
+  auto dst = g.select(1, 0).contiguous(), dfl = g.select(1, 1).contiguous();
+  auto da = torch::empty({kRows, 2});
+  quant_loss_grad(kRows, 0, 0, FLOWC_ROWS(buf(a), kRows, 2), FLOWC_ROWS(buf(dst), kRows, 1),
+                  FLOWC_ROWS(buf(dfl), kRows, 1), FLOWC_ROWS(buf(da), kRows, 2));
+  double back = maxMixedError(da, ar.grad());
+  measured("round/floor vjp vs autograd (straight-through)", back);
+  EXPECT_LE(back, 1e-5);
+  // Baselines that must fail: the gradient of the loss without rounding
+  // (2a where the straight-through gives 2 round(3a)/3), and its value.
+  auto plain = (2 * a * dst.unsqueeze(1) + torch::floor(2 * a) * dfl.unsqueeze(1));
+  EXPECT_GT(maxMixedError(da, plain), 1e-2);
+  EXPECT_GT(maxMixedError(st.reshape({-1}), a.pow(2).sum(1)), 1e-2);
+}
