@@ -17,9 +17,15 @@ namespace fl = flowc::flow;
 
 bool flowc::isConstantValue(Value v) {
   Operation *def = v.getDefiningOp();
-  if (auto bc = dyn_cast_or_null<fl::BroadcastOp>(def))
-    def = bc.getInput().getDefiningOp();
-  return def && def->hasTrait<OpTrait::ConstantLike>();
+  if (!def)
+    return false;
+  if (def->hasTrait<OpTrait::ConstantLike>())
+    return true;
+  // Computed from constants alone (a quantiser's levels, their halves and
+  // shifts): as cheap to recompute as to pass, and the same in every row.
+  return def->getNumOperands() > 0 && def->getNumRegions() == 0 &&
+         isMemoryEffectFree(def) && !isNetworkApplication(def) &&
+         llvm::all_of(def->getOperands(), isConstantValue);
 }
 
 bool flowc::isNetworkApplication(Operation *op) {

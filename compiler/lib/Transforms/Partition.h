@@ -24,8 +24,9 @@
 
 namespace flowc {
 
-/// A constant, or a constant broadcast to a tensor: recomputed in the kernel
-/// that uses it rather than passed in a buffer.
+/// A constant, or a value computed from constants alone by pure ops (a
+/// constant broadcast to a tensor, the halves of a tensor of levels):
+/// recomputed in the kernel that uses it rather than passed in a buffer.
 bool isConstantValue(mlir::Value v);
 
 /// A network application: flow.apply_net, or flow.apply_net_jvp (its

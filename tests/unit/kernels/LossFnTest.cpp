@@ -188,3 +188,102 @@ TEST(LossFns, RoundAndFloorWithStraightThroughMatchAutograd) {
   EXPECT_GT(maxMixedError(da, plain), 1e-2);
   EXPECT_GT(maxMixedError(st.reshape({-1}), a.pow(2).sum(1)), 1e-2);
 }
+
+// std.quantizers' FSQ: kernels.flow's flow `fsqf` (levels [8, 5, 5, 5]),
+// fsqf_loss(a) -> (sum(q^2), index(q), |code(index(q)) - q|^2), against FSQ
+// written in LibTorch as vector-quantize-pytorch computes it; the index <->
+// code round trip over the whole codebook (1000 codes, each reached from an
+// a built to land on it); the straight-through gradient against autograd.
+extern "C" {
+// clang-format off
+void fsqf_loss(int64_t, int64_t, int64_t, float *, float *, int64_t, int64_t, int64_t, int64_t, int64_t, float *, float *, int64_t, int64_t, int64_t, int64_t, int64_t, float *, float *, int64_t, int64_t, int64_t, int64_t, int64_t, float *, float *, int64_t, int64_t, int64_t, int64_t, int64_t);
+void fsqf_loss_grad(int64_t, int64_t, int64_t, float *, float *, int64_t, int64_t, int64_t, int64_t, int64_t, float *, float *, int64_t, int64_t, int64_t, int64_t, int64_t, float *, float *, int64_t, int64_t, int64_t, int64_t, int64_t, float *, float *, int64_t, int64_t, int64_t, int64_t, int64_t, float *, float *, int64_t, int64_t, int64_t, int64_t, int64_t);
+// clang-format on
+}
+
+namespace {
+const torch::Tensor &fsqLevels() {
+  static const torch::Tensor levels = torch::tensor({8.f, 5.f, 5.f, 5.f}).reshape({1, 4});
+  return levels;
+}
+
+/// FSQ in LibTorch (vector-quantize-pytorch's bound, round_ste, and
+/// division by the half width), the codes q [n, 4].
+torch::Tensor torchFsq(const torch::Tensor &z) {
+  const torch::Tensor &L = fsqLevels();
+  double eps = 1e-3;
+  torch::Tensor h = (L - 1) * (1 + eps) / 2;
+  torch::Tensor offset = torch::where(torch::remainder(L, 2) == 0, 0.5, 0.0);
+  torch::Tensor shift = torch::atanh(offset / h);
+  torch::Tensor b = torch::tanh(z + shift) * h - offset;
+  torch::Tensor rounded = b + (torch::round(b) - b).detach();
+  return rounded / torch::floor(L / 2);
+}
+
+/// index = sum_i (q_i half_i + half_i) basis_i.
+torch::Tensor torchFsqIndex(const torch::Tensor &q) {
+  torch::Tensor half = torch::floor(fsqLevels() / 2);
+  torch::Tensor basis = torch::tensor({1.f, 8.f, 40.f, 200.f}).reshape({1, 4});
+  return ((torch::round(q * half) + half) * basis).sum(1);
+}
+
+torch::Tensor kernelFsq(const torch::Tensor &a) {
+  int64_t n = a.size(0);
+  auto c = torch::empty({n, 1}), idx = torch::empty({n, 1}), back = torch::empty({n, 1});
+  fsqf_loss(n, 0, 0, FLOWC_ROWS(buf(a), n, 4), FLOWC_ROWS(buf(c), n, 1),
+            FLOWC_ROWS(buf(idx), n, 1), FLOWC_ROWS(buf(back), n, 1));
+  return torch::cat({c, idx, back}, 1);
+}
+} // namespace
+
+TEST(Quantizers, FsqMatchesTorchAndRoundTripsTheWholeCodebook) {
+  torch::manual_seed(7);
+  auto a = torch::randn({kRows, 4}) * 2;
+  torch::Tensor q = torchFsq(a);
+  torch::Tensor got = kernelFsq(a);
+  double value = maxMixedError(got.select(1, 0), q.pow(2).sum(1));
+  double index = maxMixedError(got.select(1, 1), torchFsqIndex(q));
+  measured("FSQ sum(q^2) vs torch", value);
+  measured("FSQ index vs torch", index);
+  EXPECT_LE(value, 1e-5);
+  EXPECT_EQ(0.0, index);
+  EXPECT_EQ(0.0, got.select(1, 2).abs().max().item<double>()); // code(index(q)) = q
+
+  // Every code: digits d_i of k in bases [8, 5, 5, 5], the level value
+  // v = d - half (- offset for even L, whose levels sit between integers
+  // before the shift), and a = atanh((v + offset) / h) - shift lands on it.
+  const int64_t codes = 8 * 5 * 5 * 5;
+  torch::Tensor k = torch::arange(codes, torch::kFloat).reshape({codes, 1});
+  torch::Tensor basis = torch::tensor({1.f, 8.f, 40.f, 200.f}).reshape({1, 4});
+  const torch::Tensor &L = fsqLevels();
+  torch::Tensor digits = torch::remainder(torch::floor(k / basis), L);
+  torch::Tensor half = torch::floor(L / 2);
+  torch::Tensor h = (L - 1) * (1 + 1e-3) / 2;
+  torch::Tensor offset = torch::where(torch::remainder(L, 2) == 0, 0.5, 0.0);
+  torch::Tensor target = digits - half; // round(bound) at the code
+  torch::Tensor every = torch::atanh((target + offset) / h) - torch::atanh(offset / h);
+  torch::Tensor all = kernelFsq(every.contiguous());
+  double roundTrip = (all.select(1, 1) - k.reshape({-1})).abs().max().item<double>();
+  measured("FSQ index of every code vs its number (1000 codes)", roundTrip);
+  EXPECT_EQ(0.0, roundTrip);
+  EXPECT_EQ(0.0, all.select(1, 2).abs().max().item<double>());
+  EXPECT_EQ(codes, std::get<0>(at::_unique(all.select(1, 1))).numel());
+}
+
+TEST(Quantizers, FsqStraightThroughGradientMatchesAutograd) {
+  torch::manual_seed(8);
+  auto a = torch::randn({kRows, 4}) * 2;
+  auto g = torch::randn({kRows, 1});
+  auto ar = a.clone().requires_grad_(true);
+  (torchFsq(ar).pow(2).sum(1, true) * g).sum().backward();
+  auto zero = torch::zeros({kRows, 1}), da = torch::empty({kRows, 4});
+  fsqf_loss_grad(kRows, 0, 0, FLOWC_ROWS(buf(a), kRows, 4), FLOWC_ROWS(buf(g), kRows, 1),
+                 FLOWC_ROWS(buf(zero), kRows, 1), FLOWC_ROWS(buf(zero), kRows, 1),
+                 FLOWC_ROWS(buf(da), kRows, 4));
+  double err = maxMixedError(da, ar.grad());
+  measured("FSQ straight-through vjp vs autograd", err);
+  EXPECT_LE(err, 1e-5);
+  // Baseline that must fail: rounding without the straight-through has
+  // no gradient at all.
+  EXPECT_GT(ar.grad().abs().max().item<double>(), 1e-2);
+}
