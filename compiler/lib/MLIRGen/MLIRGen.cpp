@@ -11,6 +11,7 @@
 //===----------------------------------------------------------------------===//
 #include "flowc/MLIRGen/MLIRGen.h"
 #include "FrozenNetworks.h"
+#include "SourceDensity.h"
 
 #include "flowc/Dialect/Flow/FlowDialect.h"
 #include "flowc/Lang/Builtins.h"
@@ -837,7 +838,10 @@ private:
         return failure();
     }
     sample.setLabel(r.label);
-    setSourceDensity(sample, r.flow);
+    if (auto density = sourceDensity(r.flow)) {
+      sample.setSourceKindAttr(builder.getStringAttr(density->kind));
+      sample.setSourceParamsAttr(builder.getDenseF64ArrayAttr({density->p0, density->p1}));
+    }
     if (r.guidance) {
       if (failed(genCombine(r, sample.getCombine())))
         return failure();
@@ -943,40 +947,6 @@ private:
       return failure();
     fl::YieldOp::create(builder, l, ValueRange{broadcastTo(l, v, type)});
     return success();
-  }
-
-  /// Records the flow's source density when it is normal(m, s) or
-  /// uniform(a, b) with constant parameters (defaults 0, 1).
-  void setSourceDensity(fl::SampleOp sample, const ast::FlowDecl *flow) {
-    auto *call = flow && flow->sourceStmt
-                     ? dynamic_cast<const ast::CallExpr *>(flow->sourceStmt->value.get())
-                     : nullptr;
-    BuiltinKind kind = call ? builtinKind(call->callee) : BuiltinKind::None;
-    if ((kind != BuiltinKind::Normal && kind != BuiltinKind::Uniform) ||
-        call->binding.kind != ast::Binding::Kind::Builtin || call->orderedArgs.size() < 2)
-      return;
-    std::optional<double> p0 = 0.0, p1 = 1.0;
-    if (call->orderedArgs[0])
-      p0 = constantValue(call->orderedArgs[0]);
-    if (call->orderedArgs[1])
-      p1 = constantValue(call->orderedArgs[1]);
-    if (!p0 || !p1)
-      return;
-    sample.setSourceKindAttr(builder.getStringAttr(call->callee));
-    sample.setSourceParamsAttr(builder.getDenseF64ArrayAttr({*p0, *p1}));
-  }
-
-  /// The value of a number, a constant's name or its negation.
-  static std::optional<double> constantValue(const ast::Expr *e) {
-    if (auto *n = dynamic_cast<const ast::NumberExpr *>(e))
-      return n->value;
-    if (auto *n = dynamic_cast<const ast::NameExpr *>(e))
-      if (n->binding.kind == ast::Binding::Kind::Constant)
-        return n->binding.constant;
-    if (auto *u = dynamic_cast<const ast::UnaryExpr *>(e))
-      if (auto v = constantValue(u->operand.get()))
-        return -*v;
-    return std::nullopt;
   }
 
   /// A fn whose parameters are bound by name (defaults for the others).
