@@ -10,6 +10,7 @@
 
 #include "Checkpoint.h"
 #include "Files.h"
+#include "Stages.h"
 
 #include <nlohmann/json.hpp>
 
@@ -73,7 +74,9 @@ std::string flowrt::checkpointIdentity(const flowrt_program &program) {
           " width " + std::to_string(m.width) + " depth " + std::to_string(m.depth) +
           " classes " + std::to_string(m.classes) + " in " + std::to_string(m.in_dim) +
           " out " + std::to_string(m.out_dim);
-    if (isFrozen(m)) // recorded by reference
+    if (m.stage) // recorded by reference
+      id += std::string(" from stage ") + m.stage;
+    else if (isFrozen(m))
       id += std::string(" from ") + (m.path ? m.path : "?");
   }
   return id;
@@ -188,9 +191,10 @@ CheckpointInfo flowrt::loadCheckpoint(const std::string &path, const flowrt_prog
 
 NetworkSet flowrt::loadSamplingNetworks(const flowrt_program &program, const std::string &outDir,
                                         bool raw) {
-  std::string path = joinPath(outDir, CheckpointFile);
+  std::string dir = stageDirectory(program, program, outDir);
+  std::string path = joinPath(dir, CheckpointFile);
   if (!pathExists(path))
-    throw std::runtime_error("no checkpoint in " + outDir + ": run `train` first");
+    throw std::runtime_error("no checkpoint in " + dir + ": run `train` first");
   NetworkSet model(program), ema(program);
   bool useEma = program.train.ema > 0 && !raw;
   loadCheckpoint(path, program, *model, useEma ? ema.ptr().get() : nullptr, nullptr);

@@ -87,6 +87,8 @@ struct TrainOptions {
   /// How the grids are sampled (the sample block's defaults); unset when
   /// the data are not images or the program has no sampler.
   std::optional<SampleOptions> gridSample;
+  /// --only FLOW: of a spec that trains in stages, that stage alone.
+  std::string only;
 };
 
 /// Trains (or resumes training of) the program's network.

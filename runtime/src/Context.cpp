@@ -117,6 +117,8 @@ void flowrt::runRowRanges(int64_t n, int64_t threads,
 }
 
 int64_t flowrt::sampleDimension(flowrt_ctx &ctx) {
+  if (ctx.program->sample.dim > 0)
+    return ctx.program->sample.dim;
   if (ctx.program->data.dim > 0)
     return ctx.program->data.dim;
   if (!ctx.program->sample_source)

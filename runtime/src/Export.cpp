@@ -15,6 +15,7 @@
 #include "Checkpoint.h"
 #include "Commands.h"
 #include "Files.h"
+#include "Stages.h"
 
 #include <algorithm>
 #include <cstdio>
@@ -401,5 +402,5 @@ Command flowrt::addExportCommand(CLI::App &app, const flowrt_program &program) {
          "the EMA weights (default, when the run keeps one) or the raw ones")
       ->type_name("ema|raw")
       ->check(oneOf({"ema", "raw"}));
-  return {cmd, [&program, opts] { return runExport(program, *opts); }};
+  return {cmd, [&program, opts] { return runExport(bindStages(program, opts->outDir), *opts); }};
 }

@@ -20,6 +20,7 @@
 #include "Files.h"
 #include "Integrate.h"
 #include "NetworkSet.h"
+#include "Stages.h"
 #include "Tokenizer.h"
 #include "Writers.h"
 
@@ -264,7 +265,7 @@ Command flowrt::addLikelihoodCommand(CLI::App &app, const flowrt_program &progra
                                /*balanced=*/false);
     if (program.num_solvers == 0)
       throw std::runtime_error("this program has no solvers: add a `sample` block");
-    return runLikelihood(program, *opts);
+    return runLikelihood(bindStages(program, opts->run.outDir), *opts);
   };
   return {cmd, run};
 }

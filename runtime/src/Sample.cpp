@@ -21,6 +21,7 @@
 #include "Integrate.h"
 #include "Metrics.h"
 #include "NetworkSet.h"
+#include "Stages.h"
 #include "Tokenizer.h"
 #include "Writers.h"
 
@@ -148,9 +149,10 @@ void writeOutputs(const flowrt_program &program, const SampleOptions &opts,
                   const torch::Tensor &points) {
   // Samples in the data's own shape: [n, C, H, W] for images.
   std::vector<int64_t> shape = {points.size(0)};
-  for (int32_t i = 0; i < program.data.rank; ++i)
+  bool dataUnits = samplesInDataUnits(program);
+  for (int32_t i = 0; i < program.data.rank && dataUnits; ++i)
     shape.push_back(program.data.shape[i]);
-  bool images = program.data.rank == 3;
+  bool images = program.data.rank == 3 && dataUnits;
   for (const std::string &out : opts.outputs) {
     if (extensionOf(out) == ".npy") {
       writeNpy(out, shape.size() > 1 ? points.view(shape) : points);
@@ -358,7 +360,13 @@ int flowrt::runSample(const flowrt_program &program, const SampleOptions &opts) 
   if (program.sample.cond_dim > 0)
     metrics["conditions"] = opts.cond.empty() ? "drawn from the data" : opts.cond;
   bool wantMetrics = !opts.quiet || !opts.metricsJson.empty();
-  if (data && wantMetrics) {
+  if (data && wantMetrics && !samplesInDataUnits(program)) {
+    if (opts.evaluate)
+      throw std::runtime_error("the flow's samples have " + std::to_string(points.size(1)) +
+                               " features, not the data's " + std::to_string(program.data.dim) +
+                               ", and the spec decodes them with no tokenizer: nothing to "
+                               "evaluate them against");
+  } else if (data && wantMetrics) {
     if (opts.evaluate)
       evaluateImageSamples(program, opts, ctx, *data, run, points, *solver, metrics);
     else
@@ -481,7 +489,7 @@ Command flowrt::addSampleCommand(CLI::App &app, const flowrt_program &program, b
     if (*momentum && !(o.guidanceMomentum > -1 && o.guidanceMomentum < 1))
       throw UsageError("--guidance-momentum", "takes a number in (-1, 1) (0: off)");
     resolveSolver(program, o, /*stepsGiven=*/steps->count() > 0);
-    return runSample(program, o);
+    return runSample(bindStages(program, o.run.outDir), o);
   };
   return {cmd, run};
 }

@@ -57,3 +57,8 @@ std::unique_ptr<Tokenizer> flowrt::makeTokenizer(const flowrt_data_desc &desc) {
                                 std::to_string(w));
   return std::make_unique<Patchify>(c, h, w, p);
 }
+
+bool flowrt::samplesInDataUnits(const flowrt_program &program) {
+  return program.decode || program.sample.dim == 0 || program.data.tokenizer ||
+         program.sample.dim == program.data.dim;
+}

@@ -35,6 +35,13 @@ public:
 /// does not tile the image.
 std::unique_ptr<Tokenizer> makeTokenizer(const flowrt_data_desc &desc);
 
+/// Whether `program`'s samples, decoded, are in the data's units: the flow
+/// samples data (or a runtime tokenizer's tokens of it), or the program
+/// decodes its samples. A flow over other features (an encoder's output it
+/// computes itself) has samples that files hold as rows and nothing
+/// compares with the data.
+bool samplesInDataUnits(const flowrt_program &program);
+
 } // namespace flowrt
 
 #endif // FLOWRT_TOKENIZER_H

@@ -25,6 +25,7 @@
 #include "Files.h"
 #include "NetworkSet.h"
 #include "Progress.h"
+#include "Stages.h"
 #include "Tokenizer.h"
 
 #include <algorithm>
@@ -550,24 +551,96 @@ int flowrt::runTrain(const flowrt_program &program, const TrainOptions &opts) {
 
 namespace {
 
-/// `train --test-run`: one step into DIR/test-run, then 16 samples from it.
-int runTestRun(const flowrt_program &program, TrainOptions opts) {
+/// Which of the train settings the command line gave: they override every
+/// stage's own.
+struct GivenSettings {
+  bool steps = false, batch = false, lr = false, seed = false;
+};
+
+/// Trains `program`'s stages in order (or the one --only names), each in
+/// its directory of the run with its own train block's settings where the
+/// command line gives none, its earlier stages' networks frozen. --resume
+/// continues the stage that was interrupted: stages already at their last
+/// step are skipped, later ones start afresh.
+int runStages(const flowrt_program &program, const TrainOptions &opts,
+              const GivenSettings &given) {
+  std::vector<const flowrt_program *> stages = trainStages(program);
+  if (!opts.only.empty()) {
+    std::string names;
+    const flowrt_program *chosen = nullptr;
+    for (const flowrt_program *stage : stages) {
+      names += (names.empty() ? "'" : ", '") + std::string(stage->flow_name) + "'";
+      if (opts.only == stage->flow_name)
+        chosen = stage;
+    }
+    if (!chosen)
+      throw UsageError("--only", "the spec trains no flow '" + opts.only + "'; it trains " +
+                                     names);
+    stages = {chosen};
+  }
+  for (const flowrt_program *stage : stages) {
+    TrainOptions o = opts;
+    if (!given.steps)
+      o.steps = stage->train.steps;
+    if (!given.batch)
+      o.batch = stage->train.batch;
+    if (!given.lr)
+      o.lr = stage->train.lr;
+    if (!given.seed)
+      o.run.seed = stage->train.seed;
+    o.run.outDir = stageDirectory(program, *stage, opts.run.outDir);
+    const flowrt_program &bound = bindStages(*stage, opts.run.outDir);
+    if (isStaged(program)) {
+      if (o.resume && !pathExists(joinPath(o.run.outDir, CheckpointFile)))
+        o.resume = false; // not reached before the interruption
+      if (!o.quiet)
+        std::printf("stage %s: %lld steps, batch %lld, in %s\n", stage->flow_name,
+                    static_cast<long long>(o.steps), static_cast<long long>(o.batch),
+                    o.run.outDir.c_str());
+    }
+    if (!bound.train_loss || bound.num_models == 0)
+      throw std::runtime_error(std::string("flow '") + bound.flow_name +
+                               "' has nothing to train (its model is closed-form or it has no "
+                               "loss); `sample` runs as it is");
+    if (o.steps < 1 || o.batch < 1 || !(o.lr >= 0))
+      throw UsageError("--steps", "the program's train defaults are invalid: give --steps, "
+                                  "--batch and --lr");
+    // Image data: sample grids at checkpoints, as `sample` would by default.
+    bool sampler = findSolver(bound, bound.sample.solver ? bound.sample.solver : "");
+    if (o.grids && bound.data.rank == 3 && sampler && samplesInDataUnits(bound)) {
+      SampleOptions grid = sampleDefaults(bound, /*evaluate=*/false);
+      resolveSolver(bound, grid, /*stepsGiven=*/false);
+      o.gridSample = grid;
+    }
+    if (int rc = runTrain(bound, o))
+      return rc;
+  }
+  return 0;
+}
+
+/// `train --test-run`: one step of each stage into DIR/test-run, then 16
+/// samples from it.
+int runTestRun(const flowrt_program &program, TrainOptions opts, GivenSettings given) {
   if (opts.resume)
     throw UsageError("--test-run", "starts afresh; it takes no --resume");
   opts.run.outDir = joinPath(opts.run.outDir, "test-run");
   opts.steps = 1;
+  given.steps = true;
   opts.checkpointEvery = 0;
   opts.quiet = true;
-  if (int rc = runTrain(program, opts))
+  opts.grids = false;
+  if (int rc = runStages(program, opts, given))
     return rc;
-  std::string what = "one training step";
+  std::string what = isStaged(program) ? "one training step of each stage"
+                                       : "one training step";
   if (findSolver(program, program.sample.solver ? program.sample.solver : "")) {
-    SampleOptions sample = sampleDefaults(program, /*evaluate=*/false);
-    resolveSolver(program, sample, /*stepsGiven=*/false);
+    const flowrt_program &bound = bindStages(program, opts.run.outDir);
+    SampleOptions sample = sampleDefaults(bound, /*evaluate=*/false);
+    resolveSolver(bound, sample, /*stepsGiven=*/false);
     sample.run.outDir = opts.run.outDir;
     sample.run.device = opts.run.device;
     sample.n = 16;
-    if (int rc = runSample(program, sample))
+    if (int rc = runSample(bound, sample))
       return rc;
     what += " and 16 samples";
   }
@@ -601,7 +674,8 @@ Command flowrt::addTrainCommand(CLI::App &app, const flowrt_program &program) {
       ->type_name("X")
       ->capture_default_str()
       ->check(nonNegativeNumber());
-  cmd->add_flag("--resume", o.resume, "continue from DIR/checkpoint.pt");
+  cmd->add_flag("--resume", o.resume,
+                "continue from DIR/checkpoint.pt (in stages: the stage that was interrupted)");
   cmd->add_option("--checkpoint-every", o.checkpointEvery,
                   "checkpoint every N steps and at the end (0: end only)")
       ->type_name("N")
@@ -626,25 +700,15 @@ Command flowrt::addTrainCommand(CLI::App &app, const flowrt_program &program) {
                 "checks a spec and its data quickly");
   addRunSettings(*cmd, o.run, AllRunSettings, "seed of weights, data and noise");
 
-  auto run = [&program, opts]() -> int {
-    TrainOptions &o = *opts;
-    if (!program.train_loss || program.num_models == 0)
-      throw std::runtime_error(std::string("flow '") + program.flow_name +
-                               "' has nothing to train (its model is closed-form or it has no "
-                               "loss); `sample` runs as it is");
-    if (o.steps < 1 || o.batch < 1 || !(o.lr >= 0))
-      throw UsageError("--steps", "the program's train defaults are invalid: give --steps, "
-                                  "--batch and --lr");
-    if (o.testRun)
-      return runTestRun(program, o);
-    // Image data: sample grids at checkpoints, as `sample` would by default.
-    bool sampler = findSolver(program, program.sample.solver ? program.sample.solver : "");
-    if (o.grids && program.data.rank == 3 && sampler) {
-      SampleOptions grid = sampleDefaults(program, /*evaluate=*/false);
-      resolveSolver(program, grid, /*stepsGiven=*/false);
-      o.gridSample = grid;
-    }
-    return runTrain(program, o);
+  cmd->add_option("--only", o.only, "of a spec with several train blocks: train this flow's "
+                                   "stage alone (the earlier stages' checkpoints in DIR)")
+      ->type_name("FLOW");
+  auto given = [cmd](const char *name) { return cmd->get_option(name)->count() > 0; };
+  auto run = [&program, opts, given]() -> int {
+    GivenSettings settings{given("--steps"), given("--batch"), given("--lr"), given("--seed")};
+    if (opts->testRun)
+      return runTestRun(program, *opts, settings);
+    return runStages(program, *opts, settings);
   };
   return {cmd, run};
 }

@@ -838,6 +838,8 @@ private:
         return failure();
     }
     sample.setLabel(r.label);
+    if (r.sampledModel)
+      sample.setNetworkAttr(FlatSymbolRefAttr::get(builder.getContext(), r.sampledModel->name));
     if (auto density = sourceDensity(r.flow)) {
       sample.setSourceKindAttr(builder.getStringAttr(density->kind));
       sample.setSourceParamsAttr(builder.getDenseF64ArrayAttr({density->p0, density->p1}));

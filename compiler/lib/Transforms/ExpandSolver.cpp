@@ -201,7 +201,11 @@ struct ExpandSolverPass : flowc::impl::ExpandSolverBase<ExpandSolverPass> {
       field.velocity = SymbolTable::lookupNearestSymbolFrom<func::FuncOp>(sample, v);
     else if (auto g = sample.getVelocityGraphAttr())
       field.graph = SymbolTable::lookupNearestSymbolFrom<func::FuncOp>(sample, g);
-    else if (!nets.empty())
+    else if (auto named = sample.getNetworkAttr()) { // of several: the velocity
+      for (fl::ApplyNetOp net : nets)
+        if (!field.net && net.getNetworkAttr() == named)
+          field.net = net;
+    } else if (!nets.empty())
       field.net = *nets.begin();
     if (!field.net && !field.velocity && !field.graph)
       return sample.emitError("sampling needs the flow to apply a model");

@@ -2,8 +2,8 @@
 //
 // Checks each flow statement by statement: draws (data, normal, uniform, a
 // dist), lets and the loss, each name defined once; then that the flow defines
-// its time `t` and source `x0` and applies exactly one model, and records
-// which flows train a network.
+// its time `t` and source `x0` (or neither: a plain training objective) and
+// applies its models, and records which flows train a network.
 //
 //===----------------------------------------------------------------------===//
 
@@ -236,8 +236,13 @@ void Sema::checkFlow(FlowDecl &flow) {
       defineLocal(stmt, i, network, locals);
   }
 
+  // A flow with neither time nor source is a plain training objective (an
+  // autoencoder's): it trains, it has no path to sample.
   auto t = locals.find("t");
-  if (t == locals.end()) {
+  flow.objective = t == locals.end() && !locals.count("x0");
+  if (flow.objective) {
+    // ddt and jvp say for themselves that they need `t`.
+  } else if (t == locals.end()) {
     error(flow.nameLoc,
           "flow '" + flow.name + "' defines no time variable 't'");
   } else {
@@ -249,7 +254,8 @@ void Sema::checkFlow(FlowDecl &flow) {
   }
   auto x0 = locals.find("x0");
   if (x0 == locals.end()) {
-    error(flow.nameLoc, "flow '" + flow.name + "' defines no source 'x0'");
+    if (!flow.objective)
+      error(flow.nameLoc, "flow '" + flow.name + "' defines no source 'x0'");
   } else {
     flow.sourceStmt = x0->second.stmt;
     const Location &at = x0->second.stmt->nameLocs[x0->second.index];

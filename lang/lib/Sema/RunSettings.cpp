@@ -30,9 +30,14 @@ void Sema::checkRun(RunDecl &run) {
     error(run.nameLoc, "'" + run.name + "' is not a flow");
   else
     run.flow = static_cast<FlowDecl *>(target);
-  // A closed-form flow only samples.
+  // A closed-form flow only samples; a training objective only trains.
   if (isTrain && run.flow && closedFormFlows.count(run.flow))
     error(run.nameLoc, "flow '" + run.name + "' has no network to train");
+  if (!isTrain && run.flow && run.flow->objective) {
+    error(run.nameLoc, "flow '" + run.name + "' is a training objective (it defines no time "
+                       "'t' and no source 'x0'): it has nothing to sample");
+    return;
+  }
   const Setting *v = run.find("velocity"), *map = run.find("map");
   if ((v && (isTrain || !v->value)) || (map && (isTrain || !map->value)))
     ; // reported as an unknown setting below
@@ -290,7 +295,15 @@ const ModelDecl *Sema::sampledNetwork(const RunDecl &run) {
   auto it = flowModels.find(run.flow);
   if (it == flowModels.end() || closedFormFlows.count(run.flow))
     return nullptr;
-  const std::vector<const ModelDecl *> &models = it->second;
+  // The flow's velocity network: of several networks (an encoder that
+  // another stage trains, say), the one with a velocity's signature.
+  std::vector<const ModelDecl *> models = it->second;
+  std::vector<const ModelDecl *> velocities;
+  for (const ModelDecl *m : models)
+    if (m->network && m->isVelocitySignature())
+      velocities.push_back(m);
+  if (models.size() > 1 && velocities.size() == 1)
+    models = velocities;
   if (models.size() > 1) {
     std::string names;
     for (const ModelDecl *m : models)
@@ -306,6 +319,7 @@ const ModelDecl *Sema::sampledNetwork(const RunDecl &run) {
                            "', but it is not a velocity v(x, t) or v(x, t, label) of x's shape");
     return nullptr;
   }
+  const_cast<RunDecl &>(run).sampledModel = models[0];
   return models[0];
 }
 
@@ -334,8 +348,7 @@ const ModelDecl *Sema::conditionalModel(const RunDecl &run, const Setting &s) {
                                         : std::string("the flow's network, not 'velocity'")));
     return nullptr;
   }
-  const std::vector<const ModelDecl *> &models = flowModels[run.flow];
-  const ModelDecl *model = models.size() == 1 ? models[0] : nullptr;
+  const ModelDecl *model = run.sampledModel;
   if (!model || !model->network || model->classes == 0) {
     error(s.loc, "'" + s.name + "' needs a network applied to a label, "
                                 "as v(xt, t, y); flow '" +

@@ -24,7 +24,7 @@
 extern "C" {
 #endif
 
-#define FLOWRT_ABI_VERSION 15
+#define FLOWRT_ABI_VERSION 16
 
 typedef struct flowrt_ctx flowrt_ctx;       /* runtime state of one command */
 typedef struct flowrt_tensor flowrt_tensor; /* float32 [rows, cols] */
@@ -94,6 +94,10 @@ typedef struct flowrt_model_desc {
   int32_t raw_weights;
   /* Its own learning rate (the train block's lr_NAME); 0: train.lr. */
   double lr;
+  /* Trained by an earlier stage of the spec (the flow of that train block):
+   * frozen here, with that stage's weights from its checkpoint in the run
+   * directory (the runtime makes it kind "checkpoint"). NULL: none. */
+  const char *stage;
 } flowrt_model_desc;
 
 /* Defaults of `train`, from the spec's train block. */
@@ -135,6 +139,10 @@ typedef struct flowrt_sample_desc {
   /* The values of the condition the sampled field or the source takes (0:
    * none): `sample --cond FILE` gives one per sample. */
   int64_t cond_dim;
+  /* Features of one sample as the flow draws it (its x0's); 0: data.dim.
+   * Samples are in the data's units when it is data.dim or the program
+   * decodes them. */
+  int64_t dim;
 } flowrt_sample_desc;
 
 #define FLOWRT_LABELS_BALANCED (-2)
@@ -276,6 +284,17 @@ typedef struct flowrt_program {
   /* ema = decay ema + (1 - decay) params, in place ([P, 1] each). */
   void (*ema_step)(flowrt_ctx *ctx, flowrt_tensor *ema, flowrt_tensor *params,
                    float decay);
+
+  /* A spec with several train blocks trains in stages: each block's
+   * program, in the spec's order (this one among them when its flow
+   * trains). `train` runs them in order, stage F in RUN/F; a network an
+   * earlier stage trains is frozen in the later ones (model `stage`).
+   * 0 and NULL: one stage, run in RUN itself. */
+  int32_t num_stages;
+  const struct flowrt_program *stages;
+  /* The flow's samples z [n, D'] decoded to the data's units [n, data.dim]
+   * (a tokenizer's `decode:`); NULL when the flow samples data itself. */
+  flowrt_tensor *(*decode)(flowrt_ctx *ctx, flowrt_tensor *z);
 } flowrt_program;
 
 /* Entry point of a generated program: `train`, `sample`, `info`. */

@@ -149,10 +149,8 @@ TEST(Sema, ErrorLocations) {
   EXPECT_EQ(errorsOf("path linear(a) = a\npath linear(b) = b"),
             Errors{"2:6: redefinition of 'linear'"});
   EXPECT_EQ(errorsOf("flow f {}\ntrain f { steps: 10, foo: 1 }"),
-            (Errors{"1:6: flow 'f' defines no time variable 't'",
-                    "1:6: flow 'f' defines no source 'x0'",
-                    "1:6: flow 'f' applies no model; a flow must apply a network "
-                   "or a closed-form model",
+            (Errors{"1:6: flow 'f' applies no model; a flow must apply a network "
+                    "or a closed-form model",
                     "2:22: unknown setting 'foo' in train block"}));
 }
 
@@ -361,8 +359,6 @@ TEST(Sema, LabelsAndConditionDropout) {
                    "arguments of one signature"});
   EXPECT_EQ(errorsOf(prelude + "flow f {\n  x1, y, z ~ moons\n}\n"),
             (Errors{"4:10: data 'moons' gives a point and its label: at most 2 names",
-                   "3:6: flow 'f' defines no time variable 't'",
-                   "3:6: flow 'f' defines no source 'x0'",
                    "3:6: flow 'f' applies no model; a flow must apply a network "
                    "or a closed-form model"}));
   EXPECT_EQ(errorsOf("fn f(y) = drop(y, 0.1)\n"),

@@ -376,6 +376,9 @@ struct FlowDecl : Decl {
   // the single `loss` statement.
   const FlowStmt *timeStmt = nullptr;
   const FlowStmt *sourceStmt = nullptr;
+  /// No `t` and no `x0`: a plain training objective (an autoencoder), which
+  /// trains and has nothing to sample.
+  bool objective = false;
   const FlowStmt *lossStmt = nullptr; ///< the first loss
   std::vector<const FlowStmt *> losses; ///< every loss, in order
   FlowDecl() : Decl(Kind::Flow) {}
@@ -391,6 +394,9 @@ struct RunDecl : Decl {
   /// rtol, atol.
   std::map<std::string, double> numbers;
   const SolverDecl *solver = nullptr; // sample: the `solver:` setting
+  /// sample: the network the solver integrates (set by Sema when the flow's
+  /// field is its network).
+  const ModelDecl *sampledModel = nullptr;
   /// Train: `lr_NAME: X`, the learning rate of the flow's network NAME
   /// (the others take `lr`).
   std::map<std::string, double> networkLr;

@@ -201,6 +201,12 @@ def Flow_SampleOp : Flow_Op<"sample",
     `map_step(x, t, h, rows[, C]) -> x` (t, h f64), which the program runs
     as its one "solver", named "map".
 
+    `network` names the network the sampler integrates when the flow
+    applies others too (a tokenizer's encoder). A flow that draws from an
+    encoder tokenizer has its `decoder` region, (z: S) -> X, which
+    flow-outline-run-kernels outlines as the host function `decode(z,
+    rows) -> x` that maps samples back to the data's units.
+
     The flow passes record the host functions the generated program calls,
     on batches x of type X = tensor<? x D x f32>, t and h f64, and with the
     field's conditions C last: with `labelled` the batch's labels
@@ -244,11 +250,14 @@ def Flow_SampleOp : Flow_Op<"sample",
                        OptionalAttr<FlatSymbolRefAttr>:$solve,
                        UnitAttr:$labelled,
                        DefaultValuedAttr<I64Attr, "0">:$cond_dim,
-                       OptionalAttr<FlatSymbolRefAttr>:$map_step);
-  let regions = (region AnyRegion:$model, AnyRegion:$combine, AnyRegion:$map);
+                       OptionalAttr<FlatSymbolRefAttr>:$map_step,
+                       OptionalAttr<FlatSymbolRefAttr>:$network,
+                       OptionalAttr<FlatSymbolRefAttr>:$decode);
+  let regions = (region AnyRegion:$model, AnyRegion:$combine, AnyRegion:$map,
+                        AnyRegion:$decoder);
   let assemblyFormat = [{
     $flow (`with` $solver^)? attr-dict (`model` $model^)? (`combine` $combine^)?
-    (`map` $map^)?
+    (`map` $map^)? (`decoder` $decoder^)?
   }];
   let hasRegionVerifier = 1;
   let extraClassDeclaration = [{
@@ -273,7 +282,7 @@ def Flow_SampleOp : Flow_Op<"sample",
             steps, n, seed, velocity, nullptr, nullptr, label,
             guidance, guidance_fn, guidance_scale, fixed_steps, source_kind, source_params,
             rtol, atol, adaptive_guidance, guidance_momentum, nullptr, nullptr, nullptr,
-            nullptr, nullptr, nullptr, nullptr, false, 0, nullptr);
+            nullptr, nullptr, nullptr, nullptr, false, 0, nullptr, nullptr, nullptr);
     }]>
   ];
 }
