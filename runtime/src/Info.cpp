@@ -55,8 +55,10 @@ void printModel(const flowrt_model_desc &m, bool named) {
   char lr[48] = "";
   if (m.lr > 0)
     std::snprintf(lr, sizeof lr, ", lr %g", m.lr);
-  std::printf("model:  %s %s, %s%s%s\n", name.c_str(), settings.c_str(), signature.c_str(),
-              classes.c_str(), lr);
+  std::string stage = m.stage ? std::string(", frozen (trained by stage ") + m.stage + ")"
+                              : std::string();
+  std::printf("model:  %s %s, %s%s%s%s\n", name.c_str(), settings.c_str(), signature.c_str(),
+              classes.c_str(), lr, stage.c_str());
 }
 } // namespace
 
@@ -76,8 +78,18 @@ int flowrt::runInfo(const flowrt_program &p) {
                           : std::string();
   std::printf("data:    %s(%s), %" PRId64 " features%s\n", orNone(p.data.generator),
               params.c_str(), p.data.dim, conditions.c_str());
+  if (p.decode)
+    std::printf("tokens:  %" PRId64 " features per sample, decoded to the data's when sampling\n",
+                p.sample.dim);
   for (int32_t i = 0; i < p.num_models; ++i)
     printModel(p.models[i], p.num_models > 1);
+  if (p.num_stages > 1) {
+    std::string stages;
+    for (int32_t i = 0; i < p.num_stages; ++i)
+      stages += (i ? ", then " : "") + std::string(orNone(p.stages[i].flow_name)) + " (" +
+                std::to_string(p.stages[i].train.steps) + " steps)";
+    std::printf("stages:  %s; `train` runs them in order, each in DIR/FLOW\n", stages.c_str());
+  }
   std::printf("train:   steps %" PRId64 ", batch %" PRId64
               ", optimizer %s(lr: %g), ema %g, seed %" PRIu64 "\n",
               p.train.steps, p.train.batch, orNone(p.train.optimizer),

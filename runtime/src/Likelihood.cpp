@@ -169,6 +169,11 @@ double flowrt::imageBitsPerDim(const flowrt_program &program, flowrt_ctx &ctx,
 }
 
 int flowrt::runLikelihood(const flowrt_program &program, const LikelihoodOptions &opts) {
+  if (program.decode)
+    throw std::runtime_error(std::string("flow '") + program.flow_name +
+                             "' is a density over its tokenizer's tokens, which its encoder "
+                             "does not map invertibly to the data: it has no likelihood of "
+                             "data points");
   if (!program.velocity) {
     std::fprintf(stderr, "error: flow '%s' samples with a map (sample { map: ... }), which "
                          "has no velocity field; likelihoods integrate one\n",

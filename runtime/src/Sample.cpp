@@ -88,12 +88,27 @@ struct SampleRun {
   int64_t classes = 0;
 };
 
+/// Samples in the data's units: the program's compiled decoding (an
+/// encoder tokenizer's `decode:`) of rows z in the flow's units.
+torch::Tensor compiledDecode(const flowrt_program &program, flowrt_ctx &ctx,
+                             const torch::Tensor &z) {
+  flowrt_tensor in;
+  in.value = z.to(ctx.device);
+  torch::Tensor x = program.decode(&ctx, &in)->value;
+  ctx.clearArena();
+  return x.cpu();
+}
+
 /// The samples and their source in the data's units, on the CPU: a
 /// tokenizer's tokens decoded.
-std::pair<torch::Tensor, torch::Tensor> decodedSamples(const SampleRun &run,
+std::pair<torch::Tensor, torch::Tensor> decodedSamples(const flowrt_program &program,
+                                                       flowrt_ctx &ctx, const SampleRun &run,
                                                        const Tokenizer *tokenizer) {
   torch::Tensor points = run.x.value.cpu(), source = run.source.value.cpu();
-  if (tokenizer) {
+  if (program.decode) {
+    points = compiledDecode(program, ctx, points);
+    source = compiledDecode(program, ctx, source);
+  } else if (tokenizer) {
     points = tokenizer->decode(points);
     source = tokenizer->decode(source);
   }
@@ -196,8 +211,10 @@ void evaluateImageSamples(const flowrt_program &program, const SampleOptions &op
   }
   // Bits per dimension of real images, where the source has a density;
   // a conditional network's is log p(x | y) for each image's own label. A
-  // map sampler has no velocity field to integrate them with.
-  if (!program.source.kind || !program.velocity || !ctx.device.is_cpu())
+  // map sampler has no velocity field to integrate them with, and a flow
+  // over an encoder's tokens no density of images (the encoder is not
+  // invertible).
+  if (!program.source.kind || !program.velocity || program.decode || !ctx.device.is_cpu())
     return;
   ClassifierData images = classifierData(program.data, data);
   constexpr int64_t BpdImages = 256;
@@ -348,7 +365,7 @@ int flowrt::runSample(const flowrt_program &program, const SampleOptions &opts) 
   if (!opts.quiet)
     reportRun(program, opts, ctx, run, integration);
 
-  auto [points, source] = decodedSamples(run, tokenizer.get());
+  auto [points, source] = decodedSamples(program, ctx, run, tokenizer.get());
   writeOutputs(program, opts, points);
 
   nlohmann::ordered_json metrics = {{"samples", n},

@@ -235,6 +235,15 @@ LogicalResult SampleOp::verifyRegions() {
     return failure();
   if (!map.empty() && (!getModel().empty() || getSolver()))
     return emitOpError("a map sampler has no 'model' region and no solver");
+  // A tokenizer's decoding: one sample (z) to one of the data's.
+  Region &decoder = getDecoder();
+  if (!decoder.empty() &&
+      (decoder.getNumArguments() != 1 || !isa<RankedTensorType>(decoder.getArgument(0).getType())))
+    return emitOpError("region 'decoder' must be (z: tensor) -> tensor");
+  if (failed(checkRegion(*this, "decoder", decoder, {sampleType(decoder)},
+                         {decoder.empty() ? Type() : decoder.front().getTerminator()->getOperand(0).getType()},
+                         "(z: tensor) -> tensor")))
+    return failure();
   return checkRegion(*this, "combine", getCombine(), {v, v, v, f32, f32}, {v},
                      "(v_c, v_u, x, t: f32, w: f32) -> v_c's type");
 }
@@ -367,6 +376,18 @@ LogicalResult SampleOp::verifySymbolUses(SymbolTableCollection &symbols) {
   } else if (getFieldJvpAttr() || getSolverStepsAttr() || getAdaptiveStepsAttr() ||
              getSolveAttr()) {
     return emitOpError("host steps need 'field', which gives the state's type");
+  }
+  // decode(z, rows) -> samples in the data's units.
+  if (auto ref = getDecodeAttr()) {
+    func::FuncOp fn = lookupFunction(op, symbols, "decode", ref, kHostAttr);
+    if (!fn)
+      return failure();
+    FunctionType type = fn.getFunctionType();
+    if (type.getNumInputs() != 2 || !isBatch(type.getInput(0)) ||
+        (x && type.getInput(0) != x) || type.getInput(1) != i64 ||
+        type.getNumResults() != 1 || !isBatch(type.getResult(0)))
+      return emitOpError("'decode' refers to ")
+             << ref << " of type " << type << ", expected (x, i64) -> a tensor<?xDxf32>";
   }
   if (getMapStepAttr() && (getFieldAttr() || getSolverStepsAttr() || getSolveAttr()))
     return emitOpError("a map sampler ('map_step') has no field and no solver steps");

@@ -10,7 +10,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "flowc/MLIRGen/MLIRGen.h"
-#include "FrozenNetworks.h"
+#include "Declarations.h"
 #include "SourceDensity.h"
 
 #include "flowc/Dialect/Flow/FlowDialect.h"
@@ -57,9 +57,9 @@ public:
     builder.setInsertionPointToEnd(module->getBody());
     for (auto &d : m.decls) {
       if (auto *data = dynamic_cast<const ast::DataDecl *>(d.get()))
-        genData(*data);
+        genDataOp(builder, *data);
       else if (auto *solver = dynamic_cast<const ast::SolverDecl *>(d.get()))
-        genSolver(*solver);
+        genSolverOp(builder, *solver);
       else if (auto *flowDecl = dynamic_cast<const ast::FlowDecl *>(d.get()))
         if (failed(genFlow(*flowDecl)))
           return nullptr;
@@ -67,7 +67,7 @@ public:
     // Networks after flows (Sema recorded each one's input width).
     for (auto &d : m.decls)
       if (auto *model = dynamic_cast<const ast::ModelDecl *>(d.get()))
-        if (failed(genNetwork(*model)))
+        if (failed(genNetworkOp(builder, *model)))
           return nullptr;
     for (auto &d : m.decls)
       if (auto *run = dynamic_cast<const ast::RunDecl *>(d.get()))
@@ -93,80 +93,11 @@ private:
   /// here is present).
   llvm::DenseMap<Value, Value> presence;
 
-  Location loc(const ast::Location &l) {
-    return FileLineColLoc::get(builder.getStringAttr(l.file), l.line, l.col);
-  }
+  Location loc(const ast::Location &l) { return toLocation(builder, l); }
 
   //===--------------------------------------------------------------------===//
   // Declarations
   //===--------------------------------------------------------------------===//
-
-  /// A data set, or a tokenizer as the data set it encodes plus the
-  /// encoding (a data set drawn through a tokenizer has no op of its own).
-  void genData(const ast::DataDecl &tok) {
-    if (tok.tokenizer)
-      return;
-    const ast::DataDecl &d = tok.tokenized ? *tok.tokenized : tok;
-    SmallVector<NamedAttribute> params;
-    for (auto &[name, value] : d.params)
-      params.push_back(builder.getNamedAttr(name, builder.getF64FloatAttr(value)));
-    auto optionalString = [&](const std::string &s) {
-      return s.empty() ? StringAttr() : builder.getStringAttr(s);
-    };
-    fl::DataOp::create(builder, loc(tok.loc), tok.name, d.source->callee, d.dim,
-                       builder.getDictionaryAttr(params), d.classes,
-                       d.shape.size() > 1 ? builder.getDenseI64ArrayAttr(d.shape) : nullptr,
-                       optionalString(d.path), optionalString(d.labelsPath),
-                       tok.tokenized ? builder.getStringAttr(tok.source->callee) : StringAttr(),
-                       tok.patch, optionalString(d.condPath),
-                       d.condShape.empty() ? nullptr : builder.getDenseI64ArrayAttr(d.condShape));
-  }
-
-  void genSolver(const ast::SolverDecl &s) {
-    SmallVector<Attribute> rows;
-    for (auto &row : s.a)
-      rows.push_back(builder.getDenseF64ArrayAttr(row));
-    auto op = fl::SolverOp::create(builder, loc(s.loc), s.name,
-                                   builder.getDenseF64ArrayAttr(s.c),
-                                   builder.getArrayAttr(rows),
-                                   builder.getDenseF64ArrayAttr(s.b), nullptr, nullptr);
-    if (!s.bErr.empty())
-      op.setBErrAttr(builder.getDenseF64ArrayAttr(s.bErr));
-    if (s.order > 0)
-      op.setOrderAttr(builder.getI64IntegerAttr(s.order));
-  }
-
-  /// A network that flows apply, with the signature Sema recorded.
-  LogicalResult genNetwork(const ast::ModelDecl &m) {
-    if (!m.network || m.inputs.empty())
-      return success();
-    SmallVector<StringRef> roles;
-    SmallVector<int64_t> dims;
-    for (const ast::ModelDecl::Input &in : m.inputs) {
-      using Role = ast::ModelDecl::Input::Role;
-      roles.push_back(in.role == Role::Time ? "time" : in.role == Role::Label ? "label" : "tensor");
-      dims.push_back(in.role == Role::Time || in.role == Role::Label ? 1 : in.shape.numElements());
-      if (in.role == Role::Condition) { // then its presence flag, a tensor [1]
-        roles.push_back("tensor");
-        dims.push_back(1);
-      }
-    }
-    fl::NetworkOp::create(builder, loc(m.loc), m.name, m.network->callee, m.inputDim,
-                          m.width, m.depth, m.activation, m.timeFeatures,
-                          builder.getStrArrayAttr(roles), builder.getDenseI64ArrayAttr(dims),
-                          m.outputDim, m.classes, m.heads, m.patch,
-                          m.path.empty() ? StringAttr() : builder.getStringAttr(m.path),
-                          m.checkpointModel.empty() ? StringAttr()
-                                                    : builder.getStringAttr(m.checkpointModel),
-                          m.rawWeights);
-    if (!m.frozen)
-      return success();
-    Location at = loc(m.network->args.empty() || !m.network->args[0].value
-                          ? m.network->loc
-                          : m.network->args[0].value->loc);
-    return checkFrozenNetwork(m, roles, dims, at);
-  }
-
 
   //===--------------------------------------------------------------------===//
   // Flow bodies
@@ -723,11 +654,12 @@ private:
 
   /// `x ~ D`: a data sample, or a draw (normal, uniform, a `dist`);
   /// `x, y ~ data` also binds the sample's label or condition, `x, y, c ~
-  /// data` both.
+  /// data` both. From an encoder tokenizer: its data's sample, encoded.
   Value genDraw(const ast::FlowStmt &s, Env &env) {
     const ast::Expr *rhs = s.value.get();
     if (auto *n = dynamic_cast<const ast::NameExpr *>(rhs))
       if (auto *data = dynamic_cast<const ast::DataDecl *>(n->binding.decl)) {
+        const ast::DataDecl *drawn = data->isEncoder() ? data->tokenized : data;
         using Drawn = ast::DataDecl::Drawn;
         bool labelled = false, conditioned = false;
         for (size_t i = 1; i < s.names.size(); ++i) {
@@ -735,14 +667,18 @@ private:
           conditioned |= data->drawn(i) == Drawn::Condition;
         }
         auto draw = fl::DrawDataOp::create(
-            builder, loc(s.loc), RankedTensorType::get(data->shape, builder.getF32Type()),
+            builder, loc(s.loc), RankedTensorType::get(drawn->shape, builder.getF32Type()),
             labelled ? builder.getF32Type() : Type(),
             conditioned ? RankedTensorType::get(data->condShape, builder.getF32Type()) : Type(),
-            SymbolRefAttr::get(builder.getContext(), data->name));
+            SymbolRefAttr::get(builder.getContext(), drawn->name));
         for (size_t i = 1; i < s.names.size(); ++i)
           env[s.names[i]] =
               data->drawn(i) == Drawn::Label ? Value(draw.getLabel()) : Value(draw.getCond());
-        return draw.getResult();
+        if (!data->isEncoder())
+          return draw.getResult();
+        Env encoding;
+        encoding["x"] = draw.getResult();
+        return genExpr(data->encode, encoding);
       }
     return genExpr(rhs, env);
   }
@@ -836,6 +772,17 @@ private:
     } else if (auto model = closedFormModel.find(r.flow); model != closedFormModel.end()) {
       if (failed(genModelField(*model->second.first, model->second.second, sample.getModel())))
         return failure();
+    }
+    if (const ast::DataDecl *tok = r.flow->encoder) { // samples decode to data
+      OpBuilder::InsertionGuard guard(builder);
+      Location at = loc(tok->decode->loc);
+      Block &entry = startRegion(sample.getDecoder(), sampleType(ast::Shape::tensor(tok->shape)), at);
+      Env decoding;
+      decoding["z"] = entry.getArgument(0);
+      Value x = genExpr(tok->decode, decoding);
+      if (!x)
+        return failure();
+      fl::YieldOp::create(builder, at, x);
     }
     sample.setLabel(r.label);
     if (r.sampledModel)

@@ -575,6 +575,9 @@ private:
        << (sourceConditions.cond ? ", given->conds" : "") << ");\n}\n\n";
     if (!sample)
       return success();
+    if (auto decode = sample.getDecodeAttr())
+      os << "flowrt_tensor *decode(flowrt_ctx *ctx, flowrt_tensor *z) {\n"
+         << "  return " << decode.getValue() << "(ctx, z, flowrt_rows(z));\n}\n\n";
     // Host steps take the field's (or the map's) conditions last.
     fl::Conditions taken;
     taken.label = sample.getLabelled();
@@ -858,6 +861,8 @@ private:
          << ";\n";
     if (hasSource)
       os << "  p.sample_source = sample_source;\n";
+    if (sample && sample.getDecodeAttr())
+      os << "  p.decode = decode;\n";
     os << "  p.ptx = kPTX;\n"
        << "  return p;\n}\n\n";
   }

@@ -168,6 +168,16 @@ struct OutlineRunKernelsPass
   LogicalResult outlineSample(ModuleOp module, fl::SampleOp sample) {
     std::string prefix = sample.getFlow().str();
     Location loc = sample.getLoc();
+    if (!sample.getDecoder().empty()) {
+      // A tokenizer's decoding: `F_decode(z, rows) -> x`, networks and all.
+      func::FuncOp decode =
+          outlineSampledGraph(module, sample.getDecoder(), prefix + "_decode",
+                              prefix + "_decoder", {}, /*scaled=*/false,
+                              "the decoding", loc);
+      if (!decode)
+        return failure();
+      sample.setDecodeAttr(FlatSymbolRefAttr::get(decode.getSymNameAttr()));
+    }
     if (!sample.getMap().empty())
       return outlineMap(module, sample, prefix, loc);
     Region &field = sample.getModel();
@@ -277,8 +287,8 @@ struct OutlineRunKernelsPass
     return guided;
   }
 
-  /// A per-sample region (x, times...[, label][, cond][, w]) -> x-shaped
-  /// value, partitioned like a flow body into kernels `kernelPrefix<level>`
+  /// A per-sample region (x, times...[, label][, cond][, w]) -> a value
+  /// (x-shaped, but for a decoder's), partitioned like a flow body into kernels `kernelPrefix<level>`
   /// and the host function `@hostName(x, times..., rows[, labels][,
   /// conds]) -> result` that runs them with the networks. Each time is
   /// given to the host as `timeTypes` says: a [rows, 1] batch as is, an f64
@@ -290,6 +300,7 @@ struct OutlineRunKernelsPass
     Block &body = region.front();
     OpBuilder b(module.getContext());
     Type x = batchedType(body.getArgument(0).getType()), f32 = b.getF32Type();
+    Type result = batchedType(cast<fl::YieldOp>(body.getTerminator()).getValues()[0].getType());
     Type column = batchedType(f32);
     unsigned times = timeTypes.size();
     SmallVector<Type> args{x};
@@ -303,7 +314,7 @@ struct OutlineRunKernelsPass
       (isa<RankedTensorType>(a.getType()) ? given.cond : given.label) = true;
       args.push_back(batchedType(a.getType()));
     }
-    func::FuncOp host = createHostFunction(module, hostName, args, x, loc);
+    func::FuncOp host = createHostFunction(module, hostName, args, result, loc);
     fl::markConditions(host, given);
     b.setInsertionPointToStart(&host.front());
     Value rows = host.getArgument(1 + times);

@@ -80,9 +80,14 @@ void Sema::checkData(DataDecl &data) {
 
 void Sema::checkTokenizer(DataDecl &tok) {
   CallExpr &src = *tok.source;
+  if (src.callee == "encoder") {
+    checkEncoderTokenizer(tok);
+    return;
+  }
   if (src.callee != "patchify") {
     error(src.calleeLoc, "unknown tokenizer '" + src.callee +
-                             "'; expected patchify(DATA, patch: P)");
+                             "'; expected patchify(DATA, patch: P) or encoder(DATA, encode: "
+                             "EXPR, decode: EXPR)");
     return;
   }
   src.binding.kind = Binding::Kind::Builtin;
@@ -135,6 +140,92 @@ void Sema::checkTokenizer(DataDecl &tok) {
   tok.dim = data->dim;
   tok.classes = data->classes;
   tok.condShape = data->condShape; // conditions pass through unencoded
+}
+
+void Sema::checkEncoderTokenizer(DataDecl &tok) {
+  CallExpr &src = *tok.source;
+  src.binding.kind = Binding::Kind::Builtin;
+  ArgBinding bound = bindArgs(src, {"data", "encode", "decode"}, "'encoder'");
+  if (!bound.ok)
+    return;
+  for (size_t i = 1; i < 3; ++i)
+    if (!bound.slots[i]) {
+      error(src.calleeLoc, std::string("encoder(...) needs '") + (i == 1 ? "encode" : "decode") +
+                               "': encoder(DATA, encode: EXPR of x, decode: EXPR of z)");
+      return;
+    }
+  Expr *e = bound.slots[0] ? bound.slots[0]->value.get() : nullptr;
+  Decl *d = e && e->kind == Expr::Kind::Name ? findGlobal(static_cast<NameExpr *>(e)->name)
+                                             : nullptr;
+  auto *data = d && d->kind == Decl::Kind::Data ? static_cast<DataDecl *>(d) : nullptr;
+  if (!data || data->isTokenizer) {
+    error(e ? e->loc : src.calleeLoc, "encoder(...) takes a data set as its first argument, "
+                                      "e.g. encoder(digits, encode: enc(x), decode: dec(z))");
+    return;
+  }
+  static_cast<NameExpr *>(e)->binding.kind = Binding::Kind::Decl;
+  static_cast<NameExpr *>(e)->binding.decl = data;
+  checkData(*data);
+  if (data->dim == 0)
+    return; // reported
+  tok.tokenized = data;
+  tok.encode = bound.slots[1]->value.get();
+  tok.decode = bound.slots[2]->value.get();
+  tok.classes = data->classes;
+  tok.condShape = data->condShape; // conditions pass through unencoded
+}
+
+void Sema::checkDeterministic(const Expr *e, const std::string &what) {
+  forEachExpr(e, [&](const Expr &sub) {
+    if (sub.kind != Expr::Kind::Call)
+      return;
+    auto &call = static_cast<const CallExpr &>(sub);
+    BuiltinKind k = builtinKind(call.callee);
+    if (call.binding.kind == Binding::Kind::Builtin &&
+        (k == BuiltinKind::Normal || k == BuiltinKind::Uniform || k == BuiltinKind::Drop ||
+         k == BuiltinKind::Ddt || k == BuiltinKind::Jvp))
+      error(call.calleeLoc, what + " cannot use '" + call.callee +
+                                "': a tokenizer's encoding and decoding are deterministic");
+  });
+}
+
+void Sema::checkEncoders() {
+  for (Decl *d : logicalOrder) {
+    auto *tok = d->kind == Decl::Kind::Data ? static_cast<DataDecl *>(d) : nullptr;
+    if (!tok || !tok->isEncoder())
+      continue;
+    const DataDecl &data = *tok->tokenized;
+    unsigned before = diags.errorCount();
+    tok->encodeParams.clear();
+    tok->encodeParams.push_back(Param{"x", tok->encode->loc, Shape::tensor(data.shape), nullptr});
+    Scope encodeScope;
+    encodeScope.params = &tok->encodeParams;
+    resolve(tok->encode, encodeScope);
+    if (diags.errorCount() != before)
+      continue;
+    checkDeterministic(tok->encode, "'encode'");
+    Shape z = infer(tok->encode);
+    if (!z.isKnown())
+      continue;
+    if (!z.isTensor()) {
+      error(tok->encode->loc, "'encode' must give a tensor of tokens but gives a scalar");
+      continue;
+    }
+    tok->shape = z.dims;
+    tok->dim = z.numElements();
+    tok->decodeParams.clear();
+    tok->decodeParams.push_back(Param{"z", tok->decode->loc, z, nullptr});
+    Scope decodeScope;
+    decodeScope.params = &tok->decodeParams;
+    resolve(tok->decode, decodeScope);
+    if (diags.errorCount() != before)
+      continue;
+    checkDeterministic(tok->decode, "'decode'");
+    Shape x = infer(tok->decode);
+    if (x.isKnown() && x != Shape::tensor(data.shape))
+      error(tok->decode->loc, "'decode' gives " + x.str() + " but data '" + data.name +
+                                  "' has samples of shape " + Shape::tensor(data.shape).str());
+  }
 }
 
 std::optional<std::string> Sema::filePath(const Arg *arg, const std::string &what,

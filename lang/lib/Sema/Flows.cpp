@@ -322,6 +322,12 @@ Shape Sema::checkDraw(Expr *value, Scope &scope) {
       if (data.tokenizer)
         error(name.loc, "data '" + data.name + "' has the tokenizer '" +
                             data.tokenizer->name + "': draw from it instead");
+      if (data.isEncoder() && scope.flow) {
+        if (scope.flow->encoder && scope.flow->encoder != &data)
+          error(name.loc, "flow '" + scope.flow->name + "' already draws from tokenizer '" +
+                              scope.flow->encoder->name + "'; its samples decode with one");
+        scope.flow->encoder = &data;
+      }
       name.shape = data.dim > 0 ? Shape::tensor(data.shape) : Shape();
       return name.shape;
     }

@@ -50,6 +50,7 @@ void Sema::run() {
     }
   }
   checkCallCycles();
+  checkEncoders();
   for (Decl *d : logicalOrder)
     if (d->kind == Decl::Kind::Flow)
       checkFlow(static_cast<FlowDecl &>(*d));

@@ -250,6 +250,17 @@ private:
   /// values ordered by row, column, channel); sampling decodes them back.
   void checkTokenizer(DataDecl &tok);
 
+  /// `tokenizer NAME = encoder(DATA, encode: EXPR of x, decode: EXPR of z)`:
+  /// binds DATA and keeps the two expressions, which checkEncoders checks
+  /// once every declaration is.
+  void checkEncoderTokenizer(DataDecl &tok);
+  /// Each encoder tokenizer's `encode` with x of DATA's shape (its shape
+  /// is the tokens') and `decode` with z of the tokens' shape (DATA's
+  /// shape again): deterministic, networks allowed.
+  void checkEncoders();
+  /// Reports draws and derivatives in a tokenizer's `what` expression.
+  void checkDeterministic(const Expr *e, const std::string &what);
+
   /// The file a string argument names, relative to the spec that names it,
   /// as an absolute path; reports a missing file (or a non-string) at the
   /// argument. The runtime reads the file, so it must exist when training.

@@ -263,6 +263,15 @@ struct DataDecl : Decl {
   const DataDecl *tokenized = nullptr;
   const DataDecl *tokenizer = nullptr;
   int64_t patch = 0;
+  /// `tokenizer NAME = encoder(DATA, encode: EXPR of x, decode: EXPR of
+  /// z)`: a flow drawing from it draws DATA and computes `encode` with x
+  /// bound to the draw (networks included, trained or frozen as the stages
+  /// say); sampling decodes with `decode`, z bound to a sample. Sema sets
+  /// `shape` to encode's shape; DATA stays drawable itself (an autoencoder
+  /// trains on it).
+  Expr *encode = nullptr, *decode = nullptr;
+  std::vector<Param> encodeParams, decodeParams; // x; z
+  bool isEncoder() const { return encode != nullptr; }
   DataDecl() : Decl(Kind::Data) {}
 };
 
@@ -379,6 +388,8 @@ struct FlowDecl : Decl {
   /// No `t` and no `x0`: a plain training objective (an autoencoder), which
   /// trains and has nothing to sample.
   bool objective = false;
+  /// The encoder tokenizer the flow draws from (its samples decode with it).
+  const DataDecl *encoder = nullptr;
   const FlowStmt *lossStmt = nullptr; ///< the first loss
   std::vector<const FlowStmt *> losses; ///< every loss, in order
   FlowDecl() : Decl(Kind::Flow) {}

@@ -1,0 +1,83 @@
+//===- Declarations.cpp - Ops of a spec's declarations --------------------===//
+//
+// Implements Declarations.h.
+//
+//===----------------------------------------------------------------------===//
+#include "Declarations.h"
+#include "FrozenNetworks.h"
+
+#include "flowc/Dialect/Flow/FlowDialect.h"
+
+using namespace mlir;
+using namespace flowc;
+namespace fl = flowc::flow;
+
+Location flowc::toLocation(OpBuilder &builder, const ast::Location &l) {
+  return FileLineColLoc::get(builder.getStringAttr(l.file), l.line, l.col);
+}
+
+/// A data set, or a tokenizer as the data set it encodes plus the
+/// encoding (a data set drawn through a tokenizer has no op of its own).
+void flowc::genDataOp(OpBuilder &builder, const ast::DataDecl &tok) {
+  if (tok.tokenizer || tok.encode)
+    return;
+  const ast::DataDecl &d = tok.tokenized ? *tok.tokenized : tok;
+  SmallVector<NamedAttribute> params;
+  for (auto &[name, value] : d.params)
+    params.push_back(builder.getNamedAttr(name, builder.getF64FloatAttr(value)));
+  auto optionalString = [&](const std::string &s) {
+    return s.empty() ? StringAttr() : builder.getStringAttr(s);
+  };
+  fl::DataOp::create(builder, toLocation(builder, tok.loc), tok.name, d.source->callee, d.dim,
+                     builder.getDictionaryAttr(params), d.classes,
+                     d.shape.size() > 1 ? builder.getDenseI64ArrayAttr(d.shape) : nullptr,
+                     optionalString(d.path), optionalString(d.labelsPath),
+                     tok.tokenized ? builder.getStringAttr(tok.source->callee) : StringAttr(),
+                     tok.patch, optionalString(d.condPath),
+                     d.condShape.empty() ? nullptr : builder.getDenseI64ArrayAttr(d.condShape));
+}
+
+void flowc::genSolverOp(OpBuilder &builder, const ast::SolverDecl &s) {
+  SmallVector<Attribute> rows;
+  for (auto &row : s.a)
+    rows.push_back(builder.getDenseF64ArrayAttr(row));
+  auto op = fl::SolverOp::create(builder, toLocation(builder, s.loc), s.name,
+                                 builder.getDenseF64ArrayAttr(s.c),
+                                 builder.getArrayAttr(rows),
+                                 builder.getDenseF64ArrayAttr(s.b), nullptr, nullptr);
+  if (!s.bErr.empty())
+    op.setBErrAttr(builder.getDenseF64ArrayAttr(s.bErr));
+  if (s.order > 0)
+    op.setOrderAttr(builder.getI64IntegerAttr(s.order));
+}
+
+/// A network that flows apply, with the signature Sema recorded.
+LogicalResult flowc::genNetworkOp(OpBuilder &builder, const ast::ModelDecl &m) {
+  if (!m.network || m.inputs.empty())
+    return success();
+  SmallVector<StringRef> roles;
+  SmallVector<int64_t> dims;
+  for (const ast::ModelDecl::Input &in : m.inputs) {
+    using Role = ast::ModelDecl::Input::Role;
+    roles.push_back(in.role == Role::Time ? "time" : in.role == Role::Label ? "label" : "tensor");
+    dims.push_back(in.role == Role::Time || in.role == Role::Label ? 1 : in.shape.numElements());
+    if (in.role == Role::Condition) { // then its presence flag, a tensor [1]
+      roles.push_back("tensor");
+      dims.push_back(1);
+    }
+  }
+  fl::NetworkOp::create(builder, toLocation(builder, m.loc), m.name, m.network->callee, m.inputDim,
+                        m.width, m.depth, m.activation, m.timeFeatures,
+                        builder.getStrArrayAttr(roles), builder.getDenseI64ArrayAttr(dims),
+                        m.outputDim, m.classes, m.heads, m.patch,
+                        m.path.empty() ? StringAttr() : builder.getStringAttr(m.path),
+                        m.checkpointModel.empty() ? StringAttr()
+                                                  : builder.getStringAttr(m.checkpointModel),
+                        m.rawWeights);
+  if (!m.frozen)
+    return success();
+  Location at = toLocation(builder, m.network->args.empty() || !m.network->args[0].value
+                        ? m.network->loc
+                        : m.network->args[0].value->loc);
+  return checkFrozenNetwork(m, roles, dims, at);
+}

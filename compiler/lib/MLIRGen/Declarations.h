@@ -1,0 +1,34 @@
+//===- Declarations.h - Ops of a spec's declarations ------------*- C++ -*-===//
+//
+// Part of MLIRGen: the module-level ops of a spec's declarations (data sets,
+// solvers, networks), each read from its checked AST node alone.
+//
+//===----------------------------------------------------------------------===//
+#ifndef FLOWC_MLIRGEN_DECLARATIONS_H
+#define FLOWC_MLIRGEN_DECLARATIONS_H
+
+#include "flowc/Lang/AST.h"
+
+#include "mlir/IR/Builders.h"
+
+namespace flowc {
+
+/// The MLIR location of a spec location.
+mlir::Location toLocation(mlir::OpBuilder &builder, const ast::Location &l);
+
+/// `flow.data` for a data set, or for a runtime tokenizer (patchify) the
+/// data set it encodes plus the encoding; nothing for a data set drawn only
+/// through such a tokenizer, or for an encoder tokenizer (whose flows draw
+/// the data it encodes and compute the encoding themselves).
+void genDataOp(mlir::OpBuilder &builder, const ast::DataDecl &data);
+
+/// `flow.solver`: a Butcher tableau.
+void genSolverOp(mlir::OpBuilder &builder, const ast::SolverDecl &solver);
+
+/// `flow.network` for a network that flows apply, with the signature Sema
+/// recorded; a frozen one (checkpoint(...)) checked against its run.
+mlir::LogicalResult genNetworkOp(mlir::OpBuilder &builder, const ast::ModelDecl &model);
+
+} // namespace flowc
+
+#endif // FLOWC_MLIRGEN_DECLARATIONS_H
