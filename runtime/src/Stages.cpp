@@ -5,10 +5,12 @@
 //===----------------------------------------------------------------------===//
 
 #include "Stages.h"
+#include "Checkpoint.h"
 #include "Files.h"
 
 #include <deque>
 #include <memory>
+#include <stdexcept>
 
 using namespace flowrt;
 
@@ -54,6 +56,11 @@ const flowrt_program &flowrt::bindStages(const flowrt_program &program, const st
     // The stage's checkpoint (its EMA weights when it kept them), found
     // under the same name.
     copy->paths.push_back(joinPath(run, m.stage));
+    if (!pathExists(joinPath(copy->paths.back(), CheckpointFile)))
+      throw std::runtime_error(std::string("network '") + m.name + "' is trained by stage '" +
+                               m.stage + "', which has no checkpoint in " +
+                               copy->paths.back() + ": run `train` (or `train --only " +
+                               m.stage + "`) first");
     m.kind = "checkpoint";
     m.path = copy->paths.back().c_str();
     m.checkpoint_model = m.name;

@@ -597,6 +597,7 @@ int runStages(const flowrt_program &program, const TrainOptions &opts,
         std::printf("stage %s: %lld steps, batch %lld, in %s\n", stage->flow_name,
                     static_cast<long long>(o.steps), static_cast<long long>(o.batch),
                     o.run.outDir.c_str());
+      std::fflush(stdout); // before the stage's own messages on stderr
     }
     if (!bound.train_loss || bound.num_models == 0)
       throw std::runtime_error(std::string("flow '") + bound.flow_name +
