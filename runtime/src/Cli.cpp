@@ -28,7 +28,7 @@ using namespace flowrt;
 
 // A change of these sizes without a new FLOWRT_ABI_VERSION would let old
 // programs pass the version check with a different layout.
-static_assert(sizeof(void *) != 8 || sizeof(flowrt_program) == 512,
+static_assert(sizeof(void *) != 8 || sizeof(flowrt_program) == 552,
               "flowrt_program changed: bump FLOWRT_ABI_VERSION and this size");
 static_assert(sizeof(void *) != 8 || sizeof(flowrt_data_desc) == 128,
               "flowrt_data_desc changed: bump FLOWRT_ABI_VERSION");
@@ -84,6 +84,10 @@ extern "C" int flowrt_main(const flowrt_program *program, int argc, char **argv)
       addInfoCommand(app, *program),
       addExportCommand(app, *program),
   };
+  // A spec with an encoder tokenizer: encode, decode and reconstruct.
+  if (program->tokenizer.name)
+    for (Command &c : addTokenCommands(app, *program))
+      commands.push_back(c);
   const Command *chosen = nullptr;
   try {
     app.parse(argc, argv);

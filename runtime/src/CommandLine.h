@@ -95,6 +95,8 @@ Command addSampleCommand(CLI::App &app, const flowrt_program &program, bool eval
 Command addLikelihoodCommand(CLI::App &app, const flowrt_program &program);
 Command addInfoCommand(CLI::App &app, const flowrt_program &program);
 Command addExportCommand(CLI::App &app, const flowrt_program &program);
+/// encode, decode and reconstruct (Tokens.cpp).
+std::vector<Command> addTokenCommands(CLI::App &app, const flowrt_program &program);
 
 } // namespace flowrt
 

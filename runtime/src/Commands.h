@@ -128,6 +128,12 @@ double imageBitsPerDim(const flowrt_program &program, flowrt_ctx &ctx, const tor
 const flowrt_solver *findSolver(const flowrt_program &program,
                                 const std::string &name);
 
+/// Writes each of `outputs` ("-o" files): .npy in the data's shape when the
+/// points [n, D] are in the data's units (else as rows), .png as a scatter
+/// plot of 2-D points or a grid of the first 100 images.
+void writeDataFiles(const flowrt_program &program, const std::vector<std::string> &outputs,
+                    const torch::Tensor &points, bool quiet);
+
 /// Samples with the trained network, writes files and prints quality.
 int runSample(const flowrt_program &program, const SampleOptions &opts);
 

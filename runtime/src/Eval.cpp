@@ -57,13 +57,10 @@ ClassifierData flowrt::classifierData(const flowrt_data_desc &desc, const DataSe
   if (generator == "images.digits") {
     out.name = "digits";
     out.binWidth = 1.0 / 8;
-    // A fixed random split: the file is ordered by writer.
-    at::Generator gen = at::detail::createCPUGenerator(0);
-    torch::Tensor order = torch::randperm(all->x.size(0), gen, torch::kLong);
-    torch::Tensor train = order.slice(0, 0, 1500), heldOut = order.slice(0, 1500);
-    out.train = {all->x.index_select(0, train), all->labels.index_select(0, train)};
-    out.heldOut = {all->x.index_select(0, heldOut), all->labels.index_select(0, heldOut)};
-    out.reference = *all;
+    // images.digits' fixed split (train: 1 / test: 1); FD against all.
+    out.train = *makeDataSet("images.digits", {{"train", 1}})->all();
+    out.heldOut = *makeDataSet("images.digits", {{"test", 1}})->all();
+    out.reference = *makeDataSet("images.digits", {})->all();
     return out;
   }
   if (generator == "images.fashion_mnist") {

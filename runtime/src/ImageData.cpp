@@ -54,6 +54,20 @@ Batch loadDigits() {
           rows.select(1, 64).contiguous()};
 }
 
+/// The digits of one part of a fixed random split (the file is ordered by
+/// writer): part 1 the first 1500 of a seeded permutation, part 2 the other
+/// 297; part 0 all of them.
+Batch digitsPart(int part) {
+  Batch all = loadDigits();
+  if (part == 0)
+    return all;
+  at::Generator gen = at::detail::createCPUGenerator(0);
+  torch::Tensor order = torch::randperm(all.x.size(0), gen, torch::kLong);
+  torch::Tensor chosen = part == 1 ? order.slice(0, 0, 1500) : order.slice(0, 1500);
+  return {all.x.index_select(0, chosen).contiguous(),
+          all.labels.index_select(0, chosen).contiguous()};
+}
+
 /// Fashion-MNIST's training (60000) or test (10000) images, 28x28.
 Batch loadFashionMnist(bool test) {
   std::vector<std::string> dirs = {"/usr/share/datasets/fashion-mnist"};
@@ -82,8 +96,14 @@ flowrt::makeImageDataSet(const std::string &generator,
                                     "'");
   };
   if (generator == "images.digits") {
-    only({});
-    return makeRowDataSet(loadDigits(), 10);
+    only({"train", "test"});
+    auto flag = [&](const char *name) {
+      auto it = params.find(name);
+      return it != params.end() && it->second != 0;
+    };
+    if (flag("train") && flag("test"))
+      throw std::invalid_argument("images.digits takes train: 1 or test: 1, not both");
+    return makeRowDataSet(digitsPart(flag("train") ? 1 : flag("test") ? 2 : 0), 10);
   }
   if (generator == "images.fashion_mnist") {
     only({"test"});

@@ -6,6 +6,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "Commands.h"
+#include "Tokenizer.h"
 
 #include <cinttypes>
 #include <cstdio>
@@ -68,7 +69,7 @@ int flowrt::runInfo(const flowrt_program &p) {
   std::string params;
   for (int32_t i = 0; i < p.data.num_params; ++i)
     params += (i ? ", " : "") + std::string(p.data.param_names[i]) + ": " +
-              std::to_string(p.data.param_values[i]);
+              c10::str(p.data.param_values[i]);
   if (p.data.path)
     params = std::string("\"") + p.data.path + "\"" +
              (p.data.labels_path ? std::string(", labels: \"") + p.data.labels_path + "\"" : "") +
@@ -78,9 +79,14 @@ int flowrt::runInfo(const flowrt_program &p) {
                           : std::string();
   std::printf("data:    %s(%s), %" PRId64 " features%s\n", orNone(p.data.generator),
               params.c_str(), p.data.dim, conditions.c_str());
-  if (p.decode)
-    std::printf("tokens:  %" PRId64 " features per sample, decoded to the data's when sampling\n",
-                p.sample.dim);
+  if (p.tokenizer.name) {
+    std::string shape;
+    for (int32_t i = 0; i < p.tokenizer.rank; ++i)
+      shape += (i ? ", " : "") + std::to_string(p.tokenizer.shape[i]);
+    std::printf("tokens:  tokenizer %s, [%s] per sample%s\n", p.tokenizer.name, shape.c_str(),
+                samplesTokens(p) ? "; the flow samples them and `sample` decodes them"
+                                 : "; `encode`, `decode` and `reconstruct` use it");
+  }
   for (int32_t i = 0; i < p.num_models; ++i)
     printModel(p.models[i], p.num_models > 1);
   if (p.num_stages > 1) {

@@ -169,7 +169,7 @@ double flowrt::imageBitsPerDim(const flowrt_program &program, flowrt_ctx &ctx,
 }
 
 int flowrt::runLikelihood(const flowrt_program &program, const LikelihoodOptions &opts) {
-  if (program.decode)
+  if (samplesTokens(program))
     throw std::runtime_error(std::string("flow '") + program.flow_name +
                              "' is a density over its tokenizer's tokens, which its encoder "
                              "does not map invertibly to the data: it has no likelihood of "

@@ -94,7 +94,7 @@ torch::Tensor compiledDecode(const flowrt_program &program, flowrt_ctx &ctx,
                              const torch::Tensor &z) {
   flowrt_tensor in;
   in.value = z.to(ctx.device);
-  torch::Tensor x = program.decode(&ctx, &in)->value;
+  torch::Tensor x = program.tokenizer.decode(&ctx, &in)->value;
   ctx.clearArena();
   return x.cpu();
 }
@@ -105,7 +105,7 @@ std::pair<torch::Tensor, torch::Tensor> decodedSamples(const flowrt_program &pro
                                                        flowrt_ctx &ctx, const SampleRun &run,
                                                        const Tokenizer *tokenizer) {
   torch::Tensor points = run.x.value.cpu(), source = run.source.value.cpu();
-  if (program.decode) {
+  if (samplesTokens(program)) {
     points = compiledDecode(program, ctx, points);
     source = compiledDecode(program, ctx, source);
   } else if (tokenizer) {
@@ -158,35 +158,6 @@ void reportRun(const flowrt_program &program, const SampleOptions &opts, const f
   }
 }
 
-/// Writes each -o file: .npy in the data's shape, .png as a scatter plot of
-/// 2-D points or a grid of images.
-void writeOutputs(const flowrt_program &program, const SampleOptions &opts,
-                  const torch::Tensor &points) {
-  // Samples in the data's own shape: [n, C, H, W] for images.
-  std::vector<int64_t> shape = {points.size(0)};
-  bool dataUnits = samplesInDataUnits(program);
-  for (int32_t i = 0; i < program.data.rank && dataUnits; ++i)
-    shape.push_back(program.data.shape[i]);
-  bool images = program.data.rank == 3 && dataUnits;
-  for (const std::string &out : opts.outputs) {
-    if (extensionOf(out) == ".npy") {
-      writeNpy(out, shape.size() > 1 ? points.view(shape) : points);
-    } else if (images) {
-      // A grid of the first 100 samples, 10 per row: with labels cycling
-      // over the classes, each column is one class.
-      int64_t h = shape[2], w = shape[3], width = 0, height = 0;
-      torch::Tensor first = points.slice(0, 0, 100).view({-1, shape[1], h * w}).select(1, 0);
-      std::vector<uint8_t> gray = renderImageGrid(first, h, w, 10, std::max<int64_t>(1, 32 / h),
-                                                  width, height);
-      writePng(out, gray, width, height);
-    } else {
-      constexpr int64_t Size = 512;
-      writePng(out, renderScatter(points, Size), Size, Size);
-    }
-    if (!opts.quiet)
-      std::printf("wrote %s\n", out.c_str());
-  }
-}
 
 /// `eval`: the classifier's figures and, where the source has a density,
 /// bits per dimension of held-out images.
@@ -214,7 +185,7 @@ void evaluateImageSamples(const flowrt_program &program, const SampleOptions &op
   // map sampler has no velocity field to integrate them with, and a flow
   // over an encoder's tokens no density of images (the encoder is not
   // invertible).
-  if (!program.source.kind || !program.velocity || program.decode || !ctx.device.is_cpu())
+  if (!program.source.kind || !program.velocity || samplesTokens(program) || !ctx.device.is_cpu())
     return;
   ClassifierData images = classifierData(program.data, data);
   constexpr int64_t BpdImages = 256;
@@ -366,7 +337,7 @@ int flowrt::runSample(const flowrt_program &program, const SampleOptions &opts) 
     reportRun(program, opts, ctx, run, integration);
 
   auto [points, source] = decodedSamples(program, ctx, run, tokenizer.get());
-  writeOutputs(program, opts, points);
+  writeDataFiles(program, opts.outputs, points, opts.quiet);
 
   nlohmann::ordered_json metrics = {{"samples", n},
                             {"solver", solver->name},
@@ -547,4 +518,33 @@ void flowrt::resolveSolver(const flowrt_program &program, SampleOptions &o, bool
   o.fixedSteps = !solver->adaptive || stepsGiven || (program.sample.fixed_steps && blockSolver);
   if (o.n < 1 || o.steps < 1)
     throw UsageError("-n", "the program's sample defaults are invalid: give -n and --steps");
+}
+
+void flowrt::writeDataFiles(const flowrt_program &program,
+                            const std::vector<std::string> &outputs,
+                            const torch::Tensor &points, bool quiet) {
+  // Points in the data's own shape: [n, C, H, W] for images.
+  std::vector<int64_t> shape = {points.size(0)};
+  bool dataUnits = points.size(1) == program.data.dim;
+  for (int32_t i = 0; i < program.data.rank && dataUnits; ++i)
+    shape.push_back(program.data.shape[i]);
+  bool images = program.data.rank == 3 && dataUnits;
+  for (const std::string &out : outputs) {
+    if (extensionOf(out) == ".npy") {
+      writeNpy(out, shape.size() > 1 ? points.view(shape) : points);
+    } else if (images) {
+      // A grid of the first 100 samples, 10 per row: with labels cycling
+      // over the classes, each column is one class.
+      int64_t h = shape[2], w = shape[3], width = 0, height = 0;
+      torch::Tensor first = points.slice(0, 0, 100).view({-1, shape[1], h * w}).select(1, 0);
+      std::vector<uint8_t> gray = renderImageGrid(first, h, w, 10, std::max<int64_t>(1, 32 / h),
+                                                  width, height);
+      writePng(out, gray, width, height);
+    } else {
+      constexpr int64_t Size = 512;
+      writePng(out, renderScatter(points, Size), Size, Size);
+    }
+    if (!quiet)
+      std::printf("wrote %s\n", out.c_str());
+  }
 }

@@ -59,6 +59,6 @@ std::unique_ptr<Tokenizer> flowrt::makeTokenizer(const flowrt_data_desc &desc) {
 }
 
 bool flowrt::samplesInDataUnits(const flowrt_program &program) {
-  return program.decode || program.sample.dim == 0 || program.data.tokenizer ||
+  return samplesTokens(program) || program.sample.dim == 0 || program.data.tokenizer ||
          program.sample.dim == program.data.dim;
 }

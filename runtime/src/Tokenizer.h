@@ -35,6 +35,12 @@ public:
 /// does not tile the image.
 std::unique_ptr<Tokenizer> makeTokenizer(const flowrt_data_desc &desc);
 
+/// Whether `program`'s flow samples its encoder tokenizer's tokens, which
+/// `sample` and `eval` decode with it (flowrt_program's samples_tokens).
+inline bool samplesTokens(const flowrt_program &program) {
+  return program.samples_tokens && program.tokenizer.decode;
+}
+
 /// Whether `program`'s samples, decoded, are in the data's units: the flow
 /// samples data (or a runtime tokenizer's tokens of it), or the program
 /// decodes its samples. A flow over other features (an encoder's output it

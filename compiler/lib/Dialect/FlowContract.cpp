@@ -235,17 +235,53 @@ LogicalResult SampleOp::verifyRegions() {
     return failure();
   if (!map.empty() && (!getModel().empty() || getSolver()))
     return emitOpError("a map sampler has no 'model' region and no solver");
-  // A tokenizer's decoding: one sample (z) to one of the data's.
-  Region &decoder = getDecoder();
-  if (!decoder.empty() &&
-      (decoder.getNumArguments() != 1 || !isa<RankedTensorType>(decoder.getArgument(0).getType())))
-    return emitOpError("region 'decoder' must be (z: tensor) -> tensor");
-  if (failed(checkRegion(*this, "decoder", decoder, {sampleType(decoder)},
-                         {decoder.empty() ? Type() : decoder.front().getTerminator()->getOperand(0).getType()},
-                         "(z: tensor) -> tensor")))
-    return failure();
   return checkRegion(*this, "combine", getCombine(), {v, v, v, f32, f32}, {v},
                      "(v_c, v_u, x, t: f32, w: f32) -> v_c's type");
+}
+
+LogicalResult TokenizerOp::verifyRegions() {
+  // (x: tensor) -> tensor and back: decode gives encode's argument type.
+  Region &encode = getEncode(), &decode = getDecode();
+  if (encode.empty() != decode.empty())
+    return emitOpError("has both regions 'encode' and 'decode' or neither");
+  if (encode.empty())
+    return success();
+  auto oneTensor = [](Region &r) {
+    return r.getNumArguments() == 1 && isa<RankedTensorType>(r.getArgument(0).getType()) &&
+           isa<YieldOp>(r.front().getTerminator()) &&
+           r.front().getTerminator()->getNumOperands() == 1;
+  };
+  if (!oneTensor(encode) || !oneTensor(decode))
+    return emitOpError("regions 'encode' and 'decode' must each be (tensor) -> tensor");
+  Type x = encode.getArgument(0).getType(), z = decode.getArgument(0).getType();
+  if (cast<RankedTensorType>(z).getShape() != getTokenShape())
+    return emitOpError("'token_shape' differs from the tokens' type ") << z;
+  if (failed(checkRegion(*this, "encode", encode, {x}, {z}, "(x) -> z, z decode's argument")) ||
+      failed(checkRegion(*this, "decode", decode, {z}, {x}, "(z) -> x, x encode's argument")))
+    return failure();
+  return success();
+}
+
+LogicalResult TokenizerOp::verifySymbolUses(SymbolTableCollection &symbols) {
+  Operation *op = *this;
+  if (failed(checkDeclaration<DataOp>(op, symbols, "data", getDataAttr())))
+    return failure();
+  // (batch, rows) -> batch, for each direction that was outlined.
+  for (auto [name, ref] : {std::pair<StringRef, FlatSymbolRefAttr>{"encode_fn", getEncodeFnAttr()},
+                           {"decode_fn", getDecodeFnAttr()}}) {
+    if (!ref)
+      continue;
+    func::FuncOp fn = lookupFunction(op, symbols, name, ref, kHostAttr);
+    if (!fn)
+      return failure();
+    FunctionType type = fn.getFunctionType();
+    if (type.getNumInputs() != 2 || !isBatch(type.getInput(0)) ||
+        !type.getInput(1).isInteger(64) || type.getNumResults() != 1 ||
+        !isBatch(type.getResult(0)))
+      return emitOpError("'") << name << "' refers to " << ref << " of type " << type
+                              << ", expected (tensor<?xDxf32>, i64) -> tensor<?xD'xf32>";
+  }
+  return success();
 }
 
 LogicalResult TrainOp::verifySymbolUses(SymbolTableCollection &symbols) {
@@ -376,18 +412,6 @@ LogicalResult SampleOp::verifySymbolUses(SymbolTableCollection &symbols) {
   } else if (getFieldJvpAttr() || getSolverStepsAttr() || getAdaptiveStepsAttr() ||
              getSolveAttr()) {
     return emitOpError("host steps need 'field', which gives the state's type");
-  }
-  // decode(z, rows) -> samples in the data's units.
-  if (auto ref = getDecodeAttr()) {
-    func::FuncOp fn = lookupFunction(op, symbols, "decode", ref, kHostAttr);
-    if (!fn)
-      return failure();
-    FunctionType type = fn.getFunctionType();
-    if (type.getNumInputs() != 2 || !isBatch(type.getInput(0)) ||
-        (x && type.getInput(0) != x) || type.getInput(1) != i64 ||
-        type.getNumResults() != 1 || !isBatch(type.getResult(0)))
-      return emitOpError("'decode' refers to ")
-             << ref << " of type " << type << ", expected (x, i64) -> a tensor<?xDxf32>";
   }
   if (getMapStepAttr() && (getFieldAttr() || getSolverStepsAttr() || getSolveAttr()))
     return emitOpError("a map sampler ('map_step') has no field and no solver steps");

@@ -56,7 +56,11 @@ public:
     module = ModuleOp::create(specLoc);
     builder.setInsertionPointToEnd(module->getBody());
     for (auto &d : m.decls) {
-      if (auto *data = dynamic_cast<const ast::DataDecl *>(d.get()))
+      auto *data = dynamic_cast<const ast::DataDecl *>(d.get());
+      if (data && data->isEncoder()) {
+        if (failed(genTokenizer(*data)))
+          return nullptr;
+      } else if (data)
         genDataOp(builder, *data);
       else if (auto *solver = dynamic_cast<const ast::SolverDecl *>(d.get()))
         genSolverOp(builder, *solver);
@@ -684,7 +688,9 @@ private:
   }
 
   LogicalResult genFlow(const ast::FlowDecl &f) {
-    auto flowOp = fl::FlowOp::create(builder, loc(f.loc), f.name, f.reverseTime);
+    auto flowOp = fl::FlowOp::create(
+        builder, loc(f.loc), f.name, f.reverseTime,
+        f.encoder ? FlatSymbolRefAttr::get(builder.getContext(), f.encoder->name) : nullptr);
     Block *body = new Block();
     flowOp.getBody().push_back(body);
     OpBuilder::InsertionGuard guard(builder);
@@ -725,6 +731,31 @@ private:
       }
     }
     return success();
+  }
+
+  /// An encoder tokenizer: `flow.tokenizer` with its `encode` (x) -> z and
+  /// `decode` (z) -> x regions.
+  LogicalResult genTokenizer(const ast::DataDecl &tok) {
+    auto op = fl::TokenizerOp::create(
+        builder, loc(tok.loc), builder.getStringAttr(tok.name),
+        FlatSymbolRefAttr::get(builder.getContext(), tok.tokenized->name),
+        builder.getDenseI64ArrayAttr(tok.shape), FlatSymbolRefAttr(), FlatSymbolRefAttr());
+    Type x = sampleType(ast::Shape::tensor(tok.tokenized->shape));
+    Type z = sampleType(ast::Shape::tensor(tok.shape));
+    auto direction = [&](Region &region, Type arg, const char *name, const ast::Expr *body) {
+      OpBuilder::InsertionGuard guard(builder);
+      Location at = loc(body->loc);
+      Block &entry = startRegion(region, arg, at);
+      Env bound;
+      bound[name] = entry.getArgument(0);
+      Value v = genExpr(body, bound);
+      if (v)
+        fl::YieldOp::create(builder, at, v);
+      return success(static_cast<bool>(v));
+    };
+    if (failed(direction(op.getEncode(), x, "x", tok.encode)))
+      return failure();
+    return direction(op.getDecode(), z, "z", tok.decode);
   }
 
   //===--------------------------------------------------------------------===//
@@ -772,17 +803,6 @@ private:
     } else if (auto model = closedFormModel.find(r.flow); model != closedFormModel.end()) {
       if (failed(genModelField(*model->second.first, model->second.second, sample.getModel())))
         return failure();
-    }
-    if (const ast::DataDecl *tok = r.flow->encoder) { // samples decode to data
-      OpBuilder::InsertionGuard guard(builder);
-      Location at = loc(tok->decode->loc);
-      Block &entry = startRegion(sample.getDecoder(), sampleType(ast::Shape::tensor(tok->shape)), at);
-      Env decoding;
-      decoding["z"] = entry.getArgument(0);
-      Value x = genExpr(tok->decode, decoding);
-      if (!x)
-        return failure();
-      fl::YieldOp::create(builder, at, x);
     }
     sample.setLabel(r.label);
     if (r.sampledModel)

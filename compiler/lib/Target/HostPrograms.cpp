@@ -49,14 +49,22 @@ void appendNetworks(ModuleOp module, HostProgram &program,
 /// A program's data, host functions and networks, and the network its
 /// sampler integrates.
 LogicalResult plan(ModuleOp module, HostProgram &program) {
+  auto flowOp = module.lookupSymbol<fl::FlowOp>(program.flow);
+  if (auto named = flowOp ? flowOp.getTokenizerAttr() : FlatSymbolRefAttr()) {
+    program.tokenizer = module.lookupSymbol<fl::TokenizerOp>(named);
+    program.samplesTokens = program.tokenizer != nullptr;
+  } else if (llvm::hasSingleElement(module.getOps<fl::TokenizerOp>())) {
+    program.tokenizer = *module.getOps<fl::TokenizerOp>().begin();
+  }
   llvm::SetVector<func::FuncOp> reached;
   collectHosts(module, program.train, reached);
   collectHosts(module, program.sample, reached);
+  collectHosts(module, program.tokenizer, reached);
   // Module order, so that callees keep their place before callers.
   for (auto fn : module.getOps<func::FuncOp>())
     if (reached.contains(fn))
       program.hosts.insert(fn);
-  if (auto flowOp = module.lookupSymbol<fl::FlowOp>(program.flow))
+  if (flowOp)
     for (Operation &op : flowOp.getBody().front()) {
       if (auto draw = dyn_cast<fl::DrawDataOp>(op); draw && !program.data)
         program.data = module.lookupSymbol<fl::DataOp>(draw.getDataAttr());

@@ -30,12 +30,17 @@ struct HostProgram {
   flow::DataOp data;     ///< what the flow draws (else the spec's first data)
   /// The network the sampler integrates (null: a closed-form or graph field).
   flow::NetworkOp velocity;
+  /// The encoder tokenizer the flow draws from (`samplesTokens`), else the
+  /// spec's only one; null: none.
+  flow::TokenizerOp tokenizer;
+  bool samplesTokens = false;
   /// The networks the program applies, in flowrt_apply's order: the flow
   /// body's in order of first application, then its host functions' others
   /// (a tokenizer's decoder); each one's index by symbol.
   llvm::SmallVector<flow::NetworkOp> networks;
   llvm::StringMap<size_t> networkIndex;
-  /// The host functions its train and sample ops reach, in module order.
+  /// The host functions its train, sample and tokenizer ops reach, in
+  /// module order.
   llvm::SetVector<mlir::func::FuncOp> hosts;
   /// Networks an earlier stage trains: frozen here, by that stage's flow.
   llvm::StringMap<std::string> frozenBy;

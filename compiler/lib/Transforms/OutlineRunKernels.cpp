@@ -2,9 +2,11 @@
 //
 // MLIRGen writes what a train or sample block computes per parameter or per
 // sample as regions of `flow.train` (the optimizer's update) and
-// `flow.sample` (a closed-form model's field, the guidance combination).
-// This pass moves each region into a kernel, derives the kernels the
-// compiler owns (the EMA, the model's Jacobian-vector product), writes the
+// `flow.sample` (a closed-form model's field, the guidance combination, a
+// map's step), and a tokenizer's two directions as regions of
+// `flow.tokenizer`. This pass moves each region into a kernel (or a host
+// function of kernels and network calls), derives the kernels the compiler
+// owns (the EMA, the model's Jacobian-vector product), writes the
 // host functions that run the updates in place, and records all of them on
 // the op (see Passes.td).
 //
@@ -142,6 +144,31 @@ struct OutlineRunKernelsPass
     for (auto sample : llvm::to_vector(module.getOps<fl::SampleOp>()))
       if (failed(outlineSample(module, sample)))
         return signalPassFailure();
+    for (auto tokenizer : llvm::to_vector(module.getOps<fl::TokenizerOp>()))
+      if (failed(outlineTokenizer(module, tokenizer)))
+        return signalPassFailure();
+  }
+
+  /// A tokenizer's two directions as host functions `T_encode(x, rows) ->
+  /// z` and `T_decode(z, rows) -> x`, networks and all.
+  LogicalResult outlineTokenizer(ModuleOp module, fl::TokenizerOp tokenizer) {
+    if (tokenizer.getEncode().empty())
+      return success();
+    std::string prefix = tokenizer.getSymName().str();
+    Location loc = tokenizer.getLoc();
+    func::FuncOp encode =
+        outlineSampledGraph(module, tokenizer.getEncode(), prefix + "_encode",
+                            prefix + "_encoding", {}, /*scaled=*/false, "the encoding", loc);
+    func::FuncOp decode =
+        encode ? outlineSampledGraph(module, tokenizer.getDecode(), prefix + "_decode",
+                                     prefix + "_decoding", {}, /*scaled=*/false,
+                                     "the decoding", loc)
+               : func::FuncOp();
+    if (!decode)
+      return failure();
+    tokenizer.setEncodeFnAttr(FlatSymbolRefAttr::get(encode.getSymNameAttr()));
+    tokenizer.setDecodeFnAttr(FlatSymbolRefAttr::get(decode.getSymNameAttr()));
+    return success();
   }
 
   void outlineTrain(ModuleOp module, fl::TrainOp train) {
@@ -168,16 +195,6 @@ struct OutlineRunKernelsPass
   LogicalResult outlineSample(ModuleOp module, fl::SampleOp sample) {
     std::string prefix = sample.getFlow().str();
     Location loc = sample.getLoc();
-    if (!sample.getDecoder().empty()) {
-      // A tokenizer's decoding: `F_decode(z, rows) -> x`, networks and all.
-      func::FuncOp decode =
-          outlineSampledGraph(module, sample.getDecoder(), prefix + "_decode",
-                              prefix + "_decoder", {}, /*scaled=*/false,
-                              "the decoding", loc);
-      if (!decode)
-        return failure();
-      sample.setDecodeAttr(FlatSymbolRefAttr::get(decode.getSymNameAttr()));
-    }
     if (!sample.getMap().empty())
       return outlineMap(module, sample, prefix, loc);
     Region &field = sample.getModel();

@@ -218,6 +218,18 @@ typedef struct flowrt_region_desc {
   const int64_t *output_cols; /* [num_outputs] */
 } flowrt_region_desc;
 
+/* An encoder tokenizer (`tokenizer T = encoder(DATA, encode: ..., decode:
+ * ...)`): one sample of DATA [data.dim] to its tokens, shape `shape`
+ * ([K]: K scalar tokens; [K, D]: K tokens of D values), and back. Both run
+ * on batches of rows with the program's networks, without gradients. */
+typedef struct flowrt_tokenizer_desc {
+  const char *name;
+  int32_t rank;
+  const int64_t *shape;
+  flowrt_tensor *(*encode)(flowrt_ctx *ctx, flowrt_tensor *x);
+  flowrt_tensor *(*decode)(flowrt_ctx *ctx, flowrt_tensor *z);
+} flowrt_tokenizer_desc;
+
 typedef struct flowrt_program {
   uint32_t abi_version; /* FLOWRT_ABI_VERSION of the generator */
   const char *flow_name;
@@ -292,9 +304,12 @@ typedef struct flowrt_program {
    * 0 and NULL: one stage, run in RUN itself. */
   int32_t num_stages;
   const struct flowrt_program *stages;
-  /* The flow's samples z [n, D'] decoded to the data's units [n, data.dim]
-   * (a tokenizer's `decode:`); NULL when the flow samples data itself. */
-  flowrt_tensor *(*decode)(flowrt_ctx *ctx, flowrt_tensor *z);
+  /* The spec's encoder tokenizer (the one the flow draws from, else the
+   * spec's only one); its name NULL when there is none. */
+  flowrt_tokenizer_desc tokenizer;
+  /* 1 when the flow draws from `tokenizer`: its samples are tokens, which
+   * `sample` and `eval` decode to the data's units. */
+  int32_t samples_tokens;
 } flowrt_program;
 
 /* Entry point of a generated program: `train`, `sample`, `info`. */

@@ -42,7 +42,7 @@ flow.sample @f with @euler {n = 10 : i64, seed = 0 : i64, steps = 4 : i64} combi
 
 // flow.yield ends only the regions of flow.train and flow.sample.
 func.func @k(%a: f32) -> f32 {
-  // expected-error @+1 {{'flow.yield' op expects parent op to be one of 'flow.train, flow.sample'}}
+  // expected-error @+1 {{'flow.yield' op expects parent op to be one of 'flow.train, flow.sample, flow.tokenizer'}}
   flow.yield %a : f32
 }
 

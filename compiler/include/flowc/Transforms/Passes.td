@@ -28,7 +28,12 @@ def OutlineRunKernels : Pass<"flow-outline-run-kernels", "mlir::ModuleOp"> {
         e at s = 0, made symbolic by flow-differentiate-time); recorded as
         `velocity` and `velocity_jvp`;
       - its `combine` region becomes kernel `F_guidance(v_c, v_u, x, t, w)`
-        (w uniform), recorded as `guidance`.
+        (w uniform), recorded as `guidance`;
+      - a `map` region becomes the host function `F_map_step`.
+    For `flow.tokenizer @T`, its `encode` and `decode` regions become host
+    functions `T_encode(x, rows) -> z` and `T_decode(z, rows) -> x`
+    (partitioned like a flow body: kernels around network calls), recorded
+    as `encode_fn` and `decode_fn`.
     The regions are left empty.
   }];
   let dependentDialects = ["mlir::func::FuncDialect", "mlir::arith::ArithDialect"];

@@ -113,10 +113,40 @@ def Flow_FlowOp : Flow_Op<"flow", [Symbol, SingleBlock, NoTerminator,
     builds the path, applies networks and marks the time (`flow.time`), the
     source (`flow.source`) and the loss (`flow.loss`). With `reverse_time`
     the body's time runs from data (0) to source (1), as diffusers' sigma.
+    A flow that draws from an encoder tokenizer names it (`tokenizer`): its
+    body computes the encoding itself after drawing the tokenizer's data,
+    and its samples decode with the tokenizer's `decode`.
   }];
-  let arguments = (ins SymbolNameAttr:$sym_name, UnitAttr:$reverse_time);
+  let arguments = (ins SymbolNameAttr:$sym_name, UnitAttr:$reverse_time,
+                       OptionalAttr<FlatSymbolRefAttr>:$tokenizer);
   let regions = (region SizedRegion<1>:$body);
   let assemblyFormat = "$sym_name attr-dict-with-keyword $body";
+}
+
+def Flow_TokenizerOp : Flow_Op<"tokenizer",
+    [Symbol, IsolatedFromAbove, DeclareOpInterfaceMethods<SymbolUserOpInterface>]> {
+  let summary = "An encoder tokenizer: how its data is encoded and decoded";
+  let description = [{
+    `tokenizer NAME = encoder(DATA, encode: EXPR of x, decode: EXPR of z)`.
+    Two per-sample regions, each ending in `flow.yield`: `encode`, (x: X)
+    -> Z from one of `data`'s samples to its tokens (`token_shape`: [K] or
+    [K, D], K tokens), and `decode`, (z: Z)
+    -> X back; both may apply networks. flow-outline-run-kernels outlines
+    them as the host functions `encode_fn(x, rows) -> z` and `decode_fn(z,
+    rows) -> x` (X, Z batched), recorded here, which the program runs to
+    encode data (`encode`, `reconstruct`) and decode samples. A flow that
+    draws from the tokenizer computes the encoding in its own body (MLIRGen
+    writes it there), where it is trained through like any other part.
+  }];
+  let arguments = (ins SymbolNameAttr:$sym_name, FlatSymbolRefAttr:$data,
+                       DenseI64ArrayAttr:$token_shape,
+                       OptionalAttr<FlatSymbolRefAttr>:$encode_fn,
+                       OptionalAttr<FlatSymbolRefAttr>:$decode_fn);
+  let regions = (region AnyRegion:$encode, AnyRegion:$decode);
+  let assemblyFormat = [{
+    $sym_name `of` $data attr-dict (`encode` $encode^)? (`decode` $decode^)?
+  }];
+  let hasRegionVerifier = 1;
 }
 
 def Flow_TrainOp : Flow_Op<"train",
@@ -202,10 +232,7 @@ def Flow_SampleOp : Flow_Op<"sample",
     as its one "solver", named "map".
 
     `network` names the network the sampler integrates when the flow
-    applies others too (a tokenizer's encoder). A flow that draws from an
-    encoder tokenizer has its `decoder` region, (z: S) -> X, which
-    flow-outline-run-kernels outlines as the host function `decode(z,
-    rows) -> x` that maps samples back to the data's units.
+    applies others too (a tokenizer's encoder).
 
     The flow passes record the host functions the generated program calls,
     on batches x of type X = tensor<? x D x f32>, t and h f64, and with the
@@ -251,13 +278,11 @@ def Flow_SampleOp : Flow_Op<"sample",
                        UnitAttr:$labelled,
                        DefaultValuedAttr<I64Attr, "0">:$cond_dim,
                        OptionalAttr<FlatSymbolRefAttr>:$map_step,
-                       OptionalAttr<FlatSymbolRefAttr>:$network,
-                       OptionalAttr<FlatSymbolRefAttr>:$decode);
-  let regions = (region AnyRegion:$model, AnyRegion:$combine, AnyRegion:$map,
-                        AnyRegion:$decoder);
+                       OptionalAttr<FlatSymbolRefAttr>:$network);
+  let regions = (region AnyRegion:$model, AnyRegion:$combine, AnyRegion:$map);
   let assemblyFormat = [{
     $flow (`with` $solver^)? attr-dict (`model` $model^)? (`combine` $combine^)?
-    (`map` $map^)? (`decoder` $decoder^)?
+    (`map` $map^)?
   }];
   let hasRegionVerifier = 1;
   let extraClassDeclaration = [{
@@ -282,7 +307,7 @@ def Flow_SampleOp : Flow_Op<"sample",
             steps, n, seed, velocity, nullptr, nullptr, label,
             guidance, guidance_fn, guidance_scale, fixed_steps, source_kind, source_params,
             rtol, atol, adaptive_guidance, guidance_momentum, nullptr, nullptr, nullptr,
-            nullptr, nullptr, nullptr, nullptr, false, 0, nullptr, nullptr, nullptr);
+            nullptr, nullptr, nullptr, nullptr, false, 0, nullptr, nullptr);
     }]>
   ];
 }
@@ -292,8 +317,8 @@ def Flow_SampleOp : Flow_Op<"sample",
 //===----------------------------------------------------------------------===//
 
 def Flow_YieldOp : Flow_Op<"yield", [Pure, Terminator,
-                                       ParentOneOf<["TrainOp", "SampleOp"]>]> {
-  let summary = "The results of a flow.train or flow.sample region";
+                                       ParentOneOf<["TrainOp", "SampleOp", "TokenizerOp"]>]> {
+  let summary = "The results of a flow.train, flow.sample or flow.tokenizer region";
   let arguments = (ins Variadic<Flow_SampleType>:$values);
   let assemblyFormat = "($values^ `:` type($values))? attr-dict";
 }

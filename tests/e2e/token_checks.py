@@ -1,0 +1,71 @@
+#!/usr/bin/env python3
+"""Checks an FSQ tokenizer's codes and a nested-dropout reconstruction curve.
+
+    token_checks.py usage CODES.npy --levels 8 5 5 5 --min F [--below]
+        CODES [n, K, d] (or [n, d]) are FSQ codes in [-1, 1]; each token's
+        code must lie on the grid of its levels. Its index (sum over i of
+        (code_i floor(L_i/2) + floor(L_i/2)) prod_{j<i} L_j, as
+        std.quantizers' fsq_index) is computed independently here with
+        numpy, and the share of the codebook's prod L codes that the tokens
+        use is printed; exits non-zero unless it is >= F (with --below:
+        unless it is < F, for a baseline that must fail).
+    token_checks.py curve METRICS.json ... [--tolerance T]
+        `reconstruct --metrics-json` files for k = 1, 2, ... tokens, in
+        order: the error must not increase with k (by more than T) and
+        every k must beat the data's mean.
+"""
+import argparse
+import json
+import sys
+
+import numpy as np
+
+
+def usage(args):
+    codes = np.load(args.codes)
+    levels = np.array(args.levels, dtype=np.int64)
+    codes = codes.reshape(-1, len(levels))
+    half = levels // 2
+    steps = codes * half
+    if np.abs(steps - np.round(steps)).max() > 1e-4 or np.abs(steps).max() > half.max() + 1e-4:
+        sys.exit("codes are not on the FSQ grid of levels %s" % list(levels))
+    basis = np.cumprod(np.concatenate([[1], levels[:-1]]))
+    index = ((np.round(steps).astype(np.int64) + half) * basis).sum(-1)
+    # The index inverts: each code is the one its index names.
+    digits = (index[:, None] // basis) % levels
+    if not np.array_equal(digits - half, np.round(steps).astype(np.int64)):
+        sys.exit("index and code do not round-trip")
+    used = len(np.unique(index)) / int(np.prod(levels))
+    print("codebook usage = %.4f (%d of %d codes, %d tokens)" %
+          (used, len(np.unique(index)), int(np.prod(levels)), len(index)))
+    ok = used < args.min if args.below else used >= args.min
+    if not ok:
+        sys.exit("usage %.4f is %s %.4f" % (used, ">=" if args.below else "<", args.min))
+
+
+def curve(args):
+    points = [json.load(open(f)) for f in args.files]
+    errors = [p["reconstruction_mse"] for p in points]
+    print("reconstruction mse by tokens kept: " +
+          ", ".join("%d: %.4f" % (p["tokens"], p["reconstruction_mse"]) for p in points) +
+          " (the data's mean: %.4f)" % points[0]["mean_mse"])
+    for a, b in zip(points, points[1:]):
+        if b["reconstruction_mse"] > a["reconstruction_mse"] + args.tolerance:
+            sys.exit("the error increases from %d to %d tokens" % (a["tokens"], b["tokens"]))
+    for p in points:
+        if not p["reconstruction_mse"] < p["mean_mse"]:
+            sys.exit("%d tokens do not beat the data's mean" % p["tokens"])
+
+
+parser = argparse.ArgumentParser()
+sub = parser.add_subparsers(dest="check", required=True)
+u = sub.add_parser("usage")
+u.add_argument("codes")
+u.add_argument("--levels", type=int, nargs="+", required=True)
+u.add_argument("--min", type=float, required=True)
+u.add_argument("--below", action="store_true")
+c = sub.add_parser("curve")
+c.add_argument("files", nargs="+")
+c.add_argument("--tolerance", type=float, default=0.0)
+args = parser.parse_args()
+usage(args) if args.check == "usage" else curve(args)
