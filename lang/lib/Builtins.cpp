@@ -29,6 +29,7 @@ const std::vector<BuiltinFunction> kBuiltins = {
     {"round", Op::Round, K::Math, 1}, // half to even, as torch.round
     {"floor", Op::Floor, K::Math, 1},
     {"sg", Op::Sg, K::Math, 1}, // stop-gradient
+    {"batch_mean", Op::BatchMean, K::Math, 1}, // the mean over the batch
     {"sum", Op::Sum, K::Reduce, 1},
     {"mean", Op::Mean, K::Reduce, 1},
     {"norm", Op::Norm, K::Reduce, 1},

@@ -4,7 +4,8 @@
 // as one torch::autograd::Function, so the kernels between network
 // applications are links of LibTorch's autograd graph: the loss's gradient
 // reaches every network through every region in between. flowrt_batch_mean
-// is the batch mean of a per-sample loss, where the gradient enters, and
+// is the batch mean of a per-sample loss, where the gradient enters,
+// flowrt_rows_mean Flow's batch_mean (every row the mean of the rows), and
 // flowrt_total_loss the sum of a flow's losses, each also added to the
 // metrics' sums.
 //
@@ -110,6 +111,10 @@ extern "C" void flowrt_region(flowrt_ctx *ctx, const flowrt_region_desc *region,
   variable_list out = KernelRegion::apply(at::TensorList(in), ctx, region);
   for (int32_t j = 0; j < region->num_outputs; ++j)
     outputs[j] = ctx->adopt(out[j]);
+}
+
+extern "C" flowrt_tensor *flowrt_rows_mean(flowrt_ctx *ctx, flowrt_tensor *x) {
+  return ctx->adopt(x->value.mean(0, /*keepdim=*/true).expand_as(x->value).contiguous());
 }
 
 extern "C" flowrt_tensor *flowrt_batch_mean(flowrt_ctx *ctx, flowrt_tensor *x) {

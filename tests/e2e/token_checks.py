@@ -9,6 +9,12 @@
         numpy, and the share of the codebook's prod L codes that the tokens
         use is printed; exits non-zero unless it is >= F (with --below:
         unless it is < F, for a baseline that must fail).
+    token_checks.py groups CODES.npy --groups G --min F [--below]
+        CODES [n, ...] are lookup-free codes: every value -1 or 1, G groups
+        of bits per sample. Each group's code index (sum_i 1[bit_i > 0] 2^i)
+        is computed here with numpy; prints each group's share of its 2^g
+        codes that the samples use and the distinct whole codes; exits
+        non-zero unless the smallest group share is >= F (--below: < F).
     token_checks.py curve METRICS.json ... [--tolerance T]
         `reconstruct --metrics-json` files for k = 1, 2, ... tokens, in
         order: the error must not increase with k (by more than T) and
@@ -43,6 +49,23 @@ def usage(args):
         sys.exit("usage %.4f is %s %.4f" % (used, ">=" if args.below else "<", args.min))
 
 
+def groups(args):
+    codes = np.load(args.codes)
+    bits = codes.reshape(len(codes), args.groups, -1)
+    if not np.all(np.abs(np.abs(bits) - 1) < 1e-6):
+        sys.exit("codes are not all -1 or 1")
+    g = bits.shape[-1]
+    index = ((bits > 0) * (2 ** np.arange(g))).sum(-1)  # [n, G]
+    shares = [len(np.unique(index[:, k])) / 2 ** g for k in range(args.groups)]
+    whole = len(np.unique(index @ (2 ** (g * np.arange(args.groups)))))
+    print("group usage = %.4f (smallest of %s; %d distinct whole codes of %d samples)" %
+          (min(shares), ", ".join("%.3f" % x for x in shares), whole, len(codes)))
+    ok = min(shares) < args.min if args.below else min(shares) >= args.min
+    if not ok:
+        sys.exit("group usage %.4f is %s %.4f" % (min(shares), ">=" if args.below else "<",
+                                                  args.min))
+
+
 def curve(args):
     points = [json.load(open(f)) for f in args.files]
     errors = [p["reconstruction_mse"] for p in points]
@@ -64,8 +87,13 @@ u.add_argument("codes")
 u.add_argument("--levels", type=int, nargs="+", required=True)
 u.add_argument("--min", type=float, required=True)
 u.add_argument("--below", action="store_true")
+gr = sub.add_parser("groups")
+gr.add_argument("codes")
+gr.add_argument("--groups", type=int, required=True)
+gr.add_argument("--min", type=float, required=True)
+gr.add_argument("--below", action="store_true")
 c = sub.add_parser("curve")
 c.add_argument("files", nargs="+")
 c.add_argument("--tolerance", type=float, default=0.0)
 args = parser.parse_args()
-usage(args) if args.check == "usage" else curve(args)
+{"usage": usage, "groups": groups, "curve": curve}[args.check](args)

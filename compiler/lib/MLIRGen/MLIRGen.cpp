@@ -208,6 +208,7 @@ private:
       case BuiltinOp::Round: return math::RoundEvenOp::create(builder, l, x);
       case BuiltinOp::Floor: return math::FloorOp::create(builder, l, x);
       case BuiltinOp::Sg: return fl::StopGradientOp::create(builder, l, x);
+      case BuiltinOp::BatchMean: return fl::BatchAverageOp::create(builder, l, x);
       case BuiltinOp::Sigmoid: { // 1 / (1 + exp(-x))
         Value one = broadcastTo(l, constant(l, 1.0), x.getType());
         Value e = math::ExpOp::create(builder, l, arith::NegFOp::create(builder, l, x));

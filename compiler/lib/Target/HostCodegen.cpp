@@ -319,6 +319,9 @@ private:
       llvm::interleaveComma(total.getTerms(), os, [&](Value v) { os << name(v); });
       os << "};\n  flowrt_tensor *" << name(total) << " = flowrt_total_loss(ctx, "
          << total.getTerms().size() << ", " << terms << ");\n";
+    } else if (auto m = dyn_cast<fl::RowsMeanOp>(op)) {
+      os << "  flowrt_tensor *" << fresh(m) << " = flowrt_rows_mean(ctx, "
+         << name(m.getInput()) << ");\n";
     } else if (auto m = dyn_cast<fl::BatchMeanOp>(op)) {
       os << "  flowrt_tensor *" << fresh(m) << " = flowrt_batch_mean(ctx, "
          << name(m.getInput()) << ");\n";

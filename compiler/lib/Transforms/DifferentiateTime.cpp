@@ -84,6 +84,8 @@ private:
     }
     auto in = [&](unsigned i) { return op->getOperand(i); };
     Value r = op->getResult(0);
+    if (isa<fl::BatchAverageOp>(op)) // linear: the batch mean of the tangent
+      return Value(fl::BatchAverageOp::create(ab.builder(), op->getLoc(), d[0]));
     if (isa<arith::AddFOp>(op))
       return ab.add(d[0], d[1]);
     if (isa<arith::SubFOp>(op))

@@ -5,12 +5,17 @@
 //   1. every per-sample scalar once, in program order (a `flow.mean` becomes
 //      an scf.for over features with an accumulator);
 //   2. one fused scf.for over features that stores every vector result.
-// Vector values are never materialised: inside a feature loop, element j of a
-// value is rebuilt from its def chain (loads, broadcasts, draws, elementwise
-// ops), memoised per loop. Draws are pure functions of their counter, so
-// rebuilding them in another loop gives the same numbers. A tensor of higher
-// rank is one flat row-major row: j is its flat index, and the shape ops
-// (expand, reduce_to, reshape, extract) map it to their input's indices.
+// Vector values are mostly not materialised: inside a feature loop, element j
+// of a value is rebuilt from its def chain (loads, broadcasts, draws,
+// elementwise ops), memoised per loop. Draws are pure functions of their
+// counter, so rebuilding them in another loop gives the same numbers. A
+// tensor of higher rank is one flat row-major row: j is its flat index, and
+// the shape ops (expand, reduce_to, reshape, extract) map it to their
+// input's indices. The ops whose element costs a loop (reduce_to, a softmax
+// along an axis of a matrix) are the exception: each is computed once per
+// row into a small stack buffer, in program order, so that chains of them
+// (a softmax's derivative sums over a softmax) cost a loop each rather than
+// a loop per element of every user.
 //
 //===----------------------------------------------------------------------===//
 #include "KernelBody.h"
@@ -70,6 +75,8 @@ public:
       if (auto softmax = dyn_cast<fl::SoftmaxOp>(op))
         if (softmax.getType().getRank() == 1 && failed(emitSoftmaxStatistics(softmax)))
           return failure();
+      if (isLoopPerElement(&op) && failed(materialize(op.getResult(0))))
+        return failure();
       for (Value r : op.getResults())
         if (!isa<RankedTensorType>(r.getType())) {
           Value s = emitScalar(&op);
@@ -119,6 +126,8 @@ private:
   SmallVector<Value> args, results;
   llvm::DenseMap<Value, Value> scalars;
   llvm::DenseMap<Operation *, std::pair<Value, Value>> softmaxStatistics;
+  /// Values computed once per row into a buffer (see materialize).
+  llvm::DenseMap<Value, Value> materialized;
   Value index(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
 
   /// A per-sample scalar of the kernel, at row level.
@@ -176,6 +185,42 @@ private:
     }
     op->emitError("cannot lower '") << op->getName() << "' in a kernel";
     return nullptr;
+  }
+
+  /// Whether an element of `op`'s result costs a loop over its input.
+  static bool isLoopPerElement(Operation *op) {
+    if (auto softmax = dyn_cast<fl::SoftmaxOp>(op))
+      return softmax.getType().getRank() > 1;
+    return isa<fl::ReduceToOp>(op);
+  }
+
+  /// Computes every element of `v` once for this row into a stack buffer
+  /// (allocated in the function's entry block: an alloca inside the loop
+  /// over rows would grow the stack with every row), which element() then
+  /// reads.
+  LogicalResult materialize(Value v) {
+    int64_t n = cast<RankedTensorType>(v.getType()).getNumElements();
+    Operation *fn = b.getInsertionBlock()->getParentOp();
+    while (!isa<FunctionOpInterface>(fn))
+      fn = fn->getParentOp();
+    Value buffer;
+    {
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(&fn->getRegion(0).front());
+      buffer = memref::AllocaOp::create(b, loc, MemRefType::get({n}, b.getF32Type()));
+    }
+    auto loop = scf::ForOp::create(b, loc, index(0), index(n), index(1));
+    {
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPoint(loop.getBody()->getTerminator());
+      ElementCache cache;
+      Value e = element(v, loop.getInductionVar(), cache);
+      if (!e)
+        return failure();
+      memref::StoreOp::create(b, loc, e, buffer, ValueRange{loop.getInductionVar()});
+    }
+    materialized[v] = buffer;
+    return success();
   }
 
   /// Folds `combine` over the features of `input` in an scf.for at row level.
@@ -368,7 +413,9 @@ private:
     if (Value hit = cache.lookup({v, j}))
       return hit;
     Value e;
-    if (auto arg = dyn_cast<BlockArgument>(v)) {
+    if (Value buffer = materialized.lookup(v)) {
+      e = memref::LoadOp::create(b, loc, buffer, ValueRange{j});
+    } else if (auto arg = dyn_cast<BlockArgument>(v)) {
       e = memref::LoadOp::create(b, loc, args[arg.getArgNumber()], ValueRange{row, j});
     } else {
       Operation *op = v.getDefiningOp();

@@ -46,7 +46,7 @@ func::FuncOp flowc::outlineKernel(ModuleOp module, Block &body, StringRef name,
     Operation *op = v.getDefiningOp();
     if (inputSet.contains(v) || !op || !slice.insert(op).second)
       continue;
-    if (isa<fl::DrawDataOp>(op) || isNetworkApplication(op)) {
+    if (isa<fl::DrawDataOp>(op) || isHostApplication(op)) {
       op->emitError("kernel '") << name << "' cannot contain '" << op->getName()
                                 << "' here";
       return nullptr;

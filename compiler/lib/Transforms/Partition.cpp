@@ -24,12 +24,16 @@ bool flowc::isConstantValue(Value v) {
   // Computed from constants alone (a quantiser's levels, their halves and
   // shifts): as cheap to recompute as to pass, and the same in every row.
   return def->getNumOperands() > 0 && def->getNumRegions() == 0 &&
-         isMemoryEffectFree(def) && !isNetworkApplication(def) &&
+         isMemoryEffectFree(def) && !isHostApplication(def) &&
          llvm::all_of(def->getOperands(), isConstantValue);
 }
 
 bool flowc::isNetworkApplication(Operation *op) {
   return isa<fl::ApplyNetOp, fl::ApplyNetJvpOp>(op);
+}
+
+bool flowc::isHostApplication(Operation *op) {
+  return isNetworkApplication(op) || isa<fl::BatchAverageOp>(op);
 }
 
 /// Whether `op` computes only booleans (a comparison, and/or of them).
@@ -72,8 +76,9 @@ FlowGraph::FlowGraph(Block &body) : body(body) {
     // A network's output carries a gradient (its parameters train), a
     // frozen network's when an argument does; sg stops one; other ops pass
     // their operands'.
-    if (isNetworkApplication(&op)) {
+    if (isHostApplication(&op))
       ++level;
+    if (isNetworkApplication(&op)) {
       auto net = SymbolTable::lookupNearestSymbolFrom<fl::NetworkOp>(
           &op, op.getAttrOfType<FlatSymbolRefAttr>("network"));
       grad |= !net || !net.isFrozen();
@@ -89,7 +94,7 @@ FlowGraph::FlowGraph(Block &body) : body(body) {
   // A predicate joins its one user's region (users come later, so last
   // first): its operands cross to that region instead, as f32 values.
   for (Operation &op : llvm::reverse(body))
-    if (isPredicate(op) && op.hasOneUse() && !isNetworkApplication(*op.user_begin()))
+    if (isPredicate(op) && op.hasOneUse() && !isHostApplication(*op.user_begin()))
       levels[&op] = std::max(levels[&op], levels.lookup(*op.user_begin()));
 }
 
@@ -114,7 +119,7 @@ bool FlowGraph::lossGradientReaches(Value v) const {
 SmallVector<Operation *> FlowGraph::applicationsAt(unsigned level) const {
   SmallVector<Operation *> nets;
   for (Operation &op : body)
-    if (isNetworkApplication(&op) && levels.lookup(&op) == level)
+    if (isHostApplication(&op) && levels.lookup(&op) == level)
       nets.push_back(&op);
   return nets;
 }
@@ -155,7 +160,7 @@ SmallVector<GraphRegion> FlowGraph::regions() const {
 }
 
 bool FlowGraph::inRegion(Operation *op, unsigned level) const {
-  return op->getNumResults() > 0 && !isNetworkApplication(op) && !isa<fl::DrawDataOp>(op) &&
+  return op->getNumResults() > 0 && !isHostApplication(op) && !isa<fl::DrawDataOp>(op) &&
          levels.lookup(op) == level;
 }
 
@@ -205,6 +210,9 @@ flowc::outlineGraph(ModuleOp module, Block &body, const FlowGraph &graph,
                                              batches(jvp.getTangents()));
         onBatch.setConstant(!graph.lossGradientReaches(jvp.getResult()));
         onHost.map(jvp.getResult(), onBatch.getResult());
+      } else if (auto avg = dyn_cast<fl::BatchAverageOp>(op)) {
+        Value in = onHost.lookup(avg.getInput());
+        onHost.map(avg.getResult(), fl::RowsMeanOp::create(b, loc, in.getType(), in));
       }
     }
   }

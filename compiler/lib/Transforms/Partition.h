@@ -33,6 +33,10 @@ bool isConstantValue(mlir::Value v);
 /// Jacobian-vector product), which the host runs with LibTorch.
 bool isNetworkApplication(mlir::Operation *op);
 
+/// What the host runs between kernels: a network application, or a batch
+/// average (flow.batch_average), which is not per sample.
+bool isHostApplication(mlir::Operation *op);
+
 /// One level of a partition: its kernel computes `outputs` from `inputs`.
 struct GraphRegion {
   unsigned level;

@@ -404,6 +404,9 @@ void flowrt_region(flowrt_ctx *ctx, const flowrt_region_desc *region,
 /* The mean over the batch of a per-sample value [n, 1] (a loss), [1, 1],
  * tracked by autograd. */
 flowrt_tensor *flowrt_batch_mean(flowrt_ctx *ctx, flowrt_tensor *x);
+/* Every row of x [n, cols] replaced by the mean of its rows (Flow's
+ * batch_mean), tracked by autograd. */
+flowrt_tensor *flowrt_rows_mean(flowrt_ctx *ctx, flowrt_tensor *x);
 /* The sum of a training step's loss terms ([1, 1] each, in the order of
  * program->loss_names), tracked by autograd; the runtime also adds each
  * term's value to its metrics. */

@@ -192,7 +192,7 @@ TEST(Sema, BuiltinArities) {
       {"exp", 1},  {"log", 1},     {"sin", 1},  {"cos", 1},   {"tan", 1},
       {"sqrt", 1}, {"tanh", 1},    {"abs", 1},  {"log1p", 1}, {"expm1", 1},
       {"sigmoid", 1}, {"round", 1}, {"floor", 1}, {"min", 2}, {"max", 2}, {"where", 3},
-      {"clamp", 3}, {"sg", 1}};
+      {"clamp", 3}, {"sg", 1}, {"batch_mean", 1}};
   // (softmax, like sum, takes an optional axis: see TensorShapes.)
   for (const BuiltinFunction &fn : builtinFunctions())
     if (fn.kind == BuiltinKind::Math ||

@@ -547,6 +547,23 @@ def Flow_DdtOp : Flow_Op<"ddt", [Pure, AllTypesMatch<["value", "result"]>]> {
   let assemblyFormat = "$value `wrt` $time attr-dict `:` type($value)";
 }
 
+def Flow_BatchAverageOp : Flow_Op<"batch_average",
+    [NoMemoryEffect, AllTypesMatch<["input", "result"]>]> {
+  let summary = "The mean over the batch of a per-sample value";
+  let description = [{
+    `batch_mean(v)` in Flow: the same value for every sample of the batch
+    the program runs on, the mean of `v` over its samples (a lookup-free
+    quantizer's codebook distribution). Not per-sample, so no kernel holds
+    it: partitioning cuts the body there as at a network, and the host
+    computes it with LibTorch (`flow.rows_mean`), which autograd
+    differentiates. Its time derivative is the batch mean of its
+    operand's.
+  }];
+  let arguments = (ins Flow_SampleType:$input);
+  let results = (outs Flow_SampleType:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input)";
+}
+
 def Flow_StopGradientOp : Flow_Op<"sg", [Pure, AllTypesMatch<["input", "result"]>]> {
   let summary = "Stop-gradient: the value passes, no derivative does";
   let description = [{
@@ -715,6 +732,17 @@ def Flow_TotalLossOp : Flow_Op<"total_loss"> {
   let arguments = (ins Variadic<0DTensorOf<[F32]>>:$terms);
   let results = (outs 0DTensorOf<[F32]>:$result);
   let assemblyFormat = "$terms attr-dict `:` type($terms) `->` type($result)";
+}
+
+def Flow_RowsMeanOp : Flow_Op<"rows_mean", [AllTypesMatch<["input", "result"]>]> {
+  let summary = "Each row replaced by the mean of the batch's rows";
+  let description = [{
+    The host side of `flow.batch_average`: LibTorch's mean over the rows,
+    expanded back to every row, tracked by autograd.
+  }];
+  let arguments = (ins Flow_BatchType:$input);
+  let results = (outs Flow_BatchType:$result);
+  let assemblyFormat = "$input attr-dict `:` type($input)";
 }
 
 def Flow_BatchMeanOp : Flow_Op<"batch_mean"> {
