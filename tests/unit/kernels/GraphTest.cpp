@@ -22,6 +22,11 @@
 // second loss through sg; the same comparison, every parameter of all
 // three, with two baselines that must fail.
 //
+// graphlfq.flow's loss is a lookup-free quantizer's entropy term, whose
+// batch_mean is not per sample (the host computes it between kernels): the
+// same comparison, with a reference that leaves the batch term out (a
+// per-sample mean in its place) as the baseline that must fail.
+//
 //===----------------------------------------------------------------------===//
 #include "Context.h"
 #include "Data.h"
@@ -35,6 +40,7 @@
 flowrt_program graph_program();
 flowrt_program graph3_program();
 flowrt_program graphjvp_program();
+flowrt_program graphlfq_program();
 
 // clang-format off
 extern "C" void graph3_path(int64_t, int64_t, int64_t, float *, float *, int64_t, int64_t, int64_t, int64_t, int64_t, float *, float *, int64_t, int64_t, int64_t, int64_t, int64_t, float *, float *, int64_t, int64_t, int64_t, int64_t, int64_t, float *, float *, int64_t, int64_t, int64_t, int64_t, int64_t, float *, float *, int64_t, int64_t, int64_t, int64_t, int64_t);
@@ -307,4 +313,52 @@ TEST(GraphGradients, DdtThroughANetworkMatchesLibTorch) {
   double timeOnly = 0;
   step.reference(&timeOnly, true, true);
   EXPECT_GT(std::abs(timeOnly - compiledLoss), 1e-3 * std::max(1.0, compiledLoss));
+}
+
+namespace {
+
+/// graphlfq.flow's step: z = enc(x) as two groups of two bits, p = each
+/// group's code distribution softmax(2 * 2 z . c), the loss 0.1 (mean over
+/// samples and groups of H(p) - mean over groups of H(batch mean of p)) +
+/// 0.25 mean((z - sign z)^2).
+struct BatchMeanStep : CompiledStep {
+  BatchMeanStep() : CompiledStep(graphlfq_program(), 5, 2) {}
+
+  /// The same step in LibTorch; `batchTerm` false takes each sample's own
+  /// distribution where the batch's mean belongs.
+  std::vector<torch::Tensor> reference(double *loss, bool batchTerm) {
+    torch::Tensor x = flowrt::drawStepBatch(ctx, kRows, 0, false, false).x;
+    torch::Tensor z = nets->network(0)->apply({x}).reshape({kRows, 2, 1, 2});
+    torch::Tensor codes = torch::tensor({-1.f, -1.f, 1.f, -1.f, -1.f, 1.f, 1.f, 1.f}).reshape({4, 2});
+    torch::Tensor p = torch::softmax(2 * 2 * (z * codes).sum(-1), -1); // [n, 2, 4]
+    auto entropy = [](const torch::Tensor &q) {
+      return -(q * torch::log(torch::clamp_min(q, 1e-8))).sum(-1);
+    };
+    torch::Tensor perSample = entropy(p).mean(1);                          // [n]
+    torch::Tensor batch = batchTerm ? entropy(p.mean(0, true)).mean(1)   // [1]
+                                    : entropy(p).mean(1);
+    torch::Tensor sign = torch::where(z > 0, 1.0, -1.0);
+    torch::Tensor commit = (z - sign).pow(2).mean({1, 2, 3});
+    torch::Tensor l = (0.1 * (perSample - batch)).mean() + (0.25 * commit).mean();
+    *loss = l.item<double>();
+    l.backward();
+    return gradients();
+  }
+};
+
+} // namespace
+
+TEST(GraphGradients, BatchMeanMatchesLibTorch) {
+  torch::manual_seed(0);
+  BatchMeanStep step;
+  double compiledLoss = 0, referenceLoss = 0, unused = 0;
+  auto compiled = step.compiled(&compiledLoss);
+  auto reference = step.reference(&referenceLoss, true);
+  EXPECT_NEAR(compiledLoss, referenceLoss, 1e-6 * std::max(1.0, std::abs(referenceLoss)));
+  double err = relativeError(compiled, reference);
+  measured("lookup-free entropy (batch_mean) gradients vs LibTorch, max relative", err);
+  EXPECT_LE(err, 1e-5);
+  double noBatch = relativeError(compiled, step.reference(&unused, false));
+  measured("the same vs a reference without the batch's mean", noBatch);
+  EXPECT_GT(noBatch, 1e-2);
 }

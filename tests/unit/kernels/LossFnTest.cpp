@@ -287,3 +287,79 @@ TEST(Quantizers, FsqStraightThroughGradientMatchesAutograd) {
   // no gradient at all.
   EXPECT_GT(ar.grad().abs().max().item<double>(), 1e-2);
 }
+
+// The rest of std.quantizers: kernels.flow's flow `lfqf`, each fn on a
+// network output a [2, 1, 4] against the same formula in LibTorch (as
+// vector-quantize-pytorch's LFQ computes its codes, commitment and code
+// distribution; Kingma and Welling's reparameterisation and KL), forward
+// and the vjp of all six against autograd. The entropy's inverse
+// temperature is 2 here (100 saturates the softmax of random a).
+extern "C" {
+// clang-format off
+void lfqf_loss(int64_t, int64_t, int64_t, float *, float *, int64_t, int64_t, int64_t, int64_t, int64_t, float *, float *, int64_t, int64_t, int64_t, int64_t, int64_t, float *, float *, int64_t, int64_t, int64_t, int64_t, int64_t, float *, float *, int64_t, int64_t, int64_t, int64_t, int64_t, float *, float *, int64_t, int64_t, int64_t, int64_t, int64_t, float *, float *, int64_t, int64_t, int64_t, int64_t, int64_t, float *, float *, int64_t, int64_t, int64_t, int64_t, int64_t);
+void lfqf_loss_grad(int64_t, int64_t, int64_t, float *, float *, int64_t, int64_t, int64_t, int64_t, int64_t, float *, float *, int64_t, int64_t, int64_t, int64_t, int64_t, float *, float *, int64_t, int64_t, int64_t, int64_t, int64_t, float *, float *, int64_t, int64_t, int64_t, int64_t, int64_t, float *, float *, int64_t, int64_t, int64_t, int64_t, int64_t, float *, float *, int64_t, int64_t, int64_t, int64_t, int64_t, float *, float *, int64_t, int64_t, int64_t, int64_t, int64_t, float *, float *, int64_t, int64_t, int64_t, int64_t, int64_t);
+// clang-format on
+}
+
+namespace {
+/// The six losses of flow `lfqf` for rows a [n, 8] (each [2, 1, 4]): [n, 6].
+torch::Tensor torchQuantizerLosses(const torch::Tensor &flat) {
+  int64_t n = flat.size(0);
+  torch::Tensor a = flat.reshape({n, 2, 1, 4});
+  torch::Tensor sign = torch::where(a > 0, 1.0, -1.0);
+  torch::Tensor q = a + (sign - a).detach();
+  torch::Tensor w = torch::tensor({1.f, -2.f, 3.f, 0.5f, -1.f, 2.f, 0.25f, 4.f}).reshape({2, 1, 4});
+  torch::Tensor st = (q * w).sum({1, 2, 3});
+  torch::Tensor commit = (a - sign.detach()).pow(2).mean({1, 2, 3});
+  // Code j's bit i = floor(j / 2^i) mod 2, as -1 or 1: [16, 4].
+  torch::Tensor j = torch::arange(16).reshape({16, 1}), bit = torch::arange(4).reshape({1, 4});
+  torch::Tensor codes = torch::where(torch::floor_divide(j, torch::pow(2, bit)) % 2 == 1, 1.0, -1.0)
+                            .to(torch::kFloat);
+  torch::Tensor p = torch::softmax(2 * 2 * (a * codes).sum(-1), -1); // [n, 2, 16]
+  torch::Tensor ent = (-(p * torch::log(torch::clamp_min(p, 1e-8))).sum(-1)).mean(1);
+  torch::Tensor keep = torch::tensor({1.f, 0.f}).reshape({2, 1, 1}); // k = 1: token 0
+  torch::Tensor nd = (a * keep).pow(2).sum({1, 2, 3});
+  torch::Tensor mu = a.select(1, 0), lv = a.select(1, 1); // [n, 1, 4]
+  torch::Tensor kl = -0.5 * (1 + lv - mu.pow(2) - torch::exp(lv)).sum({1, 2});
+  torch::Tensor eps = torch::tensor({0.5f, -1.f, 0.25f, 2.f}).reshape({1, 4});
+  torch::Tensor rp = (mu + torch::exp(0.5 * lv) * eps).pow(2).sum({1, 2});
+  return torch::stack({st, commit, ent, nd, kl, rp}, 1);
+}
+} // namespace
+
+TEST(Quantizers, LookupFreeDropoutAndGaussianMatchAutograd) {
+  torch::manual_seed(9);
+  auto a = torch::randn({kRows, 8});
+  std::vector<torch::Tensor> outs;
+  for (int i = 0; i < 6; ++i)
+    outs.push_back(torch::empty({kRows, 1}));
+  lfqf_loss(kRows, 0, 0, FLOWC_ROWS(buf(a), kRows, 8), FLOWC_ROWS(buf(outs[0]), kRows, 1),
+            FLOWC_ROWS(buf(outs[1]), kRows, 1), FLOWC_ROWS(buf(outs[2]), kRows, 1),
+            FLOWC_ROWS(buf(outs[3]), kRows, 1), FLOWC_ROWS(buf(outs[4]), kRows, 1),
+            FLOWC_ROWS(buf(outs[5]), kRows, 1));
+  torch::Tensor want = torchQuantizerLosses(a);
+  double fwd = maxMixedError(torch::cat(outs, 1), want);
+  measured("lfq, commitment, entropy, nested dropout, KL, reparam forward vs torch", fwd);
+  EXPECT_LE(fwd, 1e-5);
+
+  auto g = torch::randn({kRows, 6});
+  auto ar = a.clone().requires_grad_(true);
+  (torchQuantizerLosses(ar) * g).sum().backward();
+  std::vector<torch::Tensor> dg;
+  for (int i = 0; i < 6; ++i)
+    dg.push_back(g.select(1, i).contiguous());
+  auto da = torch::empty({kRows, 8});
+  lfqf_loss_grad(kRows, 0, 0, FLOWC_ROWS(buf(a), kRows, 8), FLOWC_ROWS(buf(dg[0]), kRows, 1),
+                 FLOWC_ROWS(buf(dg[1]), kRows, 1), FLOWC_ROWS(buf(dg[2]), kRows, 1),
+                 FLOWC_ROWS(buf(dg[3]), kRows, 1), FLOWC_ROWS(buf(dg[4]), kRows, 1),
+                 FLOWC_ROWS(buf(dg[5]), kRows, 1), FLOWC_ROWS(buf(da), kRows, 8));
+  double back = maxMixedError(da, ar.grad());
+  measured("their vjp vs autograd (straight-through, entropy through softmax)", back);
+  EXPECT_LE(back, 1e-5);
+  // Baselines that must fail: the sign without the straight-through has
+  // no gradient, so the st term's would be missing; and the codes are not a.
+  auto noStraightThrough = ar.grad() - g.select(1, 0).unsqueeze(1) *
+                                           torch::tensor({1.f, -2.f, 3.f, 0.5f, -1.f, 2.f, 0.25f, 4.f});
+  EXPECT_GT(maxMixedError(da, noStraightThrough), 1e-2);
+  EXPECT_GT(maxMixedError(outs[0].reshape({-1}), (a * torch::tensor({1.f, -2.f, 3.f, 0.5f, -1.f, 2.f, 0.25f, 4.f})).sum(1)), 1e-2);
+}
