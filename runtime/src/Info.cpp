@@ -56,8 +56,9 @@ void printModel(const flowrt_model_desc &m, bool named) {
   char lr[48] = "";
   if (m.lr > 0)
     std::snprintf(lr, sizeof lr, ", lr %g", m.lr);
-  std::string stage = m.stage ? std::string(", frozen (trained by stage ") + m.stage + ")"
-                              : std::string();
+  std::string stage = m.stage    ? std::string(", frozen (trained by stage ") + m.stage + ")"
+                      : m.frozen ? std::string(", frozen")
+                                 : std::string();
   std::printf("model:  %s %s, %s%s%s%s\n", name.c_str(), settings.c_str(), signature.c_str(),
               classes.c_str(), lr, stage.c_str());
 }

@@ -265,9 +265,17 @@ Network flowrt::makeNetwork(const flowrt_program &program, const flowrt_model_de
     return std::make_shared<UNetImpl>(ImageNetOptions::fromProgram(program, desc));
   if (kind == "dit")
     return std::make_shared<DiTImpl>(ImageNetOptions::fromProgram(program, desc));
-  if (kind == "torchscript")
-    return makeTorchScriptNetwork(desc.path ? desc.path : "", desc.in_dim, desc.classes,
-                                  outputDim(desc));
+  if (kind == "torchscript") {
+    Network net = makeTorchScriptNetwork(desc.path ? desc.path : "", desc.in_dim, desc.classes,
+                                         outputDim(desc));
+    // A frozen module may be a fixed map (a projection in buffers); one
+    // that trains needs something to train.
+    if (!desc.frozen && net->parameters().empty())
+      throw std::runtime_error(std::string("the TorchScript module ") + desc.path +
+                               " has no parameters (mark it torchscript(..., frozen: 1) to "
+                               "use it as it is)");
+    return net;
+  }
   return std::make_shared<MlpImpl>(MlpOptions::fromDesc(desc));
 }
 
@@ -370,5 +378,5 @@ int64_t flowrt::sampleClasses(const flowrt_program &program) {
 }
 
 bool flowrt::isFrozen(const flowrt_model_desc &desc) {
-  return desc.kind && std::string(desc.kind) == "checkpoint";
+  return desc.frozen || (desc.kind && std::string(desc.kind) == "checkpoint");
 }

@@ -17,7 +17,8 @@ NetworkSetImpl::NetworkSetImpl(const flowrt_program &program) : program(program)
     std::string name = desc.name ? desc.name : "model" + std::to_string(i);
     try {
       if (isFrozen(desc)) {
-        nets.push_back(loadFrozenNetwork(program, desc));
+        nets.push_back(desc.frozen ? freezeNetwork(makeNetwork(program, desc))
+                                   : loadFrozenNetwork(program, desc));
         frozen.push_back(nets.back());
       } else {
         nets.push_back(register_module(name, makeNetwork(program, desc)));
@@ -26,6 +27,13 @@ NetworkSetImpl::NetworkSetImpl(const flowrt_program &program) : program(program)
       throw std::invalid_argument("model '" + name + "': " + e.what());
     }
   }
+}
+
+Network flowrt::freezeNetwork(Network net) {
+  net->eval();
+  for (torch::Tensor &p : net->parameters())
+    p.set_requires_grad(false);
+  return net;
 }
 
 NetworkImpl *NetworkSetImpl::velocity() {

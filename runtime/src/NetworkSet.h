@@ -46,6 +46,9 @@ private:
 };
 TORCH_MODULE(NetworkSet);
 
+/// `net` in eval mode without gradients: a network no step trains.
+Network freezeNetwork(Network net);
+
 /// A copy of `set` with its own (gradient-free) parameters.
 NetworkSet cloneNetworks(const flowrt_program &program, const NetworkSet &set);
 

@@ -49,8 +49,6 @@ public:
       register_parameter(registeredName(p.name), p.value);
     for (const auto &b : module.named_buffers(/*recurse=*/true))
       register_buffer(registeredName(b.name), b.value);
-    if (parameters().empty())
-      throw std::runtime_error("the TorchScript module " + this->path + " has no parameters");
   }
 
   torch::Tensor forward(const torch::Tensor &x, const torch::Tensor &t,

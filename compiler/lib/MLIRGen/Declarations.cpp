@@ -73,8 +73,8 @@ LogicalResult flowc::genNetworkOp(OpBuilder &builder, const ast::ModelDecl &m) {
                         m.path.empty() ? StringAttr() : builder.getStringAttr(m.path),
                         m.checkpointModel.empty() ? StringAttr()
                                                   : builder.getStringAttr(m.checkpointModel),
-                        m.rawWeights);
-  if (!m.frozen)
+                        m.rawWeights, m.frozen && m.network->callee == "torchscript");
+  if (!m.frozen || m.network->callee != "checkpoint")
     return success();
   Location at = toLocation(builder, m.network->args.empty() || !m.network->args[0].value
                         ? m.network->loc

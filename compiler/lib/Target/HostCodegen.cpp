@@ -705,7 +705,7 @@ private:
          << (frozenBy && frozenBy->count(net.getSymName())
                  ? cString(frozenBy->lookup(net.getSymName()))
                  : std::string("nullptr"))
-         << "},\n";
+         << ", " << (net.getFrozen() ? 1 : 0) << "},\n";
     }
     os << "  };\n  p.num_models = " << networks.size() << ";\n"
        << "  p.models = " << (networks.empty() ? "nullptr" : "kModels") << ";\n"

@@ -109,7 +109,7 @@ LogicalResult assignStages(ModuleOp module, SmallVectorImpl<HostProgram> &progra
     HostProgram trained;
     appendNetworks(module, trained, step);
     for (fl::NetworkOp net : trained.networks)
-      if (net.getKind() != "checkpoint")
+      if (!net.isFrozen())
         trainedBy.try_emplace(net.getSymName(), program.flow);
   }
   for (HostProgram &program : programs)
@@ -117,7 +117,7 @@ LogicalResult assignStages(ModuleOp module, SmallVectorImpl<HostProgram> &progra
       auto it = trainedBy.find(net.getSymName());
       if (it != trainedBy.end() && it->second != program.flow)
         program.frozenBy[net.getSymName()] = it->second;
-      else if (it == trainedBy.end() && !trainedBy.empty() && net.getKind() != "checkpoint" &&
+      else if (it == trainedBy.end() && !trainedBy.empty() && !net.isFrozen() &&
                net.getKind() != "torchscript")
         return net.emitError("network '")
                << net.getSymName() << "' is applied by flow '" << program.flow

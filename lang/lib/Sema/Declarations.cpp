@@ -331,12 +331,16 @@ void Sema::checkModel(ModelDecl &model) {
     // (times and labels [n, 1]), and returns `out:` (default: the first
     // tensor argument's shape).
     net.binding.kind = Binding::Kind::Builtin;
-    ArgBinding bound = bindArgs(net, {"path", "out"}, "'torchscript'");
+    ArgBinding bound = bindArgs(net, {"path", "out", "frozen"}, "'torchscript'");
     if (!bound.ok)
       return;
     if (const Arg *a = bound.slots[1])
       if (auto dims = evalShapeList(a->value.get(), "'out'"))
         model.outShape = *dims;
+    // frozen: 1 keeps the saved weights: never trained (a user's VAE).
+    if (const Arg *a = bound.slots[2])
+      if (auto v = evalInteger(a->value.get(), "'frozen'", 0, "0 or 1"))
+        model.frozen = *v != 0;
     if (!bound.slots[0]) {
       error(net.calleeLoc, "torchscript(...) needs the module's file, e.g. torchscript(\"v.pt\")");
       return;

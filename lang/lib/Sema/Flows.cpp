@@ -136,8 +136,8 @@ void Sema::checkFlowModel(FlowDecl &flow) {
                             "' but has no loss");
   else if (std::all_of(models.begin(), models.end(), [](const ModelDecl *m) { return m->frozen; }))
     error(flow.nameLoc, "flow '" + flow.name + "' trains no network: '" + models[0]->name +
-                            "' is another run's, frozen (checkpoint(...)); a flow with a loss "
-                            "needs a network to train");
+                            "' is frozen (another run's, checkpoint(...), or torchscript(..., "
+                            "frozen: 1)); a flow with a loss needs a network to train");
 }
 
 bool Sema::takesDerivatives(const FlowDecl &flow) {

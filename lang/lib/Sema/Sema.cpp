@@ -84,6 +84,16 @@ void Sema::warnUnusedModels() {
   std::set<const ModelDecl *> applied;
   for (auto &[flow, models] : flowModels)
     applied.insert(models.begin(), models.end());
+  // A tokenizer's encoding and decoding apply networks too.
+  for (Decl *d : logicalOrder)
+    if (auto *tok = d->kind == Decl::Kind::Data ? static_cast<DataDecl *>(d) : nullptr;
+        tok && tok->isEncoder()) {
+      std::vector<const CallExpr *> calls;
+      collectModelCalls(tok->encode, calls);
+      collectModelCalls(tok->decode, calls);
+      for (const CallExpr *c : calls)
+        applied.insert(static_cast<const ModelDecl *>(c->binding.decl));
+    }
   for (Decl *d : logicalOrder)
     if (d->kind == Decl::Kind::Model && !applied.count(static_cast<ModelDecl *>(d)))
       warning(d->nameLoc, "model '" + d->name + "' is not applied by any flow; it is not built");

@@ -98,6 +98,8 @@ typedef struct flowrt_model_desc {
    * frozen here, with that stage's weights from its checkpoint in the run
    * directory (the runtime makes it kind "checkpoint"). NULL: none. */
   const char *stage;
+  /* 1: a TorchScript module that keeps its saved weights (never trained). */
+  int32_t frozen;
 } flowrt_model_desc;
 
 /* Defaults of `train`, from the spec's train block. */

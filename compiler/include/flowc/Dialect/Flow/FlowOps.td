@@ -59,7 +59,8 @@ def Flow_NetworkOp : Flow_Op<"network", [Symbol]> {
     `path`. Kind "checkpoint" is another run's network, frozen: the runtime
     rebuilds it from the checkpoint `path` (its network `checkpoint_model`,
     or its only one; EMA weights unless `raw_weights`); no gradient reaches
-    its parameters.
+    its parameters. `frozen` marks a TorchScript module that is not trained
+    either (a user's VAE as a tokenizer).
   }];
   let arguments = (ins SymbolNameAttr:$sym_name, StrAttr:$kind,
                        I64Attr:$in_dim, I64Attr:$width, I64Attr:$depth,
@@ -71,7 +72,7 @@ def Flow_NetworkOp : Flow_Op<"network", [Symbol]> {
                        DefaultValuedAttr<I64Attr, "0">:$patch,
                        OptionalAttr<StrAttr>:$path,
                        OptionalAttr<StrAttr>:$checkpoint_model,
-                       UnitAttr:$raw_weights);
+                       UnitAttr:$raw_weights, UnitAttr:$frozen);
   let assemblyFormat = "$sym_name $kind attr-dict";
   let hasVerifier = 1;
   let extraClassDeclaration = [{
@@ -80,8 +81,9 @@ def Flow_NetworkOp : Flow_Op<"network", [Symbol]> {
     bool isVelocity();
     /// Whether argument `i` is a tensor (else a time or a label).
     bool isTensorInput(unsigned i);
-    /// Another run's network, loaded frozen (kind "checkpoint").
-    bool isFrozen() { return getKind() == "checkpoint"; }
+    /// Not trained: another run's network (kind "checkpoint"), or a
+    /// TorchScript module marked `frozen`.
+    bool isFrozen() { return getKind() == "checkpoint" || getFrozen(); }
   }];
 }
 
