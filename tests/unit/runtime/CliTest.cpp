@@ -127,7 +127,7 @@ TEST(Cli, InfoAndHelp) {
   EXPECT_EQ(0, runMain(program, {"likelihood", "-h"}));
   std::string out = GetCapturedStdout();
   EXPECT_THAT(out, HasSubstr("flow:    moons_test"));
-  EXPECT_THAT(out, HasSubstr("toy.moons(noise: 0.050000)"));
+  EXPECT_THAT(out, HasSubstr("toy.moons(noise: 0.05)"));
   EXPECT_THAT(out, HasSubstr("mlp(width: 64, depth: 3, act: silu, time: "
                              "fourier(8))"));
   // The command list, then train's and likelihood's options with defaults.
