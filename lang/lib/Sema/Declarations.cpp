@@ -94,21 +94,10 @@ void Sema::checkTokenizer(DataDecl &tok) {
   ArgBinding bound = bindArgs(src, {"data", "patch"}, "'patchify'");
   if (!bound.ok)
     return;
-  Expr *e = bound.slots[0] ? bound.slots[0]->value.get() : nullptr;
-  Decl *d = e && e->kind == Expr::Kind::Name
-                ? findGlobal(static_cast<NameExpr *>(e)->name)
-                : nullptr;
-  auto *data = d && d->kind == Decl::Kind::Data ? static_cast<DataDecl *>(d) : nullptr;
-  if (!data || data->isTokenizer) {
-    error(e ? e->loc : src.calleeLoc,
-          "patchify(...) takes a data set as its first argument, e.g. patchify(images, patch: 4)");
+  DataDecl *data = tokenizedData(src, bound.slots[0], "patchify(images, patch: 4)");
+  if (!data)
     return;
-  }
-  static_cast<NameExpr *>(e)->binding.kind = Binding::Kind::Decl;
-  static_cast<NameExpr *>(e)->binding.decl = data;
-  checkData(*data);
-  if (data->dim == 0)
-    return; // reported
+  Expr *e = bound.slots[0]->value.get();
   if (data->shape.size() != 3) {
     error(e->loc, "patchify takes images [C, H, W]; data '" + data->name +
                       "' has samples of shape " + Shape::tensor(data->shape).str());
@@ -142,6 +131,22 @@ void Sema::checkTokenizer(DataDecl &tok) {
   tok.condShape = data->condShape; // conditions pass through unencoded
 }
 
+DataDecl *Sema::tokenizedData(CallExpr &src, const Arg *arg, const std::string &example) {
+  Expr *e = arg ? arg->value.get() : nullptr;
+  Decl *d = e && e->kind == Expr::Kind::Name ? findGlobal(static_cast<NameExpr *>(e)->name)
+                                             : nullptr;
+  auto *data = d && d->kind == Decl::Kind::Data ? static_cast<DataDecl *>(d) : nullptr;
+  if (!data || data->isTokenizer) {
+    error(e ? e->loc : src.calleeLoc, src.callee + "(...) takes a data set as its first "
+                                                   "argument, e.g. " + example);
+    return nullptr;
+  }
+  static_cast<NameExpr *>(e)->binding.kind = Binding::Kind::Decl;
+  static_cast<NameExpr *>(e)->binding.decl = data;
+  checkData(*data);
+  return data->dim == 0 ? nullptr : data; // else reported
+}
+
 void Sema::checkEncoderTokenizer(DataDecl &tok) {
   CallExpr &src = *tok.source;
   src.binding.kind = Binding::Kind::Builtin;
@@ -154,20 +159,10 @@ void Sema::checkEncoderTokenizer(DataDecl &tok) {
                                "': encoder(DATA, encode: EXPR of x, decode: EXPR of z)");
       return;
     }
-  Expr *e = bound.slots[0] ? bound.slots[0]->value.get() : nullptr;
-  Decl *d = e && e->kind == Expr::Kind::Name ? findGlobal(static_cast<NameExpr *>(e)->name)
-                                             : nullptr;
-  auto *data = d && d->kind == Decl::Kind::Data ? static_cast<DataDecl *>(d) : nullptr;
-  if (!data || data->isTokenizer) {
-    error(e ? e->loc : src.calleeLoc, "encoder(...) takes a data set as its first argument, "
-                                      "e.g. encoder(digits, encode: enc(x), decode: dec(z))");
+  DataDecl *data =
+      tokenizedData(src, bound.slots[0], "encoder(digits, encode: enc(x), decode: dec(z))");
+  if (!data)
     return;
-  }
-  static_cast<NameExpr *>(e)->binding.kind = Binding::Kind::Decl;
-  static_cast<NameExpr *>(e)->binding.decl = data;
-  checkData(*data);
-  if (data->dim == 0)
-    return; // reported
   tok.tokenized = data;
   tok.encode = bound.slots[1]->value.get();
   tok.decode = bound.slots[2]->value.get();

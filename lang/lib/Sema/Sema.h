@@ -250,6 +250,10 @@ private:
   /// values ordered by row, column, channel); sampling decodes them back.
   void checkTokenizer(DataDecl &tok);
 
+  /// The data set a tokenizer's first argument names (checked), or null
+  /// after reporting what it should be (`example` a call that is right).
+  DataDecl *tokenizedData(CallExpr &src, const Arg *arg, const std::string &example);
+
   /// `tokenizer NAME = encoder(DATA, encode: EXPR of x, decode: EXPR of z)`:
   /// binds DATA and keeps the two expressions, which checkEncoders checks
   /// once every declaration is.
