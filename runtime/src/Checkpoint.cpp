@@ -248,7 +248,9 @@ std::string flowrt::describeNetworks(const flowrt_program &program) {
                    {"classes", m.classes},
                    {"heads", m.heads},
                    {"patch", m.patch},
-                   {"path", str(m.path)}});
+                   {"path", str(m.path)},
+                   {"in_shape", std::vector<int64_t>(m.in_shape, m.in_shape + m.in_rank)},
+                   {"out_shape", std::vector<int64_t>(m.out_shape, m.out_shape + m.out_rank)}});
   }
   return all.dump();
 }
@@ -308,6 +310,12 @@ Network flowrt::loadFrozenNetwork(const flowrt_program &program, const flowrt_mo
     m.heads = n["heads"];
     m.patch = n["patch"];
     m.path = file.empty() ? nullptr : file.c_str();
+    std::vector<int64_t> inShape = n.value("in_shape", std::vector<int64_t>{}),
+                         outShape = n.value("out_shape", std::vector<int64_t>{});
+    m.in_rank = static_cast<int32_t>(inShape.size());
+    m.in_shape = inShape.data();
+    m.out_rank = static_cast<int32_t>(outShape.size());
+    m.out_shape = outShape.data();
     Network net = makeNetwork(program, m);
     torch::serialize::InputArchive weights, one;
     bool ema = !desc.raw_weights && archive.try_read("ema", weights);

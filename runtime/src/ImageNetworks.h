@@ -34,6 +34,15 @@ struct ImageNetOptions {
                                      const flowrt_model_desc &model);
 };
 
+/// A network from one image to another of a size a power of two apart
+/// (an encoder's [1, 28, 28] -> [4, 7, 7], or a decoder's back):
+/// a 3x3 convolution to `width` channels; per factor of two, `depth` 3x3
+/// convolutions with the activation, then a 4x4 convolution of stride 2
+/// (down) or a transposed one (up); `depth` more; a 3x3 convolution to the
+/// output's channels. Rows are flat in and out (ConvNetwork.cpp). Throws
+/// std::invalid_argument for shapes that do not fit.
+Network makeConvNetwork(const flowrt_model_desc &desc);
+
 /// The time (Fourier features, then Linear-SiLU-Linear) plus class
 /// embedding, [n, dim].
 class ConditionEmbeddingImpl : public torch::nn::Module {

@@ -25,8 +25,8 @@ void printModel(const flowrt_model_desc &m, bool named) {
   std::string kind = orNone(m.kind);
   std::string extra = kind == "dit" ? ", heads: " + std::to_string(m.heads) +
                                           ", patch: " + std::to_string(m.patch)
-                      : kind == "mlp" ? std::string(", act: ") + orNone(m.activation)
-                                      : std::string();
+                      : kind == "mlp" || kind == "conv" ? std::string(", act: ") + orNone(m.activation)
+                                                        : std::string();
   bool timed = m.num_inputs == 0;
   for (int32_t i = 0; i < m.num_inputs; ++i)
     timed |= m.input_roles[i] == FLOWRT_INPUT_TIME;
@@ -40,8 +40,16 @@ void printModel(const flowrt_model_desc &m, bool named) {
                    m.input_roles[1] == FLOWRT_INPUT_TIME && m.out_dim == m.input_dims[0] &&
                    (m.num_inputs == 2 || m.input_roles[2] == FLOWRT_INPUT_LABEL) &&
                    m.num_inputs <= 3);
+  auto shape = [](const int64_t *dims, int32_t rank) {
+    std::string text;
+    for (int32_t i = 0; i < rank; ++i)
+      text += (i ? ", " : "[") + std::to_string(dims[i]);
+    return text + "]";
+  };
   std::string signature = "in/out " + std::to_string(m.in_dim);
-  if (!velocity) {
+  if (m.in_rank > 0 && m.out_rank > 0) {
+    signature = shape(m.in_shape, m.in_rank) + " -> " + shape(m.out_shape, m.out_rank);
+  } else if (!velocity) {
     signature = "(";
     for (int32_t i = 0; i < m.num_inputs; ++i) {
       int32_t role = m.input_roles[i];

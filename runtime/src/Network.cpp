@@ -17,11 +17,13 @@ namespace {
 
 constexpr double Pi = 3.14159265358979323846;
 
-bool isKnownActivation(const std::string &name) {
+} // namespace
+
+bool flowrt::isKnownActivation(const std::string &name) {
   return name == "silu" || name == "relu" || name == "tanh" || name == "gelu";
 }
 
-torch::Tensor activate(const std::string &name, const torch::Tensor &x) {
+torch::Tensor flowrt::activate(const std::string &name, const torch::Tensor &x) {
   if (name == "silu")
     return torch::silu(x);
   if (name == "relu")
@@ -30,8 +32,6 @@ torch::Tensor activate(const std::string &name, const torch::Tensor &x) {
     return torch::tanh(x);
   return torch::gelu(x);
 }
-
-} // namespace
 
 MlpOptions MlpOptions::fromDesc(const flowrt_model_desc &desc) {
   std::string kind = desc.kind ? desc.kind : "";
@@ -265,6 +265,8 @@ Network flowrt::makeNetwork(const flowrt_program &program, const flowrt_model_de
     return std::make_shared<UNetImpl>(ImageNetOptions::fromProgram(program, desc));
   if (kind == "dit")
     return std::make_shared<DiTImpl>(ImageNetOptions::fromProgram(program, desc));
+  if (kind == "conv")
+    return makeConvNetwork(desc);
   if (kind == "torchscript") {
     Network net = makeTorchScriptNetwork(desc.path ? desc.path : "", desc.in_dim, desc.classes,
                                          outputDim(desc));

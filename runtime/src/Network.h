@@ -48,6 +48,10 @@ struct MlpOptions {
   int64_t outputDim() const { return outDim > 0 ? outDim : inDim; }
 };
 
+/// silu, relu, tanh or gelu, by name.
+bool isKnownActivation(const std::string &name);
+torch::Tensor activate(const std::string &name, const torch::Tensor &x);
+
 /// Fourier time embedding of t [n, 1]: [sin(2 pi f_i t)..., cos(2 pi f_i t)...]
 /// with f_i from fourierFrequencies (flowrt/shared.h), giving [n, features].
 /// `features` is even.

@@ -705,7 +705,12 @@ private:
          << (frozenBy && frozenBy->count(net.getSymName())
                  ? cString(frozenBy->lookup(net.getSymName()))
                  : std::string("nullptr"))
-         << ", " << (net.getFrozen() ? 1 : 0) << "},\n";
+         << ", " << (net.getFrozen() ? 1 : 0) << ", "
+         << (net.getInShape() ? net.getInShape()->size() : 0) << ", "
+         << (net.getInShape() ? "kInShape" + std::to_string(i) : std::string("nullptr")) << ", "
+         << (net.getOutShape() ? net.getOutShape()->size() : 0) << ", "
+         << (net.getOutShape() ? "kOutShape" + std::to_string(i) : std::string("nullptr"))
+         << "},\n";
     }
     os << "  };\n  p.num_models = " << networks.size() << ";\n"
        << "  p.models = " << (networks.empty() ? "nullptr" : "kModels") << ";\n"
@@ -736,6 +741,13 @@ private:
       os << "};\nstatic const int64_t kDims" << i << "[] = {";
       llvm::interleaveComma(net.getInputDims(), os);
       os << "};\n";
+      for (auto [name, shape] : {std::pair{"kInShape", net.getInShape()},
+                                 std::pair{"kOutShape", net.getOutShape()}})
+        if (shape) {
+          os << "static const int64_t " << name << i << "[] = {";
+          llvm::interleaveComma(*shape, os);
+          os << "};\n";
+        }
     }
   }
 

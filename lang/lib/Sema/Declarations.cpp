@@ -320,6 +320,10 @@ void Sema::checkModel(ModelDecl &model) {
     checkImageNetwork(model);
     return;
   }
+  if (net.callee == "conv") {
+    checkConvNetwork(model);
+    return;
+  }
   if (net.callee == "torchscript") {
     // A module saved from PyTorch (torch.jit.script(m).save("v.pt")); its
     // forward takes the arguments the flow applies it to, each [n, features]
@@ -380,8 +384,8 @@ void Sema::checkModel(ModelDecl &model) {
   }
   if (net.callee != "mlp") {
     error(net.calleeLoc, "unknown network '" + net.callee +
-                             "'; expected mlp(...), unet(...), dit(...), torchscript(...) or "
-                             "checkpoint(...)");
+                             "'; expected mlp(...), unet(...), dit(...), conv(...), "
+                             "torchscript(...) or checkpoint(...)");
     return;
   }
   net.binding.kind = Binding::Kind::Builtin;
@@ -417,6 +421,44 @@ void Sema::checkModel(ModelDecl &model) {
   if (const Arg *a = bound.slots[4])
     if (auto dims = evalShapeList(a->value.get(), "'out'"))
       model.outShape = *dims;
+}
+
+void Sema::checkConvNetwork(ModelDecl &model) {
+  // An image to an image of another size: its argument's shape is checked
+  // where it is applied (inferNetworkCall), `out:` here.
+  CallExpr &net = *model.network;
+  net.binding.kind = Binding::Kind::Builtin;
+  model.width = 32;
+  model.depth = 1;
+  ArgBinding bound = bindArgs(net, {"width", "depth", "act", "out"}, "'conv'");
+  if (!bound.ok)
+    return;
+  for (size_t i = 0; i < 2; ++i)
+    if (const Arg *a = bound.slots[i])
+      if (auto v = evalPositiveInt(a->value.get(), i == 0 ? "'width'" : "'depth'"))
+        (i == 0 ? model.width : model.depth) = *v;
+  if (const Arg *a = bound.slots[2]) {
+    auto *name = dynamic_cast<NameExpr *>(a->value.get());
+    static const std::set<std::string> acts = {"silu", "relu", "tanh", "gelu"};
+    if (name && acts.count(name->name)) {
+      name->binding.kind = Binding::Kind::Builtin;
+      model.activation = name->name;
+    } else {
+      error(a->value->loc, "unknown activation; expected silu, relu, tanh or gelu");
+    }
+  }
+  const Arg *out = bound.slots[3];
+  if (!out) {
+    error(net.calleeLoc, "conv(...) needs the image it gives, e.g. conv(width: 32, out: [4, 7, 7])");
+    return;
+  }
+  if (auto dims = evalShapeList(out->value.get(), "'out'")) {
+    if (dims->size() != 3)
+      error(out->value->loc, "conv's 'out' must be an image [C, H, W] but is " +
+                                 Shape::tensor(*dims).str());
+    else
+      model.outShape = *dims;
+  }
 }
 
 void Sema::checkImageNetwork(ModelDecl &model) {

@@ -245,6 +245,10 @@ private:
   /// each data declaration once.
   void checkData(DataDecl &data);
 
+  /// `conv(width: W, depth: D, act: A, out: [C', H', W'])`: an image to an
+  /// image of another size (an encoder's or a decoder's).
+  void checkConvNetwork(ModelDecl &model);
+
   /// `tokenizer NAME = patchify(DATA, patch: P)`: DATA's images [C, H, W]
   /// as (H/P)(W/P) tokens of P*P*C values each (DiT's layout: a token's
   /// values ordered by row, column, channel); sampling decodes them back.
@@ -471,6 +475,10 @@ private:
   /// (recorded in ModelDecl::inputs at the first application); returns
   /// the output's shape (`out:`, else the first tensor argument's).
   Shape inferNetworkCall(CallExpr &call, ModelDecl &model);
+  /// A conv network's first application: one image, and `out:` a power of
+  /// two apart in height and width (reported otherwise).
+  bool checkConvApplication(const CallExpr &call, const ModelDecl &model,
+                            const std::vector<ModelDecl::Input> &inputs);
 
   //===--------------------------------------------------------------------===//
   // Flows.cpp

@@ -324,6 +324,34 @@ std::string describeInputs(const std::vector<ModelDecl::Input> &inputs) {
 }
 } // namespace
 
+bool Sema::checkConvApplication(const CallExpr &call, const ModelDecl &model,
+                                const std::vector<ModelDecl::Input> &inputs) {
+  if (inputs.size() != 1 || inputs[0].role != ModelDecl::Input::Role::Tensor ||
+      inputs[0].shape.dims.size() != 3) {
+    error(call.calleeLoc, "network '" + model.name + "' (conv) is applied to one image [C, H, W] "
+                          "but here to " + describeInputs(inputs));
+    return false;
+  }
+  if (model.outShape.size() != 3)
+    return false; // reported at the declaration
+  // H and W scale by one power of two, the same for both.
+  auto ratio = [](int64_t from, int64_t to) -> int64_t {
+    int64_t big = std::max(from, to), small = std::min(from, to);
+    if (small < 1 || big % small || ((big / small) & (big / small - 1)))
+      return 0;
+    return from >= to ? big / small : -(big / small);
+  };
+  const std::vector<int64_t> &in = inputs[0].shape.dims, &out = model.outShape;
+  int64_t h = ratio(in[1], out[1]), w = ratio(in[2], out[2]);
+  if (h == 0 || h != w) {
+    error(call.calleeLoc, "network '" + model.name + "' (conv) maps " + inputs[0].shape.str() +
+                              " to " + Shape::tensor(out).str() +
+                              ": height and width must scale by the same power of two");
+    return false;
+  }
+  return true;
+}
+
 Shape Sema::inferNetworkCall(CallExpr &call, ModelDecl &model) {
   std::vector<ModelDecl::Input> inputs;
   for (const Expr *arg : call.orderedArgs) {
@@ -341,8 +369,12 @@ Shape Sema::inferNetworkCall(CallExpr &call, ModelDecl &model) {
     inputs.push_back({role, arg->shape, classes});
   }
   // unet and dit are velocity networks of images; an mlp, a TorchScript
-  // module or another run's network (checkpoint) takes any signature.
+  // module or another run's network (checkpoint) takes any signature; conv
+  // one image.
   bool imageOrModule = model.network->callee == "unet" || model.network->callee == "dit";
+  if (model.network->callee == "conv" && !signedNetworks.count(&model) &&
+      !checkConvApplication(call, model, inputs))
+    return Shape();
   if (signedNetworks.count(&model)) {
     auto differs = [&](size_t i) {
       return i >= inputs.size() || i >= model.inputs.size() ||

@@ -72,7 +72,7 @@ typedef struct flowrt_data_desc {
  * when classes > 0, with out_dim = in_dim. */
 typedef struct flowrt_model_desc {
   const char *name;       /* the spec's model name */
-  const char *kind;       /* "mlp", "unet" or "dit" (images), "torchscript" */
+  const char *kind;       /* "mlp", "unet" or "dit" (images), "conv", "torchscript" */
   int64_t in_dim;         /* features of the tensor arguments together (x's) */
   int64_t out_dim;        /* features of the output */
   int32_t num_inputs;
@@ -100,6 +100,12 @@ typedef struct flowrt_model_desc {
   const char *stage;
   /* 1: a TorchScript module that keeps its saved weights (never trained). */
   int32_t frozen;
+  /* conv: the image it takes [C, H, W] and the one it gives [C', H', W']
+   * (rank 0 for the other kinds, whose rows are flat). */
+  int32_t in_rank;
+  const int64_t *in_shape;
+  int32_t out_rank;
+  const int64_t *out_shape;
 } flowrt_model_desc;
 
 /* Defaults of `train`, from the spec's train block. */

@@ -60,7 +60,9 @@ def Flow_NetworkOp : Flow_Op<"network", [Symbol]> {
     rebuilds it from the checkpoint `path` (its network `checkpoint_model`,
     or its only one; EMA weights unless `raw_weights`); no gradient reaches
     its parameters. `frozen` marks a TorchScript module that is not trained
-    either (a user's VAE as a tokenizer).
+    either (a user's VAE as a tokenizer). Kind "conv" maps an image
+    `in_shape` [C, H, W] to an image `out_shape` [C', H', W'], H and H' a
+    power of two apart (strided convolutions down, transposed ones up).
   }];
   let arguments = (ins SymbolNameAttr:$sym_name, StrAttr:$kind,
                        I64Attr:$in_dim, I64Attr:$width, I64Attr:$depth,
@@ -72,7 +74,9 @@ def Flow_NetworkOp : Flow_Op<"network", [Symbol]> {
                        DefaultValuedAttr<I64Attr, "0">:$patch,
                        OptionalAttr<StrAttr>:$path,
                        OptionalAttr<StrAttr>:$checkpoint_model,
-                       UnitAttr:$raw_weights, UnitAttr:$frozen);
+                       UnitAttr:$raw_weights, UnitAttr:$frozen,
+                       OptionalAttr<DenseI64ArrayAttr>:$in_shape,
+                       OptionalAttr<DenseI64ArrayAttr>:$out_shape);
   let assemblyFormat = "$sym_name $kind attr-dict";
   let hasVerifier = 1;
   let extraClassDeclaration = [{
