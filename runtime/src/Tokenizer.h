@@ -3,9 +3,9 @@
 // A spec's `tokenizer NAME = patchify(DATA, patch: P)`: the flow trains and
 // samples on tokens, the runtime encodes every data batch on the way in and
 // decodes samples on the way out, so files, grids and metrics are in the
-// data's own units. Both directions work on flat rows [n, D]. Later
-// tokenizers (an autoencoder's latents, a quantizer) implement the same two
-// functions.
+// data's own units. Both directions work on flat rows [n, D]. Encoder
+// tokenizers (networks and quantizers) are compiled instead: the flow body
+// computes the encoding, and flowrt_program's `tokenizer` decodes.
 //
 //===----------------------------------------------------------------------===//
 #ifndef FLOWRT_TOKENIZER_H

@@ -397,30 +397,28 @@ void Sema::checkModel(ModelDecl &model) {
   if (const Arg *a = bound.slots[1])
     if (auto v = evalPositiveInt(a->value.get(), "'depth'"))
       model.depth = *v;
-  if (const Arg *a = bound.slots[2]) {
-    Expr *value = a->value.get();
-    auto *name = value && value->kind == Expr::Kind::Name
-                     ? static_cast<NameExpr *>(value)
-                     : nullptr;
-    static const std::set<std::string> acts = {"silu", "relu", "tanh",
-                                               "gelu"};
-    if (name && acts.count(name->name)) {
-      name->binding.kind = Binding::Kind::Builtin;
-      model.activation = name->name;
-    } else if (value) {
-      std::string shown = name ? name->name
-                          : value->kind == Expr::Kind::Call
-                              ? static_cast<CallExpr *>(value)->callee
-                              : std::string("expression");
-      error(value->loc, "unknown activation '" + shown +
-                            "'; expected silu, relu, tanh or gelu");
-    }
-  }
+  if (const Arg *a = bound.slots[2])
+    checkActivation(a->value.get(), model);
   if (const Arg *a = bound.slots[3])
     checkTimeEmbedding(a->value.get(), model);
   if (const Arg *a = bound.slots[4])
     if (auto dims = evalShapeList(a->value.get(), "'out'"))
       model.outShape = *dims;
+}
+
+void Sema::checkActivation(Expr *value, ModelDecl &model) {
+  auto *name = value && value->kind == Expr::Kind::Name ? static_cast<NameExpr *>(value)
+                                                        : nullptr;
+  static const std::set<std::string> acts = {"silu", "relu", "tanh", "gelu"};
+  if (name && acts.count(name->name)) {
+    name->binding.kind = Binding::Kind::Builtin;
+    model.activation = name->name;
+  } else if (value) {
+    std::string shown = name ? name->name
+                        : value->kind == Expr::Kind::Call ? static_cast<CallExpr *>(value)->callee
+                                                          : std::string("expression");
+    error(value->loc, "unknown activation '" + shown + "'; expected silu, relu, tanh or gelu");
+  }
 }
 
 void Sema::checkConvNetwork(ModelDecl &model) {
@@ -437,16 +435,8 @@ void Sema::checkConvNetwork(ModelDecl &model) {
     if (const Arg *a = bound.slots[i])
       if (auto v = evalPositiveInt(a->value.get(), i == 0 ? "'width'" : "'depth'"))
         (i == 0 ? model.width : model.depth) = *v;
-  if (const Arg *a = bound.slots[2]) {
-    auto *name = dynamic_cast<NameExpr *>(a->value.get());
-    static const std::set<std::string> acts = {"silu", "relu", "tanh", "gelu"};
-    if (name && acts.count(name->name)) {
-      name->binding.kind = Binding::Kind::Builtin;
-      model.activation = name->name;
-    } else {
-      error(a->value->loc, "unknown activation; expected silu, relu, tanh or gelu");
-    }
-  }
+  if (const Arg *a = bound.slots[2])
+    checkActivation(a->value.get(), model);
   const Arg *out = bound.slots[3];
   if (!out) {
     error(net.calleeLoc, "conv(...) needs the image it gives, e.g. conv(width: 32, out: [4, 7, 7])");

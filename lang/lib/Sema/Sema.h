@@ -248,6 +248,8 @@ private:
   /// `conv(width: W, depth: D, act: A, out: [C', H', W'])`: an image to an
   /// image of another size (an encoder's or a decoder's).
   void checkConvNetwork(ModelDecl &model);
+  /// `act:` of an mlp or a conv: silu, relu, tanh or gelu.
+  void checkActivation(Expr *value, ModelDecl &model);
 
   /// `tokenizer NAME = patchify(DATA, patch: P)`: DATA's images [C, H, W]
   /// as (H/P)(W/P) tokens of P*P*C values each (DiT's layout: a token's
