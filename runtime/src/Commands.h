@@ -50,6 +50,11 @@ struct SampleOptions {
   bool rawWeights = false;
   /// Only write the outputs (train's sample grids): no report, no metrics.
   bool quiet = false;
+  /// Conditions in memory, one row per sample, in place of --cond (a flow
+  /// decoder's tokens, from `decode` and `reconstruct`).
+  torch::Tensor conditions;
+  /// When set, receives the samples in the data's units, on the CPU.
+  torch::Tensor *samplesOut = nullptr;
 };
 
 /// `sample`'s (or with `evaluate`, `eval`'s) defaults from the program's

@@ -86,6 +86,11 @@ int flowrt::runInfo(const flowrt_program &p) {
   std::string conditions =
       p.data.cond_dim > 0 ? ", conditions of " + std::to_string(p.data.cond_dim) + " values"
                           : std::string();
+  if (p.data.tokenizer && p.data.vocab > 0)
+    conditions += ", tokenizer onehot of " + std::to_string(p.data.vocab) + " tokens";
+  else if (p.data.tokenizer)
+    conditions += std::string(", tokenizer ") + p.data.tokenizer + " of " +
+                  std::to_string(p.data.patch) + "x" + std::to_string(p.data.patch) + " patches";
   std::printf("data:    %s(%s), %" PRId64 " features%s\n", orNone(p.data.generator),
               params.c_str(), p.data.dim, conditions.c_str());
   if (p.tokenizer.name) {

@@ -169,6 +169,10 @@ double flowrt::imageBitsPerDim(const flowrt_program &program, flowrt_ctx &ctx,
 }
 
 int flowrt::runLikelihood(const flowrt_program &program, const LikelihoodOptions &opts) {
+  if (program.data.vocab > 0)
+    throw std::runtime_error(std::string("flow '") + program.flow_name +
+                             "' is a density over one-hot vectors, not over token ids: it "
+                             "has no likelihood of data points");
   if (samplesTokens(program))
     throw std::runtime_error(std::string("flow '") + program.flow_name +
                              "' is a density over its tokenizer's tokens, which its encoder "

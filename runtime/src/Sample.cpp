@@ -119,6 +119,23 @@ std::pair<torch::Tensor, torch::Tensor> decodedSamples(const flowrt_program &pro
   return {points, source};
 }
 
+/// Conditions for n samples when `--cond` gives none: the data's, or for
+/// a flow decoder the tokens of drawn data points.
+torch::Tensor drawnConditions(const flowrt_program &program, flowrt_ctx &ctx,
+                              const DataSet &data, int64_t n, uint64_t seed) {
+  Batch drawn = data.draw(n, mixSeed(seed, ConditionStream));
+  if (!program.sample.cond_computed)
+    return drawn.conds;
+  if (!isFlowDecoder(program))
+    throw UsageError("--cond", std::string("flow '") + program.flow_name +
+                                   "' takes a condition it computes from its data: give one "
+                                   "per sample with --cond FILE.npy");
+  int64_t batch = ctx.batchSize;
+  torch::Tensor tokens = applyTokenizer(program.tokenizer.encode, ctx, drawn.x);
+  ctx.batchSize = batch;
+  return tokens;
+}
+
 /// Prints how the samples were made.
 void reportRun(const flowrt_program &program, const SampleOptions &opts, const flowrt_ctx &ctx,
                const SampleRun &run, const IntegrateOptions &integration) {
@@ -144,8 +161,10 @@ void reportRun(const flowrt_program &program, const SampleOptions &opts, const f
   }
   if (program.sample.cond_dim > 0)
     std::printf("conditions: %s\n",
-                opts.cond.empty() ? "drawn from the data's (--cond FILE.npy gives them)"
-                                  : opts.cond.c_str());
+                !opts.cond.empty() ? opts.cond.c_str()
+                : program.sample.cond_computed
+                    ? "the tokens of data points drawn (--cond FILE.npy gives them)"
+                    : "drawn from the data's (--cond FILE.npy gives them)");
   if (ctx.guidanceMomentum != 0)
     std::printf("guidance momentum %g\n", ctx.guidanceMomentum);
   if (ctx.adaptiveGuidance > 0) {
@@ -185,7 +204,8 @@ void evaluateImageSamples(const flowrt_program &program, const SampleOptions &op
   // map sampler has no velocity field to integrate them with, and a flow
   // over an encoder's tokens no density of images (the encoder is not
   // invertible).
-  if (!program.source.kind || !program.velocity || samplesTokens(program) || !ctx.device.is_cpu())
+  if (!program.source.kind || !program.velocity || samplesTokens(program) ||
+      program.data.vocab > 0 || !ctx.device.is_cpu())
     return;
   ClassifierData images = classifierData(program.data, data);
   constexpr int64_t BpdImages = 256;
@@ -290,10 +310,13 @@ int flowrt::runSample(const flowrt_program &program, const SampleOptions &opts) 
   torch::Tensor from;
   if (!opts.from.empty())
     from = readPointRows(opts.from, sampleDimension(ctx), "the flow's samples").to(ctx.device);
-  // `--cond FILE.npy`: a condition per sample, so as many samples.
-  torch::Tensor conds;
+  // `--cond FILE.npy` (or a flow decoder's tokens from `reconstruct`): a
+  // condition per sample, so as many samples.
+  torch::Tensor conds = opts.conditions;
   if (!opts.cond.empty()) {
-    conds = readConditions(opts.cond, program.data);
+    conds = program.sample.cond_computed
+                ? readPointRows(opts.cond, program.sample.cond_dim, "the flow's conditions")
+                : readConditions(opts.cond, program.data);
     if (from.defined() && from.size(0) != conds.size(0))
       throw UsageError("--cond", opts.cond + " holds " + std::to_string(conds.size(0)) +
                                      " conditions but --from " + opts.from + " " +
@@ -309,7 +332,7 @@ int flowrt::runSample(const flowrt_program &program, const SampleOptions &opts) 
   if (run.classes > 0)
     run.labels.value = sampleLabels(n, run.classes, opts.label).to(ctx.device);
   if (program.sample.cond_dim > 0 && !conds.defined())
-    conds = data->draw(n, mixSeed(opts.run.seed, ConditionStream)).conds;
+    conds = drawnConditions(program, ctx, *data, n, opts.run.seed);
   if (conds.defined())
     run.conds.value = conds.to(ctx.device);
   flowrt_conditions given{run.classes > 0 ? &run.labels : nullptr,
@@ -338,6 +361,8 @@ int flowrt::runSample(const flowrt_program &program, const SampleOptions &opts) 
 
   auto [points, source] = decodedSamples(program, ctx, run, tokenizer.get());
   writeDataFiles(program, opts.outputs, points, opts.quiet);
+  if (opts.samplesOut)
+    *opts.samplesOut = points;
 
   nlohmann::ordered_json metrics = {{"samples", n},
                             {"solver", solver->name},
@@ -346,7 +371,11 @@ int flowrt::runSample(const flowrt_program &program, const SampleOptions &opts) 
                             {"seconds", run.seconds},
                             {"label", run.classes > 0 ? opts.label : -1}};
   if (program.sample.cond_dim > 0)
-    metrics["conditions"] = opts.cond.empty() ? "drawn from the data" : opts.cond;
+    metrics["conditions"] = !opts.cond.empty()        ? opts.cond
+                            : opts.conditions.defined() ? "given"
+                            : program.sample.cond_computed
+                                ? std::string("the tokens of data drawn")
+                                : "drawn from the data";
   bool wantMetrics = !opts.quiet || !opts.metricsJson.empty();
   if (data && wantMetrics && !samplesInDataUnits(program)) {
     if (opts.evaluate)

@@ -48,6 +48,16 @@ inline bool samplesTokens(const flowrt_program &program) {
 /// compares with the data.
 bool samplesInDataUnits(const flowrt_program &program);
 
+/// One direction of the program's encoder tokenizer (`encode`, or a
+/// compiled `decode`) on rows [n, D], in batches on ctx's device, without
+/// gradients; the result on the CPU.
+torch::Tensor applyTokenizer(flowrt_tensor *(*direction)(flowrt_ctx *, flowrt_tensor *),
+                             flowrt_ctx &ctx, const torch::Tensor &rows);
+
+/// Whether `program` is its tokenizer's flow decoder (`decode: FLOW`):
+/// tokens decode by sampling it, given them as its condition.
+bool isFlowDecoder(const flowrt_program &program);
+
 } // namespace flowrt
 
 #endif // FLOWRT_TOKENIZER_H

@@ -20,6 +20,7 @@
 #include "Eval.h"
 #include "Files.h"
 #include "Stages.h"
+#include "Tokenizer.h"
 #include "Writers.h"
 
 #include <cstdio>
@@ -44,34 +45,48 @@ struct TokenOptions {
 
 /// The program's networks and a context to run its tokenizer in.
 struct TokenRun {
+  const flowrt_program &program;
+  const TokenOptions &opts;
   NetworkSet nets{nullptr};
   flowrt_ctx ctx;
   std::unique_ptr<CudaKernels> gpu;
 
-  TokenRun(const flowrt_program &program, const TokenOptions &opts) {
+  TokenRun(const flowrt_program &program, const TokenOptions &opts)
+      : program(program), opts(opts) {
     if (!program.tokenizer.name)
       throw std::runtime_error(std::string("the spec of flow '") + program.flow_name +
                                "' declares no encoder tokenizer (tokenizer T = encoder(...))");
+    if (program.tokenizer.decoder && !isFlowDecoder(program))
+      throw std::runtime_error(std::string("tokenizer '") + program.tokenizer.name +
+                               "' decodes by sampling flow '" + program.tokenizer.decoder +
+                               "', but this program samples flow '" + program.flow_name + "'");
     nets = loadSamplingNetworks(program, opts.run.outDir, opts.rawWeights);
     gpu = setUpContext(ctx, program, opts.run);
     nets->to(ctx.device);
     ctx.nets = nets->pointers();
   }
 
-  /// One direction of the tokenizer on rows [n, D], in batches.
-  torch::Tensor apply(flowrt_tensor *(*direction)(flowrt_ctx *, flowrt_tensor *),
-                      const torch::Tensor &rows) {
-    torch::NoGradGuard noGrad;
-    constexpr int64_t Batch = 4096;
-    std::vector<torch::Tensor> out;
-    for (int64_t b = 0; b < rows.size(0); b += Batch) {
-      flowrt_tensor in;
-      in.value = rows.slice(0, b, b + Batch).to(ctx.device).contiguous();
-      ctx.batchSize = in.value.size(0);
-      out.push_back(direction(&ctx, &in)->value.cpu());
-      ctx.clearArena();
-    }
-    return torch::cat(out);
+  torch::Tensor encode(const torch::Tensor &x) {
+    return applyTokenizer(program.tokenizer.encode, ctx, x);
+  }
+
+  /// Tokens [n, K * D] back to data rows: the compiled decoding, or a flow
+  /// decoder's samples given them (one per row, with the sample block's
+  /// solver and the run's seed).
+  torch::Tensor decode(const torch::Tensor &z) {
+    if (program.tokenizer.decode)
+      return applyTokenizer(program.tokenizer.decode, ctx, z);
+    SampleOptions sampling = sampleDefaults(program, /*evaluate=*/false);
+    sampling.run = opts.run;
+    sampling.rawWeights = opts.rawWeights;
+    sampling.quiet = true;
+    sampling.conditions = z;
+    torch::Tensor x;
+    sampling.samplesOut = &x;
+    if (runSample(program, sampling) != 0 || !x.defined())
+      throw std::runtime_error("flow '" + std::string(program.flow_name) +
+                               "' could not decode the tokens");
+    return x;
   }
 };
 
@@ -82,14 +97,14 @@ int64_t tokenFeatures(const flowrt_program &program) {
   return n;
 }
 
-/// Data rows [n, data.dim] from -i or the held-out split.
-torch::Tensor inputData(const flowrt_program &program, const TokenOptions &opts) {
+/// Data rows [n, data.dim] from -i, or the held-out split with its labels.
+Batch inputData(const flowrt_program &program, const TokenOptions &opts) {
   if (opts.heldOut == !opts.input.empty())
     throw UsageError("-i", "give the points to encode: -i FILE.npy or --held-out");
   if (!opts.heldOut)
-    return readPointRows(opts.input, program.data.dim, "the data's samples");
+    return {readPointRows(opts.input, program.data.dim, "the data's samples"), {}, {}};
   std::unique_ptr<DataSet> data = makeDataSet(program.data);
-  return classifierData(program.data, *data).heldOut.x;
+  return classifierData(program.data, *data).heldOut;
 }
 
 /// Tokens [n, ...shape] as a file writes them.
@@ -101,9 +116,9 @@ torch::Tensor tokenArray(const flowrt_program &program, const torch::Tensor &z) 
 }
 
 int runEncode(const flowrt_program &program, const TokenOptions &opts) {
-  torch::Tensor x = inputData(program, opts);
+  torch::Tensor x = inputData(program, opts).x;
   TokenRun run(program, opts);
-  torch::Tensor z = run.apply(program.tokenizer.encode, x);
+  torch::Tensor z = run.encode(x);
   for (const std::string &out : opts.outputs)
     writeNpy(out, tokenArray(program, z));
   std::printf("encoded %lld points into tokens of shape [%s] with %s\n",
@@ -121,7 +136,7 @@ int runDecode(const flowrt_program &program, const TokenOptions &opts) {
     throw UsageError("-i", "give the tokens to decode: -i FILE.npy");
   torch::Tensor z = readPointRows(opts.input, tokenFeatures(program), "the tokenizer's tokens");
   TokenRun run(program, opts);
-  torch::Tensor x = run.apply(program.tokenizer.decode, z);
+  torch::Tensor x = run.decode(z);
   writeDataFiles(program, opts.outputs, x, /*quiet=*/false);
   return 0;
 }
@@ -143,10 +158,11 @@ int runReconstruct(const flowrt_program &program, const TokenOptions &opts) {
   if (opts.tokens > count)
     throw UsageError("--tokens", "the tokenizer gives " + std::to_string(count) +
                                      " tokens per sample, not " + std::to_string(opts.tokens));
-  torch::Tensor x = inputData(program, opts);
+  Batch input = inputData(program, opts);
+  const torch::Tensor &x = input.x;
   TokenRun run(program, opts);
-  torch::Tensor z = keepTokens(program, run.apply(program.tokenizer.encode, x), opts.tokens);
-  torch::Tensor r = run.apply(program.tokenizer.decode, z);
+  torch::Tensor z = keepTokens(program, run.encode(x), opts.tokens);
+  torch::Tensor r = run.decode(z);
   writeDataFiles(program, opts.outputs, r, /*quiet=*/false);
   // The baseline: the data's mean point for every input.
   std::unique_ptr<DataSet> data = makeDataSet(program.data);
@@ -158,13 +174,21 @@ int runReconstruct(const flowrt_program &program, const TokenOptions &opts) {
   int64_t kept = opts.tokens > 0 ? opts.tokens : count;
   std::printf("reconstruction mse = %.6f (%lld of %lld tokens; the data's mean: %.6f)\n", mse,
               static_cast<long long>(kept), static_cast<long long>(count), baseline);
-  if (!opts.metricsJson.empty()) {
-    nlohmann::ordered_json m = {{"points", x.size(0)},
-                                {"tokens", kept},
-                                {"reconstruction_mse", mse},
-                                {"mean_mse", baseline}};
-    std::ofstream(opts.metricsJson) << m.dump() << "\n";
+  nlohmann::ordered_json m = {{"points", x.size(0)},
+                              {"tokens", kept},
+                              {"reconstruction_mse", mse},
+                              {"mean_mse", baseline}};
+  // Held-out images: does the eval classifier still see each input's class?
+  if (opts.heldOut) {
+    ImageMetrics judged =
+        evaluateImages(program.data, *data, r, input.labels, opts.run.outDir);
+    std::printf("reconstructions labelled as their input's class: %.4f; %s = %.4f\n",
+                judged.accuracy, judged.fdName.c_str(), judged.fd);
+    m["accuracy"] = judged.accuracy;
+    m[judged.fdName] = judged.fd;
   }
+  if (!opts.metricsJson.empty())
+    std::ofstream(opts.metricsJson) << m.dump() << "\n";
   return 0;
 }
 

@@ -19,6 +19,12 @@
         `reconstruct --metrics-json` files for k = 1, 2, ... tokens, in
         order: the error must not increase with k (by more than T) and
         every k must beat the data's mean.
+    token_checks.py accuracy METRICS.json ... --min F [--tolerance T] [--below]
+        `reconstruct --held-out --metrics-json` files for increasing k: the
+        share of reconstructions the eval classifier labels as their
+        input's class must not decrease with k (by more than T) and must be
+        >= F with the most tokens (--below: the last must be < F, for a
+        baseline that must fail).
 """
 import argparse
 import json
@@ -80,6 +86,22 @@ def curve(args):
             sys.exit("%d tokens do not beat the data's mean" % p["tokens"])
 
 
+def accuracy(args):
+    points = [json.load(open(f)) for f in args.files]
+    print("labelled as the input's class, by tokens kept: " +
+          ", ".join("%d: %.4f" % (p["tokens"], p["accuracy"]) for p in points))
+    last = points[-1]["accuracy"]
+    if args.below:
+        if not last < args.min:
+            sys.exit("the baseline reaches %.4f >= %.4f" % (last, args.min))
+        return
+    for a, b in zip(points, points[1:]):
+        if b["accuracy"] < a["accuracy"] - args.tolerance:
+            sys.exit("the accuracy decreases from %d to %d tokens" % (a["tokens"], b["tokens"]))
+    if not last >= args.min:
+        sys.exit("%d tokens reach %.4f < %.4f" % (points[-1]["tokens"], last, args.min))
+
+
 parser = argparse.ArgumentParser()
 sub = parser.add_subparsers(dest="check", required=True)
 u = sub.add_parser("usage")
@@ -95,5 +117,10 @@ gr.add_argument("--below", action="store_true")
 c = sub.add_parser("curve")
 c.add_argument("files", nargs="+")
 c.add_argument("--tolerance", type=float, default=0.0)
+a = sub.add_parser("accuracy")
+a.add_argument("files", nargs="+")
+a.add_argument("--min", type=float, required=True)
+a.add_argument("--tolerance", type=float, default=0.0)
+a.add_argument("--below", action="store_true")
 args = parser.parse_args()
-{"usage": usage, "groups": groups, "curve": curve}[args.check](args)
+{"usage": usage, "groups": groups, "curve": curve, "accuracy": accuracy}[args.check](args)

@@ -242,7 +242,9 @@ LogicalResult SampleOp::verifyRegions() {
 LogicalResult TokenizerOp::verifyRegions() {
   // (x: tensor) -> tensor and back: decode gives encode's argument type.
   Region &encode = getEncode(), &decode = getDecode();
-  if (encode.empty() != decode.empty())
+  if (getDecoder() && !decode.empty())
+    return emitOpError("a flow decoder ('decoder') has no 'decode' region");
+  if (!getDecoder() && encode.empty() != decode.empty())
     return emitOpError("has both regions 'encode' and 'decode' or neither");
   if (encode.empty())
     return success();
@@ -251,12 +253,15 @@ LogicalResult TokenizerOp::verifyRegions() {
            isa<YieldOp>(r.front().getTerminator()) &&
            r.front().getTerminator()->getNumOperands() == 1;
   };
-  if (!oneTensor(encode) || !oneTensor(decode))
+  if (!oneTensor(encode) || (!decode.empty() && !oneTensor(decode)))
     return emitOpError("regions 'encode' and 'decode' must each be (tensor) -> tensor");
-  Type x = encode.getArgument(0).getType(), z = decode.getArgument(0).getType();
-  if (cast<RankedTensorType>(z).getShape() != getTokenShape())
+  Type x = encode.getArgument(0).getType();
+  auto z = cast<RankedTensorType>(encode.front().getTerminator()->getOperand(0).getType());
+  if (z.getShape() != getTokenShape())
     return emitOpError("'token_shape' differs from the tokens' type ") << z;
-  if (failed(checkRegion(*this, "encode", encode, {x}, {z}, "(x) -> z, z decode's argument")) ||
+  if (failed(checkRegion(*this, "encode", encode, {x}, {z}, "(x) -> z, z the tokens")))
+    return failure();
+  if (!decode.empty() &&
       failed(checkRegion(*this, "decode", decode, {z}, {x}, "(z) -> x, x encode's argument")))
     return failure();
   return success();
@@ -265,6 +270,8 @@ LogicalResult TokenizerOp::verifyRegions() {
 LogicalResult TokenizerOp::verifySymbolUses(SymbolTableCollection &symbols) {
   Operation *op = *this;
   if (failed(checkDeclaration<DataOp>(op, symbols, "data", getDataAttr())))
+    return failure();
+  if (getDecoder() && failed(checkDeclaration<FlowOp>(op, symbols, "decoder", getDecoderAttr())))
     return failure();
   // (batch, rows) -> batch, for each direction that was outlined.
   for (auto [name, ref] : {std::pair<StringRef, FlatSymbolRefAttr>{"encode_fn", getEncodeFnAttr()},

@@ -34,7 +34,8 @@ void flowc::genDataOp(OpBuilder &builder, const ast::DataDecl &tok) {
                      optionalString(d.path), optionalString(d.labelsPath),
                      tok.tokenized ? builder.getStringAttr(tok.source->callee) : StringAttr(),
                      tok.patch, optionalString(d.condPath),
-                     d.condShape.empty() ? nullptr : builder.getDenseI64ArrayAttr(d.condShape));
+                     d.condShape.empty() ? nullptr : builder.getDenseI64ArrayAttr(d.condShape),
+                     tok.vocab);
 }
 
 void flowc::genSolverOp(OpBuilder &builder, const ast::SolverDecl &s) {

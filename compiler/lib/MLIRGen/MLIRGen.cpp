@@ -543,6 +543,8 @@ private:
         return inlineDefinition(call, def->params, def->lets, def->body.get(), env);
       if (auto *model = dynamic_cast<const ast::ModelDecl *>(b.decl))
         return genModelCall(call, *model, env);
+      if (auto *tok = dynamic_cast<const ast::DataDecl *>(b.decl)) // T(x1)
+        return encode(*tok, genExpr(call.args[0].value.get(), env));
     }
     // Anything else Sema bound to a built-in of the shared table.
     const BuiltinFunction *fn = lookupBuiltin(call.callee);
@@ -679,13 +681,18 @@ private:
         for (size_t i = 1; i < s.names.size(); ++i)
           env[s.names[i]] =
               data->drawn(i) == Drawn::Label ? Value(draw.getLabel()) : Value(draw.getCond());
-        if (!data->isEncoder())
-          return draw.getResult();
-        Env encoding;
-        encoding["x"] = draw.getResult();
-        return genExpr(data->encode, encoding);
+        return data->isEncoder() ? encode(*data, draw.getResult()) : draw.getResult();
       }
     return genExpr(rhs, env);
+  }
+
+  /// The tokens of data point x: the tokenizer's `encode` with x bound.
+  Value encode(const ast::DataDecl &tok, Value x) {
+    if (!x)
+      return nullptr;
+    Env encoding;
+    encoding["x"] = x;
+    return genExpr(tok.encode, encoding);
   }
 
   LogicalResult genFlow(const ast::FlowDecl &f) {
@@ -740,7 +747,9 @@ private:
     auto op = fl::TokenizerOp::create(
         builder, loc(tok.loc), builder.getStringAttr(tok.name),
         FlatSymbolRefAttr::get(builder.getContext(), tok.tokenized->name),
-        builder.getDenseI64ArrayAttr(tok.shape), FlatSymbolRefAttr(), FlatSymbolRefAttr());
+        builder.getDenseI64ArrayAttr(tok.shape), FlatSymbolRefAttr(), FlatSymbolRefAttr(),
+        tok.decoderFlow ? FlatSymbolRefAttr::get(builder.getContext(), tok.decoderFlow->name)
+                        : FlatSymbolRefAttr());
     Type x = sampleType(ast::Shape::tensor(tok.tokenized->shape));
     Type z = sampleType(ast::Shape::tensor(tok.shape));
     auto direction = [&](Region &region, Type arg, const char *name, const ast::Expr *body) {
@@ -756,7 +765,7 @@ private:
     };
     if (failed(direction(op.getEncode(), x, "x", tok.encode)))
       return failure();
-    return direction(op.getDecode(), z, "z", tok.decode);
+    return tok.decode ? direction(op.getDecode(), z, "z", tok.decode) : success();
   }
 
   //===--------------------------------------------------------------------===//
@@ -795,6 +804,7 @@ private:
         nullptr, llvm::APFloat(r.number("rtol", d.rtol)), llvm::APFloat(r.number("atol", d.atol)),
         llvm::APFloat(r.number("adaptive_guidance", 0.0)),
         llvm::APFloat(r.number("guidance_momentum", 0.0)));
+    sample.setComputedCondition(r.conditionComputed);
     if (r.map) {
       if (failed(genSampledRegion(r, r.map, /*times=*/2, sample.getMap())))
         return failure();
@@ -882,7 +892,7 @@ private:
     if (!r.velocityLabel.empty())
       args.push_back(f32);
     if (!r.velocityCondition.empty())
-      args.push_back(sampleType(ast::Shape::tensor(conditionShape(*r.flow))));
+      args.push_back(sampleType(ast::Shape::tensor(r.velocityConditionShape)));
     Block &entry = startRegion(region, args, l);
     Env inner;
     for (unsigned i = 0; i <= times; ++i)
@@ -892,18 +902,6 @@ private:
     if (!r.velocityCondition.empty())
       inner[r.velocityCondition] = entry.getArguments().back();
     return yieldDefinition({}, value, inner, xType, l);
-  }
-
-  /// The shape of the condition a flow draws with its data.
-  static std::vector<int64_t> conditionShape(const ast::FlowDecl &f) {
-    for (auto &s : f.body)
-      if (auto *n = s->kind == ast::FlowStmt::Kind::Draw
-                        ? dynamic_cast<const ast::NameExpr *>(s->value.get())
-                        : nullptr)
-        if (auto *data = dynamic_cast<const ast::DataDecl *>(n->binding.decl))
-          if (!data->condShape.empty())
-            return data->condShape;
-    return {};
   }
 
   /// Ends the region being built with a definition's value: its lets, then

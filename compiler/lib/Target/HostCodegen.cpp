@@ -659,13 +659,16 @@ private:
     if (!op)
       return success();
     auto encode = recorded(op, "encode_fn", op.getEncodeFnAttr());
-    auto decode = recorded(op, "decode_fn", op.getDecodeFnAttr());
+    // A flow decoder decodes by sampling its flow: no decode function.
+    auto decode = op.getDecoder() ? FailureOr<std::string>(std::string())
+                                  : recorded(op, "decode_fn", op.getDecodeFnAttr());
     if (failed(encode) || failed(decode))
       return failure();
     tokenShape.assign(op.getTokenShape().begin(), op.getTokenShape().end());
     for (auto [name, fn] : {std::pair{"encode", *encode}, {"decode", *decode}})
-      os << "flowrt_tensor *" << name << "(flowrt_ctx *ctx, flowrt_tensor *v) {\n"
-         << "  return " << fn << "(ctx, v, flowrt_rows(v));\n}\n\n";
+      if (!fn.empty())
+        os << "flowrt_tensor *" << name << "(flowrt_ctx *ctx, flowrt_tensor *v) {\n"
+           << "  return " << fn << "(ctx, v, flowrt_rows(v));\n}\n\n";
     return success();
   }
 
@@ -826,7 +829,8 @@ private:
       os << "  p.data.labels_path = " << cString(*data.getLabelsPath()) << ";\n";
     if (data && data.getTokenizer())
       os << "  p.data.tokenizer = " << cString(*data.getTokenizer()) << ";\n"
-         << "  p.data.patch = " << data.getPatch() << ";\n";
+         << "  p.data.patch = " << data.getPatch() << ";\n"
+         << "  p.data.vocab = " << data.getVocab() << ";\n";
     if (data && data.getShape())
       os << "  p.data.rank = " << data.getShape()->size() << ";\n"
          << "  p.data.shape = kDataShape;\n";
@@ -865,7 +869,11 @@ private:
          << ((sample.getLabelled() || sourceConditions.label) && data ? data.getClasses() : 0)
          << ";\n"
          << "  p.sample.cond_dim = "
-         << (sample.getCondDim() > 0 || sourceConditions.cond ? conditionDim(data) : 0) << ";\n"
+         << (sample.getComputedCondition() ? sample.getCondDim()
+             : sample.getCondDim() > 0 || sourceConditions.cond ? conditionDim(data)
+                                                                : 0)
+         << ";\n"
+         << "  p.sample.cond_computed = " << (sample.getComputedCondition() ? 1 : 0) << ";\n"
          << "  p.sample.dim = " << sourceDim << ";\n"
          << "  p.sample.fixed_steps = " << (sample.getFixedSteps() ? 1 : 0) << ";\n"
          << "  p.sample.rtol = " << cDouble(sample.getRtol().convertToDouble()) << ";\n"
@@ -908,8 +916,12 @@ private:
       os << "};\n  p.tokenizer.name = " << cString(tokenizer.getSymName()) << ";\n"
          << "  p.tokenizer.rank = " << tokenShape.size() << ";\n"
          << "  p.tokenizer.shape = kTokenShape;\n"
-         << "  p.tokenizer.encode = encode;\n  p.tokenizer.decode = decode;\n"
-         << "  p.samples_tokens = " << (samplesTokens ? 1 : 0) << ";\n";
+         << "  p.tokenizer.encode = encode;\n";
+      if (auto decoder = tokenizer.getDecoder())
+        os << "  p.tokenizer.decoder = " << cString(*decoder) << ";\n";
+      else
+        os << "  p.tokenizer.decode = decode;\n";
+      os << "  p.samples_tokens = " << (samplesTokens ? 1 : 0) << ";\n";
     }
     os << "  p.ptx = ptxText();\n"
        << "  return p;\n}\n\n";

@@ -150,7 +150,8 @@ struct OutlineRunKernelsPass
   }
 
   /// A tokenizer's two directions as host functions `T_encode(x, rows) ->
-  /// z` and `T_decode(z, rows) -> x`, networks and all.
+  /// z` and `T_decode(z, rows) -> x`, networks and all (a flow decoder's
+  /// decoding is its flow's sampler).
   LogicalResult outlineTokenizer(ModuleOp module, fl::TokenizerOp tokenizer) {
     if (tokenizer.getEncode().empty())
       return success();
@@ -159,14 +160,16 @@ struct OutlineRunKernelsPass
     func::FuncOp encode =
         outlineSampledGraph(module, tokenizer.getEncode(), prefix + "_encode",
                             prefix + "_encoding", {}, /*scaled=*/false, "the encoding", loc);
-    func::FuncOp decode =
-        encode ? outlineSampledGraph(module, tokenizer.getDecode(), prefix + "_decode",
-                                     prefix + "_decoding", {}, /*scaled=*/false,
-                                     "the decoding", loc)
-               : func::FuncOp();
-    if (!decode)
+    if (!encode)
       return failure();
     tokenizer.setEncodeFnAttr(FlatSymbolRefAttr::get(encode.getSymNameAttr()));
+    if (tokenizer.getDecode().empty())
+      return success();
+    func::FuncOp decode =
+        outlineSampledGraph(module, tokenizer.getDecode(), prefix + "_decode",
+                            prefix + "_decoding", {}, /*scaled=*/false, "the decoding", loc);
+    if (!decode)
+      return failure();
     tokenizer.setDecodeFnAttr(FlatSymbolRefAttr::get(decode.getSymNameAttr()));
     return success();
   }

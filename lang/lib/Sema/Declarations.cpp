@@ -84,10 +84,14 @@ void Sema::checkTokenizer(DataDecl &tok) {
     checkEncoderTokenizer(tok);
     return;
   }
+  if (src.callee == "onehot") {
+    checkOneHotTokenizer(tok);
+    return;
+  }
   if (src.callee != "patchify") {
     error(src.calleeLoc, "unknown tokenizer '" + src.callee +
-                             "'; expected patchify(DATA, patch: P) or encoder(DATA, encode: "
-                             "EXPR, decode: EXPR)");
+                             "'; expected patchify(DATA, patch: P), onehot(DATA, vocab: V) or "
+                             "encoder(DATA, encode: EXPR, decode: EXPR)");
     return;
   }
   src.binding.kind = Binding::Kind::Builtin;
@@ -117,18 +121,53 @@ void Sema::checkTokenizer(DataDecl &tok) {
               "' of shape " + Shape::tensor(data->shape).str());
     return;
   }
-  if (data->tokenizer) {
-    error(tok.nameLoc, "data '" + data->name + "' already has the tokenizer '" +
-                           data->tokenizer->name + "'");
+  if (!claimData(tok, *data))
     return;
-  }
-  data->tokenizer = &tok;
-  tok.tokenized = data;
   tok.patch = patch;
   tok.shape = {(h / patch) * (w / patch), patch * patch * c};
   tok.dim = data->dim;
-  tok.classes = data->classes;
-  tok.condShape = data->condShape; // conditions pass through unencoded
+}
+
+bool Sema::claimData(DataDecl &tok, DataDecl &data) {
+  if (data.tokenizer) {
+    error(tok.nameLoc, "data '" + data.name + "' already has the tokenizer '" +
+                           data.tokenizer->name + "'");
+    return false;
+  }
+  data.tokenizer = &tok;
+  tok.tokenized = &data;
+  tok.classes = data.classes;
+  tok.condShape = data.condShape; // conditions pass through unencoded
+  return true;
+}
+
+void Sema::checkOneHotTokenizer(DataDecl &tok) {
+  CallExpr &src = *tok.source;
+  src.binding.kind = Binding::Kind::Builtin;
+  ArgBinding bound = bindArgs(src, {"data", "vocab"}, "'onehot'");
+  if (!bound.ok)
+    return;
+  DataDecl *data = tokenizedData(src, bound.slots[0], "onehot(words, vocab: 27)");
+  if (!data)
+    return;
+  if (!bound.slots[1]) {
+    error(src.calleeLoc, "onehot(...) needs 'vocab', the number of distinct tokens: "
+                         "onehot(DATA, vocab: V)");
+    return;
+  }
+  auto vocab = evalPositiveInt(bound.slots[1]->value.get(), "'vocab'");
+  if (!vocab)
+    return;
+  if (*vocab < 2) {
+    error(bound.slots[1]->value->loc, "'vocab' must be at least 2, a choice between tokens");
+    return;
+  }
+  if (!claimData(tok, *data))
+    return;
+  tok.vocab = *vocab;
+  tok.shape = data->shape;
+  tok.shape.push_back(*vocab);
+  tok.dim = data->dim * *vocab;
 }
 
 DataDecl *Sema::tokenizedData(CallExpr &src, const Arg *arg, const std::string &example) {
@@ -166,6 +205,16 @@ void Sema::checkEncoderTokenizer(DataDecl &tok) {
   tok.tokenized = data;
   tok.encode = bound.slots[1]->value.get();
   tok.decode = bound.slots[2]->value.get();
+  // `decode: FLOW`: a flow decoder, which checkFlowDecoders checks once the
+  // flows and sample blocks are.
+  if (auto *name = tok.decode->kind == Expr::Kind::Name ? static_cast<NameExpr *>(tok.decode)
+                                                          : nullptr)
+    if (Decl *d = findGlobal(name->name); d && d->kind == Decl::Kind::Flow) {
+      name->binding.kind = Binding::Kind::Decl;
+      name->binding.decl = d;
+      tok.decoderFlow = static_cast<FlowDecl *>(d);
+      tok.decode = nullptr;
+    }
   tok.classes = data->classes;
   tok.condShape = data->condShape; // conditions pass through unencoded
 }
@@ -208,6 +257,8 @@ void Sema::checkEncoders() {
     }
     tok->shape = z.dims;
     tok->dim = z.numElements();
+    if (tok->decoderFlow)
+      continue;
     tok->decodeParams.clear();
     tok->decodeParams.push_back(Param{"z", tok->decode->loc, z, nullptr});
     Scope decodeScope;
@@ -220,6 +271,47 @@ void Sema::checkEncoders() {
     if (x.isKnown() && x != Shape::tensor(data.shape))
       error(tok->decode->loc, "'decode' gives " + x.str() + " but data '" + data.name +
                                   "' has samples of shape " + Shape::tensor(data.shape).str());
+  }
+}
+
+void Sema::checkFlowDecoders() {
+  for (Decl *d : logicalOrder) {
+    auto *tok = d->kind == Decl::Kind::Data ? static_cast<DataDecl *>(d) : nullptr;
+    if (!tok || !tok->decoderFlow || tok->shape.empty())
+      continue;
+    const FlowDecl &flow = *tok->decoderFlow;
+    const std::string usage = "; e.g. z = " + tok->name + "(x1) in the flow and sample " +
+                              flow.name + " { velocity: v(x, t, z) }";
+    Location at = tok->source->args.back().value->loc;
+    const FlowStmt *source = flow.sourceStmt;
+    if (!source || source->shapes.empty() || !source->shapes[0].isKnown()) {
+      if (flow.objective)
+        error(at, "tokenizer '" + tok->name + "' decodes with flow '" + flow.name +
+                      "', which has no source to sample from");
+      continue; // else the flow's own errors say why
+    }
+    if (source->shapes[0] != Shape::tensor(tok->tokenized->shape)) {
+      error(at, "flow '" + flow.name + "' samples points of shape " + source->shapes[0].str() +
+                    ", but its tokenizer '" + tok->name + "' decodes to data '" +
+                    tok->tokenized->name + "' of shape " +
+                    Shape::tensor(tok->tokenized->shape).str());
+      continue;
+    }
+    const RunDecl *sample = nullptr;
+    for (Decl *r : logicalOrder)
+      if (r->kind == Decl::Kind::Sample && static_cast<RunDecl *>(r)->flow == &flow)
+        sample = static_cast<RunDecl *>(r);
+    if (!sample || !sample->conditionComputed) {
+      error(at, "tokenizer '" + tok->name + "' decodes by sampling flow '" + flow.name +
+                    "', whose sample block must take the tokens as its condition" + usage);
+      continue;
+    }
+    if (sample->velocityConditionShape != tok->shape)
+      error(sample->find("velocity")->loc,
+            "the condition '" + sample->velocityCondition + "' is " +
+                Shape::tensor(sample->velocityConditionShape).str() + ", but tokenizer '" +
+                tok->name + "', which flow '" + flow.name + "' decodes, gives tokens of " +
+                Shape::tensor(tok->shape).str());
   }
 }
 

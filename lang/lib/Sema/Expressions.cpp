@@ -167,8 +167,7 @@ void Sema::resolveCall(CallExpr &call, Scope &scope) {
       resolveModelCall(call, static_cast<ModelDecl &>(*d), scope);
       return;
     case Decl::Kind::Data:
-      error(call.calleeLoc, "cannot call data '" + call.callee +
-                                "'; draw from it with '~'");
+      resolveTokenizerCall(call, static_cast<DataDecl &>(*d), scope);
       return;
     default:
       error(call.calleeLoc, "'" + call.callee + "' is not a function");
@@ -180,6 +179,27 @@ void Sema::resolveCall(CallExpr &call, Scope &scope) {
     return;
   }
   error(call.calleeLoc, "unknown function '" + call.callee + "'");
+}
+
+void Sema::resolveTokenizerCall(CallExpr &call, DataDecl &tok, Scope &scope) {
+  if (!tok.isEncoder()) {
+    error(call.calleeLoc, "cannot call data '" + call.callee + "'; draw from it with '~'" +
+                              (tok.isTokenizer ? "" : " (an encoder tokenizer may be applied "
+                                                      "to a data point: T(x1))"));
+    return;
+  }
+  if (!scope.flow) {
+    error(call.calleeLoc, "tokenizer '" + tok.name +
+                              "' is applied to data points in a flow's body, not here");
+    return;
+  }
+  if (call.args.size() != 1 || !call.args[0].name.empty()) {
+    error(call.calleeLoc, "tokenizer '" + tok.name + "' takes one data point: " + tok.name +
+                              "(x1), the tokens of x1");
+    return;
+  }
+  call.binding.kind = Binding::Kind::Decl;
+  call.binding.decl = &tok;
 }
 
 const DataDecl *Sema::drawnData(const Expr *value) {

@@ -41,6 +41,10 @@ bool Sema::usesNetwork(const Expr *e,
         c.binding.decl->kind == Decl::Kind::Model &&
         static_cast<const ModelDecl *>(c.binding.decl)->network)
       return true;
+    if (c.binding.kind == Binding::Kind::Decl && c.binding.decl &&
+        c.binding.decl->kind == Decl::Kind::Data && // T(x1): its encoding's networks
+        usesNetwork(static_cast<const DataDecl *>(c.binding.decl)->encode, locals))
+      return true;
     for (const Arg &arg : c.args)
       if (usesNetwork(arg.value.get(), locals))
         return true;
@@ -88,10 +92,33 @@ void Sema::collectModelCalls(const Expr *e,
     if (sub.kind != Expr::Kind::Call)
       return;
     auto &c = static_cast<const CallExpr &>(sub);
-    if (c.binding.kind == Binding::Kind::Decl && c.binding.decl &&
-        c.binding.decl->kind == Decl::Kind::Model)
+    if (c.binding.kind != Binding::Kind::Decl || !c.binding.decl)
+      return;
+    if (c.binding.decl->kind == Decl::Kind::Model)
       calls.push_back(&c);
+    else if (c.binding.decl->kind == Decl::Kind::Data) // T(x1): its encoding's
+      collectModelCalls(static_cast<const DataDecl *>(c.binding.decl)->encode, calls);
   });
+}
+
+std::set<std::string> Sema::drawOnlyValues(const FlowDecl &flow) {
+  // The names on the path: those the source and time statements bind, and
+  // every value computed from one of them.
+  std::set<std::string> onPath, fromDraw;
+  for (const auto &stmt : flow.body) {
+    if (!stmt || stmt->kind == FlowStmt::Kind::Loss)
+      continue;
+    bool dependent = stmt.get() == flow.sourceStmt || stmt.get() == flow.timeStmt;
+    forEachExpr(stmt->value.get(), [&](const Expr &e) {
+      dependent |= e.kind == Expr::Kind::Name &&
+                   onPath.count(static_cast<const NameExpr &>(e).name) > 0;
+    });
+    for (const std::string &n : stmt->names)
+      (dependent ? onPath : fromDraw).insert(n);
+  }
+  for (const std::string &n : onPath)
+    fromDraw.erase(n);
+  return fromDraw;
 }
 
 void Sema::checkFlowModel(FlowDecl &flow) {
@@ -322,7 +349,12 @@ Shape Sema::checkDraw(Expr *value, Scope &scope) {
       if (data.tokenizer)
         error(name.loc, "data '" + data.name + "' has the tokenizer '" +
                             data.tokenizer->name + "': draw from it instead");
-      if (data.isEncoder() && scope.flow) {
+      if (data.decoderFlow)
+        error(name.loc, "not yet: a flow over the tokens of '" + data.name +
+                            "', which flow '" + data.decoderFlow->name +
+                            "' decodes (a flow decoder decodes by sampling, which a sampled "
+                            "flow's samples do not run through yet)");
+      else if (data.isEncoder() && scope.flow) {
         if (scope.flow->encoder && scope.flow->encoder != &data)
           error(name.loc, "flow '" + scope.flow->name + "' already draws from tokenizer '" +
                               scope.flow->encoder->name + "'; its samples decode with one");

@@ -193,18 +193,37 @@ void Sema::checkSampledExpr(RunDecl &run, Expr &value, bool map) {
   std::string supplied;
   for (auto &[name, local] : locals)
     supplied += ", '" + name + "'";
+  // A value computed from the draw alone, not from the source or the time
+  // (a flow decoder's tokens, T(x1)), is a condition sampling is given;
+  // the data's label and condition (dropped or not) it takes by their names.
+  std::set<std::string> fromDraw = drawOnlyValues(flow);
+  std::map<std::string, const FlowStmt *> givens;
+  for (const auto &stmt : flow.body)
+    if (stmt && stmt->kind == FlowStmt::Kind::Let && fromDraw.count(stmt->names[0]) &&
+        !conditionOf(stmt->value.get()) && labelClasses(stmt->value.get()) == 0)
+      givens[stmt->names[0]] = stmt.get();
   bool cannotSupply = false;
+  std::string given;
   forEachExpr(&value, [&](const Expr &e) {
     auto *n = e.kind == Expr::Kind::Name ? static_cast<const NameExpr *>(&e) : nullptr;
     if (!n || n->name == "x" || n->name == "t" || (map && n->name == "dt") ||
-        !computed.count(n->name) || locals.count(n->name))
+        !computed.count(n->name) || locals.count(n->name) || n->name == given)
       return;
+    if (givens.count(n->name) && given.empty()) {
+      given = n->name;
+      return;
+    }
     error(n->loc, what + " cannot use '" + n->name + "': sampling supplies " + bound +
-                      supplied + " and nothing else the flow computes in training");
+                      supplied +
+                      (given.empty() ? ", one value the flow computes from its draw alone"
+                                     : ", the condition '" + given + "'") +
+                      " and nothing else the flow computes in training");
     cannotSupply = true;
   });
   if (cannotSupply)
     return;
+  if (!given.empty())
+    locals[given] = FlowLocal{givens[given], 0, false};
   Scope scope;
   scope.params = &run.fieldParams;
   scope.flow = const_cast<FlowDecl *>(&flow);
@@ -219,8 +238,15 @@ void Sema::checkSampledExpr(RunDecl &run, Expr &value, bool map) {
   forEachExpr(&value, [&](const Expr &e) {
     if (e.kind == Expr::Kind::Name) {
       auto &n = static_cast<const NameExpr &>(e);
-      if (n.binding.kind == Binding::Kind::FlowLocal)
-        (conditionOf(&n) ? run.velocityCondition : run.velocityLabel) = n.name;
+      if (n.binding.kind != Binding::Kind::FlowLocal)
+        return;
+      bool condition = n.name == given || conditionOf(&n);
+      if (condition && !run.velocityCondition.empty() && run.velocityCondition != n.name) {
+        error(n.loc, what + " takes one condition, '" + run.velocityCondition + "' or '" +
+                         n.name + "', not both");
+        ok = false;
+      }
+      (condition ? run.velocityCondition : run.velocityLabel) = n.name;
       return;
     }
     if (e.kind != Expr::Kind::Call || !ok)
@@ -253,6 +279,17 @@ void Sema::checkSampledExpr(RunDecl &run, Expr &value, bool map) {
   if (v != x && (map || !v.isScalar())) {
     error(value.loc, what + " is " + v.str() + " but the flow's samples x are " + x.str());
     return;
+  }
+  if (!run.velocityCondition.empty()) {
+    const FlowLocal &c = locals[run.velocityCondition];
+    Shape shape = c.stmt->shapes[c.index];
+    if (!shape.isTensor()) {
+      error(value.loc, what + "'s condition '" + run.velocityCondition +
+                           "' must be a tensor, but it is " + shape.str());
+      return;
+    }
+    run.velocityConditionShape = shape.dims;
+    run.conditionComputed = run.velocityCondition == given;
   }
   (map ? run.map : run.velocity) = &value;
 }

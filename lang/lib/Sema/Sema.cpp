@@ -66,6 +66,7 @@ void Sema::run() {
                                " block");
       checkRun(run);
     }
+  checkFlowDecoders();
   warnUnusedModels();
 }
 

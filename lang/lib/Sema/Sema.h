@@ -268,6 +268,21 @@ private:
   /// is the tokens') and `decode` with z of the tokens' shape (DATA's
   /// shape again): deterministic, networks allowed.
   void checkEncoders();
+  /// A flow decoder `decode: FLOW`: FLOW draws the tokenized data and its
+  /// sample block takes a condition of the tokens' shape.
+  void checkFlowDecoders();
+  /// `tokenizer NAME = onehot(DATA, vocab: V)`: DATA's values are token
+  /// ids 0..V-1, drawn as one-hot vectors (tokens: DATA's shape + [V]).
+  void checkOneHotTokenizer(DataDecl &tok);
+  /// Makes `tok` the tokenizer DATA is drawn through (one per data set).
+  bool claimData(DataDecl &tok, DataDecl &data);
+  /// The names a flow binds to values of its draw alone, computed without
+  /// its source or time (a flow decoder's tokens): sampling may be given one.
+  static std::set<std::string> drawOnlyValues(const FlowDecl &flow);
+  /// `T(x1)` in a flow's body: an encoder tokenizer applied to a data
+  /// point, its tokens (the tokenizer's `encode` with x bound to x1).
+  void resolveTokenizerCall(CallExpr &call, DataDecl &tok, Scope &scope);
+  Shape inferTokenizerCall(CallExpr &call, const DataDecl &tok);
   /// Reports draws and derivatives in a tokenizer's `what` expression.
   void checkDeterministic(const Expr *e, const std::string &what);
 

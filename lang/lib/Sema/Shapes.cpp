@@ -162,7 +162,22 @@ Shape Sema::inferCall(CallExpr &call) {
   if (b.decl->kind == Decl::Kind::Model)
     return inferModelCall(
         call, const_cast<ModelDecl &>(static_cast<const ModelDecl &>(*b.decl)));
+  if (b.decl->kind == Decl::Kind::Data)
+    return inferTokenizerCall(call, static_cast<const DataDecl &>(*b.decl));
   return Shape();
+}
+
+Shape Sema::inferTokenizerCall(CallExpr &call, const DataDecl &tok) {
+  Shape x = call.args[0].value->shape, data = Shape::tensor(tok.tokenized->shape);
+  if (!x.isKnown() || tok.shape.empty())
+    return Shape(); // reported, or the tokenizer's encode failed
+  if (x != data) {
+    shapeError(call.args[0].value->loc, "tokenizer '" + tok.name + "' encodes points of " +
+                                            "data '" + tok.tokenized->name + "', of shape " +
+                                            data.str() + ", but this is " + x.str());
+    return Shape();
+  }
+  return Shape::tensor(tok.shape);
 }
 
 Shape Sema::inferDefCall(CallExpr &call, FunctionDecl &def) {

@@ -24,7 +24,7 @@
 extern "C" {
 #endif
 
-#define FLOWRT_ABI_VERSION 16
+#define FLOWRT_ABI_VERSION 17
 
 typedef struct flowrt_ctx flowrt_ctx;       /* runtime state of one command */
 typedef struct flowrt_tensor flowrt_tensor; /* float32 [rows, cols] */
@@ -47,9 +47,12 @@ typedef struct flowrt_data_desc {
   const char *labels_path;
   /* A tokenizer (NULL: none): "patchify" cuts each [C, H, W] sample into
    * (H/patch)(W/patch) tokens of patch*patch*C values; the flow runs on the
-   * tokens (dim values, as before) and samples are decoded to images. */
+   * tokens (dim values, as before) and samples are decoded to images.
+   * "onehot": each value is a token id 0..vocab-1, drawn as a one-hot
+   * vector of vocab values (dim * vocab in all); samples decode by argmax. */
   const char *tokenizer;
   int64_t patch;
+  int64_t vocab;
   /* Conditions (x1, c ~ d): each sample's condition, a tensor of cond_shape
    * (cond_rank dimensions, cond_dim values), from the file cond_path;
    * cond_dim 0 without. */
@@ -147,6 +150,10 @@ typedef struct flowrt_sample_desc {
   /* The values of the condition the sampled field or the source takes (0:
    * none): `sample --cond FILE` gives one per sample. */
   int64_t cond_dim;
+  /* 1: the condition is a value the flow computes from its draw (a flow
+   * decoder's tokens), not the data's condition: without `--cond`, the
+   * tokenizer the flow decodes encodes drawn data points. */
+  int32_t cond_computed;
   /* Features of one sample as the flow draws it (its x0's); 0: data.dim.
    * Samples are in the data's units when it is data.dim or the program
    * decodes them. */
@@ -236,6 +243,9 @@ typedef struct flowrt_tokenizer_desc {
   const int64_t *shape;
   flowrt_tensor *(*encode)(flowrt_ctx *ctx, flowrt_tensor *x);
   flowrt_tensor *(*decode)(flowrt_ctx *ctx, flowrt_tensor *z);
+  /* A flow decoder (`decode: FLOW`): decode is NULL and tokens decode by
+   * sampling this flow, the program's own, given them as its condition. */
+  const char *decoder;
 } flowrt_tokenizer_desc;
 
 typedef struct flowrt_program {

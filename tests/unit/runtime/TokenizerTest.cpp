@@ -48,3 +48,33 @@ TEST(Tokenizer, PatchifyIsTheDocumentedPermutation) {
   desc.tokenizer = nullptr;
   EXPECT_EQ(makeTokenizer(desc), nullptr);
 }
+
+// onehot: value v of position l sets column l * V + v; argmax inverts it,
+// and a sample off the vertices decodes to its largest value's token.
+TEST(Tokenizer, OneHotSetsOneColumnPerTokenAndArgmaxInvertsIt) {
+  const int64_t L = 3, V = 5;
+  flowrt_data_desc desc{};
+  desc.dim = L;
+  desc.tokenizer = "onehot";
+  desc.vocab = V;
+  std::unique_ptr<Tokenizer> tok = makeTokenizer(desc);
+  ASSERT_TRUE(tok);
+  torch::Tensor ids = torch::tensor({{0.f, 4.f, 2.f}, {3.f, 3.f, 1.f}});
+  torch::Tensor onehot = tok->encode(ids);
+  ASSERT_EQ(onehot.sizes(), (std::vector<int64_t>{2, L * V}));
+  auto id = ids.accessor<float, 2>();
+  auto hot = onehot.accessor<float, 2>();
+  for (int64_t n = 0; n < 2; ++n)
+    for (int64_t l = 0; l < L; ++l)
+      for (int64_t v = 0; v < V; ++v)
+        ASSERT_EQ(hot[n][l * V + v], v == static_cast<int64_t>(id[n][l]) ? 1.f : 0.f)
+            << n << " " << l << " " << v;
+  EXPECT_TRUE(tok->decode(onehot).equal(ids));
+  torch::Tensor noisy = onehot * 0.6 + 0.1 * torch::rand({2, L * V});
+  EXPECT_TRUE(tok->decode(noisy).equal(ids));
+
+  EXPECT_THROW(tok->encode(torch::tensor({{0.f, 5.f, 1.f}})), std::runtime_error); // >= V
+  EXPECT_THROW(tok->encode(torch::tensor({{0.5f, 1.f, 1.f}})), std::runtime_error); // not an id
+  desc.vocab = 1;
+  EXPECT_THROW(makeTokenizer(desc), std::invalid_argument);
+}

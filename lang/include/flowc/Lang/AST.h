@@ -222,6 +222,8 @@ struct ImportDecl : Decl {
 };
 
 /// `data NAME = gen(args)`, e.g. `toy.moons(noise: 0.05)`.
+struct FlowDecl;
+
 /// Sema fills `dim` (features per sample) from the generator.
 struct DataDecl : Decl {
   std::unique_ptr<CallExpr> source;
@@ -263,6 +265,10 @@ struct DataDecl : Decl {
   const DataDecl *tokenized = nullptr;
   const DataDecl *tokenizer = nullptr;
   int64_t patch = 0;
+  /// `tokenizer NAME = onehot(DATA, vocab: V)`: DATA's values are token ids
+  /// 0..V-1, drawn as one-hot vectors of V (shape: DATA's + [V]); samples
+  /// decode by argmax.
+  int64_t vocab = 0;
   /// `tokenizer NAME = encoder(DATA, encode: EXPR of x, decode: EXPR of
   /// z)`: a flow drawing from it draws DATA and computes `encode` with x
   /// bound to the draw (networks included, trained or frozen as the stages
@@ -271,6 +277,11 @@ struct DataDecl : Decl {
   /// trains on it).
   Expr *encode = nullptr, *decode = nullptr;
   std::vector<Param> encodeParams, decodeParams; // x; z
+  /// `decode: FLOW`, a flow decoder (FlexTok's pattern): tokens decode by
+  /// sampling FLOW, whose sample block takes them as its condition
+  /// (`decode` is then null). A flow applies the tokenizer as a function,
+  /// `T(x1)`, to compute the tokens of its own draw.
+  const FlowDecl *decoderFlow = nullptr;
   bool isEncoder() const { return encode != nullptr; }
   DataDecl() : Decl(Kind::Data) {}
 };
@@ -439,6 +450,11 @@ struct RunDecl : Decl {
   const Expr *map = nullptr;
   std::vector<Param> fieldParams;
   std::string velocityLabel, velocityCondition;
+  /// The shape of the condition `velocityCondition` names: the data's
+  /// `cond_shape`, or the shape of a value the flow computes from its draw
+  /// alone (a flow decoder's tokens), which sampling is given.
+  std::vector<int64_t> velocityConditionShape;
+  bool conditionComputed = false; ///< the condition is such a value
   explicit RunDecl(Kind k) : Decl(k) {}
   double number(const std::string &n, double fallback) const {
     auto it = numbers.find(n);

@@ -29,8 +29,9 @@ def Flow_DataOp : Flow_Op<"data", [Symbol]> {
     "file" reads the samples from `path` (.npy, .csv or IDX) and their labels
     from `labels_path`, and with `cond_shape` each sample's condition, a
     tensor of that shape, from `cond_path`. With a `tokenizer` ("patchify"
-    of `patch` pixels) the flow draws tokens: `shape` stays the images' and
-    the draws are typed by the tokens' shape.
+    of `patch` pixels, or "onehot" of `vocab` token ids) the flow draws
+    tokens: `shape` and `dim` stay the data's and the draws are typed by
+    the tokens' shape.
   }];
   let arguments = (ins SymbolNameAttr:$sym_name, StrAttr:$generator,
                        I64Attr:$dim, DictionaryAttr:$params,
@@ -41,7 +42,8 @@ def Flow_DataOp : Flow_Op<"data", [Symbol]> {
                        OptionalAttr<StrAttr>:$tokenizer,
                        DefaultValuedAttr<I64Attr, "0">:$patch,
                        OptionalAttr<StrAttr>:$cond_path,
-                       OptionalAttr<DenseI64ArrayAttr>:$cond_shape);
+                       OptionalAttr<DenseI64ArrayAttr>:$cond_shape,
+                       DefaultValuedAttr<I64Attr, "0">:$vocab);
   let assemblyFormat = "$sym_name $generator `dim` $dim $params attr-dict";
 }
 
@@ -143,11 +145,15 @@ def Flow_TokenizerOp : Flow_Op<"tokenizer",
     encode data (`encode`, `reconstruct`) and decode samples. A flow that
     draws from the tokenizer computes the encoding in its own body (MLIRGen
     writes it there), where it is trained through like any other part.
+    With `decoder` (a flow decoder, `decode: FLOW`) there is no `decode`
+    region: tokens decode by sampling that flow, given them as its
+    condition.
   }];
   let arguments = (ins SymbolNameAttr:$sym_name, FlatSymbolRefAttr:$data,
                        DenseI64ArrayAttr:$token_shape,
                        OptionalAttr<FlatSymbolRefAttr>:$encode_fn,
-                       OptionalAttr<FlatSymbolRefAttr>:$decode_fn);
+                       OptionalAttr<FlatSymbolRefAttr>:$decode_fn,
+                       OptionalAttr<FlatSymbolRefAttr>:$decoder);
   let regions = (region AnyRegion:$encode, AnyRegion:$decode);
   let assemblyFormat = [{
     $sym_name `of` $data attr-dict (`encode` $encode^)? (`decode` $decode^)?
@@ -283,6 +289,7 @@ def Flow_SampleOp : Flow_Op<"sample",
                        OptionalAttr<FlatSymbolRefAttr>:$solve,
                        UnitAttr:$labelled,
                        DefaultValuedAttr<I64Attr, "0">:$cond_dim,
+                       UnitAttr:$computed_condition,
                        OptionalAttr<FlatSymbolRefAttr>:$map_step,
                        OptionalAttr<FlatSymbolRefAttr>:$network);
   let regions = (region AnyRegion:$model, AnyRegion:$combine, AnyRegion:$map);
@@ -313,7 +320,7 @@ def Flow_SampleOp : Flow_Op<"sample",
             steps, n, seed, velocity, nullptr, nullptr, label,
             guidance, guidance_fn, guidance_scale, fixed_steps, source_kind, source_params,
             rtol, atol, adaptive_guidance, guidance_momentum, nullptr, nullptr, nullptr,
-            nullptr, nullptr, nullptr, nullptr, false, 0, nullptr, nullptr);
+            nullptr, nullptr, nullptr, nullptr, false, 0, false, nullptr, nullptr);
     }]>
   ];
 }
