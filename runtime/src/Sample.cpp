@@ -203,9 +203,10 @@ void evaluateImageSamples(const flowrt_program &program, const SampleOptions &op
   // a conditional network's is log p(x | y) for each image's own label. A
   // map sampler has no velocity field to integrate them with, and a flow
   // over an encoder's tokens no density of images (the encoder is not
-  // invertible).
+  // invertible); likelihoods given a condition (a flow decoder's tokens)
+  // are not supported yet.
   if (!program.source.kind || !program.velocity || samplesTokens(program) ||
-      program.data.vocab > 0 || !ctx.device.is_cpu())
+      program.data.vocab > 0 || program.sample.cond_dim > 0 || !ctx.device.is_cpu())
     return;
   ClassifierData images = classifierData(program.data, data);
   constexpr int64_t BpdImages = 256;

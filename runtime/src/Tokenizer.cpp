@@ -55,9 +55,10 @@ public:
     if (x.numel() > 0 && ((ids - x).abs().max().item<double>() > 1e-6 ||
                           ids.min().item<double>() < 0 || ids.max().item<double>() >= vocab))
       throw std::runtime_error("onehot: the data's values must be token ids 0.." +
-                               std::to_string(vocab - 1) + "; found " +
-                               std::to_string(x.min().item<double>()) + ".." +
-                               std::to_string(x.max().item<double>()));
+                               std::to_string(vocab - 1) + "; they range over " +
+                               c10::str(x.min().item<double>()) + ".." +
+                               c10::str(x.max().item<double>()) +
+                               (ids.equal(x) ? "" : ", not all integers"));
     return torch::one_hot(ids.to(torch::kLong), vocab)
         .to(torch::kFloat)
         .reshape({x.size(0), x.size(1) * vocab});

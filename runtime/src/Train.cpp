@@ -170,6 +170,11 @@ private:
   void buildNetworks() {
     data = makeDataSet(program.data);
     tokenizer = makeTokenizer(program.data);
+    // A data set held whole is encoded once up front, so that a value the
+    // tokenizer refuses (a token id outside onehot's vocabulary) stops the
+    // run before its first step rather than whenever a batch draws it.
+    if (std::optional<Batch> all = tokenizer ? data->all() : std::nullopt)
+      tokenizer->encode(all->x);
     torch::manual_seed(opts.run.seed);
     model = NetworkSet(program);
     if (program.train.ema > 0)
