@@ -284,8 +284,8 @@ void Sema::checkSampledExpr(RunDecl &run, Expr &value, bool map) {
     const FlowLocal &c = locals[run.velocityCondition];
     Shape shape = c.stmt->shapes[c.index];
     if (!shape.isTensor()) {
-      error(value.loc, what + "'s condition '" + run.velocityCondition +
-                           "' must be a tensor, but it is " + shape.str());
+      error(value.loc, what + " takes '" + run.velocityCondition +
+                           "' as its condition, which must be a tensor but is " + shape.str());
       return;
     }
     run.velocityConditionShape = shape.dims;
