@@ -6,6 +6,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "Network.h"
+#include "Standardize.h"
 #include "ImageNetworks.h"
 
 #include <cmath>
@@ -209,6 +210,11 @@ void flowrt::copyParameters(torch::nn::Module &to, const torch::nn::Module &from
     dst[i].copy_(src[i]);
     dst[i].set_requires_grad(false);
   }
+  // Buffers too: a tokenizer's statistics, say.
+  auto srcBuffers = from.buffers();
+  auto dstBuffers = to.buffers();
+  for (size_t i = 0; i < srcBuffers.size(); ++i)
+    dstBuffers[i].copy_(srcBuffers[i]);
 }
 
 Mlp flowrt::cloneMlp(const Mlp &model) {
@@ -267,6 +273,8 @@ Network flowrt::makeNetwork(const flowrt_program &program, const flowrt_model_de
     return std::make_shared<DiTImpl>(ImageNetOptions::fromProgram(program, desc));
   if (kind == "conv")
     return makeConvNetwork(desc);
+  if (kind == "standardize" || kind == "unstandardize")
+    return makeStandardizeNetwork(desc);
   if (kind == "torchscript") {
     Network net = makeTorchScriptNetwork(desc.path ? desc.path : "", desc.in_dim, desc.classes,
                                          outputDim(desc));

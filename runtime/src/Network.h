@@ -164,8 +164,8 @@ TORCH_MODULE(Mlp);
 /// A copy of `model` with its own (gradient-free) parameters.
 Mlp cloneMlp(const Mlp &model);
 
-/// Copies `from`'s parameters into `to` (same architecture) and stops their
-/// gradients.
+/// Copies `from`'s parameters and buffers into `to` (same architecture)
+/// and stops the parameters' gradients.
 void copyParameters(torch::nn::Module &to, const torch::nn::Module &from);
 
 /// Moves every parameter of `net` into one flat buffer [P] and returns it:

@@ -26,6 +26,7 @@
 #include "NetworkSet.h"
 #include "Progress.h"
 #include "Stages.h"
+#include "Standardize.h"
 #include "Tokenizer.h"
 
 #include <algorithm>
@@ -115,6 +116,12 @@ public:
     writeRunFiles();
     if (int rc = setUpDevice(); rc != 0)
       return rc;
+    if (!opts.resume) { // a resumed run's statistics are in its checkpoint
+      std::vector<NetworkSetImpl *> sets{model.get()};
+      if (ema)
+        sets.push_back(ema.get());
+      fitStandardization(program, sets, ctx, *data, opts.quiet);
+    }
     makeFlatBuffers();
     prepareCapture();
     return loop();

@@ -273,6 +273,18 @@ LogicalResult TokenizerOp::verifySymbolUses(SymbolTableCollection &symbols) {
     return failure();
   if (getDecoder() && failed(checkDeclaration<FlowOp>(op, symbols, "decoder", getDecoderAttr())))
     return failure();
+  // Each names a network of its own kind.
+  for (auto [kind, ref] : {std::pair<StringRef, FlatSymbolRefAttr>{"standardize",
+                                                                   getStandardizeAttr()},
+                           {"unstandardize", getUnstandardizeAttr()}}) {
+    if (!ref)
+      continue;
+    if (failed(checkDeclaration<NetworkOp>(op, symbols, kind, ref)))
+      return failure();
+    if (symbols.lookupNearestSymbolFrom<NetworkOp>(op, ref).getKind() != kind)
+      return emitOpError("'") << kind << "' refers to " << ref << ", which is not a '" << kind
+                              << "' network";
+  }
   // (batch, rows) -> batch, for each direction that was outlined.
   for (auto [name, ref] : {std::pair<StringRef, FlatSymbolRefAttr>{"encode_fn", getEncodeFnAttr()},
                            {"decode_fn", getDecodeFnAttr()}}) {

@@ -85,3 +85,25 @@ LogicalResult flowc::genNetworkOp(OpBuilder &builder, const ast::ModelDecl &m) {
                         : m.network->args[0].value->loc);
   return checkFrozenNetwork(m, roles, dims, at);
 }
+
+std::string flowc::standardizeNetworkName(const ast::DataDecl &tok, bool inverse) {
+  return tok.name + (inverse ? ":unstandardize" : ":standardize");
+}
+
+void flowc::genStandardizeNetworkOps(OpBuilder &builder, const ast::DataDecl &tok) {
+  int64_t dim = tok.dim;
+  SmallVector<int64_t> layout{1, dim};
+  if (tok.standardize == ast::DataDecl::Standardize::Channels)
+    layout = {tok.shape[0], dim / tok.shape[0]};
+  for (bool inverse : {false, true})
+    fl::NetworkOp::create(builder, toLocation(builder, tok.standardizeLoc),
+                          standardizeNetworkName(tok, inverse),
+                          inverse ? "unstandardize" : "standardize", dim, /*width=*/0,
+                          /*depth=*/0, /*activation=*/"none", /*time_features=*/0,
+                          builder.getStrArrayAttr({"tensor"}),
+                          builder.getDenseI64ArrayAttr({dim}), dim, /*classes=*/0,
+                          /*heads=*/0, /*patch=*/0, StringAttr(), StringAttr(),
+                          /*raw_weights=*/false, /*frozen=*/false,
+                          builder.getDenseI64ArrayAttr(layout),
+                          builder.getDenseI64ArrayAttr(layout));
+}

@@ -29,6 +29,16 @@ void genSolverOp(mlir::OpBuilder &builder, const ast::SolverDecl &solver);
 /// recorded; a frozen one (checkpoint(...)) checked against its run.
 mlir::LogicalResult genNetworkOp(mlir::OpBuilder &builder, const ast::ModelDecl &model);
 
+/// The `standardize` network of a tokenizer with `standardize:` (or, with
+/// `inverse`, its `unstandardize` network): "T:standardize", a name no
+/// spec's model can take.
+std::string standardizeNetworkName(const ast::DataDecl &tok, bool inverse);
+
+/// `flow.network` for both of them: x of the tokens' shape to x, with the
+/// statistics' layout as in_shape ([C, rest] per channel, [1, all] for one
+/// mean and deviation).
+void genStandardizeNetworkOps(mlir::OpBuilder &builder, const ast::DataDecl &tok);
+
 } // namespace flowc
 
 #endif // FLOWC_MLIRGEN_DECLARATIONS_H

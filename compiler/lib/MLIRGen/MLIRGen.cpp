@@ -692,7 +692,19 @@ private:
       return nullptr;
     Env encoding;
     encoding["x"] = x;
-    return genExpr(tok.encode, encoding);
+    return standardize(tok, genExpr(tok.encode, encoding), /*inverse=*/false);
+  }
+
+  /// Tokens `z` through the tokenizer's standardize network (or, with
+  /// `inverse`, standardized tokens through its unstandardize network);
+  /// `z` itself when it standardizes nothing.
+  Value standardize(const ast::DataDecl &tok, Value z, bool inverse) {
+    if (!z || tok.standardize == ast::DataDecl::Standardize::None)
+      return z;
+    return fl::ApplyNetOp::create(
+        builder, z.getLoc(), z.getType(),
+        SymbolRefAttr::get(builder.getContext(), standardizeNetworkName(tok, inverse)),
+        ValueRange{z});
   }
 
   LogicalResult genFlow(const ast::FlowDecl &f) {
@@ -749,23 +761,37 @@ private:
         FlatSymbolRefAttr::get(builder.getContext(), tok.tokenized->name),
         builder.getDenseI64ArrayAttr(tok.shape), FlatSymbolRefAttr(), FlatSymbolRefAttr(),
         tok.decoderFlow ? FlatSymbolRefAttr::get(builder.getContext(), tok.decoderFlow->name)
-                        : FlatSymbolRefAttr());
+                        : FlatSymbolRefAttr(),
+        FlatSymbolRefAttr(), FlatSymbolRefAttr());
+    if (tok.standardize != ast::DataDecl::Standardize::None) {
+      OpBuilder::InsertionGuard guard(builder);
+      builder.setInsertionPoint(op);
+      genStandardizeNetworkOps(builder, tok);
+      op.setStandardizeAttr(FlatSymbolRefAttr::get(builder.getContext(),
+                                                   standardizeNetworkName(tok, false)));
+      op.setUnstandardizeAttr(FlatSymbolRefAttr::get(builder.getContext(),
+                                                     standardizeNetworkName(tok, true)));
+    }
     Type x = sampleType(ast::Shape::tensor(tok.tokenized->shape));
     Type z = sampleType(ast::Shape::tensor(tok.shape));
-    auto direction = [&](Region &region, Type arg, const char *name, const ast::Expr *body) {
+    // Encoding ends in the standardization, decoding starts with its inverse.
+    auto direction = [&](Region &region, Type arg, const char *name, const ast::Expr *body,
+                         bool decoding) {
       OpBuilder::InsertionGuard guard(builder);
       Location at = loc(body->loc);
       Block &entry = startRegion(region, arg, at);
       Env bound;
-      bound[name] = entry.getArgument(0);
+      bound[name] = decoding ? standardize(tok, entry.getArgument(0), true) : entry.getArgument(0);
       Value v = genExpr(body, bound);
+      if (v && !decoding)
+        v = standardize(tok, v, false);
       if (v)
         fl::YieldOp::create(builder, at, v);
       return success(static_cast<bool>(v));
     };
-    if (failed(direction(op.getEncode(), x, "x", tok.encode)))
+    if (failed(direction(op.getEncode(), x, "x", tok.encode, false)))
       return failure();
-    return tok.decode ? direction(op.getDecode(), z, "z", tok.decode) : success();
+    return tok.decode ? direction(op.getDecode(), z, "z", tok.decode, true) : success();
   }
 
   //===--------------------------------------------------------------------===//

@@ -921,6 +921,10 @@ private:
         os << "  p.tokenizer.decoder = " << cString(*decoder) << ";\n";
       else
         os << "  p.tokenizer.decode = decode;\n";
+      if (auto net = tokenizer.getStandardize())
+        os << "  p.tokenizer.standardize = " << cString(*net) << ";\n"
+           << "  p.tokenizer.unstandardize = " << cString(*tokenizer.getUnstandardize())
+           << ";\n";
       os << "  p.samples_tokens = " << (samplesTokens ? 1 : 0) << ";\n";
     }
     os << "  p.ptx = ptxText();\n"

@@ -47,13 +47,17 @@ void appendNetworks(ModuleOp module, HostProgram &program,
 }
 
 /// A program's data, host functions and networks, and the network its
-/// sampler integrates.
-LogicalResult plan(ModuleOp module, HostProgram &program) {
+/// sampler integrates. A program gets the tokenizer its flow draws from;
+/// the one the user runs (`mainFlow`'s) else the spec's only one, for
+/// `encode` and `reconstruct` (an earlier stage's would load networks
+/// that later stages train).
+LogicalResult plan(ModuleOp module, HostProgram &program, StringRef mainFlow) {
   auto flowOp = module.lookupSymbol<fl::FlowOp>(program.flow);
   if (auto named = flowOp ? flowOp.getTokenizerAttr() : FlatSymbolRefAttr()) {
     program.tokenizer = module.lookupSymbol<fl::TokenizerOp>(named);
     program.samplesTokens = program.tokenizer != nullptr;
-  } else if (llvm::hasSingleElement(module.getOps<fl::TokenizerOp>())) {
+  } else if (program.flow == mainFlow &&
+             llvm::hasSingleElement(module.getOps<fl::TokenizerOp>())) {
     program.tokenizer = *module.getOps<fl::TokenizerOp>().begin();
   }
   llvm::SetVector<func::FuncOp> reached;
@@ -97,7 +101,8 @@ LogicalResult plan(ModuleOp module, HostProgram &program) {
 }
 
 /// Each network is trained by the first stage whose training step applies
-/// it, and frozen in every other program that applies it.
+/// it, and frozen in every other program that applies it (a standardize
+/// network's statistics are "trained" so, by the runtime as the stage starts).
 LogicalResult assignStages(ModuleOp module, SmallVectorImpl<HostProgram> &programs) {
   llvm::StringMap<std::string> trainedBy;
   for (HostProgram &program : programs) {
@@ -112,6 +117,11 @@ LogicalResult assignStages(ModuleOp module, SmallVectorImpl<HostProgram> &progra
       if (!net.isFrozen())
         trainedBy.try_emplace(net.getSymName(), program.flow);
   }
+  // A tokenizer's unstandardize network only decodes; the stage that sets
+  // its standardize network's statistics sets its too.
+  for (auto tok : module.getOps<fl::TokenizerOp>())
+    if (auto net = tok.getStandardize(); net && trainedBy.count(*net))
+      trainedBy.try_emplace(*tok.getUnstandardize(), trainedBy.lookup(*net));
   for (HostProgram &program : programs)
     for (fl::NetworkOp net : program.networks) {
       auto it = trainedBy.find(net.getSymName());
@@ -160,7 +170,7 @@ FailureOr<SmallVector<HostProgram>> flowc::planHostPrograms(ModuleOp module,
     programs.back().sample = sampleOf(mainFlow);
   }
   for (HostProgram &program : programs)
-    if (failed(plan(module, program)))
+    if (failed(plan(module, program, mainFlow)))
       return failure();
   if (failed(assignStages(module, programs)))
     return failure();

@@ -189,7 +189,7 @@ DataDecl *Sema::tokenizedData(CallExpr &src, const Arg *arg, const std::string &
 void Sema::checkEncoderTokenizer(DataDecl &tok) {
   CallExpr &src = *tok.source;
   src.binding.kind = Binding::Kind::Builtin;
-  ArgBinding bound = bindArgs(src, {"data", "encode", "decode"}, "'encoder'");
+  ArgBinding bound = bindArgs(src, {"data", "encode", "decode", "standardize"}, "'encoder'");
   if (!bound.ok)
     return;
   for (size_t i = 1; i < 3; ++i)
@@ -217,6 +217,22 @@ void Sema::checkEncoderTokenizer(DataDecl &tok) {
     }
   tok.classes = data->classes;
   tok.condShape = data->condShape; // conditions pass through unencoded
+  if (const Arg *a = bound.slots[3]) {
+    auto *name = a->value->kind == Expr::Kind::Name ? static_cast<NameExpr *>(a->value.get())
+                                                    : nullptr;
+    tok.standardizeLoc = a->value->loc;
+    if (name && (name->name == "channels" || name->name == "all")) {
+      name->binding.kind = Binding::Kind::Builtin;
+      tok.standardize = name->name == "channels" ? DataDecl::Standardize::Channels
+                                                 : DataDecl::Standardize::All;
+    } else {
+      error(a->value->loc, "'standardize' must be 'channels' (statistics per channel, the "
+                           "tokens' first axis) or 'all' (one mean and deviation)");
+    }
+    if (tok.decoderFlow)
+      error(a->value->loc, "a flow decoder's tokens cannot be standardized yet: its encoder "
+                           "trains with it, so the tokens have no fixed statistics");
+  }
 }
 
 void Sema::checkDeterministic(const Expr *e, const std::string &what) {
@@ -312,6 +328,61 @@ void Sema::checkFlowDecoders() {
                 Shape::tensor(sample->velocityConditionShape).str() + ", but tokenizer '" +
                 tok->name + "', which flow '" + flow.name + "' decodes, gives tokens of " +
                 Shape::tensor(tok->shape).str());
+  }
+}
+
+void Sema::checkStandardizedTokens() {
+  for (Decl *d : logicalOrder) {
+    auto *tok = d->kind == Decl::Kind::Data ? static_cast<DataDecl *>(d) : nullptr;
+    if (!tok || tok->standardize == DataDecl::Standardize::None || tok->decoderFlow)
+      continue;
+    std::vector<const CallExpr *> encoders;
+    collectModelCalls(tok->encode, encoders);
+    // The networks each train block trains, in the spec's order: the first
+    // flow drawing from the tokenizer takes the statistics as it starts,
+    // so by then its encoder must be frozen or trained by an earlier stage.
+    std::set<const ModelDecl *> earlier;
+    const FlowDecl *fitter = nullptr;
+    for (Decl *r : logicalOrder) {
+      if (r->kind == Decl::Kind::Flow)
+        for (const auto &stmt : static_cast<FlowDecl *>(r)->body)
+          forEachExpr(stmt ? stmt->value.get() : nullptr, [&](const Expr &e) {
+            auto &call = static_cast<const CallExpr &>(e);
+            if (e.kind == Expr::Kind::Call && call.binding.decl == tok)
+              error(call.calleeLoc, "tokenizer '" + tok->name +
+                                        "' standardizes its tokens, so flows draw from it "
+                                        "(x1 ~ " + tok->name + ") rather than apply it");
+          });
+      auto *run = r->kind == Decl::Kind::Train ? static_cast<RunDecl *>(r) : nullptr;
+      if (!run || !run->flow)
+        continue;
+      if (run->flow->encoder == tok && !fitter) {
+        fitter = run->flow;
+        for (const CallExpr *call : encoders) {
+          auto *m = static_cast<const ModelDecl *>(call->binding.decl);
+          if (!m->frozen && !earlier.count(m))
+            error(call->calleeLoc,
+                  "tokenizer '" + tok->name + "' standardizes its tokens with statistics "
+                  "that flow '" + fitter->name + "' takes from its data as it starts "
+                  "training, but that flow trains '" + m->name + "' itself; train '" +
+                  m->name + "' in an earlier train block, or load it frozen");
+        }
+      }
+      auto it = flowModels.find(run->flow);
+      if (it != flowModels.end())
+        earlier.insert(it->second.begin(), it->second.end());
+      if (run->flow->encoder) {
+        std::vector<const CallExpr *> drawn;
+        collectModelCalls(run->flow->encoder->encode, drawn);
+        for (const CallExpr *call : drawn)
+          earlier.insert(static_cast<const ModelDecl *>(call->binding.decl));
+      }
+    }
+    if (!fitter)
+      error(tok->standardizeLoc, "tokenizer '" + tok->name + "' standardizes its tokens with "
+                                 "statistics from its data, which the first trained flow "
+                                 "drawing from it takes, but no train block trains a flow "
+                                 "that draws from '" + tok->name + "'");
   }
 }
 

@@ -67,6 +67,7 @@ void Sema::run() {
       checkRun(run);
     }
   checkFlowDecoders();
+  checkStandardizedTokens();
   warnUnusedModels();
 }
 

@@ -271,6 +271,10 @@ private:
   /// A flow decoder `decode: FLOW`: FLOW draws the tokenized data and its
   /// sample block takes a condition of the tokens' shape.
   void checkFlowDecoders();
+  /// `standardize:` statistics come from the first trained flow drawing
+  /// from the tokenizer, whose encoder is fixed by then; no flow applies
+  /// the tokenizer as a function.
+  void checkStandardizedTokens();
   /// `tokenizer NAME = onehot(DATA, vocab: V)`: DATA's values are token
   /// ids 0..V-1, drawn as one-hot vectors (tokens: DATA's shape + [V]).
   void checkOneHotTokenizer(DataDecl &tok);

@@ -24,7 +24,7 @@
 extern "C" {
 #endif
 
-#define FLOWRT_ABI_VERSION 17
+#define FLOWRT_ABI_VERSION 18
 
 typedef struct flowrt_ctx flowrt_ctx;       /* runtime state of one command */
 typedef struct flowrt_tensor flowrt_tensor; /* float32 [rows, cols] */
@@ -75,7 +75,8 @@ typedef struct flowrt_data_desc {
  * when classes > 0, with out_dim = in_dim. */
 typedef struct flowrt_model_desc {
   const char *name;       /* the spec's model name */
-  const char *kind;       /* "mlp", "unet" or "dit" (images), "conv", "torchscript" */
+  const char *kind;       /* "mlp", "unet" or "dit" (images), "conv", "torchscript",
+                             "standardize", "unstandardize" (a tokenizer's) */
   int64_t in_dim;         /* features of the tensor arguments together (x's) */
   int64_t out_dim;        /* features of the output */
   int32_t num_inputs;
@@ -246,6 +247,11 @@ typedef struct flowrt_tokenizer_desc {
   /* A flow decoder (`decode: FLOW`): decode is NULL and tokens decode by
    * sampling this flow, the program's own, given them as its condition. */
   const char *decoder;
+  /* `standardize: ...` (NULL: none): the models (kinds "standardize" and
+   * "unstandardize") that end encode and start decode; the first trained
+   * flow drawing from the tokenizer sets their statistics from its data. */
+  const char *standardize;
+  const char *unstandardize;
 } flowrt_tokenizer_desc;
 
 typedef struct flowrt_program {

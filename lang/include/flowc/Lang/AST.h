@@ -282,6 +282,13 @@ struct DataDecl : Decl {
   /// (`decode` is then null). A flow applies the tokenizer as a function,
   /// `T(x1)`, to compute the tokens of its own draw.
   const FlowDecl *decoderFlow = nullptr;
+  /// `standardize: channels | all`: tokens are shifted and scaled to mean 0
+  /// and standard deviation 1, per channel (the tokens' first axis) or over
+  /// all values, with statistics the first trained flow drawing from the
+  /// tokenizer takes from its data (kept in its checkpoint).
+  enum class Standardize { None, Channels, All };
+  Standardize standardize = Standardize::None;
+  Location standardizeLoc;
   bool isEncoder() const { return encode != nullptr; }
   DataDecl() : Decl(Kind::Data) {}
 };

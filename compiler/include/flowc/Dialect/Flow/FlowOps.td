@@ -65,6 +65,10 @@ def Flow_NetworkOp : Flow_Op<"network", [Symbol]> {
     either (a user's VAE as a tokenizer). Kind "conv" maps an image
     `in_shape` [C, H, W] to an image `out_shape` [C', H', W'], H and H' a
     power of two apart (strided convolutions down, transposed ones up).
+    Kind "standardize" shifts and scales x to mean 0 and deviation 1 with
+    statistics per index of `in_shape`'s first axis (the runtime takes them
+    from the data and keeps them as the network's buffers, no parameters);
+    kind "unstandardize" is its inverse with the same statistics.
   }];
   let arguments = (ins SymbolNameAttr:$sym_name, StrAttr:$kind,
                        I64Attr:$in_dim, I64Attr:$width, I64Attr:$depth,
@@ -147,13 +151,18 @@ def Flow_TokenizerOp : Flow_Op<"tokenizer",
     writes it there), where it is trained through like any other part.
     With `decoder` (a flow decoder, `decode: FLOW`) there is no `decode`
     region: tokens decode by sampling that flow, given them as its
-    condition.
+    condition. With `standardize` (`standardize: channels | all`) the
+    encoding ends in that network, a `standardize` network whose statistics
+    the runtime takes from the data, and `decode` starts with its inverse,
+    the `unstandardize` network.
   }];
   let arguments = (ins SymbolNameAttr:$sym_name, FlatSymbolRefAttr:$data,
                        DenseI64ArrayAttr:$token_shape,
                        OptionalAttr<FlatSymbolRefAttr>:$encode_fn,
                        OptionalAttr<FlatSymbolRefAttr>:$decode_fn,
-                       OptionalAttr<FlatSymbolRefAttr>:$decoder);
+                       OptionalAttr<FlatSymbolRefAttr>:$decoder,
+                       OptionalAttr<FlatSymbolRefAttr>:$standardize,
+                       OptionalAttr<FlatSymbolRefAttr>:$unstandardize);
   let regions = (region AnyRegion:$encode, AnyRegion:$decode);
   let assemblyFormat = [{
     $sym_name `of` $data attr-dict (`encode` $encode^)? (`decode` $decode^)?
