@@ -7,6 +7,8 @@
                            double): equal within 1e-4, each channel of mean
                            0 and deviation 1 within 1e-3
   decoded PTS BACK         BACK = PTS within 1e-4 of each coordinate's spread
+  moments Z TOL            tokens Z of other points from the same data:
+                           each channel of mean 0 and deviation 1 within TOL
   samples PTS S [--below]  samples S in the data's units: in units of each
                            coordinate's spread, the median distance to the
                            nearest data point is < 0.1 and each coordinate's
@@ -43,6 +45,14 @@ def tokens(pts, z):
     assert np.abs(mean).max() < 1e-3 and np.abs(std - 1).max() < 1e-3, (mean, std)
 
 
+def moments(z, tol):
+    z = np.load(z).astype(np.float64)
+    z = z.reshape(len(z), z.shape[1], -1).transpose(1, 0, 2).reshape(z.shape[1], -1)
+    mean, std = z.mean(1), z.std(1)
+    print(f"moments: mean {mean}, std {std} (tolerance {tol})")
+    assert np.abs(mean).max() < tol and np.abs(std - 1).max() < tol, (mean, std)
+
+
 def decoded(pts, back):
     x = np.load(pts).astype(np.float64)
     b = np.load(back).astype(np.float64).reshape(x.shape)
@@ -71,6 +81,8 @@ if __name__ == "__main__":
         make(args[0])
     elif cmd == "tokens":
         tokens(args[0], args[1])
+    elif cmd == "moments":
+        moments(args[0], float(args[1]))
     elif cmd == "decoded":
         decoded(args[0], args[1])
     elif cmd == "samples":
