@@ -67,6 +67,12 @@ void printModel(const flowrt_model_desc &m, bool named) {
   std::string stage = m.stage    ? std::string(", frozen (trained by stage ") + m.stage + ")"
                       : m.frozen ? std::string(", frozen")
                                  : std::string();
+  if (kind == "standardize" || kind == "unstandardize") { // a tokenizer's statistics
+    settings = kind + (m.in_shape[0] > 1 ? " per channel" : " over all values");
+    signature = "statistics of [" + std::to_string(m.in_shape[0]) + "] " +
+                (m.stage ? std::string("from stage ") + m.stage : std::string("from the data"));
+    stage.clear();
+  }
   std::printf("model:  %s %s, %s%s%s%s\n", name.c_str(), settings.c_str(), signature.c_str(),
               classes.c_str(), lr, stage.c_str());
 }
