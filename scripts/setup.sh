@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 DEBS="libmlir-22-dev mlir-22-tools llvm-22-dev llvm-22-tools antlr4 libantlr4-runtime-dev
       libfmt-dev libgtest-dev ninja-build ccache cmake g++ python3-pip
       clang-14 libclang-rt-14-dev zlib1g-dev dataset-fashion-mnist
-      libcli11-dev nlohmann-json3-dev"
+      libcli11-dev nlohmann-json3-dev wamerican"
 missing=""
 for p in $DEBS; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
 if [ -n "$missing" ]; then

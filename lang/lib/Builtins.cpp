@@ -24,6 +24,7 @@ const std::vector<BuiltinFunction> kBuiltins = {
     {"tan", Op::Tan, K::Math, 1},
     {"sqrt", Op::Sqrt, K::Math, 1},
     {"tanh", Op::Tanh, K::Math, 1},
+    {"erf", Op::Erf, K::Math, 1},
     {"sigmoid", Op::Sigmoid, K::Math, 1},
     {"abs", Op::Abs, K::Math, 1},
     {"round", Op::Round, K::Math, 1}, // half to even, as torch.round

@@ -7,11 +7,13 @@
 //===----------------------------------------------------------------------===//
 
 #include "Data.h"
+#include "Files.h"
 #include "flowrt/shared.h"
 
 #include <ATen/CPUGeneratorImpl.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <set>
 #include <stdexcept>
 
@@ -136,12 +138,14 @@ flowrt::makeDataSet(const std::string &generator,
                     const std::map<std::string, double> &values) {
   if (generator.rfind("images.", 0) == 0)
     return makeImageDataSet(generator, values);
+  if (generator.rfind("text.", 0) == 0)
+    return makeTextDataSet(generator, values);
   const GeneratorInfo *info = findGenerator(generator.c_str());
   if (!info)
     throw std::invalid_argument(
         "unknown data set '" + generator +
         "' (built-in: toy.moons, toy.eight_gaussians, toy.checkerboard, "
-        "toy.circles)");
+        "toy.circles, images.digits, images.fashion_mnist, text.words)");
   Params params(*info, values);
   ToyDataSet::Draw draw;
   if (generator == "toy.moons") {
@@ -190,4 +194,21 @@ std::unique_ptr<DataSet> flowrt::makeDataSet(const flowrt_data_desc &desc) {
                                 " classes but the program expects " +
                                 std::to_string(desc.classes));
   return data;
+}
+
+std::string flowrt::findDataFile(const std::string &set, const std::vector<std::string> &dirs,
+                         const std::string &file) {
+  std::vector<std::string> tried;
+  if (const char *env = std::getenv("FLOWC_DATA_DIR"))
+    tried.push_back(std::string(env) + "/" + set);
+  tried.insert(tried.end(), dirs.begin(), dirs.end());
+  for (const std::string &dir : tried)
+    if (pathExists(dir + "/" + file))
+      return dir + "/" + file;
+  std::string where;
+  for (const std::string &dir : tried)
+    where += "\n  " + dir + "/" + file;
+  throw std::runtime_error("cannot find the " + set + " data; looked for:" + where +
+                           "\nrun scripts/setup.sh (it installs them) or set FLOWC_DATA_DIR "
+                           "to a folder with " + set + "/" + file);
 }

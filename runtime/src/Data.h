@@ -104,6 +104,17 @@ std::unique_ptr<DataSet> makeFileDataSet(const flowrt_data_desc &desc);
 /// std::runtime_error naming the file and both shapes otherwise.
 torch::Tensor readConditions(const std::string &path, const flowrt_data_desc &desc);
 
+/// The path of `file` in $FLOWC_DATA_DIR/<set>, else in the first of
+/// `dirs` that holds it; std::runtime_error saying where it looked and
+/// how to get it otherwise.
+std::string findDataFile(const std::string &set, const std::vector<std::string> &dirs,
+                         const std::string &file);
+
+/// The `text.*` sets of makeDataSet (TextData.cpp): token ids, one sample
+/// per word.
+std::unique_ptr<DataSet> makeTextDataSet(const std::string &generator,
+                                         const std::map<std::string, double> &params);
+
 /// The `images.*` sets of makeDataSet.
 std::unique_ptr<DataSet> makeImageDataSet(const std::string &generator,
                                           const std::map<std::string, double> &params);

@@ -119,6 +119,16 @@ std::unique_ptr<DataSet> flowrt::makeFileDataSet(const flowrt_data_desc &desc) {
                                    ? std::vector<int64_t>(desc.shape, desc.shape + desc.rank)
                                    : std::vector<int64_t>{desc.dim};
   torch::Tensor x = readRows(desc.path, shape, desc.dim, "samples");
+  if (desc.vocab > 0 && !desc.tokenizer) { // token data (onehot checks its own)
+    torch::Tensor bad = (x != x.round()) | (x < 0) | (x >= desc.vocab);
+    if (bad.any().item<bool>()) {
+      int64_t row = bad.reshape({x.size(0), -1}).any(1).nonzero()[0][0].item<int64_t>();
+      throw std::runtime_error("data file " + std::string(desc.path) + ": sample " +
+                               std::to_string(row) + " holds a value that is no token id 0 .. " +
+                               std::to_string(desc.vocab - 1) + " (the spec says tokens: " +
+                               std::to_string(desc.vocab) + ")");
+    }
+  }
   torch::Tensor labels = desc.labels_path ? readLabels(desc, x.size(0))
                                           : torch::zeros({x.size(0)});
   torch::Tensor conds;

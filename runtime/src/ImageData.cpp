@@ -21,25 +21,6 @@ using namespace flowrt;
 
 namespace {
 
-/// The first folder of $FLOWC_DATA_DIR and the standard places that holds
-/// `file`, or an error that says where it looked and how to get it.
-std::string findDataFile(const std::string &set, const std::vector<std::string> &dirs,
-                         const std::string &file) {
-  std::vector<std::string> tried;
-  if (const char *env = std::getenv("FLOWC_DATA_DIR"))
-    tried.push_back(std::string(env) + "/" + set);
-  tried.insert(tried.end(), dirs.begin(), dirs.end());
-  for (const std::string &dir : tried)
-    if (pathExists(dir + "/" + file))
-      return dir + "/" + file;
-  std::string where;
-  for (const std::string &dir : tried)
-    where += "\n  " + dir + "/" + file;
-  throw std::runtime_error("cannot find the " + set + " data; looked for:" + where +
-                           "\nrun scripts/setup.sh (it installs them) or set FLOWC_DATA_DIR "
-                           "to a folder with " + set + "/" + file);
-}
-
 /// scikit-learn's digits.csv.gz: 1797 lines of 64 pixels (0..16) and a label.
 Batch loadDigits() {
   std::string path = findDataFile(

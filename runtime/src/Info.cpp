@@ -92,6 +92,8 @@ int flowrt::runInfo(const flowrt_program &p) {
   std::string conditions =
       p.data.cond_dim > 0 ? ", conditions of " + std::to_string(p.data.cond_dim) + " values"
                           : std::string();
+  if (p.data.vocab > 0 && !p.data.tokenizer)
+    conditions += ", token ids 0.." + std::to_string(p.data.vocab - 1);
   if (p.data.tokenizer && p.data.vocab > 0)
     conditions += ", tokenizer onehot of " + std::to_string(p.data.vocab) + " tokens";
   else if (p.data.tokenizer)

@@ -70,12 +70,12 @@ std::string formatNumber(double v) {
   return text;
 }
 
-/// Every -o file is .npy or .png (checked before any work is done).
+/// Every -o file is .npy, .png or .txt (checked before any work is done).
 void checkOutputs(const SampleOptions &opts) {
   for (const std::string &out : opts.outputs) {
     std::string ext = extensionOf(out);
-    if (ext != ".npy" && ext != ".png")
-      throw UsageError("-o", "cannot write '" + out + "': -o takes .npy or .png files");
+    if (ext != ".npy" && ext != ".png" && ext != ".txt")
+      throw UsageError("-o", "cannot write '" + out + "': -o takes .npy, .png or .txt files");
   }
 }
 
@@ -418,7 +418,7 @@ Command flowrt::addSampleCommand(CLI::App &app, const flowrt_program &program, b
                     ->capture_default_str()
                     ->check(integerAtLeast(1));
   cmd->add_option("-o,--output", o.outputs,
-                  "write the samples to FILE.npy or plot them to FILE.png; repeatable")
+                  "write the samples to FILE.npy, plot them to FILE.png or write them as text to FILE.txt; repeatable")
       ->type_name("FILE")
       ->allow_extra_args(false);
   cmd->add_option("--solver", o.solver, "a solver of the spec")->capture_default_str();
@@ -562,6 +562,9 @@ void flowrt::writeDataFiles(const flowrt_program &program,
   for (const std::string &out : outputs) {
     if (extensionOf(out) == ".npy") {
       writeNpy(out, shape.size() > 1 ? points.view(shape) : points);
+    } else if (extensionOf(out) == ".txt") {
+      writeTextRows(out, points, dataUnits ? program.data.vocab : 0,
+                    dataUnits ? program.data.alphabet : nullptr);
     } else if (images) {
       // A grid of the first 100 samples, 10 per row: with labels cycling
       // over the classes, each column is one class.

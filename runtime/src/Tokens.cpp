@@ -212,8 +212,9 @@ Command addTokenCommand(CLI::App &app, const flowrt_program &program, const std:
     cmd->add_flag("--held-out", o.heldOut,
                   "the image set's held-out images (those `eval`'s classifier is tested on)");
   cmd->add_option("-o,--output", o.outputs,
-                  decode || reconstruct ? "write the points to FILE.npy or draw them to FILE.png"
-                                        : "write the tokens to FILE.npy")
+                  decode || reconstruct
+                      ? "write the points to FILE.npy, draw them to FILE.png or as text to FILE.txt"
+                      : "write the tokens to FILE.npy")
       ->type_name("FILE")
       ->allow_extra_args(false)
       ->required(!reconstruct);

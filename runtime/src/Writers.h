@@ -31,6 +31,14 @@ torch::Tensor readNpy(const std::string &path);
 /// whose shape the points must have ("the flow's samples").
 torch::Tensor readPointRows(const std::string &path, int64_t dim, const std::string &what);
 
+/// Writes samples [n, D] as text, one per line (TextFiles.cpp): token ids
+/// (vocab > 0, values rounded into 0 .. vocab - 1) as the characters of
+/// `alphabet` with its first character, padding, dropped from the end of
+/// each line ("cat" for ids 3 1 20 0 0), or, without an alphabet, as
+/// numbers separated by spaces (all samples without a vocabulary).
+void writeTextRows(const std::string &path, const torch::Tensor &rows, int64_t vocab,
+                   const char *alphabet);
+
 /// CRC-32 (ISO 3309, as PNG uses it) of `size` bytes, continuing `crc`.
 uint32_t crc32(const uint8_t *data, size_t size, uint32_t crc = 0);
 

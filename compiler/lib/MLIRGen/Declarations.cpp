@@ -35,7 +35,7 @@ void flowc::genDataOp(OpBuilder &builder, const ast::DataDecl &tok) {
                      tok.tokenized ? builder.getStringAttr(tok.source->callee) : StringAttr(),
                      tok.patch, optionalString(d.condPath),
                      d.condShape.empty() ? nullptr : builder.getDenseI64ArrayAttr(d.condShape),
-                     tok.vocab);
+                     tok.vocab ? tok.vocab : d.tokens, optionalString(d.alphabet));
 }
 
 void flowc::genSolverOp(OpBuilder &builder, const ast::SolverDecl &s) {

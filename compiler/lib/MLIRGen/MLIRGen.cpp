@@ -204,6 +204,7 @@ private:
       case BuiltinOp::Tan: return math::TanOp::create(builder, l, x);
       case BuiltinOp::Sqrt: return math::SqrtOp::create(builder, l, x);
       case BuiltinOp::Tanh: return math::TanhOp::create(builder, l, x);
+      case BuiltinOp::Erf: return math::ErfOp::create(builder, l, x);
       case BuiltinOp::Abs: return math::AbsFOp::create(builder, l, x);
       case BuiltinOp::Round: return math::RoundEvenOp::create(builder, l, x);
       case BuiltinOp::Floor: return math::FloorOp::create(builder, l, x);

@@ -829,8 +829,11 @@ private:
       os << "  p.data.labels_path = " << cString(*data.getLabelsPath()) << ";\n";
     if (data && data.getTokenizer())
       os << "  p.data.tokenizer = " << cString(*data.getTokenizer()) << ";\n"
-         << "  p.data.patch = " << data.getPatch() << ";\n"
-         << "  p.data.vocab = " << data.getVocab() << ";\n";
+         << "  p.data.patch = " << data.getPatch() << ";\n";
+    if (data && data.getVocab() > 0)
+      os << "  p.data.vocab = " << data.getVocab() << ";\n";
+    if (data && data.getAlphabet())
+      os << "  p.data.alphabet = " << cString(*data.getAlphabet()) << ";\n";
     if (data && data.getShape())
       os << "  p.data.rank = " << data.getShape()->size() << ";\n"
          << "  p.data.shape = kDataShape;\n";

@@ -135,6 +135,9 @@ LogicalResult propagate(Operation *op, ExprBuilder &eb,
   } else if (isa<math::TanhOp>(op)) {
     Value one = eb.constantLike(1.0, r.getType());
     acc(x(0), eb.mul(ar, eb.sub(one, eb.mul(r, r))));
+  } else if (isa<math::ErfOp>(op)) { // 2/sqrt(pi) exp(-a^2)
+    Value slope = eb.constantLike(M_2_SQRTPI, r.getType());
+    acc(x(0), eb.mul(ar, eb.mul(slope, eb.exp(eb.neg(eb.mul(x(0), x(0)))))));
   } else if (isa<math::AbsFOp>(op)) {
     acc(x(0), eb.mul(ar, eb.sign(x(0))));
   } else if (auto bc = dyn_cast<fl::BroadcastOp>(op)) { // sum over features

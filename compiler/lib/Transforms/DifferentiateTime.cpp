@@ -167,6 +167,10 @@ private:
       Value one = ab.constantLike(1.0, type);
       return ab.mul(ab.sub(one, ab.mul(r, r)), d[0]);
     }
+    if (isa<math::ErfOp>(op)) { // 2/sqrt(pi) exp(-a^2) da
+      Value slope = ab.constantLike(M_2_SQRTPI, type);
+      return ab.mul(ab.mul(slope, ab.exp(ab.neg(ab.mul(in(0), in(0))))), d[0]);
+    }
     if (isa<math::AbsFOp>(op))
       return ab.mul(ab.sign(in(0)), d[0]);
     if (isa<math::PowFOp>(op) && !d[1]) { // b a^(b-1) da, defined at a = 0

@@ -180,6 +180,7 @@ public:
   }
   mlir::Value cos(mlir::Value x) { return mlir::math::CosOp::create(b, loc, x); }
   mlir::Value log(mlir::Value x) { return mlir::math::LogOp::create(b, loc, x); }
+  mlir::Value exp(mlir::Value x) { return mlir::math::ExpOp::create(b, loc, x); }
   mlir::Value pow(mlir::Value x, mlir::Value y) {
     unify(x, y);
     return mlir::math::PowFOp::create(b, loc, x, y);

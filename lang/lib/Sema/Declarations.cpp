@@ -64,6 +64,8 @@ void Sema::checkData(DataDecl &data) {
       bad = "must be between 0 and 1 (exclusive)";
     else if (n == "test" && *v != 0 && *v != 1)
       bad = "must be 0 (the training images) or 1 (the test images)";
+    else if (n == "train" && *v != 0 && *v != 1)
+      bad = "must be 0 (all of the set) or 1 (its training split)";
     if (!bad.empty()) {
       error(value->loc, "'" + n + "' " + bad + " but is " + fmt(*v));
       ok = false;
@@ -74,6 +76,8 @@ void Sema::checkData(DataDecl &data) {
   data.shape = gen->shape;
   data.dim = Shape::tensor(gen->shape).numElements();
   data.classes = gen->classes;
+  data.tokens = gen->tokens;
+  data.alphabet = gen->alphabet ? gen->alphabet : "";
   if (ok)
     data.params = std::move(params);
 }
@@ -141,6 +145,15 @@ bool Sema::claimData(DataDecl &tok, DataDecl &data) {
   return true;
 }
 
+std::optional<int64_t> Sema::evalTokenCount(const Arg &arg, const std::string &what) {
+  auto v = evalPositiveInt(arg.value.get(), what);
+  if (v && *v < 2) {
+    error(arg.value->loc, what + " must be at least 2, a choice between tokens");
+    return std::nullopt;
+  }
+  return v;
+}
+
 void Sema::checkOneHotTokenizer(DataDecl &tok) {
   CallExpr &src = *tok.source;
   src.binding.kind = Binding::Kind::Builtin;
@@ -150,24 +163,29 @@ void Sema::checkOneHotTokenizer(DataDecl &tok) {
   DataDecl *data = tokenizedData(src, bound.slots[0], "onehot(words, vocab: 27)");
   if (!data)
     return;
-  if (!bound.slots[1]) {
+  // Token data knows its vocabulary; other data must be told it.
+  int64_t vocab = data->tokens;
+  if (const Arg *a = bound.slots[1]) {
+    auto v = evalTokenCount(*a, "'vocab'");
+    if (!v)
+      return;
+    if (data->tokens > 0 && *v != data->tokens) {
+      error(a->value->loc, "data '" + data->name + "' has " + std::to_string(data->tokens) +
+                               " token ids, but 'vocab' is " + std::to_string(*v));
+      return;
+    }
+    vocab = *v;
+  } else if (vocab == 0) {
     error(src.calleeLoc, "onehot(...) needs 'vocab', the number of distinct tokens: "
                          "onehot(DATA, vocab: V)");
     return;
   }
-  auto vocab = evalPositiveInt(bound.slots[1]->value.get(), "'vocab'");
-  if (!vocab)
-    return;
-  if (*vocab < 2) {
-    error(bound.slots[1]->value->loc, "'vocab' must be at least 2, a choice between tokens");
-    return;
-  }
   if (!claimData(tok, *data))
     return;
-  tok.vocab = *vocab;
+  tok.vocab = vocab;
   tok.shape = data->shape;
-  tok.shape.push_back(*vocab);
-  tok.dim = data->dim * *vocab;
+  tok.shape.push_back(vocab);
+  tok.dim = data->dim * vocab;
 }
 
 DataDecl *Sema::tokenizedData(CallExpr &src, const Arg *arg, const std::string &example) {
@@ -347,8 +365,10 @@ void Sema::checkStandardizedTokens() {
       if (r->kind == Decl::Kind::Flow)
         for (const auto &stmt : static_cast<FlowDecl *>(r)->body)
           forEachExpr(stmt ? stmt->value.get() : nullptr, [&](const Expr &e) {
+            if (e.kind != Expr::Kind::Call)
+              return;
             auto &call = static_cast<const CallExpr &>(e);
-            if (e.kind == Expr::Kind::Call && call.binding.decl == tok)
+            if (call.binding.decl == tok)
               error(call.calleeLoc, "tokenizer '" + tok->name +
                                         "' standardizes its tokens, so flows draw from it "
                                         "(x1 ~ " + tok->name + ") rather than apply it");
@@ -411,7 +431,8 @@ void Sema::checkFileData(DataDecl &data) {
   CallExpr &src = *data.source;
   src.binding.kind = Binding::Kind::Builtin;
   ArgBinding bound =
-      bindArgs(src, {"path", "shape", "labels", "classes", "cond", "cond_shape"}, "'file'");
+      bindArgs(src, {"path", "shape", "labels", "classes", "cond", "cond_shape", "tokens"},
+               "'file'");
   if (!bound.ok)
     return;
   if (!bound.slots[0]) {
@@ -462,8 +483,17 @@ void Sema::checkFileData(DataDecl &data) {
     if (!cond || !condShape)
       return;
   }
+  // Token ids 0 .. V - 1: a choice between at least two.
+  int64_t tokens = 0;
+  if (const Arg *a = bound.slots[6]) {
+    auto v = evalTokenCount(*a, "'tokens'");
+    if (!v)
+      return;
+    tokens = *v;
+  }
   if (!path || !shape || (bound.slots[2] && !labels))
     return;
+  data.tokens = tokens;
   data.condPath = cond.value_or("");
   data.condShape = condShape.value_or(std::vector<int64_t>{});
   data.path = *path;

@@ -278,6 +278,8 @@ private:
   /// `tokenizer NAME = onehot(DATA, vocab: V)`: DATA's values are token
   /// ids 0..V-1, drawn as one-hot vectors (tokens: DATA's shape + [V]).
   void checkOneHotTokenizer(DataDecl &tok);
+  /// A number of token ids (`vocab:`, `tokens:`): an integer >= 2.
+  std::optional<int64_t> evalTokenCount(const Arg &arg, const std::string &what);
   /// Makes `tok` the tokenizer DATA is drawn through (one per data set).
   bool claimData(DataDecl &tok, DataDecl &data);
   /// The names a flow binds to values of its draw alone, computed without

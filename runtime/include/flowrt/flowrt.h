@@ -24,7 +24,7 @@
 extern "C" {
 #endif
 
-#define FLOWRT_ABI_VERSION 18
+#define FLOWRT_ABI_VERSION 19
 
 typedef struct flowrt_ctx flowrt_ctx;       /* runtime state of one command */
 typedef struct flowrt_tensor flowrt_tensor; /* float32 [rows, cols] */
@@ -52,7 +52,11 @@ typedef struct flowrt_data_desc {
    * vector of vocab values (dim * vocab in all); samples decode by argmax. */
   const char *tokenizer;
   int64_t patch;
+  /* > 0: the values are token ids 0..vocab-1 (token data, or onehot's). */
   int64_t vocab;
+  /* Token data written as text: the character of each id (vocab of them),
+   * the first one padding (NULL: ids written as numbers). */
+  const char *alphabet;
   /* Conditions (x1, c ~ d): each sample's condition, a tensor of cond_shape
    * (cond_rank dimensions, cond_dim values), from the file cond_path;
    * cond_dim 0 without. */

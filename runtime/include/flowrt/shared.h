@@ -67,12 +67,16 @@ inline MlpLayout mlpLayout(int64_t dim, int64_t width, int64_t depth, int64_t ti
 }
 
 /// A built-in data generator: its name, its parameters with their defaults,
-/// the shape of one sample and the number of classes of its labels.
+/// the shape of one sample and the number of classes of its labels; for
+/// token data, the number of token ids (values 0 .. tokens - 1) and the
+/// character of each id when samples are written as text.
 struct GeneratorInfo {
   const char *name;
   std::vector<std::pair<const char *, double>> params;
   std::vector<int64_t> shape;
   int64_t classes;
+  int64_t tokens = 0;
+  const char *alphabet = nullptr;
 };
 
 inline const std::vector<GeneratorInfo> &builtinGenerators() {
@@ -86,6 +90,12 @@ inline const std::vector<GeneratorInfo> &builtinGenerators() {
       // other 297 (a fixed random split); neither: all 1797.
       {"images.digits", {{"train", 0.0}, {"test", 0.0}}, {1, 8, 8}, 10},
       {"images.fashion_mnist", {{"test", 0.0}}, {1, 28, 28}, 10},
+      // English words of 4 to 7 lowercase letters (Debian's wamerican), as
+      // 7 token ids: a..z are 1..26, 0 ends the word and pads it. test: 1
+      // every tenth word of the list (10th, 20th, ...), train: 1 the
+      // others; neither: all.
+      {"text.words", {{"train", 0.0}, {"test", 0.0}}, {7}, 0, 27,
+       "_abcdefghijklmnopqrstuvwxyz"},
   };
   return generators;
 }

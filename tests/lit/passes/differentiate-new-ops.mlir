@@ -1,5 +1,5 @@
 // Time and reverse-mode derivatives of reductions, softmax, indexing,
-// comparisons, where/min/max and log1p.
+// comparisons, where/min/max, log1p and erf.
 // RUN: %flowc-opt --flow-differentiate-time %s | FileCheck %s --check-prefix=TIME
 // RUN: %flowc-opt --flow-differentiate-regions %s | FileCheck %s --check-prefix=LOSS
 
@@ -64,3 +64,35 @@ func.func @k_loss(%x: tensor<2xf32>) -> f32 attributes {flow.kernel, flow.grad_a
 // LOSS: %[[LG:.*]] = arith.mulf %{{.*}}, %[[HOT]]
 // LOSS: %[[R:.*]] = arith.addf %[[SM]], %[[LG]]
 // LOSS: return %[[R]]
+
+// d/dt erf(t x) = 2/sqrt(pi) exp(-(t x)^2) x.
+// TIME-LABEL: flow.flow @erf
+flow.flow @erf {
+  %x = flow.normal stream 0 : tensor<2xf32>
+  %t = flow.uniform stream 1 : f32
+  %tb = flow.broadcast %t : tensor<2xf32>
+  %y = arith.mulf %tb, %x : tensor<2xf32>
+  %e = math.erf %y : tensor<2xf32>
+  // TIME: %[[SLOPE:.*]] = arith.constant dense<1.12837{{[0-9]*}}> : tensor<2xf32>
+  // TIME: %[[SQ:.*]] = arith.mulf %[[Y:.*]], %[[Y]] : tensor<2xf32>
+  // TIME: %[[NEG:.*]] = arith.negf %[[SQ]]
+  // TIME: %[[EXP:.*]] = math.exp %[[NEG]]
+  // TIME: %[[D:.*]] = arith.mulf %[[SLOPE]], %[[EXP]]
+  // TIME: arith.mulf %[[D]], %{{.*}} : tensor<2xf32>
+  %d = flow.ddt %e wrt %t : tensor<2xf32>
+  flow.source %d : tensor<2xf32>
+}
+
+// Reverse mode: l = erf(x[0]); dl/dx[0] = 2/sqrt(pi) exp(-x[0]^2).
+func.func @k_erf(%x: tensor<2xf32>) -> f32 attributes {flow.kernel, flow.grad_args = array<i1: true>} {
+  %e = flow.extract %x[0] : tensor<2xf32>
+  %l = math.erf %e : f32
+  return %l : f32
+}
+// LOSS-LABEL: func.func @k_erf_grad(
+// LOSS: %[[SLOPE:.*]] = arith.constant 1.12837{{[0-9]*}} : f32
+// LOSS: %[[SQ:.*]] = arith.mulf %[[E:.*]], %[[E]] : f32
+// LOSS: %[[NEG:.*]] = arith.negf %[[SQ]] : f32
+// LOSS: %[[EXP:.*]] = math.exp %[[NEG]] : f32
+// LOSS: %[[D:.*]] = arith.mulf %[[SLOPE]], %[[EXP]] : f32
+// LOSS: arith.mulf %arg1, %[[D]] : f32

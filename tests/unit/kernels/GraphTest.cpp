@@ -2,7 +2,7 @@
 //
 // graph.flow applies one network three times with kernels between the
 // applications and a stop-gradient:
-//   x2 = xt + 0.5 tanh(v(xt, t)),  loss mse(v(x2, t) - 0.5 v(sg(x2), t), x1 - x0).
+//   x2 = xt + 0.5 erf(v(xt, t)),  loss mse(v(x2, t) - 0.5 v(sg(x2), t), x1 - x0).
 // The compiled training step (graph.cpp's host schedule: the path kernel,
 // the network calls, the region kernels as autograd functions with their
 // generated vjps) must give every parameter the gradient that LibTorch
@@ -116,7 +116,7 @@ struct Step : CompiledStep {
     torch::Tensor v1 = net->forward(xt, t);
     if (!throughFirst)
       v1 = v1.detach();
-    torch::Tensor x2 = xt + 0.5 * torch::tanh(v1);
+    torch::Tensor x2 = xt + 0.5 * torch::erf(v1);
     torch::Tensor v3 = net->forward(honourSg ? x2.detach() : x2, t);
     torch::Tensor l = (net->forward(x2, t) - 0.5 * v3 - target).pow(2).mean(1).mean();
     *loss = l.item<double>();

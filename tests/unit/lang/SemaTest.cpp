@@ -190,7 +190,7 @@ TEST(Sema, NamedPathArguments) {
 TEST(Sema, BuiltinArities) {
   const std::map<std::string, int> documented = {
       {"exp", 1},  {"log", 1},     {"sin", 1},  {"cos", 1},   {"tan", 1},
-      {"sqrt", 1}, {"tanh", 1},    {"abs", 1},  {"log1p", 1}, {"expm1", 1},
+      {"sqrt", 1}, {"tanh", 1},    {"erf", 1},  {"abs", 1},  {"log1p", 1}, {"expm1", 1},
       {"sigmoid", 1}, {"round", 1}, {"floor", 1}, {"min", 2}, {"max", 2}, {"where", 3},
       {"clamp", 3}, {"sg", 1}, {"batch_mean", 1}};
   // (softmax, like sum, takes an optional axis: see TensorShapes.)

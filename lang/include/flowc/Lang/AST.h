@@ -238,6 +238,11 @@ struct DataDecl : Decl {
   /// Set by Sema for `file("x.npy", shape: [...], labels: "y.npy")`: the
   /// files as absolute paths (labelsPath empty without labels).
   std::string path, labelsPath;
+  /// Set by Sema for token data (`file(..., tokens: V)`, text.words): its
+  /// values are token ids 0 .. tokens - 1; `alphabet` (may be empty) has
+  /// each id's character, for samples written as text.
+  int64_t tokens = 0;
+  std::string alphabet;
   /// Set by Sema for `file(..., cond: "c.npy", cond_shape: [C])`: each
   /// sample's condition, a tensor drawn with it (`x1, c ~ pairs`), from
   /// condPath (absolute); condShape empty without conditions.

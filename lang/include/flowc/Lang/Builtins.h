@@ -41,7 +41,7 @@ enum class BuiltinKind {
 
 /// Each built-in function: what MLIRGen emits for a call.
 enum class BuiltinOp {
-  Exp, Log, Log1p, Expm1, Sin, Cos, Tan, Sqrt, Tanh, Sigmoid, Abs, Round, Floor, Sg, BatchMean,
+  Exp, Log, Log1p, Expm1, Sin, Cos, Tan, Sqrt, Tanh, Erf, Sigmoid, Abs, Round, Floor, Sg, BatchMean,
   Sum, Mean, Norm, Softmax,
   Where, Clamp, Min, Max,
   OneHot, Reshape, Drop, Concat, Stack, CrossEntropy, Jvp,

@@ -31,7 +31,9 @@ def Flow_DataOp : Flow_Op<"data", [Symbol]> {
     tensor of that shape, from `cond_path`. With a `tokenizer` ("patchify"
     of `patch` pixels, or "onehot" of `vocab` token ids) the flow draws
     tokens: `shape` and `dim` stay the data's and the draws are typed by
-    the tokens' shape.
+    the tokens' shape. `vocab` > 0 says the data's values are token ids 0
+    .. vocab - 1 (token data, or onehot's vocabulary); `alphabet` is each
+    id's character when samples are written as text.
   }];
   let arguments = (ins SymbolNameAttr:$sym_name, StrAttr:$generator,
                        I64Attr:$dim, DictionaryAttr:$params,
@@ -43,7 +45,8 @@ def Flow_DataOp : Flow_Op<"data", [Symbol]> {
                        DefaultValuedAttr<I64Attr, "0">:$patch,
                        OptionalAttr<StrAttr>:$cond_path,
                        OptionalAttr<DenseI64ArrayAttr>:$cond_shape,
-                       DefaultValuedAttr<I64Attr, "0">:$vocab);
+                       DefaultValuedAttr<I64Attr, "0">:$vocab,
+                       OptionalAttr<StrAttr>:$alphabet);
   let assemblyFormat = "$sym_name $generator `dim` $dim $params attr-dict";
 }
 
