@@ -362,17 +362,6 @@ void Sema::checkStandardizedTokens() {
     std::set<const ModelDecl *> earlier;
     const FlowDecl *fitter = nullptr;
     for (Decl *r : logicalOrder) {
-      if (r->kind == Decl::Kind::Flow)
-        for (const auto &stmt : static_cast<FlowDecl *>(r)->body)
-          forEachExpr(stmt ? stmt->value.get() : nullptr, [&](const Expr &e) {
-            if (e.kind != Expr::Kind::Call)
-              return;
-            auto &call = static_cast<const CallExpr &>(e);
-            if (call.binding.decl == tok)
-              error(call.calleeLoc, "tokenizer '" + tok->name +
-                                        "' standardizes its tokens, so flows draw from it "
-                                        "(x1 ~ " + tok->name + ") rather than apply it");
-          });
       auto *run = r->kind == Decl::Kind::Train ? static_cast<RunDecl *>(r) : nullptr;
       if (!run || !run->flow)
         continue;

@@ -200,6 +200,11 @@ void Sema::resolveTokenizerCall(CallExpr &call, DataDecl &tok, Scope &scope) {
   }
   call.binding.kind = Binding::Kind::Decl;
   call.binding.decl = &tok;
+  // Statistics taken as a flow starts need an encoder fixed by then: a
+  // flow that applies the tokenizer trains through it.
+  if (tok.standardize != DataDecl::Standardize::None && !tok.decoderFlow)
+    error(call.calleeLoc, "tokenizer '" + tok.name + "' standardizes its tokens, so flows draw "
+                          "from it (x1 ~ " + tok.name + ") rather than apply it");
 }
 
 const DataDecl *Sema::drawnData(const Expr *value) {

@@ -272,8 +272,8 @@ private:
   /// sample block takes a condition of the tokens' shape.
   void checkFlowDecoders();
   /// `standardize:` statistics come from the first trained flow drawing
-  /// from the tokenizer, whose encoder is fixed by then; no flow applies
-  /// the tokenizer as a function.
+  /// from the tokenizer, whose encoder is fixed by then (resolveTokenizerCall
+  /// refuses applying such a tokenizer as a function).
   void checkStandardizedTokens();
   /// `tokenizer NAME = onehot(DATA, vocab: V)`: DATA's values are token
   /// ids 0..V-1, drawn as one-hot vectors (tokens: DATA's shape + [V]).
