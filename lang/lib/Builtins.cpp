@@ -46,6 +46,7 @@ const std::vector<BuiltinFunction> kBuiltins = {
     {"stack", Op::Stack, K::Stack, -2},
     {"normal", Op::Normal, K::Normal, -1},
     {"uniform", Op::Uniform, K::Uniform, -1},
+    {"categorical", Op::Categorical, K::Categorical, -1},
     {"ddt", Op::Ddt, K::Ddt, 1},
     {"jvp", Op::Jvp, K::Jvp, 3},
     {"mse", Op::Mse, K::Mse, 2},

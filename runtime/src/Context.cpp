@@ -249,6 +249,8 @@ int64_t flowrt_cols(const flowrt_tensor *tensor) {
 
 uint64_t flowrt_seed(const flowrt_ctx *ctx) { return ctx->seed; }
 
+int64_t flowrt_step(const flowrt_ctx *ctx) { return ctx->step; }
+
 int64_t flowrt_batch_size(const flowrt_ctx *ctx) { return ctx->batchSize; }
 
 flowrt_tensor *flowrt_data_batch(flowrt_ctx *ctx, int64_t n, flowrt_tensor **labels,
@@ -386,6 +388,8 @@ void flowrt_parallel_rows(flowrt_ctx *, int64_t n,
       n, threads, [&](int64_t b, int64_t e) { fn(env, b, e); },
       [](std::function<void()> work) { return std::thread(std::move(work)); });
 }
+
+int64_t flowrt_draw_counter(flowrt_ctx *ctx) { return ++ctx->drawCalls; }
 
 double flowrt_guidance_scale(const flowrt_ctx *ctx) {
   return ctx->guidanceScale;

@@ -62,6 +62,8 @@ struct flowrt_ctx {
   int64_t step = 0;
   /// flowrt_data_batch calls so far in this step, so two calls differ.
   int64_t dataCalls = 0;
+  /// flowrt_draw_counter calls so far (a sampler's steps that draw).
+  int64_t drawCalls = 0;
   flowrt::DataSet *data = nullptr;
   /// The data's tokenizer (null: none); batches are encoded for the flow.
   const flowrt::Tokenizer *tokenizer = nullptr;

@@ -145,7 +145,7 @@ flowrt::makeDataSet(const std::string &generator,
     throw std::invalid_argument(
         "unknown data set '" + generator +
         "' (built-in: toy.moons, toy.eight_gaussians, toy.checkerboard, "
-        "toy.circles, images.digits, images.fashion_mnist, text.words)");
+        "toy.checkerboard_tokens, toy.circles, images.digits, images.fashion_mnist, text.words)");
   Params params(*info, values);
   ToyDataSet::Draw draw;
   if (generator == "toy.moons") {
@@ -160,6 +160,11 @@ flowrt::makeDataSet(const std::string &generator,
     double scale = params.get("scale");
     draw = [=](int64_t n, at::Generator &gen) {
       return checkerboard(n, gen, scale);
+    };
+  } else if (generator == "toy.checkerboard_tokens") {
+    draw = [](int64_t n, at::Generator &gen) {
+      auto [x, label] = checkerboard(n, gen, 4.0);
+      return Labelled{torch::clamp(torch::floor((x + 4.0) * (32.0 / 8.0)), 0, 31), label};
     };
   } else if (generator == "toy.circles") {
     double noise = params.get("noise");

@@ -61,6 +61,8 @@ public:
 /// - `toy.checkerboard(scale = 4)`: uniform over the 8 dark cells of a 4x4
 ///   checkerboard covering [-scale, scale]^2 (FFJORD's for scale 4). Label
 ///   2 * column + row of the cell, 0..7, columns counted from the left.
+/// - `toy.checkerboard_tokens()`: its points (scale 4) as token data, each
+///   coordinate's level 0..31 over [-4, 4] (a cell is 8 levels wide).
 /// - `toy.circles(noise = 0.05, factor = 0.8)`: scikit-learn's make_circles
 ///   (radii 1 and factor, half the points each) scaled by 2, so the outer
 ///   circle has radius 2. Label 0 the outer circle, 1 the inner (as

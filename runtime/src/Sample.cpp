@@ -253,7 +253,7 @@ void compareWithData(const SampleOptions &opts, const DataSet &data, const Sampl
                 run.classes > 0 && opts.label >= 0
                     ? (" of class " + std::to_string(opts.label)).c_str()
                     : "",
-                sw2, opts.from.empty() ? "gaussian source" : "start points", sw2Source);
+                sw2, opts.from.empty() ? "the source" : "start points", sw2Source);
   metrics["conditional_accuracy"] = nullptr;
   if (run.classes == 0 || opts.label == -1)
     return;

@@ -7,6 +7,7 @@
 
 #include "Writers.h"
 
+#include <cstring>
 #include <fstream>
 #include <stdexcept>
 
@@ -19,13 +20,16 @@ void flowrt::writeTextRows(const std::string &path, const torch::Tensor &rows, i
     throw std::runtime_error("cannot write " + path);
   torch::Tensor values = rows.reshape({rows.size(0), -1}).to(torch::kDouble).contiguous();
   if (vocab > 0)
-    values = values.round().clamp(0, static_cast<double>(vocab - 1));
+    values = values.round().clamp_min(0);
+  // An id past the alphabet (a tokenizer's extra id, such as a mask) is '?'.
+  const int64_t letters = alphabet ? static_cast<int64_t>(std::strlen(alphabet)) : 0;
   auto a = values.accessor<double, 2>();
   for (int64_t i = 0; i < values.size(0); ++i) {
     std::string line;
     for (int64_t j = 0; j < values.size(1); ++j) {
+      auto id = static_cast<int64_t>(a[i][j]);
       if (vocab > 0 && alphabet)
-        line += alphabet[static_cast<int64_t>(a[i][j])];
+        line += id < letters ? alphabet[id] : '?';
       else
         line += (j ? " " : "") + (vocab > 0 ? std::to_string(static_cast<int64_t>(a[i][j]))
                                              : c10::str(static_cast<float>(a[i][j])));

@@ -103,6 +103,10 @@ LogicalResult SoftmaxOp::verify() {
   return success();
 }
 
+bool flowc::flow::isDraw(Operation *op) {
+  return isa<NormalOp, UniformOp, CategoricalOp>(op);
+}
+
 LogicalResult ConcatOp::verify() {
   auto out = getType();
   int64_t axis = getAxis(), along = 0;

@@ -572,6 +572,15 @@ private:
     case BuiltinKind::Normal:
     case BuiltinKind::Uniform:
       return genStandardDraw(call, env);
+    case BuiltinKind::Categorical: { // weights (1 without) broadcast to like's shape
+      auto type = dyn_cast_or_null<RankedTensorType>(sampleType(call.shape));
+      Value w = call.args[0].name.empty() ? genExpr(call.args[0].value.get(), env)
+                                          : arith::ConstantOp::create(
+                                                builder, l, builder.getF32FloatAttr(1.0f));
+      if (!w || !type)
+        return nullptr;
+      return fl::CategoricalOp::create(builder, l, type, broadcastTo(l, w, type), nextStream++);
+    }
     case BuiltinKind::Drop:
       return genDrop(call, env);
     case BuiltinKind::Concat:

@@ -306,6 +306,8 @@ private:
       int which = tol.getName() == "rtol" ? 0 : tol.getName() == "atol" ? 1 : 2;
       os << "  const float " << fresh(tol) << " = (float)flowrt_tolerance(ctx, " << which
          << ");\n";
+    } else if (auto c = dyn_cast<fl::DrawCounterOp>(op)) {
+      os << "  const int64_t " << fresh(c) << " = flowrt_draw_counter(ctx);\n";
     } else if (auto w = dyn_cast<fl::GuidanceScaleOp>(op)) {
       os << "  const float " << fresh(w) << " = (float)flowrt_guidance_scale(ctx);\n";
     } else if (auto l = dyn_cast<fl::LaunchOp>(op)) {
@@ -489,13 +491,17 @@ private:
     if (!regionAdapters.insert(k).second)
       return success();
     auto kernel = module.lookupSymbol<func::FuncOp>(l.getKernelAttr());
-    if (kernelDraws(kernel)) // only the path draws, and it has no adjoints
-      return l.emitError("host codegen: differentiable kernel '") << k << "' draws";
     FunctionType type = kernel.getFunctionType();
     ArrayRef<bool> grad = kernel->getAttrOfType<DenseBoolArrayAttr>(fl::kGradArgsAttr);
-    // (n, seed, counter): no draws, so no counter.
-    SmallVector<GpuParam> params{{"int64_t", "n"}, {"int64_t", "0"}};
-    oneValueParams(params, "int64_t *", "nullptr");
+    // (n, seed, counter). A region that draws (a one-hot draw from a
+    // network's posterior) gets the training step's counter, so that its
+    // vjp, which recomputes the forward, draws the same numbers.
+    bool draws = kernelDraws(kernel);
+    std::string seed = draws ? "(int64_t)flowrt_seed(ctx)" : "0";
+    std::string counter = draws ? "flowrt_step(ctx)" : "0";
+    SmallVector<GpuParam> params{{"int64_t", "n"}, {"int64_t", seed}};
+    oneValueParams(params, "int64_t *",
+                   draws ? "flowrt_gpu_step(ctx, " + counter + ")" : std::string("nullptr"));
     std::string args;
     auto buffers = [](SmallVector<GpuParam> &params, std::string &args,
                       const std::string &array, TypeRange types) {
@@ -520,11 +526,13 @@ private:
     os << "void " << k << "_forward(flowrt_ctx *ctx, int64_t n, float *const *in, "
        << "float *const *out) {\n";
     printGpuCall(k, "n", forward);
-    os << "  } else {\n    " << k << "(n, 0, 0" << forwardArgs << ");\n  }\n}\n\n";
+    os << "  } else {\n    " << k << "(n, " << seed << ", " << counter << forwardArgs
+       << ");\n  }\n}\n\n";
     os << "void " << k << "_backward(flowrt_ctx *ctx, int64_t n, float *const *in, "
        << "float *const *dout, float *const *din) {\n";
     printGpuCall(vjp, "n", backward);
-    os << "  } else {\n    " << vjp << "(n, 0, 0" << backwardArgs << ");\n  }\n}\n\n";
+    os << "  } else {\n    " << vjp << "(n, " << seed << ", " << counter << backwardArgs
+       << ");\n  }\n}\n\n";
     os << "const int32_t " << k << "_grad_args[] = {";
     llvm::interleaveComma(grad, os, [&](bool g) { os << (g ? 1 : 0); });
     os << "};\nconst int64_t " << k << "_result_cols[] = {";

@@ -31,9 +31,9 @@ LogicalResult propagate(Operation *op, ExprBuilder &eb,
     return success();
   Value r = op->getResult(0);
   Value ar = adj.lookup(r);
-  if (!ar || isa<arith::ConstantOp, fl::NormalOp, fl::UniformOp, fl::OneHotOp,
-                 arith::CmpFOp, arith::UIToFPOp, math::RoundEvenOp, math::FloorOp,
-                 fl::StopGradientOp>(op))
+  if (!ar || fl::isDraw(op) ||
+      isa<arith::ConstantOp, fl::OneHotOp, arith::CmpFOp, arith::UIToFPOp,
+          math::RoundEvenOp, math::FloorOp, fl::StopGradientOp>(op))
     return success(); // leaves, piecewise-constant functions, stop-gradients
   auto acc = [&](Value x, Value contribution) {
     adj[x] = eb.add(adj.lookup(x), contribution);

@@ -53,9 +53,9 @@ private:
     Operation *op = v.getDefiningOp();
     // Leaves, piecewise-constant functions (comparisons, one_hot, round,
     // floor) and stop-gradients.
-    if (!op || isa<arith::ConstantOp, fl::NormalOp, fl::UniformOp, fl::DrawDataOp,
-                   fl::OneHotOp, arith::CmpFOp, arith::UIToFPOp, math::RoundEvenOp,
-                   math::FloorOp, fl::StopGradientOp>(op))
+    if (!op || fl::isDraw(op) ||
+        isa<arith::ConstantOp, fl::DrawDataOp, fl::OneHotOp, arith::CmpFOp,
+            arith::UIToFPOp, math::RoundEvenOp, math::FloorOp, fl::StopGradientOp>(op))
       return Value();
     if (auto net = dyn_cast<fl::ApplyNetOp>(op)) {
       // Through a network: its Jacobian-vector product with its arguments'

@@ -12,7 +12,7 @@
 // tensor of higher rank is one flat row-major row: j is its flat index, and
 // the shape ops (expand, reduce_to, reshape, extract) map it to their
 // input's indices. The ops whose element costs a loop (reduce_to, a softmax
-// along an axis of a matrix) are the exception: each is computed once per
+// along an axis of a matrix, a categorical draw) are the exception: each is computed once per
 // row into a small stack buffer, in program order, so that chains of them
 // (a softmax's derivative sums over a softmax) cost a loop each rather than
 // a loop per element of every user.
@@ -191,7 +191,7 @@ private:
   static bool isLoopPerElement(Operation *op) {
     if (auto softmax = dyn_cast<fl::SoftmaxOp>(op))
       return softmax.getType().getRank() > 1;
-    return isa<fl::ReduceToOp>(op);
+    return isa<fl::ReduceToOp, fl::CategoricalOp>(op);
   }
 
   /// Computes every element of `v` once for this row into a stack buffer
@@ -209,8 +209,14 @@ private:
       b.setInsertionPointToStart(&fn->getRegion(0).front());
       buffer = memref::AllocaOp::create(b, loc, MemRefType::get({n}, b.getF32Type()));
     }
-    auto loop = scf::ForOp::create(b, loc, index(0), index(n), index(1));
-    {
+    if (auto softmax = v.getDefiningOp<fl::SoftmaxOp>()) {
+      if (failed(materializeSoftmax(softmax, buffer)))
+        return failure();
+    } else if (auto categorical = v.getDefiningOp<fl::CategoricalOp>()) {
+      if (failed(materializeCategorical(categorical, buffer)))
+        return failure();
+    } else {
+      auto loop = scf::ForOp::create(b, loc, index(0), index(n), index(1));
       OpBuilder::InsertionGuard guard(b);
       b.setInsertionPoint(loop.getBody()->getTerminator());
       ElementCache cache;
@@ -220,6 +226,117 @@ private:
       memref::StoreOp::create(b, loc, e, buffer, ValueRange{loop.getInductionVar()});
     }
     materialized[v] = buffer;
+    return success();
+  }
+
+  /// A softmax along an axis of a matrix or higher, slice by slice: the max
+  /// m and the sum s of exp(x - m) once per slice along the axis, then
+  /// exp(x - m) / s for each of its elements (per element statistics would
+  /// cost the axis's length squared exps per slice).
+  LogicalResult materializeSoftmax(fl::SoftmaxOp op, Value buffer) {
+    auto type = op.getType();
+    int64_t axis = op.getAxis(), n = type.getDimSize(axis);
+    SmallVector<int64_t> slices(type.getShape());
+    slices[axis] = 1;
+    auto outer = scf::ForOp::create(b, loc, index(0), index(type.getNumElements() / n),
+                                    index(1));
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPoint(outer.getBody()->getTerminator());
+    SmallVector<Value> idx = unravel(outer.getInductionVar(), slices);
+    // Flat index of the slice's element i along the axis.
+    auto at = [&](Value i) {
+      SmallVector<Value> k(idx);
+      k[axis] = i;
+      return ravel(k, type.getShape());
+    };
+    auto fold = [&](float init, auto combine) -> Value {
+      Value start = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(init));
+      auto loop = scf::ForOp::create(b, loc, index(0), index(n), index(1), ValueRange{start});
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(loop.getBody());
+      ElementCache cache; // a fresh element per iteration
+      Value x = element(op.getInput(), at(loop.getInductionVar()), cache);
+      scf::YieldOp::create(b, loc, x ? combine(loop.getRegionIterArg(0), x)
+                                     : loop.getRegionIterArg(0));
+      return x ? loop.getResult(0) : Value();
+    };
+    Value m = fold(-std::numeric_limits<float>::infinity(), [&](Value acc, Value x) -> Value {
+      return arith::MaximumFOp::create(b, loc, acc, x);
+    });
+    if (!m)
+      return failure();
+    Value s = fold(0.0f, [&](Value acc, Value x) -> Value {
+      Value ex = math::ExpOp::create(b, loc, arith::SubFOp::create(b, loc, x, m));
+      return arith::AddFOp::create(b, loc, acc, ex);
+    });
+    if (!s)
+      return failure();
+    auto write = scf::ForOp::create(b, loc, index(0), index(n), index(1));
+    b.setInsertionPoint(write.getBody()->getTerminator());
+    Value flat = at(write.getInductionVar());
+    ElementCache cache;
+    Value x = element(op.getInput(), flat, cache);
+    if (!x)
+      return failure();
+    Value ex = math::ExpOp::create(b, loc, arith::SubFOp::create(b, loc, x, m));
+    memref::StoreOp::create(b, loc, arith::DivFOp::create(b, loc, ex, s), buffer,
+                            ValueRange{flat});
+    return success();
+  }
+
+  /// A one-hot draw along the last axis, slice by slice: the weights' total,
+  /// one uniform u per slice (keyed by the slice's index), then the first
+  /// index k with a positive weight whose cumulative weight reaches u times
+  /// the total. Requiring w_k > 0 keeps rounding at u near 0 or 1 from
+  /// picking an index of weight 0.
+  LogicalResult materializeCategorical(fl::CategoricalOp op, Value buffer) {
+    auto type = op.getType();
+    int64_t n = type.getShape().back();
+    auto outer = scf::ForOp::create(b, loc, index(0), index(type.getNumElements() / n),
+                                    index(1));
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPoint(outer.getBody()->getTerminator());
+    Value slice = outer.getInductionVar();
+    Value base = arith::MulIOp::create(b, loc, slice, index(n));
+    Value zero = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0f));
+    Value total;
+    {
+      auto sum = scf::ForOp::create(b, loc, index(0), index(n), index(1), ValueRange{zero});
+      OpBuilder::InsertionGuard inner(b);
+      b.setInsertionPointToStart(sum.getBody());
+      ElementCache cache;
+      Value w = element(op.getWeights(),
+                        arith::AddIOp::create(b, loc, base, sum.getInductionVar()), cache);
+      if (!w)
+        return failure();
+      scf::YieldOp::create(b, loc,
+                           arith::AddFOp::create(b, loc, sum.getRegionIterArg(0), w).getResult());
+      total = sum.getResult(0);
+    }
+    Value u = emitUniform(b, loc, row, slice, op.getStream(), step, seed);
+    Value target = arith::MulFOp::create(b, loc, u, total);
+    Value notYet = arith::ConstantOp::create(b, loc, b.getBoolAttr(false));
+    auto pick = scf::ForOp::create(b, loc, index(0), index(n), index(1),
+                                   ValueRange{zero, notYet});
+    b.setInsertionPointToStart(pick.getBody());
+    Value flat = arith::AddIOp::create(b, loc, base, pick.getInductionVar());
+    ElementCache cache;
+    Value w = element(op.getWeights(), flat, cache);
+    if (!w)
+      return failure();
+    Value cum = arith::AddFOp::create(b, loc, pick.getRegionIterArg(0), w);
+    Value done = pick.getRegionIterArg(1);
+    Value here = arith::AndIOp::create(
+        b, loc,
+        arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT, w, zero),
+        arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGE, cum, target));
+    Value chosen = arith::AndIOp::create(
+        b, loc, here,
+        arith::XOrIOp::create(b, loc, done,
+                              arith::ConstantOp::create(b, loc, b.getBoolAttr(true))));
+    memref::StoreOp::create(b, loc, arith::UIToFPOp::create(b, loc, b.getF32Type(), chosen),
+                            buffer, ValueRange{flat});
+    scf::YieldOp::create(b, loc, ValueRange{cum, arith::OrIOp::create(b, loc, done, chosen)});
     return success();
   }
 
@@ -258,43 +375,6 @@ private:
       return failure();
     softmaxStatistics[op] = {m, s};
     return success();
-  }
-
-  /// For element j of a softmax along an axis of a matrix or higher: the
-  /// max m and the sum s of exp(x - m) over j's slice along the axis (two
-  /// loops over the axis at the element; sizes here are small).
-  std::pair<Value, Value> sliceStatistics(fl::SoftmaxOp op, Value j) {
-    auto type = op.getType();
-    int64_t axis = op.getAxis(), n = type.getDimSize(axis);
-    SmallVector<Value> idx = unravel(j, type.getShape());
-    auto fold = [&](float init, auto combine) -> Value {
-      Value start = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(init));
-      auto loop = scf::ForOp::create(b, loc, index(0), index(n), index(1), ValueRange{start});
-      OpBuilder::InsertionGuard guard(b);
-      b.setInsertionPointToStart(loop.getBody());
-      SmallVector<Value> at(idx);
-      at[axis] = loop.getInductionVar();
-      ElementCache cache; // a fresh element per iteration
-      Value x = element(op.getInput(), ravel(at, type.getShape()), cache);
-      if (!x) {
-        scf::YieldOp::create(b, loc, loop.getRegionIterArg(0));
-        return Value();
-      }
-      scf::YieldOp::create(b, loc, combine(loop.getRegionIterArg(0), x));
-      return loop.getResult(0);
-    };
-    Value m = fold(-std::numeric_limits<float>::infinity(), [&](Value acc, Value x) -> Value {
-      return arith::MaximumFOp::create(b, loc, acc, x);
-    });
-    if (!m)
-      return {};
-    Value s = fold(0.0f, [&](Value acc, Value x) -> Value {
-      Value ex = math::ExpOp::create(b, loc, arith::SubFOp::create(b, loc, x, m));
-      return arith::AddFOp::create(b, loc, acc, ex);
-    });
-    if (!s)
-      return {};
-    return {m, s};
   }
 
   /// Row-major indices of flat index j in `shape` (innermost last).
@@ -440,10 +520,10 @@ private:
       } else if (auto u = dyn_cast<fl::UniformOp>(op)) {
         e = emitUniform(b, loc, row, j, u.getStream(), step, seed);
       } else if (auto softmax = dyn_cast<fl::SoftmaxOp>(op)) {
-        // A vector's statistics once per row; a slice's along the axis.
-        auto [m, sum] = softmax.getType().getRank() == 1 ? softmaxStatistics.lookup(softmax)
-                                                        : sliceStatistics(softmax, j);
-        Value x = m ? element(softmax.getInput(), j, cache) : Value();
+        // A vector's statistics are computed once per row; a softmax
+        // along an axis of a matrix is materialized (materializeSoftmax).
+        auto [m, sum] = softmaxStatistics.lookup(softmax);
+        Value x = element(softmax.getInput(), j, cache);
         if (!x)
           return nullptr;
         Value ex = math::ExpOp::create(b, loc, arith::SubFOp::create(b, loc, x, m));
@@ -510,8 +590,7 @@ LogicalResult flowc::emitKernelRow(OpBuilder &b, func::FuncOp kernel, Value row,
 bool flowc::kernelDraws(func::FuncOp kernel) {
   return kernel
       .walk([](Operation *op) {
-        return isa<fl::NormalOp, fl::UniformOp>(op) ? WalkResult::interrupt()
-                                                    : WalkResult::advance();
+        return fl::isDraw(op) ? WalkResult::interrupt() : WalkResult::advance();
       })
       .wasInterrupted();
 }

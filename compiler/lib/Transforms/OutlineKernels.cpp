@@ -67,7 +67,7 @@ func::FuncOp flowc::outlineKernel(ModuleOp module, Block &body, StringRef name,
   for (Operation &op : body) {
     if (!slice.contains(&op))
       continue;
-    draws |= isa<fl::NormalOp, fl::UniformOp>(op);
+    draws |= fl::isDraw(&op);
     b.clone(op, map);
   }
   SmallVector<Value> results;

@@ -352,7 +352,12 @@ struct OutlineRunKernelsPass
                                       fl::GuidanceScaleOp::create(b, loc, f32).getResult());
       onHost.map(rest.back(), fl::FillOp::create(b, loc, column, w, rows));
     }
-    Value step = arith::ConstantOp::create(b, loc, b.getI64IntegerAttr(0)); // no draws
+    // A step that draws (a map's categorical jumps) draws anew at each call.
+    bool draws = body.walk([](Operation *op) {
+                       return fl::isDraw(op) ? WalkResult::interrupt() : WalkResult::advance();
+                     }).wasInterrupted();
+    Value step = draws ? Value(fl::DrawCounterOp::create(b, loc, b.getI64Type()))
+                       : Value(arith::ConstantOp::create(b, loc, b.getI64IntegerAttr(0)));
     FlowGraph graph(body);
     auto regions = outlineGraph(
         module, body, graph,

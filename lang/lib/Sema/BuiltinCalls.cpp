@@ -131,6 +131,9 @@ void Sema::resolveBuiltinCall(CallExpr &call, const BuiltinFunction &fn,
     // In a flow, a draw inside an expression: `0.2 * normal(like: x1)`.
     checkDistribution(call, scope);
     return;
+  case BuiltinKind::Categorical:
+    resolveCategorical(call, scope);
+    return;
   case BuiltinKind::Mse:
     if (checkBuiltinArity(call, fn.arity))
       call.binding.kind = Binding::Kind::Builtin;
@@ -139,6 +142,26 @@ void Sema::resolveBuiltinCall(CallExpr &call, const BuiltinFunction &fn,
     break;
   }
   error(call.calleeLoc, "unknown function '" + call.callee + "'");
+}
+
+void Sema::resolveCategorical(CallExpr &call, Scope &scope) {
+  if (scope.def || !scope.flow) {
+    error(call.calleeLoc, (scope.def ? describe(*scope.def) : std::string("a constant")) +
+                              " cannot draw random numbers");
+    return;
+  }
+  // categorical(w): weights along the last axis; categorical(like: x):
+  // equal weights in x's shape; categorical(w, like: x): w broadcast to it.
+  size_t n = call.args.size();
+  bool ok = n == 1 ? call.args[0].name.empty() || call.args[0].name == "like"
+                   : n == 2 && call.args[0].name.empty() && call.args[1].name == "like";
+  if (!ok) {
+    error(call.calleeLoc, "'categorical' takes the weights of its classes along the last "
+                          "axis, categorical(w), a shape, categorical(like: x), or both, "
+                          "categorical(w, like: x)");
+    return;
+  }
+  call.binding.kind = Binding::Kind::Builtin;
 }
 
 void Sema::resolveJoin(CallExpr &call, Scope &scope) {
@@ -285,6 +308,24 @@ Shape Sema::inferBuiltin(CallExpr &call) {
   case BuiltinKind::Math:
   case BuiltinKind::Ddt:
     return in.size() == 1 ? in[0] : Shape();
+  case BuiltinKind::Categorical: { // one-hot, the shape of like (else of the weights)
+    if (in.empty())
+      return Shape();
+    Shape drawn = in.back();
+    if (!drawn.isTensor()) {
+      shapeError(call.calleeLoc, "'categorical' draws along the last axis of a tensor but its "
+                                 "argument is a scalar");
+      return Shape();
+    }
+    auto b = in.size() == 2 ? broadcast(drawn, in[0]) : std::optional<Shape>(drawn);
+    if (!b || *b != drawn) {
+      shapeError(call.args[0].value->loc, "the weights of 'categorical' are " + in[0].str() +
+                                              ", which does not broadcast to 'like' " +
+                                              drawn.str());
+      return Shape();
+    }
+    return drawn;
+  }
   case BuiltinKind::Jvp: // the tangent has the shape of what it moves
     if (in.size() != 3)
       return Shape();

@@ -169,7 +169,8 @@ void Sema::checkOneHotTokenizer(DataDecl &tok) {
     auto v = evalTokenCount(*a, "'vocab'");
     if (!v)
       return;
-    if (data->tokens > 0 && *v != data->tokens) {
+    // More ids than the data's are ones the data never takes (a mask).
+    if (data->tokens > 0 && *v < data->tokens) {
       error(a->value->loc, "data '" + data->name + "' has " + std::to_string(data->tokens) +
                                " token ids, but 'vocab' is " + std::to_string(*v));
       return;
@@ -260,7 +261,8 @@ void Sema::checkDeterministic(const Expr *e, const std::string &what) {
     auto &call = static_cast<const CallExpr &>(sub);
     BuiltinKind k = builtinKind(call.callee);
     if (call.binding.kind == Binding::Kind::Builtin &&
-        (k == BuiltinKind::Normal || k == BuiltinKind::Uniform || k == BuiltinKind::Drop ||
+        (k == BuiltinKind::Normal || k == BuiltinKind::Uniform ||
+         k == BuiltinKind::Categorical || k == BuiltinKind::Drop ||
          k == BuiltinKind::Ddt || k == BuiltinKind::Jvp))
       error(call.calleeLoc, what + " cannot use '" + call.callee +
                                 "': a tokenizer's encoding and decoding are deterministic");

@@ -253,11 +253,13 @@ void Sema::checkSampledExpr(RunDecl &run, Expr &value, bool map) {
       return;
     auto &call = static_cast<const CallExpr &>(e);
     BuiltinKind kind = builtinKind(call.callee);
+    // A map's step may draw (a CTMC sampler's jumps); a field is a function.
+    bool draw = kind == BuiltinKind::Normal || kind == BuiltinKind::Uniform ||
+                kind == BuiltinKind::Categorical;
     if (call.binding.kind == Binding::Kind::Builtin &&
-        (kind == BuiltinKind::Normal || kind == BuiltinKind::Uniform ||
-         kind == BuiltinKind::Drop || kind == BuiltinKind::Ddt)) {
+        ((draw && !map) || kind == BuiltinKind::Drop || kind == BuiltinKind::Ddt)) {
       error(call.calleeLoc, what + " cannot use '" + call.callee + "': " +
-                                (map ? "a map's step is a function of x, t and dt"
+                                (map ? "drop and ddt belong to training, not to a map's step"
                                      : "the sampled field is a function of x and t"));
       ok = false;
     } else if (call.binding.kind == Binding::Kind::Decl && call.binding.decl &&

@@ -434,6 +434,8 @@ private:
 
   /// `concat(a, b, ..., axis: k)` and `stack(...)`: one or more values and
   /// an optional constant integer axis (default 0, in constantArgs).
+  /// categorical(w) / categorical(like: x): one argument; flows only.
+  void resolveCategorical(CallExpr &call, Scope &scope);
   void resolveJoin(CallExpr &call, Scope &scope);
 
   /// `drop(y, p)`: condition dropout of a label or a condition, a random

@@ -359,6 +359,9 @@ int64_t flowrt_cols(const flowrt_tensor *tensor);
 
 /* The seed of the current command (train --seed / sample --seed). */
 uint64_t flowrt_seed(const flowrt_ctx *ctx);
+/* The training step being computed: the counter of a differentiable
+ * region's draws, which its forward and backward kernels share. */
+int64_t flowrt_step(const flowrt_ctx *ctx);
 /* The training batch size. */
 int64_t flowrt_batch_size(const flowrt_ctx *ctx);
 /* A fresh batch [n, dim] from the spec's data set; when `labels` is not
@@ -387,6 +390,9 @@ flowrt_tensor *flowrt_net_guided(flowrt_ctx *ctx, flowrt_tensor *x,
 /* The guidance scale of this `sample` command (the spec's `w`, or
  * --guidance). */
 double flowrt_guidance_scale(const flowrt_ctx *ctx);
+/* A fresh counter for the draws of one call of a sampler's step (1, 2, ...
+ * in a run; the source draws with 0), so each step draws anew. */
+int64_t flowrt_draw_counter(flowrt_ctx *ctx);
 /* The step-size control settings of this `sample` command: which = 0 for
  * rtol, 1 for atol, 2 for the largest step. */
 double flowrt_tolerance(const flowrt_ctx *ctx, int32_t which);

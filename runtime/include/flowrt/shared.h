@@ -85,6 +85,9 @@ inline const std::vector<GeneratorInfo> &builtinGenerators() {
       {"toy.eight_gaussians", {{"scale", 4.0}, {"noise", 0.1}}, {2}, 8},
       {"toy.checkerboard", {{"scale", 4.0}}, {2}, 8},
       {"toy.circles", {{"noise", 0.05}, {"factor", 0.8}}, {2}, 2}, // sklearn defaults
+      // The checkerboard's points as tokens: each coordinate's level of 32
+      // over [-4, 4] (8 levels to a cell).
+      {"toy.checkerboard_tokens", {}, {2}, 8, 32},
       // Images in [-1, 1], channels first.
       // train: 1 the 1500 digits eval's classifier trains on, test: 1 the
       // other 297 (a fixed random split); neither: all 1797.

@@ -37,6 +37,7 @@ enum class BuiltinKind {
   Stack,   ///< stack(a, b, ..., axis: k): same-shaped values along a new axis
   CrossEntropy, ///< cross_entropy(logits, target[, axis: k]): a scalar loss
   Jvp,     ///< jvp(e, x, v): the derivative of e with respect to x along v
+  Categorical, ///< categorical(w) or categorical(like: x): a one-hot draw along the last axis
 };
 
 /// Each built-in function: what MLIRGen emits for a call.
@@ -45,7 +46,7 @@ enum class BuiltinOp {
   Sum, Mean, Norm, Softmax,
   Where, Clamp, Min, Max,
   OneHot, Reshape, Drop, Concat, Stack, CrossEntropy, Jvp,
-  Normal, Uniform, Ddt, Mse,
+  Normal, Uniform, Categorical, Ddt, Mse,
 };
 
 /// A row of the table.
@@ -55,7 +56,8 @@ struct BuiltinFunction {
   BuiltinKind kind;
   /// The positional arguments a call takes (sum, mean and norm also take an
   /// optional axis); -1 for normal and uniform, whose arguments Sema binds
-  /// by name (mean, std / low, high, like, shape); -2 for concat and stack,
+  /// by name (mean, std / low, high, like, shape), and categorical (its
+  /// weights, or like); -2 for concat and stack,
   /// which take any number (and `axis:`).
   int arity;
 };

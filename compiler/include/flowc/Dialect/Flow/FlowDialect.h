@@ -65,6 +65,10 @@ Conditions takenConditions(mlir::func::FuncOp fn);
 /// Marks the last `c.size()` arguments of `fn` as its conditions.
 void markConditions(mlir::func::FuncOp fn, Conditions c);
 
+/// Whether `op` draws random numbers (normal, uniform, categorical): a leaf
+/// of differentiation and a reason for a kernel to take the step counter.
+bool isDraw(mlir::Operation *op);
+
 /// The host type of a per-sample type, what a flow.launch passes for a
 /// per-sample kernel argument: f32 -> tensor<?x1xf32>, tensor<D1 x ... x
 /// f32> -> tensor<? x (D1 * ...) x f32>.

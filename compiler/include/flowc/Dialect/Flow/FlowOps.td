@@ -377,6 +377,22 @@ def Flow_UniformOp : Flow_Op<"uniform", [Pure]> {
   let assemblyFormat = "`stream` $stream attr-dict `:` type($result)";
 }
 
+def Flow_CategoricalOp : Flow_Op<"categorical",
+    [Pure, AllTypesMatch<["weights", "result"]>]> {
+  let summary = "A one-hot draw from the categorical distribution along the last axis";
+  let description = [{
+    Each slice of `weights` along its last axis holds non-negative weights
+    w_k (not necessarily normalised); the result's slice is the one-hot
+    vector of one index k drawn with probability w_k / sum w, by inverting
+    the cumulative sum at one uniform draw per slice (the counter-based
+    generator's, keyed by the slice's index and `stream`, so CPU and GPU draw
+    the same). A slice of zeros draws nothing: its result is zeros.
+  }];
+  let arguments = (ins RankedTensorOf<[F32]>:$weights, I64Attr:$stream);
+  let results = (outs RankedTensorOf<[F32]>:$result);
+  let assemblyFormat = "$weights `stream` $stream attr-dict `:` type($result)";
+}
+
 def Flow_BroadcastOp : Flow_Op<"broadcast", [Pure]> {
   let summary = "A per-sample scalar repeated over features";
   let arguments = (ins F32:$input);
@@ -742,6 +758,19 @@ def Flow_ToleranceOp : Flow_Op<"tolerance"> {
 def Flow_GuidanceScaleOp : Flow_Op<"guidance_scale"> {
   let summary = "The guidance scale w of this sampling run (spec or --guidance)";
   let results = (outs F32:$result);
+  let assemblyFormat = "attr-dict `:` type($result)";
+}
+
+def Flow_DrawCounterOp : Flow_Op<"draw_counter"> {
+  let summary = "A fresh random-number counter for the draws of one sampler step";
+  let description = [{
+    A sampler's step that draws (a map with `categorical`, `normal` or
+    `uniform`) launches its kernels with this counter: the runtime counts
+    the calls of the run from 1 (the source draws with 0), so every step
+    draws anew and a run with the same seed draws the same. Not pure: each
+    call gives another number.
+  }];
+  let results = (outs I64:$result);
   let assemblyFormat = "attr-dict `:` type($result)";
 }
 
