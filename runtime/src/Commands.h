@@ -142,6 +142,10 @@ void writeDataFiles(const flowrt_program &program, const std::vector<std::string
 /// Samples with the trained network, writes files and prints quality.
 int runSample(const flowrt_program &program, const SampleOptions &opts);
 
+/// `eval` of a flow over token data (HeldOut.cpp): the flow's losses on
+/// held-out data (opts.n samples), in nats per sample and bits per token.
+int runHeldOutLosses(const flowrt_program &program, const SampleOptions &opts);
+
 /// Prints what the program is: its flow, data, network and defaults.
 int runInfo(const flowrt_program &program);
 

@@ -268,17 +268,11 @@ void compareWithData(const SampleOptions &opts, const DataSet &data, const Sampl
                 accuracy);
 }
 
-/// Writes `metrics` to `path` (non-finite numbers as null, which JSON has).
-void writeMetricsJson(const std::string &path, const nlohmann::ordered_json &metrics) {
-  std::ofstream json(path);
-  json << metrics.dump() << "\n";
-  if (!json)
-    throw std::runtime_error("cannot write " + path);
-}
-
 } // namespace
 
 int flowrt::runSample(const flowrt_program &program, const SampleOptions &opts) {
+  if (opts.evaluate && program.data.vocab > 0)
+    return runHeldOutLosses(program, opts);
   checkOutputs(opts);
   const flowrt_solver *solver = findSolver(program, opts.solver);
   if (!program.sample_source || !solver) {
@@ -411,7 +405,8 @@ Command flowrt::addSampleCommand(CLI::App &app, const flowrt_program &program, b
       evaluate ? app.add_subcommand("eval", "image sets: FD-<set>-classifier and the "
                                             "classifier's accuracy on class-conditional "
                                             "samples (trains the classifier once, kept in "
-                                            "the run directory)")
+                                            "the run directory); token data: the flow's "
+                                            "losses on held-out data, in bits per token")
                : app.add_subcommand("sample", "draw samples with the trained network");
   auto *count = cmd->add_option("-n", o.n, "samples (with --from or --cond: their rows)")
                     ->type_name("N")
@@ -515,8 +510,11 @@ Command flowrt::addSampleCommand(CLI::App &app, const flowrt_program &program, b
 SampleOptions flowrt::sampleDefaults(const flowrt_program &program, bool evaluate) {
   SampleOptions o;
   o.evaluate = evaluate;
-  // eval: 100 samples of each class (1000 without labels).
-  o.n = evaluate ? 100 * std::max<int64_t>(sampleClasses(program), 10) : program.sample.n;
+  // eval: 100 samples of each class (1000 without labels); of token data,
+  // 10000 held-out samples' losses.
+  o.n = !evaluate                 ? program.sample.n
+        : program.data.vocab > 0 ? 10000
+                                 : 100 * std::max<int64_t>(sampleClasses(program), 10);
   o.steps = program.sample.steps;
   o.run.seed = program.sample.seed;
   o.run.outDir = defaultOutDir(program);

@@ -1,7 +1,7 @@
 //===- TextFiles.cpp - Samples written as text ----------------------------===//
 //
 // Implements writeTextRows (Writers.h): words for token data with an
-// alphabet, numbers otherwise.
+// alphabet, numbers otherwise; and writeMetricsJson.
 //
 //===----------------------------------------------------------------------===//
 
@@ -39,5 +39,12 @@ void flowrt::writeTextRows(const std::string &path, const torch::Tensor &rows, i
     out << line << "\n";
   }
   if (!out)
+    throw std::runtime_error("cannot write " + path);
+}
+
+void flowrt::writeMetricsJson(const std::string &path, const nlohmann::ordered_json &metrics) {
+  std::ofstream json(path);
+  json << metrics.dump() << "\n";
+  if (!json)
     throw std::runtime_error("cannot write " + path);
 }

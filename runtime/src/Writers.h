@@ -10,6 +10,7 @@
 #ifndef FLOWRT_WRITERS_H
 #define FLOWRT_WRITERS_H
 
+#include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
 #include <cstdint>
@@ -32,12 +33,17 @@ torch::Tensor readNpy(const std::string &path);
 torch::Tensor readPointRows(const std::string &path, int64_t dim, const std::string &what);
 
 /// Writes samples [n, D] as text, one per line (TextFiles.cpp): token ids
-/// (vocab > 0, values rounded into 0 .. vocab - 1) as the characters of
-/// `alphabet` with its first character, padding, dropped from the end of
-/// each line ("cat" for ids 3 1 20 0 0), or, without an alphabet, as
-/// numbers separated by spaces (all samples without a vocabulary).
+/// (vocab > 0, values rounded, at least 0) as the characters of `alphabet`
+/// with its first character, padding, dropped from the end of each line
+/// ("cat" for ids 3 1 20 0 0; an id past the alphabet, such as a mask, as
+/// '?'), or, without an alphabet, as numbers separated by spaces (all
+/// samples without a vocabulary).
 void writeTextRows(const std::string &path, const torch::Tensor &rows, int64_t vocab,
                    const char *alphabet);
+
+/// Writes a command's metrics as one line of JSON (`--metrics-json`;
+/// TextFiles.cpp), non-finite numbers as null.
+void writeMetricsJson(const std::string &path, const nlohmann::ordered_json &metrics);
 
 /// CRC-32 (ISO 3309, as PNG uses it) of `size` bytes, continuing `crc`.
 uint32_t crc32(const uint8_t *data, size_t size, uint32_t crc = 0);
