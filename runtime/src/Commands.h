@@ -46,6 +46,10 @@ struct SampleOptions {
   double adaptiveGuidance = 0, guidanceMomentum = 0;
   /// `eval`: also judge image samples with the data set's classifier.
   bool evaluate = false;
+  /// Normalizing flows: Tweedie's denoising step for training noise of this
+  /// deviation (0: none), and Jacobi iteration to this tolerance (0: token by
+  /// token) for the inverse.
+  double denoise = 0, jacobi = 0;
   /// --weights raw: the trained weights even when the run keeps an EMA.
   bool rawWeights = false;
   /// Only write the outputs (train's sample grids): no report, no metrics.
@@ -141,6 +145,14 @@ void writeDataFiles(const flowrt_program &program, const std::vector<std::string
 
 /// Samples with the trained network, writes files and prints quality.
 int runSample(const flowrt_program &program, const SampleOptions &opts);
+
+/// The normalizing flow (kind "tarflow") a program without a sampler
+/// samples by inversion, or null (NormalizingFlow.cpp).
+const flowrt_model_desc *normalizingFlowModel(const flowrt_program &program);
+/// `sample` and `eval` of such a program: z ~ N(0, I) inverted (and
+/// denoised); eval: exact bits/dim of held-out images and, conditional, the
+/// Bayes classifier's accuracy.
+int runNormalizingFlow(const flowrt_program &program, const SampleOptions &opts);
 
 /// `eval` of a flow over token data (HeldOut.cpp): the flow's losses on
 /// held-out data (opts.n samples), in nats per sample and bits per token.

@@ -33,6 +33,10 @@ void printModel(const flowrt_model_desc &m, bool named) {
   std::string settings =
       kind == "torchscript" || kind == "checkpoint"
           ? kind + "(\"" + std::string(orNone(m.path)) + "\")"
+      : kind == "tarflow"
+          ? "tarflow(blocks: " + std::to_string(m.blocks) + ", width: " + std::to_string(m.width) +
+                ", depth: " + std::to_string(m.depth) + ", heads: " + std::to_string(m.heads) +
+                ", patch: " + std::to_string(m.patch) + "), a normalizing flow: log p(x)"
           : kind + "(width: " + std::to_string(m.width) + ", depth: " + std::to_string(m.depth) +
                 extra + (timed ? ", time: " + time : std::string()) + ")";
   bool velocity = m.num_inputs == 0 ||

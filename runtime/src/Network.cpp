@@ -7,6 +7,7 @@
 
 #include "Network.h"
 #include "Standardize.h"
+#include "TarFlow.h"
 #include "ImageNetworks.h"
 
 #include <cmath>
@@ -275,6 +276,8 @@ Network flowrt::makeNetwork(const flowrt_program &program, const flowrt_model_de
     return makeConvNetwork(desc);
   if (kind == "standardize" || kind == "unstandardize")
     return makeStandardizeNetwork(desc);
+  if (kind == "tarflow")
+    return makeTarFlowNetwork(desc);
   if (kind == "torchscript") {
     Network net = makeTorchScriptNetwork(desc.path ? desc.path : "", desc.in_dim, desc.classes,
                                          outputDim(desc));
@@ -384,7 +387,13 @@ int64_t flowrt::outputDim(const flowrt_model_desc &desc) {
 }
 
 int64_t flowrt::sampleClasses(const flowrt_program &program) {
-  return program.sample.classes > 0 ? program.sample.classes : velocityClasses(program);
+  if (program.sample.classes > 0)
+    return program.sample.classes;
+  // A normalizing flow (no sampler) samples its own labels.
+  for (int32_t i = 0; !program.sample_source && i < program.num_models; ++i)
+    if (program.models[i].kind && std::string(program.models[i].kind) == "tarflow")
+      return program.models[i].classes;
+  return velocityClasses(program);
 }
 
 bool flowrt::isFrozen(const flowrt_model_desc &desc) {

@@ -271,6 +271,8 @@ void compareWithData(const SampleOptions &opts, const DataSet &data, const Sampl
 } // namespace
 
 int flowrt::runSample(const flowrt_program &program, const SampleOptions &opts) {
+  if (normalizingFlowModel(program))
+    return runNormalizingFlow(program, opts);
   if (opts.evaluate && program.data.vocab > 0)
     return runHeldOutLosses(program, opts);
   checkOutputs(opts);
@@ -471,6 +473,16 @@ Command flowrt::addSampleCommand(CLI::App &app, const flowrt_program &program, b
                                    "0: off)")
                        ->type_name("B")
                        ->check(finiteNumber());
+  cmd->add_option("--denoise", o.denoise,
+                  "normalizing flows: Tweedie's step x + s^2 grad log p(x) for training noise "
+                  "of deviation S (0: none)")
+      ->type_name("S")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--jacobi", o.jacobi,
+                  "normalizing flows: invert by Jacobi iteration to this tolerance (0: token "
+                  "by token)")
+      ->type_name("TOL")
+      ->check(CLI::NonNegativeNumber);
   addRunSettings(*cmd, o.run, AllRunSettings, "seed of the source");
 
   auto run = [&program, opts, count, label, cond, steps, guidance, adaptive,
@@ -488,6 +500,8 @@ Command flowrt::addSampleCommand(CLI::App &app, const flowrt_program &program, b
                                         "' is not conditioned on labels");
       o.label = parseLabel("--label", label->as<std::string>(), classes, /*balanced=*/true);
     }
+    if (normalizingFlowModel(program)) // no solver; guidance on (mu, alpha)
+      return runSample(bindStages(program, o.run.outDir), o);
     if (*guidance && !program.sample.guidance)
       throw UsageError("--guidance", "the spec's sample block of flow '" + flow +
                                          "' has no guidance (e.g. guidance: cfg(w: 2))");
@@ -512,13 +526,15 @@ SampleOptions flowrt::sampleDefaults(const flowrt_program &program, bool evaluat
   o.evaluate = evaluate;
   // eval: 100 samples of each class (1000 without labels); of token data,
   // 10000 held-out samples' losses.
-  o.n = !evaluate                 ? program.sample.n
+  o.n = normalizingFlowModel(program) ? 1000
+        : !evaluate                 ? program.sample.n
         : program.data.vocab > 0 ? 10000
                                  : 100 * std::max<int64_t>(sampleClasses(program), 10);
   o.steps = program.sample.steps;
   o.run.seed = program.sample.seed;
   o.run.outDir = defaultOutDir(program);
-  o.label = program.sample.label;
+  // A normalizing flow has no sample block: its samples cycle the classes.
+  o.label = normalizingFlowModel(program) ? FLOWRT_LABELS_BALANCED : program.sample.label;
   o.solver = program.sample.solver ? program.sample.solver : "";
   o.rtol = program.sample.rtol > 0 ? program.sample.rtol : 1e-5;
   o.atol = program.sample.atol > 0 ? program.sample.atol : 1e-5;

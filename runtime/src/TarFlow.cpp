@@ -79,7 +79,7 @@ TarFlowBlockImpl::TarFlowBlockImpl(const TarFlowOptions &opts, int64_t tokens, i
   if (features % heads != 0)
     throw std::invalid_argument("tarflow: 'width' " + std::to_string(features) +
                                 " is not a multiple of 'heads' " + std::to_string(heads));
-  in = register_module("in", nn::Linear(tokenDim, features));
+  in = register_module("proj_in", nn::Linear(tokenDim, features));
   position = register_parameter("position", torch::randn({tokens, features}) * 1e-2);
   if (opts.classes > 0)
     classEmbedding =
@@ -87,7 +87,7 @@ TarFlowBlockImpl::TarFlowBlockImpl(const TarFlowOptions &opts, int64_t tokens, i
   for (int64_t i = 0; i < opts.depth; ++i)
     layers->push_back(CausalLayer(features, heads));
   register_module("layers", layers);
-  out = register_module("out", nn::Linear(features, 2 * tokenDim));
+  out = register_module("proj_out", nn::Linear(features, 2 * tokenDim));
   torch::NoGradGuard noGrad; // zero-initialised: the identity map
   out->weight.zero_();
   out->bias.zero_();
@@ -264,4 +264,48 @@ torch::Tensor TarFlowImpl::denoise(const torch::Tensor &x, double sigma,
   torch::Tensor xg = x.detach().requires_grad_(true);
   torch::Tensor score = torch::autograd::grad({logProb(xg, labels).sum()}, {xg})[0];
   return (x + sigma * sigma * score).detach();
+}
+
+namespace {
+
+/// A TarFlow behind the network interface: its arguments (x[, label]) give
+/// log p(x[ | label]).
+class TarFlowNetworkImpl : public NetworkImpl {
+public:
+  explicit TarFlowNetworkImpl(TarFlowOptions opts) {
+    flow = register_module("flow", TarFlow(opts));
+  }
+  torch::Tensor forward(const torch::Tensor &, const torch::Tensor &,
+                        const torch::Tensor &) override {
+    throw std::logic_error("a normalizing flow has no velocity: apply it as nf(x[, label])");
+  }
+  torch::Tensor apply(const std::vector<torch::Tensor> &args) override {
+    torch::Tensor labels = args.size() > 1 ? args[1].reshape({-1}) : torch::Tensor();
+    return flow->logProb(args[0], labels).unsqueeze(1);
+  }
+  TarFlow flow{nullptr};
+};
+
+} // namespace
+
+Network flowrt::makeTarFlowNetwork(const flowrt_model_desc &desc) {
+  if (desc.in_rank != 3 || !desc.in_shape)
+    throw std::invalid_argument(std::string("tarflow network ") + desc.name +
+                                " needs an image [C, H, W]");
+  TarFlowOptions o;
+  o.channels = desc.in_shape[0];
+  o.height = desc.in_shape[1];
+  o.width = desc.in_shape[2];
+  o.patch = desc.patch;
+  o.blocks = desc.blocks;
+  o.depth = desc.depth;
+  o.features = desc.width;
+  o.heads = desc.heads;
+  o.classes = desc.classes;
+  return std::make_shared<TarFlowNetworkImpl>(o);
+}
+
+TarFlowImpl *flowrt::asTarFlow(NetworkImpl &net) {
+  auto *adapter = dynamic_cast<TarFlowNetworkImpl *>(&net);
+  return adapter ? adapter->flow.get() : nullptr;
 }

@@ -23,6 +23,8 @@
 #ifndef FLOWRT_TARFLOW_H
 #define FLOWRT_TARFLOW_H
 
+#include "Network.h"
+
 #include <torch/torch.h>
 
 #include <cstdint>
@@ -103,6 +105,12 @@ private:
   int64_t jacobiIterations = 0;
 };
 TORCH_MODULE(TarFlow);
+
+/// Kind "tarflow" of the program: a TarFlow whose value, applied to x [n,
+/// D] (and labels [n, 1]), is log p(x[ | label]) [n, 1].
+Network makeTarFlowNetwork(const flowrt_model_desc &desc);
+/// The TarFlow behind a network of kind "tarflow" (null for other kinds).
+TarFlowImpl *asTarFlow(NetworkImpl &net);
 
 } // namespace flowrt
 

@@ -56,7 +56,7 @@ void flowc::genSolverOp(OpBuilder &builder, const ast::SolverDecl &s) {
 LogicalResult flowc::genNetworkOp(OpBuilder &builder, const ast::ModelDecl &m) {
   if (!m.network || m.inputs.empty())
     return success();
-  bool conv = m.network->callee == "conv";
+  bool conv = m.network->callee == "conv", tarflow = m.network->callee == "tarflow";
   SmallVector<StringRef> roles;
   SmallVector<int64_t> dims;
   for (const ast::ModelDecl::Input &in : m.inputs) {
@@ -76,8 +76,9 @@ LogicalResult flowc::genNetworkOp(OpBuilder &builder, const ast::ModelDecl &m) {
                         m.checkpointModel.empty() ? StringAttr()
                                                   : builder.getStringAttr(m.checkpointModel),
                         m.rawWeights, m.frozen && m.network->callee == "torchscript",
-                        conv ? builder.getDenseI64ArrayAttr(m.inputs[0].shape.dims) : nullptr,
-                        conv ? builder.getDenseI64ArrayAttr(m.outShape) : nullptr);
+                        conv || tarflow ? builder.getDenseI64ArrayAttr(m.inputs[0].shape.dims)
+                                        : nullptr,
+                        conv ? builder.getDenseI64ArrayAttr(m.outShape) : nullptr, m.blocks);
   if (!m.frozen || m.network->callee != "checkpoint")
     return success();
   Location at = toLocation(builder, m.network->args.empty() || !m.network->args[0].value

@@ -574,12 +574,9 @@ private:
       return genStandardDraw(call, env);
     case BuiltinKind::Categorical: { // weights (1 without) broadcast to like's shape
       auto type = dyn_cast_or_null<RankedTensorType>(sampleType(call.shape));
-      Value w = call.args[0].name.empty() ? genExpr(call.args[0].value.get(), env)
-                                          : arith::ConstantOp::create(
-                                                builder, l, builder.getF32FloatAttr(1.0f));
-      if (!w || !type)
-        return nullptr;
-      return fl::CategoricalOp::create(builder, l, type, broadcastTo(l, w, type), nextStream++);
+      Value w = call.args[0].name.empty() ? genExpr(call.args[0].value.get(), env) : constant(l, 1);
+      return w && type ? fl::CategoricalOp::create(builder, l, type, broadcastTo(l, w, type),
+                                                   nextStream++) : nullptr;
     }
     case BuiltinKind::Drop:
       return genDrop(call, env);
@@ -659,8 +656,11 @@ private:
             flag ? flag : constant(l, 1.0)));
       }
     }
-    return fl::ApplyNetOp::create(builder, l, sampleType(call.shape),
-                                  SymbolRefAttr::get(builder.getContext(), model.name), args);
+    bool scalar = model.network->callee == "tarflow"; // log p(x): feature 0 of [1]
+    Value out = fl::ApplyNetOp::create(builder, l, scalar ? sampleType(ast::Shape::tensor({1}))
+                                                          : sampleType(call.shape),
+                                       SymbolRefAttr::get(builder.getContext(), model.name), args);
+    return scalar ? Value(fl::ExtractOp::create(builder, l, out, 0)) : out;
   }
 
   Type sampleType(const ast::Shape &s) {

@@ -508,6 +508,10 @@ void Sema::checkModel(ModelDecl &model) {
     checkConvNetwork(model);
     return;
   }
+  if (net.callee == "tarflow") {
+    checkTarFlowNetwork(model);
+    return;
+  }
   if (net.callee == "torchscript") {
     // A module saved from PyTorch (torch.jit.script(m).save("v.pt")); its
     // forward takes the arguments the flow applies it to, each [n, features]
@@ -569,7 +573,7 @@ void Sema::checkModel(ModelDecl &model) {
   if (net.callee != "mlp") {
     error(net.calleeLoc, "unknown network '" + net.callee +
                              "'; expected mlp(...), unet(...), dit(...), conv(...), "
-                             "torchscript(...) or checkpoint(...)");
+                             "tarflow(...), torchscript(...) or checkpoint(...)");
     return;
   }
   net.binding.kind = Binding::Kind::Builtin;
@@ -660,6 +664,29 @@ void Sema::checkImageNetwork(ModelDecl &model) {
                              std::to_string(model.width));
   if (!unet && model.width % model.heads)
     error(net.calleeLoc, "dit's width " + std::to_string(model.width) +
+                             " must be a multiple of its heads " + std::to_string(model.heads));
+}
+
+void Sema::checkTarFlowNetwork(ModelDecl &model) {
+  // A normalizing flow: applied as nf(x) or nf(x, label), its value is
+  // log p(x) in nats (a scalar); see inferTarFlowCall.
+  CallExpr &net = *model.network;
+  net.binding.kind = Binding::Kind::Builtin;
+  model.blocks = 4;
+  model.width = 128;
+  model.depth = 2;
+  model.heads = 4;
+  model.patch = 2;
+  model.timeFeatures = 0;
+  std::vector<std::string> names = {"blocks", "width", "depth", "heads", "patch"};
+  ArgBinding bound = bindArgs(net, names, "'tarflow'");
+  int64_t *fields[] = {&model.blocks, &model.width, &model.depth, &model.heads, &model.patch};
+  for (size_t i = 0; i < names.size(); ++i)
+    if (const Arg *a = bound.slots[i])
+      if (auto v = evalPositiveInt(a->value.get(), "'" + names[i] + "'"))
+        *fields[i] = *v;
+  if (model.width % model.heads)
+    error(net.calleeLoc, "tarflow's width " + std::to_string(model.width) +
                              " must be a multiple of its heads " + std::to_string(model.heads));
 }
 

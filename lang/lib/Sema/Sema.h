@@ -247,6 +247,10 @@ private:
 
   /// `conv(width: W, depth: D, act: A, out: [C', H', W'])`: an image to an
   /// image of another size (an encoder's or a decoder's).
+  void checkTarFlowNetwork(ModelDecl &model);
+  /// nf(x[, label]) of a tarflow: an image and optionally a label; a scalar.
+  Shape inferTarFlowCall(CallExpr &call, ModelDecl &model,
+                         const std::vector<ModelDecl::Input> &inputs);
   void checkConvNetwork(ModelDecl &model);
   /// `act:` of an mlp or a conv: silu, relu, tanh or gelu.
   void checkActivation(Expr *value, ModelDecl &model);

@@ -367,6 +367,41 @@ bool Sema::checkConvApplication(const CallExpr &call, const ModelDecl &model,
   return true;
 }
 
+Shape Sema::inferTarFlowCall(CallExpr &call, ModelDecl &model,
+                             const std::vector<ModelDecl::Input> &inputs) {
+  bool ok = !inputs.empty() && inputs.size() <= 2 && inputs[0].role == Role::Tensor &&
+            (inputs.size() == 1 || inputs[1].role == Role::Label);
+  if (!ok) {
+    error(call.calleeLoc, "normalizing flow '" + model.name + "' (tarflow) is applied as "
+                          "nf(x) or nf(x, label): an image and optionally a class label; its "
+                          "value is log p(x)");
+    return Shape();
+  }
+  const Shape &x = inputs[0].shape;
+  int64_t p = model.patch;
+  if (x.rank() != 3 || x.dims[1] % p || x.dims[2] % p || x.dims[1] * x.dims[2] / (p * p) < 2) {
+    error(call.orderedArgs[0]->loc,
+          "tarflow takes an image [C, H, W] of at least two patches of " + std::to_string(p) +
+              " x " + std::to_string(p) + " pixels, but '" + model.name + "' is applied to " +
+              x.str());
+    return Shape();
+  }
+  if (signedNetworks.count(&model) && (model.inputs.size() != inputs.size() ||
+                                       model.inputs[0].shape != x)) {
+    error(call.calleeLoc, "model '" + model.name + "' is applied to " +
+                              describeInputs(inputs) + " here but to " +
+                              describeInputs(model.inputs) +
+                              " elsewhere; a network takes arguments of one signature");
+    return Shape();
+  }
+  model.inputs = inputs;
+  signedNetworks.insert(&model);
+  model.inputDim = x.numElements();
+  model.outputDim = 1;
+  model.classes = inputs.size() == 2 ? inputs[1].classes : 0;
+  return Shape::scalar();
+}
+
 Shape Sema::inferNetworkCall(CallExpr &call, ModelDecl &model) {
   std::vector<ModelDecl::Input> inputs;
   for (const Expr *arg : call.orderedArgs) {
@@ -383,6 +418,8 @@ Shape Sema::inferNetworkCall(CallExpr &call, ModelDecl &model) {
                                         : Role::Tensor;
     inputs.push_back({role, arg->shape, classes});
   }
+  if (model.network->callee == "tarflow")
+    return inferTarFlowCall(call, model, inputs);
   // unet and dit are velocity networks of images; an mlp, a TorchScript
   // module or another run's network (checkpoint) takes any signature; conv
   // one image.

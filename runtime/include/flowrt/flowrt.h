@@ -24,7 +24,7 @@
 extern "C" {
 #endif
 
-#define FLOWRT_ABI_VERSION 19
+#define FLOWRT_ABI_VERSION 20
 
 typedef struct flowrt_ctx flowrt_ctx;       /* runtime state of one command */
 typedef struct flowrt_tensor flowrt_tensor; /* float32 [rows, cols] */
@@ -80,7 +80,8 @@ typedef struct flowrt_data_desc {
 typedef struct flowrt_model_desc {
   const char *name;       /* the spec's model name */
   const char *kind;       /* "mlp", "unet" or "dit" (images), "conv", "torchscript",
-                             "standardize", "unstandardize" (a tokenizer's) */
+                             "standardize", "unstandardize" (a tokenizer's),
+                             "tarflow" (a normalizing flow) */
   int64_t in_dim;         /* features of the tensor arguments together (x's) */
   int64_t out_dim;        /* features of the output */
   int32_t num_inputs;
@@ -114,6 +115,10 @@ typedef struct flowrt_model_desc {
   const int64_t *in_shape;
   int32_t out_rank;
   const int64_t *out_shape;
+  /* tarflow: its affine autoregressive steps (depth: transformer layers in
+   * each, width and heads: theirs, patch: pixels of a token's side;
+   * in_shape: the image [C, H, W]; out_dim 1: log p(x)). */
+  int64_t blocks;
 } flowrt_model_desc;
 
 /* Defaults of `train`, from the spec's train block. */

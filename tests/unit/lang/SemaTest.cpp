@@ -455,7 +455,7 @@ TEST(Sema, DataAndModelSettings) {
                     "4:7: closed-form model 'd' takes 2 parameters (x, t) but "
                     "has 3",
                     "5:12: unknown network 'cnn'; expected mlp(...), unet(...), dit(...), "
-                    "conv(...), torchscript(...) or checkpoint(...)"}));
+                    "conv(...), tarflow(...), torchscript(...) or checkpoint(...)"}));
 }
 
 TEST(Sema, Tableaux) {

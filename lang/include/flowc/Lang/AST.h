@@ -312,7 +312,8 @@ struct ModelDecl : Decl {
   int64_t depth = 3;
   std::string activation = "silu"; // silu | relu | tanh | gelu
   int64_t timeFeatures = 16;       // fourier(K)
-  int64_t heads = 0, patch = 0;    // dit
+  int64_t heads = 0, patch = 0;    // dit, tarflow
+  int64_t blocks = 0;              // tarflow: its affine autoregressive steps
   std::string path;                // torchscript: the module's file (absolute);
                                    // checkpoint: the checkpoint or run directory
   /// `checkpoint("PATH", model: "NAME", weights: raw)`: a frozen network,

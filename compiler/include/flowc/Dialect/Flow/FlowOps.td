@@ -71,7 +71,11 @@ def Flow_NetworkOp : Flow_Op<"network", [Symbol]> {
     Kind "standardize" shifts and scales x to mean 0 and deviation 1 with
     statistics per index of `in_shape`'s first axis (the runtime takes them
     from the data and keeps them as the network's buffers, no parameters);
-    kind "unstandardize" is its inverse with the same statistics.
+    kind "unstandardize" is its inverse with the same statistics. Kind
+    "tarflow" is a normalizing flow (TARFlow) of images `in_shape` [C, H, W]:
+    `blocks` affine autoregressive steps of `depth` causal transformer layers
+    of `width` features and `heads` heads over patches of `patch` pixels; its
+    value (`out_dim` 1) is log p(x[ | label]) in nats.
   }];
   let arguments = (ins SymbolNameAttr:$sym_name, StrAttr:$kind,
                        I64Attr:$in_dim, I64Attr:$width, I64Attr:$depth,
@@ -85,7 +89,8 @@ def Flow_NetworkOp : Flow_Op<"network", [Symbol]> {
                        OptionalAttr<StrAttr>:$checkpoint_model,
                        UnitAttr:$raw_weights, UnitAttr:$frozen,
                        OptionalAttr<DenseI64ArrayAttr>:$in_shape,
-                       OptionalAttr<DenseI64ArrayAttr>:$out_shape);
+                       OptionalAttr<DenseI64ArrayAttr>:$out_shape,
+                       DefaultValuedAttr<I64Attr, "0">:$blocks);
   let assemblyFormat = "$sym_name $kind attr-dict";
   let hasVerifier = 1;
   let extraClassDeclaration = [{
