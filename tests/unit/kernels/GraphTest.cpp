@@ -22,6 +22,12 @@
 // second loss through sg; the same comparison, every parameter of all
 // three, with two baselines that must fail.
 //
+// graphtar.flow trains a class-conditional TARFlow by its negative
+// log-likelihood: the network's value is log p(x | y), a scalar the region
+// kernel after it scales. The same comparison against the flow's NLL
+// computed from its (z, logdet) in LibTorch, with a reference that leaves
+// the log-determinant out as the baseline that must fail.
+//
 // graphlfq.flow's loss is a lookup-free quantizer's entropy term, whose
 // batch_mean is not per sample (the host computes it between kernels): the
 // same comparison, with a reference that leaves the batch term out (a
@@ -33,6 +39,7 @@
 #include "KernelTestUtil.h"
 #include "Network.h"
 #include "NetworkSet.h"
+#include "TarFlow.h"
 
 #include <gtest/gtest.h>
 
@@ -41,10 +48,12 @@ flowrt_program graph_program();
 flowrt_program graph3_program();
 flowrt_program graphjvp_program();
 flowrt_program graphlfq_program();
+flowrt_program graphtar_program();
 
 // clang-format off
 extern "C" void graph3_path(int64_t, int64_t, int64_t, float *, float *, int64_t, int64_t, int64_t, int64_t, int64_t, float *, float *, int64_t, int64_t, int64_t, int64_t, int64_t, float *, float *, int64_t, int64_t, int64_t, int64_t, int64_t, float *, float *, int64_t, int64_t, int64_t, int64_t, int64_t, float *, float *, int64_t, int64_t, int64_t, int64_t, int64_t);
 extern "C" void graph_path(int64_t, int64_t, int64_t, float *, float *, int64_t, int64_t, int64_t, int64_t, int64_t, float *, float *, int64_t, int64_t, int64_t, int64_t, int64_t, float *, float *, int64_t, int64_t, int64_t, int64_t, int64_t, float *, float *, int64_t, int64_t, int64_t, int64_t, int64_t);
+extern "C" void graphtar_path(int64_t, int64_t, int64_t, float *, float *, int64_t, int64_t, int64_t, int64_t, int64_t, float *, float *, int64_t, int64_t, int64_t, int64_t, int64_t);
 extern "C" void graphjvp_path(int64_t, int64_t, int64_t, float *, float *, int64_t, int64_t, int64_t, int64_t, int64_t, float *, float *, int64_t, int64_t, int64_t, int64_t, int64_t, float *, float *, int64_t, int64_t, int64_t, int64_t, int64_t, float *, float *, int64_t, int64_t, int64_t, int64_t, int64_t, float *, float *, int64_t, int64_t, int64_t, int64_t, int64_t, float *, float *, int64_t, int64_t, int64_t, int64_t, int64_t);
 // clang-format on
 
@@ -361,4 +370,52 @@ TEST(GraphGradients, BatchMeanMatchesLibTorch) {
   double noBatch = relativeError(compiled, step.reference(&unused, false));
   measured("the same vs a reference without the batch's mean", noBatch);
   EXPECT_GT(noBatch, 1e-2);
+}
+
+namespace {
+
+/// graphtar.flow's step: x = x1 + 0.05 n (the path kernel's), loss
+/// -log p(x | y) / 64 through a TARFlow.
+struct NormalizingFlowStep : CompiledStep {
+  NormalizingFlowStep() : CompiledStep(graphtar_program(), 3, 4) {
+    // N(0, 0.05^2) weights: N(0, 0.5^2) would make exp(-alpha) overflow.
+    torch::NoGradGuard noGrad;
+    for (torch::Tensor &p : nets->parameters())
+      p.mul_(0.1);
+  }
+
+  /// The same step in LibTorch from the flow's (z, logdet); `logdet`
+  /// false leaves the log-determinant out.
+  std::vector<torch::Tensor> reference(double *loss, bool logdet) {
+    flowrt::Batch drawn = flowrt::drawStepBatch(ctx, kRows, 0, true, false);
+    torch::Tensor x1 = drawn.x.contiguous(), x = torch::empty({kRows, 64});
+    graphtar_path(kRows, int64_t(ctx.seed), ctx.step, FLOWC_ROWS(buf(x1), kRows, 64),
+                  FLOWC_ROWS(buf(x), kRows, 64));
+    flowrt::TarFlowImpl *flow = flowrt::asTarFlow(*nets->network(0));
+    EXPECT_NE(flow, nullptr);
+    auto [z, ld] = flow->forward(x, drawn.labels.reshape({-1}));
+    torch::Tensor logp = -0.5 * z.pow(2).sum(1) - 32 * std::log(2 * M_PI) +
+                         (logdet ? ld : torch::zeros_like(ld));
+    torch::Tensor l = (-logp / 64).mean();
+    *loss = l.item<double>();
+    l.backward();
+    return gradients();
+  }
+};
+
+} // namespace
+
+TEST(GraphGradients, NormalizingFlowMatchesLibTorch) {
+  torch::manual_seed(0);
+  NormalizingFlowStep step;
+  double compiledLoss = 0, referenceLoss = 0, unused = 0;
+  auto compiled = step.compiled(&compiledLoss);
+  auto reference = step.reference(&referenceLoss, true);
+  EXPECT_NEAR(compiledLoss, referenceLoss, 1e-6 * std::max(1.0, std::abs(referenceLoss)));
+  double err = relativeError(compiled, reference);
+  measured("TARFlow NLL gradients vs LibTorch, max relative", err);
+  EXPECT_LE(err, 1e-5);
+  double noLogdet = relativeError(compiled, step.reference(&unused, false));
+  measured("the same vs a reference without the log-determinant", noLogdet);
+  EXPECT_GT(noLogdet, 1e-2);
 }
