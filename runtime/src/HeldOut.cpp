@@ -86,8 +86,9 @@ int flowrt::runHeldOutLosses(const flowrt_program &program, const SampleOptions 
 
   // Each batch draws its data, times and noise from its own step counter.
   const int64_t batches = (opts.n + BatchRows - 1) / BatchRows;
-  // Each batch's mean of each loss, [batches, losses].
+  // Each batch's mean of each loss, [batches, losses], and its rows.
   std::vector<torch::Tensor> batchMeans;
+  std::vector<double> rows;
   for (int64_t k = 0; k < batches; ++k) {
     ctx.lossTermSums =
         torch::zeros({program.num_losses}, torch::dtype(torch::kDouble).device(ctx.device));
@@ -96,10 +97,13 @@ int flowrt::runHeldOutLosses(const flowrt_program &program, const SampleOptions 
     ctx.batchSize = std::min(BatchRows, opts.n - k * BatchRows);
     program.train_loss(&ctx, k);
     batchMeans.push_back(ctx.lossTermSums.cpu());
+    rows.push_back(static_cast<double>(ctx.batchSize));
     ctx.clearArena();
   }
   torch::Tensor all = torch::stack(batchMeans);
-  torch::Tensor means = all.mean(0);
+  // The mean over samples: a short last batch weighs its rows.
+  torch::Tensor weights = torch::tensor(rows, torch::kDouble).unsqueeze(1);
+  torch::Tensor means = (all * weights).sum(0) / static_cast<double>(opts.n);
   // The standard error of the mean over batches (0 with one batch).
   torch::Tensor errors = batches > 1 ? all.std(0) / std::sqrt(static_cast<double>(batches))
                                      : torch::zeros_like(means);
