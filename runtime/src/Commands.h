@@ -146,9 +146,6 @@ void writeDataFiles(const flowrt_program &program, const std::vector<std::string
 /// Samples with the trained network, writes files and prints quality.
 int runSample(const flowrt_program &program, const SampleOptions &opts);
 
-/// The normalizing flow (kind "tarflow") a program without a sampler
-/// samples by inversion, or null (NormalizingFlow.cpp).
-const flowrt_model_desc *normalizingFlowModel(const flowrt_program &program);
 /// `sample` and `eval` of such a program: z ~ N(0, I) inverted (and
 /// denoised); eval: exact bits/dim of held-out images and, conditional, the
 /// Bayes classifier's accuracy.

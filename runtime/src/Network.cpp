@@ -386,13 +386,21 @@ int64_t flowrt::outputDim(const flowrt_model_desc &desc) {
   return desc.num_inputs > 0 ? desc.out_dim : desc.in_dim;
 }
 
+const flowrt_model_desc *flowrt::normalizingFlowModel(const flowrt_program &program) {
+  if (program.sample_source)
+    return nullptr;
+  for (int32_t i = 0; i < program.num_models; ++i)
+    if (program.models[i].kind && std::string(program.models[i].kind) == "tarflow")
+      return &program.models[i];
+  return nullptr;
+}
+
 int64_t flowrt::sampleClasses(const flowrt_program &program) {
   if (program.sample.classes > 0)
     return program.sample.classes;
   // A normalizing flow (no sampler) samples its own labels.
-  for (int32_t i = 0; !program.sample_source && i < program.num_models; ++i)
-    if (program.models[i].kind && std::string(program.models[i].kind) == "tarflow")
-      return program.models[i].classes;
+  if (const flowrt_model_desc *flow = normalizingFlowModel(program))
+    return flow->classes;
   return velocityClasses(program);
 }
 

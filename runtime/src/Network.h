@@ -111,6 +111,10 @@ torch::Tensor jacobianVectorProduct(
 /// Whether a network is frozen: another run's, loaded from its checkpoint.
 bool isFrozen(const flowrt_model_desc &desc);
 
+/// The normalizing flow (kind "tarflow") that a program without a sampler
+/// samples by inversion, or null.
+const flowrt_model_desc *normalizingFlowModel(const flowrt_program &program);
+
 /// The network the sampler integrates (program.velocity_model), or null.
 const flowrt_model_desc *velocityModel(const flowrt_program &program);
 /// The classes of its label (0: unconditional, or no network).

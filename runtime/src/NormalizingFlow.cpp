@@ -104,15 +104,6 @@ torch::Tensor drawSamples(TarFlowImpl &flow, const flowrt_model_desc &desc,
 
 } // namespace
 
-const flowrt_model_desc *flowrt::normalizingFlowModel(const flowrt_program &program) {
-  if (program.sample_source)
-    return nullptr;
-  for (int32_t i = 0; i < program.num_models; ++i)
-    if (program.models[i].kind && std::string(program.models[i].kind) == "tarflow")
-      return &program.models[i];
-  return nullptr;
-}
-
 int flowrt::runNormalizingFlow(const flowrt_program &program, const SampleOptions &opts) {
   const flowrt_model_desc *desc = normalizingFlowModel(program);
   NetworkSet nets = loadSamplingNetworks(program, opts.run.outDir, opts.rawWeights);
