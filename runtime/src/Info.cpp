@@ -36,7 +36,9 @@ void printModel(const flowrt_model_desc &m, bool named) {
       : kind == "tarflow"
           ? "tarflow(blocks: " + std::to_string(m.blocks) + ", width: " + std::to_string(m.width) +
                 ", depth: " + std::to_string(m.depth) + ", heads: " + std::to_string(m.heads) +
-                ", patch: " + std::to_string(m.patch) + "), a normalizing flow: log p(x)"
+                ", patch: " + std::to_string(m.patch) +
+                (m.deep > 0 ? ", deep: " + std::to_string(m.deep) : std::string()) +
+                "), a normalizing flow: log p(x)"
           : kind + "(width: " + std::to_string(m.width) + ", depth: " + std::to_string(m.depth) +
                 extra + (timed ? ", time: " + time : std::string()) + ")";
   bool velocity = m.num_inputs == 0 ||

@@ -11,6 +11,12 @@
 // and, for a class-conditional flow, the flow as a Bayes classifier:
 // argmax over classes of log p(x | y).
 //
+// A flow over an encoder tokenizer's latents (STARFlow's latent flow) samples
+// latents and decodes them with the tokenizer; its `eval` reports the exact
+// log-likelihood of the held-out images' latents in nats per latent
+// dimension (a density of the encoder's continuous outputs, not of pixels),
+// the Bayes classifier on those latents, and the decoded samples' figures.
+//
 //===----------------------------------------------------------------------===//
 
 #include "Checkpoint.h"
@@ -21,6 +27,7 @@
 #include "Data.h"
 #include "Eval.h"
 #include "TarFlow.h"
+#include "Tokenizer.h"
 #include "Writers.h"
 
 #include <ATen/CPUGeneratorImpl.h>
@@ -54,18 +61,24 @@ torch::Tensor logProbPerClass(TarFlowImpl &flow, const torch::Tensor &x, int64_t
   return torch::stack(columns, 1);
 }
 
-/// Exact bits per dimension of the data set's held-out images and, for a
+/// Exact bits per dimension of the data set's held-out images (or, for a
+/// latent flow, nats per dimension of their latents) and, for a
 /// class-conditional flow, its accuracy as a Bayes classifier.
-void evaluate(const flowrt_program &program, TarFlowImpl &flow, const torch::Device &device,
-              uint64_t seed, nlohmann::ordered_json &metrics) {
+void evaluate(const flowrt_program &program, TarFlowImpl &flow, flowrt_ctx &ctx, uint64_t seed,
+              nlohmann::ordered_json &metrics) {
   std::unique_ptr<DataSet> data = makeDataSet(program.data);
   ClassifierData images = classifierData(program.data, *data);
   torch::Tensor x = images.heldOut.x.to(torch::kFloat);
+  bool latent = samplesTokens(program);
+  if (latent) {
+    x = applyTokenizer(program.tokenizer.encode, ctx, x);
+  } else {
+    // Uniform dequantization over each pixel's bin (centred on its level).
+    auto gen = at::make_generator<at::CPUGeneratorImpl>(mixSeed(seed, DequantizeStream));
+    x = x + images.binWidth * (torch::rand(x.sizes(), gen, torch::kFloat) - 0.5);
+  }
+  x = x.to(ctx.device);
   int64_t n = x.size(0), d = x.size(1);
-  // Uniform dequantization over each pixel's bin (centred on its level).
-  auto gen = at::make_generator<at::CPUGeneratorImpl>(mixSeed(seed, DequantizeStream));
-  torch::Tensor u = torch::rand({n, d}, gen, torch::kFloat) - 0.5;
-  x = (x + images.binWidth * u).to(device);
   int64_t classes = flow.options().classes;
   torch::Tensor logp, predicted;
   if (classes > 0) {
@@ -76,21 +89,30 @@ void evaluate(const flowrt_program &program, TarFlowImpl &flow, const torch::Dev
   } else {
     logp = flow.logProb(x).cpu().to(torch::kDouble);
   }
-  double bits = (-(logp + d * std::log(images.binWidth)) / (d * std::log(2.0))).mean().item<double>();
-  std::printf("bits/dim of %lld held-out %s images (exact, dequantized): %.4f\n",
-              static_cast<long long>(n), images.name.c_str(), bits);
-  metrics["bits_per_dim"] = bits;
+  if (latent) {
+    double nats = (-logp / d).mean().item<double>();
+    std::printf("nats/dim of %lld held-out %s images' latents (%s, exact): %.4f\n",
+                static_cast<long long>(n), images.name.c_str(), program.tokenizer.name, nats);
+    metrics["latent_nats_per_dim"] = nats;
+  } else {
+    double bits =
+        (-(logp + d * std::log(images.binWidth)) / (d * std::log(2.0))).mean().item<double>();
+    std::printf("bits/dim of %lld held-out %s images (exact, dequantized): %.4f\n",
+                static_cast<long long>(n), images.name.c_str(), bits);
+    metrics["bits_per_dim"] = bits;
+  }
   if (classes > 0) {
     torch::Tensor truth = images.heldOut.labels.to(torch::kLong).reshape({-1});
     double accuracy = (predicted == truth).to(torch::kDouble).mean().item<double>();
-    std::printf("as a Bayes classifier (argmax over y of log p(x | y)): %.4f of the held-out "
+    std::printf("as a Bayes classifier (argmax over y of log p(%s | y)): %.4f of the held-out "
                 "images labelled correctly\n",
-                accuracy);
+                latent ? "z" : "x", accuracy);
     metrics["bayes_accuracy"] = accuracy;
   }
 }
 
-/// n samples: z ~ N(0, I) inverted with the labels asked (and denoised).
+/// n samples: z ~ N(0, I) inverted with the labels asked (and denoised),
+/// on ctx's device; a latent flow's still latents.
 torch::Tensor drawSamples(TarFlowImpl &flow, const flowrt_model_desc &desc,
                           const SampleOptions &opts, const torch::Device &device,
                           torch::Tensor &labels) {
@@ -111,6 +133,11 @@ int flowrt::runNormalizingFlow(const flowrt_program &program, const SampleOption
   flowrt_ctx ctx;
   std::unique_ptr<CudaKernels> gpu = setUpContext(ctx, program, opts.run);
   nets->to(ctx.device);
+  ctx.nets = nets->pointers(); // a latent flow's tokenizer runs its networks
+  // Samples in the data's units: a latent flow's decoded by its tokenizer.
+  auto decoded = [&](const torch::Tensor &x) {
+    return samplesTokens(program) ? applyTokenizer(program.tokenizer.decode, ctx, x) : x.cpu();
+  };
   TarFlowImpl *flow = nullptr;
   for (int32_t i = 0; i < program.num_models; ++i)
     if (&program.models[i] == desc)
@@ -122,9 +149,9 @@ int flowrt::runNormalizingFlow(const flowrt_program &program, const SampleOption
   nlohmann::ordered_json metrics;
   torch::Tensor labels;
   if (opts.evaluate) {
-    evaluate(program, *flow, ctx.device, opts.run.seed, metrics);
+    evaluate(program, *flow, ctx, opts.run.seed, metrics);
     // Samples judged by the data set's classifier, as `eval` of any flow.
-    torch::Tensor x = drawSamples(*flow, *desc, opts, ctx.device, labels).cpu();
+    torch::Tensor x = decoded(drawSamples(*flow, *desc, opts, ctx.device, labels));
     std::unique_ptr<DataSet> data = makeDataSet(program.data);
     ImageMetrics m = evaluateImages(program.data, *data, x,
                                     labels.defined() ? labels : torch::full({opts.n}, -1.0),
@@ -140,7 +167,7 @@ int flowrt::runNormalizingFlow(const flowrt_program &program, const SampleOption
   } else {
     int64_t n = opts.n;
     auto start = std::chrono::steady_clock::now();
-    torch::Tensor x = drawSamples(*flow, *desc, opts, ctx.device, labels);
+    torch::Tensor x = decoded(drawSamples(*flow, *desc, opts, ctx.device, labels));
     double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     if (!opts.quiet) {
@@ -154,8 +181,10 @@ int flowrt::runNormalizingFlow(const flowrt_program &program, const SampleOption
                   seconds);
       if (opts.denoise > 0)
         std::printf("denoised: x + sigma^2 grad log p(x), sigma %g\n", opts.denoise);
+      if (samplesTokens(program))
+        std::printf("decoded by tokenizer '%s'\n", program.tokenizer.name);
     }
-    writeDataFiles(program, opts.outputs, x.cpu(), opts.quiet);
+    writeDataFiles(program, opts.outputs, x, opts.quiet);
     metrics = {{"samples", n}, {"seconds", seconds}};
   }
   if (!opts.metricsJson.empty())

@@ -73,7 +73,7 @@ TORCH_MODULE(CausalLayer);
 } // namespace
 
 TarFlowBlockImpl::TarFlowBlockImpl(const TarFlowOptions &opts, int64_t tokens, int64_t tokenDim,
-                                   bool reversed)
+                                   int64_t depth, bool reversed)
     : tokens(tokens), tokenDim(tokenDim), features(opts.features), heads(opts.heads),
       reversed(reversed) {
   if (features % heads != 0)
@@ -84,7 +84,7 @@ TarFlowBlockImpl::TarFlowBlockImpl(const TarFlowOptions &opts, int64_t tokens, i
   if (opts.classes > 0)
     classEmbedding =
         register_parameter("class_embedding", torch::randn({opts.classes, features}) * 1e-2);
-  for (int64_t i = 0; i < opts.depth; ++i)
+  for (int64_t i = 0; i < depth; ++i)
     layers->push_back(CausalLayer(features, heads));
   register_module("layers", layers);
   out = register_module("proj_out", nn::Linear(features, 2 * tokenDim));
@@ -206,8 +206,11 @@ TarFlowImpl::TarFlowImpl(TarFlowOptions options) : opts(options) {
   if (tokens < 2)
     throw std::invalid_argument("tarflow: the image is one patch; an autoregressive flow "
                                 "needs at least two");
-  for (int64_t b = 0; b < opts.blocks; ++b)
-    blocks->push_back(TarFlowBlock(opts, tokens, tokenDim, /*reversed=*/b % 2 == 1));
+  for (int64_t b = 0; b < opts.blocks; ++b) {
+    bool deep = b == opts.blocks - 1 && opts.deep > 0;
+    blocks->push_back(TarFlowBlock(opts, tokens, tokenDim, deep ? opts.deep : opts.depth,
+                                   /*reversed=*/b % 2 == 1));
+  }
   register_module("blocks", blocks);
 }
 
@@ -299,6 +302,7 @@ Network flowrt::makeTarFlowNetwork(const flowrt_model_desc &desc) {
   o.patch = desc.patch;
   o.blocks = desc.blocks;
   o.depth = desc.depth;
+  o.deep = desc.deep;
   o.features = desc.width;
   o.heads = desc.heads;
   o.classes = desc.classes;

@@ -19,6 +19,12 @@
 // TARFlow's unconditional branch), and guidance moves (mu, alpha) away from
 // the null class's: a + w (a - a_null).
 //
+// STARFlow (Gu et al. 2025) puts most of the capacity in one deep block
+// next to the noise and keeps the others shallow (`deep` layers in the
+// last block applied to x, the first one sampling inverts; `depth` in the
+// rest), and models an autoencoder's latents instead of pixels (a flow over
+// an encoder tokenizer's tokens; NormalizingFlow.cpp decodes its samples).
+//
 //===----------------------------------------------------------------------===//
 #ifndef FLOWRT_TARFLOW_H
 #define FLOWRT_TARFLOW_H
@@ -36,6 +42,7 @@ struct TarFlowOptions {
   int64_t patch = 2;                           ///< p: tokens are p x p patches
   int64_t blocks = 4;                          ///< affine autoregressive steps
   int64_t depth = 2;                           ///< transformer layers per block
+  int64_t deep = 0; ///< layers of the last block (nearest the noise); 0: depth
   int64_t features = 128;                      ///< transformer features
   int64_t heads = 4;
   int64_t classes = 0;                         ///< 0: unconditional
@@ -44,7 +51,8 @@ struct TarFlowOptions {
 /// One affine autoregressive step over tokens [n, T, d] in its own order.
 class TarFlowBlockImpl : public torch::nn::Module {
 public:
-  TarFlowBlockImpl(const TarFlowOptions &opts, int64_t tokens, int64_t tokenDim, bool reversed);
+  TarFlowBlockImpl(const TarFlowOptions &opts, int64_t tokens, int64_t tokenDim, int64_t depth,
+                   bool reversed);
   /// z and this block's log-determinant per sample, [n].
   std::pair<torch::Tensor, torch::Tensor> forward(const torch::Tensor &x,
                                                   const torch::Tensor &labels);

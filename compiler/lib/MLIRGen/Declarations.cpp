@@ -78,7 +78,8 @@ LogicalResult flowc::genNetworkOp(OpBuilder &builder, const ast::ModelDecl &m) {
                         m.rawWeights, m.frozen && m.network->callee == "torchscript",
                         conv || tarflow ? builder.getDenseI64ArrayAttr(m.inputs[0].shape.dims)
                                         : nullptr,
-                        conv ? builder.getDenseI64ArrayAttr(m.outShape) : nullptr, m.blocks);
+                        conv ? builder.getDenseI64ArrayAttr(m.outShape) : nullptr, m.blocks,
+                        m.deep);
   if (!m.frozen || m.network->callee != "checkpoint")
     return success();
   Location at = toLocation(builder, m.network->args.empty() || !m.network->args[0].value

@@ -721,7 +721,7 @@ private:
          << (net.getInShape() ? "kInShape" + std::to_string(i) : std::string("nullptr")) << ", "
          << (net.getOutShape() ? net.getOutShape()->size() : 0) << ", "
          << (net.getOutShape() ? "kOutShape" + std::to_string(i) : std::string("nullptr"))
-         << ", " << net.getBlocks() << "},\n";
+         << ", " << net.getBlocks() << ", " << net.getDeep() << "},\n";
     }
     os << "  };\n  p.num_models = " << networks.size() << ";\n"
        << "  p.models = " << (networks.empty() ? "nullptr" : "kModels") << ";\n"

@@ -678,9 +678,11 @@ void Sema::checkTarFlowNetwork(ModelDecl &model) {
   model.heads = 4;
   model.patch = 2;
   model.timeFeatures = 0;
-  std::vector<std::string> names = {"blocks", "width", "depth", "heads", "patch"};
+  model.deep = 0;
+  std::vector<std::string> names = {"blocks", "width", "depth", "heads", "patch", "deep"};
   ArgBinding bound = bindArgs(net, names, "'tarflow'");
-  int64_t *fields[] = {&model.blocks, &model.width, &model.depth, &model.heads, &model.patch};
+  int64_t *fields[] = {&model.blocks, &model.width, &model.depth,
+                       &model.heads,  &model.patch, &model.deep};
   for (size_t i = 0; i < names.size(); ++i)
     if (const Arg *a = bound.slots[i])
       if (auto v = evalPositiveInt(a->value.get(), "'" + names[i] + "'"))

@@ -24,7 +24,7 @@
 extern "C" {
 #endif
 
-#define FLOWRT_ABI_VERSION 20
+#define FLOWRT_ABI_VERSION 21
 
 typedef struct flowrt_ctx flowrt_ctx;       /* runtime state of one command */
 typedef struct flowrt_tensor flowrt_tensor; /* float32 [rows, cols] */
@@ -117,8 +117,10 @@ typedef struct flowrt_model_desc {
   const int64_t *out_shape;
   /* tarflow: its affine autoregressive steps (depth: transformer layers in
    * each, width and heads: theirs, patch: pixels of a token's side;
-   * in_shape: the image [C, H, W]; out_dim 1: log p(x)). */
+   * in_shape: the image [C, H, W]; out_dim 1: log p(x)), and the layers of
+   * the block nearest the noise (0: depth; STARFlow's deep-shallow design). */
   int64_t blocks;
+  int64_t deep;
 } flowrt_model_desc;
 
 /* Defaults of `train`, from the spec's train block. */

@@ -314,6 +314,7 @@ struct ModelDecl : Decl {
   int64_t timeFeatures = 16;       // fourier(K)
   int64_t heads = 0, patch = 0;    // dit, tarflow
   int64_t blocks = 0;              // tarflow: its affine autoregressive steps
+  int64_t deep = 0;                // tarflow: layers of the block nearest the noise (0: depth)
   std::string path;                // torchscript: the module's file (absolute);
                                    // checkpoint: the checkpoint or run directory
   /// `checkpoint("PATH", model: "NAME", weights: raw)`: a frozen network,

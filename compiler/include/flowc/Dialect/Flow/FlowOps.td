@@ -74,8 +74,10 @@ def Flow_NetworkOp : Flow_Op<"network", [Symbol]> {
     kind "unstandardize" is its inverse with the same statistics. Kind
     "tarflow" is a normalizing flow (TARFlow) of images `in_shape` [C, H, W]:
     `blocks` affine autoregressive steps of `depth` causal transformer layers
-    of `width` features and `heads` heads over patches of `patch` pixels; its
-    value (`out_dim` 1) is log p(x[ | label]) in nats.
+    of `width` features and `heads` heads over patches of `patch` pixels (the
+    block nearest the noise, the last applied to x, has `deep` layers when
+    that is not 0: STARFlow's deep-shallow design); its value (`out_dim` 1)
+    is log p(x[ | label]) in nats.
   }];
   let arguments = (ins SymbolNameAttr:$sym_name, StrAttr:$kind,
                        I64Attr:$in_dim, I64Attr:$width, I64Attr:$depth,
@@ -90,7 +92,8 @@ def Flow_NetworkOp : Flow_Op<"network", [Symbol]> {
                        UnitAttr:$raw_weights, UnitAttr:$frozen,
                        OptionalAttr<DenseI64ArrayAttr>:$in_shape,
                        OptionalAttr<DenseI64ArrayAttr>:$out_shape,
-                       DefaultValuedAttr<I64Attr, "0">:$blocks);
+                       DefaultValuedAttr<I64Attr, "0">:$blocks,
+                       DefaultValuedAttr<I64Attr, "0">:$deep);
   let assemblyFormat = "$sym_name $kind attr-dict";
   let hasVerifier = 1;
   let extraClassDeclaration = [{
