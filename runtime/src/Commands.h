@@ -48,8 +48,9 @@ struct SampleOptions {
   bool evaluate = false;
   /// Normalizing flows: Tweedie's denoising step for training noise of this
   /// deviation (0: none), and Jacobi iteration to this tolerance (0: token by
-  /// token) for the inverse.
+  /// token) for the inverse, over groups of this many tokens (0: all).
   double denoise = 0, jacobi = 0;
+  int64_t jacobiBlock = 0;
   /// --weights raw: the trained weights even when the run keeps an EMA.
   bool rawWeights = false;
   /// Only write the outputs (train's sample grids): no report, no metrics.

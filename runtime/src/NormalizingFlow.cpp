@@ -3,7 +3,8 @@
 // Implements runNormalizingFlow (Commands.h). A spec whose flow trains a
 // `tarflow` by its exact likelihood has no solver and no source: sampling
 // draws z ~ N(0, I) and inverts the flow (token by token with cached keys
-// and values, or by Jacobi iteration with --jacobi TOL), with the labels
+// and values, or by Jacobi iteration with --jacobi TOL, over groups of
+// --jacobi-block K tokens in turn if asked), with the labels
 // asked and guidance --guidance W on (mu, alpha), then optionally takes
 // Tweedie's denoising step for the noise the flow was trained on
 // (--denoise SIGMA). `eval` on images reports the exact bits per dimension
@@ -120,7 +121,7 @@ torch::Tensor drawSamples(TarFlowImpl &flow, const flowrt_model_desc &desc,
   torch::Tensor z = torch::randn({opts.n, desc.in_dim}, gen, torch::kFloat).to(device);
   labels = labelsFor(opts.n, desc.classes, opts.label);
   torch::Tensor y = labels.defined() ? labels.to(device) : labels;
-  torch::Tensor x = flow.inverse(z, y, opts.guidanceScale, opts.jacobi);
+  torch::Tensor x = flow.inverse(z, y, opts.guidanceScale, opts.jacobi, opts.jacobiBlock);
   return opts.denoise > 0 ? flow.denoise(x, opts.denoise, y) : x;
 }
 
@@ -173,11 +174,14 @@ int flowrt::runNormalizingFlow(const flowrt_program &program, const SampleOption
     if (!opts.quiet) {
       std::printf("sampled %lld points by inverting tarflow '%s' (%s) in %.4f s\n",
                   static_cast<long long>(n), desc->name,
-                  opts.jacobi > 0 ? ("Jacobi iteration, " +
-                                     std::to_string(flow->lastJacobiIterations()) +
-                                     " iterations")
-                                        .c_str()
-                                  : "token by token, keys and values cached",
+                  opts.jacobi > 0
+                      ? ((opts.jacobiBlock > 0
+                              ? "block Jacobi iteration over " + std::to_string(opts.jacobiBlock) +
+                                    " tokens at a time, "
+                              : std::string("Jacobi iteration, ")) +
+                         std::to_string(flow->lastJacobiIterations()) + " iterations")
+                            .c_str()
+                      : "token by token, keys and values cached",
                   seconds);
       if (opts.denoise > 0)
         std::printf("denoised: x + sigma^2 grad log p(x), sigma %g\n", opts.denoise);

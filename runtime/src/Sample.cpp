@@ -483,6 +483,11 @@ Command flowrt::addSampleCommand(CLI::App &app, const flowrt_program &program, b
                   "by token)")
       ->type_name("TOL")
       ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--jacobi-block", o.jacobiBlock,
+                  "normalizing flows: Jacobi iteration over groups of K tokens in turn "
+                  "(STARFlow's block Jacobi; 0: all tokens at once)")
+      ->type_name("K")
+      ->check(CLI::NonNegativeNumber);
   addRunSettings(*cmd, o.run, AllRunSettings, "seed of the source");
 
   auto run = [&program, opts, count, label, cond, steps, guidance, adaptive,

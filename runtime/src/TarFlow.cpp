@@ -9,6 +9,7 @@
 
 #include "TarFlow.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <stdexcept>
@@ -178,19 +179,26 @@ torch::Tensor TarFlowBlockImpl::inverse(const torch::Tensor &z, const torch::Ten
 }
 
 torch::Tensor TarFlowBlockImpl::inverseJacobi(const torch::Tensor &z, const torch::Tensor &labels,
-                                              double guidance, double tolerance,
+                                              double guidance, double tolerance, int64_t group,
                                               int64_t *iterations) {
   torch::Tensor zp = permute(z), x = zp;
-  // Token i is exact after i iterations, so T - 1 of them invert exactly.
-  int64_t k = 0;
-  while (k < tokens - 1) {
-    auto [alpha, mu] = guidedShifts(x, labels, guidance);
-    torch::Tensor next = zp * torch::exp(alpha) + mu;
-    double change = (next - x).abs().max().item<double>();
-    x = next;
-    ++k;
-    if (change < tolerance)
-      break;
+  int64_t size = group > 0 ? group : tokens, k = 0;
+  for (int64_t from = 0; from < tokens; from += size) {
+    int64_t to = std::min(tokens, from + size);
+    // The tokens before `from` are final. Token from + j is exact after
+    // j + 1 iterations (token 0 after none: it passes unchanged), and the
+    // causal shifts of tokens < to need only those tokens.
+    int64_t most = from == 0 ? to - 1 : to - from;
+    for (int64_t i = 0; i < most; ++i) {
+      auto [alpha, mu] = guidedShifts(x.slice(1, 0, to), labels, guidance);
+      torch::Tensor next =
+          zp.slice(1, from, to) * torch::exp(alpha.slice(1, from, to)) + mu.slice(1, from, to);
+      double change = (next - x.slice(1, from, to)).abs().max().item<double>();
+      x = torch::cat({x.slice(1, 0, from), next, x.slice(1, to)}, 1);
+      ++k;
+      if (change < tolerance)
+        break;
+    }
   }
   *iterations = k;
   return permute(x);
@@ -245,14 +253,14 @@ torch::Tensor TarFlowImpl::logProb(const torch::Tensor &x, const torch::Tensor &
 }
 
 torch::Tensor TarFlowImpl::inverse(const torch::Tensor &z, const torch::Tensor &labels,
-                                   double guidance, double jacobiTolerance) {
+                                   double guidance, double jacobiTolerance, int64_t jacobiGroup) {
   torch::Tensor h = patchify(z);
   jacobiIterations = 0;
   for (int64_t b = static_cast<int64_t>(blocks->size()) - 1; b >= 0; --b) {
     auto *block = (*blocks)[b]->as<TarFlowBlockImpl>();
     if (jacobiTolerance > 0) {
       int64_t k = 0;
-      h = block->inverseJacobi(h, labels, guidance, jacobiTolerance, &k);
+      h = block->inverseJacobi(h, labels, guidance, jacobiTolerance, jacobiGroup, &k);
       jacobiIterations += k;
     } else {
       h = block->inverse(h, labels, guidance);

@@ -14,7 +14,9 @@
 // The inverse runs token by token, each block's keys and values cached, so
 // one pass costs a forward's work; or by Jacobi iteration (all tokens at
 // once, repeated until the change is below a tolerance: exact after T
-// iterations, usually fewer). A class-conditional flow adds a class
+// iterations, usually fewer), or by block Jacobi iteration (STARFlow's:
+// groups of K tokens in turn, each iterated until it settles, the groups
+// before it already final). A class-conditional flow adds a class
 // embedding to every token (the null class -1 is the classes' mean, as
 // TARFlow's unconditional branch), and guidance moves (mu, alpha) away from
 // the null class's: a + w (a - a_null).
@@ -62,9 +64,11 @@ public:
                                                  const torch::Tensor &labels);
   /// x from z, token by token with cached keys and values.
   torch::Tensor inverse(const torch::Tensor &z, const torch::Tensor &labels, double guidance);
-  /// x from z by Jacobi iteration; `iterations` receives how many ran.
+  /// x from z by Jacobi iteration over groups of `group` tokens in turn
+  /// (0: all at once); `iterations` receives how many ran.
   torch::Tensor inverseJacobi(const torch::Tensor &z, const torch::Tensor &labels,
-                              double guidance, double tolerance, int64_t *iterations);
+                              double guidance, double tolerance, int64_t group,
+                              int64_t *iterations);
 
 private:
   torch::Tensor permute(const torch::Tensor &x) const; // the block's order (an involution)
@@ -94,9 +98,11 @@ public:
   /// log p(x | labels) [n] in nats: -|z|^2 / 2 - D log(2 pi) / 2 + logdet.
   torch::Tensor logProb(const torch::Tensor &x, const torch::Tensor &labels = {});
   /// x from z [n, D]: each block inverted token by token (KV cache), or by
-  /// Jacobi iteration when `jacobiTolerance` > 0.
+  /// Jacobi iteration when `jacobiTolerance` > 0, over groups of
+  /// `jacobiGroup` tokens in turn (0: all tokens at once).
   torch::Tensor inverse(const torch::Tensor &z, const torch::Tensor &labels = {},
-                        double guidance = 0, double jacobiTolerance = 0);
+                        double guidance = 0, double jacobiTolerance = 0,
+                        int64_t jacobiGroup = 0);
   /// Tweedie's denoising of samples from a flow trained on data plus
   /// N(0, sigma^2) noise: x + sigma^2 grad log p(x).
   torch::Tensor denoise(const torch::Tensor &x, double sigma, const torch::Tensor &labels = {});

@@ -166,6 +166,11 @@ TEST(TarFlow, JacobiAgreesWithTheSequentialInverse) {
     auto jacobi = flow->inverse(z, y, w, 1e-7);
     EXPECT_LE(maxAbs(sequential - jacobi), 1e-5) << "guidance " << w;
   }
+  // Block Jacobi (STARFlow's): groups of 3 tokens in turn, the last group
+  // shorter; each group settles in at most its size's iterations.
+  auto block = flow->inverse(z, y, 0.0, 1e-7, /*jacobiGroup=*/3);
+  EXPECT_LE(maxAbs(block - flow->inverse(z, y)), 1e-5);
+  EXPECT_LE(flow->lastJacobiIterations(), 3 * (2 + 1)); // tokens 0-2: 2, token 3: 1
   // Guidance 0 is the conditional inverse; guidance moves it.
   EXPECT_LE(maxAbs(flow->inverse(z, y, 0.0) - flow->inverse(z, y)), 0.0);
   EXPECT_GT(maxAbs(flow->inverse(z, y, 1.5) - flow->inverse(z, y)), 1e-4);
