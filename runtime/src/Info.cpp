@@ -6,6 +6,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "Commands.h"
+#include "Network.h"
 #include "Tokenizer.h"
 
 #include <cinttypes>
@@ -128,10 +129,24 @@ int flowrt::runInfo(const flowrt_program &p) {
               ", optimizer %s(lr: %g), ema %g, seed %" PRIu64 "\n",
               p.train.steps, p.train.batch, orNone(p.train.optimizer),
               p.train.lr, p.train.ema, p.train.seed);
-  std::printf("sample:  solver %s, %" PRId64 " steps, n %" PRId64
-              ", seed %" PRIu64 "\n",
-              orNone(p.sample.solver), p.sample.steps, p.sample.n,
-              p.sample.seed);
+  if (normalizingFlowModel(p) && p.sample.n > 0) {
+    const flowrt_sample_desc &s = p.sample;
+    char how[96] = "token by token";
+    if (s.jacobi > 0 && s.jacobi_block > 0)
+      std::snprintf(how, sizeof how, "Jacobi iteration (tolerance %g, groups of %" PRId64
+                    " tokens)", s.jacobi, s.jacobi_block);
+    else if (s.jacobi > 0)
+      std::snprintf(how, sizeof how, "Jacobi iteration (tolerance %g)", s.jacobi);
+    std::printf("sample:  inversion %s, n %" PRId64 ", seed %" PRIu64 ", label %s, guidance "
+                "%g, denoise %g\n",
+                how, s.n, s.seed,
+                s.label == FLOWRT_LABELS_BALANCED ? "balanced"
+                                                  : std::to_string(s.label).c_str(),
+                s.guidance_scale, s.denoise);
+  } else {
+    std::printf("sample:  solver %s, %" PRId64 " steps, n %" PRId64 ", seed %" PRIu64 "\n",
+                orNone(p.sample.solver), p.sample.steps, p.sample.n, p.sample.seed);
+  }
   if (p.sample.guidance)
     std::printf("guide:   %s, w = %g%s%s\n", p.sample.guidance, p.sample.guidance_scale,
                 p.sample.adaptive_guidance > 0

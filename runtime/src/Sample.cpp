@@ -531,15 +531,19 @@ SampleOptions flowrt::sampleDefaults(const flowrt_program &program, bool evaluat
   o.evaluate = evaluate;
   // eval: 100 samples of each class (1000 without labels); of token data,
   // 10000 held-out samples' losses.
-  o.n = normalizingFlowModel(program) ? 1000
+  // A normalizing flow without a sample block: 1000, classes balanced.
+  bool inverts = normalizingFlowModel(program) != nullptr, blockless = program.sample.n == 0;
+  o.n = inverts && (evaluate || blockless) ? 1000
         : !evaluate                 ? program.sample.n
         : program.data.vocab > 0 ? 10000
                                  : 100 * std::max<int64_t>(sampleClasses(program), 10);
   o.steps = program.sample.steps;
   o.run.seed = program.sample.seed;
   o.run.outDir = defaultOutDir(program);
-  // A normalizing flow has no sample block: its samples cycle the classes.
-  o.label = normalizingFlowModel(program) ? FLOWRT_LABELS_BALANCED : program.sample.label;
+  o.label = inverts && blockless ? FLOWRT_LABELS_BALANCED : program.sample.label;
+  o.jacobi = program.sample.jacobi;
+  o.jacobiBlock = program.sample.jacobi_block;
+  o.denoise = program.sample.denoise;
   o.solver = program.sample.solver ? program.sample.solver : "";
   o.rtol = program.sample.rtol > 0 ? program.sample.rtol : 1e-5;
   o.atol = program.sample.atol > 0 ? program.sample.atol : 1e-5;

@@ -379,6 +379,18 @@ LogicalResult SampleOp::verifyModelKernels(SymbolTableCollection &symbols) {
   return success();
 }
 
+LogicalResult InvertOp::verifySymbolUses(SymbolTableCollection &symbols) {
+  Operation *op = *this;
+  if (failed(checkDeclaration<FlowOp>(op, symbols, "flow", getFlowAttr())) ||
+      failed(checkDeclaration<NetworkOp>(op, symbols, "network", getNetworkAttr())))
+    return failure();
+  auto net = symbols.lookupNearestSymbolFrom<NetworkOp>(op, getNetworkAttr());
+  if (net.getKind() != "tarflow")
+    return emitOpError("inverts a normalizing flow, but '")
+           << net.getSymName() << "' is of kind '" << net.getKind() << "'";
+  return success();
+}
+
 LogicalResult SampleOp::verifySymbolUses(SymbolTableCollection &symbols) {
   Operation *op = *this;
   if (failed(checkDeclaration<FlowOp>(op, symbols, "flow", getFlowAttr())) ||

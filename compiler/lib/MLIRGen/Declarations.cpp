@@ -88,6 +88,15 @@ LogicalResult flowc::genNetworkOp(OpBuilder &builder, const ast::ModelDecl &m) {
   return checkFrozenNetwork(m, roles, dims, at);
 }
 
+void flowc::genInvertOp(OpBuilder &builder, const ast::RunDecl &run) {
+  auto number = [&](const char *name, double fallback) { return run.number(name, fallback); };
+  auto real = [&](const char *name) { return llvm::APFloat(number(name, 0)); };
+  fl::InvertOp::create(builder, toLocation(builder, run.loc), run.name,
+                       run.invertedModel->name, int64_t(number("n", 1000)),
+                       int64_t(number("seed", 0)), run.label, real("guidance"),
+                       real("jacobi"), int64_t(number("jacobi_block", 0)), real("denoise"));
+}
+
 std::string flowc::standardizeNetworkName(const ast::DataDecl &tok, bool inverse) {
   return tok.name + (inverse ? ":unstandardize" : ":standardize");
 }

@@ -22,6 +22,11 @@ mlir::Location toLocation(mlir::OpBuilder &builder, const ast::Location &l);
 /// the data it encodes and compute the encoding themselves).
 void genDataOp(mlir::OpBuilder &builder, const ast::DataDecl &data);
 
+/// `flow.invert`: the sample block of a flow that trains a normalizing flow
+/// (Sema's `invertedModel`), its settings or their defaults (1000 samples,
+/// classes balanced, token by token, no guidance or denoising).
+void genInvertOp(mlir::OpBuilder &builder, const ast::RunDecl &run);
+
 /// `flow.solver`: a Butcher tableau.
 void genSolverOp(mlir::OpBuilder &builder, const ast::SolverDecl &solver);
 

@@ -34,10 +34,7 @@ namespace fl = flowc::flow;
 namespace {
 
 /// Default settings of train and sample blocks (documented in docs/language.md).
-struct TrainDefaults {
-  int64_t steps = 2000, batch = 256, seed = 0;
-  double lr = 1e-3, ema = 0.0;
-};
+struct TrainDefaults { int64_t steps = 2000, batch = 256, seed = 0; double lr = 1e-3, ema = 0.0; };
 struct SampleDefaults {
   int64_t steps = 32, n = 10000, seed = 0;
   double rtol = 1e-5, atol = 1e-5; // flow_matching's ODESolver defaults
@@ -828,6 +825,8 @@ private:
       }
       return success();
     }
+    if (r.invertedModel) // a normalizing flow's: no solver, no field
+      return genInvertOp(builder, r), success();
     SampleDefaults d;
     // A map sampler has no solver; it takes one step unless told.
     std::string solver = r.map ? "" : r.solver ? r.solver->name : "euler";

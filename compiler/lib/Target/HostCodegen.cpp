@@ -114,6 +114,7 @@ private:
     trainOp = program.train;
     frozenBy = &program.frozenBy;
     samplesTokens = program.samplesTokens;
+    invert = program.invert;
   }
 
   /// FLOWC_PROGRAM, the sampled flow's descriptor with every stage's
@@ -163,6 +164,7 @@ private:
   fl::TokenizerOp tokenizer;
   SmallVector<int64_t> tokenShape;
   bool samplesTokens = false;
+  fl::InvertOp invert; ///< the program's normalizing-flow sampling (null: none)
   /// Whether the program being printed has a source (sample_source), and
   /// the features of one of its draws.
   bool hasSource = false;
@@ -913,6 +915,15 @@ private:
       os << "  p.source.kind = " << cString(*sample.getSourceKind()) << ";\n"
          << "  p.source.p0 = " << cDouble((*sample.getSourceParams())[0]) << ";\n"
          << "  p.source.p1 = " << cDouble((*sample.getSourceParams())[1]) << ";\n";
+    if (invert)
+      os << "  p.sample.n = " << invert.getN() << ";\n"
+         << "  p.sample.seed = " << invert.getSeed() << ";\n"
+         << "  p.sample.label = " << static_cast<int64_t>(invert.getLabel()) << ";\n"
+         << "  p.sample.guidance_scale = " << cDouble(invert.getGuidance().convertToDouble())
+         << ";\n  p.sample.jacobi = " << cDouble(invert.getJacobi().convertToDouble())
+         << ";\n  p.sample.jacobi_block = " << invert.getJacobiBlock()
+         << ";\n  p.sample.denoise = " << cDouble(invert.getDenoise().convertToDouble())
+         << ";\n";
     if (sample && sample.getGuidanceFn())
       os << "  p.sample.guidance = " << cString(*sample.getGuidanceFn()) << ";\n"
          << "  p.sample.guidance_scale = "

@@ -147,9 +147,16 @@ FailureOr<SmallVector<HostProgram>> flowc::planHostPrograms(ModuleOp module,
         return s;
     return fl::SampleOp();
   };
+  auto invertOf = [&](StringRef flow) {
+    for (auto s : module.getOps<fl::InvertOp>())
+      if (s.getFlow() == flow)
+        return s;
+    return fl::InvertOp();
+  };
+  auto sampled = [&](StringRef flow) { return sampleOf(flow) || invertOf(flow); };
   mainFlow.clear();
   for (fl::TrainOp t : trains)
-    if (sampleOf(t.getFlow()) || mainFlow.empty() || !sampleOf(mainFlow))
+    if (sampled(t.getFlow()) || mainFlow.empty() || !sampled(mainFlow))
       mainFlow = t.getFlow().str();
   if (mainFlow.empty())
     for (auto s : module.getOps<fl::SampleOp>())
@@ -163,6 +170,7 @@ FailureOr<SmallVector<HostProgram>> flowc::planHostPrograms(ModuleOp module,
     programs.back().flow = t.getFlow().str();
     programs.back().train = t;
     programs.back().sample = sampleOf(t.getFlow());
+    programs.back().invert = invertOf(t.getFlow());
   }
   if (llvm::none_of(programs, [&](const HostProgram &p) { return p.flow == mainFlow; })) {
     programs.emplace_back();

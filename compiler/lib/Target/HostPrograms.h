@@ -27,6 +27,7 @@ struct HostProgram {
   std::string flow;
   flow::TrainOp train;   ///< null: the flow is not trained (closed-form)
   flow::SampleOp sample; ///< null: nothing to sample (a training objective)
+  flow::InvertOp invert; ///< a normalizing flow's sample block (null: none)
   flow::DataOp data;     ///< what the flow draws (else the spec's first data)
   /// The network the sampler integrates (null: a closed-form or graph field).
   flow::NetworkOp velocity;

@@ -34,6 +34,12 @@ void Sema::checkRun(RunDecl &run) {
   if (isTrain && run.flow && closedFormFlows.count(run.flow))
     error(run.nameLoc, "flow '" + run.name + "' has no network to train");
   if (!isTrain && run.flow && run.flow->objective) {
+    for (const ModelDecl *m : flowModels[run.flow])
+      if (m->network && m->network->callee == "tarflow") {
+        run.invertedModel = m;
+        checkInversionSettings(run, *m);
+        return;
+      }
     error(run.nameLoc, "flow '" + run.name + "' is a training objective (it defines no time "
                        "'t' and no source 'x0'): it has nothing to sample");
     return;
@@ -158,6 +164,55 @@ void Sema::checkRun(RunDecl &run) {
     if (const Setting *s = run.find(name); s && !run.find("guidance"))
       error(s->loc, std::string("'") + name + "' needs a guidance fn in the same block, "
                                               "e.g. guidance: cfg(w: 2)");
+}
+
+void Sema::checkInversionSettings(RunDecl &run, const ModelDecl &nf) {
+  std::set<std::string> seen;
+  for (Setting &s : run.settings) {
+    if (!seen.insert(s.name).second) {
+      error(s.loc, "duplicate setting '" + s.name + "'");
+      continue;
+    }
+    Expr *value = s.value.get();
+    if (!value)
+      continue;
+    std::string what = "'" + s.name + "'";
+    bool labelled = s.name == "label" || s.name == "guidance";
+    if (labelled && nf.classes == 0) {
+      error(s.loc, what + " needs a class-conditional flow, but '" + nf.name +
+                       "' is applied without a label");
+    } else if (s.name == "n" || s.name == "jacobi_block") {
+      if (auto v = evalPositiveInt(value, what))
+        run.numbers[s.name] = static_cast<double>(*v);
+    } else if (s.name == "seed" || s.name == "label") {
+      int64_t most = s.name == "label" ? nf.classes - 1 : INT64_MAX;
+      if (auto v = evalInteger(value, what, 0, "a non-negative integer")) {
+        if (*v > most)
+          error(value->loc, "'label' must be a class of 0.." + std::to_string(most) +
+                                " but is " + std::to_string(*v));
+        else if (s.name == "label")
+          run.label = *v;
+        else
+          run.numbers["seed"] = static_cast<double>(*v);
+      }
+    } else if (s.name == "guidance" || s.name == "jacobi" || s.name == "denoise") {
+      // guidance: the weight w on (mu, alpha); jacobi: a tolerance; denoise:
+      // the training noise's deviation.
+      bool weight = s.name == "guidance";
+      if (auto v = evalConstant(value, what + (weight ? " (a guidance weight)" : ""))) {
+        if (weight ? !(*v >= 0) : !(*v > 0))
+          error(value->loc, what + " must be a " + (weight ? "non-negative" : "positive") +
+                                " number but is " + fmt(*v));
+        else
+          run.numbers[s.name] = *v;
+      }
+    } else {
+      error(s.loc, "unknown setting '" + s.name + "' in the sample block of a normalizing "
+                   "flow (it has n, seed, label, guidance, jacobi, jacobi_block, denoise)");
+    }
+  }
+  if (const Setting *s = run.find("jacobi_block"); s && !run.find("jacobi"))
+    error(s->loc, "'jacobi_block' needs 'jacobi' (a tolerance) in the same block");
 }
 
 void Sema::checkSampledExpr(RunDecl &run, Expr &value, bool map) {

@@ -568,6 +568,9 @@ private:
   /// A train or sample block: its flow and each setting, filling the
   /// RunDecl's numbers, optimizer, solver, label and guidance.
   void checkRun(RunDecl &run);
+  /// A sample block of a flow that trains a normalizing flow `nf`: its
+  /// settings are the inversion's (no solver).
+  void checkInversionSettings(RunDecl &run, const ModelDecl &nf);
 
   /// `velocity: EXPR` of a sample block, the field the solver integrates
   /// (x and t bound), or `map: EXPR`, one step of a flow map (x, t and dt

@@ -170,6 +170,14 @@ typedef struct flowrt_sample_desc {
    * Samples are in the data's units when it is data.dim or the program
    * decodes them. */
   int64_t dim;
+  /* A normalizing flow's inversion (its sample block; label and
+   * guidance_scale above are its too): Jacobi iteration to this tolerance
+   * (0: token by token), over groups of jacobi_block tokens (0: all), and
+   * Tweedie's denoising step for training noise of deviation denoise (0:
+   * none). */
+  double jacobi;
+  int64_t jacobi_block;
+  double denoise;
 } flowrt_sample_desc;
 
 #define FLOWRT_LABELS_BALANCED (-2)

@@ -433,6 +433,10 @@ struct RunDecl : Decl {
   /// sample: the network the solver integrates (set by Sema when the flow's
   /// field is its network).
   const ModelDecl *sampledModel = nullptr;
+  /// sample of a training objective that trains a normalizing flow: the
+  /// tarflow that sampling inverts (settings n, seed, label, and in
+  /// `numbers` guidance, jacobi, jacobi_block, denoise).
+  const ModelDecl *invertedModel = nullptr;
   /// Train: `lr_NAME: X`, the learning rate of the flow's network NAME
   /// (the others take `lr`).
   std::map<std::string, double> networkLr;

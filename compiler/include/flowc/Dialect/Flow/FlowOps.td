@@ -226,6 +226,28 @@ def Flow_TrainOp : Flow_Op<"train",
   ];
 }
 
+def Flow_InvertOp : Flow_Op<"invert", [DeclareOpInterfaceMethods<SymbolUserOpInterface>]> {
+  let summary = "Sampling settings of a normalizing flow";
+  let description = [{
+    The sample block of a flow that trains a normalizing flow (`network`,
+    of kind "tarflow"): sampling draws z ~ N(0, I) and inverts it, with no
+    solver and no field. `n` samples from `seed`; `label` every sample's
+    class (-2: balanced); `guidance` the weight w on each block's (mu,
+    alpha), a + w (a - a_null); `jacobi` > 0 inverts by Jacobi iteration to
+    that tolerance (0: token by token), over groups of `jacobi_block`
+    tokens in turn (0: all at once); `denoise` > 0 takes Tweedie's step for
+    training noise of that deviation. The runtime runs it all.
+  }];
+  let arguments = (ins FlatSymbolRefAttr:$flow, FlatSymbolRefAttr:$network,
+                       I64Attr:$n, I64Attr:$seed,
+                       DefaultValuedAttr<I64Attr, "-2">:$label,
+                       DefaultValuedAttr<F64Attr, "0.0">:$guidance,
+                       DefaultValuedAttr<F64Attr, "0.0">:$jacobi,
+                       DefaultValuedAttr<I64Attr, "0">:$jacobi_block,
+                       DefaultValuedAttr<F64Attr, "0.0">:$denoise);
+  let assemblyFormat = "$flow `inverting` $network attr-dict";
+}
+
 def Flow_SampleOp : Flow_Op<"sample",
     [DeclareOpInterfaceMethods<SymbolUserOpInterface>, IsolatedFromAbove]> {
   let summary = "Sampling settings of a flow";
