@@ -2,7 +2,9 @@
 //
 // Implements Eval.h. The classifier trains with Adam (lr 1e-3, batch 128)
 // for a fixed number of steps from seed 0 on the CPU, then is saved beside
-// the run, so later evals of the same run reuse it.
+// the run, so later evals of the same run reuse it. With FLOWRT_CLASSIFIER_DIR
+// set, it is also kept there, shared: a run without one copies it from there
+// instead of training it again (the same seed gives the same classifier).
 //
 //===----------------------------------------------------------------------===//
 
@@ -13,6 +15,8 @@
 #include <ATen/CPUGeneratorImpl.h>
 
 #include <cstdio>
+#include <cstdlib>
+#include <unistd.h>
 
 using namespace flowrt;
 
@@ -86,8 +90,22 @@ Classifier flowrt::loadOrTrainClassifier(const ClassifierData &data, int64_t cha
     return (predicted == data.heldOut.labels.to(torch::kLong)).to(torch::kDouble).mean()
         .item<double>();
   };
-  if (pathExists(path)) {
-    torch::load(net, path);
+  // The shared copy, written whole under a temporary name then renamed, so
+  // that runs in parallel never read half a file.
+  const char *shared = std::getenv("FLOWRT_CLASSIFIER_DIR");
+  std::string sharedPath =
+      shared && *shared ? joinPath(shared, "classifier-" + data.name + ".pt") : std::string();
+  auto keep = [&](const std::string &at) {
+    std::string temp = at + ".tmp" + std::to_string(::getpid());
+    torch::save(net, temp);
+    if (std::rename(temp.c_str(), at.c_str()) != 0)
+      throw std::runtime_error("cannot write " + at);
+  };
+  if (pathExists(path) || (!sharedPath.empty() && pathExists(sharedPath))) {
+    bool own = pathExists(path);
+    torch::load(net, own ? path : sharedPath);
+    if (!own)
+      keep(path);
     accuracy = score();
     return net;
   }
@@ -110,7 +128,11 @@ Classifier flowrt::loadOrTrainClassifier(const ClassifierData &data, int64_t cha
     adam.step();
   }
   accuracy = score();
-  torch::save(net, path);
+  keep(path);
+  if (!sharedPath.empty()) {
+    makeDirectories(shared);
+    keep(sharedPath);
+  }
   return net;
 }
 

@@ -32,6 +32,12 @@ config.environment["CUDA_HOME"] = "/usr/local/cuda"
 # tenfold (e2e/digits.test: 66 s alone, 704 s beside e2e/tokenizer.test).
 # One thread per test keeps the cores busy without that.
 config.environment["OMP_NUM_THREADS"] = "1"
+# `eval` trains its image classifier once for the whole run of the suite
+# (about 16 s for the digits' on one thread), not once per test; emptied at
+# each start so that a changed classifier is never read stale.
+classifiers = os.path.join(config.test_exec_root, "classifiers")
+shutil.rmtree(classifiers, ignore_errors=True)
+config.environment["FLOWRT_CLASSIFIER_DIR"] = classifiers
 for var in ["HOME", "TMPDIR"]:
     if var in os.environ:
         config.environment[var] = os.environ[var]
