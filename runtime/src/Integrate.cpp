@@ -81,8 +81,8 @@ IntegrateStats flowrt::integrate(const flowrt_program &program, flowrt_ctx &ctx,
       solver.stages <= program.trajectory_max_stages) {
     flowrt_tensor tableau{packTableau(solver, x.value.options())};
     x.value = program
-                  .trajectory(&ctx, &x, given, &tableau, 0.0,
-                              1.0 / static_cast<double>(o.steps), o.steps)
+                  .trajectory(&ctx, &x, given, &tableau, o.t0,
+                              (o.t1 - o.t0) / static_cast<double>(o.steps), o.steps)
                   ->value;
     ctx.clearArena();
     stats.steps = o.steps;
@@ -91,10 +91,10 @@ IntegrateStats flowrt::integrate(const flowrt_program &program, flowrt_ctx &ctx,
     return stats;
   }
   if (!o.adaptive) {
-    double h = 1.0 / static_cast<double>(o.steps);
+    double h = (o.t1 - o.t0) / static_cast<double>(o.steps);
     for (int64_t i = 0; i < o.steps; ++i) {
       flowrt_tensor *next = nullptr, *error = nullptr;
-      solver.step(&ctx, &x, given, static_cast<double>(i) * h, h, &next, &error);
+      solver.step(&ctx, &x, given, o.t0 + static_cast<double>(i) * h, h, &next, &error);
       x.value = next->value;
       ctx.clearArena();
       stats.evaluations += solver.stages;
@@ -105,6 +105,10 @@ IntegrateStats flowrt::integrate(const flowrt_program &program, flowrt_ctx &ctx,
   if (!solver.adaptive_step || !program.velocity)
     throw std::runtime_error(std::string("solver '") + solver.name +
                              "' has no error estimate (b_err) for step-size control");
+  // The generated controller steps every sample towards t = 1.
+  if (o.t0 != 0 || o.t1 != 1)
+    throw std::runtime_error("step-size control integrates from t = 0 to 1; for a time range "
+                             "give fixed steps (--steps N)");
   // Every sample steps on its own (t, h); the generated controller decides
   // in the kernels, and the host looks at the times every few steps only.
   int32_t order = solver.order > 0 ? solver.order : 1;

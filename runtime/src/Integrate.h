@@ -1,6 +1,7 @@
 //===- Integrate.h - Solving the flow's ODE from t = 0 to 1 -----*- C++ -*-===//
 //
-// Drives a generated solver step (flowrt_solver) over [0, 1]: fixed steps,
+// Drives a generated solver step (flowrt_solver) over [0, 1], or from t0 to
+// t1 (backwards when t1 < t0: data to noise, an inversion): fixed steps,
 // or, for a tableau with an error estimate, step-size control per sample as
 // torchdiffeq and Hairer, Norsett & Wanner (Solving ODEs I, II.4) do it for
 // one system. The generated controller kernel (ExpandSolver's F_S_control)
@@ -32,6 +33,7 @@ struct IntegrateOptions {
   const flowrt_solver *solver = nullptr;
   bool adaptive = false; ///< step-size control (needs solver->adaptive)
   int64_t steps = 32;    ///< fixed steps
+  double t0 = 0, t1 = 1; ///< the time range (fixed steps: either direction)
   /// Fixed steps run as one whole-trajectory kernel when the solver has one
   /// (false: a kernel launch and a LibTorch network call per stage).
   bool fused = true;
@@ -48,7 +50,7 @@ struct IntegrateStats {
   bool fused = false;      ///< one whole-trajectory kernel did it all
 };
 
-/// Advances x ([n, dim]) from t = 0 to t = 1 in place, each sample
+/// Advances x ([n, dim]) from t0 to t1 (by default 0 to 1) in place, each sample
 /// conditioned on its row of `given`. Clears ctx's arena after each step.
 /// Throws std::runtime_error when step-size control fails.
 IntegrateStats integrate(const flowrt_program &program, flowrt_ctx &ctx,

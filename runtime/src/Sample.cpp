@@ -146,6 +146,11 @@ void reportRun(const flowrt_program &program, const SampleOptions &opts, const f
                   opts.atol);
     how += tol;
   }
+  if (integration.t0 != 0 || integration.t1 != 1) {
+    char range[64];
+    std::snprintf(range, sizeof(range), ", t from %g to %g", integration.t0, integration.t1);
+    how += range;
+  }
   std::printf("sampled %lld points with %s, %s, %lld function evaluations in "
               "%.4f s%s\n",
               static_cast<long long>(run.x.value.size(0)), integration.solver->name,
@@ -343,6 +348,8 @@ int flowrt::runSample(const flowrt_program &program, const SampleOptions &opts) 
   integration.solver = solver;
   integration.adaptive = !opts.fixedSteps;
   integration.steps = opts.steps;
+  integration.t0 = opts.t0;
+  integration.t1 = opts.t1;
   integration.fused = !opts.perStep;
   integration.rtol = opts.rtol;
   integration.atol = opts.atol;
@@ -440,6 +447,17 @@ Command flowrt::addSampleCommand(CLI::App &app, const flowrt_program &program, b
       ->check(positiveNumber());
   cmd->add_option("--from", o.from, "integrate from these points, not from source draws")
       ->type_name("FILE.npy");
+  auto *fromT = cmd->add_option("--from-t", o.t0,
+                                "integrate from this time (0: the source, 1: the data)")
+                    ->type_name("T")
+                    ->capture_default_str()
+                    ->check(CLI::Range(0.0, 1.0));
+  auto *toT = cmd->add_option("--to-t", o.t1,
+                              "integrate to this time; below --from-t: backwards, data to "
+                              "noise (an inversion)")
+                  ->type_name("T")
+                  ->capture_default_str()
+                  ->check(CLI::Range(0.0, 1.0));
   auto *cond = cmd->add_option("--cond", o.cond,
                                "flows with conditions: one condition per sample (default: "
                                "drawn from the data's)")
@@ -490,8 +508,8 @@ Command flowrt::addSampleCommand(CLI::App &app, const flowrt_program &program, b
       ->check(CLI::NonNegativeNumber);
   addRunSettings(*cmd, o.run, AllRunSettings, "seed of the source");
 
-  auto run = [&program, opts, count, label, cond, steps, guidance, adaptive,
-              momentum]() -> int {
+  auto run = [&program, opts, count, label, cond, steps, guidance, adaptive, momentum,
+              fromT, toT]() -> int {
     SampleOptions &o = *opts;
     std::string flow = program.flow_name ? program.flow_name : "flow";
     if (*cond && program.sample.cond_dim == 0)
@@ -521,6 +539,13 @@ Command flowrt::addSampleCommand(CLI::App &app, const flowrt_program &program, b
     if (*momentum && !(o.guidanceMomentum > -1 && o.guidanceMomentum < 1))
       throw UsageError("--guidance-momentum", "takes a number in (-1, 1) (0: off)");
     resolveSolver(program, o, /*stepsGiven=*/steps->count() > 0);
+    if (o.t0 == o.t1)
+      throw UsageError(*toT ? "--to-t" : "--from-t",
+                       "the time range is empty: --from-t and --to-t are both " +
+                           std::to_string(o.t0));
+    if (o.t0 != 0 && o.from.empty())
+      throw UsageError(fromT->get_name(), "integrating from t = " + std::to_string(o.t0) +
+                                              " needs the points at that time: --from FILE.npy");
     return runSample(bindStages(program, o.run.outDir), o);
   };
   return {cmd, run};
@@ -541,6 +566,10 @@ SampleOptions flowrt::sampleDefaults(const flowrt_program &program, bool evaluat
   o.run.seed = program.sample.seed;
   o.run.outDir = defaultOutDir(program);
   o.label = inverts && blockless ? FLOWRT_LABELS_BALANCED : program.sample.label;
+  if (program.sample.from_t != 0 || program.sample.to_t != 0) {
+    o.t0 = program.sample.from_t;
+    o.t1 = program.sample.to_t;
+  }
   o.jacobi = program.sample.jacobi;
   o.jacobiBlock = program.sample.jacobi_block;
   o.denoise = program.sample.denoise;

@@ -840,6 +840,8 @@ private:
         llvm::APFloat(r.number("adaptive_guidance", 0.0)),
         llvm::APFloat(r.number("guidance_momentum", 0.0)));
     sample.setComputedCondition(r.conditionComputed);
+    sample.setFromT(llvm::APFloat(r.number("from", 0.0)));
+    sample.setToT(llvm::APFloat(r.number("to", 1.0)));
     if (r.map) {
       if (failed(genSampledRegion(r, r.map, /*times=*/2, sample.getMap())))
         return failure();

@@ -895,6 +895,8 @@ private:
          << cDouble(sample.getAdaptiveGuidance().convertToDouble()) << ";\n"
          << "  p.sample.guidance_momentum = "
          << cDouble(sample.getGuidanceMomentum().convertToDouble()) << ";\n"
+         << "  p.sample.from_t = " << cDouble(sample.getFromT().convertToDouble()) << ";\n"
+         << "  p.sample.to_t = " << cDouble(sample.getToT().convertToDouble()) << ";\n"
          << "  p.num_solvers = "
          << (map ? 1
                  : std::distance(module.getOps<fl::SolverOp>().begin(),

@@ -110,6 +110,14 @@ void Sema::checkRun(RunDecl &run) {
       }
     } else if (!isTrain && s.name == "solver") {
       checkSolverSetting(run, *value, solverStepsFrom);
+    } else if (!isTrain && (s.name == "from" || s.name == "to")) {
+      // The time range (0 the source, 1 the data); to < from: backwards.
+      if (auto v = evalConstant(value, what)) {
+        if (!(*v >= 0 && *v <= 1))
+          error(value->loc, what + " (a time) must be in [0, 1] but is " + fmt(*v));
+        else
+          run.numbers[s.name] = *v;
+      }
     } else if (!isTrain && (s.name == "rtol" || s.name == "atol")) {
       if (auto v = evalConstant(value, what)) {
         if (!(*v > 0))
@@ -160,6 +168,10 @@ void Sema::checkRun(RunDecl &run) {
       error(run.loc, "no solver given and 'euler' is not defined (import "
                      "std.solvers)");
   }
+  if (const Setting *to = run.find("to");
+      to && run.numbers.count("to") && run.number("from", 0) == run.number("to", 1))
+    error(to->loc, "the time range is empty: 'from' and 'to' are both " +
+                       fmt(run.number("to", 1)));
   for (const char *name : {"adaptive_guidance", "guidance_momentum"})
     if (const Setting *s = run.find(name); s && !run.find("guidance"))
       error(s->loc, std::string("'") + name + "' needs a guidance fn in the same block, "

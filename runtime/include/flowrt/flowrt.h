@@ -178,6 +178,10 @@ typedef struct flowrt_sample_desc {
   double jacobi;
   int64_t jacobi_block;
   double denoise;
+  /* The time range sampling integrates (0 the source, 1 the data; to_t <
+   * from_t: backwards, data to noise). Both 0, as in a zero-initialised
+   * descriptor: 0 to 1. */
+  double from_t, to_t;
 } flowrt_sample_desc;
 
 #define FLOWRT_LABELS_BALANCED (-2)

@@ -286,7 +286,9 @@ def Flow_SampleOp : Flow_Op<"sample",
     as its one "solver", named "map".
 
     `network` names the network the sampler integrates when the flow
-    applies others too (a tokenizer's encoder).
+    applies others too (a tokenizer's encoder). `from_t` and `to_t` are the
+    time range sampling integrates (the block's `from:` and `to:`; to_t <
+    from_t runs backwards, data to noise).
 
     The flow passes record the host functions the generated program calls,
     on batches x of type X = tensor<? x D x f32>, t and h f64, and with the
@@ -333,7 +335,9 @@ def Flow_SampleOp : Flow_Op<"sample",
                        DefaultValuedAttr<I64Attr, "0">:$cond_dim,
                        UnitAttr:$computed_condition,
                        OptionalAttr<FlatSymbolRefAttr>:$map_step,
-                       OptionalAttr<FlatSymbolRefAttr>:$network);
+                       OptionalAttr<FlatSymbolRefAttr>:$network,
+                       DefaultValuedAttr<F64Attr, "0.0">:$from_t,
+                       DefaultValuedAttr<F64Attr, "1.0">:$to_t);
   let regions = (region AnyRegion:$model, AnyRegion:$combine, AnyRegion:$map);
   let assemblyFormat = [{
     $flow (`with` $solver^)? attr-dict (`model` $model^)? (`combine` $combine^)?
@@ -362,7 +366,8 @@ def Flow_SampleOp : Flow_Op<"sample",
             steps, n, seed, velocity, nullptr, nullptr, label,
             guidance, guidance_fn, guidance_scale, fixed_steps, source_kind, source_params,
             rtol, atol, adaptive_guidance, guidance_momentum, nullptr, nullptr, nullptr,
-            nullptr, nullptr, nullptr, nullptr, false, 0, false, nullptr, nullptr);
+            nullptr, nullptr, nullptr, nullptr, false, 0, false, nullptr, nullptr,
+            llvm::APFloat(0.0), llvm::APFloat(1.0));
     }]>
   ];
 }
