@@ -67,6 +67,39 @@ std::string where(double t, double h) {
 
 } // namespace
 
+std::vector<double> flowrt::gridTimes(const flowrt_program &program, flowrt_ctx &ctx,
+                                     int64_t steps, double t0, double t1) {
+  flowrt_tensor u{(torch::arange(steps + 1, torch::kDouble) / static_cast<double>(steps))
+                      .to(torch::kFloat)
+                      .reshape({-1, 1})
+                      .to(ctx.device)};
+  torch::Tensor g = program.sample.time_grid(&ctx, &u)->value.to(torch::kCPU, torch::kDouble);
+  ctx.clearArena();
+  std::vector<double> times(g.data_ptr<double>(), g.data_ptr<double>() + g.numel());
+  bool rises = std::abs(times.front()) <= 1e-6 && std::abs(times.back() - 1) <= 1e-6;
+  for (size_t i = 1; i < times.size(); ++i)
+    rises = rises && times[i] > times[i - 1];
+  if (!rises) {
+    std::string values;
+    for (size_t i = 0; i < times.size() && i < 6; ++i)
+      values += (i ? ", " : "") + std::to_string(times[i]);
+    throw std::runtime_error("the sample block's time grid must rise from 0 at u = 0 to 1 at "
+                             "u = 1, but gives " + values +
+                             (times.size() > 6 ? ", ..." : "") + " over " +
+                             std::to_string(steps) + " steps");
+  }
+  times.front() = 0; // exact ends
+  times.back() = 1;
+  // The grid's points in the range, visited in the direction of the run:
+  // backwards (an inversion) through the same points as forwards.
+  double lo = std::min(t0, t1), hi = std::max(t0, t1);
+  for (double &t : times)
+    t = lo + (hi - lo) * t;
+  if (t1 < t0)
+    std::reverse(times.begin(), times.end());
+  return times;
+}
+
 IntegrateStats flowrt::integrate(const flowrt_program &program, flowrt_ctx &ctx,
                                  flowrt_tensor &x, const flowrt_conditions &conditions,
                                  const IntegrateOptions &o) {
@@ -77,7 +110,7 @@ IntegrateStats flowrt::integrate(const flowrt_program &program, flowrt_ctx &ctx,
   // lives in flowrt_net_guided, so the whole-trajectory kernel cannot keep it.
   ctx.guidanceState = {};
   bool statefulGuidance = ctx.adaptiveGuidance > 0 || ctx.guidanceMomentum != 0;
-  if (!o.adaptive && o.fused && program.trajectory && !statefulGuidance &&
+  if (!o.adaptive && o.fused && program.trajectory && !statefulGuidance && o.times.empty() &&
       solver.stages <= program.trajectory_max_stages) {
     flowrt_tensor tableau{packTableau(solver, x.value.options())};
     x.value = program
@@ -94,7 +127,12 @@ IntegrateStats flowrt::integrate(const flowrt_program &program, flowrt_ctx &ctx,
     double h = (o.t1 - o.t0) / static_cast<double>(o.steps);
     for (int64_t i = 0; i < o.steps; ++i) {
       flowrt_tensor *next = nullptr, *error = nullptr;
-      solver.step(&ctx, &x, given, o.t0 + static_cast<double>(i) * h, h, &next, &error);
+      double t = o.t0 + static_cast<double>(i) * h;
+      if (!o.times.empty()) { // a grid's unequal steps
+        t = o.times[i];
+        h = o.times[i + 1] - t;
+      }
+      solver.step(&ctx, &x, given, t, h, &next, &error);
       x.value = next->value;
       ctx.clearArena();
       stats.evaluations += solver.stages;
@@ -105,6 +143,8 @@ IntegrateStats flowrt::integrate(const flowrt_program &program, flowrt_ctx &ctx,
   if (!solver.adaptive_step || !program.velocity)
     throw std::runtime_error(std::string("solver '") + solver.name +
                              "' has no error estimate (b_err) for step-size control");
+  if (!o.times.empty())
+    throw std::runtime_error("a time grid sets the steps: give fixed steps (--steps N)");
   // The generated controller steps every sample towards t = 1.
   if (o.t0 != 0 || o.t1 != 1)
     throw std::runtime_error("step-size control integrates from t = 0 to 1; for a time range "

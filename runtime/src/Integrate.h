@@ -34,6 +34,9 @@ struct IntegrateOptions {
   bool adaptive = false; ///< step-size control (needs solver->adaptive)
   int64_t steps = 32;    ///< fixed steps
   double t0 = 0, t1 = 1; ///< the time range (fixed steps: either direction)
+  /// Fixed steps on a grid: the steps + 1 times, from t0 to t1 (empty:
+  /// equal steps).
+  std::vector<double> times;
   /// Fixed steps run as one whole-trajectory kernel when the solver has one
   /// (false: a kernel launch and a LibTorch network call per stage).
   bool fused = true;
@@ -56,6 +59,13 @@ struct IntegrateStats {
 IntegrateStats integrate(const flowrt_program &program, flowrt_ctx &ctx,
                          flowrt_tensor &x, const flowrt_conditions &given,
                          const IntegrateOptions &opts);
+
+/// The steps + 1 times of the program's time grid (program.sample.time_grid
+/// at u = k / steps) scaled into the range, in the direction from t0 to t1
+/// (backwards through the same points as forwards). Throws std::runtime_error when
+/// the grid does not rise from 0 at u = 0 to 1 at u = 1.
+std::vector<double> gridTimes(const flowrt_program &program, flowrt_ctx &ctx, int64_t steps,
+                              double t0, double t1);
 
 /// A system's right-hand side: the derivatives of each state tensor at t.
 using TableauField = std::function<std::vector<torch::Tensor>(

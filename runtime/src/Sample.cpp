@@ -146,6 +146,8 @@ void reportRun(const flowrt_program &program, const SampleOptions &opts, const f
                   opts.atol);
     how += tol;
   }
+  if (!integration.times.empty())
+    how += ", times from the spec's grid";
   if (integration.t0 != 0 || integration.t1 != 1) {
     char range[64];
     std::snprintf(range, sizeof(range), ", t from %g to %g", integration.t0, integration.t1);
@@ -350,6 +352,8 @@ int flowrt::runSample(const flowrt_program &program, const SampleOptions &opts) 
   integration.steps = opts.steps;
   integration.t0 = opts.t0;
   integration.t1 = opts.t1;
+  if (program.sample.time_grid && opts.fixedSteps)
+    integration.times = gridTimes(program, ctx, opts.steps, opts.t0, opts.t1);
   integration.fused = !opts.perStep;
   integration.rtol = opts.rtol;
   integration.atol = opts.atol;
@@ -374,6 +378,8 @@ int flowrt::runSample(const flowrt_program &program, const SampleOptions &opts) 
                             {"function_evals", run.stats.evaluations},
                             {"seconds", run.seconds},
                             {"label", run.classes > 0 ? opts.label : -1}};
+  if (!integration.times.empty())
+    metrics["times"] = integration.times;
   if (program.sample.cond_dim > 0)
     metrics["conditions"] = !opts.cond.empty()        ? opts.cond
                             : opts.conditions.defined() ? "given"

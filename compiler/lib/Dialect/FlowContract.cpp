@@ -228,6 +228,9 @@ LogicalResult SampleOp::verifyRegions() {
   if (failed(checkRegion(*this, "model", getModel(), perSampleArgs(getModel(), 1), {s},
                          "(x, t: f32[, label: f32][, cond: tensor]) -> x")))
     return failure();
+  // The time grid: u -> t, both f32.
+  if (failed(checkRegion(*this, "times", getTimes(), {f32}, {f32}, "(u: f32) -> f32")))
+    return failure();
   // A map sampler's step, which takes the place of the field and a solver.
   Region &map = getMap();
   if (failed(checkRegion(*this, "map", map, perSampleArgs(map, 2), {sampleType(map)},
@@ -401,6 +404,13 @@ LogicalResult SampleOp::verifySymbolUses(SymbolTableCollection &symbols) {
     return emitOpError("needs a solver, or a map (the 'map' region or 'map_step')");
   if (failed(verifyModelKernels(symbols)))
     return failure();
+  {
+    Builder b(getContext());
+    Type column = batchedType(b.getF32Type());
+    if (failed(checkHost(op, symbols, "time_grid", getTimeGridAttr(),
+                         b.getFunctionType({column, b.getI64Type()}, {column}))))
+      return failure();
+  }
 
   // The batch type X of the sampled state, from the field's signature:
   // (X, t, rows[, labels][, conds]) -> X.

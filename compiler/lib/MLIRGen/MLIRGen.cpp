@@ -842,6 +842,8 @@ private:
     sample.setComputedCondition(r.conditionComputed);
     sample.setFromT(llvm::APFloat(r.number("from", 0.0)));
     sample.setToT(llvm::APFloat(r.number("to", 1.0)));
+    if (r.times && failed(genTimeGrid(r, sample.getTimes())))
+      return failure();
     if (r.map) {
       if (failed(genSampledRegion(r, r.map, /*times=*/2, sample.getMap())))
         return failure();
@@ -939,6 +941,15 @@ private:
     if (!r.velocityCondition.empty())
       inner[r.velocityCondition] = entry.getArguments().back();
     return yieldDefinition({}, value, inner, xType, l);
+  }
+
+  /// The time grid (u: f32) -> t: f32 of `times:`.
+  LogicalResult genTimeGrid(const ast::RunDecl &r, Region &region) {
+    OpBuilder::InsertionGuard guard(builder);
+    Location l = loc(r.times->loc);
+    Block &entry = startRegion(region, {builder.getF32Type()}, l);
+    Env inner{{"u", entry.getArgument(0)}};
+    return yieldDefinition({}, r.times, inner, builder.getF32Type(), l);
   }
 
   /// Ends the region being built with a definition's value: its lets, then

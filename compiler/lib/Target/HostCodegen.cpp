@@ -600,6 +600,9 @@ private:
        << (sourceConditions.cond ? ", given->conds" : "") << ");\n}\n\n";
     if (!sample)
       return success();
+    if (auto grid = sample.getTimeGridAttr())
+      os << "flowrt_tensor *time_grid(flowrt_ctx *ctx, flowrt_tensor *u) {\n"
+         << "  return " << grid.getValue() << "(ctx, u, flowrt_rows(u));\n}\n\n";
     // Host steps take the field's (or the map's) conditions last.
     fl::Conditions taken;
     taken.label = sample.getLabelled();
@@ -897,6 +900,7 @@ private:
          << cDouble(sample.getGuidanceMomentum().convertToDouble()) << ";\n"
          << "  p.sample.from_t = " << cDouble(sample.getFromT().convertToDouble()) << ";\n"
          << "  p.sample.to_t = " << cDouble(sample.getToT().convertToDouble()) << ";\n"
+         << (sample.getTimeGridAttr() ? "  p.sample.time_grid = time_grid;\n" : "")
          << "  p.num_solvers = "
          << (map ? 1
                  : std::distance(module.getOps<fl::SolverOp>().begin(),

@@ -198,6 +198,14 @@ struct OutlineRunKernelsPass
   LogicalResult outlineSample(ModuleOp module, fl::SampleOp sample) {
     std::string prefix = sample.getFlow().str();
     Location loc = sample.getLoc();
+    if (!sample.getTimes().empty()) { // the grid: `F_time_grid(u, rows) -> t`
+      func::FuncOp grid =
+          outlineSampledGraph(module, sample.getTimes(), prefix + "_time_grid",
+                              prefix + "_times", {}, /*scaled=*/false, "the time grid", loc);
+      if (!grid)
+        return failure();
+      sample.setTimeGridAttr(FlatSymbolRefAttr::get(grid.getSymNameAttr()));
+    }
     if (!sample.getMap().empty())
       return outlineMap(module, sample, prefix, loc);
     Region &field = sample.getModel();

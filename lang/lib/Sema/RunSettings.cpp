@@ -110,6 +110,8 @@ void Sema::checkRun(RunDecl &run) {
       }
     } else if (!isTrain && s.name == "solver") {
       checkSolverSetting(run, *value, solverStepsFrom);
+    } else if (!isTrain && s.name == "times") {
+      checkTimeGrid(run, *value);
     } else if (!isTrain && (s.name == "from" || s.name == "to")) {
       // The time range (0 the source, 1 the data); to < from: backwards.
       if (auto v = evalConstant(value, what)) {
@@ -225,6 +227,42 @@ void Sema::checkInversionSettings(RunDecl &run, const ModelDecl &nf) {
   }
   if (const Setting *s = run.find("jacobi_block"); s && !run.find("jacobi"))
     error(s->loc, "'jacobi_block' needs 'jacobi' (a tolerance) in the same block");
+}
+
+void Sema::checkTimeGrid(RunDecl &run, Expr &value) {
+  run.gridParams.clear();
+  run.gridParams.push_back(Param{"u", value.loc, Shape::scalar(), nullptr});
+  Scope scope;
+  scope.params = &run.gridParams;
+  unsigned before = diags.errorCount();
+  resolve(&value, scope);
+  if (diags.errorCount() != before)
+    return;
+  bool ok = true;
+  forEachExpr(&value, [&](const Expr &e) {
+    auto *call = e.kind == Expr::Kind::Call ? static_cast<const CallExpr *>(&e) : nullptr;
+    BuiltinKind k = call ? builtinKind(call->callee) : BuiltinKind::None;
+    bool draws = call && call->binding.kind == Binding::Kind::Builtin &&
+                 (k == BuiltinKind::Normal || k == BuiltinKind::Uniform ||
+                  k == BuiltinKind::Categorical || k == BuiltinKind::Drop);
+    bool network = call && call->binding.kind == Binding::Kind::Decl && call->binding.decl &&
+                   call->binding.decl->kind == Decl::Kind::Model;
+    if (draws || network) {
+      error(call->calleeLoc, "'times' is a fn of u alone, the grid's position in [0, 1]: it "
+                             "cannot " + std::string(draws ? "draw" : "apply a network"));
+      ok = false;
+    }
+  });
+  if (!ok)
+    return;
+  Shape s = infer(&value);
+  if (!s.isKnown())
+    return;
+  if (!s.isScalar()) {
+    error(value.loc, "'times' is a time, a scalar, but is " + s.str());
+    return;
+  }
+  run.times = &value;
 }
 
 void Sema::checkSampledExpr(RunDecl &run, Expr &value, bool map) {

@@ -571,6 +571,8 @@ private:
   /// A sample block of a flow that trains a normalizing flow `nf`: its
   /// settings are the inversion's (no solver).
   void checkInversionSettings(RunDecl &run, const ModelDecl &nf);
+  /// `times: EXPR`: a deterministic scalar expression of u alone.
+  void checkTimeGrid(RunDecl &run, Expr &value);
 
   /// `velocity: EXPR` of a sample block, the field the solver integrates
   /// (x and t bound), or `map: EXPR`, one step of a flow map (x, t and dt

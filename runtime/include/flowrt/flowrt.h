@@ -182,6 +182,11 @@ typedef struct flowrt_sample_desc {
    * from_t: backwards, data to noise). Both 0, as in a zero-initialised
    * descriptor: 0 to 1. */
   double from_t, to_t;
+  /* The sample block's time grid (`times:`; NULL: equal steps): the times
+   * [rows, 1] at grid positions u [rows, 1] in [0, 1], rising from 0 to 1;
+   * fixed step k of N runs from time_grid(k / N) to time_grid((k + 1) / N),
+   * scaled into [from_t, to_t]. */
+  flowrt_tensor *(*time_grid)(flowrt_ctx *ctx, flowrt_tensor *u);
 } flowrt_sample_desc;
 
 #define FLOWRT_LABELS_BALANCED (-2)

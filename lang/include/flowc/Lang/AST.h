@@ -467,6 +467,11 @@ struct RunDecl : Decl {
   /// solver; `velocityLabel` and `velocityCondition` as for `velocity`.
   const Expr *map = nullptr;
   std::vector<Param> fieldParams;
+  /// Sample: `times: EXPR`, the time grid, an expression of u in [0, 1]
+  /// (`gridParams`: u) rising from 0 to 1: step k of N runs from
+  /// EXPR(k / N) to EXPR((k + 1) / N).
+  const Expr *times = nullptr;
+  std::vector<Param> gridParams;
   std::string velocityLabel, velocityCondition;
   /// The shape of the condition `velocityCondition` names: the data's
   /// `cond_shape`, or the shape of a value the flow computes from its draw

@@ -288,7 +288,11 @@ def Flow_SampleOp : Flow_Op<"sample",
     `network` names the network the sampler integrates when the flow
     applies others too (a tokenizer's encoder). `from_t` and `to_t` are the
     time range sampling integrates (the block's `from:` and `to:`; to_t <
-    from_t runs backwards, data to noise).
+    from_t runs backwards, data to noise). The `times` region (u: f32) ->
+    f32 is the block's time grid, rising from 0 to 1 over u in [0, 1]:
+    fixed step k of N runs from times(k / N) to times((k + 1) / N) (scaled
+    into the range); flow-outline-run-kernels outlines it as `time_grid`,
+    the host function `(u, rows) -> t` on [rows, 1] columns.
 
     The flow passes record the host functions the generated program calls,
     on batches x of type X = tensor<? x D x f32>, t and h f64, and with the
@@ -337,11 +341,13 @@ def Flow_SampleOp : Flow_Op<"sample",
                        OptionalAttr<FlatSymbolRefAttr>:$map_step,
                        OptionalAttr<FlatSymbolRefAttr>:$network,
                        DefaultValuedAttr<F64Attr, "0.0">:$from_t,
-                       DefaultValuedAttr<F64Attr, "1.0">:$to_t);
-  let regions = (region AnyRegion:$model, AnyRegion:$combine, AnyRegion:$map);
+                       DefaultValuedAttr<F64Attr, "1.0">:$to_t,
+                       OptionalAttr<FlatSymbolRefAttr>:$time_grid);
+  let regions = (region AnyRegion:$model, AnyRegion:$combine, AnyRegion:$map,
+                 AnyRegion:$times);
   let assemblyFormat = [{
     $flow (`with` $solver^)? attr-dict (`model` $model^)? (`combine` $combine^)?
-    (`map` $map^)?
+    (`map` $map^)? (`times` $times^)?
   }];
   let hasRegionVerifier = 1;
   let extraClassDeclaration = [{
@@ -367,7 +373,7 @@ def Flow_SampleOp : Flow_Op<"sample",
             guidance, guidance_fn, guidance_scale, fixed_steps, source_kind, source_params,
             rtol, atol, adaptive_guidance, guidance_momentum, nullptr, nullptr, nullptr,
             nullptr, nullptr, nullptr, nullptr, false, 0, false, nullptr, nullptr,
-            llvm::APFloat(0.0), llvm::APFloat(1.0));
+            llvm::APFloat(0.0), llvm::APFloat(1.0), nullptr);
     }]>
   ];
 }
