@@ -28,7 +28,7 @@ using namespace flowrt;
 
 // A change of these sizes without a new FLOWRT_ABI_VERSION would let old
 // programs pass the version check with a different layout.
-static_assert(sizeof(void *) != 8 || sizeof(flowrt_program) == 648,
+static_assert(sizeof(void *) != 8 || sizeof(flowrt_program) == 656,
               "flowrt_program changed: bump FLOWRT_ABI_VERSION and this size");
 static_assert(sizeof(void *) != 8 || sizeof(flowrt_data_desc) == 144,
               "flowrt_data_desc changed: bump FLOWRT_ABI_VERSION");

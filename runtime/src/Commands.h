@@ -33,6 +33,9 @@ struct SampleOptions {
   int64_t maxSteps = 100000;
   double minStep = 1e-10, maxStep = 1.0;
   std::string from;         ///< `--from FILE.npy`: start here, not at x0
+  /// `--edit FILE.npy`: data points noised to t0 along the flow's path,
+  /// then sampled from there (SDEdit).
+  std::string edit;
   /// `--from-t`/`--to-t`: integrate from t0 to t1 (t1 < t0: backwards,
   /// data towards noise; the sampler's time, 0 source and 1 data).
   double t0 = 0, t1 = 1;

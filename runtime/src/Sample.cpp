@@ -314,6 +314,18 @@ int flowrt::runSample(const flowrt_program &program, const SampleOptions &opts) 
   torch::Tensor from;
   if (!opts.from.empty())
     from = readPointRows(opts.from, sampleDimension(ctx), "the flow's samples").to(ctx.device);
+  // `--edit FILE.npy`: data noised to t0 along the flow's own path.
+  if (!opts.edit.empty()) {
+    if (!program.sample.noised)
+      throw UsageError("--edit", "flow '" + std::string(program.flow_name) +
+                                     "' cannot noise data: its sampled network's input is no "
+                                     "path of the data point and the time");
+    flowrt_tensor x1{
+        readPointRows(opts.edit, sampleDimension(ctx), "the flow's samples").to(ctx.device)};
+    ctx.batchSize = x1.value.size(0);
+    from = program.sample.noised(&ctx, &x1, opts.t0)->value;
+    ctx.clearArena();
+  }
   // `--cond FILE.npy` (or a flow decoder's tokens from `reconstruct`): a
   // condition per sample, so as many samples.
   torch::Tensor conds = opts.conditions;
@@ -453,6 +465,10 @@ Command flowrt::addSampleCommand(CLI::App &app, const flowrt_program &program, b
       ->check(positiveNumber());
   cmd->add_option("--from", o.from, "integrate from these points, not from source draws")
       ->type_name("FILE.npy");
+  cmd->add_option("--edit", o.edit,
+                  "edit these data points: noise them to --from-t along the flow's path, then "
+                  "sample from there (SDEdit; with --label, towards that class)")
+      ->type_name("FILE.npy");
   auto *fromT = cmd->add_option("--from-t", o.t0,
                                 "integrate from this time (0: the source, 1: the data)")
                     ->type_name("T")
@@ -549,7 +565,13 @@ Command flowrt::addSampleCommand(CLI::App &app, const flowrt_program &program, b
       throw UsageError(*toT ? "--to-t" : "--from-t",
                        "the time range is empty: --from-t and --to-t are both " +
                            std::to_string(o.t0));
-    if (o.t0 != 0 && o.from.empty())
+    if (!o.edit.empty() && !o.from.empty())
+      throw UsageError("--edit", "give the points to edit (--edit) or the points at --from-t "
+                                 "(--from), not both");
+    if (!o.edit.empty() && !(o.t0 > 0 && o.t0 < o.t1))
+      throw UsageError("--edit", "give the time to noise the points to, --from-t T with 0 < "
+                                 "T < --to-t");
+    if (o.t0 != 0 && o.from.empty() && o.edit.empty())
       throw UsageError(fromT->get_name(), "integrating from t = " + std::to_string(o.t0) +
                                               " needs the points at that time: --from FILE.npy");
     return runSample(bindStages(program, o.run.outDir), o);

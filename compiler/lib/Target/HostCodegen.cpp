@@ -603,6 +603,9 @@ private:
     if (auto grid = sample.getTimeGridAttr())
       os << "flowrt_tensor *time_grid(flowrt_ctx *ctx, flowrt_tensor *u) {\n"
          << "  return " << grid.getValue() << "(ctx, u, flowrt_rows(u));\n}\n\n";
+    if (auto noised = sample.getNoisedAttr())
+      os << "flowrt_tensor *noised(flowrt_ctx *ctx, flowrt_tensor *x1, double t) {\n"
+         << "  return " << noised.getValue() << "(ctx, x1, t, flowrt_rows(x1));\n}\n\n";
     // Host steps take the field's (or the map's) conditions last.
     fl::Conditions taken;
     taken.label = sample.getLabelled();
@@ -901,6 +904,7 @@ private:
          << "  p.sample.from_t = " << cDouble(sample.getFromT().convertToDouble()) << ";\n"
          << "  p.sample.to_t = " << cDouble(sample.getToT().convertToDouble()) << ";\n"
          << (sample.getTimeGridAttr() ? "  p.sample.time_grid = time_grid;\n" : "")
+         << (sample.getNoisedAttr() ? "  p.sample.noised = noised;\n" : "")
          << "  p.num_solvers = "
          << (map ? 1
                  : std::distance(module.getOps<fl::SolverOp>().begin(),

@@ -206,6 +206,8 @@ struct OutlineRunKernelsPass
         return failure();
       sample.setTimeGridAttr(FlatSymbolRefAttr::get(grid.getSymNameAttr()));
     }
+    if (failed(outlineNoising(module, sample, prefix, loc)))
+      return failure();
     if (!sample.getMap().empty())
       return outlineMap(module, sample, prefix, loc);
     Region &field = sample.getModel();
@@ -228,6 +230,72 @@ struct OutlineRunKernelsPass
       setUniformArgs(guidance, {false, false, false, false, true}); // w
       sample.setGuidanceAttr(FlatSymbolRefAttr::get(guidance.getSymNameAttr()));
     }
+    return success();
+  }
+
+  /// The flow's path from the data as the host function `F_noised(x1, t,
+  /// rows) -> x_t` (t f64), for editing (SDEdit: data noised to t, then
+  /// sampled from there): the ops of the flow body that compute the sampled
+  /// network's input, cloned with the data draw and the time as arguments;
+  /// the source is drawn afresh at each call. Nothing when the sample block
+  /// integrates no one network of the flow, or that input depends on more
+  /// than the data point, the time and draws (a label, a condition).
+  LogicalResult outlineNoising(ModuleOp module, fl::SampleOp sample, StringRef prefix,
+                               Location loc) {
+    auto flow = module.lookupSymbol<fl::FlowOp>(sample.getFlowAttr());
+    auto network = sample.getNetworkAttr();
+    if (!flow || !network || !sample.getMap().empty())
+      return success();
+    Block &body = flow.getBody().front();
+    fl::ApplyNetOp apply;
+    fl::DrawDataOp draw;
+    Value time;
+    for (Operation &op : body) {
+      if (auto a = dyn_cast<fl::ApplyNetOp>(op); a && !apply && a.getNetworkAttr() == network)
+        apply = a;
+      if (auto d = dyn_cast<fl::DrawDataOp>(op); d && !draw)
+        draw = d;
+      if (auto t = dyn_cast<fl::TimeOp>(op))
+        time = t.getValue();
+    }
+    if (!apply || !draw || !time || apply.getArgs().empty())
+      return success();
+    Value xt = apply.getArgs()[0];
+    if (xt == draw.getResult() || xt == time)
+      return success(); // x_t is the data itself: nothing to noise
+    // The backward slice of x_t, stopping at the data point and the time.
+    llvm::SetVector<Operation *> slice;
+    SmallVector<Value> work{xt};
+    while (!work.empty()) {
+      Value v = work.pop_back_val();
+      if (v == draw.getResult() || v == time)
+        continue;
+      Operation *def = v.getDefiningOp();
+      if (!def || def->getBlock() != &body || def == draw.getOperation() ||
+          isa<fl::DdtOp, fl::ApplyNetOp, fl::ApplyNetJvpOp>(def))
+        return success(); // depends on more than a path of (x1, t, draws)
+      if (slice.insert(def))
+        llvm::append_range(work, def->getOperands());
+    }
+    // The region (x1, t) -> x_t, in the body's order.
+    Region region;
+    Block *block = new Block();
+    region.push_back(block);
+    OpBuilder b(module.getContext());
+    IRMapping map;
+    map.map(draw.getResult(), block->addArgument(draw.getResult().getType(), loc));
+    map.map(time, block->addArgument(b.getF32Type(), loc));
+    b.setInsertionPointToStart(block);
+    for (Operation &op : body)
+      if (slice.contains(&op))
+        b.clone(op, map);
+    fl::YieldOp::create(b, loc, ValueRange{map.lookupOrDefault(xt)});
+    func::FuncOp host = outlineSampledGraph(module, region, (prefix + "_noised").str(),
+                                            (prefix + "_noise").str(), {b.getF64Type()},
+                                            /*scaled=*/false, "the flow's path", loc);
+    if (!host)
+      return failure();
+    sample.setNoisedAttr(FlatSymbolRefAttr::get(host.getSymNameAttr()));
     return success();
   }
 

@@ -187,6 +187,10 @@ typedef struct flowrt_sample_desc {
    * fixed step k of N runs from time_grid(k / N) to time_grid((k + 1) / N),
    * scaled into [from_t, to_t]. */
   flowrt_tensor *(*time_grid)(flowrt_ctx *ctx, flowrt_tensor *u);
+  /* The flow's path from data points x1 [rows, dim] to time t, the source
+   * drawn afresh (NULL when the flow's network input is no such path):
+   * editing noises data to t, then samples from there (SDEdit). */
+  flowrt_tensor *(*noised)(flowrt_ctx *ctx, flowrt_tensor *x1, double t);
 } flowrt_sample_desc;
 
 #define FLOWRT_LABELS_BALANCED (-2)

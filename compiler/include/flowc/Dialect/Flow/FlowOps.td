@@ -292,7 +292,9 @@ def Flow_SampleOp : Flow_Op<"sample",
     f32 is the block's time grid, rising from 0 to 1 over u in [0, 1]:
     fixed step k of N runs from times(k / N) to times((k + 1) / N) (scaled
     into the range); flow-outline-run-kernels outlines it as `time_grid`,
-    the host function `(u, rows) -> t` on [rows, 1] columns.
+    the host function `(u, rows) -> t` on [rows, 1] columns. `noised` is
+    the flow's path from the data, `(x1, t: f64, rows) -> x_t` (the source
+    drawn afresh), for editing from data noised to t.
 
     The flow passes record the host functions the generated program calls,
     on batches x of type X = tensor<? x D x f32>, t and h f64, and with the
@@ -342,7 +344,8 @@ def Flow_SampleOp : Flow_Op<"sample",
                        OptionalAttr<FlatSymbolRefAttr>:$network,
                        DefaultValuedAttr<F64Attr, "0.0">:$from_t,
                        DefaultValuedAttr<F64Attr, "1.0">:$to_t,
-                       OptionalAttr<FlatSymbolRefAttr>:$time_grid);
+                       OptionalAttr<FlatSymbolRefAttr>:$time_grid,
+                       OptionalAttr<FlatSymbolRefAttr>:$noised);
   let regions = (region AnyRegion:$model, AnyRegion:$combine, AnyRegion:$map,
                  AnyRegion:$times);
   let assemblyFormat = [{
@@ -373,7 +376,7 @@ def Flow_SampleOp : Flow_Op<"sample",
             guidance, guidance_fn, guidance_scale, fixed_steps, source_kind, source_params,
             rtol, atol, adaptive_guidance, guidance_momentum, nullptr, nullptr, nullptr,
             nullptr, nullptr, nullptr, nullptr, false, 0, false, nullptr, nullptr,
-            llvm::APFloat(0.0), llvm::APFloat(1.0), nullptr);
+            llvm::APFloat(0.0), llvm::APFloat(1.0), nullptr, nullptr);
     }]>
   ];
 }
