@@ -454,6 +454,11 @@ LogicalResult SampleOp::verifySymbolUses(SymbolTableCollection &symbols) {
              getSolveAttr()) {
     return emitOpError("host steps need 'field', which gives the state's type");
   }
+  // Editing's path: data points of the state's type to time t (checked
+  // once flow-expand-solver has recorded the field, which gives that type).
+  if (auto ref = getNoisedAttr(); ref && x &&
+      failed(checkHost(op, symbols, "noised", ref, b.getFunctionType({x, f64, i64}, x))))
+    return failure();
   if (getMapStepAttr() && (getFieldAttr() || getSolverStepsAttr() || getSolveAttr()))
     return emitOpError("a map sampler ('map_step') has no field and no solver steps");
   if (failed(checkSource(op, symbols, getSampleSourceAttr(), x)) ||
