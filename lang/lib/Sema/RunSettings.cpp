@@ -57,17 +57,8 @@ void Sema::checkRun(RunDecl &run) {
   else if (!isTrain && run.flow)
     sampledNetwork(run);
 
-  std::set<std::string> seen;
   const Setting *solverStepsFrom = nullptr;
-  for (Setting &s : run.settings) {
-    if (!seen.insert(s.name).second) {
-      error(s.loc, "duplicate setting '" + s.name + "'");
-      continue;
-    }
-    Expr *value = s.value.get();
-    if (!value)
-      continue;
-    std::string what = "'" + s.name + "'";
+  forEachSetting(run, [&](Setting &s, Expr *value, const std::string &what) {
     if (s.name == "seed") {
       if (auto v = evalInteger(value, what, 0, "a non-negative integer"))
         run.numbers["seed"] = static_cast<double>(*v);
@@ -158,7 +149,7 @@ void Sema::checkRun(RunDecl &run) {
       error(s.loc, "unknown setting '" + s.name + "' in " +
                        (isTrain ? "train" : "sample") + " block");
     }
-  }
+  });
   if (isTrain && run.flow)
     checkOptimizer(run, run.find("optimizer"));
   if (!isTrain && run.find("map"))
@@ -180,17 +171,19 @@ void Sema::checkRun(RunDecl &run) {
                                               "e.g. guidance: cfg(w: 2)");
 }
 
-void Sema::checkInversionSettings(RunDecl &run, const ModelDecl &nf) {
+void Sema::forEachSetting(
+    RunDecl &run, const std::function<void(Setting &, Expr *, const std::string &)> &check) {
   std::set<std::string> seen;
   for (Setting &s : run.settings) {
-    if (!seen.insert(s.name).second) {
+    if (!seen.insert(s.name).second)
       error(s.loc, "duplicate setting '" + s.name + "'");
-      continue;
-    }
-    Expr *value = s.value.get();
-    if (!value)
-      continue;
-    std::string what = "'" + s.name + "'";
+    else if (s.value)
+      check(s, s.value.get(), "'" + s.name + "'");
+  }
+}
+
+void Sema::checkInversionSettings(RunDecl &run, const ModelDecl &nf) {
+  forEachSetting(run, [&](Setting &s, Expr *value, const std::string &what) {
     bool labelled = s.name == "label" || s.name == "guidance";
     if (labelled && nf.classes == 0) {
       error(s.loc, what + " needs a class-conditional flow, but '" + nf.name +
@@ -224,7 +217,7 @@ void Sema::checkInversionSettings(RunDecl &run, const ModelDecl &nf) {
       error(s.loc, "unknown setting '" + s.name + "' in the sample block of a normalizing "
                    "flow (it has n, seed, label, guidance, jacobi, jacobi_block, denoise)");
     }
-  }
+  });
   if (const Setting *s = run.find("jacobi_block"); s && !run.find("jacobi"))
     error(s->loc, "'jacobi_block' needs 'jacobi' (a tolerance) in the same block");
 }

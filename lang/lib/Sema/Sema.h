@@ -568,6 +568,10 @@ private:
   /// A train or sample block: its flow and each setting, filling the
   /// RunDecl's numbers, optimizer, solver, label and guidance.
   void checkRun(RunDecl &run);
+  /// Calls `check(s, value, "'name'")` for each setting of `run` with a
+  /// value, reporting a name given twice instead.
+  void forEachSetting(RunDecl &run,
+                      const std::function<void(Setting &, Expr *, const std::string &)> &check);
   /// A sample block of a flow that trains a normalizing flow `nf`: its
   /// settings are the inversion's (no solver).
   void checkInversionSettings(RunDecl &run, const ModelDecl &nf);
